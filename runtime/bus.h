@@ -1,0 +1,82 @@
+/* bus.h - the run's event bus: typed, traced events with lineage and timing.
+ *
+ * Every signal, order, fill (and optionally bar) of a run is published here. The bus
+ * assigns the identity (event_id = per-run sequence number, 1-based and gap-free),
+ * stamps emitted_at/received_at/processed_at, and calls each subscriber whose type
+ * mask matches, synchronously, on the run thread. Subscribers that do slow work
+ * (the store writer, analytics) copy what they need into their own bounded queue.
+ * Publishing with no interested subscriber costs one mask test. */
+#ifndef BT_BUS_H
+#define BT_BUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "feed.h"
+
+typedef enum {
+  BT_EV_BAR = 0,
+  BT_EV_SIGNAL,
+  BT_EV_ORDER,
+  BT_EV_FILL,
+  BT_EV_PORTFOLIO,
+  BT_EV_RISK_BREACH,
+  BT_EV_LOG,
+  BT_EV_USER,          /* bt.trace.emit with a user-defined type name */
+  BT_EV__COUNT
+} bt_event_type;
+
+#define BT_EV_MASK(t) (1u << (t))
+#define BT_EV_MASK_ALL ((1u << BT_EV__COUNT) - 1)
+
+const char *bt_event_type_name(bt_event_type t);           /* "BAR", "FILL", ... */
+int bt_event_type_parse(const char *name);                 /* -1 if unknown */
+
+typedef struct bt_event {
+  uint64_t event_id;        /* = sequence number within the run */
+  bt_event_type type;
+  const char *user_type;    /* BT_EV_USER: the user's type name */
+  int64_t timestamp;        /* market time (epoch seconds) */
+  uint64_t causation_id;    /* event that caused this one, 0 = none */
+  const char *source;       /* emitting component: "feed", "strategy", "broker", ... */
+  uint32_t symbol;
+  /* monotonic ns; created_at is set by the publisher, the rest by the bus */
+  uint64_t created_at, emitted_at, received_at, processed_at;
+  /* payload, by type */
+  union {
+    const bt_bar *bar;                                       /* BAR */
+    const bt_order *order;                                   /* ORDER (also rejected) */
+    struct { const bt_order *order; const bt_fill *fill; } fill; /* FILL */
+  } p;
+  const char *data_json;    /* SIGNAL/USER/PORTFOLIO/RISK_BREACH/LOG: JSON object text */
+} bt_event;
+
+typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);
+
+typedef struct bt_bus bt_bus;
+
+bt_bus *bt_bus_new(void);
+void bt_bus_free(bt_bus *bus);
+/* Subscribe to the types in mask. Returns 0 or BT_ENOMEM. At most 16 subscribers. */
+int bt_bus_subscribe(bt_bus *bus, uint32_t mask, bt_bus_handler fn, void *ud);
+/* Does any subscriber want this type? Publishers may skip building the event. */
+static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t);
+/* Assign identity and timing, deliver. Returns the event id (always assigned, even
+ * when nobody listens, so lineage is complete). */
+uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev);
+uint64_t bt_bus_last_id(const bt_bus *bus);
+
+/* internal layout exposed for the inline mask test */
+struct bt_bus_sub { uint32_t mask; bt_bus_handler fn; void *ud; };
+struct bt_bus {
+  uint32_t mask;            /* union of subscriber masks */
+  int nsubs;
+  struct bt_bus_sub subs[16];
+  uint64_t next_id;
+};
+static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t) {
+  return (bus->mask & BT_EV_MASK(t)) != 0;
+}
+
+#endif

@@ -1,0 +1,154 @@
+#include "decimal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef __int128 i128;
+
+/* Divide rounding half to even; den > 0. */
+static i128 div_round(i128 num, i128 den) {
+  i128 q = num / den, r = num % den;
+  if (r == 0) return q;
+  i128 twice = (r < 0 ? -r : r) * 2;
+  int dir = num < 0 ? -1 : 1;
+  if (twice > den || (twice == den && (q % 2 != 0))) q += dir;
+  return q;
+}
+
+static bool fits(i128 x, bt_dec *out) {
+  if (x > INT64_MAX || x < INT64_MIN) return false;
+  out->v = (int64_t)x;
+  return true;
+}
+
+bool bt_dec_add(bt_dec a, bt_dec b, bt_dec *out) {
+  int64_t r;
+  if (__builtin_add_overflow(a.v, b.v, &r)) return false;
+  out->v = r;
+  return true;
+}
+
+bool bt_dec_sub(bt_dec a, bt_dec b, bt_dec *out) {
+  int64_t r;
+  if (__builtin_sub_overflow(a.v, b.v, &r)) return false;
+  out->v = r;
+  return true;
+}
+
+bool bt_dec_mul(bt_dec a, bt_dec b, bt_dec *out) {
+  return fits(div_round((i128)a.v * b.v, BT_DEC_SCALE), out);
+}
+
+bool bt_dec_div(bt_dec a, bt_dec b, bt_dec *out) {
+  if (b.v == 0) return false;
+  i128 num = (i128)a.v * BT_DEC_SCALE, den = b.v;
+  if (den < 0) num = -num, den = -den;
+  return fits(div_round(num, den), out);
+}
+
+bool bt_dec_muldiv(bt_dec a, int64_t num, int64_t den, bt_dec *out) {
+  if (den == 0) return false;
+  i128 n = (i128)a.v * num, d = den;
+  if (d < 0) n = -n, d = -d;
+  return fits(div_round(n, d), out);
+}
+
+int bt_dec_parse(const char *s, long len, bt_dec *out) {
+  const char *p = s, *end = len < 0 ? s + strlen(s) : s + len;
+  bool neg = false;
+  if (p < end && (*p == '-' || *p == '+')) neg = (*p++ == '-');
+  uint64_t mant = 0;
+  int frac = 0, digits = 0;
+  bool overflow = false, dropped = false;
+  while (p < end && (unsigned)(*p - '0') < 10) {
+    if (mant > (UINT64_MAX - 9) / 10) overflow = true;
+    else mant = mant * 10 + (uint64_t)(*p - '0');
+    p++, digits++;
+  }
+  if (p < end && *p == '.') {
+    p++;
+    while (p < end && (unsigned)(*p - '0') < 10) {
+      if (frac < BT_DEC_DIGITS) {
+        if (mant > (UINT64_MAX - 9) / 10) overflow = true;
+        else mant = mant * 10 + (uint64_t)(*p - '0');
+        frac++;
+      } else if (*p != '0') {
+        dropped = true;
+      }
+      p++, digits++;
+    }
+  }
+  if (digits == 0) return 0;
+  int exp = 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    const char *q = p + 1;
+    bool eneg = false;
+    if (q < end && (*q == '-' || *q == '+')) eneg = (*q++ == '-');
+    if (!(q < end && (unsigned)(*q - '0') < 10)) return 0;
+    while (q < end && (unsigned)(*q - '0') < 10) {
+      if (exp < 1000) exp = exp * 10 + (*q - '0');
+      q++;
+    }
+    if (eneg) exp = -exp;
+    p = q;
+  }
+  if (overflow || dropped) return -1;
+  /* value = mant * 10^(exp - frac); we need mant * 10^(8 - frac + exp) */
+  int shift = BT_DEC_DIGITS - frac + exp;
+  i128 v = mant;
+  if (shift >= 0) {
+    for (int i = 0; i < shift; i++) {
+      v *= 10;
+      if (v > (i128)INT64_MAX + 1) return -1;
+    }
+  } else {
+    for (int i = 0; i < -shift; i++) {
+      if (v % 10 != 0) return -1; /* would lose digits */
+      v /= 10;
+    }
+  }
+  if (neg) v = -v;
+  if (!fits(v, out)) return -1;
+  return (int)(p - s);
+}
+
+bool bt_dec_from_double(double d, bt_dec *out) {
+  if (!isfinite(d)) return false;
+  /* Round through a %.8f rendering so 0.1 becomes exactly 0.10000000, not the binary
+   * neighbour scaled up. */
+  double scaled = nearbyint(d * (double)BT_DEC_SCALE);
+  if (fabs(scaled) >= 9.2e18) return false;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.8f", d);
+  bt_dec v;
+  if (bt_dec_parse(buf, -1, &v) <= 0) return false;
+  *out = v;
+  return true;
+}
+
+int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
+  if (decimals < 0) decimals = 0;
+  if (decimals > BT_DEC_DIGITS) decimals = BT_DEC_DIGITS;
+  i128 div = 1;
+  for (int i = decimals; i < BT_DEC_DIGITS; i++) div *= 10;
+  i128 v = div_round((i128)a.v, div);
+  bool neg = v < 0;
+  unsigned __int128 u = neg ? (unsigned __int128)(-v) : (unsigned __int128)v;
+  char tmp[BT_DEC_STRLEN];
+  int n = 0;
+  for (int i = 0; i < decimals; i++) tmp[n++] = (char)('0' + (int)(u % 10)), u /= 10;
+  if (decimals > 0) tmp[n++] = '.';
+  do tmp[n++] = (char)('0' + (int)(u % 10)), u /= 10; while (u);
+  int len = 0;
+  if (neg) buf[len++] = '-';
+  while (n) buf[len++] = tmp[--n];
+  buf[len] = '\0';
+  return len;
+}
+
+int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
+  int len = bt_dec_format_fixed(a, BT_DEC_DIGITS, buf);
+  while (len > 2 && buf[len - 1] == '0' && buf[len - 2] != '.') buf[--len] = '\0';
+  return len;
+}

@@ -1,0 +1,58 @@
+/* decimal.h - exact money arithmetic.
+ *
+ * A bt_dec is a signed 64-bit count of 10^-8 units (fixed point, 8 decimals).
+ * Range: about +/-92,233,720,368.54775807. Addition and subtraction are exact;
+ * multiplication and division are computed in 128 bits and rounded once, half to
+ * even, to 8 decimals, so nothing ever accumulates binary floating-point error.
+ * Every operation that could overflow reports it instead of wrapping. */
+#ifndef BT_DECIMAL_H
+#define BT_DECIMAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BT_DEC_SCALE 100000000LL
+#define BT_DEC_DIGITS 8
+#define BT_DEC_STRLEN 32 /* enough for any bt_dec as a string, with NUL */
+
+typedef struct bt_dec {
+  int64_t v;
+} bt_dec;
+
+#define BT_DEC_ZERO ((bt_dec){0})
+
+static inline bt_dec bt_dec_raw(int64_t v) { return (bt_dec){v}; }
+static inline bt_dec bt_dec_from_int(int64_t n) { return (bt_dec){n * BT_DEC_SCALE}; }
+static inline bool bt_dec_is_zero(bt_dec a) { return a.v == 0; }
+static inline int bt_dec_cmp(bt_dec a, bt_dec b) { return (a.v > b.v) - (a.v < b.v); }
+static inline int bt_dec_sign(bt_dec a) { return (a.v > 0) - (a.v < 0); }
+static inline bt_dec bt_dec_neg(bt_dec a) { return (bt_dec){-a.v}; }
+static inline bt_dec bt_dec_abs(bt_dec a) { return (bt_dec){a.v < 0 ? -a.v : a.v}; }
+static inline bt_dec bt_dec_min(bt_dec a, bt_dec b) { return a.v < b.v ? a : b; }
+static inline bt_dec bt_dec_max(bt_dec a, bt_dec b) { return a.v > b.v ? a : b; }
+static inline double bt_dec_to_double(bt_dec a) { return (double)a.v / (double)BT_DEC_SCALE; }
+
+/* Checked arithmetic: return false (and leave *out untouched) on overflow or division by zero. */
+bool bt_dec_add(bt_dec a, bt_dec b, bt_dec *out);
+bool bt_dec_sub(bt_dec a, bt_dec b, bt_dec *out);
+bool bt_dec_mul(bt_dec a, bt_dec b, bt_dec *out);
+bool bt_dec_div(bt_dec a, bt_dec b, bt_dec *out);
+/* a * num / den with one rounding (e.g. notional * bps / 10000). */
+bool bt_dec_muldiv(bt_dec a, int64_t num, int64_t den, bt_dec *out);
+
+/* Parse a decimal number: optional sign, digits, optional '.', digits; optional exponent
+ * (e/E) is accepted when the result is exact within 8 decimals. Reads at most `len` bytes
+ * (len < 0: up to NUL). Returns the number of bytes consumed, 0 on syntax error, -1 on
+ * overflow or on more than 8 significant decimals that are not zero (a price like
+ * 1.000000001 cannot be represented and is refused rather than silently rounded). */
+int bt_dec_parse(const char *s, long len, bt_dec *out);
+/* Nearest bt_dec to a double (Lua numbers from strategies); false if out of range or NaN. */
+bool bt_dec_from_double(double d, bt_dec *out);
+/* Canonical string: minus sign if negative, no exponent, trailing zeros trimmed but at
+ * least one decimal kept ("12.5", "0.0", "-3.14159"). Returns the length written. */
+int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]);
+/* Fixed number of decimals (0..8), rounded half to even ("12.50"). */
+int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]);
+
+#endif

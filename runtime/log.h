@@ -1,0 +1,94 @@
+/* log.h - structured logging: JSON lines (or an aligned console form) on stdout.
+ *
+ * Every record has timestamp, level, event, logger and the bound context of the
+ * calling thread (correlation_id, run_id, strategy_id, user_id, ...). Fields given
+ * at the call site win over bound ones. Use the bt_log() macro: a disabled level
+ * costs one comparison and builds nothing.
+ *
+ *   bt_log("run", BT_LOG_INFO, "backtest_started",
+ *          BT_F_STR("strategy", path), BT_F_INT("bars", n));
+ *
+ * The sink configuration is process-wide (set once by the CLI before threads start);
+ * the bound context is per thread. Logging never fails the caller. */
+#ifndef BT_LOG_H
+#define BT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  BT_LOG_DEBUG = 10,
+  BT_LOG_INFO = 20,
+  BT_LOG_WARNING = 30,
+  BT_LOG_ERROR = 40,
+  BT_LOG_OFF = 100
+} bt_log_level;
+
+typedef enum {
+  BT_F_END = 0,
+  BT_F_STR_T,    /* NUL-terminated string (escaped on output; NULL renders null) */
+  BT_F_INT_T,
+  BT_F_DBL_T,    /* NaN/inf render as null */
+  BT_F_BOOL_T,
+  BT_F_JSON_T,   /* already-rendered JSON value (object, array, ...) inserted as is */
+  BT_F_NULL_T,
+} bt_field_type;
+
+typedef struct bt_field {
+  const char *key;
+  bt_field_type type;
+  union {
+    const char *s;
+    int64_t i;
+    double d;
+    bool b;
+  } v;
+} bt_field;
+
+#define BT_F_STR(k, x) ((bt_field){.key = (k), .type = BT_F_STR_T, .v.s = (x)})
+#define BT_F_INT(k, x) ((bt_field){.key = (k), .type = BT_F_INT_T, .v.i = (int64_t)(x)})
+#define BT_F_DBL(k, x) ((bt_field){.key = (k), .type = BT_F_DBL_T, .v.d = (double)(x)})
+#define BT_F_BOOL(k, x) ((bt_field){.key = (k), .type = BT_F_BOOL_T, .v.b = (x)})
+#define BT_F_JSON(k, x) ((bt_field){.key = (k), .type = BT_F_JSON_T, .v.s = (x)})
+#define BT_F_NULL(k) ((bt_field){.key = (k), .type = BT_F_NULL_T})
+
+typedef enum { BT_LOG_FORMAT_AUTO = 0, BT_LOG_FORMAT_JSON, BT_LOG_FORMAT_CONSOLE } bt_log_format;
+
+/* Process-wide sink settings. Call before starting threads. */
+void bt_log_set_format(bt_log_format fmt);     /* AUTO: console on a TTY, else JSON */
+bt_log_format bt_log_get_format(void);         /* the resolved format */
+void bt_log_set_level(bt_log_level lvl);       /* default INFO (or BTRUN_LOG_LEVEL) */
+int bt_log_set_logger_level(const char *logger, bt_log_level lvl); /* per-logger override */
+int bt_log_level_parse(const char *name, bt_log_level *out);       /* "debug".."error" */
+void bt_log_set_fd(int fd);                     /* default 1 (stdout); tests redirect */
+
+bool bt_log_enabled(const char *logger, bt_log_level lvl);
+void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
+                  const bt_field *fields, size_t nfields);
+
+#define bt_log(logger, lvl, event, ...)                                              \
+  do {                                                                               \
+    if (bt_log_enabled((logger), (lvl))) {                                           \
+      const bt_field bt_log_f_[] = {__VA_ARGS__};                                    \
+      bt_log_write((logger), (lvl), (event), bt_log_f_,                              \
+                   sizeof bt_log_f_ / sizeof bt_log_f_[0]);                          \
+    }                                                                                \
+  } while (0)
+
+/* Per-thread bound context. Strings are copied. bind replaces an existing key. */
+void bt_log_bind(const bt_field *fields, size_t n);
+void bt_log_unbind(const char *key);
+void bt_log_clear_context(void);
+/* Save/restore the whole context (scoped binds). The snapshot is heap-allocated;
+ * restore frees it. */
+typedef struct bt_log_ctx bt_log_ctx;
+bt_log_ctx *bt_log_save(void);
+void bt_log_restore(bt_log_ctx *saved);
+
+/* Render an exception object for the `exception` field:
+ * {"type":..., "message":..., "frames":[{"source":..,"line":..,"function":..}...]}
+ * from a Lua traceback string (luaL_traceback format). Returns a heap string. */
+char *bt_log_exception_json(const char *type, const char *message, const char *traceback);
+
+#endif

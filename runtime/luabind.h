@@ -1,0 +1,33 @@
+/* luabind.h - the `bt` Lua module and the strategy/script Lua states.
+ *
+ * Each run has its own lua_State (never shared across threads). The `bt` module is
+ * built from submodules registered in luabind_table.c: each opener pushes one table
+ * (bt.log, bt.trace, bt.analytics, bt.perf, bt.events, ...). Openers find the app and
+ * the current run through the accessors below. */
+#ifndef BT_LUABIND_H
+#define BT_LUABIND_H
+
+#include <lua.h>
+
+#include "run.h"
+
+typedef struct bt_lua_module {
+  const char *name;
+  lua_CFunction open;   /* pushes the submodule table, returns 1 */
+} bt_lua_module;
+
+extern const bt_lua_module bt_lua_modules[];  /* terminated by {NULL} */
+
+/* Create a state with the standard libraries, generational GC, package.path set to
+ * btrun's lua/ directory, and the `bt` global (require "bt" also works). */
+lua_State *bt_lua_new_state(bt_app *app, bt_err *err);
+bt_app *bt_lua_app(lua_State *L);
+/* The run executing in this state, NULL in a script outside bt.backtest. */
+struct bt_run *bt_lua_run(lua_State *L);
+/* Directory of btrun's own Lua files (BTRUN_LUA_DIR, install prefix, or source tree). */
+const char *bt_lua_dir(void);
+/* lua_pcall with a traceback message handler; on error fills err (type "lua_error",
+ * message, traceback) and pops the error. */
+int bt_lua_pcall(lua_State *L, int nargs, int nresults, bt_err *err);
+
+#endif

@@ -1,0 +1,102 @@
+/* run.h - one backtest, and the process-wide application context around it.
+ *
+ * bt_app lives for the whole process (a script may run many backtests): config,
+ * data directory and the observers that modules plug in (event store, analytics).
+ * bt_run_execute runs one backtest: loads the strategy into its own lua_State, merges
+ * the data feeds in time order, drives broker -> ledger -> on_bar -> mark to market,
+ * publishes every event on the run's bus, and writes the run directory. */
+#ifndef BT_RUN_H
+#define BT_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "common.h"
+#include "config.h"
+#include "metrics.h"
+
+typedef enum { BT_RUN_COMPLETED = 0, BT_RUN_FAILED = 1 } bt_run_status;
+
+/* What observers learn about a run. Strings are owned by the run. */
+typedef struct bt_run_info {
+  char run_id[40];
+  char correlation_id[128];
+  char strategy_id[128];        /* strategy file name without directory and .lua */
+  const char *strategy_path;
+  const char *user_id;          /* NULL when unknown */
+  const char *origin;           /* "cli", "script", "scheduled", "api" */
+  const char *params_json;      /* {"fast":10,...} */
+  const char *data_json;        /* [{"symbol":"ORCL","path":"..."}] */
+  const char *config_json;      /* core config values used */
+  const char *out_dir;
+  int64_t started_ms;           /* wall clock */
+} bt_run_info;
+
+typedef struct bt_run_outcome {
+  bt_run_status status;
+  int64_t duration_ms;
+  uint64_t bars, events;
+  const bt_metrics_result *metrics;   /* NULL when failed */
+  const char *metrics_json;           /* result.json metrics object, NULL when failed */
+  const bt_err *error;                /* NULL when completed */
+} bt_run_outcome;
+
+/* A module that wants to see every run registers an observer on the app.
+ * on_start may subscribe to the bus; on_end is called exactly once per started run,
+ * also when it failed. Either may be NULL. */
+typedef struct bt_run_observer {
+  const char *name;
+  void *ud;
+  int (*on_start)(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err);
+  void (*on_end)(void *ud, const bt_run_info *info, const bt_run_outcome *outcome);
+  void (*on_close)(void *ud);   /* app shutdown: flush and free */
+} bt_run_observer;
+
+typedef struct bt_app {
+  bt_config cfg;
+  const char *origin;           /* "cli" for a strategy run, "script" under bt.backtest */
+  char correlation_id[128];     /* --correlation-id, "" = generate per run */
+  uint64_t progress_every;      /* bars between backtest_progress records (0 = off) */
+  bt_run_observer observers[8];
+  int nobservers;
+} bt_app;
+
+int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err);
+int bt_app_add_observer(bt_app *app, const bt_run_observer *obs);
+void bt_app_close(bt_app *app);  /* calls every observer's on_close, frees config */
+
+typedef struct bt_param { const char *name; const char *value; } bt_param;
+
+typedef struct bt_run_spec {
+  const char *strategy_path;
+  const char *const *data;      /* "path" or "SYM=path"; NULL/0 = bundled sample */
+  int ndata;
+  const bt_param *params;       /* --param overrides, applied over the strategy's params */
+  int nparams;
+  bool has_cash;
+  bt_dec cash;                  /* overrides config when has_cash */
+  const char *out_dir;          /* NULL = <config out_dir>/<run_id> */
+  const char *correlation_id;   /* NULL = app's, else generated */
+  bool write_files;             /* result.json, trades.jsonl, equity.csv */
+} bt_run_spec;
+
+typedef struct bt_run_result {
+  char run_id[40];
+  char correlation_id[128];
+  char out_dir[512];
+  bt_run_status status;
+  bt_metrics_result metrics;
+  int64_t wall_ms;
+  uint64_t bars, skipped_rows;
+  double bars_per_s;
+} bt_run_result;
+
+/* Run one backtest. Returns 0 when the backtest completed; otherwise an error code
+ * with err filled (the run directory then holds a result.json with status "failed"). */
+int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err);
+
+/* Generate a random UUID v4 string (36 chars + NUL). */
+void bt_uuid(char out[40]);
+
+#endif

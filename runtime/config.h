@@ -26,8 +26,8 @@ typedef struct bt_config {
   char user_id[128];               /* "" = unknown */
   double timeout_s;                /* wall-clock limit per run, default 600 */
   int64_t max_memory;              /* Lua heap cap in bytes, default 512 MiB */
-  uint64_t instruction_check;      /* instructions between limit checks */
   bool skip_bad_rows;
+  uint64_t progress_every;         /* bars between backtest_progress records, 0 = off */
   lua_State *L;                    /* holds the config table (registry ref) for sections */
   int ref;                         /* LUA_NOREF when defaults only */
 } bt_config;

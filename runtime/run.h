@@ -57,7 +57,6 @@ typedef struct bt_app {
   bt_config cfg;
   const char *origin;           /* "cli" for a strategy run, "script" under bt.backtest */
   char correlation_id[128];     /* --correlation-id, "" = generate per run */
-  uint64_t progress_every;      /* bars between backtest_progress records (0 = off) */
   bt_run_observer observers[8];
   int nobservers;
 } bt_app;

@@ -1,0 +1,25 @@
+#include <string.h>
+
+#include "run.h"
+
+int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err) {
+  memset(app, 0, sizeof *app);
+  app->origin = "cli";
+  if (bt_config_load(&app->cfg, config_path, explicit_config, err)) return err->code;
+  /* Modules that observe runs register here, in the order they should see them. */
+  return 0;
+}
+
+int bt_app_add_observer(bt_app *app, const bt_run_observer *obs) {
+  if (app->nobservers == (int)(sizeof app->observers / sizeof app->observers[0]))
+    return BT_ENOMEM;
+  app->observers[app->nobservers++] = *obs;
+  return 0;
+}
+
+void bt_app_close(bt_app *app) {
+  for (int i = app->nobservers - 1; i >= 0; i--)
+    if (app->observers[i].on_close) app->observers[i].on_close(app->observers[i].ud);
+  app->nobservers = 0;
+  bt_config_free(&app->cfg);
+}

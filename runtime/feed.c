@@ -1,0 +1,683 @@
+/* feed.c - CSV bar reader.
+ *
+ * The file is memory-mapped and scanned in place: rows are found with memchr,
+ * prices go straight into bt_dec through an exact integer fast path (bt_dec_parse
+ * handles everything unusual), dates through days-from-civil with the last date
+ * cached. Nothing is allocated per row. */
+#define _GNU_SOURCE
+#include "feed.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum role {
+  R_IGNORE = 0,
+  R_TS,     /* full timestamp in one field */
+  R_DATE,   /* date part of a Date + Time pair */
+  R_TOD,    /* time of day of a Date + Time pair */
+  R_OPEN,
+  R_HIGH,
+  R_LOW,
+  R_CLOSE,
+  R_VOLUME,
+};
+
+#define MAX_NAME 64
+
+struct bt_feed {
+  char *path, *symbol;
+  uint32_t symbol_index;
+  bt_feed_opts opts;
+  const char *data; /* whole file */
+  size_t size;
+  bool mapped;      /* data is an mmap (else malloc'd, or NULL when empty) */
+  size_t pos;       /* start of the next unread line */
+  long line;        /* 1-based number of the line last read */
+  int ncols;        /* fields per data row */
+  uint8_t *role;
+  char (*name)[MAX_NAME]; /* column names as written, for error messages */
+  int time_col;     /* column whose name is used for ordering errors */
+  bool has_volume;
+  bool has_prev;
+  int64_t prev_time;
+  long prev_line;
+  uint64_t rows, skipped;
+  long first_skipped;
+  char date_cache[10]; /* last YYYY-MM-DD seen and its day number */
+  int64_t date_cache_days;
+  bool date_cache_ok;
+};
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = (unsigned)(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static inline bool isdig(char c) { return (unsigned)(c - '0') < 10; }
+
+/* n digits at s as a number, or -1. */
+static inline int num_n(const char *s, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdig(s[i])) return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+/* "YYYY-MM-DD" (exactly 10 bytes) to days since the epoch. */
+static bool parse_date10(const char *s, int64_t *days) {
+  if (s[4] != '-' || s[7] != '-') return false;
+  int y = num_n(s, 4), m = num_n(s + 5, 2), d = num_n(s + 8, 2);
+  if (y < 0 || m < 1 || m > 12 || d < 1) return false;
+  static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > mdays[m - 1] + (m == 2 && leap)) return false;
+  *days = days_from_civil(y, (unsigned)m, (unsigned)d);
+  return true;
+}
+
+/* "HH:MM" or "HH:MM:SS" optionally followed by a fraction of zeros (".000"); returns
+ * bytes consumed or 0. A non-zero fraction is refused: bars are whole seconds, and
+ * truncating would silently merge distinct timestamps. */
+static int parse_tod(const char *s, const char *e, int *secs) {
+  if (e - s < 5 || s[2] != ':') return 0;
+  int h = num_n(s, 2), mi = num_n(s + 3, 2), sec = 0;
+  if (h < 0 || mi < 0 || h > 23 || mi > 59) return 0;
+  const char *p = s + 5;
+  if (e - p >= 3 && *p == ':') {
+    sec = num_n(p + 1, 2);
+    if (sec < 0 || sec > 59) return 0;
+    p += 3;
+    if (p < e && *p == '.') {
+      p++;
+      if (p == e || !isdig(*p)) return 0;
+      while (p < e && isdig(*p))
+        if (*p++ != '0') return 0;
+    }
+  }
+  *secs = h * 3600 + mi * 60 + sec;
+  return (int)(p - s);
+}
+
+/* Latest accepted instant: 9999-12-31T23:59:59Z. Larger integers are most likely
+ * milliseconds and are refused rather than read as a far-future date. */
+#define MAX_EPOCH 253402300799LL
+
+bool bt_parse_time(const char *s, long len, int64_t *epoch_out) {
+  if (len < 0) len = (long)strlen(s);
+  const char *p = s, *e = s + len;
+  while (p < e && (*p == ' ' || *p == '\t')) p++;
+  while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  if (e - p >= 2 && *p == '"' && e[-1] == '"') p++, e--;
+  if (p == e) return false;
+  /* integer epoch seconds */
+  const char *q = p;
+  bool neg = false;
+  if (*q == '-') neg = true, q++;
+  if (q < e && isdig(*q)) {
+    const char *r = q;
+    int64_t v = 0;
+    while (r < e && isdig(*r) && v <= MAX_EPOCH) v = v * 10 + (*r++ - '0');
+    if (r == e) {
+      if (v > MAX_EPOCH) return false;
+      *epoch_out = neg ? -v : v;
+      return true;
+    }
+  }
+  if (e - p < 10) return false;
+  int64_t days;
+  if (!parse_date10(p, &days)) return false;
+  p += 10;
+  int64_t t = days * 86400;
+  if (p == e) {
+    *epoch_out = t;
+    return true;
+  }
+  if (*p != ' ' && *p != 'T' && *p != 't') return false;
+  p++;
+  int secs;
+  int n = parse_tod(p, e, &secs);
+  if (!n) return false;
+  p += n;
+  t += secs;
+  if (p < e) { /* zone: Z, +HH, +HH:MM, +HHMM (and -) */
+    if ((*p == 'Z' || *p == 'z') && p + 1 == e) {
+      p++;
+    } else if (*p == '+' || *p == '-') {
+      int sign = *p == '-' ? -1 : 1;
+      p++;
+      int zh = e - p >= 2 ? num_n(p, 2) : -1, zm = 0;
+      if (zh < 0 || zh > 23) return false;
+      p += 2;
+      if (p < e && *p == ':') p++;
+      if (p < e) {
+        zm = e - p == 2 ? num_n(p, 2) : -1;
+        if (zm < 0 || zm > 59) return false;
+        p += 2;
+      }
+      t -= sign * (zh * 3600 + zm * 60); /* local = UTC + offset */
+    }
+    if (p != e) return false;
+  }
+  *epoch_out = t;
+  return true;
+}
+
+void bt_format_time(int64_t epoch, char buf[32]) {
+  int64_t days = epoch / 86400, rem = epoch % 86400;
+  if (rem < 0) rem += 86400, days--;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  /* Any int64 fits in 32 bytes, but the compiler cannot see that through the year. */
+  char tmp[64];
+  int n = snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
+                   (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+  if (n > 31) n = 31;
+  memcpy(buf, tmp, (size_t)n);
+  buf[n] = '\0';
+}
+
+/* ---- symbols ---- */
+
+void bt_feed_symbol_from_arg(const char *arg, char *buf, size_t buflen, const char **path_out) {
+  if (buflen == 0) return;
+  const char *eq = strchr(arg, '=');
+  /* "SYM=path": only when the part before '=' looks like a name, not a directory. */
+  if (eq && eq > arg && !memchr(arg, '/', (size_t)(eq - arg))) {
+    size_t n = (size_t)(eq - arg);
+    if (n >= buflen) n = buflen - 1;
+    memcpy(buf, arg, n);
+    buf[n] = '\0';
+    *path_out = eq + 1;
+    return;
+  }
+  *path_out = arg;
+  const char *base = strrchr(arg, '/');
+  base = base ? base + 1 : arg;
+  size_t n = strcspn(base, "-_.");
+  if (n == 0) n = strlen(base); /* ".hidden" or "-x": use the whole name */
+  if (n >= buflen) n = buflen - 1;
+  for (size_t i = 0; i < n; i++) buf[i] = (char)toupper((unsigned char)base[i]);
+  buf[n] = '\0';
+}
+
+/* ---- file access ---- */
+
+static int load_file(bt_feed *f, bt_err *err) {
+  int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "cannot open data file: %s",
+                      strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "cannot stat: %s", strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "is a directory, not a data file");
+  }
+  if (S_ISREG(st.st_mode) && st.st_size > 0) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+      close(fd);
+      f->data = m;
+      f->size = (size_t)st.st_size;
+      f->mapped = true;
+      return 0;
+    }
+  }
+  /* Pipes, character devices, empty files, or mmap refused: read it all. */
+  size_t cap = 0, len = 0;
+  char *buf = NULL;
+  for (;;) {
+    if (len == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      char *nb = realloc(buf, ncap);
+      if (!nb) {
+        free(buf);
+        close(fd);
+        return bt_errf_at(err, BT_ENOMEM, "io_error", f->path, 0, NULL, "out of memory");
+      }
+      buf = nb, cap = ncap;
+    }
+    ssize_t r = read(fd, buf + len, cap - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      free(buf);
+      close(fd);
+      return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "read failed: %s", strerror(e));
+    }
+    if (r == 0) break;
+    len += (size_t)r;
+  }
+  close(fd);
+  if (len == 0) {
+    free(buf);
+    buf = NULL;
+  }
+  f->data = buf;
+  f->size = len;
+  f->mapped = false;
+  return 0;
+}
+
+/* Next line as [*s, *e) without its line end; false at end of data. */
+static inline bool next_line(bt_feed *f, const char **s, const char **e) {
+  if (f->pos >= f->size) return false;
+  const char *p = f->data + f->pos, *end = f->data + f->size;
+  const char *nl = memchr(p, '\n', (size_t)(end - p));
+  const char *le = nl ? nl : end;
+  f->pos = nl ? (size_t)(nl + 1 - f->data) : f->size;
+  if (le > p && le[-1] == '\r') le--;
+  f->line++;
+  *s = p, *e = le;
+  return true;
+}
+
+static bool is_blank(const char *s, const char *e) {
+  for (; s < e; s++)
+    if (*s != ' ' && *s != '\t' && *s != '\r') return false;
+  return true;
+}
+
+static int count_fields(const char *s, const char *e) {
+  int n = 1;
+  while ((s = memchr(s, ',', (size_t)(e - s))) != NULL) n++, s++;
+  return n;
+}
+
+static void trim(const char **s, const char **e) {
+  while (*s < *e && isspace((unsigned char)**s)) (*s)++;
+  while (*e > *s && isspace((unsigned char)(*e)[-1])) (*e)--;
+  if (*e - *s >= 2 && **s == '"' && (*e)[-1] == '"') (*s)++, (*e)--;
+}
+
+/* ---- header ---- */
+
+static int role_of(const char *name) {
+  static const struct {
+    const char *name;
+    int role;
+  } known[] = {{"open", R_OPEN}, {"high", R_HIGH}, {"low", R_LOW}, {"close", R_CLOSE},
+               {"volume", R_VOLUME}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcasecmp(name, known[i].name) == 0) return known[i].role;
+  return R_IGNORE;
+}
+
+static int read_header(bt_feed *f, bt_err *err) {
+  const char *s, *e;
+  /* A UTF-8 byte-order mark is not part of the first column's name. */
+  if (f->size >= 3 && memcmp(f->data, "\xEF\xBB\xBF", 3) == 0) f->pos = 3;
+  do {
+    if (!next_line(f, &s, &e)) return 0; /* empty file: no bars */
+  } while (is_blank(s, e));
+  long hline = f->line;
+  int nh = count_fields(s, e);
+  /* One spare column for backtrader's minute files, whose rows carry a Time field the
+   * header does not name. */
+  f->role = calloc((size_t)nh + 1, 1);
+  f->name = calloc((size_t)nh + 1, sizeof *f->name);
+  if (!f->role || !f->name)
+    return bt_errf_at(err, BT_ENOMEM, "csv_error", f->path, hline, NULL, "out of memory");
+  int col_date = -1, col_time = -1, col_dt = -1, col_ts = -1;
+  int seen[R_VOLUME + 1];
+  for (int i = 0; i <= R_VOLUME; i++) seen[i] = -1;
+  const char *p = s;
+  for (int i = 0; i < nh; i++) {
+    const char *fe = memchr(p, ',', (size_t)(e - p));
+    if (!fe) fe = e;
+    const char *a = p, *b = fe;
+    trim(&a, &b);
+    size_t n = (size_t)(b - a);
+    if (n >= MAX_NAME) n = MAX_NAME - 1;
+    memcpy(f->name[i], a, n);
+    f->name[i][n] = '\0';
+    const char *nm = f->name[i];
+    if (strcasecmp(nm, "date") == 0 && col_date < 0) col_date = i;
+    else if (strcasecmp(nm, "time") == 0 && col_time < 0) col_time = i;
+    else if (strcasecmp(nm, "datetime") == 0 && col_dt < 0) col_dt = i;
+    else if (strcasecmp(nm, "timestamp") == 0 && col_ts < 0) col_ts = i;
+    int r = role_of(nm);
+    if (r != R_IGNORE) {
+      if (seen[r] >= 0)
+        return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, nm,
+                          "column appears twice (columns %d and %d)", seen[r] + 1, i + 1);
+      seen[r] = i;
+      f->role[i] = (uint8_t)r;
+    }
+    p = fe + 1;
+  }
+  f->ncols = nh;
+
+  /* Peek at the first data row: one field more than the header names, with Date first
+   * and no Time column, is backtrader's Date,Time,... minute layout. */
+  if (col_date == 0 && col_time < 0 && col_dt < 0 && col_ts < 0) {
+    size_t save_pos = f->pos;
+    long save_line = f->line;
+    while (next_line(f, &s, &e)) {
+      if (is_blank(s, e)) continue;
+      if (count_fields(s, e) == nh + 1) {
+        memmove(f->role + 2, f->role + 1, (size_t)(nh - 1));
+        memmove(f->name + 2, f->name + 1, (size_t)(nh - 1) * sizeof *f->name);
+        f->role[1] = R_IGNORE;
+        snprintf(f->name[1], MAX_NAME, "Time");
+        col_time = 1;
+        f->ncols = nh + 1;
+      }
+      break;
+    }
+    f->pos = save_pos;
+    f->line = save_line;
+  }
+
+  /* Which column(s) carry the time: a full Datetime/Timestamp wins, then Date with an
+   * optional Time of day, then a lone Time. */
+  if (col_dt >= 0 || col_ts >= 0) {
+    f->time_col = col_dt >= 0 ? col_dt : col_ts;
+    f->role[f->time_col] = R_TS;
+  } else if (col_date >= 0 && col_time >= 0) {
+    f->role[col_date] = R_DATE;
+    f->role[col_time] = R_TOD;
+    f->time_col = col_date;
+  } else if (col_date >= 0 || col_time >= 0) {
+    f->time_col = col_date >= 0 ? col_date : col_time;
+    f->role[f->time_col] = R_TS;
+  } else {
+    return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, "Date",
+                      "missing required column (need Date, Datetime, Time or Timestamp; "
+                      "header has %d columns)", nh);
+  }
+  static const struct {
+    int role;
+    const char *name;
+  } required[] = {{R_OPEN, "Open"}, {R_HIGH, "High"}, {R_LOW, "Low"}, {R_CLOSE, "Close"}};
+  for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+    if (seen[required[i].role] < 0)
+      return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, required[i].name,
+                        "missing required column");
+  f->has_volume = seen[R_VOLUME] >= 0;
+  return 0;
+}
+
+int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t symbol_index,
+                 const bt_feed_opts *opts, bt_err *err) {
+  *out = NULL;
+  bt_feed *f = calloc(1, sizeof *f);
+  if (!f) return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+  f->path = strdup(path);
+  f->symbol = strdup(symbol ? symbol : "");
+  if (!f->path || !f->symbol) {
+    bt_feed_close(f);
+    return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+  }
+  f->symbol_index = symbol_index;
+  if (opts) f->opts = *opts;
+  int rc = load_file(f, err);
+  if (rc == 0) rc = read_header(f, err);
+  if (rc != 0) {
+    bt_feed_close(f);
+    return rc;
+  }
+  *out = f;
+  return 0;
+}
+
+/* ---- rows ---- */
+
+static const int64_t pow10_tab[9] = {100000000, 10000000, 1000000, 100000, 10000,
+                                     1000,      100,      10,      1};
+
+/* Exact price. The fast path covers plain "-123.4567" (up to 10 integer digits and 8
+ * decimals); anything else (spaces, quotes, '+', exponents, trailing zeros past 8
+ * decimals) goes through bt_dec_parse. Returns NULL or a reason. */
+static inline const char *parse_price(const char *p, const char *e, bt_dec *out) {
+  const char *s0 = p;
+  bool neg = false;
+  if (p < e && *p == '-') neg = true, p++;
+  const char *is = p;
+  uint64_t ip = 0, fp = 0;
+  while (p < e && isdig(*p)) ip = ip * 10 + (uint64_t)(*p++ - '0');
+  long ni = p - is, nf = 0;
+  if (p < e && *p == '.') {
+    const char *fs = ++p;
+    while (p < e && isdig(*p)) fp = fp * 10 + (uint64_t)(*p++ - '0');
+    nf = p - fs;
+  }
+  if (p == e && ni <= 10 && nf <= 8 && ni + nf > 0) {
+    int64_t v = (int64_t)(ip * (uint64_t)BT_DEC_SCALE + fp * (uint64_t)pow10_tab[nf]);
+    out->v = neg ? -v : v;
+    return NULL;
+  }
+  const char *a = s0, *b = e;
+  trim(&a, &b);
+  if (a == b) return "empty field";
+  int n = bt_dec_parse(a, b - a, out);
+  if (n < 0) return "number out of range or with more than 8 decimals";
+  if (n != b - a) return "not a number";
+  return NULL;
+}
+
+static inline const char *parse_volume(const char *p, const char *e, double *out) {
+  /* whole numbers (the usual case) without strtod */
+  if (e - p > 0 && e - p <= 15) {
+    uint64_t v = 0;
+    const char *q = p;
+    while (q < e && isdig(*q)) v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == e) {
+      *out = (double)v;
+      return NULL;
+    }
+  }
+  const char *a = p, *b = e;
+  trim(&a, &b);
+  if (a == b) return "empty field";
+  char buf[64];
+  if (b - a >= (long)sizeof buf || !(isdig(*a) || *a == '.')) return "not a number";
+  memcpy(buf, a, (size_t)(b - a));
+  buf[b - a] = '\0';
+  char *end;
+  double v = strtod(buf, &end);
+  if (*end != '\0') return "not a number";
+  if (!isfinite(v)) return "number out of range";
+  *out = v;
+  return NULL;
+}
+
+static inline bool date_cached(bt_feed *f, const char *p, int64_t *days) {
+  if (f->date_cache_ok && memcmp(p, f->date_cache, 10) == 0) {
+    *days = f->date_cache_days;
+    return true;
+  }
+  if (!parse_date10(p, days)) return false;
+  memcpy(f->date_cache, p, 10);
+  f->date_cache_days = *days;
+  f->date_cache_ok = true;
+  return true;
+}
+
+/* Full timestamp field; the common "YYYY-MM-DD" and "YYYY-MM-DD HH:MM:SS" use the
+ * date cache. */
+static inline bool parse_ts_field(bt_feed *f, const char *p, const char *e, int64_t *t) {
+  long n = e - p;
+  int64_t days;
+  if (n == 10 && date_cached(f, p, &days)) {
+    *t = days * 86400;
+    return true;
+  }
+  int secs;
+  if (n == 19 && (p[10] == ' ' || p[10] == 'T') && date_cached(f, p, &days) &&
+      parse_tod(p + 11, e, &secs) == 8) {
+    *t = days * 86400 + secs;
+    return true;
+  }
+  return bt_parse_time(p, n, t);
+}
+
+static int count_error(bt_feed *f, int nf, bt_err *err) {
+  return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line, NULL,
+                    "wrong number of fields: expected %d, got %d", f->ncols, nf);
+}
+
+/* Field `col` of the row [s, e) is bad. The field count is reported instead when it is
+ * wrong, since a missing field shifts every later one and makes the field misleading. */
+static int field_error(bt_feed *f, const char *s, const char *e, int col, const char *why,
+                       bt_err *err) {
+  int nf = count_fields(s, e);
+  if (nf != f->ncols) return count_error(f, nf, err);
+  const char *fs = s;
+  for (int i = 0; i < col; i++) fs = (const char *)memchr(fs, ',', (size_t)(e - fs)) + 1;
+  const char *fe = memchr(fs, ',', (size_t)(e - fs));
+  if (!fe) fe = e;
+  int len = fe - fs > 40 ? 40 : (int)(fe - fs);
+  return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line, f->name[col], "%s: '%.*s'",
+                    why, len, fs);
+}
+
+static int ohlc_error(bt_feed *f, int role, const char *what, bt_dec a, bt_dec b, bt_err *err) {
+  int col = 0;
+  while (col < f->ncols && f->role[col] != role) col++;
+  char sa[BT_DEC_STRLEN], sb[BT_DEC_STRLEN];
+  bt_dec_format(a, sa);
+  bt_dec_format(b, sb);
+  return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line, f->name[col], "%s (%s vs %s)",
+                    what, sa, sb);
+}
+
+/* Parse one data row into *bar: 0 ok, <0 malformed (err filled). */
+static int parse_row(bt_feed *f, const char *s, const char *e, bt_bar *bar, bt_err *err) {
+  const char *p = s;
+  int64_t days = 0, t = 0;
+  int tod = 0;
+  bar->volume = 0;
+  int col = 0;
+  for (;; col++) {
+    const char *fe = memchr(p, ',', (size_t)(e - p));
+    if (!fe) fe = e;
+    if (col >= f->ncols) return count_error(f, count_fields(s, e), err);
+    const char *why = NULL;
+    switch (f->role[col]) {
+      case R_IGNORE: break;
+      case R_TS:
+        if (!parse_ts_field(f, p, fe, &t)) why = "not a date/time";
+        break;
+      case R_DATE: {
+        const char *a = p, *b = fe;
+        if (b - a != 10) trim(&a, &b);
+        if (b - a != 10 || !date_cached(f, a, &days)) why = "not a date (YYYY-MM-DD)";
+        break;
+      }
+      case R_TOD: {
+        const char *a = p, *b = fe;
+        trim(&a, &b);
+        if (parse_tod(a, b, &tod) != b - a || a == b) why = "not a time of day (HH:MM:SS)";
+        break;
+      }
+      case R_OPEN: why = parse_price(p, fe, &bar->open); break;
+      case R_HIGH: why = parse_price(p, fe, &bar->high); break;
+      case R_LOW: why = parse_price(p, fe, &bar->low); break;
+      case R_CLOSE: why = parse_price(p, fe, &bar->close); break;
+      case R_VOLUME:
+        why = parse_volume(p, fe, &bar->volume);
+        if (!why && bar->volume < 0) why = "negative volume";
+        break;
+    }
+    if (why) return field_error(f, s, e, col, why, err);
+    if (fe == e) break;
+    p = fe + 1;
+  }
+  if (col + 1 != f->ncols) return count_error(f, col + 1, err);
+  if (f->role[f->time_col] == R_DATE) t = days * 86400 + tod;
+  bar->time = t;
+  if (bar->high.v < bar->low.v) return ohlc_error(f, R_HIGH, "high below low", bar->high, bar->low, err);
+  if (bar->open.v < bar->low.v || bar->open.v > bar->high.v)
+    return ohlc_error(f, R_OPEN, "open outside [low, high]", bar->open,
+                      bar->open.v < bar->low.v ? bar->low : bar->high, err);
+  if (bar->close.v < bar->low.v || bar->close.v > bar->high.v)
+    return ohlc_error(f, R_CLOSE, "close outside [low, high]", bar->close,
+                      bar->close.v < bar->low.v ? bar->low : bar->high, err);
+  return 0;
+}
+
+int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
+  if (!f->role) return 0; /* empty file */
+  const char *s, *e;
+  while (next_line(f, &s, &e)) {
+    if (s == e || is_blank(s, e)) continue;
+    /* When bad rows are skipped their message goes to a scratch error: only counted. */
+    bt_err scratch;
+    int rc = parse_row(f, s, e, bar, f->opts.skip_bad_rows ? &scratch : err);
+    if (rc < 0) {
+      if (!f->opts.skip_bad_rows) return rc;
+      if (!f->skipped) f->first_skipped = f->line;
+      f->skipped++;
+      continue;
+    }
+    if (f->has_prev && bar->time <= f->prev_time) {
+      char a[32], b[32];
+      bt_format_time(bar->time, a);
+      bt_format_time(f->prev_time, b);
+      return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line, f->name[f->time_col],
+                        "time not after previous row (line %ld): %s %s %s", f->prev_line, a,
+                        bar->time == f->prev_time ? "duplicates" : "is before", b);
+    }
+    f->has_prev = true;
+    f->prev_time = bar->time;
+    f->prev_line = f->line;
+    bar->symbol = f->symbol_index;
+    f->rows++;
+    return 1;
+  }
+  return 0;
+}
+
+const char *bt_feed_symbol(const bt_feed *f) { return f->symbol; }
+const char *bt_feed_path(const bt_feed *f) { return f->path; }
+uint64_t bt_feed_rows(const bt_feed *f) { return f->rows; }
+uint64_t bt_feed_skipped(const bt_feed *f) { return f->skipped; }
+long bt_feed_first_skipped_line(const bt_feed *f) { return f->first_skipped; }
+
+void bt_feed_close(bt_feed *f) {
+  if (!f) return;
+  if (f->mapped) munmap((void *)f->data, f->size);
+  else free((void *)f->data);
+  free(f->role);
+  free(f->name);
+  free(f->path);
+  free(f->symbol);
+  free(f);
+}

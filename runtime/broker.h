@@ -61,7 +61,8 @@ typedef struct bt_broker_cfg {
 struct bt_ledger;
 
 /* Called for each order that leaves the book while a bar is processed:
- * fill != NULL: the order filled (the ledger has already applied it);
+ * fill != NULL: the order filled (the ledger has already applied it; a trade it
+ * closed is bt_ledger_last_closed(ledger));
  * fill == NULL: the order was rejected (order->status, order->reject_reason). */
 typedef void (*bt_broker_fill_fn)(void *ud, const bt_order *order, const bt_fill *fill);
 
@@ -74,11 +75,24 @@ void bt_broker_free(bt_broker *b);
 int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_err *err);
 /* Cancel a pending order; false if it is not pending (filled, rejected, unknown). */
 bool bt_broker_cancel(bt_broker *b, uint64_t id);
-/* Process `bar` (its symbol only): evaluates orders eligible on it, applies fills to
- * the ledger and reports each through fn. Orders submitted after this call, during the
- * same bar, wait for the symbol's next bar. */
+/* Process `bar` (its symbol only): evaluates orders eligible on it, in submission
+ * order, applies fills to the ledger and reports each through fn (which may submit or
+ * cancel orders). Orders submitted after this call, during the same bar, wait for the
+ * symbol's next bar; an order is also never eligible on a bar whose time is not later
+ * than the last bar (any symbol) processed before it was submitted, so an order placed
+ * for B while A's bar at time t is current cannot fill at B's bar at t. O(1) when the
+ * symbol has nothing queued. Errors (overflow) leave the unprocessed orders pending. */
 int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
                      bt_broker_fill_fn fn, void *ud, bt_err *err);
+/* Check a configuration: nothing negative, slippage_bps < 10000, commission.percent < 1.
+ * bt_broker_new assumes a validated configuration. */
+int bt_broker_cfg_validate(const bt_broker_cfg *cfg, bt_err *err);
+/* The terms a fill at `price` (before slippage) gets under cfg: the price worsened by
+ * slippage (|price| * bps / 10000, rounded half to even to 8 decimals) and the
+ * commission (qty * per_unit + |qty * fill_price| * percent, at least minimum when
+ * per_unit or percent is non-zero). BT_ERANGE on overflow. */
+int bt_broker_fill_terms(const bt_broker_cfg *cfg, bt_side side, bt_dec qty, bt_dec price,
+                         bt_dec *fill_price, bt_dec *commission);
 /* Look up an order (pending or done); NULL if unknown. Pointer valid until next submit. */
 const bt_order *bt_broker_order(const bt_broker *b, uint64_t id);
 size_t bt_broker_pending(const bt_broker *b);

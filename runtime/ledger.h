@@ -36,18 +36,27 @@ typedef struct bt_ledger bt_ledger;
 bt_ledger *bt_ledger_new(bt_dec cash, uint32_t nsymbols);
 void bt_ledger_free(bt_ledger *l);
 
-/* Can a fill of this size be paid for from current cash? (buys only; sells always true) */
+/* Can a fill of this size be paid for from current cash? A buy needs
+ * cash >= qty * price + commission; a sell only needs cash + proceeds >= commission
+ * (it raises cash, shorts included). An amount that would overflow is not affordable. */
 bool bt_ledger_can_afford(const bt_ledger *l, bt_side side, bt_dec qty, bt_dec price,
                           bt_dec commission);
 /* Apply a fill: cash, position, trades. Closed trades are passed to on_close
  * (may be NULL) in the order they close. */
 typedef void (*bt_trade_fn)(void *ud, const bt_trade *t);
 int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_trade_fn on_close, void *ud, bt_err *err);
-/* Record the latest price of a symbol (for equity). */
-void bt_ledger_mark(bt_ledger *l, uint32_t symbol, bt_dec price, int64_t time);
+/* The trade closed by the most recent bt_ledger_apply (a fill closes at most one), NULL
+ * if it closed none. Valid until the next apply: lets a fill callback report the fill
+ * first and then the trade it closed. */
+const bt_trade *bt_ledger_last_closed(const bt_ledger *l);
+/* Record the latest price of a symbol (for equity and the open trade's unrealized pnl).
+ * Returns BT_OK, or BT_ERANGE (ledger unchanged) when the position value, equity or
+ * pnl would overflow, BT_EINVAL for an unknown symbol. O(1), no arithmetic when flat. */
+int bt_ledger_mark(bt_ledger *l, uint32_t symbol, bt_dec price, int64_t time);
 
 bt_dec bt_ledger_cash(const bt_ledger *l);
 bt_dec bt_ledger_position(const bt_ledger *l, uint32_t symbol);
+bool bt_ledger_exposed(const bt_ledger *l);          /* any symbol not flat? O(1) */
 bt_dec bt_ledger_position_value(const bt_ledger *l);  /* sum of position * last price */
 bt_dec bt_ledger_equity(const bt_ledger *l);          /* cash + position value */
 /* The open trade of a symbol, NULL when flat (unrealized pnl updated to last mark). */

@@ -12,6 +12,9 @@
  *   profit_factor = gross profit / |gross loss| (null when no losing trade)
  *   expectancy    = total closed pnl / closed trades (money)
  *   exposure      = bars with any open position / bars
+ * The peak starts at initial_cash. A day's return needs a previous day with equity > 0;
+ * sharpe needs >= 2 returns with non-zero spread, sortino a negative return, cagr a
+ * positive final equity and a time span (the has_* flags say which are defined).
  * Ratios are doubles (they are statistics, not money); money stays bt_dec. */
 #ifndef BT_METRICS_H
 #define BT_METRICS_H
@@ -40,7 +43,7 @@ typedef struct bt_metrics {
   double ret_mean, ret_m2, downside_sq_sum;  /* Welford mean/M2, sum of min(r,0)^2 */
   /* closed trades */
   uint64_t trades, wins, losses;
-  bt_dec gross_profit, gross_loss, total_pnl;
+  bt_dec gross_profit, gross_loss, total_pnl;  /* gross_loss is a sum of losses: <= 0 */
 } bt_metrics;
 
 typedef struct bt_metrics_result {
@@ -54,7 +57,8 @@ void bt_metrics_init(bt_metrics *m, bt_dec initial_cash);
 /* After each bar: equity now, whether any position is open. Returns the current
  * drawdown (0..1) for the equity curve. */
 double bt_metrics_on_equity(bt_metrics *m, int64_t time, bt_dec equity, bool exposed);
-void bt_metrics_on_trade(bt_metrics *m, const bt_trade *closed);
+/* Count a closed trade. BT_ERANGE (metrics unchanged) if a pnl sum would overflow. */
+int bt_metrics_on_trade(bt_metrics *m, const bt_trade *closed);
 void bt_metrics_finish(const bt_metrics *m, bt_metrics_result *out);
 
 #endif

@@ -57,7 +57,7 @@ static void clk_calibrate(void) {
   unsigned a, b, c, d;
   /* CPUID 0x80000007 EDX bit 8: invariant TSC (constant rate, synchronised cores). */
   if (!__get_cpuid(0x80000007, &a, &b, &c, &d) || !(d & (1u << 8))) return;
-  uint64_t t1, n1, t2, n2;
+  uint64_t t1 = 0, n1 = 0, t2 = 0, n2 = 0;
   clk_pair(&t1, &n1);
   do clk_pair(&t2, &n2);
   while (n2 - n1 < 2000000); /* 2 ms: rate error ~1e-4 */

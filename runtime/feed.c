@@ -251,7 +251,7 @@ static int load_file(bt_feed *f, bt_err *err) {
   if (S_ISREG(st.st_mode) && st.st_size > 0) {
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m != MAP_FAILED) {
-      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
       close(fd);
       f->data = m;
       f->size = (size_t)st.st_size;

@@ -1,0 +1,212 @@
+/* test_decimal.c - exact money arithmetic: parsing, rounding, overflow, formatting. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "decimal.h"
+
+static int failures;
+#define CHECK(cond)                                                  \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                    \
+    }                                                                \
+  } while (0)
+
+/* Parse the whole string; raw value or INT64_MIN when refused. */
+static int64_t P(const char *s) {
+  bt_dec d;
+  int n = bt_dec_parse(s, -1, &d);
+  return n == (int)strlen(s) ? d.v : INT64_MIN;
+}
+
+static bt_dec D(const char *s) { return bt_dec_raw(P(s)); }
+
+static int fmt_is(bt_dec a, const char *want) {
+  char buf[BT_DEC_STRLEN];
+  int n = bt_dec_format(a, buf);
+  if (strcmp(buf, want) != 0 || n != (int)strlen(want)) {
+    fprintf(stderr, "  format: got '%s' want '%s'\n", buf, want);
+    return 0;
+  }
+  return 1;
+}
+
+static int fixed_is(bt_dec a, int decimals, const char *want) {
+  char buf[BT_DEC_STRLEN];
+  bt_dec_format_fixed(a, decimals, buf);
+  if (strcmp(buf, want) != 0) {
+    fprintf(stderr, "  format_fixed(%d): got '%s' want '%s'\n", decimals, buf, want);
+    return 0;
+  }
+  return 1;
+}
+
+static void test_parse(void) {
+  CHECK(P("2.370370") == 237037000);
+  CHECK(P("2.179012") == 217901200);
+  CHECK(P("0") == 0);
+  CHECK(P("-0.5") == -50000000);
+  CHECK(P("+7") == 700000000);
+  CHECK(P("3578.73") == 357873000000);
+  CHECK(P("0.00000001") == 1);
+  CHECK(P("1.23456789") == 123456789);
+  CHECK(P("1.234567890000") == 123456789); /* trailing zeros past 8 decimals are exact */
+  CHECK(P(".5") == 50000000);
+  CHECK(P("5.") == 500000000);
+  CHECK(P("1.5e2") == 15000000000);
+  CHECK(P("25E-2") == 25000000);
+  CHECK(P("92233720368.54775807") == INT64_MAX);
+  bt_dec d;
+  CHECK(bt_dec_parse("-92233720368.54775808", -1, &d) == 21 && d.v == INT64_MIN);
+
+  /* length-limited parse stops at len */
+  CHECK(bt_dec_parse("12.34,56", 5, &d) == 5 && d.v == 1234000000);
+  CHECK(bt_dec_parse("12.34,56", -1, &d) == 5 && d.v == 1234000000);
+}
+
+static void test_refused(void) {
+  bt_dec d = bt_dec_raw(777);
+  /* 9 significant decimals cannot be represented: refused, not rounded */
+  CHECK(bt_dec_parse("1.000000001", -1, &d) == -1);
+  CHECK(bt_dec_parse("0.123456789", -1, &d) == -1);
+  CHECK(bt_dec_parse("1e-9", -1, &d) == -1);
+  /* out of range */
+  CHECK(bt_dec_parse("92233720368.54775808", -1, &d) == -1);
+  CHECK(bt_dec_parse("100000000000", -1, &d) == -1);
+  CHECK(bt_dec_parse("1e20", -1, &d) == -1);
+  CHECK(bt_dec_parse("99999999999999999999999", -1, &d) == -1);
+  /* garbage */
+  CHECK(bt_dec_parse("", -1, &d) == 0);
+  CHECK(bt_dec_parse("abc", -1, &d) == 0);
+  CHECK(bt_dec_parse("-", -1, &d) == 0);
+  CHECK(bt_dec_parse(".", -1, &d) == 0);
+  CHECK(bt_dec_parse("1e", -1, &d) == 0);
+  CHECK(bt_dec_parse("nan", -1, &d) == 0);
+  CHECK(d.v == 777); /* untouched by refused input */
+  /* trailing garbage: consumed count stops before it, callers compare with the length */
+  CHECK(bt_dec_parse("1.5x", -1, &d) == 3);
+  CHECK(P("1.5x") == INT64_MIN);
+  CHECK(P("1,5") == INT64_MIN);
+  CHECK(P(" 1.5") == INT64_MIN);
+}
+
+static void test_exact_sums(void) {
+  bt_dec sum = BT_DEC_ZERO, tenth = D("0.1");
+  for (int i = 0; i < 10; i++) CHECK(bt_dec_add(sum, tenth, &sum));
+  CHECK(sum.v == bt_dec_from_int(1).v);
+  CHECK(fmt_is(sum, "1.0"));
+  /* the classic float failure */
+  bt_dec a, b = D("0.2"), c;
+  CHECK(bt_dec_add(tenth, b, &a));
+  CHECK(a.v == P("0.3"));
+  CHECK(bt_dec_sub(a, D("0.3"), &c) && bt_dec_is_zero(c));
+  /* a million additions of one cent */
+  sum = BT_DEC_ZERO;
+  for (int i = 0; i < 1000000; i++) bt_dec_add(sum, D("0.01"), &sum);
+  CHECK(sum.v == bt_dec_from_int(10000).v);
+}
+
+static void test_mul_div(void) {
+  bt_dec r;
+  CHECK(bt_dec_mul(D("2.5"), D("4"), &r) && r.v == P("10"));
+  CHECK(bt_dec_mul(D("-1.5"), D("1.5"), &r) && r.v == P("-2.25"));
+  CHECK(bt_dec_mul(D("100"), D("0.0001"), &r) && r.v == P("0.01"));
+  /* half to even at the 8th decimal */
+  CHECK(bt_dec_mul(D("0.00000001"), D("0.5"), &r) && r.v == 0);  /* 0.5e-8 -> 0 */
+  CHECK(bt_dec_mul(D("0.00000003"), D("0.5"), &r) && r.v == 2);  /* 1.5e-8 -> 2e-8 */
+  CHECK(bt_dec_mul(D("0.00000005"), D("0.5"), &r) && r.v == 2);  /* 2.5e-8 -> 2e-8 */
+  CHECK(bt_dec_mul(D("-0.00000003"), D("0.5"), &r) && r.v == -2);
+  CHECK(bt_dec_mul(D("-0.00000005"), D("0.5"), &r) && r.v == -2);
+  CHECK(bt_dec_mul(D("0.00000007"), D("0.3"), &r) && r.v == 2);  /* 2.1e-8 -> 2e-8 */
+  CHECK(bt_dec_div(D("1"), D("3"), &r) && r.v == 33333333);
+  CHECK(bt_dec_div(D("2"), D("3"), &r) && r.v == 66666667);
+  CHECK(bt_dec_div(D("-2"), D("3"), &r) && r.v == -66666667);
+  CHECK(bt_dec_div(D("2"), D("-3"), &r) && r.v == -66666667);
+  CHECK(bt_dec_div(D("0.00000001"), D("2"), &r) && r.v == 0);
+  CHECK(bt_dec_div(D("0.00000003"), D("2"), &r) && r.v == 2);
+  CHECK(bt_dec_div(D("10"), D("4"), &r) && r.v == P("2.5"));
+  /* muldiv: one rounding for notional * bps / 10000 */
+  CHECK(bt_dec_muldiv(D("12345.67"), 5, 10000, &r) && r.v == P("6.172835"));
+  CHECK(bt_dec_muldiv(D("0.00000001"), 1, 2, &r) && r.v == 0);
+  CHECK(bt_dec_muldiv(D("0.00000003"), 1, 2, &r) && r.v == 2);
+  CHECK(bt_dec_muldiv(D("1"), 1, -4, &r) && r.v == P("-0.25"));
+}
+
+static void test_overflow(void) {
+  bt_dec max = bt_dec_raw(INT64_MAX), min = bt_dec_raw(INT64_MIN), r = bt_dec_raw(123);
+  CHECK(!bt_dec_add(max, bt_dec_raw(1), &r));
+  CHECK(!bt_dec_sub(min, bt_dec_raw(1), &r));
+  CHECK(!bt_dec_mul(D("10000000000"), D("10"), &r));
+  CHECK(!bt_dec_mul(D("-10000000000"), D("10"), &r));
+  CHECK(!bt_dec_div(D("1"), BT_DEC_ZERO, &r));
+  CHECK(!bt_dec_div(D("90000000000"), D("0.5"), &r));
+  CHECK(!bt_dec_muldiv(D("1"), 1, 0, &r));
+  CHECK(!bt_dec_muldiv(max, 2, 1, &r));
+  CHECK(r.v == 123); /* untouched on failure */
+  CHECK(bt_dec_add(max, bt_dec_raw(-1), &r) && r.v == INT64_MAX - 1);
+  CHECK(bt_dec_mul(D("9000000000"), D("10"), &r) && r.v == P("90000000000"));
+}
+
+static void test_format(void) {
+  CHECK(fmt_is(D("12.5"), "12.5"));
+  CHECK(fmt_is(BT_DEC_ZERO, "0.0"));
+  CHECK(fmt_is(D("-3.14159"), "-3.14159"));
+  CHECK(fmt_is(D("0.00000001"), "0.00000001"));
+  CHECK(fmt_is(D("100"), "100.0"));
+  CHECK(fmt_is(D("-0.5"), "-0.5"));
+  CHECK(fmt_is(bt_dec_raw(INT64_MAX), "92233720368.54775807"));
+  CHECK(fmt_is(bt_dec_raw(INT64_MIN), "-92233720368.54775808"));
+  CHECK(fixed_is(D("12.5"), 2, "12.50"));
+  CHECK(fixed_is(D("12.5"), 0, "12"));   /* half to even */
+  CHECK(fixed_is(D("13.5"), 0, "14"));
+  CHECK(fixed_is(D("0.125"), 2, "0.12"));
+  CHECK(fixed_is(D("0.135"), 2, "0.14"));
+  CHECK(fixed_is(D("0.1251"), 2, "0.13"));
+  CHECK(fixed_is(D("-0.125"), 2, "-0.12"));
+  CHECK(fixed_is(D("-0.001"), 2, "0.00"));
+  CHECK(fixed_is(D("2.370370"), 8, "2.37037000"));
+  CHECK(fixed_is(D("7"), 3, "7.000"));
+  /* round trip: format then parse gives the same value */
+  const char *vals[] = {"0.1", "-12345.6789", "3578.73", "0.00000001", "92233720368.5"};
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    char buf[BT_DEC_STRLEN];
+    bt_dec_format(D(vals[i]), buf);
+    CHECK(P(buf) == P(vals[i]));
+  }
+}
+
+static void test_from_double(void) {
+  bt_dec r;
+  CHECK(bt_dec_from_double(0.1, &r) && r.v == 10000000);
+  CHECK(bt_dec_from_double(-2.37037, &r) && r.v == -237037000);
+  CHECK(bt_dec_from_double(100.0, &r) && r.v == P("100"));
+  CHECK(bt_dec_from_double(1.0 / 3.0, &r) && r.v == 33333333);
+  CHECK(bt_dec_from_double(1e-9, &r) && r.v == 0);
+  CHECK(bt_dec_from_double(0.1 + 0.2, &r) && r.v == P("0.3"));
+  r = bt_dec_raw(5);
+  CHECK(!bt_dec_from_double(NAN, &r));
+  CHECK(!bt_dec_from_double(INFINITY, &r));
+  CHECK(!bt_dec_from_double(-INFINITY, &r));
+  CHECK(!bt_dec_from_double(1e12, &r));
+  CHECK(!bt_dec_from_double(-1e12, &r));
+  CHECK(r.v == 5);
+  CHECK(fabs(bt_dec_to_double(D("2.5")) - 2.5) == 0);
+}
+
+int main(void) {
+  test_parse();
+  test_refused();
+  test_exact_sums();
+  test_mul_div();
+  test_overflow();
+  test_format();
+  test_from_double();
+  if (failures) {
+    fprintf(stderr, "test_decimal: %d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("test_decimal: all checks passed\n");
+  return 0;
+}

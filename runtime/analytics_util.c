@@ -1,0 +1,96 @@
+#include "analytics_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int bt_an_mkdirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+    buf[i] = c;
+  }
+  return 0;
+}
+
+void bt_an_iso_ms(int64_t ms, char out[32]) {
+  time_t s = (time_t)(ms / 1000);
+  int frac = (int)(ms % 1000);
+  if (frac < 0) {
+    frac += 1000;
+    s -= 1;
+  }
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, 32 - n, ".%03dZ", frac);
+}
+
+void bt_an_uuid7(int64_t ms, char out[40]) {
+  unsigned char b[16];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+    uint64_t x = (uint64_t)ms ^ ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
+    for (int i = 0; i < 16; i++) {
+      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      b[i] = (unsigned char)x;
+    }
+  }
+  uint64_t t = (uint64_t)ms;
+  for (int i = 0; i < 6; i++) b[i] = (unsigned char)(t >> (40 - 8 * i));
+  b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+  b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+  snprintf(out, 40,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
+}
+
+int bt_an_write_file_atomic(const char *path, const char *data, size_t len) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = errno;
+      close(fd);
+      unlink(tmp);
+      errno = e;
+      return -1;
+    }
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+double bt_an_random01(uint64_t *s) {
+  if (*s == 0 && getrandom(s, sizeof *s, 0) != (ssize_t)sizeof *s) *s = (uint64_t)clock() | 1;
+  if (*s == 0) *s = 0x9e3779b97f4a7c15ull;
+  uint64_t x = *s;
+  x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+  *s = x;
+  return (double)(x >> 11) / 9007199254740992.0;
+}

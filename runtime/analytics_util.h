@@ -1,0 +1,21 @@
+/* analytics_util.h - small helpers shared by the analytics modules. */
+#ifndef BT_ANALYTICS_UTIL_H
+#define BT_ANALYTICS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* mkdir -p with mode 0700 (the data dir holds user ids). 0 or -1 with errno. */
+int bt_an_mkdirs(const char *path);
+/* "2026-11-23T05:58:41.123Z" */
+void bt_an_iso_ms(int64_t epoch_ms, char out[32]);
+/* UUID v7 (RFC 9562): 48-bit ms timestamp then random bits; PostHog wants session
+ * ids in this form, with the timestamp of the session's first event. */
+void bt_an_uuid7(int64_t epoch_ms, char out[40]);
+/* Write a whole file atomically (temp file + fsync + rename). 0 or -1 with errno. */
+int bt_an_write_file_atomic(const char *path, const char *data, size_t len);
+/* Uniform random double in [0, 1) from a per-thread xorshift state seeded from
+ * /dev/urandom; used for backoff jitter. */
+double bt_an_random01(uint64_t *state);
+
+#endif

@@ -75,6 +75,8 @@ static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t);
  * when nobody listens, so lineage is complete). */
 uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev);
 uint64_t bt_bus_last_id(const bt_bus *bus);
+/* The id the next publish will assign (lets a publisher store it before publishing). */
+static inline uint64_t bt_bus_next_id(const bt_bus *bus);
 
 /* The bus clock: CLOCK_MONOTONIC nanoseconds, read from the invariant TSC where the CPU
  * has one (~12 ns instead of ~40 ns for clock_gettime under a hypervisor), since every
@@ -92,5 +94,6 @@ struct bt_bus {
 static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t) {
   return (bus->mask & BT_EV_MASK(t)) != 0;
 }
+static inline uint64_t bt_bus_next_id(const bt_bus *bus) { return bus->next_id; }
 
 #endif

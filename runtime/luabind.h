@@ -24,6 +24,14 @@ lua_State *bt_lua_new_state(bt_app *app, bt_err *err);
 bt_app *bt_lua_app(lua_State *L);
 /* The run executing in this state, NULL in a script outside bt.backtest. */
 struct bt_run *bt_lua_run(lua_State *L);
+/* lua.c's message handler: adds a traceback to the error message. */
+int bt_lua_msghandler(lua_State *L);
+/* Convert the error (status != LUA_OK, message with traceback on top) into err and pop it. */
+int bt_lua_error(lua_State *L, int status, bt_err *err);
+/* Set (or clear with NULL) the run executing in this state; used by the run loop. */
+void bt_lua_set_run(lua_State *L, struct bt_run *run);
+/* Close a state made by bt_lua_new_state (also frees its allocator bookkeeping). */
+void bt_lua_close(lua_State *L);
 /* Directory of btrun's own Lua files (BTRUN_LUA_DIR, install prefix, or source tree). */
 const char *bt_lua_dir(void);
 /* lua_pcall with a traceback message handler; on error fills err (type "lua_error",

@@ -1,6 +1,9 @@
 #include "luabind.h"
+#include "lua_ctx.h"
 
 /* One line per `bt` submodule; modules add theirs here. */
 const bt_lua_module bt_lua_modules[] = {
+    {"trace", bt_lua_open_trace},
+    {"backtest", bt_lua_open_backtest},
     {NULL, NULL},
 };

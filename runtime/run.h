@@ -95,6 +95,11 @@ typedef struct bt_run_result {
  * with err filled (the run directory then holds a result.json with status "failed"). */
 int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err);
 
+/* Run the strategy table on top of L's stack (popped) inside an existing state: how a
+ * script's bt.backtest{strategy = {...}} runs. */
+int bt_run_execute_in(bt_app *app, struct lua_State *L, const bt_run_spec *spec,
+                      bt_run_result *res, bt_err *err);
+
 /* Generate a random UUID v4 string (36 chars + NUL). */
 void bt_uuid(char out[40]);
 

@@ -1,0 +1,17 @@
+-- btrun configuration: a Lua file returning a table. Edit freely; unknown keys and
+-- wrong types are errors that name the key. Command-line flags override these values.
+-- Every key is documented in docs/config.md.
+return {
+  cash = 100000,            -- starting cash (number or decimal string, e.g. "100000.00")
+  commission = {            -- per fill: qty * per_unit + notional * percent, at least minimum
+    per_unit = 0,
+    percent = 0,            -- 0.001 = 0.1 %
+    minimum = 0,
+  },
+  slippage_bps = 0,         -- worsens every fill price by this many basis points
+  out_dir = "runs",         -- run directories go to <out_dir>/<run_id> unless --out is given
+  timeout = 600,            -- seconds a run may take before it is stopped
+  max_memory = 512 * 1024 * 1024, -- bytes of Lua heap a strategy may use
+  skip_bad_rows = false,    -- true: skip and count malformed CSV rows instead of failing
+  progress_every = 1000000, -- bars between backtest_progress log records (0 = off)
+}

@@ -1,0 +1,344 @@
+/* cli.c - `btrun` argument parsing, strategy/script dispatch, the run summary and
+ * exit codes. The only place that decides what the user sees and how the process ends. */
+#include "cli.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "log_config.h"
+#include "luabind.h"
+#include "run_internal.h"
+
+#define MAX_LIST 64
+
+static const char USAGE[] =
+    "usage: btrun [options] FILE.lua [script args...]\n"
+    "       btrun COMMAND [args...]      (btrun COMMAND --help for details)\n"
+    "\n"
+    "Runs a backtest when FILE.lua returns a strategy table, otherwise runs it as a\n"
+    "script with the `bt` module (bt.backtest{...} runs backtests from Lua).\n"
+    "\n"
+    "Run options:\n"
+    "  --data [SYM=]PATH      CSV data file (repeatable; symbol from the file name\n"
+    "                         unless SYM= is given). Default: bundled sample data\n"
+    "  --param NAME=VALUE     override a strategy parameter (repeatable; numbers\n"
+    "                         become numbers, true/false booleans)\n"
+    "  --cash AMOUNT          starting cash (default 100000, or config `cash`)\n"
+    "  --out DIR              run directory (default <out_dir>/<run_id>, out_dir=runs)\n"
+    "  --config FILE          config file (default config/btrun.lua when present)\n"
+    "  --correlation-id ID    correlation id for every record of the run (default: new UUID)\n"
+    "  --user-id ID           user id for logs and analytics (or config `user_id`)\n"
+    "  --timeout SECONDS      wall-clock limit per run (default 600)\n"
+    "  --max-memory SIZE      Lua heap cap, e.g. 256M, 1G (default 512M)\n"
+    "  --skip-bad-rows        skip and count malformed CSV rows instead of failing\n"
+    "  --log-format FMT       json | console (default: console on a terminal, else json)\n"
+    "  --log-level LEVEL      debug | info | warning | error (default info, or $BTRUN_LOG_LEVEL)\n"
+    "  --data-dir DIR         where the event store, analytics spool and ids live\n"
+    "                         (default $BTRUN_DATA_DIR, else ~/.local/share/btrun)\n"
+    "  -h, --help             this help\n"
+    "  --version              print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 error (bad input, failed run), 2 degraded (perf alerts).\n"
+    "Docs: docs/strategy-api.md, docs/outputs.md, docs/config.md, docs/cli.md\n";
+
+static void print_help(void) {
+  fputs(USAGE, stdout);
+  if (bt_cli_commands[0].name) {
+    fputs("\nCommands:\n", stdout);
+    for (const bt_cli_command *c = bt_cli_commands; c->name; c++)
+      printf("  %-12s %s\n", c->name, c->summary);
+  }
+}
+
+typedef struct cli_opts {
+  const char *file;
+  const char *data[MAX_LIST];
+  int ndata;
+  bt_param params[MAX_LIST];
+  int nparams;
+  const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory;
+  const char *log_format, *log_level, *data_dir;
+  bool skip_bad_rows;
+  int script_argc;
+  char **script_argv;
+} cli_opts;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "btrun: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'btrun --help'.\n");
+  return 1;
+}
+
+static int parse_size(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || v <= 0) return -1;
+  switch (*end) {
+  case 'k': case 'K': v *= 1024, end++; break;
+  case 'm': case 'M': v *= 1024 * 1024, end++; break;
+  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
+  }
+  if (*end == 'B' || *end == 'b') end++;
+  if (*end) return -1;
+  *out = (int64_t)v;
+  return 0;
+}
+
+/* Options may come before or after FILE.lua; after FILE, unknown arguments go to the script. */
+static int parse_args(int argc, char **argv, cli_opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+#define NEXT() (i + 1 < argc ? argv[++i] : NULL)
+#define NEED(v) do { if (!(v)) return usage_error("option %s needs a value", a); } while (0)
+    if (strcmp(a, "--data") == 0) {
+      const char *v = NEXT();
+      NEED(v);
+      if (o->ndata == MAX_LIST) return usage_error("too many --data files (max 64)%s", "");
+      o->data[o->ndata++] = v;
+    } else if (strcmp(a, "--param") == 0) {
+      char *v = NEXT();
+      NEED(v);
+      char *eq = strchr(v, '=');
+      if (!eq || eq == v) return usage_error("--param wants NAME=VALUE, got '%s'", v);
+      if (o->nparams == MAX_LIST) return usage_error("too many --param (max 64)%s", "");
+      *eq = '\0';
+      o->params[o->nparams++] = (bt_param){v, eq + 1};
+    } else if (strcmp(a, "--cash") == 0) { o->cash = NEXT(); NEED(o->cash); }
+    else if (strcmp(a, "--out") == 0) { o->out = NEXT(); NEED(o->out); }
+    else if (strcmp(a, "--config") == 0) { o->config = NEXT(); NEED(o->config); }
+    else if (strcmp(a, "--correlation-id") == 0) { o->correlation_id = NEXT(); NEED(o->correlation_id); }
+    else if (strcmp(a, "--user-id") == 0) { o->user_id = NEXT(); NEED(o->user_id); }
+    else if (strcmp(a, "--timeout") == 0) { o->timeout = NEXT(); NEED(o->timeout); }
+    else if (strcmp(a, "--max-memory") == 0) { o->max_memory = NEXT(); NEED(o->max_memory); }
+    else if (strcmp(a, "--log-format") == 0) { o->log_format = NEXT(); NEED(o->log_format); }
+    else if (strcmp(a, "--log-level") == 0) { o->log_level = NEXT(); NEED(o->log_level); }
+    else if (strcmp(a, "--data-dir") == 0) { o->data_dir = NEXT(); NEED(o->data_dir); }
+    else if (strcmp(a, "--skip-bad-rows") == 0) o->skip_bad_rows = true;
+    else if (!o->file && a[0] != '-') {
+      o->file = a;
+      o->script_argc = argc - i;
+      o->script_argv = argv + i;
+    } else if (!o->file) return usage_error("unknown option '%s'", a);
+    /* after FILE: left for the script (visible in `arg`) */
+#undef NEXT
+#undef NEED
+  }
+  return 0;
+}
+
+/* Applies command-line overrides to the loaded config. */
+static int apply_overrides(bt_app *app, const cli_opts *o) {
+  bt_config *c = &app->cfg;
+  if (o->cash) {
+    long n = (long)strlen(o->cash);
+    if (bt_dec_parse(o->cash, n, &c->cash) != n || c->cash.v <= 0)
+      return usage_error("--cash: not a positive amount: '%s'", o->cash);
+  }
+  if (o->timeout) {
+    char *end;
+    c->timeout_s = strtod(o->timeout, &end);
+    if (*end || c->timeout_s <= 0) return usage_error("--timeout: not a positive number: '%s'", o->timeout);
+  }
+  if (o->max_memory && (parse_size(o->max_memory, &c->max_memory) || c->max_memory < (1 << 20)))
+    return usage_error("--max-memory: want a size of at least 1M, got '%s'", o->max_memory);
+  if (o->user_id) snprintf(c->user_id, sizeof c->user_id, "%s", o->user_id);
+  if (o->data_dir) snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir);
+  if (o->skip_bad_rows) c->skip_bad_rows = true;
+  if (o->correlation_id) snprintf(app->correlation_id, sizeof app->correlation_id, "%s", o->correlation_id);
+  return 0;
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  bt_interrupted = 1;
+}
+
+static void install_signals(void) {
+  signal(SIGPIPE, SIG_IGN); /* a closed stdout pipe becomes EPIPE, handled by the logger */
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+static void report_error(const bt_err *err) {
+  /* In JSON mode the failure is already a structured log record; a person at a terminal
+   * also gets the plain message (stderr keeps stdout pure JSON). */
+  fprintf(stderr, "btrun: %s\n", err->msg);
+  if (err->traceback && bt_log_get_format() == BT_LOG_FORMAT_CONSOLE)
+    fprintf(stderr, "%s\n", err->traceback);
+}
+
+static void print_summary(const bt_run_result *r) {
+  if (bt_log_get_format() == BT_LOG_FORMAT_JSON) return; /* backtest_completed carries it */
+  const bt_metrics_result *m = &r->metrics;
+  char eq[BT_DEC_STRLEN];
+  bt_dec_format_fixed(m->final_equity, 2, eq);
+  printf("\n  bars          %llu%s\n", (unsigned long long)r->bars, "");
+  if (r->skipped_rows) printf("  skipped rows  %llu\n", (unsigned long long)r->skipped_rows);
+  printf("  trades        %llu\n", (unsigned long long)m->trades);
+  printf("  final equity  %s\n", eq);
+  printf("  total return  %.2f%%\n", m->total_return * 100);
+  if (m->has_sharpe) printf("  sharpe        %.3f\n", m->sharpe);
+  else printf("  sharpe        n/a\n");
+  printf("  max drawdown  %.2f%%\n", m->max_drawdown * 100);
+  if (m->has_win_rate) printf("  win rate      %.1f%%\n", m->win_rate * 100);
+  else printf("  win rate      n/a\n");
+  printf("  wall time     %lld ms (%.0f bars/s)\n", (long long)r->wall_ms, r->bars_per_s);
+  printf("  run dir       %s\n\n", r->out_dir);
+}
+
+/* The file returned a strategy table: run it in the state that loaded it. */
+static int run_strategy(bt_app *app, lua_State *L, const cli_opts *o) {
+  bt_run_spec spec = {.strategy_path = o->file, .data = o->data, .ndata = o->ndata,
+                      .params = o->params, .nparams = o->nparams, .out_dir = o->out,
+                      .correlation_id = o->correlation_id, .write_files = true};
+  bt_run_result res;
+  bt_err err = {0};
+  int rc = bt_run_execute_in(app, L, &spec, &res, &err);
+  if (rc) report_error(&err);
+  else print_summary(&res);
+  bt_err_clear(&err);
+  return rc ? 1 : 0;
+}
+
+static int run_file(bt_app *app, const cli_opts *o) {
+  bt_err err = {0};
+  lua_State *L = bt_lua_new_state(app, &err);
+  if (!L) {
+    report_error(&err);
+    return 1;
+  }
+  /* `arg` as lua.c sets it: arg[0] = the file, arg[1..] = what follows it. */
+  lua_createtable(L, o->script_argc, 1);
+  for (int i = 0; i < o->script_argc; i++) {
+    lua_pushstring(L, o->script_argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setglobal(L, "arg");
+  /* bt.options: the parsed run options, so scripts can honour --data/--param. */
+  lua_getglobal(L, "bt");
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, o->ndata, 0);
+  for (int i = 0; i < o->ndata; i++) lua_pushstring(L, o->data[i]), lua_rawseti(L, -2, i + 1);
+  lua_setfield(L, -2, "data");
+  lua_createtable(L, 0, o->nparams);
+  for (int i = 0; i < o->nparams; i++) {
+    if (!lua_stringtonumber(L, o->params[i].value)) lua_pushstring(L, o->params[i].value);
+    lua_setfield(L, -2, o->params[i].name);
+  }
+  lua_setfield(L, -2, "params");
+  if (o->out) lua_pushstring(L, o->out), lua_setfield(L, -2, "out");
+  lua_setfield(L, -2, "options");
+  lua_pop(L, 1);
+
+  int rc = 0;
+  if (luaL_loadfile(L, o->file) != LUA_OK) {
+    bt_errf(&err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));
+    char *exc = bt_log_exception_json(err.type, err.msg, NULL);
+    bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
+    free(exc);
+    report_error(&err);
+    rc = 1;
+  } else {
+    app->origin = "script";
+    int status = bt_lua_pcall(L, 0, 1, &err);
+    if (status) {
+      char *exc = bt_log_exception_json(err.type, err.msg, err.traceback);
+      bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
+      free(exc);
+      report_error(&err);
+      rc = 1;
+    } else if (lua_istable(L, -1)) {
+      app->origin = "cli";
+      rc = run_strategy(app, L, o);
+    }
+  }
+  bt_err_clear(&err);
+  bt_lua_close(L);
+  return rc;
+}
+
+/* Finds and removes `--config FILE` so subcommands never see it. */
+static const char *take_config(int *argc, char **argv) {
+  for (int i = 1; i + 1 < *argc; i++)
+    if (strcmp(argv[i], "--config") == 0) {
+      const char *v = argv[i + 1];
+      memmove(argv + i, argv + i + 2, (size_t)(*argc - i - 1) * sizeof *argv);
+      *argc -= 2;
+      return v;
+    }
+  return NULL;
+}
+
+static int init_app(bt_app *app, const char *config) {
+  bt_err err = {0};
+  const char *path = config ? config : getenv("BTRUN_CONFIG");
+  bool explicit_path = path != NULL;
+  if (!path) path = "config/btrun.lua";
+  if (bt_app_init(app, path, explicit_path, &err) || bt_log_configure(&app->cfg, &err)) {
+    bt_log("cli", BT_LOG_ERROR, "config_invalid", BT_F_STR("file", err.file),
+           BT_F_STR("key", err.field), BT_F_STR("message", err.msg));
+    report_error(&err);
+    bt_err_clear(&err);
+    bt_app_close(app);
+    return 1;
+  }
+  return 0;
+}
+
+int bt_cli_main(int argc, char **argv) {
+  install_signals();
+  if (argc < 2) {
+    fputs(USAGE, stderr);
+    return 1;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("btrun %s (%s)\n", BT_VERSION, LUA_RELEASE);
+    return 0;
+  }
+  if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    print_help();
+    return 0;
+  }
+  for (const bt_cli_command *c = bt_cli_commands; c->name; c++) {
+    if (strcmp(argv[1], c->name) != 0) continue;
+    const char *config = take_config(&argc, argv);
+    bt_app app;
+    if (init_app(&app, config)) return 1;
+    int rc = c->fn(&app, argc - 1, argv + 1);
+    bt_app_close(&app);
+    return rc;
+  }
+
+  cli_opts o = {0};
+  if (parse_args(argc, argv, &o)) return 1;
+  if (!o.file) return usage_error("no strategy or script file given%s", "");
+  /* Command-line log settings win over config; set them first so config errors are
+   * rendered in the requested format. */
+  if (o.log_format) {
+    if (strcmp(o.log_format, "json") == 0) bt_log_set_format(BT_LOG_FORMAT_JSON);
+    else if (strcmp(o.log_format, "console") == 0) bt_log_set_format(BT_LOG_FORMAT_CONSOLE);
+    else return usage_error("--log-format: want json or console, got '%s'", o.log_format);
+  }
+  bt_log_level lvl;
+  if (o.log_level && bt_log_level_parse(o.log_level, &lvl))
+    return usage_error("--log-level: want debug, info, warning or error, got '%s'", o.log_level);
+  bt_app app;
+  if (init_app(&app, o.config)) return 1;
+  if (o.log_format) bt_log_set_format(o.log_format[0] == 'j' ? BT_LOG_FORMAT_JSON : BT_LOG_FORMAT_CONSOLE);
+  if (o.log_level) bt_log_set_level(lvl);
+  int rc = apply_overrides(&app, &o);
+  if (!rc) rc = run_file(&app, &o);
+  bt_app_close(&app);
+  return rc;
+}

@@ -1,0 +1,286 @@
+/* lua_ctx.c - what a strategy sees: the ctx methods, bt.trace and bt.backtest. */
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lua_ctx.h"
+#include "luabind.h"
+#include "run_internal.h"
+
+static bt_run *check_run(lua_State *L) {
+  bt_run *run = lua_touserdata(L, lua_upvalueindex(1));
+  if (!run || !run->L) luaL_error(L, "ctx used outside its run");
+  return run;
+}
+
+static bt_dec check_dec(lua_State *L, int idx, const char *what) {
+  bt_dec d;
+  if (lua_isinteger(L, idx)) return bt_dec_from_int(lua_tointeger(L, idx));
+  if (!bt_dec_from_double(luaL_checknumber(L, idx), &d)) luaL_error(L, "%s out of range", what);
+  return d;
+}
+
+static uint32_t opt_symbol(lua_State *L, bt_run *run, int idx) {
+  const char *name = lua_tostring(L, idx);
+  if (!name) {
+    if (run->nfeeds == 1) return 0;
+    if (run->bar) return run->bar->symbol;
+    luaL_error(L, "symbol required: the run has %d data feeds", run->nfeeds);
+  }
+  int i = bt_run_symbol_index(run, name);
+  if (i < 0) luaL_error(L, "unknown symbol '%s'", name);
+  return (uint32_t)i;
+}
+
+static int submit(lua_State *L, bt_side side) {
+  bt_run *run = check_run(L);
+  bt_dec qty = check_dec(L, 2, "qty");
+  if (qty.v <= 0) return luaL_error(L, "qty must be > 0");
+  bt_order_type type = BT_MARKET;
+  bt_dec limit = BT_DEC_ZERO, stop = BT_DEC_ZERO;
+  uint32_t symbol;
+  uint64_t cause = run->cause;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "type");
+    const char *t = luaL_optstring(L, -1, "market");
+    static const char *const types[] = {"market", "limit", "stop", "stop_limit", NULL};
+    int i = 0;
+    while (types[i] && strcmp(types[i], t) != 0) i++;
+    if (!types[i]) return luaL_error(L, "unknown order type '%s'", t);
+    type = (bt_order_type)i;
+    if (lua_getfield(L, 3, "price") != LUA_TNIL) limit = check_dec(L, -1, "price");
+    else if (type == BT_LIMIT || type == BT_STOP_LIMIT)
+      return luaL_error(L, "%s order needs price=", t);
+    if (lua_getfield(L, 3, "stop") != LUA_TNIL) stop = check_dec(L, -1, "stop");
+    else if (type == BT_STOP || type == BT_STOP_LIMIT)
+      return luaL_error(L, "%s order needs stop=", t);
+    lua_getfield(L, 3, "symbol");
+    symbol = opt_symbol(L, run, -1);
+    if (lua_getfield(L, 3, "cause") != LUA_TNIL)
+      cause = (uint64_t)luaL_checkinteger(L, -1);
+    lua_settop(L, 3);
+  } else {
+    luaL_checktype(L, 3, LUA_TNONE);
+    symbol = opt_symbol(L, run, 4); /* none: default symbol */
+  }
+  uint64_t id;
+  bt_err err = {0};
+  if (bt_submit_order(run, side, qty, type, limit, stop, symbol, cause, &id, &err)) {
+    lua_pushstring(L, err.msg);
+    bt_err_clear(&err);
+    return lua_error(L);
+  }
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+int bt_submit_order(bt_run *run, bt_side side, bt_dec qty, bt_order_type type, bt_dec limit,
+                    bt_dec stop, uint32_t symbol, uint64_t cause, uint64_t *id, bt_err *err) {
+  bt_order o = {.symbol = symbol, .side = side, .type = type, .qty = qty, .limit = limit,
+                .stop = stop, .submitted_time = run->bar ? run->bar->time : 0,
+                .cause_id = cause, .event_id = bt_bus_next_id(run->bus)};
+  if (bt_broker_submit(run->broker, &o, id, err)) return err->code;
+  bt_event ev = {.type = BT_EV_ORDER, .timestamp = o.submitted_time, .causation_id = cause,
+                 .source = "strategy", .symbol = symbol,
+                 .p.order = bt_broker_order(run->broker, *id)};
+  bt_bus_publish(run->bus, &ev); /* takes the id reserved above */
+  return 0;
+}
+
+static int ctx_buy(lua_State *L) { return submit(L, BT_BUY); }
+static int ctx_sell(lua_State *L) { return submit(L, BT_SELL); }
+
+static int ctx_close(lua_State *L) {
+  bt_run *run = check_run(L);
+  uint32_t symbol = opt_symbol(L, run, 2);
+  bt_dec pos = bt_ledger_position(run->ledger, symbol);
+  if (bt_dec_is_zero(pos)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  uint64_t id;
+  bt_err err = {0};
+  if (bt_submit_order(run, pos.v > 0 ? BT_SELL : BT_BUY, bt_dec_abs(pos), BT_MARKET,
+                      BT_DEC_ZERO, BT_DEC_ZERO, symbol, run->cause, &id, &err)) {
+    lua_pushstring(L, err.msg);
+    bt_err_clear(&err);
+    return lua_error(L);
+  }
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+static int ctx_cancel(lua_State *L) {
+  bt_run *run = check_run(L);
+  lua_pushboolean(L, bt_broker_cancel(run->broker, (uint64_t)luaL_checkinteger(L, 2)));
+  return 1;
+}
+
+static int ctx_position(lua_State *L) {
+  bt_run *run = check_run(L);
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_position(run->ledger, opt_symbol(L, run, 2))));
+  return 1;
+}
+
+static int ctx_cash(lua_State *L) {
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_cash(check_run(L)->ledger)));
+  return 1;
+}
+
+static int ctx_equity(lua_State *L) {
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_equity(check_run(L)->ledger)));
+  return 1;
+}
+
+static const char *status_name(bt_order_status s) {
+  static const char *const names[] = {"pending", "filled", "cancelled", "rejected"};
+  return names[s];
+}
+
+static int ctx_order(lua_State *L) {
+  bt_run *run = check_run(L);
+  const bt_order *o = bt_broker_order(run->broker, (uint64_t)luaL_checkinteger(L, 2));
+  if (!o) return lua_pushnil(L), 1;
+  bt_ctx_push_order(run, o);
+  return 1;
+}
+
+void bt_ctx_push_order(bt_run *run, const bt_order *o) {
+  lua_State *L = run->L;
+  static const char *const types[] = {"market", "limit", "stop", "stop_limit"};
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_order);
+  lua_pushinteger(L, (lua_Integer)o->id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, bt_feed_symbol(run->feeds[o->symbol]));
+  lua_setfield(L, -2, "symbol");
+  lua_pushstring(L, o->side == BT_BUY ? "buy" : "sell");
+  lua_setfield(L, -2, "side");
+  lua_pushstring(L, types[o->type]);
+  lua_setfield(L, -2, "type");
+  lua_pushnumber(L, bt_dec_to_double(o->qty));
+  lua_setfield(L, -2, "qty");
+  lua_pushstring(L, status_name(o->status));
+  lua_setfield(L, -2, "status");
+  if (o->status == BT_REJECTED) lua_pushstring(L, o->reject_reason);
+  else lua_pushnil(L);
+  lua_setfield(L, -2, "reason");
+}
+
+void bt_ctx_push_new(bt_run *run) {
+  lua_State *L = run->L;
+  static const luaL_Reg methods[] = {
+      {"buy", ctx_buy},         {"sell", ctx_sell},     {"close", ctx_close},
+      {"cancel", ctx_cancel},   {"position", ctx_position}, {"cash", ctx_cash},
+      {"equity", ctx_equity},   {"order", ctx_order},   {NULL, NULL}};
+  lua_newtable(L);
+  lua_pushlightuserdata(L, run);
+  luaL_setfuncs(L, methods, 1);
+  lua_pushstring(L, run->info.run_id);
+  lua_setfield(L, -2, "run_id");
+  lua_pushstring(L, run->info.correlation_id);
+  lua_setfield(L, -2, "correlation_id");
+  lua_createtable(L, run->nfeeds, 0);
+  for (int i = 0; i < run->nfeeds; i++) {
+    lua_pushstring(L, bt_feed_symbol(run->feeds[i]));
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "symbols");
+}
+
+/* ---- bt.trace ------------------------------------------------------------------- */
+
+static bt_run *current_run(lua_State *L) {
+  bt_run *run = bt_lua_run(L);
+  if (!run || !run->bus) luaL_error(L, "bt.trace is only available while a backtest runs");
+  return run;
+}
+
+/* Lua value -> JSON text for event payloads (scalars and nested tables; depth-capped). */
+static cJSON *to_json(lua_State *L, int idx, int depth) {
+  idx = lua_absindex(L, idx);
+  switch (lua_type(L, idx)) {
+  case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
+  case LUA_TNUMBER: {
+    double d = lua_tonumber(L, idx);
+    return d == d && d - d == 0 ? cJSON_CreateNumber(d) : cJSON_CreateNull();
+  }
+  case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+  case LUA_TTABLE: {
+    if (depth > 8) return cJSON_CreateString("<too deep>");
+    bool array = lua_rawlen(L, idx) > 0;
+    cJSON *o = array ? cJSON_CreateArray() : cJSON_CreateObject();
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      cJSON *v = to_json(L, -1, depth + 1);
+      if (array) cJSON_AddItemToArray(o, v);
+      else {
+        lua_pushvalue(L, -2);
+        const char *k = lua_tostring(L, -1);
+        cJSON_AddItemToObject(o, k ? k : "?", v);
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+    return o;
+  }
+  default: return cJSON_CreateNull();
+  }
+}
+
+static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,
+                             int data_idx) {
+  char *json = NULL;
+  if (!lua_isnoneornil(L, data_idx)) {
+    cJSON *j = to_json(L, data_idx, 0);
+    json = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+  }
+  uint64_t cause = run->cause;
+  if (lua_istable(L, data_idx) && lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
+    cause = (uint64_t)lua_tointeger(L, -1);
+  bt_event ev = {.type = type, .user_type = user_type,
+                 .timestamp = run->bar ? run->bar->time : 0, .causation_id = cause,
+                 .source = "strategy", .symbol = run->bar ? run->bar->symbol : 0,
+                 .data_json = json ? json : "{}"};
+  uint64_t id = bt_bus_publish(run->bus, &ev);
+  cJSON_free(json);
+  return id;
+}
+
+/* bt.trace.signal{...}: a SIGNAL event; later orders of the same callback take it as cause. */
+static int trace_signal(lua_State *L) {
+  bt_run *run = current_run(L);
+  uint64_t id = publish_user(L, run, BT_EV_SIGNAL, NULL, 1);
+  run->cause = id;
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* bt.trace.emit(type, data): a typed event (a standard type name or a user-defined one). */
+static int trace_emit(lua_State *L) {
+  bt_run *run = current_run(L);
+  const char *name = luaL_checkstring(L, 1);
+  int t = bt_event_type_parse(name);
+  if (t == BT_EV_BAR || t == BT_EV_ORDER || t == BT_EV_FILL)
+    return luaL_error(L, "bt.trace.emit: %s events are emitted by the runtime", name);
+  uint64_t id = publish_user(L, run, t < 0 ? BT_EV_USER : (bt_event_type)t, t < 0 ? name : NULL, 2);
+  if (t == BT_EV_SIGNAL) run->cause = id;
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+/* bt.trace.current(): the event id orders submitted now would take as their cause. */
+static int trace_current(lua_State *L) {
+  bt_run *run = bt_lua_run(L);
+  if (!run || !run->bus) return lua_pushnil(L), 1;
+  lua_pushinteger(L, (lua_Integer)run->cause);
+  return 1;
+}
+
+int bt_lua_open_trace(lua_State *L) {
+  static const luaL_Reg fns[] = {{"signal", trace_signal}, {"emit", trace_emit},
+                                 {"current", trace_current}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}

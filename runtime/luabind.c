@@ -1,0 +1,139 @@
+#include "luabind.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lua_mem.h"
+
+static const char APP_KEY[] = "btrun.app";
+static const char RUN_KEY[] = "btrun.run";
+
+const char *bt_lua_dir(void) {
+  static char dir[4096]; /* resolved once; same answer for the whole process */
+  if (dir[0]) return dir;
+  const char *env = getenv("BTRUN_LUA_DIR");
+  struct stat st;
+  if (env && *env) {
+    snprintf(dir, sizeof dir, "%s", env);
+    return dir;
+  }
+  /* Installed layout: <prefix>/bin/btrun -> <prefix>/share/btrun/lua. */
+  char exe[2048];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      snprintf(dir, sizeof dir, "%s/../share/btrun/lua", exe);
+      if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return dir;
+    }
+  }
+  if (stat(BT_INSTALL_LUA_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+    snprintf(dir, sizeof dir, "%s", BT_INSTALL_LUA_DIR);
+  else
+    snprintf(dir, sizeof dir, "%s", BT_SOURCE_LUA_DIR);
+  return dir;
+}
+
+/* lua.c's msghandler: turn any error value into a message with a traceback. */
+int bt_lua_msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int bt_lua_pcall(lua_State *L, int nargs, int nresults, bt_err *err) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, bt_lua_msghandler);
+  lua_insert(L, base);
+  int status = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  if (status == LUA_OK) return 0;
+  return bt_lua_error(L, status, err);
+}
+
+int bt_lua_error(lua_State *L, int status, bt_err *err) {
+  const char *full = lua_tostring(L, -1);
+  full = full ? full : "(no message)";
+  /* msghandler appended "\nstack traceback:..."; split message and traceback. */
+  const char *tb = strstr(full, "\nstack traceback:");
+  size_t msglen = tb ? (size_t)(tb - full) : strlen(full);
+  int code = status == LUA_ERRMEM ? BT_ELIMIT : BT_ELUA;
+  const char *type = status == LUA_ERRMEM ? "memory_limit" : "lua_error";
+  if (strstr(full, "btrun: timeout")) code = BT_ELIMIT, type = "timeout";
+  if (strstr(full, "btrun: interrupted")) code = BT_ELIMIT, type = "interrupted";
+  bt_errf(err, code, type, "%.*s", (int)(msglen > 700 ? 700 : msglen), full);
+  free(err->traceback);
+  err->traceback = tb ? strdup(tb + 1) : NULL;
+  lua_pop(L, 1);
+  return code;
+}
+
+static int open_bt(lua_State *L) {
+  lua_newtable(L);
+  for (const bt_lua_module *m = bt_lua_modules; m->name; m++) {
+    lua_pushcfunction(L, m->open);
+    lua_call(L, 0, 1);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pushstring(L, BT_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+lua_State *bt_lua_new_state(bt_app *app, bt_err *err) {
+  lua_State *L = bt_lua_mem_newstate(app ? (size_t)app->cfg.max_memory : 0);
+  if (!L) {
+    bt_errf(err, BT_ENOMEM, "lua_error", "cannot create Lua state");
+    return NULL;
+  }
+  luaL_openlibs(L);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  lua_pushlightuserdata(L, app);
+  lua_setfield(L, LUA_REGISTRYINDEX, APP_KEY);
+
+  /* Let strategies and scripts require btrun's own Lua (lua/?.lua) and files beside them. */
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;./?.lua", bt_lua_dir(), bt_lua_dir());
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "loaded");
+  open_bt(L);
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "bt");
+  lua_setfield(L, -2, "bt");
+  lua_pop(L, 2);
+  return L;
+}
+
+bt_app *bt_lua_app(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, APP_KEY);
+  bt_app *app = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return app;
+}
+
+struct bt_run *bt_lua_run(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, RUN_KEY);
+  struct bt_run *run = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return run;
+}
+
+void bt_lua_set_run(lua_State *L, struct bt_run *run) {
+  lua_pushlightuserdata(L, run);
+  lua_setfield(L, LUA_REGISTRYINDEX, RUN_KEY);
+}
+
+void bt_lua_close(lua_State *L) {
+  if (L) bt_lua_mem_close(L);
+}

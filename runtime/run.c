@@ -1,0 +1,795 @@
+/* run.c - one backtest: the bar loop and the run directory.
+ *
+ * Per bar, in this order (docs/strategy-api.md): 1. the broker fills orders pending
+ * from earlier bars of the bar's symbol (FILL events, on_fill), 2. the ledger marks the
+ * symbol, 3. on_bar(ctx, bar), 4. equity sample and metrics. Lua is called only through
+ * registry refs resolved once; the bar table is reused. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "log.h"
+#include "lua_mem.h"
+#include "luabind.h"
+#include "run_internal.h"
+
+volatile sig_atomic_t bt_interrupted;
+
+void bt_uuid(char out[40]) {
+  uuid_t u;
+  uuid_generate_random(u);
+  uuid_unparse_lower(u, out);
+}
+
+static int mkdirs(const char *path) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- limits ---------------------------------------------------------------------- */
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  bt_run *run = bt_lua_run(L);
+  lua_sethook(L, NULL, 0, 0);
+  if (run && atomic_load(&run->stop) == BT_STOP_INTERRUPT)
+    luaL_error(L, "btrun: interrupted");
+  luaL_error(L, "btrun: timeout after %f s", run ? run->app->cfg.timeout_s : 0.0);
+}
+
+/* Sleeps until the deadline (or the run ends), polling for SIGINT/SIGTERM; then asks
+ * Lua to stop at its next instruction. lua_sethook is safe to call asynchronously
+ * (lua.c does it from a signal handler). */
+static void *watchdog_main(void *arg) {
+  bt_run *run = arg;
+  uint64_t deadline = bt_now_ns() + (uint64_t)(run->app->cfg.timeout_s * 1e9);
+  pthread_mutex_lock(&run->wd_mu);
+  while (!run->finished) {
+    uint64_t now = bt_now_ns();
+    int reason = bt_interrupted ? BT_STOP_INTERRUPT : now >= deadline ? BT_STOP_TIMEOUT : 0;
+    if (reason) {
+      atomic_store(&run->stop, reason);
+      lua_sethook(run->L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+      break;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50 * 1000000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    pthread_cond_timedwait(&run->wd_cv, &run->wd_mu, &ts);
+  }
+  pthread_mutex_unlock(&run->wd_mu);
+  return NULL;
+}
+
+static void watchdog_start(bt_run *run) {
+  pthread_mutex_init(&run->wd_mu, NULL);
+  pthread_cond_init(&run->wd_cv, NULL);
+  run->watchdog_started = pthread_create(&run->watchdog, NULL, watchdog_main, run) == 0;
+}
+
+static void watchdog_stop(bt_run *run) {
+  if (!run->watchdog_started) return;
+  pthread_mutex_lock(&run->wd_mu);
+  run->finished = true;
+  pthread_cond_signal(&run->wd_cv);
+  pthread_mutex_unlock(&run->wd_mu);
+  pthread_join(run->watchdog, NULL);
+  lua_sethook(run->L, NULL, 0, 0);
+  run->watchdog_started = false;
+}
+
+static int stopped_error(bt_run *run, bt_err *err) {
+  if (atomic_load(&run->stop) == BT_STOP_INTERRUPT)
+    return bt_errf(err, BT_ELIMIT, "interrupted", "run interrupted by signal");
+  return bt_errf(err, BT_ELIMIT, "timeout", "run exceeded the time limit of %g s",
+                 run->app->cfg.timeout_s);
+}
+
+/* ---- feeds --------------------------------------------------------------------- */
+
+static int open_feeds(bt_run *run, bt_err *err) {
+  static const char *const sample[] = {"SAMPLE=" BT_SOURCE_DATA_DIR "/sample-daily.csv"};
+  const char *const *data = run->spec->ndata ? run->spec->data : sample;
+  int n = run->spec->ndata ? run->spec->ndata : 1;
+  run->feeds = calloc((size_t)n, sizeof *run->feeds);
+  run->next = calloc((size_t)n, sizeof *run->next);
+  run->has_next = calloc((size_t)n, sizeof *run->has_next);
+  if (!run->feeds || !run->next || !run->has_next)
+    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows};
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    char sym[64];
+    const char *path;
+    bt_feed_symbol_from_arg(data[i], sym, sizeof sym, &path);
+    for (int j = 0; j < i; j++)
+      if (strcmp(bt_feed_symbol(run->feeds[j]), sym) == 0) {
+        cJSON_Delete(arr);
+        return bt_errf(err, BT_EINVAL, "usage_error",
+                       "symbol %s given twice (use SYM=path to name feeds)", sym);
+      }
+    if (bt_feed_open(&run->feeds[i], path, sym, (uint32_t)i, &opts, err)) {
+      cJSON_Delete(arr);
+      return err->code;
+    }
+    run->nfeeds++;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "symbol", sym);
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddItemToArray(arr, o);
+  }
+  run->info.data_json = cJSON_PrintUnformatted(arr);
+  cJSON_Delete(arr);
+  for (int i = 0; i < n; i++) {
+    int rc = bt_feed_next(run->feeds[i], &run->next[i], err);
+    if (rc < 0) return rc;
+    run->has_next[i] = rc == 1;
+  }
+  return 0;
+}
+
+int bt_run_symbol_index(bt_run *run, const char *name) {
+  for (int i = 0; i < run->nfeeds; i++)
+    if (strcmp(bt_feed_symbol(run->feeds[i]), name) == 0) return i;
+  return -1;
+}
+
+/* Next bar in time order across feeds (ties: feed order). 1 = bar, 0 = done. */
+static int next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
+  int best = -1;
+  for (int i = 0; i < run->nfeeds; i++)
+    if (run->has_next[i] && (best < 0 || run->next[i].time < run->next[best].time)) best = i;
+  if (best < 0) return 0;
+  *bar = run->next[best];
+  int rc = bt_feed_next(run->feeds[best], &run->next[best], err);
+  if (rc < 0) return rc;
+  run->has_next[best] = rc == 1;
+  return 1;
+}
+
+/* ---- output files -------------------------------------------------------------- */
+
+static void money(bt_dec d, char buf[BT_DEC_STRLEN]) { bt_dec_format(d, buf); }
+
+static void write_trade(bt_run *run, const bt_trade *t) {
+  if (!run->trades_f) return;
+  char entry_t[32], exit_t[32], ep[BT_DEC_STRLEN], xp[BT_DEC_STRLEN], qty[BT_DEC_STRLEN],
+      pnl[BT_DEC_STRLEN], com[BT_DEC_STRLEN];
+  bt_format_time(t->entry_time, entry_t);
+  money(t->entry_price, ep);
+  money(t->exit_price, xp);
+  money(t->qty, qty);
+  money(t->pnl, pnl);
+  money(t->commission, com);
+  char exit_json[40];
+  if (t->open) snprintf(exit_json, sizeof exit_json, "null");
+  else {
+    bt_format_time(t->exit_time, exit_t);
+    snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
+  }
+  fprintf(run->trades_f,
+          "{\"trade_id\":%llu,\"run_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\","
+          "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
+          "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
+          (unsigned long long)t->trade_id, run->info.run_id,
+          bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
+          entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
+}
+
+static void on_trade_closed(void *ud, const bt_trade *t) {
+  bt_run *run = ud;
+  bt_metrics_on_trade(&run->metrics, t);
+  write_trade(run, t);
+}
+
+/* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
+ * bar, minute data its daily closes, and the file stays small for 10M-bar runs. */
+static void equity_sample(bt_run *run, int64_t time, bt_dec equity, double drawdown) {
+  int64_t day = time >= 0 ? time / 86400 : (time - 86399) / 86400;
+  if (run->equity_pending && day != run->equity_day) fputs(run->equity_row, run->equity_f);
+  run->equity_day = day;
+  run->equity_pending = true;
+  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
+  bt_format_time(time, t);
+  money(equity, eq);
+  money(bt_ledger_cash(run->ledger), cash);
+  money(bt_ledger_position_value(run->ledger), pv);
+  snprintf(run->equity_row, sizeof run->equity_row, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv,
+           drawdown);
+}
+
+static int open_outputs(bt_run *run, bt_err *err) {
+  const char *dir = run->info.out_dir;
+  if (mkdirs(dir) != 0)
+    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot create run directory: %s",
+                      strerror(errno));
+  /* Written under .part names and renamed only when the run completes, so a failed or
+   * killed run never leaves files that look complete. */
+  snprintf(run->trades_tmp, sizeof run->trades_tmp, "%s/trades.jsonl.part", dir);
+  snprintf(run->equity_tmp, sizeof run->equity_tmp, "%s/equity.csv.part", dir);
+  run->trades_f = fopen(run->trades_tmp, "w");
+  run->equity_f = fopen(run->equity_tmp, "w");
+  if (!run->trades_f || !run->equity_f)
+    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot write run files: %s",
+                      strerror(errno));
+  fputs("time,equity,cash,position_value,drawdown\n", run->equity_f);
+  return 0;
+}
+
+static int finish_file(FILE **f, const char *tmp, const char *dir, const char *name,
+                       bool keep, bt_err *err) {
+  if (!*f) return 0;
+  int bad = ferror(*f);
+  bad |= fclose(*f);
+  *f = NULL;
+  if (!keep) return 0;
+  char final[700];
+  snprintf(final, sizeof final, "%s/%s", dir, name);
+  if (bad || rename(tmp, final) != 0)
+    return bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s",
+                      strerror(errno));
+  return 0;
+}
+
+static cJSON *dec_json(bt_dec d) {
+  char b[BT_DEC_STRLEN];
+  bt_dec_format(d, b);
+  return cJSON_CreateString(b);
+}
+
+static cJSON *num_or_null(bool has, double v) {
+  return has && v == v ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* The metrics object shared by result.json and the observers. */
+static cJSON *metrics_json(const bt_metrics_result *m) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "bars", (double)m->bars);
+  cJSON_AddNumberToObject(o, "trades", (double)m->trades);
+  cJSON_AddItemToObject(o, "final_equity", dec_json(m->final_equity));
+  cJSON_AddNumberToObject(o, "total_return", m->total_return);
+  cJSON_AddItemToObject(o, "cagr", num_or_null(m->has_cagr, m->cagr));
+  cJSON_AddItemToObject(o, "sharpe", num_or_null(m->has_sharpe, m->sharpe));
+  cJSON_AddItemToObject(o, "sortino", num_or_null(m->has_sortino, m->sortino));
+  cJSON_AddNumberToObject(o, "max_drawdown", m->max_drawdown);
+  cJSON_AddItemToObject(o, "win_rate", num_or_null(m->has_win_rate, m->win_rate));
+  cJSON_AddItemToObject(o, "profit_factor", num_or_null(m->has_profit_factor, m->profit_factor));
+  cJSON_AddItemToObject(o, "expectancy", dec_json(m->expectancy));
+  cJSON_AddNumberToObject(o, "exposure", m->exposure);
+  return o;
+}
+
+static void add_json_text(cJSON *o, const char *key, const char *json) {
+  cJSON *v = json ? cJSON_Parse(json) : NULL;
+  cJSON_AddItemToObject(o, key, v ? v : cJSON_CreateNull());
+}
+
+static int write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics,
+                        const bt_err *failure, bt_err *err) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "run_id", run->info.run_id);
+  cJSON_AddStringToObject(o, "correlation_id", run->info.correlation_id);
+  cJSON_AddStringToObject(o, "status", failure ? "failed" : "completed");
+  cJSON_AddStringToObject(o, "strategy", run->info.strategy_path);
+  cJSON_AddStringToObject(o, "strategy_id", run->info.strategy_id);
+  add_json_text(o, "params", run->info.params_json);
+  add_json_text(o, "data", run->info.data_json);
+  cJSON_AddItemToObject(o, "initial_cash", dec_json(run->metrics.initial_cash));
+  cJSON_AddNumberToObject(o, "bars", (double)run->bars);
+  cJSON_AddNumberToObject(o, "skipped_rows", (double)res->skipped_rows);
+  if (metrics) {
+    for (const cJSON *m = metrics->child; m; m = m->next)
+      if (strcmp(m->string, "bars") != 0)
+        cJSON_AddItemToObject(o, m->string, cJSON_Duplicate(m, 1));
+  }
+  cJSON_AddNumberToObject(o, "rejected_orders", (double)run->rejections);
+  cJSON_AddNumberToObject(o, "wall_ms", (double)res->wall_ms);
+  cJSON_AddNumberToObject(o, "bars_per_s", res->bars_per_s);
+  if (failure) {
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "type", failure->type);
+    cJSON_AddStringToObject(e, "message", failure->msg);
+    if (failure->traceback) cJSON_AddStringToObject(e, "traceback", failure->traceback);
+  }
+  char *text = cJSON_Print(o);
+  cJSON_Delete(o);
+  char tmp[700], final[700];
+  snprintf(tmp, sizeof tmp, "%s/result.json.part", run->info.out_dir);
+  snprintf(final, sizeof final, "%s/result.json", run->info.out_dir);
+  FILE *f = fopen(tmp, "w");
+  int rc = 0;
+  if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, final) != 0)
+    rc = bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s", strerror(errno));
+  free(text);
+  return rc;
+}
+
+/* ---- strategy ------------------------------------------------------------------ */
+
+static int ref_callback(lua_State *L, int strategy, const char *name) {
+  if (lua_getfield(L, strategy, name) == LUA_TFUNCTION) return luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  return LUA_NOREF;
+}
+
+/* Merge the strategy's default params with --param overrides into a new table.
+ * Overrides of names the strategy does not declare are errors (typos). */
+static int build_params(bt_run *run, int strategy, bt_err *err) {
+  lua_State *L = run->L;
+  lua_newtable(L);
+  int params = lua_gettop(L);
+  bool declared = lua_getfield(L, strategy, "params") == LUA_TTABLE;
+  if (declared) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, params);
+    }
+  }
+  lua_pop(L, 1);
+  for (int i = 0; i < run->spec->nparams; i++) {
+    const bt_param *p = &run->spec->params[i];
+    if (declared && lua_getfield(L, params, p->name) == LUA_TNIL) {
+      lua_pop(L, 2);
+      return bt_errf(err, BT_EINVAL, "usage_error",
+                     "--param %s: the strategy declares no parameter named '%s'", p->name,
+                     p->name);
+    }
+    if (declared) lua_pop(L, 1);
+    if (lua_stringtonumber(L, p->value) == 0) {
+      if (strcmp(p->value, "true") == 0 || strcmp(p->value, "false") == 0)
+        lua_pushboolean(L, p->value[0] == 't');
+      else
+        lua_pushstring(L, p->value);
+    }
+    lua_setfield(L, params, p->name);
+  }
+  /* params as JSON for result.json and observers (scalars only; tables render null). */
+  cJSON *o = cJSON_CreateObject();
+  lua_pushnil(L);
+  while (lua_next(L, params)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -2);
+      int t = lua_type(L, -1);
+      if (t == LUA_TNUMBER && lua_isinteger(L, -1))
+        cJSON_AddNumberToObject(o, k, (double)lua_tointeger(L, -1));
+      else if (t == LUA_TNUMBER) cJSON_AddNumberToObject(o, k, lua_tonumber(L, -1));
+      else if (t == LUA_TBOOLEAN) cJSON_AddBoolToObject(o, k, lua_toboolean(L, -1));
+      else if (t == LUA_TSTRING) cJSON_AddStringToObject(o, k, lua_tostring(L, -1));
+      else cJSON_AddNullToObject(o, k);
+    }
+    lua_pop(L, 1);
+  }
+  run->info.params_json = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return 0; /* params table left on the stack */
+}
+
+static int setup_strategy(bt_run *run, int strategy, bt_err *err) {
+  lua_State *L = run->L;
+  run->ref_on_start = ref_callback(L, strategy, "on_start");
+  run->ref_on_bar = ref_callback(L, strategy, "on_bar");
+  run->ref_on_fill = ref_callback(L, strategy, "on_fill");
+  run->ref_on_finish = ref_callback(L, strategy, "on_finish");
+  run->ref_on_reject = ref_callback(L, strategy, "on_reject");
+  if (build_params(run, strategy, err)) return err->code;
+  bt_ctx_push_new(run);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "params");
+  run->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_createtable(L, 0, 8);
+  run->ref_bar = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_createtable(L, 0, 8);
+  run->ref_fill = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_createtable(L, 0, 12);
+  run->ref_order = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+/* Calls ref(ctx, [arg ref]) if the callback exists. */
+static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
+  if (ref == LUA_NOREF) return 0;
+  lua_State *L = run->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_ctx);
+  int nargs = 1;
+  if (arg_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, arg_ref), nargs = 2;
+  run->in_callback = true;
+  int rc = bt_lua_pcall(L, nargs, 0, err);
+  run->in_callback = false;
+  if (rc && atomic_load(&run->stop)) return stopped_error(run, err);
+  return rc;
+}
+
+/* ---- fills --------------------------------------------------------------------- */
+
+typedef struct fill_ctx {
+  bt_run *run;
+  bt_err *err;
+  int rc;
+} fill_ctx;
+
+static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill) {
+  fill_ctx *fc = ud;
+  bt_run *run = fc->run;
+  lua_State *L = run->L;
+  if (!fill) {
+    run->rejections++;
+    bt_event ev = {.type = BT_EV_ORDER, .timestamp = run->bar->time,
+                   .causation_id = order->event_id, .source = "broker",
+                   .symbol = order->symbol, .p.order = order};
+    bt_bus_publish(run->bus, &ev);
+    bt_log("broker", BT_LOG_WARNING, "order_rejected", BT_F_INT("order_id", order->id),
+           BT_F_STR("symbol", bt_feed_symbol(run->feeds[order->symbol])),
+           BT_F_STR("reason", order->reject_reason));
+    if (fc->rc == 0 && run->ref_on_reject != LUA_NOREF) {
+      bt_ctx_push_order(run, order);
+      lua_pop(L, 1);
+      fc->rc = call_cb(run, run->ref_on_reject, run->ref_order, fc->err);
+    }
+    return;
+  }
+  bt_event ev = {.type = BT_EV_FILL, .timestamp = fill->time, .causation_id = order->event_id,
+                 .source = "broker", .symbol = fill->symbol};
+  ev.p.fill.order = order;
+  ev.p.fill.fill = fill;
+  bt_bus_publish(run->bus, &ev);
+  if (fc->rc || run->ref_on_fill == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_fill);
+  lua_pushinteger(L, (lua_Integer)fill->order_id);
+  lua_setfield(L, -2, "order_id");
+  lua_pushstring(L, bt_feed_symbol(run->feeds[fill->symbol]));
+  lua_setfield(L, -2, "symbol");
+  lua_pushstring(L, fill->side == BT_BUY ? "buy" : "sell");
+  lua_setfield(L, -2, "side");
+  lua_pushnumber(L, bt_dec_to_double(fill->qty));
+  lua_setfield(L, -2, "qty");
+  lua_pushnumber(L, bt_dec_to_double(fill->price));
+  lua_setfield(L, -2, "price");
+  lua_pushnumber(L, bt_dec_to_double(fill->commission));
+  lua_setfield(L, -2, "commission");
+  lua_pushinteger(L, fill->time);
+  lua_setfield(L, -2, "time");
+  lua_pop(L, 1);
+  run->cause = ev.event_id;
+  fc->rc = call_cb(run, run->ref_on_fill, run->ref_fill, fc->err);
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+enum { K_SYMBOL, K_TIME, K_OPEN, K_HIGH, K_LOW, K_CLOSE, K_VOLUME, K__N };
+
+static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
+  lua_State *L = run->L;
+  static const char *const names[K__N] = {"symbol", "time", "open", "high", "low", "close",
+                                          "volume"};
+  /* Fixed stack slots: the traceback handler, K__N interned keys, the bar table,
+   * on_bar and ctx: the per-bar path pushes only values. */
+  lua_pushcfunction(L, bt_lua_msghandler);
+  int handler = lua_gettop(L);
+  int base = lua_gettop(L);
+  for (int i = 0; i < K__N; i++) lua_pushstring(L, names[i]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_bar);
+  int bar_t = lua_gettop(L);
+  int last_symbol = -1;
+  bool has_on_bar = run->ref_on_bar != LUA_NOREF;
+  int on_bar_slot = 0, ctx_slot = 0;
+  if (has_on_bar) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_on_bar);
+    on_bar_slot = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_ctx);
+    ctx_slot = lua_gettop(L);
+  }
+  uint64_t progress_every = run->app->cfg.progress_every;
+  uint64_t t0 = bt_now_ns();
+  fill_ctx fc = {run, err, 0};
+  bt_bar bar;
+  int rc;
+  while ((rc = next_bar(run, &bar, err)) == 1) {
+    if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return stopped_error(run, err);
+    run->bar = &bar;
+    run->bars++;
+    if (bt_bus_wants(run->bus, BT_EV_BAR)) {
+      bt_event ev = {.type = BT_EV_BAR, .timestamp = bar.time, .source = "feed",
+                     .symbol = bar.symbol, .p.bar = &bar};
+      run->bar_event = bt_bus_publish(run->bus, &ev);
+    } else {
+      bt_event ev = {.type = BT_EV_BAR};
+      run->bar_event = bt_bus_publish(run->bus, &ev);
+    }
+    run->cause = run->bar_event;
+    if (bt_broker_pending(run->broker)) {
+      if (bt_broker_on_bar(run->broker, run->ledger, &bar, on_broker_event, &fc, err))
+        return err->code;
+      if (fc.rc) return fc.rc;
+    }
+    bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time);
+    run->cause = run->bar_event;
+    if (has_on_bar) {
+      if ((int)bar.symbol != last_symbol) {
+        lua_pushvalue(L, base + 1 + K_SYMBOL);
+        lua_pushstring(L, bt_feed_symbol(run->feeds[bar.symbol]));
+        lua_rawset(L, bar_t);
+        last_symbol = (int)bar.symbol;
+      }
+      lua_pushvalue(L, base + 1 + K_TIME);
+      lua_pushinteger(L, bar.time);
+      lua_rawset(L, bar_t);
+      const bt_dec *px[4] = {&bar.open, &bar.high, &bar.low, &bar.close};
+      for (int k = 0; k < 4; k++) {
+        lua_pushvalue(L, base + 1 + K_OPEN + k);
+        lua_pushnumber(L, bt_dec_to_double(*px[k]));
+        lua_rawset(L, bar_t);
+      }
+      lua_pushvalue(L, base + 1 + K_VOLUME);
+      lua_pushnumber(L, bar.volume);
+      lua_rawset(L, bar_t);
+      lua_pushvalue(L, on_bar_slot);
+      lua_pushvalue(L, ctx_slot);
+      lua_pushvalue(L, bar_t);
+      run->in_callback = true;
+      int status = lua_pcall(L, 2, 0, handler);
+      if (status != LUA_OK) {
+        run->in_callback = false;
+        if (atomic_load(&run->stop)) return stopped_error(run, err);
+        return bt_lua_error(L, status, err);
+      }
+      run->in_callback = false;
+    }
+    bt_dec equity = bt_ledger_equity(run->ledger);
+    bool exposed = false;
+    for (int i = 0; i < run->nfeeds && !exposed; i++)
+      exposed = !bt_dec_is_zero(bt_ledger_position(run->ledger, (uint32_t)i));
+    double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity, exposed);
+    if (run->equity_f) equity_sample(run, bar.time, equity, dd);
+    if (progress_every && run->bars % progress_every == 0) {
+      double secs = (double)(bt_now_ns() - t0) / 1e9;
+      bt_log("run", BT_LOG_INFO, "backtest_progress", BT_F_INT("bars_done", run->bars),
+             BT_F_DBL("bars_per_s", secs > 0 ? (double)run->bars / secs : 0),
+             BT_F_INT("market_time", bar.time));
+    }
+  }
+  run->bar = NULL;
+  (void)res;
+  return rc < 0 ? rc : 0;
+}
+
+/* ---- execute ------------------------------------------------------------------- */
+
+static void strategy_id_of(const char *path, char *out, size_t n) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t len = strlen(base);
+  if (len > 4 && strcmp(base + len - 4, ".lua") == 0) len -= 4;
+  snprintf(out, n, "%.*s", (int)len, base);
+}
+
+/* Loads the strategy file into the run's own state; leaves the strategy table on the
+ * stack. A file that does not return a table is not a strategy. */
+static int load_strategy(bt_run *run, bt_err *err) {
+  lua_State *L = run->L;
+  if (luaL_loadfile(L, run->spec->strategy_path) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    int rc = bt_errf_at(err, BT_ELUA, "lua_error", run->spec->strategy_path, 0, "", "%s",
+                        msg ? msg : "cannot load");
+    snprintf(err->msg, sizeof err->msg, "%s", msg ? msg : "cannot load strategy");
+    lua_pop(L, 1);
+    return rc;
+  }
+  if (bt_lua_pcall(L, 0, 1, err)) return err->code;
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return bt_errf_at(err, BT_EINVAL, "strategy_error", run->spec->strategy_path, 0, "",
+                      "a strategy must return a table with on_bar/on_start/... callbacks");
+  }
+  return 0;
+}
+
+static void free_run(bt_run *run) {
+  for (int i = 0; i < run->nfeeds; i++) bt_feed_close(run->feeds[i]);
+  free(run->feeds);
+  free(run->next);
+  free(run->has_next);
+  bt_broker_free(run->broker);
+  bt_ledger_free(run->ledger);
+  bt_bus_free(run->bus);
+  if (run->trades_f) fclose(run->trades_f);
+  if (run->equity_f) fclose(run->equity_f);
+  if (run->L) {
+    lua_State *L = run->L;
+    int refs[] = {run->ref_strategy, run->ref_ctx, run->ref_bar, run->ref_fill, run->ref_order,
+                  run->ref_on_start, run->ref_on_bar, run->ref_on_fill, run->ref_on_finish,
+                  run->ref_on_reject};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+      luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
+    bt_lua_set_run(L, NULL);
+    if (run->owns_state) bt_lua_close(L);
+  }
+  free((void *)run->info.params_json);
+  free((void *)run->info.data_json);
+  free((void *)run->info.config_json);
+}
+
+static char *config_json(const bt_app *app, bt_dec cash) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "cash", dec_json(cash));
+  cJSON *c = cJSON_AddObjectToObject(o, "commission");
+  cJSON_AddItemToObject(c, "per_unit", dec_json(app->cfg.broker.commission_per_unit));
+  cJSON_AddItemToObject(c, "percent", dec_json(app->cfg.broker.commission_percent));
+  cJSON_AddItemToObject(c, "minimum", dec_json(app->cfg.broker.commission_minimum));
+  cJSON_AddItemToObject(o, "slippage_bps", dec_json(app->cfg.broker.slippage_bps));
+  cJSON_AddNumberToObject(o, "timeout", app->cfg.timeout_s);
+  cJSON_AddNumberToObject(o, "max_memory", (double)app->cfg.max_memory);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+/* Everything after the strategy table is on top of run->L. */
+static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
+  lua_State *L = run->L;
+  if (run->owns_state && load_strategy(run, err)) return err->code;
+  int strategy = lua_gettop(L);
+  if (open_feeds(run, err)) return err->code;
+  if (setup_strategy(run, strategy, err)) return err->code;
+  lua_settop(L, strategy - 1);
+  bt_dec cash = run->spec->has_cash ? run->spec->cash : run->app->cfg.cash;
+  run->broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->nfeeds);
+  run->ledger = bt_ledger_new(cash, (uint32_t)run->nfeeds);
+  if (!run->broker || !run->ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  bt_metrics_init(&run->metrics, cash);
+  run->info.config_json = config_json(run->app, cash);
+  if (run->spec->write_files && open_outputs(run, err)) return err->code;
+
+  bt_log("run", BT_LOG_INFO, "backtest_started",
+         BT_F_STR("strategy", run->info.strategy_path), BT_F_JSON("data", run->info.data_json),
+         BT_F_JSON("params", run->info.params_json), BT_F_STR("out_dir", run->info.out_dir),
+         BT_F_STR("origin", run->info.origin));
+  for (int i = 0; i < run->app->nobservers; i++) {
+    const bt_run_observer *o = &run->app->observers[i];
+    if (o->on_start && o->on_start(o->ud, &run->info, run->bus, err)) return err->code;
+  }
+
+  watchdog_start(run);
+  int rc = call_cb(run, run->ref_on_start, LUA_NOREF, err);
+  if (!rc) rc = loop(run, res, err);
+  if (!rc) rc = call_cb(run, run->ref_on_finish, LUA_NOREF, err);
+  watchdog_stop(run);
+  lua_settop(L, strategy - 1);
+  for (int i = 0; i < run->nfeeds; i++) res->skipped_rows += bt_feed_skipped(run->feeds[i]);
+  if (rc) return rc;
+
+  /* Open positions stay open: report them as open trades marked at the last close. */
+  for (int i = 0; i < run->nfeeds; i++) {
+    const bt_trade *t = bt_ledger_open_trade(run->ledger, (uint32_t)i);
+    if (t) write_trade(run, t);
+  }
+  return 0;
+}
+
+static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,
+                   bt_err *err) {
+  uint64_t t0 = bt_now_ns();
+  memset(res, 0, sizeof *res);
+  run->app = app;
+  run->spec = spec;
+  run->ref_strategy = run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
+  run->ref_on_start = run->ref_on_bar = run->ref_on_fill = run->ref_on_finish =
+      run->ref_on_reject = LUA_NOREF;
+  bt_uuid(run->info.run_id);
+  const char *cid = spec->correlation_id && *spec->correlation_id ? spec->correlation_id
+                    : app->correlation_id[0]                     ? app->correlation_id
+                                                                 : NULL;
+  if (cid) snprintf(run->info.correlation_id, sizeof run->info.correlation_id, "%s", cid);
+  else bt_uuid(run->info.correlation_id);
+  strategy_id_of(spec->strategy_path, run->info.strategy_id, sizeof run->info.strategy_id);
+  run->info.strategy_path = spec->strategy_path;
+  run->info.user_id = app->cfg.user_id[0] ? app->cfg.user_id : NULL;
+  run->info.origin = app->origin;
+  run->info.started_ms = bt_wall_ms();
+  if (spec->out_dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", spec->out_dir);
+  else snprintf(res->out_dir, sizeof res->out_dir, "%s/%s", app->cfg.out_dir, run->info.run_id);
+  run->info.out_dir = res->out_dir;
+  memcpy(res->run_id, run->info.run_id, sizeof res->run_id);
+  memcpy(res->correlation_id, run->info.correlation_id, sizeof res->correlation_id);
+
+  /* Every record of this run carries its identity; the caller's context comes back after. */
+  bt_log_ctx *saved = bt_log_save();
+  bt_field ctx[] = {BT_F_STR("correlation_id", run->info.correlation_id),
+                    BT_F_STR("run_id", run->info.run_id),
+                    BT_F_STR("strategy_id", run->info.strategy_id),
+                    BT_F_STR("user_id", run->info.user_id)};
+  bt_log_bind(ctx, run->info.user_id ? 4 : 3);
+
+  run->bus = bt_bus_new();
+  int rc = run->bus ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!rc) bt_lua_set_run(run->L, run);
+  if (!rc) rc = run_body(run, res, err);
+
+  bt_metrics_finish(&run->metrics, &res->metrics);
+  res->bars = run->bars;
+  res->wall_ms = (int64_t)((bt_now_ns() - t0) / 1000000);
+  double secs = (double)(bt_now_ns() - t0) / 1e9;
+  res->bars_per_s = secs > 0 ? (double)run->bars / secs : 0;
+  res->status = rc ? BT_RUN_FAILED : BT_RUN_COMPLETED;
+
+  cJSON *mj = rc ? NULL : metrics_json(&res->metrics);
+  char *mtext = mj ? cJSON_PrintUnformatted(mj) : NULL;
+  if (spec->write_files && (run->trades_f || rc)) {
+    bt_err werr = {0};
+    bool keep = rc == 0;
+    int wrc = finish_file(&run->trades_f, run->trades_tmp, res->out_dir, "trades.jsonl", keep, &werr);
+    if (!wrc) wrc = finish_file(&run->equity_f, run->equity_tmp, res->out_dir, "equity.csv", keep, &werr);
+    if (!wrc && mkdirs(res->out_dir) == 0) wrc = write_result(run, res, mj, rc ? err : NULL, &werr);
+    if (wrc && !rc) {
+      *err = werr;
+      werr.traceback = NULL;
+      rc = err->code;
+      res->status = BT_RUN_FAILED;
+    }
+    bt_err_clear(&werr);
+  }
+
+  bt_run_outcome outcome = {.status = res->status, .duration_ms = res->wall_ms,
+                            .bars = run->bars, .events = run->bus ? bt_bus_last_id(run->bus) : 0,
+                            .metrics = rc ? NULL : &res->metrics,
+                            .metrics_json = rc ? NULL : mtext, .error = rc ? err : NULL};
+  for (int i = 0; i < app->nobservers; i++)
+    if (app->observers[i].on_end) app->observers[i].on_end(app->observers[i].ud, &run->info, &outcome);
+
+  if (rc) {
+    char *exc = bt_log_exception_json(err->type, err->msg, err->traceback);
+    char when[32] = "";
+    if (run->bar) bt_format_time(run->bar->time, when);
+    bt_log("run", BT_LOG_ERROR, "backtest_failed", BT_F_JSON("exception", exc),
+           BT_F_INT("duration_ms", res->wall_ms), BT_F_INT("bars_done", run->bars),
+           BT_F_STR("bar_time", run->bar ? when : NULL),
+           BT_F_STR("bar_symbol", run->bar ? bt_feed_symbol(run->feeds[run->bar->symbol]) : NULL),
+           BT_F_STR("out_dir", res->out_dir));
+    free(exc);
+  } else {
+    bt_log("run", BT_LOG_INFO, "backtest_completed", BT_F_JSON("metrics", mtext),
+           BT_F_INT("duration_ms", res->wall_ms), BT_F_DBL("bars_per_s", res->bars_per_s),
+           BT_F_INT("skipped_rows", res->skipped_rows), BT_F_STR("out_dir", res->out_dir));
+  }
+  free(mtext);
+  cJSON_Delete(mj);
+  free_run(run);
+  bt_log_restore(saved);
+  return rc;
+}
+
+int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err) {
+  bt_run run = {0};
+  memset(res, 0, sizeof *res);
+  run.L = bt_lua_new_state(app, err);
+  if (!run.L) return err->code;
+  run.owns_state = true;
+  return execute(app, &run, spec, res, err);
+}
+
+int bt_run_execute_in(bt_app *app, lua_State *L, const bt_run_spec *spec, bt_run_result *res,
+                      bt_err *err) {
+  bt_run run = {0};
+  memset(res, 0, sizeof *res);
+  run.L = L;
+  if (bt_lua_run(L)) {
+    return bt_errf(err, BT_ESTATE, "usage_error", "bt.backtest cannot be called during a run");
+  }
+  return execute(app, &run, spec, res, err);
+}

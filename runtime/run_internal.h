@@ -1,0 +1,74 @@
+/* run_internal.h - the state of one backtest, shared by run.c (the loop) and
+ * lua_ctx.c (the strategy's ctx and bt.trace). Not part of any public contract. */
+#ifndef BT_RUN_INTERNAL_H
+#define BT_RUN_INTERNAL_H
+
+#include <lua.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "broker.h"
+#include "bus.h"
+#include "feed.h"
+#include "ledger.h"
+#include "metrics.h"
+#include "run.h"
+
+typedef struct bt_run {
+  bt_app *app;
+  const bt_run_spec *spec;
+  bt_run_info info;
+  lua_State *L;
+  bool owns_state;
+  int ref_strategy, ref_ctx, ref_bar, ref_fill, ref_order;
+  int ref_on_start, ref_on_bar, ref_on_fill, ref_on_finish, ref_on_reject;
+
+  bt_feed **feeds;
+  int nfeeds;
+  bt_bar *next;                /* look-ahead bar per feed (merge) */
+  bool *has_next;
+
+  bt_broker *broker;
+  bt_ledger *ledger;
+  bt_metrics metrics;
+  bt_bus *bus;
+
+  const bt_bar *bar;           /* bar being processed, NULL outside the loop */
+  uint64_t bar_event;          /* BAR event id of the current bar */
+  uint64_t cause;              /* cause for orders submitted now: BAR or latest SIGNAL */
+  bool in_callback;
+
+  FILE *trades_f, *equity_f;
+  char trades_tmp[600], equity_tmp[600];
+  int64_t equity_day;          /* UTC day of the pending equity row */
+  bool equity_pending;
+  char equity_row[160];        /* last equity row of equity_day, written when the day ends */
+  uint64_t bars;
+  uint64_t rejections;
+
+  /* limits: the watchdog thread sets stop and arms a Lua hook */
+  pthread_t watchdog;
+  bool watchdog_started;
+  pthread_mutex_t wd_mu;
+  pthread_cond_t wd_cv;
+  bool finished;
+  atomic_int stop;             /* 0, or STOP_TIMEOUT / STOP_INTERRUPT */
+} bt_run;
+
+enum { BT_STOP_TIMEOUT = 1, BT_STOP_INTERRUPT = 2 };
+
+/* lua_ctx.c */
+void bt_ctx_push_new(bt_run *run);          /* pushes a new ctx table for the run */
+void bt_ctx_push_order(bt_run *run, const bt_order *o);  /* reuses the order table */
+int bt_submit_order(bt_run *run, bt_side side, bt_dec qty, bt_order_type type,
+                    bt_dec limit, bt_dec stop, uint32_t symbol, uint64_t cause,
+                    uint64_t *id, bt_err *err);
+/* Symbol index by name; -1 if unknown. */
+int bt_run_symbol_index(bt_run *run, const char *name);
+
+/* Set by the CLI's SIGINT/SIGTERM handler: every run in the process stops gracefully. */
+extern volatile sig_atomic_t bt_interrupted;
+
+#endif

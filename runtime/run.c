@@ -444,6 +444,8 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
     }
     return;
   }
+  const bt_trade *closed = bt_ledger_last_closed(run->ledger);
+  if (closed) on_trade_closed(run, closed);
   bt_event ev = {.type = BT_EV_FILL, .timestamp = fill->time, .causation_id = order->event_id,
                  .source = "broker", .symbol = fill->symbol};
   ev.p.fill.order = order;
@@ -518,7 +520,10 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
         return err->code;
       if (fc.rc) return fc.rc;
     }
-    bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time);
+    if (bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time))
+      return bt_errf(err, BT_ERANGE, "overflow_error",
+                     "position value overflows at %s bar %lld", bt_feed_symbol(run->feeds[bar.symbol]),
+                     (long long)bar.time);
     run->cause = run->bar_event;
     if (has_on_bar) {
       if ((int)bar.symbol != last_symbol) {
@@ -552,10 +557,8 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
       run->in_callback = false;
     }
     bt_dec equity = bt_ledger_equity(run->ledger);
-    bool exposed = false;
-    for (int i = 0; i < run->nfeeds && !exposed; i++)
-      exposed = !bt_dec_is_zero(bt_ledger_position(run->ledger, (uint32_t)i));
-    double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity, exposed);
+    double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity,
+                                     bt_ledger_exposed(run->ledger));
     if (run->equity_f) equity_sample(run, bar.time, equity, dd);
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9;
@@ -649,6 +652,7 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (setup_strategy(run, strategy, err)) return err->code;
   lua_settop(L, strategy - 1);
   bt_dec cash = run->spec->has_cash ? run->spec->cash : run->app->cfg.cash;
+  if (bt_broker_cfg_validate(&run->app->cfg.broker, err)) return err->code;
   run->broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->nfeeds);
   run->ledger = bt_ledger_new(cash, (uint32_t)run->nfeeds);
   if (!run->broker || !run->ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");

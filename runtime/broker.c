@@ -14,12 +14,10 @@
 
 typedef struct slot {
   bt_order o;
-  uint64_t submit_bar;   /* the symbol's bar count when submitted */
-  int64_t submit_now;    /* broker clock when submitted (time of the last bar seen) */
+  int64_t submit_now;    /* broker clock when submitted: eligible on bars after it */
 } slot;
 
 typedef struct symq {
-  uint64_t bars;         /* bars of this symbol processed so far */
   uint64_t *ids;         /* pending order ids in submission order (may hold done ones) */
   size_t len, cap;
 } symq;
@@ -32,7 +30,7 @@ struct bt_broker {
   size_t nchunks, cap_chunks;
   uint64_t norders;
   size_t pending;
-  int64_t now;           /* time of the last bar processed, INT64_MIN before the first */
+  int64_t now;           /* latest bar time processed (any symbol), INT64_MIN before any */
 };
 
 int bt_broker_cfg_validate(const bt_broker_cfg *cfg, bt_err *err) {
@@ -133,7 +131,6 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
   s->o.status = BT_PENDING;
   s->o.stop_triggered = false;
   s->o.reject_reason[0] = '\0';
-  s->submit_bar = q->bars;
   s->submit_now = b->now;
   b->norders++;
   q->ids[q->len++] = s->o.id;
@@ -260,7 +257,6 @@ int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
     return bt_errf(err, BT_EINVAL, "broker_error", "bar for unknown symbol %u",
                    (unsigned)bar->symbol);
   symq *q = &b->syms[bar->symbol];
-  uint64_t bar_no = ++q->bars;
   if (bar->time > b->now) b->now = bar->time;
   if (q->len == 0) return BT_OK; /* hot path: nothing queued for this symbol */
 
@@ -273,10 +269,11 @@ int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
     slot *s = slot_of(b, id);
     bt_order *o = &s->o;
     if (o->status != BT_PENDING) continue;
-    /* Eligible only on a later bar of its symbol, and strictly later in time (an order
-     * for B placed while A's bar at time t is current must not fill at B's bar at t). */
+    /* Eligible only on a bar later in time than any bar seen before it was submitted:
+     * the symbol's next bar, and never B's bar at t for an order placed during A's bar
+     * at t. Orders appended by callbacks during this call sit beyond n0. */
     bt_dec price;
-    if (s->submit_bar >= bar_no || s->submit_now >= bar->time || !evaluate(o, bar, &price)) {
+    if (s->submit_now >= bar->time || !evaluate(o, bar, &price)) {
       q->ids[w++] = id;
       continue;
     }

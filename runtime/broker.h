@@ -77,11 +77,12 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
 bool bt_broker_cancel(bt_broker *b, uint64_t id);
 /* Process `bar` (its symbol only): evaluates orders eligible on it, in submission
  * order, applies fills to the ledger and reports each through fn (which may submit or
- * cancel orders). Orders submitted after this call, during the same bar, wait for the
- * symbol's next bar; an order is also never eligible on a bar whose time is not later
- * than the last bar (any symbol) processed before it was submitted, so an order placed
- * for B while A's bar at time t is current cannot fill at B's bar at t. O(1) when the
- * symbol has nothing queued. Errors (overflow) leave the unprocessed orders pending. */
+ * cancel orders). An order is eligible on a bar whose time is later than every bar
+ * (any symbol) passed here before the order was submitted: orders submitted during a
+ * bar wait for the symbol's next bar, and an order placed for B while A's bar at time t
+ * is current cannot fill at B's bar at t. The broker's clock comes from these calls, so
+ * call it for EVERY bar, also when nothing is pending (O(1) then: no scan, no
+ * allocation). On error (overflow) the unprocessed orders stay pending. */
 int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
                      bt_broker_fill_fn fn, void *ud, bt_err *err);
 /* Check a configuration: nothing negative, slippage_bps < 10000, commission.percent < 1.

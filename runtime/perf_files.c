@@ -1,0 +1,138 @@
+#include "perf_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool has_dotdot(const char *p) {
+  for (const char *s = p; *s;) {
+    const char *e = strchr(s, '/');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    if (n == 2 && s[0] == '.' && s[1] == '.') return true;
+    if (!e) break;
+    s = e + 1;
+  }
+  return false;
+}
+
+int bt_perf_dir_open(const char *path, bt_err *err) {
+  if (!path || !*path) return bt_errf(err, BT_EINVAL, "config_error", "empty directory path");
+  if (has_dotdot(path))
+    return bt_errf(err, BT_EINVAL, "path_error", "%s: '..' is not allowed in performance paths",
+                   path);
+  char tmp[1024];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+    return bt_errf(err, BT_EINVAL, "path_error", "%s: path too long", path);
+  for (char *s = tmp + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = '\0';
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+      return bt_errf(err, BT_EIO, "io_error", "mkdir %s: %s", tmp, strerror(errno));
+    *s = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return bt_errf(err, BT_EIO, "io_error", "mkdir %s: %s", tmp, strerror(errno));
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+  return fd;
+}
+
+bool bt_perf_safe_name(const char *name) {
+  if (!name || !*name || name[0] == '.' || strlen(name) > 200) return false;
+  for (const char *s = name; *s; s++) {
+    char c = *s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+static int check_entry(int dirfd, const char *name, bt_err *err) {
+  if (!bt_perf_safe_name(name))
+    return bt_errf(err, BT_EINVAL, "path_error", "unsafe output file name '%s'", name);
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+    return bt_errf(err, BT_EINVAL, "path_error",
+                   "%s: refusing to use a symlink or non-regular file in the output directory",
+                   name);
+  return 0;
+}
+
+int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *err) {
+  *out = NULL, *len = 0;
+  int rc = check_entry(dirfd, name, err);
+  if (rc) return rc;
+  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 1;
+    return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
+  }
+  size_t n = (size_t)st.st_size, got = 0;
+  char *buf = malloc(n + 1);
+  if (!buf) {
+    close(fd);
+    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  }
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  buf[got] = '\0';
+  *out = buf, *len = got;
+  return 0;
+}
+
+int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bt_err *err) {
+  int rc = check_entry(dirfd, name, err);
+  if (rc) return rc;
+  char tmp[256];
+  snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
+  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
+  size_t put = 0;
+  while (put < len) {
+    ssize_t w = write(fd, data + put, len - put);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    put += (size_t)w;
+  }
+  if (put != len || fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    unlinkat(dirfd, tmp, 0);
+    return bt_errf(err, BT_EIO, "io_error", "%s: write failed: %s", name, strerror(e));
+  }
+  close(fd);
+  if (renameat(dirfd, tmp, dirfd, name) != 0) {
+    int e = errno;
+    unlinkat(dirfd, tmp, 0);
+    return bt_errf(err, BT_EIO, "io_error", "%s: rename failed: %s", name, strerror(e));
+  }
+  return 0;
+}
+
+int bt_perf_path_split(const char *path, char *dir, size_t dirlen, char *name, size_t namelen,
+                       bt_err *err) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (!bt_perf_safe_name(base))
+    return bt_errf(err, BT_EINVAL, "path_error", "%s: unsafe file name", path);
+  snprintf(name, namelen, "%s", base);
+  if (!slash) snprintf(dir, dirlen, ".");
+  else if (slash == path) snprintf(dir, dirlen, "/");
+  else snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+  return 0;
+}

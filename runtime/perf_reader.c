@@ -1,0 +1,904 @@
+#include "perf_reader.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "perf_time.h"
+
+#define PERF_INDEX_VERSION 1
+#define CRC_SPAN 4096
+
+void bt_perf_index_init(bt_perf_index *ix, const char *source, int32_t tz_offset,
+                        uint32_t tail_k) {
+  memset(ix, 0, sizeof *ix);
+  snprintf(ix->source, sizeof ix->source, "%s", source ? source : "");
+  ix->tz_offset = tz_offset;
+  ix->tail_k = tail_k ? tail_k : 1;
+}
+
+static void reset_data(bt_perf_index *ix) {
+  for (size_t i = 0; i < ix->nfiles; i++) free(ix->files[i].path);
+  for (size_t i = 0; i < ix->ndays; i++) free(ix->days[i].tail);
+  free(ix->files);
+  free(ix->days);
+  free(ix->open);
+  ix->files = NULL, ix->nfiles = 0;
+  ix->days = NULL, ix->ndays = ix->capdays = 0;
+  ix->open = NULL, ix->nopen = ix->capopen = 0;
+  ix->last_hit = 0;
+  ix->overflow = false;
+}
+
+void bt_perf_index_free(bt_perf_index *ix) { reset_data(ix); }
+
+/* ---- trade line parsing ---------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+  return h;
+}
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+typedef struct span {
+  const char *p;
+  size_t n;
+  char kind; /* 's' string, 'n' number/literal, 'z' null, 'o' object/array, 0 absent */
+} span;
+
+static const char *skip_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  return p;
+}
+
+/* p at the opening quote; returns the closing quote or NULL. */
+static const char *scan_string(const char *p, const char *e) {
+  p++;
+  for (;;) {
+    const char *q = memchr(p, '"', (size_t)(e - p));
+    if (!q) return NULL;
+    /* count the backslashes before the quote: odd means escaped */
+    const char *b = q;
+    while (b > p && b[-1] == '\\') b--;
+    if ((q - b) % 2 == 0) return q;
+    p = q + 1;
+  }
+}
+
+static const char *scan_nested(const char *p, const char *e) {
+  int depth = 0;
+  while (p < e) {
+    char c = *p;
+    if (c == '"') {
+      p = scan_string(p, e);
+      if (!p) return NULL;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return p + 1;
+    }
+    p++;
+  }
+  return NULL;
+}
+
+enum { K_PNL, K_STATUS, K_EXIT_TIME, K_ENTRY_TIME, K_RISK, K_TRADE_ID, K_RUN_ID, K_SYMBOL,
+       K_COMMISSION, K_N };
+static const char *const key_names[K_N] = {"pnl",     "status",   "exit_time", "entry_time",
+                                           "risk",    "trade_id", "run_id",    "symbol",
+                                           "commission"};
+
+static int key_of(const char *k, size_t n) {
+  switch (n) {
+  case 3: return memcmp(k, "pnl", 3) == 0 ? K_PNL : -1;
+  case 4: return memcmp(k, "risk", 4) == 0 ? K_RISK : -1;
+  case 6:
+    if (memcmp(k, "status", 6) == 0) return K_STATUS;
+    if (memcmp(k, "run_id", 6) == 0) return K_RUN_ID;
+    if (memcmp(k, "symbol", 6) == 0) return K_SYMBOL;
+    return -1;
+  case 8: return memcmp(k, "trade_id", 8) == 0 ? K_TRADE_ID : -1;
+  case 9: return memcmp(k, "exit_time", 9) == 0 ? K_EXIT_TIME : -1;
+  case 10:
+    if (memcmp(k, "entry_time", 10) == 0) return K_ENTRY_TIME;
+    if (memcmp(k, "commission", 10) == 0) return K_COMMISSION;
+    return -1;
+  default: return -1;
+  }
+}
+
+static int bad(bt_err *err, const char *file, uint64_t line, const char *field, const char *msg) {
+  return bt_errf_at(err, BT_EINVAL, "trade_log_error", file, (long)line, field, "%s", msg);
+}
+
+static int parse_money(const span *s, bt_dec *out, const char *file, uint64_t line,
+                       const char *field, bt_err *err) {
+  if (s->kind != 's' && s->kind != 'n')
+    return bad(err, file, line, field, "expected a decimal string or number");
+  int n = bt_dec_parse(s->p, (long)s->n, out);
+  if (n < 0) return bad(err, file, line, field, "value out of range or more than 8 decimals");
+  if (n == 0 || (size_t)n != s->n) return bad(err, file, line, field, "not a decimal number");
+  return 0;
+}
+
+static int parse_ts(const span *s, int64_t *out, const char *file, uint64_t line,
+                    const char *field, bt_err *err) {
+  if (s->kind == 's') {
+    if (!bt_perf_time_parse(s->p, (long)s->n, out))
+      return bad(err, file, line, field, "expected an ISO-8601 time like 2024-01-05T14:30:00Z");
+    return 0;
+  }
+  if (s->kind == 'n') { /* epoch seconds, integer */
+    char *end;
+    char buf[32];
+    if (s->n >= sizeof buf) return bad(err, file, line, field, "bad epoch seconds");
+    memcpy(buf, s->p, s->n);
+    buf[s->n] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (errno || *end) return bad(err, file, line, field, "expected integer epoch seconds");
+    *out = v;
+    return 0;
+  }
+  return bad(err, file, line, field, "expected a time string");
+}
+
+int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
+                        uint64_t line, bt_err *err) {
+  const char *e = p + len;
+  span f[K_N];
+  memset(f, 0, sizeof f);
+  p = skip_ws(p, e);
+  if (p >= e || *p != '{') return bad(err, file, line, "", "expected a JSON object");
+  p++;
+  for (;;) {
+    p = skip_ws(p, e);
+    if (p < e && *p == '}') break;
+    if (p >= e || *p != '"') return bad(err, file, line, "", "expected a key");
+    const char *kq = scan_string(p, e);
+    if (!kq) return bad(err, file, line, "", "unterminated key");
+    int k = key_of(p + 1, (size_t)(kq - p - 1));
+    p = skip_ws(kq + 1, e);
+    if (p >= e || *p != ':') return bad(err, file, line, "", "expected ':' after a key");
+    p = skip_ws(p + 1, e);
+    if (p >= e) return bad(err, file, line, k >= 0 ? key_names[k] : "", "missing value");
+    span v = {p, 0, 0};
+    if (*p == '"') {
+      const char *q = scan_string(p, e);
+      if (!q) return bad(err, file, line, k >= 0 ? key_names[k] : "", "unterminated string");
+      v.p = p + 1, v.n = (size_t)(q - p - 1), v.kind = 's';
+      p = q + 1;
+    } else if (*p == '{' || *p == '[') {
+      const char *q = scan_nested(p, e);
+      if (!q) return bad(err, file, line, k >= 0 ? key_names[k] : "", "unterminated value");
+      v.n = (size_t)(q - p), v.kind = 'o';
+      p = q;
+    } else {
+      const char *q = p;
+      while (q < e && *q != ',' && *q != '}' && *q != ' ' && *q != '\t' && *q != '\r') q++;
+      v.n = (size_t)(q - p);
+      v.kind = (v.n == 4 && memcmp(p, "null", 4) == 0) ? 'z' : 'n';
+      if (v.n == 0) return bad(err, file, line, k >= 0 ? key_names[k] : "", "missing value");
+      p = q;
+    }
+    if (k >= 0) f[k] = v;
+    p = skip_ws(p, e);
+    if (p < e && *p == ',') {
+      p++;
+      continue;
+    }
+    if (p < e && *p == '}') break;
+    return bad(err, file, line, "", "expected ',' or '}'");
+  }
+  if (skip_ws(p + 1, e) != e) return bad(err, file, line, "", "trailing characters after the object");
+
+  memset(t, 0, sizeof *t);
+  if (f[K_STATUS].kind == 's') {
+    if (f[K_STATUS].n == 6 && memcmp(f[K_STATUS].p, "closed", 6) == 0) t->closed = true;
+    else if (f[K_STATUS].n == 4 && memcmp(f[K_STATUS].p, "open", 4) == 0) t->closed = false;
+    else return bad(err, file, line, "status", "expected \"closed\" or \"open\"");
+  } else if (f[K_STATUS].kind && f[K_STATUS].kind != 'z') {
+    return bad(err, file, line, "status", "expected \"closed\" or \"open\"");
+  } else {
+    t->closed = f[K_EXIT_TIME].kind && f[K_EXIT_TIME].kind != 'z';
+  }
+  if (!f[K_PNL].kind || f[K_PNL].kind == 'z') return bad(err, file, line, "pnl", "missing");
+  if (parse_money(&f[K_PNL], &t->pnl, file, line, "pnl", err)) return err->code;
+  if (f[K_COMMISSION].kind && f[K_COMMISSION].kind != 'z' &&
+      parse_money(&f[K_COMMISSION], &t->commission, file, line, "commission", err))
+    return err->code;
+  if (f[K_RISK].kind && f[K_RISK].kind != 'z') {
+    if (parse_money(&f[K_RISK], &t->risk, file, line, "risk", err)) return err->code;
+    if (bt_dec_is_zero(t->risk)) return bad(err, file, line, "risk", "must not be zero");
+    t->risk = bt_dec_abs(t->risk);
+    t->has_risk = true;
+  }
+  if (t->closed) {
+    if (!f[K_EXIT_TIME].kind || f[K_EXIT_TIME].kind == 'z')
+      return bad(err, file, line, "exit_time", "missing for a closed trade");
+    if (parse_ts(&f[K_EXIT_TIME], &t->exit_ts, file, line, "exit_time", err)) return err->code;
+  }
+  if (f[K_ENTRY_TIME].kind && f[K_ENTRY_TIME].kind != 'z') {
+    if (parse_ts(&f[K_ENTRY_TIME], &t->entry_ts, file, line, "entry_time", err)) return err->code;
+  } else if (!t->closed) {
+    return bad(err, file, line, "entry_time", "missing for an open trade");
+  } else {
+    t->entry_ts = t->exit_ts;
+  }
+  if (f[K_TRADE_ID].kind) {
+    uint64_t h = 1469598103934665603ULL;
+    h = fnv(h, f[K_RUN_ID].p, f[K_RUN_ID].n);
+    h = fnv(h, "\x1f", 1);
+    h = fnv(h, f[K_TRADE_ID].p, f[K_TRADE_ID].n);
+    h = fnv(h, "\x1f", 1);
+    h = fnv(h, f[K_SYMBOL].p, f[K_SYMBOL].n);
+    t->key = h ? h : 1;
+  }
+  return 0;
+}
+
+/* ---- aggregation ----------------------------------------------------------------- */
+
+static inline void acc(bt_perf_index *ix, bt_dec *a, bt_dec b) {
+  if (__builtin_add_overflow(a->v, b.v, &a->v)) ix->overflow = true;
+}
+
+void bt_perf_streak_combine(bt_perf_streak *a, const bt_perf_streak *b) {
+  if (b->n == 0) return;
+  if (a->n == 0) {
+    *a = *b;
+    return;
+  }
+  bt_perf_streak r;
+  r.n = a->n + b->n;
+  uint32_t join = a->suf_sign == b->pre_sign ? a->suf_len + b->pre_len : 0;
+  r.max_win = a->max_win > b->max_win ? a->max_win : b->max_win;
+  r.max_loss = a->max_loss > b->max_loss ? a->max_loss : b->max_loss;
+  if (a->suf_sign == 1 && join > r.max_win) r.max_win = join;
+  if (a->suf_sign == -1 && join > r.max_loss) r.max_loss = join;
+  r.pre_sign = a->pre_sign, r.pre_len = a->pre_len;
+  if (a->pre_len == a->n && a->pre_sign != 0 && a->pre_sign == b->pre_sign)
+    r.pre_len = a->n + b->pre_len;
+  r.suf_sign = b->suf_sign, r.suf_len = b->suf_len;
+  if (b->suf_len == b->n && b->suf_sign != 0 && b->suf_sign == a->suf_sign)
+    r.suf_len = b->n + a->suf_len;
+  *a = r;
+}
+
+bool bt_perf_dd_combine(bt_perf_dd *a, const bt_perf_dd *b) {
+  bt_dec sum, hi, lo, fall;
+  if (!bt_dec_add(a->sum, b->sum, &sum) || !bt_dec_add(a->sum, b->max_pre, &hi) ||
+      !bt_dec_add(a->sum, b->min_pre, &lo) || !bt_dec_sub(a->max_pre, lo, &fall))
+    return false;
+  a->dd = bt_dec_max(bt_dec_max(a->dd, b->dd), fall);
+  a->max_pre = bt_dec_max(a->max_pre, hi);
+  a->min_pre = bt_dec_min(a->min_pre, lo);
+  a->sum = sum;
+  return true;
+}
+
+size_t bt_perf_index_lower(const bt_perf_index *ix, int64_t day) {
+  size_t lo = 0, hi = ix->ndays;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ix->days[mid].day < day) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const bt_perf_day *bt_perf_index_day(const bt_perf_index *ix, int64_t day) {
+  size_t i = bt_perf_index_lower(ix, day);
+  return i < ix->ndays && ix->days[i].day == day ? &ix->days[i] : NULL;
+}
+
+static bt_perf_day *day_get(bt_perf_index *ix, int64_t day, bt_err *err) {
+  if (ix->last_hit < ix->ndays && ix->days[ix->last_hit].day == day) return &ix->days[ix->last_hit];
+  size_t i = bt_perf_index_lower(ix, day);
+  if (i == ix->ndays || ix->days[i].day != day) {
+    if (ix->ndays == ix->capdays) {
+      size_t cap = ix->capdays ? ix->capdays * 2 : 64;
+      bt_perf_day *d = realloc(ix->days, cap * sizeof *d);
+      if (!d) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+      ix->days = d, ix->capdays = cap;
+    }
+    memmove(&ix->days[i + 1], &ix->days[i], (ix->ndays - i) * sizeof *ix->days);
+    ix->ndays++;
+    bt_perf_day *d = &ix->days[i];
+    memset(d, 0, sizeof *d);
+    d->day = day;
+    d->tail = calloc(ix->tail_k, sizeof *d->tail);
+    if (!d->tail) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+  }
+  ix->last_hit = i;
+  return &ix->days[i];
+}
+
+static int open_find(const bt_perf_index *ix, uint64_t key) {
+  for (size_t i = 0; i < ix->nopen; i++)
+    if (ix->open[i].key == key) return (int)i;
+  return -1;
+}
+
+static uint64_t trade_fp(const bt_perf_trade *t) {
+  return mix64(t->key ^ mix64((uint64_t)t->exit_ts ^ ((uint64_t)t->closed << 63)) ^
+               mix64((uint64_t)t->pnl.v) ^ mix64((uint64_t)t->risk.v + 0x9e3779b97f4a7c15ULL));
+}
+
+int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
+  ix->dirty = true;
+  if (!t->closed) {
+    int i = t->key ? open_find(ix, t->key) : -1;
+    if (i < 0) {
+      if (ix->nopen == ix->capopen) {
+        size_t cap = ix->capopen ? ix->capopen * 2 : 16;
+        bt_perf_open *o = realloc(ix->open, cap * sizeof *o);
+        if (!o) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        ix->open = o, ix->capopen = cap;
+      }
+      i = (int)ix->nopen++;
+    }
+    ix->open[i] = (bt_perf_open){t->key, bt_perf_local_day(t->entry_ts, ix->tz_offset), t->pnl,
+                                 trade_fp(t)};
+    return 0;
+  }
+  if (ix->nopen && t->key) {
+    int i = open_find(ix, t->key);
+    if (i >= 0) ix->open[i] = ix->open[--ix->nopen];
+  }
+  bt_perf_day *d = day_get(ix, bt_perf_local_day(t->exit_ts, ix->tz_offset), err);
+  if (!d) return err->code;
+  int s = bt_dec_sign(t->pnl);
+  d->trades++;
+  if (s > 0) d->wins++, acc(ix, &d->gross_profit, t->pnl);
+  else if (s < 0) d->losses++, acc(ix, &d->gross_loss, t->pnl);
+  acc(ix, &d->commission, t->commission);
+  if (t->has_risk) {
+    bt_dec r;
+    if (!bt_dec_div(t->pnl, t->risk, &r)) ix->overflow = true;
+    else acc(ix, &d->r_sum, r), d->r_trades++;
+  }
+  bt_perf_streak one = {1, (int8_t)s, (int8_t)s, 1, 1, s > 0, s < 0};
+  bt_perf_streak_combine(&d->streak, &one);
+  bt_perf_dd dd1 = {t->pnl, bt_dec_max(t->pnl, BT_DEC_ZERO), bt_dec_min(t->pnl, BT_DEC_ZERO),
+                    bt_dec_max(bt_dec_neg(t->pnl), BT_DEC_ZERO)};
+  if (!bt_perf_dd_combine(&d->dd, &dd1)) ix->overflow = true;
+  d->fp += trade_fp(t);
+  d->tail[d->tail_pos] = (bt_perf_tail_item){t->pnl, t->has_risk ? t->risk : BT_DEC_ZERO};
+  d->tail_pos = (d->tail_pos + 1) % ix->tail_k;
+  if (d->tail_n < ix->tail_k) d->tail_n++;
+  if (ix->overflow)
+    return bt_errf(err, BT_ERANGE, "overflow", "performance sums exceed the decimal range");
+  return 0;
+}
+
+int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, const char *file,
+                             uint64_t first_line, size_t *consumed, uint64_t *nlines,
+                             bt_err *err) {
+  const char *p = buf, *e = buf + len;
+  uint64_t line = first_line;
+  *consumed = 0;
+  *nlines = 0;
+  while (p < e) {
+    const char *nl = memchr(p, '\n', (size_t)(e - p));
+    if (!nl) break; /* partial last line: left for the next refresh */
+    size_t n = (size_t)(nl - p);
+    if (n && p[n - 1] == '\r') n--;
+    const char *q = skip_ws(p, p + n);
+    if (q < p + n) {
+      bt_perf_trade t;
+      int rc = bt_perf_parse_trade(p, n, &t, file, line, err);
+      if (rc == 0) rc = bt_perf_index_add(ix, &t, err);
+      if (rc) return rc;
+    }
+    p = nl + 1;
+    line++;
+    *consumed = (size_t)(p - buf);
+    *nlines = line - first_line;
+  }
+  return 0;
+}
+
+/* ---- files ----------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The trade log files of source, sorted by name. */
+static int list_sources(const char *src, char ***out, size_t *n, bt_err *err) {
+  struct stat st;
+  *out = NULL, *n = 0;
+  if (stat(src, &st) != 0)
+    return bt_errf(err, BT_EIO, "io_error", "trade log path %s: %s", src, strerror(errno));
+  if (!S_ISDIR(st.st_mode)) {
+    *out = malloc(sizeof(char *));
+    if (!*out || !((*out)[0] = strdup(src))) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    *n = 1;
+    return 0;
+  }
+  DIR *d = opendir(src);
+  if (!d) return bt_errf(err, BT_EIO, "io_error", "trade log directory %s: %s", src, strerror(errno));
+  size_t cap = 0;
+  struct dirent *de;
+  int rc = 0;
+  while ((de = readdir(d))) {
+    size_t l = strlen(de->d_name);
+    if (de->d_name[0] == '.' || l < 7 || strcmp(de->d_name + l - 6, ".jsonl") != 0) continue;
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **v = realloc(*out, cap * sizeof *v);
+      if (!v) { rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory"); break; }
+      *out = v;
+    }
+    size_t pl = strlen(src) + l + 2;
+    char *path = malloc(pl);
+    if (!path) { rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory"); break; }
+    snprintf(path, pl, "%s/%s", src, de->d_name);
+    (*out)[(*n)++] = path;
+  }
+  closedir(d);
+  if (*n) qsort(*out, *n, sizeof **out, cmp_str);
+  return rc;
+}
+
+static void free_list(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+static int read_range(int fd, uint64_t off, size_t n, char *buf) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static uint32_t crc_of(const char *p, size_t n) {
+  return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)p, (uInt)n);
+}
+
+/* Does the file still hold what we consumed (append-only growth)? */
+static bool unchanged_prefix(int fd, const struct stat *st, const bt_perf_file *f) {
+  if ((uint64_t)st->st_size < f->offset || (uint64_t)st->st_ino != f->ino ||
+      (uint64_t)st->st_dev != f->dev)
+    return false;
+  if (f->offset == 0) return true;
+  char buf[CRC_SPAN];
+  size_t n = f->offset < CRC_SPAN ? (size_t)f->offset : CRC_SPAN;
+  if (read_range(fd, 0, n, buf) || crc_of(buf, n) != f->head_crc) return false;
+  if (read_range(fd, f->offset - n, n, buf) || crc_of(buf, n) != f->tail_crc) return false;
+  return true;
+}
+
+/* Consume the bytes of fd from f->offset to size. */
+static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt_err *err) {
+  if (size == f->offset) {
+    f->partial = false;
+    return 0;
+  }
+  size_t len = (size_t)(size - f->offset);
+  const char *data;
+  char *heap = NULL;
+  void *map = MAP_FAILED;
+  if (len > (1u << 20)) {
+    map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+      return bt_errf(err, BT_EIO, "io_error", "%s: mmap: %s", f->path, strerror(errno));
+    madvise(map, (size_t)size, MADV_SEQUENTIAL);
+    data = (const char *)map + f->offset;
+  } else {
+    heap = malloc(len);
+    if (!heap) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (read_range(fd, f->offset, len, heap)) {
+      free(heap);
+      return bt_errf(err, BT_EIO, "io_error", "%s: read failed", f->path);
+    }
+    data = heap;
+  }
+  size_t used = 0;
+  uint64_t nl = 0;
+  int rc = bt_perf_index_add_buffer(ix, data, len, f->path, f->lines + 1, &used, &nl, err);
+  if (rc == 0 && used) {
+    uint64_t end = f->offset + used;
+    size_t h = end < CRC_SPAN ? (size_t)end : CRC_SPAN;
+    const char *base = data - f->offset; /* valid only when mapped */
+    char tmp[CRC_SPAN];
+    if (map == MAP_FAILED) {
+      if (read_range(fd, 0, h, tmp) == 0) f->head_crc = crc_of(tmp, h);
+      if (read_range(fd, end - h, h, tmp) == 0) f->tail_crc = crc_of(tmp, h);
+    } else {
+      f->head_crc = crc_of(base, h);
+      f->tail_crc = crc_of(base + end - h, h);
+    }
+    f->offset = end;
+    f->lines += nl;
+    ix->bytes_read += used;
+    ix->lines_read += nl;
+  }
+  f->partial = rc == 0 && used < len;
+  if (map != MAP_FAILED) munmap(map, (size_t)size);
+  free(heap);
+  return rc;
+}
+
+static int refresh_once(bt_perf_index *ix, bool *restart, bt_err *err) {
+  char **paths;
+  size_t npaths;
+  int rc = list_sources(ix->source, &paths, &npaths, err);
+  if (rc) return rc;
+  *restart = false;
+  /* every known file must still be listed */
+  for (size_t i = 0; i < ix->nfiles && !*restart; i++) {
+    bool found = false;
+    for (size_t j = 0; j < npaths && !found; j++) found = strcmp(paths[j], ix->files[i].path) == 0;
+    if (!found) *restart = true;
+  }
+  for (size_t j = 0; j < npaths && !rc && !*restart; j++) {
+    bt_perf_file *f = NULL;
+    for (size_t i = 0; i < ix->nfiles && !f; i++)
+      if (strcmp(paths[j], ix->files[i].path) == 0) f = &ix->files[i];
+    int fd = open(paths[j], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", paths[j], strerror(errno));
+      break;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", paths[j], strerror(errno));
+    } else if (!f) {
+      bt_perf_file *v = realloc(ix->files, (ix->nfiles + 1) * sizeof *v);
+      if (!v) {
+        rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+      } else {
+        ix->files = v;
+        f = &v[ix->nfiles++];
+        memset(f, 0, sizeof *f);
+        f->path = paths[j];
+        paths[j] = NULL;
+        f->dev = (uint64_t)st.st_dev, f->ino = (uint64_t)st.st_ino;
+        ix->dirty = true;
+        rc = consume(ix, f, fd, (uint64_t)st.st_size, err);
+      }
+    } else if (!unchanged_prefix(fd, &st, f)) {
+      *restart = true;
+    } else {
+      bool was_partial = f->partial;
+      uint64_t before = f->offset;
+      rc = consume(ix, f, fd, (uint64_t)st.st_size, err);
+      if (f->offset != before || f->partial != was_partial) ix->dirty = true;
+    }
+    close(fd);
+  }
+  free_list(paths, npaths);
+  return rc;
+}
+
+int bt_perf_index_refresh(bt_perf_index *ix, bool force_cold, bt_err *err) {
+  ix->bytes_read = ix->lines_read = 0;
+  ix->rebuilt = false;
+  if (force_cold) {
+    reset_data(ix);
+    ix->dirty = ix->rebuilt = true;
+  }
+  bool restart;
+  int rc = refresh_once(ix, &restart, err);
+  if (rc == 0 && restart) {
+    reset_data(ix);
+    ix->dirty = ix->rebuilt = true;
+    ix->bytes_read = ix->lines_read = 0;
+    rc = refresh_once(ix, &restart, err);
+  }
+  return rc;
+}
+
+bool bt_perf_index_partial(const bt_perf_index *ix) {
+  for (size_t i = 0; i < ix->nfiles; i++)
+    if (ix->files[i].partial) return true;
+  return false;
+}
+
+/* ---- persistence ----------------------------------------------------------------- */
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} sbuf;
+
+static void sb_grow(sbuf *b, size_t need) {
+  if (b->oom || b->n + need < b->cap) return;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap <= b->n + need) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = true;
+    return;
+  }
+  b->p = p, b->cap = cap;
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
+  va_list ap;
+  for (int pass = 0; pass < 2 && !b->oom; pass++) {
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      b->oom = true;
+      return;
+    }
+    if (b->p && (size_t)n < b->cap - b->n) {
+      b->n += (size_t)n;
+      return;
+    }
+    sb_grow(b, (size_t)n + 1);
+  }
+}
+
+static void sb_json_str(sbuf *b, const char *s) {
+  sb_printf(b, "\"");
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
+    else if (c < 0x20) sb_printf(b, "\\u%04x", c);
+    else sb_printf(b, "%c", c);
+  }
+  sb_printf(b, "\"");
+}
+
+static void sb_dec(sbuf *b, bt_dec d) {
+  char s[BT_DEC_STRLEN];
+  bt_dec_format(d, s);
+  sb_printf(b, " %s", s);
+}
+
+char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
+  sbuf b = {0};
+  sb_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
+  sb_json_str(&b, ix->source);
+  sb_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
+            ix->tail_k);
+  for (size_t i = 0; i < ix->nfiles; i++) {
+    const bt_perf_file *f = &ix->files[i];
+    sb_printf(&b, "%s\n{\"path\":", i ? "," : "");
+    sb_json_str(&b, f->path);
+    sb_printf(&b,
+              ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
+              ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
+              f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
+              f->partial ? "true" : "false");
+  }
+  /* One string per day keeps the file cheap to parse: date, counts, sums, streak and
+   * drawdown monoids, fingerprint, then the tail of "pnl/risk" items oldest first. */
+  sb_printf(&b, "],\n\"days\":[");
+  for (size_t i = 0; i < ix->ndays; i++) {
+    const bt_perf_day *d = &ix->days[i];
+    char date[16];
+    bt_perf_day_format(d->day, date);
+    sb_printf(&b, "%s\n\"%s %u %u %u %u", i ? "," : "", date, d->trades, d->wins, d->losses,
+              d->r_trades);
+    sb_dec(&b, d->gross_profit);
+    sb_dec(&b, d->gross_loss);
+    sb_dec(&b, d->commission);
+    sb_dec(&b, d->r_sum);
+    const bt_perf_streak *s = &d->streak;
+    sb_printf(&b, " %u %d %u %d %u %u %u", s->n, s->pre_sign, s->pre_len, s->suf_sign,
+              s->suf_len, s->max_win, s->max_loss);
+    sb_dec(&b, d->dd.sum);
+    sb_dec(&b, d->dd.max_pre);
+    sb_dec(&b, d->dd.min_pre);
+    sb_dec(&b, d->dd.dd);
+    sb_printf(&b, " %016" PRIx64, d->fp);
+    for (uint32_t k = 0; k < d->tail_n; k++) {
+      uint32_t at = (d->tail_pos + ix->tail_k - d->tail_n + k) % ix->tail_k;
+      char s1[BT_DEC_STRLEN], s2[BT_DEC_STRLEN];
+      bt_dec_format(d->tail[at].pnl, s1);
+      bt_dec_format(d->tail[at].risk, s2);
+      sb_printf(&b, " %s/%s", s1, s2);
+    }
+    sb_printf(&b, "\"");
+  }
+  sb_printf(&b, "],\n\"open\":[");
+  for (size_t i = 0; i < ix->nopen; i++) {
+    const bt_perf_open *o = &ix->open[i];
+    char s[BT_DEC_STRLEN];
+    bt_dec_format(o->pnl, s);
+    sb_printf(&b, "%s\"%016" PRIx64 " %" PRId64 " %s %016" PRIx64 "\"", i ? "," : "", o->key,
+              o->entry_day, s, o->fp);
+  }
+  sb_printf(&b, "]}\n");
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  *len = b.n;
+  return b.p;
+}
+
+/* Field reader over a day string. */
+typedef struct rd {
+  const char *p;
+  bool ok;
+} rd;
+
+static const char *rd_tok(rd *r, size_t *n) {
+  while (*r->p == ' ') r->p++;
+  const char *s = r->p;
+  while (*r->p && *r->p != ' ') r->p++;
+  *n = (size_t)(r->p - s);
+  if (!*n) r->ok = false;
+  return s;
+}
+
+static int64_t rd_int(rd *r) {
+  size_t n;
+  const char *s = rd_tok(r, &n);
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (end != s + n) r->ok = false;
+  return v;
+}
+
+static bt_dec rd_dec(rd *r) {
+  size_t n;
+  const char *s = rd_tok(r, &n);
+  bt_dec d = BT_DEC_ZERO;
+  if (bt_dec_parse(s, (long)n, &d) != (int)n) r->ok = false;
+  return d;
+}
+
+static uint64_t rd_hex(rd *r) {
+  size_t n;
+  const char *s = rd_tok(r, &n);
+  char *end;
+  unsigned long long v = strtoull(s, &end, 16);
+  if (end != s + n) r->ok = false;
+  return v;
+}
+
+static bool load_day(bt_perf_index *ix, const char *s, bt_perf_day *d) {
+  memset(d, 0, sizeof *d);
+  if (strlen(s) < 10) return false;
+  char date[11];
+  memcpy(date, s, 10);
+  date[10] = '\0';
+  if (!bt_perf_day_parse(date, &d->day)) return false;
+  rd r = {s + 10, true};
+  d->trades = (uint32_t)rd_int(&r);
+  d->wins = (uint32_t)rd_int(&r);
+  d->losses = (uint32_t)rd_int(&r);
+  d->r_trades = (uint32_t)rd_int(&r);
+  d->gross_profit = rd_dec(&r);
+  d->gross_loss = rd_dec(&r);
+  d->commission = rd_dec(&r);
+  d->r_sum = rd_dec(&r);
+  bt_perf_streak *st = &d->streak;
+  st->n = (uint32_t)rd_int(&r);
+  st->pre_sign = (int8_t)rd_int(&r);
+  st->pre_len = (uint32_t)rd_int(&r);
+  st->suf_sign = (int8_t)rd_int(&r);
+  st->suf_len = (uint32_t)rd_int(&r);
+  st->max_win = (uint32_t)rd_int(&r);
+  st->max_loss = (uint32_t)rd_int(&r);
+  d->dd.sum = rd_dec(&r);
+  d->dd.max_pre = rd_dec(&r);
+  d->dd.min_pre = rd_dec(&r);
+  d->dd.dd = rd_dec(&r);
+  d->fp = rd_hex(&r);
+  if (!r.ok) return false;
+  d->tail = calloc(ix->tail_k, sizeof *d->tail);
+  if (!d->tail) return false;
+  while (r.ok) {
+    while (*r.p == ' ') r.p++;
+    if (!*r.p) break;
+    size_t n;
+    const char *t = rd_tok(&r, &n);
+    const char *slash = memchr(t, '/', n);
+    if (!slash || d->tail_n >= ix->tail_k) return false;
+    bt_perf_tail_item it;
+    size_t n1 = (size_t)(slash - t), n2 = n - n1 - 1;
+    if (bt_dec_parse(t, (long)n1, &it.pnl) != (int)n1 ||
+        bt_dec_parse(slash + 1, (long)n2, &it.risk) != (int)n2)
+      return false;
+    d->tail[d->tail_n++] = it;
+  }
+  d->tail_pos = d->tail_n % ix->tail_k;
+  return r.ok;
+}
+
+int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
+  reset_data(ix);
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  int rc = 1;
+  if (!root) return 1;
+  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+  const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
+  const cJSON *tz = cJSON_GetObjectItemCaseSensitive(root, "timezone_offset_s");
+  const cJSON *tk = cJSON_GetObjectItemCaseSensitive(root, "tail_k");
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+  const cJSON *days = cJSON_GetObjectItemCaseSensitive(root, "days");
+  const cJSON *open = cJSON_GetObjectItemCaseSensitive(root, "open");
+  if (!cJSON_IsNumber(ver) || ver->valueint != PERF_INDEX_VERSION || !cJSON_IsString(src) ||
+      strcmp(src->valuestring, ix->source) != 0 || !cJSON_IsNumber(tz) ||
+      tz->valueint != ix->tz_offset || !cJSON_IsNumber(tk) || (uint32_t)tk->valueint != ix->tail_k ||
+      !cJSON_IsArray(files) || !cJSON_IsArray(days) || !cJSON_IsArray(open))
+    goto out;
+  size_t nf = (size_t)cJSON_GetArraySize(files), nd = (size_t)cJSON_GetArraySize(days),
+         no = (size_t)cJSON_GetArraySize(open);
+  ix->files = calloc(nf ? nf : 1, sizeof *ix->files);
+  ix->days = calloc(nd ? nd : 1, sizeof *ix->days);
+  ix->open = calloc(no ? no : 1, sizeof *ix->open);
+  if (!ix->files || !ix->days || !ix->open) goto out;
+  ix->capdays = nd ? nd : 1, ix->capopen = no ? no : 1;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, files) {
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path");
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(it, "dev");
+    const cJSON *ino = cJSON_GetObjectItemCaseSensitive(it, "ino");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(it, "offset");
+    const cJSON *ln = cJSON_GetObjectItemCaseSensitive(it, "lines");
+    const cJSON *hc = cJSON_GetObjectItemCaseSensitive(it, "head_crc");
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(it, "tail_crc");
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(it, "partial");
+    if (!cJSON_IsString(p) || !cJSON_IsString(dev) || !cJSON_IsString(ino) ||
+        !cJSON_IsNumber(off) || !cJSON_IsNumber(ln) || !cJSON_IsNumber(hc) ||
+        !cJSON_IsNumber(tc) || !cJSON_IsBool(pa))
+      goto out;
+    bt_perf_file *f = &ix->files[ix->nfiles];
+    if (!(f->path = strdup(p->valuestring))) goto out;
+    ix->nfiles++;
+    f->dev = strtoull(dev->valuestring, NULL, 10);
+    f->ino = strtoull(ino->valuestring, NULL, 10);
+    f->offset = (uint64_t)off->valuedouble;
+    f->lines = (uint64_t)ln->valuedouble;
+    f->head_crc = (uint32_t)hc->valuedouble;
+    f->tail_crc = (uint32_t)tc->valuedouble;
+    f->partial = cJSON_IsTrue(pa);
+  }
+  cJSON_ArrayForEach(it, days) {
+    if (!cJSON_IsString(it)) goto out;
+    bt_perf_day *d = &ix->days[ix->ndays];
+    bool ok = load_day(ix, it->valuestring, d);
+    if (d->tail) ix->ndays++;
+    if (!ok || (ix->ndays > 1 && ix->days[ix->ndays - 2].day >= d->day)) goto out;
+  }
+  cJSON_ArrayForEach(it, open) {
+    if (!cJSON_IsString(it)) goto out;
+    rd r = {it->valuestring, true};
+    bt_perf_open *o = &ix->open[ix->nopen++];
+    o->key = rd_hex(&r);
+    o->entry_day = rd_int(&r);
+    o->pnl = rd_dec(&r);
+    o->fp = rd_hex(&r);
+    if (!r.ok) goto out;
+  }
+  rc = 0;
+out:
+  cJSON_Delete(root);
+  if (rc) reset_data(ix);
+  ix->dirty = rc != 0;
+  return rc;
+}

@@ -1,0 +1,182 @@
+#include "perf_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const window_names[] = {"daily", "weekly", "monthly", "custom"};
+
+const char *bt_perf_window_name(bt_perf_window w) {
+  return (unsigned)w < 4 ? window_names[w] : "?";
+}
+
+bool bt_perf_window_parse(const char *s, bt_perf_window *out) {
+  for (int i = 0; i < 4; i++)
+    if (s && strcmp(s, window_names[i]) == 0) return *out = (bt_perf_window)i, true;
+  return false;
+}
+
+/* Howard Hinnant's civil calendar algorithms (proleptic Gregorian). */
+int64_t bt_perf_days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+void bt_perf_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = (unsigned)(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void bt_perf_day_format(int64_t day, char *buf) {
+  int64_t y;
+  unsigned m, d;
+  bt_perf_civil_from_days(day, &y, &m, &d);
+  snprintf(buf, 16, "%04d-%02u-%02u", (int)y, m, d);
+}
+
+static bool digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if ((unsigned)(s[i] - '0') > 9) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+static unsigned month_days(int64_t y, unsigned m) {
+  static const unsigned md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : md[m - 1];
+}
+
+static bool parse_date(const char *s, long len, int64_t *day) {
+  int y, m, d;
+  if (len < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
+      !digits(s + 8, 2, &d))
+    return false;
+  if (m < 1 || m > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)m)) return false;
+  *day = bt_perf_days_from_civil(y, (unsigned)m, (unsigned)d);
+  return true;
+}
+
+bool bt_perf_day_parse(const char *s, int64_t *day) {
+  return s && strlen(s) == 10 && parse_date(s, 10, day);
+}
+
+bool bt_perf_time_parse(const char *s, long len, int64_t *out) {
+  int64_t day;
+  if (!parse_date(s, len, &day)) return false;
+  int64_t secs = 0;
+  long i = 10;
+  if (i < len) {
+    int hh, mm, ss;
+    if (!(s[i] == 'T' || s[i] == ' ') || len < i + 9 || !digits(s + i + 1, 2, &hh) ||
+        s[i + 3] != ':' || !digits(s + i + 4, 2, &mm) || s[i + 6] != ':' ||
+        !digits(s + i + 7, 2, &ss) || hh > 23 || mm > 59 || ss > 60)
+      return false;
+    secs = hh * 3600 + mm * 60 + ss;
+    i += 9;
+    if (i < len && s[i] == '.') {
+      i++;
+      long f = i;
+      while (i < len && (unsigned)(s[i] - '0') <= 9) i++;
+      if (i == f) return false;
+    }
+    if (i < len) {
+      if (s[i] == 'Z' && i + 1 == len) {
+        i++;
+      } else if ((s[i] == '+' || s[i] == '-') && (len - i == 6 || len - i == 5)) {
+        int oh, om;
+        const char *z = s + i + 1;
+        bool colon = len - i == 6;
+        if (!digits(z, 2, &oh) || (colon && z[2] != ':') || !digits(z + (colon ? 3 : 2), 2, &om))
+          return false;
+        int off = oh * 3600 + om * 60;
+        secs -= s[i] == '+' ? off : -off;
+        i = len;
+      } else {
+        return false;
+      }
+    }
+  }
+  if (i != len) return false;
+  *out = day * 86400 + secs;
+  return true;
+}
+
+void bt_perf_time_format(int64_t t, char *buf) {
+  int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  int64_t rem = t - day * 86400;
+  char d[16];
+  bt_perf_day_format(day, d);
+  snprintf(buf, 32, "%sT%02d:%02d:%02dZ", d, (int)(rem / 3600), (int)(rem / 60 % 60),
+           (int)(rem % 60));
+}
+
+bool bt_perf_tz_parse(const char *s, int32_t *offset_s) {
+  if (!s) return false;
+  if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0 || strcmp(s, "utc") == 0) {
+    *offset_s = 0;
+    return true;
+  }
+  if (*s != '+' && *s != '-') return false;
+  int sign = *s == '-' ? -1 : 1;
+  const char *p = s + 1;
+  size_t n = strlen(p);
+  int h = 0, m = 0;
+  if (n == 5 && p[2] == ':') {
+    if (!digits(p, 2, &h) || !digits(p + 3, 2, &m)) return false;
+  } else if (n == 4) {
+    if (!digits(p, 2, &h) || !digits(p + 2, 2, &m)) return false;
+  } else if (n == 1 || n == 2) {
+    if (!digits(p, (int)n, &h)) return false;
+  } else {
+    return false;
+  }
+  if (h > 14 || m > 59) return false;
+  *offset_s = sign * (h * 3600 + m * 60);
+  return true;
+}
+
+void bt_perf_tz_format(int32_t offset_s, char *buf) {
+  int32_t a = abs(offset_s);
+  snprintf(buf, 8, "%c%02d:%02d", offset_s < 0 ? '-' : '+', (int)(a / 3600) % 100,
+           (int)(a / 60 % 60));
+}
+
+void bt_perf_window_bounds(bt_perf_window w, int64_t day, int64_t *start, int64_t *end) {
+  switch (w) {
+  case BT_PERF_DAILY:
+    *start = *end = day;
+    break;
+  case BT_PERF_WEEKLY: {
+    /* 1970-01-01 was a Thursday: weekday index with Monday = 0 is (day + 3) mod 7. */
+    int64_t wd = ((day + 3) % 7 + 7) % 7;
+    *start = day - wd;
+    *end = *start + 6;
+    break;
+  }
+  case BT_PERF_MONTHLY: {
+    int64_t y;
+    unsigned m, d;
+    bt_perf_civil_from_days(day, &y, &m, &d);
+    *start = bt_perf_days_from_civil(y, m, 1);
+    *end = *start + month_days(y, m) - 1;
+    break;
+  }
+  case BT_PERF_CUSTOM:
+    break;
+  }
+}

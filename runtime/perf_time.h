@@ -1,0 +1,54 @@
+/* perf_time.h - dates, market-timezone offsets and summary windows for performance
+ * tracking.
+ *
+ * A "day" is a day number (days since 1970-01-01) in the market's local time, i.e.
+ * floor((utc_seconds + offset) / 86400): window boundaries are UTC midnights shifted
+ * by the configured fixed offset. Weeks are ISO weeks (Monday to Sunday), months are
+ * calendar months; a window is the inclusive day range [start, end]. */
+#ifndef BT_PERF_TIME_H
+#define BT_PERF_TIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+  BT_PERF_DAILY = 0,
+  BT_PERF_WEEKLY,
+  BT_PERF_MONTHLY,
+  BT_PERF_CUSTOM,
+} bt_perf_window;
+
+/* "daily"/"weekly"/"monthly"/"custom" <-> enum; parse returns false on anything else. */
+const char *bt_perf_window_name(bt_perf_window w);
+bool bt_perf_window_parse(const char *s, bt_perf_window *out);
+
+int64_t bt_perf_days_from_civil(int64_t y, unsigned m, unsigned d);
+void bt_perf_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Day number -> "YYYY-MM-DD" (buf >= 16). */
+void bt_perf_day_format(int64_t day, char *buf);
+/* "YYYY-MM-DD" (exactly, validated) -> day number. */
+bool bt_perf_day_parse(const char *s, int64_t *day);
+
+/* ISO-8601 timestamp -> UTC epoch seconds. Accepts "YYYY-MM-DDTHH:MM:SS" with optional
+ * fraction and "Z" or "+hh:mm"/"-hh:mm" (no zone = UTC), a space instead of 'T', and a
+ * bare date. Reads exactly len bytes. */
+bool bt_perf_time_parse(const char *s, long len, int64_t *out);
+/* Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ" (buf >= 32). */
+void bt_perf_time_format(int64_t t, char *buf);
+
+/* Fixed market offset: "UTC", "Z", "+05:30", "-04:00", "+0530", "-4" (hours).
+ * Returns false on anything else (named zones with DST rules are not supported). */
+bool bt_perf_tz_parse(const char *s, int32_t *offset_s);
+void bt_perf_tz_format(int32_t offset_s, char *buf); /* "+05:30" (buf >= 8) */
+
+/* Local day number of a UTC instant. */
+static inline int64_t bt_perf_local_day(int64_t utc_s, int32_t offset_s) {
+  int64_t t = utc_s + offset_s;
+  return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+}
+
+/* The window of kind w that contains `day`: [*start, *end] (inclusive day numbers).
+ * For BT_PERF_CUSTOM the range is left unchanged. */
+void bt_perf_window_bounds(bt_perf_window w, int64_t day, int64_t *start, int64_t *end);
+
+#endif

@@ -91,4 +91,51 @@ void bt_log_restore(bt_log_ctx *saved);
  * from a Lua traceback string (luaL_traceback format). Returns a heap string. */
 char *bt_log_exception_json(const char *type, const char *message, const char *traceback);
 
+/* ---- Additions (log module) ---- */
+
+struct bt_err;
+
+/* Back to the start-up state: level from BTRUN_LOG_LEVEL (else info), format from
+ * BTRUN_LOG_FORMAT (else auto), no per-logger levels, fd 1, sink open. */
+void bt_log_reset(void);
+const char *bt_log_level_name(bt_log_level lvl);   /* "debug", "info", "warning", "error", "off" */
+int bt_log_format_parse(const char *name, bt_log_format *out); /* "auto" | "json" | "console" */
+bt_log_level bt_log_get_level(void);
+/* True when some logger may log at lvl (cheap pre-check before resolving a logger). */
+bool bt_log_any_enabled(bt_log_level lvl);
+/* The sink stopped after EPIPE/EBADF (reader gone); later records are dropped. */
+bool bt_log_closed(void);
+/* Records dropped because of a write error or out of memory. */
+uint64_t bt_log_dropped(void);
+
+/* The calling thread's bound context, in bind order; valid until the next bind,
+ * unbind, clear or restore on this thread. */
+size_t bt_log_context(const bt_field **fields);
+
+/* Like bt_log_exception_json for a bt_err: type, message, file/line/field when set,
+ * and frames parsed from e->traceback ([] when none). Heap string, NULL on OOM. */
+char *bt_log_err_json(const struct bt_err *e);
+
+/* Key names whose values are secrets (api_key, token, password, ...), matched
+ * case-insensitively as substrings. */
+bool bt_log_secret_key(const char *key, size_t len);
+
+/* Growable text buffer and the JSON writers the record renderer uses, shared with
+ * bindings that render their own values (lua_log.c). On OOM `failed` is set and
+ * later writes are ignored. */
+typedef struct bt_log_buf {
+  char *data;
+  size_t len, cap;
+  bool failed;
+} bt_log_buf;
+
+void bt_log_buf_put(bt_log_buf *b, const char *s, size_t n);
+void bt_log_buf_putc(bt_log_buf *b, char c);
+/* A quoted JSON string: control characters escaped, invalid UTF-8 replaced by
+ * U+FFFD, embedded secrets ("Bearer ...", "token=...") replaced by [REDACTED]. */
+void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n);
+void bt_log_buf_json_int(bt_log_buf *b, int64_t v);
+void bt_log_buf_json_dbl(bt_log_buf *b, double v);   /* shortest round-trip; NaN/inf -> null */
+void bt_log_buf_free(bt_log_buf *b);
+
 #endif

@@ -1,0 +1,1084 @@
+/* log.c - structured log records: rendering (JSON lines or console), per-thread
+ * context, the process-wide sink, secret redaction and Lua traceback parsing. */
+#define _GNU_SOURCE
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common.h"
+
+#define MAX_LOGGERS 32
+#define JSON_MAX_DEPTH 64
+#define BUF_KEEP_MAX (1u << 20) /* a thread keeps at most this much buffer between records */
+
+/* ---------------------------------------------------------------- sink ----- */
+
+/* The sink is process-wide by nature: there is one stdout. It is configured once by
+ * the CLI before any thread starts, so threads only read it; the two fields written
+ * at run time (closed, dropped) are atomics, and the write lock keeps records whole. */
+typedef struct {
+  char name[48];
+  bt_log_level level;
+} logger_level;
+
+static struct {
+  int fd;
+  bt_log_format requested, resolved;
+  bool color;
+  bt_log_level level, min_level; /* min_level: lowest of level and every override */
+  logger_level loggers[MAX_LOGGERS];
+  int nloggers;
+  pthread_mutex_t write_lock;
+  atomic_bool closed;
+  atomic_uint_fast64_t dropped;
+} g_sink = {.fd = 1, .level = BT_LOG_INFO, .min_level = BT_LOG_INFO,
+            .resolved = BT_LOG_FORMAT_JSON, .write_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void resolve_format(void) {
+  bool tty = isatty(g_sink.fd) == 1;
+  g_sink.resolved = g_sink.requested == BT_LOG_FORMAT_AUTO
+                        ? (tty ? BT_LOG_FORMAT_CONSOLE : BT_LOG_FORMAT_JSON)
+                        : g_sink.requested;
+  const char *term = getenv("TERM");
+  g_sink.color = g_sink.resolved == BT_LOG_FORMAT_CONSOLE && tty && !getenv("NO_COLOR") &&
+                 !(term && strcmp(term, "dumb") == 0);
+}
+
+static void recompute_min(void) {
+  bt_log_level m = g_sink.level;
+  for (int i = 0; i < g_sink.nloggers; i++)
+    if (g_sink.loggers[i].level < m) m = g_sink.loggers[i].level;
+  g_sink.min_level = m;
+}
+
+void bt_log_reset(void) {
+  g_sink.fd = 1;
+  g_sink.nloggers = 0;
+  g_sink.level = BT_LOG_INFO;
+  const char *env = getenv("BTRUN_LOG_LEVEL");
+  bt_log_level lvl;
+  if (env && *env && bt_log_level_parse(env, &lvl) == 0) g_sink.level = lvl;
+  g_sink.requested = BT_LOG_FORMAT_AUTO;
+  env = getenv("BTRUN_LOG_FORMAT");
+  bt_log_format fmt;
+  if (env && *env && bt_log_format_parse(env, &fmt) == 0) g_sink.requested = fmt;
+  atomic_store(&g_sink.closed, false);
+  atomic_store(&g_sink.dropped, 0);
+  recompute_min();
+  resolve_format();
+}
+
+/* Environment defaults must hold before the first record, even one logged before
+ * the CLI configures logging; a constructor is the one place that runs early enough. */
+__attribute__((constructor)) static void log_init_defaults(void) { bt_log_reset(); }
+
+void bt_log_set_format(bt_log_format fmt) {
+  g_sink.requested = fmt;
+  resolve_format();
+}
+
+bt_log_format bt_log_get_format(void) { return g_sink.resolved; }
+
+void bt_log_set_level(bt_log_level lvl) {
+  g_sink.level = lvl;
+  recompute_min();
+}
+
+bt_log_level bt_log_get_level(void) { return g_sink.level; }
+
+int bt_log_set_logger_level(const char *logger, bt_log_level lvl) {
+  if (!logger || !*logger || strlen(logger) >= sizeof g_sink.loggers[0].name) return BT_EINVAL;
+  int i = 0;
+  while (i < g_sink.nloggers && strcmp(g_sink.loggers[i].name, logger) != 0) i++;
+  if (i == g_sink.nloggers) {
+    if (i == MAX_LOGGERS) return BT_EINVAL;
+    snprintf(g_sink.loggers[i].name, sizeof g_sink.loggers[i].name, "%s", logger);
+    g_sink.nloggers++;
+  }
+  g_sink.loggers[i].level = lvl;
+  recompute_min();
+  return 0;
+}
+
+static const char *const LEVEL_NAMES[] = {"debug", "info", "warning", "error"};
+
+const char *bt_log_level_name(bt_log_level lvl) {
+  switch (lvl) {
+  case BT_LOG_DEBUG: return "debug";
+  case BT_LOG_INFO: return "info";
+  case BT_LOG_WARNING: return "warning";
+  case BT_LOG_ERROR: return "error";
+  default: return "off";
+  }
+}
+
+int bt_log_level_parse(const char *name, bt_log_level *out) {
+  static const bt_log_level vals[] = {BT_LOG_DEBUG, BT_LOG_INFO, BT_LOG_WARNING, BT_LOG_ERROR};
+  if (!name) return BT_EINVAL;
+  for (int i = 0; i < 4; i++)
+    if (strcasecmp(name, LEVEL_NAMES[i]) == 0) return *out = vals[i], 0;
+  if (strcasecmp(name, "warn") == 0) return *out = BT_LOG_WARNING, 0;
+  if (strcasecmp(name, "off") == 0) return *out = BT_LOG_OFF, 0;
+  return BT_EINVAL;
+}
+
+int bt_log_format_parse(const char *name, bt_log_format *out) {
+  if (!name) return BT_EINVAL;
+  if (strcasecmp(name, "auto") == 0) return *out = BT_LOG_FORMAT_AUTO, 0;
+  if (strcasecmp(name, "json") == 0) return *out = BT_LOG_FORMAT_JSON, 0;
+  if (strcasecmp(name, "console") == 0) return *out = BT_LOG_FORMAT_CONSOLE, 0;
+  return BT_EINVAL;
+}
+
+void bt_log_set_fd(int fd) {
+  g_sink.fd = fd;
+  atomic_store(&g_sink.closed, false);
+  resolve_format();
+}
+
+bool bt_log_closed(void) { return atomic_load_explicit(&g_sink.closed, memory_order_relaxed); }
+uint64_t bt_log_dropped(void) { return atomic_load(&g_sink.dropped); }
+
+bool bt_log_any_enabled(bt_log_level lvl) {
+  return lvl >= g_sink.min_level && lvl < BT_LOG_OFF && !bt_log_closed();
+}
+
+/* Exact name first, then dotted parents: "broker.sim" falls back to "broker". */
+static bt_log_level logger_threshold(const char *logger) {
+  size_t len = strlen(logger);
+  for (;;) {
+    for (int i = 0; i < g_sink.nloggers; i++)
+      if (strncmp(g_sink.loggers[i].name, logger, len) == 0 && g_sink.loggers[i].name[len] == 0)
+        return g_sink.loggers[i].level;
+    while (len > 0 && logger[len - 1] != '.') len--;
+    if (len == 0) return g_sink.level;
+    len--;
+  }
+}
+
+bool bt_log_enabled(const char *logger, bt_log_level lvl) {
+  if (lvl < g_sink.min_level || lvl >= BT_LOG_OFF || bt_log_closed()) return false;
+  if (g_sink.nloggers == 0 || !logger) return lvl >= g_sink.level;
+  return lvl >= logger_threshold(logger);
+}
+
+/* One record = one write() under the lock, retried on EINTR, partial writes and
+ * EAGAIN (non-blocking stdout), so records from threads never interleave. A reader
+ * that went away (EPIPE) or a bad fd closes the sink for good; other errors drop
+ * the record. */
+static void sink_write(const char *data, size_t len) {
+  pthread_mutex_lock(&g_sink.write_lock);
+  size_t off = 0;
+  while (off < len && !bt_log_closed()) {
+    ssize_t w = write(g_sink.fd, data + off, len - off);
+    if (w > 0) {
+      off += (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pfd = {.fd = g_sink.fd, .events = POLLOUT};
+      if (poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+    }
+    if (w < 0 && (errno == EPIPE || errno == EBADF)) atomic_store(&g_sink.closed, true);
+    atomic_fetch_add(&g_sink.dropped, 1);
+    break;
+  }
+  pthread_mutex_unlock(&g_sink.write_lock);
+}
+
+/* -------------------------------------------------------------- buffer ----- */
+
+static bool buf_reserve(bt_log_buf *b, size_t extra) {
+  if (b->failed) return false;
+  if (b->len + extra + 1 <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 512;
+  while (cap < b->len + extra + 1) cap *= 2;
+  char *p = realloc(b->data, cap);
+  if (!p) return b->failed = true, false;
+  b->data = p;
+  b->cap = cap;
+  return true;
+}
+
+void bt_log_buf_put(bt_log_buf *b, const char *s, size_t n) {
+  if (!buf_reserve(b, n)) return;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+void bt_log_buf_putc(bt_log_buf *b, char c) {
+  if (!buf_reserve(b, 1)) return;
+  b->data[b->len++] = c;
+  b->data[b->len] = 0;
+}
+
+#define PUTS(b, lit) bt_log_buf_put((b), (lit), sizeof(lit) - 1)
+
+void bt_log_buf_free(bt_log_buf *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+void bt_log_buf_json_int(bt_log_buf *b, int64_t v) {
+  char tmp[24];
+  char *p = tmp + sizeof tmp;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0) *--p = '-';
+  bt_log_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void bt_log_buf_json_dbl(bt_log_buf *b, double v) {
+  if (!isfinite(v)) {
+    PUTS(b, "null");
+    return;
+  }
+  if (v == trunc(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
+    bt_log_buf_json_int(b, (int64_t)v);
+    return;
+  }
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, "%.15g", v);
+  if (strtod(tmp, NULL) != v) n = snprintf(tmp, sizeof tmp, "%.17g", v);
+  bt_log_buf_put(b, tmp, (size_t)n);
+}
+
+/* ----------------------------------------------------------- redaction ----- */
+
+static const char *const SECRET_KEYS[] = {"api_key", "apikey",  "api-key",       "token",
+                                          "secret",  "password", "passwd",       "authorization",
+                                          "private_key", NULL};
+
+static bool ci_prefix(const char *s, size_t n, const char *lit) {
+  size_t i = 0;
+  for (; lit[i]; i++)
+    if (i >= n || tolower((unsigned char)s[i]) != lit[i]) return false;
+  return true;
+}
+
+bool bt_log_secret_key(const char *key, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    int c = tolower((unsigned char)key[i]);
+    if (c != 'a' && c != 't' && c != 's' && c != 'p') continue;
+    for (int k = 0; SECRET_KEYS[k]; k++)
+      if (SECRET_KEYS[k][0] == c && ci_prefix(key + i, len - i, SECRET_KEYS[k])) return true;
+  }
+  return false;
+}
+
+static bool is_ident(unsigned char c) { return isalnum(c) || c == '_' || c == '-'; }
+static bool is_token_char(unsigned char c) {
+  return isalnum(c) || strchr("-._~+/=", c) != NULL;
+}
+static bool is_value_end(unsigned char c, char quote) {
+  if (quote) return c == (unsigned char)quote;
+  return isspace(c) || strchr("&,;\"'})]", c) != NULL;
+}
+
+/* An auth scheme word ("Bearer ", "Basic ", ...) at s: its length including spaces. */
+static size_t scheme_len(const char *s, size_t n) {
+  static const char *const schemes[] = {"bearer", "basic", "token", "digest", NULL};
+  for (int k = 0; schemes[k]; k++) {
+    size_t l = strlen(schemes[k]);
+    if (ci_prefix(s, n, schemes[k]) && l < n && s[l] == ' ') {
+      while (l < n && s[l] == ' ') l++;
+      return l;
+    }
+  }
+  return 0;
+}
+
+/* Next secret inside free text at or after pos: "Bearer <token>" (the token is the
+ * span) or "<secret-key-name>[=:] value" (the value is the span). */
+static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t *re) {
+  for (size_t i = pos; i < n; i++) {
+    int c = tolower((unsigned char)s[i]);
+    if (c != 'a' && c != 't' && c != 's' && c != 'p' && c != 'b') continue;
+    if (c == 'b' && (i == 0 || !isalnum((unsigned char)s[i - 1])) && ci_prefix(s + i, n - i, "bearer")) {
+      size_t j = i + 6;
+      if (j < n && s[j] == ' ') {
+        while (j < n && s[j] == ' ') j++;
+        size_t e = j;
+        while (e < n && is_token_char((unsigned char)s[e])) e++;
+        if (e > j) return *rs = j, *re = e, true;
+      }
+    }
+    for (int k = 0; SECRET_KEYS[k]; k++) {
+      if (SECRET_KEYS[k][0] != c || !ci_prefix(s + i, n - i, SECRET_KEYS[k])) continue;
+      size_t j = i + strlen(SECRET_KEYS[k]);
+      while (j < n && is_ident((unsigned char)s[j])) j++;
+      if (j < n && (s[j] == '"' || s[j] == '\'')) j++;
+      while (j < n && s[j] == ' ') j++;
+      if (j >= n || (s[j] != '=' && s[j] != ':')) break;
+      j++;
+      while (j < n && s[j] == ' ') j++;
+      char quote = 0;
+      if (j < n && (s[j] == '"' || s[j] == '\'')) quote = s[j++];
+      size_t e = j + scheme_len(s + j, n - j);
+      while (e < n && !is_value_end((unsigned char)s[e], quote)) e++;
+      if (e > j) return *rs = j, *re = e, true;
+      break;
+    }
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------- escaping ----- */
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or
+ * code points above U+10FFFF), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else
+    return 0;
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+  return len;
+}
+
+static void escape_raw(bt_log_buf *b, const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < n) {
+    size_t start = i;
+    while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') i++;
+    if (i > start) bt_log_buf_put(b, str + start, i - start);
+    if (i >= n) break;
+    unsigned char c = s[i];
+    if (c >= 0x80) {
+      size_t l = utf8_len(s + i, n - i);
+      if (l) bt_log_buf_put(b, str + i, l), i += l;
+      else PUTS(b, "\\ufffd"), i++;
+      continue;
+    }
+    i++;
+    switch (c) {
+    case '"': PUTS(b, "\\\""); break;
+    case '\\': PUTS(b, "\\\\"); break;
+    case '\n': PUTS(b, "\\n"); break;
+    case '\r': PUTS(b, "\\r"); break;
+    case '\t': PUTS(b, "\\t"); break;
+    case '\b': PUTS(b, "\\b"); break;
+    case '\f': PUTS(b, "\\f"); break;
+    default: {
+      char u[7];
+      snprintf(u, sizeof u, "\\u%04x", c);
+      bt_log_buf_put(b, u, 6);
+    }
+    }
+  }
+}
+
+static void escape_redacted(bt_log_buf *b, const char *s, size_t n) {
+  size_t pos = 0, rs, re;
+  while (pos < n && find_secret(s, n, pos, &rs, &re)) {
+    escape_raw(b, s + pos, rs - pos);
+    PUTS(b, "[REDACTED]");
+    pos = re;
+  }
+  if (pos < n) escape_raw(b, s + pos, n - pos);
+}
+
+void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n) {
+  bt_log_buf_putc(b, '"');
+  escape_redacted(b, s, n);
+  bt_log_buf_putc(b, '"');
+}
+
+/* --------------------------------------------- JSON copy (validate+redact) --- */
+
+/* BT_F_JSON values are re-emitted through a validating copier so that a malformed
+ * value cannot break the line, and values under secret keys are redacted at any
+ * depth. Strings are decoded into `scratch` and re-escaped. */
+typedef struct {
+  const char *p, *end;
+  bt_log_buf *scratch;
+} jsrc;
+
+static void jws(jsrc *s) {
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+    s->p++;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static bool read_hex4(jsrc *s, unsigned *out) {
+  if (s->end - s->p < 4) return false;
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(s->p[i]);
+    if (h < 0) return false;
+    v = v << 4 | (unsigned)h;
+  }
+  s->p += 4;
+  *out = v;
+  return true;
+}
+
+static void put_utf8(bt_log_buf *b, unsigned cp) {
+  char u[4];
+  size_t n;
+  if (cp < 0x80) u[0] = (char)cp, n = 1;
+  else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+  else if (cp < 0x10000)
+    u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
+    u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+  else
+    u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
+    u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+  bt_log_buf_put(b, u, n);
+}
+
+/* Decode the JSON string at s->p (which is '"') into scratch (reset first). */
+static bool jstring(jsrc *s) {
+  bt_log_buf *d = s->scratch;
+  d->len = 0;
+  s->p++;
+  while (s->p < s->end) {
+    unsigned char c = (unsigned char)*s->p++;
+    if (c == '"') return !d->failed;
+    if (c < 0x20) return false;
+    if (c != '\\') {
+      bt_log_buf_putc(d, (char)c);
+      continue;
+    }
+    if (s->p >= s->end) return false;
+    char e = *s->p++;
+    unsigned cp;
+    switch (e) {
+    case '"': case '\\': case '/': bt_log_buf_putc(d, e); break;
+    case 'n': bt_log_buf_putc(d, '\n'); break;
+    case 'r': bt_log_buf_putc(d, '\r'); break;
+    case 't': bt_log_buf_putc(d, '\t'); break;
+    case 'b': bt_log_buf_putc(d, '\b'); break;
+    case 'f': bt_log_buf_putc(d, '\f'); break;
+    case 'u':
+      if (!read_hex4(s, &cp)) return false;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        unsigned lo;
+        jsrc save = *s;
+        if (s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' && (s->p += 2, read_hex4(s, &lo)) &&
+            lo >= 0xDC00 && lo <= 0xDFFF)
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        else
+          *s = save, cp = 0xFFFD;
+      } else if (cp >= 0xDC00 && cp <= 0xDFFF)
+        cp = 0xFFFD;
+      put_utf8(d, cp);
+      break;
+    default: return false;
+    }
+  }
+  return false;
+}
+
+static bool jliteral(jsrc *s, bt_log_buf *out, const char *lit) {
+  size_t n = strlen(lit);
+  if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0) return false;
+  if (out) bt_log_buf_put(out, lit, n);
+  s->p += n;
+  return true;
+}
+
+static bool jnumber(jsrc *s, bt_log_buf *out) {
+  const char *st = s->p, *p = s->p, *e = s->end;
+  if (p < e && *p == '-') p++;
+  if (p < e && *p == '0') p++;
+  else if (p < e && *p >= '1' && *p <= '9')
+    while (p < e && isdigit((unsigned char)*p)) p++;
+  else
+    return false;
+  if (p < e && *p == '.') {
+    p++;
+    if (!(p < e && isdigit((unsigned char)*p))) return false;
+    while (p < e && isdigit((unsigned char)*p)) p++;
+  }
+  if (p < e && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    if (!(p < e && isdigit((unsigned char)*p))) return false;
+    while (p < e && isdigit((unsigned char)*p)) p++;
+  }
+  if (out) bt_log_buf_put(out, st, (size_t)(p - st));
+  s->p = p;
+  return true;
+}
+
+static bool jvalue(jsrc *s, bt_log_buf *out, int depth) {
+  if (depth > JSON_MAX_DEPTH) return false;
+  jws(s);
+  if (s->p >= s->end) return false;
+  char c = *s->p;
+  if (c == '"') {
+    if (!jstring(s)) return false;
+    if (out) bt_log_buf_json_str(out, s->scratch->data ? s->scratch->data : "", s->scratch->len);
+    return true;
+  }
+  if (c == '{' || c == '[') {
+    char close = c == '{' ? '}' : ']';
+    if (out) bt_log_buf_putc(out, c);
+    s->p++;
+    jws(s);
+    if (s->p < s->end && *s->p == close) {
+      s->p++;
+      if (out) bt_log_buf_putc(out, close);
+      return true;
+    }
+    for (;;) {
+      bool secret = false;
+      if (c == '{') {
+        jws(s);
+        if (s->p >= s->end || *s->p != '"' || !jstring(s)) return false;
+        const char *k = s->scratch->data ? s->scratch->data : "";
+        secret = bt_log_secret_key(k, s->scratch->len);
+        if (out) bt_log_buf_json_str(out, k, s->scratch->len), bt_log_buf_putc(out, ':');
+        jws(s);
+        if (s->p >= s->end || *s->p++ != ':') return false;
+      }
+      if (!jvalue(s, secret ? NULL : out, depth + 1)) return false;
+      if (secret && out) PUTS(out, "\"[REDACTED]\"");
+      jws(s);
+      if (s->p >= s->end) return false;
+      char d = *s->p++;
+      if (d == close) break;
+      if (d != ',') return false;
+      if (out) bt_log_buf_putc(out, ',');
+    }
+    if (out) bt_log_buf_putc(out, close);
+    return true;
+  }
+  if (c == 't') return jliteral(s, out, "true");
+  if (c == 'f') return jliteral(s, out, "false");
+  if (c == 'n') return jliteral(s, out, "null");
+  return jnumber(s, out);
+}
+
+/* Copy JSON text; when it is not one valid JSON value, emit it as a string. */
+static void put_json_value(bt_log_buf *b, bt_log_buf *scratch, const char *json) {
+  size_t n = strlen(json), start = b->len;
+  jsrc s = {json, json + n, scratch};
+  bool ok = jvalue(&s, b, 0);
+  if (ok) jws(&s);
+  if (ok && s.p == s.end && !scratch->failed) return;
+  if (!b->failed) b->len = start;
+  bt_log_buf_json_str(b, json, n);
+}
+
+/* ------------------------------------------------------ per-thread state ----- */
+
+struct bt_log_ctx {
+  bt_field *f;   /* keys and string values are owned heap copies */
+  size_t n, cap;
+};
+
+typedef struct {
+  struct bt_log_ctx ctx;
+  bt_log_buf buf, scratch;
+  int64_t ts_sec;
+  char ts_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
+} tls_state;
+
+static _Thread_local tls_state *t_state;
+static pthread_key_t g_tls_key;
+static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free_entries(struct bt_log_ctx *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    free((char *)c->f[i].key);
+    if (c->f[i].type == BT_F_STR_T || c->f[i].type == BT_F_JSON_T) free((char *)c->f[i].v.s);
+  }
+  free(c->f);
+  memset(c, 0, sizeof *c);
+}
+
+static void tls_destroy(void *p) {
+  tls_state *t = p;
+  ctx_free_entries(&t->ctx);
+  bt_log_buf_free(&t->buf);
+  bt_log_buf_free(&t->scratch);
+  free(t);
+  t_state = NULL;
+}
+
+static void tls_key_init(void) { pthread_key_create(&g_tls_key, tls_destroy); }
+
+/* The per-thread context and buffers, created on first use and freed at thread exit. */
+static tls_state *tls(void) {
+  if (t_state) return t_state;
+  pthread_once(&g_tls_once, tls_key_init);
+  tls_state *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->ts_sec = -1;
+  pthread_setspecific(g_tls_key, t);
+  return t_state = t;
+}
+
+static bool copy_field(bt_field *dst, const bt_field *src) {
+  *dst = *src;
+  dst->key = strdup(src->key);
+  if (!dst->key) return false;
+  if ((src->type == BT_F_STR_T || src->type == BT_F_JSON_T) && src->v.s) {
+    dst->v.s = strdup(src->v.s);
+    if (!dst->v.s) {
+      free((char *)dst->key);
+      return false;
+    }
+  }
+  return true;
+}
+
+static void free_field(bt_field *f) {
+  free((char *)f->key);
+  if (f->type == BT_F_STR_T || f->type == BT_F_JSON_T) free((char *)f->v.s);
+}
+
+void bt_log_bind(const bt_field *fields, size_t n) {
+  tls_state *t = tls();
+  if (!t) return;
+  struct bt_log_ctx *c = &t->ctx;
+  for (size_t i = 0; i < n && fields[i].type != BT_F_END; i++) {
+    if (!fields[i].key) continue;
+    size_t j = 0;
+    while (j < c->n && strcmp(c->f[j].key, fields[i].key) != 0) j++;
+    bt_field nf;
+    if (!copy_field(&nf, &fields[i])) continue;
+    if (j < c->n) {
+      free_field(&c->f[j]);
+      c->f[j] = nf;
+      continue;
+    }
+    if (c->n == c->cap) {
+      size_t cap = c->cap ? c->cap * 2 : 8;
+      bt_field *p = realloc(c->f, cap * sizeof *p);
+      if (!p) {
+        free_field(&nf);
+        continue;
+      }
+      c->f = p;
+      c->cap = cap;
+    }
+    c->f[c->n++] = nf;
+  }
+}
+
+void bt_log_unbind(const char *key) {
+  tls_state *t = key ? tls() : NULL;
+  if (!t) return;
+  struct bt_log_ctx *c = &t->ctx;
+  for (size_t j = 0; j < c->n; j++) {
+    if (strcmp(c->f[j].key, key) != 0) continue;
+    free_field(&c->f[j]);
+    memmove(&c->f[j], &c->f[j + 1], (c->n - j - 1) * sizeof *c->f);
+    c->n--;
+    return;
+  }
+}
+
+void bt_log_clear_context(void) {
+  tls_state *t = tls();
+  if (t) ctx_free_entries(&t->ctx);
+}
+
+bt_log_ctx *bt_log_save(void) {
+  tls_state *t = tls();
+  bt_log_ctx *s = calloc(1, sizeof *s);
+  if (!t || !s) return free(s), NULL;
+  if (t->ctx.n) {
+    s->f = malloc(t->ctx.n * sizeof *s->f);
+    if (!s->f) return free(s), NULL;
+  }
+  for (size_t i = 0; i < t->ctx.n; i++) {
+    if (!copy_field(&s->f[s->n], &t->ctx.f[i])) {
+      ctx_free_entries(s);
+      free(s);
+      return NULL;
+    }
+    s->n++;
+  }
+  s->cap = s->n;
+  return s;
+}
+
+void bt_log_restore(bt_log_ctx *saved) {
+  if (!saved) return;
+  tls_state *t = tls();
+  if (!t) {
+    ctx_free_entries(saved);
+    free(saved);
+    return;
+  }
+  ctx_free_entries(&t->ctx);
+  t->ctx = *saved;
+  free(saved);
+}
+
+size_t bt_log_context(const bt_field **fields) {
+  tls_state *t = tls();
+  *fields = t ? t->ctx.f : NULL;
+  return t ? t->ctx.n : 0;
+}
+
+/* ------------------------------------------------------------ rendering ----- */
+
+static void put_timestamp(tls_state *t) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != t->ts_sec) {
+    struct tm tm;
+    time_t sec = ts.tv_sec;
+    gmtime_r(&sec, &tm);
+    strftime(t->ts_prefix, sizeof t->ts_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+    t->ts_sec = ts.tv_sec;
+  }
+  char ms[6] = {'.', 0, 0, 0, 'Z', 0};
+  long m = ts.tv_nsec / 1000000;
+  ms[1] = (char)('0' + m / 100), ms[2] = (char)('0' + m / 10 % 10), ms[3] = (char)('0' + m % 10);
+  bt_log_buf_put(&t->buf, t->ts_prefix, strlen(t->ts_prefix));
+  bt_log_buf_put(&t->buf, ms, 5);
+}
+
+static bool reserved_key(const char *k) {
+  return !strcmp(k, "timestamp") || !strcmp(k, "level") || !strcmp(k, "event") ||
+         !strcmp(k, "logger");
+}
+
+/* A field key; keys that would collide with the fixed ones get a '_' prefix. */
+static void put_key(bt_log_buf *b, const char *k, bool json) {
+  if (json) bt_log_buf_putc(b, '"');
+  if (reserved_key(k)) bt_log_buf_putc(b, '_');
+  escape_raw(b, k, strlen(k));
+  if (json) PUTS(b, "\":");
+  else bt_log_buf_putc(b, '=');
+}
+
+static void put_value(tls_state *t, const bt_field *f) {
+  bt_log_buf *b = &t->buf;
+  if (bt_log_secret_key(f->key, strlen(f->key)) && f->type != BT_F_NULL_T) {
+    PUTS(b, "\"[REDACTED]\"");
+    return;
+  }
+  switch (f->type) {
+  case BT_F_STR_T:
+    if (f->v.s) bt_log_buf_json_str(b, f->v.s, strlen(f->v.s));
+    else PUTS(b, "null");
+    break;
+  case BT_F_INT_T: bt_log_buf_json_int(b, f->v.i); break;
+  case BT_F_DBL_T: bt_log_buf_json_dbl(b, f->v.d); break;
+  case BT_F_BOOL_T:
+    if (f->v.b) PUTS(b, "true");
+    else PUTS(b, "false");
+    break;
+  case BT_F_JSON_T:
+    if (f->v.s) put_json_value(b, &t->scratch, f->v.s);
+    else PUTS(b, "null");
+    break;
+  default: PUTS(b, "null");
+  }
+}
+
+/* Console values: bare when the rendered string needs no quoting, else JSON-quoted. */
+static void put_console_value(tls_state *t, const bt_field *f) {
+  bt_log_buf *b = &t->buf;
+  size_t start = b->len;
+  put_value(t, f);
+  if (b->failed || b->len - start < 3 || b->data[start] != '"') return;
+  for (size_t i = start + 1; i + 1 < b->len; i++) {
+    unsigned char c = (unsigned char)b->data[i];
+    if (c <= ' ' || c == '"' || c == '\\' || c == '=' || c == 0x7f) return;
+  }
+  memmove(b->data + start, b->data + start + 1, b->len - start - 2);
+  b->len -= 2;
+  b->data[b->len] = 0;
+}
+
+static size_t nfields_used(const bt_field *fields, size_t n) {
+  size_t i = 0;
+  while (i < n && fields[i].type != BT_F_END) i++;
+  return i;
+}
+
+static bool has_key(const bt_field *fields, size_t from, size_t n, const char *key) {
+  for (size_t i = from; i < n; i++)
+    if (fields[i].key && strcmp(fields[i].key, key) == 0) return true;
+  return false;
+}
+
+/* Visit the record's fields in output order: bound context (unless a call-site field
+ * has the same key), then call-site fields (the last of duplicate keys wins). */
+#define FOR_EACH_FIELD(t, fields, n, f, BODY)                                        \
+  do {                                                                               \
+    for (size_t i_ = 0; i_ < (t)->ctx.n; i_++) {                                     \
+      const bt_field *f = &(t)->ctx.f[i_];                                           \
+      if (has_key((fields), 0, (n), f->key)) continue;                               \
+      BODY                                                                           \
+    }                                                                                \
+    for (size_t i_ = 0; i_ < (n); i_++) {                                            \
+      const bt_field *f = &(fields)[i_];                                             \
+      if (!f->key || has_key((fields), i_ + 1, (n), f->key)) continue;               \
+      BODY                                                                           \
+    }                                                                                \
+  } while (0)
+
+static void render_json(tls_state *t, const char *logger, bt_log_level lvl, const char *event,
+                        const bt_field *fields, size_t n) {
+  bt_log_buf *b = &t->buf;
+  PUTS(b, "{\"timestamp\":\"");
+  put_timestamp(t);
+  PUTS(b, "\",\"level\":\"");
+  const char *ln = bt_log_level_name(lvl);
+  bt_log_buf_put(b, ln, strlen(ln));
+  PUTS(b, "\",\"event\":");
+  bt_log_buf_json_str(b, event, strlen(event));
+  PUTS(b, ",\"logger\":");
+  bt_log_buf_json_str(b, logger, strlen(logger));
+  FOR_EACH_FIELD(t, fields, n, f, {
+    bt_log_buf_putc(b, ',');
+    put_key(b, f->key, true);
+    put_value(t, f);
+  });
+  PUTS(b, "}\n");
+}
+
+#define ANSI(code) (g_sink.color ? "\033[" code "m" : "")
+
+static void put_str(bt_log_buf *b, const char *s) { bt_log_buf_put(b, s, strlen(s)); }
+
+static void pad_to(bt_log_buf *b, size_t from, size_t width) {
+  for (size_t w = b->len - from; w < width; w++) bt_log_buf_putc(b, ' ');
+}
+
+/* A human traceback under the record: "  type: message" then "    at file:line in fn". */
+static void put_console_exception(bt_log_buf *b, const char *json) {
+  cJSON *ex = cJSON_Parse(json);
+  if (!ex) return;
+  const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(ex, "type"));
+  const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(ex, "message"));
+  put_str(b, "\n    ");
+  put_str(b, ANSI("1;31"));
+  escape_redacted(b, type ? type : "error", strlen(type ? type : "error"));
+  put_str(b, ANSI("0"));
+  put_str(b, ": ");
+  if (msg) escape_redacted(b, msg, strlen(msg));
+  const cJSON *fr;
+  cJSON_ArrayForEach(fr, cJSON_GetObjectItem(ex, "frames")) {
+    const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(fr, "source"));
+    const char *fn = cJSON_GetStringValue(cJSON_GetObjectItem(fr, "function"));
+    const cJSON *line = cJSON_GetObjectItem(fr, "line");
+    put_str(b, "\n      at ");
+    if (src) escape_raw(b, src, strlen(src));
+    if (cJSON_IsNumber(line)) bt_log_buf_putc(b, ':'), bt_log_buf_json_int(b, (int64_t)line->valuedouble);
+    if (fn) put_str(b, " in "), escape_raw(b, fn, strlen(fn));
+  }
+  cJSON_Delete(ex);
+}
+
+static void render_console(tls_state *t, const char *logger, bt_log_level lvl,
+                           const char *event, const bt_field *fields, size_t n) {
+  static const char *const lvl_color[] = {"34", "32", "33", "1;31"};
+  bt_log_buf *b = &t->buf;
+  int li = lvl >= BT_LOG_ERROR ? 3 : lvl >= BT_LOG_WARNING ? 2 : lvl >= BT_LOG_INFO ? 1 : 0;
+  put_str(b, ANSI("2"));
+  put_timestamp(t);
+  put_str(b, ANSI("0"));
+  put_str(b, " [");
+  if (g_sink.color) PUTS(b, "\033["), put_str(b, lvl_color[li]), bt_log_buf_putc(b, 'm');
+  size_t col = b->len;
+  put_str(b, bt_log_level_name(lvl));
+  pad_to(b, col, 7);
+  put_str(b, ANSI("0"));
+  put_str(b, "] ");
+  put_str(b, ANSI("1"));
+  col = b->len;
+  escape_raw(b, event, strlen(event));
+  pad_to(b, col, 28);
+  put_str(b, ANSI("0"));
+  put_str(b, " ");
+  put_str(b, ANSI("36"));
+  put_str(b, "logger=");
+  put_str(b, ANSI("0"));
+  escape_raw(b, logger, strlen(logger));
+  const char *exception = NULL;
+  FOR_EACH_FIELD(t, fields, n, f, {
+    if (f->type == BT_F_JSON_T && f->v.s && !strcmp(f->key, "exception") && !exception) {
+      exception = f->v.s;
+      continue;
+    }
+    bt_log_buf_putc(b, ' ');
+    put_str(b, ANSI("36"));
+    put_key(b, f->key, false);
+    put_str(b, ANSI("0"));
+    put_console_value(t, f);
+  });
+  if (exception) put_console_exception(b, exception);
+  bt_log_buf_putc(b, '\n');
+}
+
+void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
+                  const bt_field *fields, size_t nfields) {
+  if (!logger) logger = "btrun";
+  if (!bt_log_enabled(logger, lvl)) return;
+  tls_state *t = tls();
+  if (!t) {
+    atomic_fetch_add(&g_sink.dropped, 1);
+    return;
+  }
+  bt_log_buf *b = &t->buf;
+  b->len = 0;
+  b->failed = false;
+  t->scratch.failed = false;
+  size_t n = fields ? nfields_used(fields, nfields) : 0;
+  if (!event) event = "log";
+  if (g_sink.resolved == BT_LOG_FORMAT_CONSOLE) render_console(t, logger, lvl, event, fields, n);
+  else render_json(t, logger, lvl, event, fields, n);
+  if (b->failed) atomic_fetch_add(&g_sink.dropped, 1);
+  else sink_write(b->data, b->len);
+  /* Keep the common buffer; give back the rare huge one. */
+  if (b->cap > BUF_KEEP_MAX) bt_log_buf_free(b);
+  if (t->scratch.cap > BUF_KEEP_MAX) bt_log_buf_free(&t->scratch);
+}
+
+/* ------------------------------------------------------------ exceptions ----- */
+
+/* One traceback line after "\t": "src:line: in what", "src: in what" ([C] frames),
+ * or a marker ("(...tail calls...)", "...\t(skipping N levels)") that is skipped. */
+static void put_frame(bt_log_buf *b, const char *line, size_t len, bool *first) {
+  const char *in = NULL;
+  for (size_t i = 0; i + 5 <= len; i++)
+    if (memcmp(line + i, ": in ", 5) == 0) {
+      in = line + i;
+      break;
+    }
+  if (!in || line[0] == '(' || (len >= 3 && memcmp(line, "...", 3) == 0)) return;
+  size_t loclen = (size_t)(in - line), srclen = loclen;
+  int64_t lineno = -1;
+  size_t k = loclen;
+  while (k > 0 && isdigit((unsigned char)line[k - 1])) k--;
+  if (k < loclen && k > 0 && line[k - 1] == ':') {
+    lineno = strtoll(line + k, NULL, 10);
+    srclen = k - 1;
+  }
+  const char *what = in + 5;
+  size_t wlen = len - (size_t)(what - line);
+  const char *fn = what;
+  size_t fnlen = wlen;
+  const char *q1 = memchr(what, '\'', wlen);
+  const char *lt = memchr(what, '<', wlen);
+  if (q1) {
+    const char *q2 = memchr(q1 + 1, '\'', wlen - (size_t)(q1 + 1 - what));
+    fn = q1 + 1;
+    fnlen = q2 ? (size_t)(q2 - fn) : wlen - (size_t)(fn - what);
+  } else if (lt) {
+    fn = lt;
+    fnlen = wlen - (size_t)(lt - what);
+  }
+  if (!*first) bt_log_buf_putc(b, ',');
+  *first = false;
+  PUTS(b, "{\"source\":");
+  bt_log_buf_json_str(b, line, srclen);
+  PUTS(b, ",\"line\":");
+  if (lineno >= 0) bt_log_buf_json_int(b, lineno);
+  else PUTS(b, "null");
+  PUTS(b, ",\"function\":");
+  if (wlen == 1 && what[0] == '?') PUTS(b, "null");
+  else bt_log_buf_json_str(b, fn, fnlen);
+  bt_log_buf_putc(b, '}');
+}
+
+static void put_frames(bt_log_buf *b, const char *tb) {
+  PUTS(b, "\"frames\":[");
+  if (tb) {
+    const char *p = strstr(tb, "stack traceback:");
+    p = p ? p + 16 : tb;
+    bool first = true;
+    while (*p) {
+      const char *eol = strchr(p, '\n');
+      size_t len = eol ? (size_t)(eol - p) : strlen(p);
+      const char *s = p;
+      while (len && (*s == '\t' || *s == ' ')) s++, len--;
+      while (len && (s[len - 1] == '\r' || s[len - 1] == ' ')) len--;
+      if (len) put_frame(b, s, len, &first);
+      if (!eol) break;
+      p = eol + 1;
+    }
+  }
+  bt_log_buf_putc(b, ']');
+}
+
+static char *finish(bt_log_buf *b) {
+  if (b->failed) {
+    bt_log_buf_free(b);
+    return NULL;
+  }
+  return b->data;
+}
+
+char *bt_log_exception_json(const char *type, const char *message, const char *traceback) {
+  bt_log_buf b = {0};
+  PUTS(&b, "{\"type\":");
+  type = type ? type : "error";
+  bt_log_buf_json_str(&b, type, strlen(type));
+  PUTS(&b, ",\"message\":");
+  message = message ? message : "";
+  bt_log_buf_json_str(&b, message, strlen(message));
+  bt_log_buf_putc(&b, ',');
+  put_frames(&b, traceback);
+  bt_log_buf_putc(&b, '}');
+  return finish(&b);
+}
+
+char *bt_log_err_json(const bt_err *e) {
+  if (!e) return bt_log_exception_json(NULL, NULL, NULL);
+  bt_log_buf b = {0};
+  PUTS(&b, "{\"type\":");
+  const char *type = e->type[0] ? e->type : "error";
+  bt_log_buf_json_str(&b, type, strlen(type));
+  PUTS(&b, ",\"message\":");
+  bt_log_buf_json_str(&b, e->msg, strnlen(e->msg, sizeof e->msg));
+  if (e->file[0]) {
+    PUTS(&b, ",\"file\":");
+    bt_log_buf_json_str(&b, e->file, strnlen(e->file, sizeof e->file));
+  }
+  if (e->line > 0) PUTS(&b, ",\"line\":"), bt_log_buf_json_int(&b, e->line);
+  if (e->field[0]) {
+    PUTS(&b, ",\"field\":");
+    bt_log_buf_json_str(&b, e->field, strnlen(e->field, sizeof e->field));
+  }
+  bt_log_buf_putc(&b, ',');
+  put_frames(&b, e->traceback);
+  bt_log_buf_putc(&b, '}');
+  return finish(&b);
+}

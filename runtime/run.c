@@ -197,19 +197,25 @@ static void on_trade_closed(void *ud, const bt_trade *t) {
 }
 
 /* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
- * bar, minute data its daily closes, and the file stays small for 10M-bar runs. */
+ * bar, minute data its daily closes, and the file stays small for 10M-bar runs. The
+ * sample is kept raw and formatted only when its day is over. */
+static void equity_write(bt_run *run) {
+  const bt_equity_sample *e = &run->equity_last;
+  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
+  bt_format_time(e->time, t);
+  money(e->equity, eq);
+  money(e->cash, cash);
+  money(e->position_value, pv);
+  fprintf(run->equity_f, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv, e->drawdown);
+}
+
 static void equity_sample(bt_run *run, int64_t time, bt_dec equity, double drawdown) {
   int64_t day = time >= 0 ? time / 86400 : (time - 86399) / 86400;
-  if (run->equity_pending && day != run->equity_day) fputs(run->equity_row, run->equity_f);
+  if (run->equity_pending && day != run->equity_day) equity_write(run);
   run->equity_day = day;
   run->equity_pending = true;
-  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
-  bt_format_time(time, t);
-  money(equity, eq);
-  money(bt_ledger_cash(run->ledger), cash);
-  money(bt_ledger_position_value(run->ledger), pv);
-  snprintf(run->equity_row, sizeof run->equity_row, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv,
-           drawdown);
+  bt_dec cash = bt_ledger_cash(run->ledger);
+  run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
 }
 
 static int open_outputs(bt_run *run, bt_err *err) {
@@ -677,6 +683,7 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   lua_settop(L, strategy - 1);
   for (int i = 0; i < run->nfeeds; i++) res->skipped_rows += bt_feed_skipped(run->feeds[i]);
   if (rc) return rc;
+  if (run->equity_pending) equity_write(run);
 
   /* Open positions stay open: report them as open trades marked at the last close. */
   for (int i = 0; i < run->nfeeds; i++) {

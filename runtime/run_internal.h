@@ -16,6 +16,12 @@
 #include "metrics.h"
 #include "run.h"
 
+typedef struct bt_equity_sample {
+  int64_t time;
+  bt_dec equity, cash, position_value;
+  double drawdown;
+} bt_equity_sample;
+
 typedef struct bt_run {
   bt_app *app;
   const bt_run_spec *spec;
@@ -44,7 +50,7 @@ typedef struct bt_run {
   char trades_tmp[600], equity_tmp[600];
   int64_t equity_day;          /* UTC day of the pending equity row */
   bool equity_pending;
-  char equity_row[160];        /* last equity row of equity_day, written when the day ends */
+  bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   uint64_t bars;
   uint64_t rejections;
 

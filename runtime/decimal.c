@@ -115,10 +115,14 @@ int bt_dec_parse(const char *s, long len, bt_dec *out) {
 
 bool bt_dec_from_double(double d, bt_dec *out) {
   if (!isfinite(d)) return false;
-  /* Round through a %.8f rendering so 0.1 becomes exactly 0.10000000, not the binary
-   * neighbour scaled up. */
-  double scaled = nearbyint(d * (double)BT_DEC_SCALE);
-  if (fabs(scaled) >= 9.2e18) return false;
+  /* Below 1e6 the scaled product is far from 2^53, so rounding it is the same as
+   * rounding the decimal rendering of d (0.1 -> 0.10000000 exactly). Larger values go
+   * through a %.8f rendering, which is slower but exact. */
+  if (fabs(d) < 1e6) {
+    out->v = (int64_t)nearbyint(d * (double)BT_DEC_SCALE);
+    return true;
+  }
+  if (fabs(d) >= 9.2e10) return false;
   char buf[64];
   snprintf(buf, sizeof buf, "%.8f", d);
   bt_dec v;

@@ -171,11 +171,9 @@ static void install_signals(void) {
 }
 
 static void report_error(const bt_err *err) {
-  /* In JSON mode the failure is already a structured log record; a person at a terminal
-   * also gets the plain message (stderr keeps stdout pure JSON). */
+  /* The failure is already a log record with the traceback on stdout; stderr gets the
+   * one-line message, so stdout stays pure JSON in json mode. */
   fprintf(stderr, "btrun: %s\n", err->msg);
-  if (err->traceback && bt_log_get_format() == BT_LOG_FORMAT_CONSOLE)
-    fprintf(stderr, "%s\n", err->traceback);
 }
 
 static void print_summary(const bt_run_result *r) {

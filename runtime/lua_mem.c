@@ -49,6 +49,7 @@ static mem_budget *budget(lua_State *L) {
 
 size_t bt_lua_mem_used(lua_State *L) { return budget(L)->used; }
 size_t bt_lua_mem_peak(lua_State *L) { return budget(L)->peak; }
+size_t bt_lua_mem_limit(lua_State *L) { return budget(L)->limit; }
 
 void bt_lua_mem_close(lua_State *L) {
   mem_budget *b = budget(L);

@@ -70,6 +70,12 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
   size_t msglen = tb ? (size_t)(tb - full) : strlen(full);
   int code = status == LUA_ERRMEM ? BT_ELIMIT : BT_ELUA;
   const char *type = status == LUA_ERRMEM ? "memory_limit" : "lua_error";
+  if (status == LUA_ERRMEM) {
+    bt_errf(err, code, type, "Lua memory limit exceeded (max_memory = %zu bytes)",
+            bt_lua_mem_limit(L));
+    lua_pop(L, 1);
+    return code;
+  }
   if (strstr(full, "btrun: timeout")) code = BT_ELIMIT, type = "timeout";
   if (strstr(full, "btrun: interrupted")) code = BT_ELIMIT, type = "interrupted";
   bt_errf(err, code, type, "%.*s", (int)(msglen > 700 ? 700 : msglen), full);

@@ -506,15 +506,16 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
   uint64_t progress_every = run->app->cfg.progress_every;
   uint64_t t0 = bt_now_ns();
   fill_ctx fc = {run, err, 0};
-  bt_bar bar;
   int rc;
-  while ((rc = next_bar(run, &bar, err)) == 1) {
+  /* The bar lives in the run, so a failure report can still name it after the loop. */
+  while ((rc = next_bar(run, &run->current, err)) == 1) {
+    const bt_bar bar = run->current;
     if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return stopped_error(run, err);
-    run->bar = &bar;
+    run->bar = &run->current;
     run->bars++;
     if (bt_bus_wants(run->bus, BT_EV_BAR)) {
       bt_event ev = {.type = BT_EV_BAR, .timestamp = bar.time, .source = "feed",
-                     .symbol = bar.symbol, .p.bar = &bar};
+                     .symbol = bar.symbol, .p.bar = &run->current};
       run->bar_event = bt_bus_publish(run->bus, &ev);
     } else {
       bt_event ev = {.type = BT_EV_BAR};
@@ -522,7 +523,7 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     }
     run->cause = run->bar_event;
     if (bt_broker_pending(run->broker)) {
-      if (bt_broker_on_bar(run->broker, run->ledger, &bar, on_broker_event, &fc, err))
+      if (bt_broker_on_bar(run->broker, run->ledger, &run->current, on_broker_event, &fc, err))
         return err->code;
       if (fc.rc) return fc.rc;
     }

@@ -41,7 +41,8 @@ typedef struct bt_run {
   bt_metrics metrics;
   bt_bus *bus;
 
-  const bt_bar *bar;           /* bar being processed, NULL outside the loop */
+  bt_bar current;              /* storage of the bar being processed */
+  const bt_bar *bar;           /* &current while a bar is processed, NULL outside the loop */
   uint64_t bar_event;          /* BAR event id of the current bar */
   uint64_t cause;              /* cause for orders submitted now: BAR or latest SIGNAL */
   bool in_callback;

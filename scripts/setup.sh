@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# setup.sh - install btrun's build dependencies (Debian/Ubuntu) and build it.
+#   scripts/setup.sh              -> build/btrun (RelWithDebInfo)
+#   scripts/setup.sh --sanitize   -> build-asan/btrun (AddressSanitizer + UBSan)
+# Installing is skipped when every package is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
+  libcjson-dev uuid-dev libsqlite3-dev zlib1g-dev jq python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build=build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = "--sanitize" ]; then
+  build=build-asan
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DBT_SANITIZE=ON)
+fi
+cmake -S . -B "$build" "${flags[@]}" >/dev/null
+cmake --build "$build" -j"$(nproc)"

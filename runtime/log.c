@@ -733,12 +733,17 @@ bt_log_ctx *bt_log_save(void) {
   return s;
 }
 
+void bt_log_ctx_free(bt_log_ctx *saved) {
+  if (!saved) return;
+  ctx_free_entries(saved);
+  free(saved);
+}
+
 void bt_log_restore(bt_log_ctx *saved) {
   if (!saved) return;
   tls_state *t = tls();
   if (!t) {
-    ctx_free_entries(saved);
-    free(saved);
+    bt_log_ctx_free(saved);
     return;
   }
   ctx_free_entries(&t->ctx);

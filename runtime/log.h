@@ -111,6 +111,8 @@ uint64_t bt_log_dropped(void);
 /* The calling thread's bound context, in bind order; valid until the next bind,
  * unbind, clear or restore on this thread. */
 size_t bt_log_context(const bt_field **fields);
+/* Free a snapshot without restoring it. */
+void bt_log_ctx_free(bt_log_ctx *saved);
 
 /* Like bt_log_exception_json for a bt_err: type, message, file/line/field when set,
  * and frames parsed from e->traceback ([] when none). Heap string, NULL on OOM. */

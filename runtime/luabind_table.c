@@ -1,9 +1,11 @@
 #include "luabind.h"
 #include "lua_ctx.h"
+#include "lua_log.h"
 
 /* One line per `bt` submodule; modules add theirs here. */
 const bt_lua_module bt_lua_modules[] = {
     {"trace", bt_lua_open_trace},
     {"backtest", bt_lua_open_backtest},
+    {"log", bt_lua_open_log},
     {NULL, NULL},
 };

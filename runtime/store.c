@@ -1,0 +1,974 @@
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "bus.h"
+#include "decimal.h"
+
+#define SCHEMA_VERSION 1
+
+enum { ST_INS_EVENT, ST_INS_CHUNK, ST_GET_ROW, ST_GET_CHUNK, ST_CHILDREN, ST__N };
+
+struct bt_store {
+  sqlite3 *db;
+  char path[1024];
+  char host[64];
+  sqlite3_stmt *st[ST__N];
+  uint8_t *buf; /* chunk/payload encoding buffer */
+  size_t cap;
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS runs("
+    " run_no INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, correlation_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, strategy TEXT, strategy_path TEXT, origin TEXT,"
+    " user_id TEXT, params TEXT, data TEXT, config TEXT, trace_config TEXT, out_dir TEXT,"
+    " status TEXT NOT NULL, completed_at INTEGER, duration_ms INTEGER, metrics TEXT,"
+    " error TEXT, bars INTEGER, event_count INTEGER, events_stored INTEGER,"
+    " events_sampled_out INTEGER, events_dropped INTEGER, lineage_gaps INTEGER,"
+    " pid INTEGER, host TEXT, clock_origin INTEGER);"
+    "CREATE INDEX IF NOT EXISTS runs_correlation ON runs(correlation_id);"
+    "CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);"
+    "CREATE TABLE IF NOT EXISTS events("
+    " run INTEGER NOT NULL, seq INTEGER NOT NULL, type INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " cause INTEGER, src TEXT, sym INTEGER, utype TEXT,"
+    " t_created INTEGER, d_emit INTEGER, d_recv INTEGER, d_proc INTEGER, data BLOB,"
+    " PRIMARY KEY(run, seq)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS events_cause ON events(run, cause) WHERE cause IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS events_type_ts ON events(run, type, ts);"
+    "CREATE TABLE IF NOT EXISTS bar_chunks("
+    " run INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+    " ts_first INTEGER NOT NULL, ts_last INTEGER NOT NULL, n INTEGER NOT NULL, src TEXT,"
+    " data BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS bar_chunks_seq ON bar_chunks(run, first_seq);"
+    "CREATE TABLE IF NOT EXISTS latency("
+    " run INTEGER NOT NULL, type TEXT NOT NULL, metric TEXT NOT NULL, count INTEGER NOT NULL,"
+    " mean_ns REAL, p50_ns INTEGER, p95_ns INTEGER, max_ns INTEGER,"
+    " PRIMARY KEY(run, type, metric)) WITHOUT ROWID;";
+
+#define ROW_COLS "seq, type, ts, cause, src, sym, utype, t_created, d_emit, d_recv, d_proc, data"
+
+static const char *const stmt_sql[ST__N] = {
+    [ST_INS_EVENT] = "INSERT INTO events(run, " ROW_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_INS_CHUNK] = "INSERT INTO bar_chunks(run, first_seq, last_seq, ts_first, ts_last, n, src,"
+                     " data) VALUES(?,?,?,?,?,?,?,?)",
+    [ST_GET_ROW] = "SELECT " ROW_COLS " FROM events WHERE run = ? AND seq = ?",
+    [ST_GET_CHUNK] = "SELECT first_seq, last_seq, src, data FROM bar_chunks"
+                     " WHERE run = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
+    [ST_CHILDREN] = "SELECT " ROW_COLS " FROM events WHERE run = ? AND cause = ? ORDER BY seq",
+};
+
+static int db_err(bt_store *s, bt_err *err, const char *what) {
+  return bt_errf(err, BT_EIO, "store_error", "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec(bt_store *s, const char *sql, bt_err *err) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    bt_errf(err, BT_EIO, "store_error", "%s: %s", s->path, msg ? msg : "sqlite error");
+    sqlite3_free(msg);
+    return BT_EIO;
+  }
+  return 0;
+}
+
+static int mkdirs_for(const char *path) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return 0;
+  *slash = '\0';
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0755) && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int open_common(bt_store **out, const char *path, bool readonly, bt_err *err) {
+  *out = NULL;
+  bt_store *s = calloc(1, sizeof *s);
+  if (!s) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  snprintf(s->path, sizeof s->path, "%s", path);
+  if (gethostname(s->host, sizeof s->host)) s->host[0] = '\0';
+  s->host[sizeof s->host - 1] = '\0';
+  if (readonly && access(path, R_OK) != 0) {
+    free(s);
+    return bt_errf(err, BT_EIO, "store_error",
+                   "%s: no event store (no traced run yet, or set trace.store / BTRUN_DATA_DIR)",
+                   path);
+  }
+  if (!readonly && mkdirs_for(path)) {
+    free(s);
+    return bt_errf(err, BT_EIO, "store_error", "%s: cannot create directory: %s", path,
+                   strerror(errno));
+  }
+  /* Readers open read-write too (without creating): WAL readers need the -shm file. */
+  int flags = SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+    int rc = bt_errf(err, BT_EIO, "store_error", "%s: cannot open: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    sqlite3_close(s->db);
+    free(s);
+    return rc;
+  }
+  sqlite3_busy_timeout(s->db, 10000);
+  int rc = exec(s,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA cache_size=-16384;",
+                err);
+  if (!rc && !readonly) {
+    rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (!rc) rc = exec(s, schema_sql, err);
+    if (!rc) {
+      char sql[128];
+      snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO meta VALUES('schema_version', %d)",
+               SCHEMA_VERSION);
+      rc = exec(s, sql, err);
+    }
+    rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
+  }
+  if (!rc) {
+    sqlite3_stmt *v;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &v,
+                           NULL) != SQLITE_OK)
+      rc = bt_errf(err, BT_EIO, "store_error", "%s: not a btrun event store: %s", path,
+                   sqlite3_errmsg(s->db));
+    else {
+      int ver = sqlite3_step(v) == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
+      sqlite3_finalize(v);
+      if (ver != SCHEMA_VERSION)
+        rc = bt_errf(err, BT_EINVAL, "store_error",
+                     "%s: event store schema version %d, this btrun reads version %d", path, ver,
+                     SCHEMA_VERSION);
+    }
+  }
+  for (int i = 0; !rc && i < ST__N; i++)
+    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL))
+      rc = db_err(s, err, "prepare");
+  if (rc) {
+    bt_store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int bt_store_open(bt_store **out, const char *path, bt_err *err) {
+  return open_common(out, path, false, err);
+}
+
+int bt_store_open_readonly(bt_store **out, const char *path, bt_err *err) {
+  return open_common(out, path, true, err);
+}
+
+void bt_store_close(bt_store *s) {
+  if (!s) return;
+  for (int i = 0; i < ST__N; i++) sqlite3_finalize(s->st[i]);
+  sqlite3_close(s->db);
+  free(s->buf);
+  free(s);
+}
+
+const char *bt_store_path(const bt_store *s) { return s->path; }
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+static int reserve(bt_store *s, size_t need) {
+  if (need <= s->cap) return 0;
+  size_t cap = s->cap ? s->cap : 4096;
+  while (cap < need) cap *= 2;
+  uint8_t *b = realloc(s->buf, cap);
+  if (!b) return BT_ENOMEM;
+  s->buf = b;
+  s->cap = cap;
+  return 0;
+}
+
+/* LEB128 varints; signed values zigzag-encoded. */
+static size_t put_uv(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+static size_t put_sv(uint8_t *p, int64_t v) {
+  return put_uv(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+typedef struct rd {
+  const uint8_t *p, *end;
+  bool bad;
+} rd;
+static uint64_t get_uv(rd *r) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (r->p >= r->end) break;
+    uint8_t b = *r->p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  r->bad = true;
+  return 0;
+}
+static int64_t get_sv(rd *r) {
+  uint64_t u = get_uv(r);
+  return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* ---- runs ---------------------------------------------------------------------- */
+
+int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
+                       uint64_t clock_origin, int64_t *run_no, bt_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "INSERT INTO runs(run_id, correlation_id, created_at, strategy,"
+                         " strategy_path, origin, user_id, params, data, config, trace_config,"
+                         " out_dir, status, pid, host, clock_origin, bars, event_count,"
+                         " events_stored, events_sampled_out, events_dropped, lineage_gaps)"
+                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?,0,0,0,0,0,0)",
+                         -1, &st, NULL))
+    return db_err(s, err, "insert run");
+  sqlite3_bind_text(st, 1, info->run_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, info->correlation_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 3, info->started_ms);
+  bind_text_or_null(st, 4, info->strategy_id);
+  bind_text_or_null(st, 5, info->strategy_path);
+  bind_text_or_null(st, 6, info->origin);
+  bind_text_or_null(st, 7, info->user_id);
+  bind_text_or_null(st, 8, info->params_json);
+  bind_text_or_null(st, 9, info->data_json);
+  bind_text_or_null(st, 10, info->config_json);
+  bind_text_or_null(st, 11, trace_config_json);
+  bind_text_or_null(st, 12, info->out_dir);
+  sqlite3_bind_int64(st, 13, (int64_t)getpid());
+  sqlite3_bind_text(st, 14, s->host, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 15, (int64_t)clock_origin);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert run");
+  sqlite3_finalize(st);
+  if (!rc) *run_no = sqlite3_last_insert_rowid(s->db);
+  return rc;
+}
+
+int bt_store_run_finish(bt_store *s, int64_t run_no, const bt_store_run_end *e, bt_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "UPDATE runs SET status = ?, completed_at = ?, duration_ms = ?,"
+                         " metrics = ?, error = ?, bars = ?, event_count = ?, events_stored = ?,"
+                         " events_sampled_out = ?, events_dropped = ?, lineage_gaps = ?"
+                         " WHERE run_no = ?",
+                         -1, &st, NULL))
+    return db_err(s, err, "update run");
+  sqlite3_bind_text(st, 1, e->status, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, e->completed_at);
+  sqlite3_bind_int64(st, 3, e->duration_ms);
+  bind_text_or_null(st, 4, e->metrics_json);
+  bind_text_or_null(st, 5, e->error);
+  sqlite3_bind_int64(st, 6, (int64_t)e->bars);
+  sqlite3_bind_int64(st, 7, (int64_t)e->event_count);
+  sqlite3_bind_int64(st, 8, (int64_t)e->stored);
+  sqlite3_bind_int64(st, 9, (int64_t)e->sampled_out);
+  sqlite3_bind_int64(st, 10, (int64_t)e->dropped);
+  sqlite3_bind_int64(st, 11, (int64_t)e->lineage_gaps);
+  sqlite3_bind_int64(st, 12, run_no);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "update run");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+void bt_store_run_clear(bt_store_run *r) {
+  char **p[] = {&r->strategy_path, &r->origin, &r->user_id, &r->params, &r->data, &r->config,
+                &r->trace_config, &r->out_dir, &r->metrics, &r->error, &r->host};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(*p[i]);
+  memset(r, 0, sizeof *r);
+}
+
+#define RUN_COLS                                                                             \
+  "run_no, run_id, correlation_id, strategy, status, created_at, completed_at, duration_ms," \
+  " pid, bars, event_count, events_stored, events_sampled_out, events_dropped,"              \
+  " lineage_gaps, clock_origin, strategy_path, origin, user_id, params, data, config,"       \
+  " trace_config, out_dir, metrics, error, host"
+
+static void read_run(bt_store *s, sqlite3_stmt *st, bt_store_run *r) {
+  memset(r, 0, sizeof *r);
+  r->run_no = sqlite3_column_int64(st, 0);
+  col_copy(st, 1, r->run_id, sizeof r->run_id);
+  col_copy(st, 2, r->correlation_id, sizeof r->correlation_id);
+  col_copy(st, 3, r->strategy, sizeof r->strategy);
+  col_copy(st, 4, r->status, sizeof r->status);
+  r->created_at = sqlite3_column_int64(st, 5);
+  r->completed_at = sqlite3_column_int64(st, 6);
+  r->duration_ms = sqlite3_column_int64(st, 7);
+  r->pid = sqlite3_column_int64(st, 8);
+  uint64_t *u[] = {&r->bars, &r->event_count, &r->stored, &r->sampled_out, &r->dropped,
+                   &r->lineage_gaps, &r->clock_origin};
+  for (int i = 0; i < 7; i++) *u[i] = (uint64_t)sqlite3_column_int64(st, 9 + i);
+  char **p[] = {&r->strategy_path, &r->origin, &r->user_id, &r->params, &r->data, &r->config,
+                &r->trace_config, &r->out_dir, &r->metrics, &r->error, &r->host};
+  for (int i = 0; i < 11; i++) *p[i] = col_dup(st, 16 + i);
+  /* "running" is only true while the writing process lives; on this host we can tell. */
+  if (strcmp(r->status, "running") == 0) {
+    bool same_host = r->host && strcmp(r->host, s->host) == 0;
+    bool alive = same_host && r->pid > 0 && (kill((pid_t)r->pid, 0) == 0 || errno == EPERM);
+    r->incomplete = same_host && !alive;
+  }
+}
+
+int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *err) {
+  size_t len = strlen(id);
+  if (len < 4)
+    return bt_errf(err, BT_EINVAL, "usage_error", "run id '%s': give at least 4 characters",
+                   id);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT " RUN_COLS " FROM runs WHERE run_id >= ?1 AND run_id < ?1 || "
+                         "char(1114111) ORDER BY run_id LIMIT 2",
+                         -1, &st, NULL))
+    return db_err(s, err, "find run");
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+  int n = 0, rc = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (n++ == 0) read_run(s, st, out);
+  }
+  sqlite3_finalize(st);
+  if (n == 0) rc = bt_errf(err, BT_EINVAL, "not_found", "no run '%s' in %s", id, s->path);
+  else if (n > 1 && strcmp(out->run_id, id) != 0) {
+    bt_store_run_clear(out);
+    rc = bt_errf(err, BT_EINVAL, "usage_error", "run id '%s' is ambiguous: give more characters",
+                 id);
+  }
+  return rc;
+}
+
+int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,
+                       void *ud, bt_err *err) {
+  sqlite3_stmt *st;
+  const char *sql =
+      correlation_id
+          ? "SELECT " RUN_COLS " FROM runs WHERE correlation_id = ?1 ORDER BY run_no DESC LIMIT ?2"
+          : "SELECT " RUN_COLS " FROM runs ORDER BY run_no DESC LIMIT ?2";
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) return db_err(s, err, "list runs");
+  if (correlation_id) sqlite3_bind_text(st, 1, correlation_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+  int rc = 0, step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    bt_store_run r;
+    read_run(s, st, &r);
+    int stop = fn(ud, &r);
+    bt_store_run_clear(&r);
+    if (stop) break;
+  }
+  if (step != SQLITE_ROW && step != SQLITE_DONE) rc = db_err(s, err, "list runs");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+int bt_store_begin(bt_store *s, bt_err *err) { return exec(s, "BEGIN IMMEDIATE", err); }
+int bt_store_commit(bt_store *s, bt_err *err) { return exec(s, "COMMIT", err); }
+
+/* ORDER and FILL payloads: varints (money as zigzag bt_dec raw). */
+static size_t encode_payload(const bt_trace_event *ev, uint8_t *p) {
+  size_t n = 0;
+  if (ev->type == BT_EV_ORDER) {
+    n += put_uv(p + n, ev->p.order.order_id);
+    p[n++] = ev->side;
+    p[n++] = ev->otype;
+    p[n++] = ev->ostatus;
+    n += put_sv(p + n, ev->p.order.qty);
+    n += put_sv(p + n, ev->p.order.limit);
+    n += put_sv(p + n, ev->p.order.stop);
+  } else if (ev->type == BT_EV_FILL) {
+    n += put_uv(p + n, ev->p.fill.order_id);
+    p[n++] = ev->side;
+    n += put_sv(p + n, ev->p.fill.qty);
+    n += put_sv(p + n, ev->p.fill.price);
+    n += put_sv(p + n, ev->p.fill.commission);
+  }
+  return n;
+}
+
+/* Returns the bytes consumed. */
+static size_t decode_payload(bt_trace_event *ev, const uint8_t *p, size_t len) {
+  rd r = {p, p + len, false};
+  if (ev->type == BT_EV_ORDER) {
+    ev->p.order.order_id = get_uv(&r);
+    if (r.end - r.p < 3) return len;
+    ev->side = *r.p++;
+    ev->otype = *r.p++;
+    ev->ostatus = *r.p++;
+    ev->p.order.qty = get_sv(&r);
+    ev->p.order.limit = get_sv(&r);
+    ev->p.order.stop = get_sv(&r);
+  } else if (ev->type == BT_EV_FILL) {
+    ev->p.fill.order_id = get_uv(&r);
+    if (r.p >= r.end) return len;
+    ev->side = *r.p++;
+    ev->p.fill.qty = get_sv(&r);
+    ev->p.fill.price = get_sv(&r);
+    ev->p.fill.commission = get_sv(&r);
+  }
+  return r.bad ? len : (size_t)(r.p - p);
+}
+
+int bt_store_put_event(bt_store *s, int64_t run_no, const bt_trace_event *ev, bt_err *err) {
+  sqlite3_stmt *st = s->st[ST_INS_EVENT];
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_int64(st, 2, (int64_t)ev->seq);
+  sqlite3_bind_int(st, 3, ev->type);
+  sqlite3_bind_int64(st, 4, ev->ts);
+  if (ev->cause) sqlite3_bind_int64(st, 5, (int64_t)ev->cause);
+  else sqlite3_bind_null(st, 5);
+  bind_text_or_null(st, 6, ev->source);
+  sqlite3_bind_int64(st, 7, ev->symbol);
+  bind_text_or_null(st, 8, ev->user_type);
+  sqlite3_bind_int64(st, 9, (int64_t)ev->created);
+  sqlite3_bind_int64(st, 10, (int64_t)(ev->emitted - ev->created));
+  sqlite3_bind_int64(st, 11, (int64_t)(ev->received - ev->emitted));
+  sqlite3_bind_int64(st, 12, (int64_t)(ev->processed - ev->received));
+  if (ev->type == BT_EV_ORDER || ev->type == BT_EV_FILL) {
+    /* fixed fields, then the reject reason (if any) as the rest of the blob */
+    size_t tl = ev->text ? strlen(ev->text) : 0;
+    if (reserve(s, 64 + tl)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    size_t n = encode_payload(ev, s->buf);
+    if (tl) memcpy(s->buf + n, ev->text, tl);
+    sqlite3_bind_blob(st, 13, s->buf, (int)(n + tl), SQLITE_STATIC);
+  } else if (ev->text) {
+    sqlite3_bind_text(st, 13, ev->text, -1, SQLITE_STATIC);
+  } else {
+    sqlite3_bind_null(st, 13);
+  }
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert event");
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+/* A bar chunk: per bar, deltas against the previous bar of the chunk (zigzag varints):
+ * seq, ts, symbol, created, emitted-created, received-emitted, processed-received,
+ * open, high, low, close; volume as varint(2v) when a whole number, else 0x01 + 8 bytes. */
+enum { CHUNK_VERSION = 1, BAR_MAX_BYTES = 12 * 10 + 9 };
+
+int bt_store_put_bars(bt_store *s, int64_t run_no, const bt_trace_event *evs, size_t n,
+                      bt_err *err) {
+  if (n == 0) return 0;
+  if (reserve(s, 1 + n * BAR_MAX_BYTES)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  uint8_t *p = s->buf;
+  size_t len = 0;
+  p[len++] = CHUNK_VERSION;
+  bt_trace_event prev = {.seq = evs[0].seq - 1};
+  for (size_t i = 0; i < n; i++) {
+    const bt_trace_event *e = &evs[i];
+    len += put_uv(p + len, e->seq - prev.seq);
+    len += put_sv(p + len, e->ts - prev.ts);
+    len += put_uv(p + len, e->symbol);
+    len += put_sv(p + len, (int64_t)(e->created - prev.created));
+    len += put_sv(p + len, (int64_t)(e->emitted - e->created));
+    len += put_sv(p + len, (int64_t)(e->received - e->emitted));
+    len += put_sv(p + len, (int64_t)(e->processed - e->received));
+    len += put_sv(p + len, e->p.bar.open - prev.p.bar.open);
+    len += put_sv(p + len, e->p.bar.high - prev.p.bar.high);
+    len += put_sv(p + len, e->p.bar.low - prev.p.bar.low);
+    len += put_sv(p + len, e->p.bar.close - prev.p.bar.close);
+    double v = e->p.bar.volume;
+    if (v >= 0 && v < 4611686018427387904.0 && v == floor(v)) {
+      len += put_uv(p + len, (uint64_t)v << 1);
+    } else {
+      p[len++] = 1;
+      memcpy(p + len, &v, 8);
+      len += 8;
+    }
+    prev = *e;
+  }
+  sqlite3_stmt *st = s->st[ST_INS_CHUNK];
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_int64(st, 2, (int64_t)evs[0].seq);
+  sqlite3_bind_int64(st, 3, (int64_t)evs[n - 1].seq);
+  sqlite3_bind_int64(st, 4, evs[0].ts);
+  sqlite3_bind_int64(st, 5, evs[n - 1].ts);
+  sqlite3_bind_int64(st, 6, (int64_t)n);
+  bind_text_or_null(st, 7, evs[0].source);
+  sqlite3_bind_blob(st, 8, p, (int)len, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert bars");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Decoder state of one chunk: yields its bars one by one. */
+typedef struct chunk_rd {
+  rd r;
+  uint64_t left;
+  bt_trace_event prev;
+  char *src;
+} chunk_rd;
+
+static void chunk_start(chunk_rd *c, const void *blob, int len, uint64_t first_seq, uint64_t n,
+                        const char *src) {
+  c->r = (rd){blob, (const uint8_t *)blob + len, false};
+  if (len < 1 || *c->r.p != CHUNK_VERSION) c->r.bad = true;
+  else c->r.p++;
+  c->left = n;
+  memset(&c->prev, 0, sizeof c->prev);
+  c->prev.seq = first_seq - 1;
+  free(c->src);
+  c->src = src ? strdup(src) : NULL;
+}
+
+/* 1 = *ev filled, 0 = chunk done, -1 = corrupt. */
+static int chunk_next(chunk_rd *c, bt_trace_event *ev) {
+  if (c->left == 0) return 0;
+  rd *r = &c->r;
+  bt_trace_event e = {.type = BT_EV_BAR};
+  e.seq = c->prev.seq + get_uv(r);
+  e.ts = c->prev.ts + get_sv(r);
+  e.symbol = (uint32_t)get_uv(r);
+  e.created = c->prev.created + (uint64_t)get_sv(r);
+  e.emitted = e.created + (uint64_t)get_sv(r);
+  e.received = e.emitted + (uint64_t)get_sv(r);
+  e.processed = e.received + (uint64_t)get_sv(r);
+  e.p.bar.open = c->prev.p.bar.open + get_sv(r);
+  e.p.bar.high = c->prev.p.bar.high + get_sv(r);
+  e.p.bar.low = c->prev.p.bar.low + get_sv(r);
+  e.p.bar.close = c->prev.p.bar.close + get_sv(r);
+  uint64_t vtag = get_uv(r);
+  if (vtag == 1) {
+    if (r->end - r->p < 8) r->bad = true;
+    else {
+      memcpy(&e.p.bar.volume, r->p, 8);
+      r->p += 8;
+    }
+  } else {
+    e.p.bar.volume = (double)(vtag >> 1);
+  }
+  if (r->bad) return -1;
+  e.source = c->src;
+  c->prev = e;
+  c->left--;
+  *ev = e;
+  return 1;
+}
+
+/* ---- reading rows -------------------------------------------------------------- */
+
+/* Columns in ROW_COLS order starting at 0. Strings are heap copies. */
+static void read_row(sqlite3_stmt *st, bt_trace_event *ev) {
+  memset(ev, 0, sizeof *ev);
+  ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
+  ev->type = (uint8_t)sqlite3_column_int(st, 1);
+  ev->ts = sqlite3_column_int64(st, 2);
+  ev->cause = (uint64_t)sqlite3_column_int64(st, 3);
+  ev->source = col_dup(st, 4);
+  ev->symbol = (uint32_t)sqlite3_column_int64(st, 5);
+  ev->user_type = col_dup(st, 6);
+  ev->created = (uint64_t)sqlite3_column_int64(st, 7);
+  ev->emitted = ev->created + (uint64_t)sqlite3_column_int64(st, 8);
+  ev->received = ev->emitted + (uint64_t)sqlite3_column_int64(st, 9);
+  ev->processed = ev->received + (uint64_t)sqlite3_column_int64(st, 10);
+  if (ev->type == BT_EV_ORDER || ev->type == BT_EV_FILL) {
+    const uint8_t *b = sqlite3_column_blob(st, 11);
+    size_t len = (size_t)sqlite3_column_bytes(st, 11);
+    if (b) {
+      size_t n = decode_payload(ev, b, len);
+      if (n < len) ev->text = strndup((const char *)b + n, len - n);
+    }
+  } else {
+    ev->text = col_dup(st, 11);
+  }
+}
+
+void bt_trace_event_clear(bt_trace_event *ev) {
+  free((char *)ev->source);
+  free(ev->text);
+  free(ev->user_type);
+  memset(ev, 0, sizeof *ev);
+}
+
+int bt_store_get_event(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event *ev,
+                       bool *found, bt_err *err) {
+  *found = false;
+  memset(ev, 0, sizeof *ev);
+  sqlite3_stmt *st = s->st[ST_GET_ROW];
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_int64(st, 2, (int64_t)seq);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) {
+    read_row(st, ev);
+    *found = true;
+  }
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE) return db_err(s, err, "get event");
+  if (*found) return 0;
+  st = s->st[ST_GET_CHUNK];
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_int64(st, 2, (int64_t)seq);
+  step = sqlite3_step(st);
+  int rc = 0;
+  if (step == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 1) >= seq) {
+    chunk_rd c = {0};
+    chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
+                (uint64_t)sqlite3_column_int64(st, 0), UINT64_MAX,
+                (const char *)sqlite3_column_text(st, 2));
+    bt_trace_event e;
+    int r;
+    while ((r = chunk_next(&c, &e)) == 1 && e.seq < seq) {
+    }
+    if (r < 0) rc = bt_errf(err, BT_EIO, "store_error", "%s: corrupt bar chunk", s->path);
+    else if (r == 1 && e.seq == seq) {
+      *ev = e;
+      ev->source = c.src; /* hand over ownership */
+      c.src = NULL;
+      *found = true;
+    }
+    free(c.src);
+  } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    rc = db_err(s, err, "get event");
+  }
+  sqlite3_reset(st);
+  return rc;
+}
+
+int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event **out,
+                      size_t *n, bt_err *err) {
+  *out = NULL;
+  *n = 0;
+  size_t cap = 0;
+  sqlite3_stmt *st = s->st[ST_CHILDREN];
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_int64(st, 2, (int64_t)seq);
+  int step, rc = 0;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 8;
+      bt_trace_event *a = realloc(*out, cap * sizeof *a);
+      if (!a) {
+        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+        break;
+      }
+      *out = a;
+    }
+    read_row(st, &(*out)[(*n)++]);
+  }
+  if (!rc && step != SQLITE_DONE) rc = db_err(s, err, "children");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* ---- query iterator ------------------------------------------------------------ */
+
+struct bt_store_iter {
+  bt_store *s;
+  sqlite3_stmt *rows, *chunks;
+  bool rows_done, chunks_done, have_row, have_bar;
+  bt_trace_event row, bar; /* lookahead of each source */
+  bt_trace_event out;      /* last returned (owns the row's strings) */
+  chunk_rd c;
+  bool has_from, has_to;
+  int64_t from, to;
+};
+
+int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err) {
+  *out = NULL;
+  bt_store_iter *it = calloc(1, sizeof *it);
+  if (!it) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  it->s = s;
+  it->has_from = q->has_from;
+  it->has_to = q->has_to;
+  it->from = q->has_from ? q->from : INT64_MIN;
+  it->to = q->has_to ? q->to : INT64_MAX;
+  uint32_t mask = q->type_mask ? q->type_mask : BT_EV_MASK_ALL;
+  char sql[512], in[128] = "";
+  size_t k = 0;
+  for (int t = 0; t < BT_EV__COUNT; t++)
+    if (t != BT_EV_BAR && (mask & BT_EV_MASK(t)))
+      k += (size_t)snprintf(in + k, sizeof in - k, "%s%d", k ? "," : "", t);
+  int rc = 0;
+  if (k) {
+    snprintf(sql, sizeof sql,
+             "SELECT " ROW_COLS " FROM events WHERE run = ?1 AND type IN (%s) AND ts >= ?2"
+             " AND ts <= ?3%s ORDER BY seq",
+             in, q->user_type ? " AND (type <> 7 OR utype = ?4)" : "");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &it->rows, NULL)) rc = db_err(s, err, "query");
+    else {
+      sqlite3_bind_int64(it->rows, 1, q->run_no);
+      sqlite3_bind_int64(it->rows, 2, it->from);
+      sqlite3_bind_int64(it->rows, 3, it->to);
+      if (q->user_type) sqlite3_bind_text(it->rows, 4, q->user_type, -1, SQLITE_TRANSIENT);
+    }
+  }
+  it->rows_done = !it->rows;
+  if (!rc && (mask & BT_EV_MASK(BT_EV_BAR))) {
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT first_seq, n, src, data FROM bar_chunks WHERE run = ?1"
+                           " AND ts_last >= ?2 AND ts_first <= ?3 ORDER BY first_seq",
+                           -1, &it->chunks, NULL))
+      rc = db_err(s, err, "query");
+    else {
+      sqlite3_bind_int64(it->chunks, 1, q->run_no);
+      sqlite3_bind_int64(it->chunks, 2, it->from);
+      sqlite3_bind_int64(it->chunks, 3, it->to);
+    }
+  }
+  it->chunks_done = !it->chunks;
+  if (rc) {
+    bt_store_iter_free(it);
+    return rc;
+  }
+  *out = it;
+  return 0;
+}
+
+static int next_bar(bt_store_iter *it, bt_err *err) {
+  for (;;) {
+    bt_trace_event e;
+    int r = it->c.left ? chunk_next(&it->c, &e) : 0;
+    if (r < 0) return bt_errf(err, BT_EIO, "store_error", "%s: corrupt bar chunk", it->s->path);
+    if (r == 1) {
+      if (e.ts < it->from || e.ts > it->to) continue;
+      it->bar = e;
+      it->have_bar = true;
+      return 0;
+    }
+    int step = sqlite3_step(it->chunks);
+    if (step == SQLITE_DONE) {
+      it->chunks_done = true;
+      return 0;
+    }
+    if (step != SQLITE_ROW) return db_err(it->s, err, "query");
+    chunk_start(&it->c, sqlite3_column_blob(it->chunks, 3), sqlite3_column_bytes(it->chunks, 3),
+                (uint64_t)sqlite3_column_int64(it->chunks, 0),
+                (uint64_t)sqlite3_column_int64(it->chunks, 1),
+                (const char *)sqlite3_column_text(it->chunks, 2));
+  }
+}
+
+int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err) {
+  bt_trace_event_clear(&it->out);
+  if (!it->have_row && !it->rows_done) {
+    int step = sqlite3_step(it->rows);
+    if (step == SQLITE_ROW) {
+      read_row(it->rows, &it->row);
+      it->have_row = true;
+    } else if (step == SQLITE_DONE) {
+      it->rows_done = true;
+    } else {
+      return db_err(it->s, err, "query");
+    }
+  }
+  if (!it->have_bar && !it->chunks_done && next_bar(it, err)) return err->code;
+  if (!it->have_row && !it->have_bar) return 0;
+  if (it->have_row && (!it->have_bar || it->row.seq < it->bar.seq)) {
+    it->out = it->row; /* the iterator owns the strings until the next call */
+    it->have_row = false;
+    *ev = it->out;
+  } else {
+    *ev = it->bar; /* source points at the chunk's string, alive until the next chunk */
+    it->have_bar = false;
+  }
+  return 1;
+}
+
+void bt_store_iter_free(bt_store_iter *it) {
+  if (!it) return;
+  sqlite3_finalize(it->rows);
+  sqlite3_finalize(it->chunks);
+  if (it->have_row) bt_trace_event_clear(&it->row);
+  bt_trace_event_clear(&it->out);
+  free(it->c.src);
+  free(it);
+}
+
+/* ---- latency ------------------------------------------------------------------- */
+
+int bt_store_put_latency(bt_store *s, int64_t run_no, const bt_store_latency *l, bt_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO latency VALUES(?,?,?,?,?,?,?,?)", -1,
+                         &st, NULL))
+    return db_err(s, err, "insert latency");
+  sqlite3_bind_int64(st, 1, run_no);
+  sqlite3_bind_text(st, 2, l->type, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, l->metric, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, (int64_t)l->count);
+  sqlite3_bind_double(st, 5, l->mean_ns);
+  sqlite3_bind_int64(st, 6, (int64_t)l->p50_ns);
+  sqlite3_bind_int64(st, 7, (int64_t)l->p95_ns);
+  sqlite3_bind_int64(st, 8, (int64_t)l->max_ns);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert latency");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int bt_store_get_latency(bt_store *s, int64_t run_no, bt_store_latency **out, size_t *n,
+                         bt_err *err) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT type, metric, count, mean_ns, p50_ns, p95_ns, max_ns FROM latency"
+                         " WHERE run = ? ORDER BY type, metric",
+                         -1, &st, NULL))
+    return db_err(s, err, "latency");
+  sqlite3_bind_int64(st, 1, run_no);
+  size_t cap = 0;
+  int rc = 0, step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      bt_store_latency *a = realloc(*out, cap * sizeof *a);
+      if (!a) {
+        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+        break;
+      }
+      *out = a;
+    }
+    bt_store_latency *l = &(*out)[(*n)++];
+    col_copy(st, 0, l->type, sizeof l->type);
+    col_copy(st, 1, l->metric, sizeof l->metric);
+    l->count = (uint64_t)sqlite3_column_int64(st, 2);
+    l->mean_ns = sqlite3_column_double(st, 3);
+    l->p50_ns = (uint64_t)sqlite3_column_int64(st, 4);
+    l->p95_ns = (uint64_t)sqlite3_column_int64(st, 5);
+    l->max_ns = (uint64_t)sqlite3_column_int64(st, 6);
+  }
+  if (!rc && step != SQLITE_DONE) rc = db_err(s, err, "latency");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* ---- payload as JSON ----------------------------------------------------------- */
+
+static void add_dec(cJSON *o, const char *k, int64_t raw) {
+  char b[BT_DEC_STRLEN];
+  bt_dec_format(bt_dec_raw(raw), b);
+  cJSON_AddStringToObject(o, k, b);
+}
+
+char *bt_trace_event_data_json(const bt_trace_event *ev) {
+  static const char *const otypes[] = {"market", "limit", "stop", "stop_limit"};
+  static const char *const ostatus[] = {"pending", "filled", "cancelled", "rejected"};
+  cJSON *o = NULL;
+  switch (ev->type) {
+  case BT_EV_BAR:
+    o = cJSON_CreateObject();
+    add_dec(o, "open", ev->p.bar.open);
+    add_dec(o, "high", ev->p.bar.high);
+    add_dec(o, "low", ev->p.bar.low);
+    add_dec(o, "close", ev->p.bar.close);
+    cJSON_AddNumberToObject(o, "volume", ev->p.bar.volume);
+    break;
+  case BT_EV_ORDER:
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "order_id", (double)ev->p.order.order_id);
+    cJSON_AddStringToObject(o, "side", ev->side ? "sell" : "buy");
+    cJSON_AddStringToObject(o, "order_type", ev->otype < 4 ? otypes[ev->otype] : "unknown");
+    add_dec(o, "qty", ev->p.order.qty);
+    if (ev->otype == BT_LIMIT || ev->otype == BT_STOP_LIMIT) add_dec(o, "limit", ev->p.order.limit);
+    if (ev->otype == BT_STOP || ev->otype == BT_STOP_LIMIT) add_dec(o, "stop", ev->p.order.stop);
+    cJSON_AddStringToObject(o, "status", ev->ostatus < 4 ? ostatus[ev->ostatus] : "unknown");
+    if (ev->text) cJSON_AddStringToObject(o, "reason", ev->text);
+    break;
+  case BT_EV_FILL:
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "order_id", (double)ev->p.fill.order_id);
+    cJSON_AddStringToObject(o, "side", ev->side ? "sell" : "buy");
+    add_dec(o, "qty", ev->p.fill.qty);
+    add_dec(o, "price", ev->p.fill.price);
+    add_dec(o, "commission", ev->p.fill.commission);
+    break;
+  default:
+    return strdup(ev->text && *ev->text ? ev->text : "{}");
+  }
+  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  return s;
+}
+
+/* ---- retention ----------------------------------------------------------------- */
+
+int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, bt_err *err) {
+  *deleted = 0;
+  /* Collect victims first: a run still being written by a live process is kept. */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLS " FROM runs ORDER BY run_no DESC", -1, &st,
+                         NULL))
+    return db_err(s, err, "prune");
+  int64_t *victims = NULL;
+  size_t nv = 0, cap = 0;
+  int idx = 0, rc = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    bt_store_run r;
+    read_run(s, st, &r);
+    bool old = (before_ms >= 0 && r.created_at < before_ms) || (keep_runs >= 0 && idx >= keep_runs);
+    bool live = strcmp(r.status, "running") == 0 && !r.incomplete;
+    idx++;
+    if (old && !live) {
+      if (nv == cap) {
+        cap = cap ? cap * 2 : 64;
+        int64_t *a = realloc(victims, cap * sizeof *a);
+        if (!a) {
+          rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+          bt_store_run_clear(&r);
+          break;
+        }
+        victims = a;
+      }
+      victims[nv++] = r.run_no;
+    }
+    bt_store_run_clear(&r);
+  }
+  sqlite3_finalize(st);
+  if (!rc && nv) rc = exec(s, "BEGIN IMMEDIATE", err);
+  if (!rc && nv) {
+    static const char *const del[] = {
+        "DELETE FROM events WHERE run = ?", "DELETE FROM bar_chunks WHERE run = ?",
+        "DELETE FROM latency WHERE run = ?", "DELETE FROM runs WHERE run_no = ?"};
+    for (size_t d = 0; !rc && d < 4; d++) {
+      if (sqlite3_prepare_v2(s->db, del[d], -1, &st, NULL)) {
+        rc = db_err(s, err, "prune");
+        break;
+      }
+      for (size_t i = 0; !rc && i < nv; i++) {
+        sqlite3_bind_int64(st, 1, victims[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(s, err, "prune");
+        sqlite3_reset(st);
+      }
+      sqlite3_finalize(st);
+    }
+    rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
+    if (!rc) rc = exec(s, "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);", err);
+  }
+  free(victims);
+  if (!rc) *deleted = (int)nv;
+  return rc;
+}

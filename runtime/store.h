@@ -1,0 +1,149 @@
+/* store.h - the event store: traced runs and their events in one SQLite file (WAL).
+ *
+ * One writer at a time per run (the tracer's writer thread); any number of readers
+ * (CLI, Lua) at any time, also while a run is being written. The schema, the event
+ * identity and the payload encodings are documented in docs/events.md:
+ *   runs        one row per run (status "running" until the run ends; a run killed
+ *               before it ended keeps "running" and is shown as incomplete)
+ *   events      one row per non-BAR event, primary key (run, seq), WITHOUT ROWID
+ *   bar_chunks  BAR events, up to BT_STORE_CHUNK per row, delta + varint encoded
+ *   latency     per run and event type: count, mean, median, p95, max of latency and
+ *               queue time
+ * Times: `ts` is market time (epoch seconds); timings are nanoseconds since the run's
+ * clock origin (runs.clock_origin, a bt_bus_clock_ns value). */
+#ifndef BT_STORE_H
+#define BT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "run.h"
+
+#define BT_STORE_CHUNK 1024 /* BAR events per bar_chunks row */
+
+/* One traced event, compact and fixed-size (the tracer's ring holds these). */
+typedef struct bt_trace_event {
+  uint64_t seq;        /* event id within the run (the bus's sequence number) */
+  uint64_t cause;      /* seq of the event that caused it, 0 = none */
+  int64_t ts;          /* market time, epoch seconds */
+  uint64_t created, emitted, received, processed; /* ns, see the header comment */
+  uint32_t symbol;
+  uint8_t type;        /* bt_event_type */
+  uint8_t side;        /* ORDER/FILL: 0 buy, 1 sell */
+  uint8_t otype;       /* ORDER: bt_order_type */
+  uint8_t ostatus;     /* ORDER: bt_order_status */
+  const char *source;  /* emitting component; owned by the producer of the event */
+  union {
+    struct { int64_t open, high, low, close; double volume; } bar;  /* bt_dec raw */
+    struct { uint64_t order_id; int64_t qty, limit, stop; } order;
+    struct { uint64_t order_id; int64_t qty, price, commission; } fill;
+  } p;
+  char *text;          /* ORDER: reject reason; other non-BAR types: data JSON; or NULL */
+  char *user_type;     /* USER: the user's type name; else NULL */
+} bt_trace_event;
+
+typedef struct bt_store bt_store;
+
+/* Open (creating the file, its directory and the schema when missing). */
+int bt_store_open(bt_store **out, const char *path, bt_err *err);
+/* Open an existing store read-only; BT_EIO with a clear message when it is missing. */
+int bt_store_open_readonly(bt_store **out, const char *path, bt_err *err);
+void bt_store_close(bt_store *s);
+const char *bt_store_path(const bt_store *s);
+
+/* ---- runs ---- */
+/* Insert the runs row (status "running") and commit it at once. */
+int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
+                       uint64_t clock_origin, int64_t *run_no, bt_err *err);
+
+typedef struct bt_store_run_end {
+  const char *status;           /* "completed" | "failed" */
+  int64_t completed_at;         /* wall ms */
+  int64_t duration_ms;
+  const char *metrics_json;     /* NULL when failed */
+  const char *error;            /* NULL when completed */
+  uint64_t bars, event_count;   /* event_count: events published on the bus */
+  uint64_t stored, sampled_out, dropped, lineage_gaps;
+} bt_store_run_end;
+int bt_store_run_finish(bt_store *s, int64_t run_no, const bt_store_run_end *end, bt_err *err);
+
+typedef struct bt_store_run {
+  int64_t run_no;
+  char run_id[40];
+  char correlation_id[128];
+  char strategy[128];
+  char status[16];              /* "running", "completed", "failed" */
+  bool incomplete;              /* "running" but its process is gone (killed) */
+  int64_t created_at, completed_at, duration_ms, pid;
+  uint64_t bars, event_count, stored, sampled_out, dropped, lineage_gaps;
+  uint64_t clock_origin;
+  char *strategy_path, *origin, *user_id, *params, *data, *config, *trace_config, *out_dir,
+      *metrics, *error, *host;  /* heap, NULL when absent */
+} bt_store_run;
+void bt_store_run_clear(bt_store_run *r);
+
+/* Find a run by its run_id or a unique prefix of it (at least 4 characters). */
+int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *err);
+/* Runs, newest first (limit 0 = all). fn returns non-zero to stop. */
+typedef int (*bt_store_run_fn)(void *ud, const bt_store_run *r);
+int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,
+                       void *ud, bt_err *err);
+
+/* ---- writing events (one thread) ---- */
+int bt_store_begin(bt_store *s, bt_err *err);   /* start a write transaction */
+int bt_store_commit(bt_store *s, bt_err *err);
+int bt_store_put_event(bt_store *s, int64_t run_no, const bt_trace_event *ev, bt_err *err);
+/* n (1..BT_STORE_CHUNK) BAR events in increasing seq order, one chunk row. */
+int bt_store_put_bars(bt_store *s, int64_t run_no, const bt_trace_event *evs, size_t n,
+                      bt_err *err);
+
+/* ---- latency statistics ---- */
+typedef struct bt_store_latency {
+  char type[32];                /* event type name */
+  char metric[16];              /* "latency" | "queue_time" */
+  uint64_t count;
+  double mean_ns;
+  uint64_t p50_ns, p95_ns, max_ns;
+} bt_store_latency;
+int bt_store_put_latency(bt_store *s, int64_t run_no, const bt_store_latency *l, bt_err *err);
+/* Rows of a run ordered by type then metric; returns the count in *n (heap array). */
+int bt_store_get_latency(bt_store *s, int64_t run_no, bt_store_latency **out, size_t *n,
+                         bt_err *err);
+
+/* ---- queries ---- */
+typedef struct bt_store_query {
+  int64_t run_no;
+  uint32_t type_mask;           /* BT_EV_MASK bits; 0 = all */
+  const char *user_type;        /* with USER in the mask: only this user type (NULL = any) */
+  bool has_from, has_to;
+  int64_t from, to;             /* market time, inclusive */
+} bt_store_filter;
+
+typedef struct bt_store_iter bt_store_iter;
+int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err);
+/* 1 = *ev filled (its strings stay valid until the next call), 0 = end, < 0 = error.
+ * Events come in seq order. */
+int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err);
+void bt_store_iter_free(bt_store_iter *it);
+
+/* One event by seq; *found false when the run has no stored event with that seq
+ * (dropped by sampling or never published). Strings in ev are heap: bt_trace_event_clear. */
+int bt_store_get_event(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event *ev,
+                       bool *found, bt_err *err);
+/* Stored events whose cause is seq, in seq order (heap array; clear each, free array). */
+int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event **out,
+                      size_t *n, bt_err *err);
+void bt_trace_event_clear(bt_trace_event *ev);
+
+/* The payload as a JSON object (heap string): BAR prices, ORDER/FILL fields (money as
+ * decimal strings), the data JSON of the other types ("{}" when none). */
+char *bt_trace_event_data_json(const bt_trace_event *ev);
+
+/* ---- retention ---- */
+/* Delete runs (and all their events) created before before_ms (when >= 0) and all but
+ * the keep_runs newest (when >= 0). Runs still "running" in a live process are kept. */
+int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, bt_err *err);
+
+#endif

@@ -1,0 +1,718 @@
+#include "tracer.h"
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus.h"
+#include "log.h"
+
+#define CRITICAL_DEFAULT                                                                   \
+  (BT_EV_MASK(BT_EV_SIGNAL) | BT_EV_MASK(BT_EV_ORDER) | BT_EV_MASK(BT_EV_FILL) |          \
+   BT_EV_MASK(BT_EV_PORTFOLIO) | BT_EV_MASK(BT_EV_RISK_BREACH))
+
+/* ---- config -------------------------------------------------------------------- */
+
+void bt_trace_cfg_defaults(bt_trace_cfg *c, const char *data_dir) {
+  memset(c, 0, sizeof *c);
+  c->enabled = true;
+  snprintf(c->store, sizeof c->store, "%s/events.db", data_dir && *data_dir ? data_dir : ".");
+  c->sample_rate = 1.0;
+  c->context_window = 5;
+  c->critical_mask = CRITICAL_DEFAULT;
+  c->bars = BT_TRACE_BARS_ALL;
+  c->seed = 1;
+  c->ring_size = 65536;
+  c->full_policy = BT_TRACE_FULL_BLOCK;
+  c->commit_ms = 100;
+}
+
+static const char *const bars_names[] = {"all", "sampled", "none"};
+static const char *const full_names[] = {"block", "drop"};
+
+static int pick(const char *v, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(v, names[i]) == 0) return i;
+  return -1;
+}
+
+static int cfg_bad(bt_config *cfg, const char *key, bt_err *err, const char *what) {
+  char k[64];
+  snprintf(k, sizeof k, "trace.%s", key);
+  return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, k, "%s", what);
+}
+
+int bt_trace_cfg_load(bt_config *cfg, bt_trace_cfg *c, bt_err *err) {
+  bt_trace_cfg_defaults(c, cfg->data_dir);
+  lua_State *L = cfg->L;
+  int t = bt_config_section(cfg, "trace");
+  if (!t) return 0;
+  static const char *const keys[] = {"enabled", "store",     "sample_rate", "context_window",
+                                     "critical", "bars",     "seed",        "ring_size",
+                                     "full_policy", "commit_ms", NULL};
+  char bars[16] = "", full[16] = "";
+  double rate = c->sample_rate;
+  int64_t ctx = c->context_window, seed = (int64_t)c->seed, ring = c->ring_size,
+          commit = c->commit_ms;
+  int rc = bt_cfg_check_keys(L, t, "trace", keys, err);
+  if (!rc) rc = bt_cfg_bool(L, t, "trace", "enabled", &c->enabled, err);
+  if (!rc) rc = bt_cfg_string(L, t, "trace", "store", c->store, sizeof c->store, err);
+  if (!rc) rc = bt_cfg_number(L, t, "trace", "sample_rate", &rate, err);
+  if (!rc) rc = bt_cfg_integer(L, t, "trace", "context_window", &ctx, err);
+  if (!rc) rc = bt_cfg_string(L, t, "trace", "bars", bars, sizeof bars, err);
+  if (!rc) rc = bt_cfg_integer(L, t, "trace", "seed", &seed, err);
+  if (!rc) rc = bt_cfg_integer(L, t, "trace", "ring_size", &ring, err);
+  if (!rc) rc = bt_cfg_string(L, t, "trace", "full_policy", full, sizeof full, err);
+  if (!rc) rc = bt_cfg_integer(L, t, "trace", "commit_ms", &commit, err);
+  if (!rc && !(rate >= 0 && rate <= 1)) rc = cfg_bad(cfg, "sample_rate", err, "must be in 0..1");
+  if (!rc && (ctx < 0 || ctx > 10000))
+    rc = cfg_bad(cfg, "context_window", err, "must be in 0..10000");
+  if (!rc && (ring < 1024 || ring > (1 << 24)))
+    rc = cfg_bad(cfg, "ring_size", err, "must be in 1024..16777216");
+  if (!rc && (commit < 1 || commit > 60000))
+    rc = cfg_bad(cfg, "commit_ms", err, "must be in 1..60000");
+  if (!rc && *bars) {
+    int b = pick(bars, bars_names, 3);
+    if (b < 0) rc = cfg_bad(cfg, "bars", err, "must be \"all\", \"sampled\" or \"none\"");
+    else c->bars = (bt_trace_bars)b;
+  }
+  if (!rc && *full) {
+    int f = pick(full, full_names, 2);
+    if (f < 0) rc = cfg_bad(cfg, "full_policy", err, "must be \"block\" or \"drop\"");
+    else c->full_policy = (bt_trace_full)f;
+  }
+  if (!rc) {
+    int ct = lua_getfield(L, t, "critical");
+    if (ct == LUA_TTABLE) {
+      c->critical_mask = 0;
+      lua_Integer n = luaL_len(L, -1);
+      for (lua_Integer i = 1; !rc && i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        int ty = lua_type(L, -1) == LUA_TSTRING ? bt_event_type_parse(lua_tostring(L, -1)) : -1;
+        if (ty < 0) {
+          char k[48];
+          snprintf(k, sizeof k, "critical[%lld]", (long long)i);
+          rc = cfg_bad(cfg, k, err, "not an event type (SIGNAL, ORDER, FILL, ...)");
+        } else {
+          c->critical_mask |= BT_EV_MASK(ty);
+        }
+        lua_pop(L, 1);
+      }
+    } else if (ct != LUA_TNIL) {
+      rc = cfg_bad(cfg, "critical", err, "expected a list of event type names");
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, t - 1);
+  if (rc) return rc;
+  c->sample_rate = rate;
+  c->context_window = (int)ctx;
+  c->seed = (uint64_t)seed;
+  uint32_t r = 1024;
+  while (r < (uint32_t)ring) r <<= 1;
+  c->ring_size = r;
+  c->commit_ms = (int)commit;
+  return 0;
+}
+
+char *bt_trace_cfg_json(const bt_trace_cfg *c) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "store", c->store);
+  cJSON_AddNumberToObject(o, "sample_rate", c->sample_rate);
+  cJSON_AddNumberToObject(o, "context_window", c->context_window);
+  cJSON *crit = cJSON_AddArrayToObject(o, "critical");
+  for (int t = 0; t < BT_EV__COUNT; t++)
+    if (c->critical_mask & BT_EV_MASK(t))
+      cJSON_AddItemToArray(crit, cJSON_CreateString(bt_event_type_name((bt_event_type)t)));
+  cJSON_AddStringToObject(o, "bars", bars_names[c->bars]);
+  cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+  cJSON_AddNumberToObject(o, "ring_size", c->ring_size);
+  cJSON_AddStringToObject(o, "full_policy", full_names[c->full_policy]);
+  cJSON_AddNumberToObject(o, "commit_ms", c->commit_ms);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+/* ---- latency histogram --------------------------------------------------------- */
+
+static int hist_bucket(uint64_t v) {
+  if (v < BT_HIST_SUB) return (int)v;
+  int e = 63 - __builtin_clzll(v); /* >= 4 */
+  return (e - 3) * BT_HIST_SUB + (int)((v >> (e - 4)) & (BT_HIST_SUB - 1));
+}
+
+static uint64_t hist_mid(int b) {
+  if (b < BT_HIST_SUB) return (uint64_t)b;
+  int e = b / BT_HIST_SUB + 3, sub = b % BT_HIST_SUB;
+  uint64_t lo = (uint64_t)(BT_HIST_SUB + sub) << (e - 4), width = 1ull << (e - 4);
+  return lo + width / 2;
+}
+
+void bt_lat_hist_add(bt_lat_hist *h, uint64_t v) {
+  h->count++;
+  h->sum += v;
+  if (v > h->max) h->max = v;
+  h->b[hist_bucket(v)]++;
+}
+
+uint64_t bt_lat_hist_quantile(const bt_lat_hist *h, double q) {
+  if (!h->count) return 0;
+  uint64_t rank = (uint64_t)(q * (double)h->count + 0.999999999);
+  if (rank < 1) rank = 1;
+  uint64_t acc = 0;
+  for (int b = 0; b < BT_HIST_BUCKETS; b++) {
+    acc += h->b[b];
+    if (acc >= rank) {
+      uint64_t m = hist_mid(b);
+      return m > h->max ? h->max : m;
+    }
+  }
+  return h->max;
+}
+
+/* ---- sampler ------------------------------------------------------------------- */
+
+#define KEPT_CACHE 65536 /* recently kept seqs, to tell whether an old cause was kept */
+
+struct bt_sampler {
+  bt_sampler_out out;
+  void *ud;
+  bool keep_all;                /* sample_rate 1: no window needed */
+  double rate;
+  int ctx;
+  uint32_t critical;
+  bt_trace_bars bars;
+  uint64_t rng;
+  double activity;
+  int after_left;               /* events still to keep after the last critical one */
+  uint64_t gaps;
+  /* look-back window: a ring of pending events with their keep flags */
+  size_t cap, head, n;
+  bt_trace_event *win;
+  bool *keep;
+  uint64_t *kept_cache;
+};
+
+static uint64_t splitmix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+int bt_sampler_new(bt_sampler **out, const bt_trace_cfg *cfg, bt_sampler_out fn, void *ud) {
+  bt_sampler *s = calloc(1, sizeof *s);
+  if (!s) return BT_ENOMEM;
+  s->out = fn;
+  s->ud = ud;
+  s->rate = cfg->sample_rate;
+  s->ctx = cfg->context_window;
+  s->critical = cfg->critical_mask;
+  s->bars = cfg->bars;
+  s->rng = cfg->seed;
+  s->keep_all = cfg->sample_rate >= 1.0;
+  if (!s->keep_all) {
+    s->cap = BT_SAMPLER_LOOKBACK + (size_t)cfg->context_window;
+    s->win = calloc(s->cap, sizeof *s->win);
+    s->keep = calloc(s->cap, sizeof *s->keep);
+    s->kept_cache = calloc(KEPT_CACHE, sizeof *s->kept_cache);
+    if (!s->win || !s->keep || !s->kept_cache) {
+      bt_sampler_free(s);
+      return BT_ENOMEM;
+    }
+  }
+  *out = s;
+  return 0;
+}
+
+static void emit_oldest(bt_sampler *s) {
+  size_t i = s->head;
+  bool kept = s->keep[i];
+  if (kept) s->kept_cache[s->win[i].seq % KEPT_CACHE] = s->win[i].seq;
+  s->head = (s->head + 1) % s->cap;
+  s->n--;
+  s->out(s->ud, &s->win[i], kept);
+}
+
+void bt_sampler_push(bt_sampler *s, const bt_trace_event *ev) {
+  if (s->keep_all) {
+    bt_trace_event e = *ev;
+    s->out(s->ud, &e, true);
+    return;
+  }
+  bool crit = (s->critical & BT_EV_MASK(ev->type)) != 0;
+  /* bars "all" always keeps BARs; under "none" the run thread only sends the BARs that
+   * caused something, which are kept too */
+  bool bar_fixed = ev->type == BT_EV_BAR && s->bars != BT_TRACE_BARS_SAMPLED;
+  s->activity *= 0.99;
+  bool keep;
+  if (crit || bar_fixed) {
+    keep = true;
+  } else if (s->after_left > 0) {
+    keep = true;
+  } else {
+    double p = s->rate * (1.0 + s->activity);
+    keep = (double)(splitmix64(&s->rng) >> 11) * 0x1.0p-53 < p;
+  }
+  if (s->after_left > 0 && !crit) s->after_left--;
+  if (crit) {
+    s->activity += 1.0;
+    s->after_left = s->ctx;
+    /* context before: the newest ctx pending events */
+    for (size_t k = 0; k < s->n && k < (size_t)s->ctx; k++)
+      s->keep[(s->head + s->n - 1 - k) % s->cap] = true;
+  }
+  if (keep && ev->cause) {
+    bool found = false;
+    for (size_t k = 0; k < s->n; k++) {
+      size_t i = (s->head + s->n - 1 - k) % s->cap;
+      if (s->win[i].seq == ev->cause) {
+        s->keep[i] = true;
+        found = true;
+        break;
+      }
+      if (s->win[i].seq < ev->cause) break;
+    }
+    if (!found && s->kept_cache[ev->cause % KEPT_CACHE] != ev->cause) s->gaps++;
+  }
+  if (s->n == s->cap) emit_oldest(s);
+  size_t i = (s->head + s->n) % s->cap;
+  s->win[i] = *ev;
+  s->keep[i] = keep;
+  s->n++;
+}
+
+void bt_sampler_flush(bt_sampler *s) {
+  while (s->n) emit_oldest(s);
+}
+
+uint64_t bt_sampler_gaps(const bt_sampler *s) { return s->gaps; }
+
+void bt_sampler_free(bt_sampler *s) {
+  if (!s) return;
+  free(s->win);
+  free(s->keep);
+  free(s->kept_cache);
+  free(s);
+}
+
+/* ---- tracer -------------------------------------------------------------------- */
+
+#define MAX_SOURCES 64
+#define CACHE_LINE 64
+
+/* State of one traced run. The run thread owns the producer side, the writer thread
+ * the consumer side; they share only the ring indexes and the stop flag. */
+typedef struct trace_run {
+  struct bt_tracer *t;
+  const bt_run_info *info;
+  struct trace_run *next;
+  bt_store *store;
+  int64_t run_no;
+  uint64_t origin;              /* clock origin: timings are stored relative to it */
+  bt_trace_event *slots;
+  size_t mask;
+  /* producer */
+  _Alignas(CACHE_LINE) size_t head_local, tail_cache;
+  uint64_t dropped, blocked_waits;
+  bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
+  bool stash_full;
+  const char *src_last_ptr, *src_last;
+  /* shared */
+  _Alignas(CACHE_LINE) _Atomic size_t head;
+  _Alignas(CACHE_LINE) _Atomic size_t tail;
+  _Atomic bool stop;
+  /* writer */
+  _Alignas(CACHE_LINE) pthread_t thread;
+  bool thread_started;
+  bt_sampler *sampler;
+  bt_trace_event bars[BT_STORE_CHUNK];
+  size_t nbars;
+  bool in_tx;
+  uint64_t stored, sampled_out;
+  int write_failed;
+  bt_err werr;
+  bt_lat_hist lat[BT_EV__COUNT], queue[BT_EV__COUNT];
+} trace_run;
+
+struct bt_tracer {
+  bt_trace_cfg cfg;
+  char *cfg_json;
+  trace_run *runs;
+  /* interned source names (the run thread adds, the writer reads through the ring) */
+  char *sources[MAX_SOURCES];
+  int nsources;
+};
+
+static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
+  if (!src) return NULL;
+  if (src == r->src_last_ptr) return r->src_last;
+  const char *found = NULL;
+  for (int i = 0; i < t->nsources && !found; i++)
+    if (strcmp(t->sources[i], src) == 0) found = t->sources[i];
+  if (!found && t->nsources < MAX_SOURCES && (t->sources[t->nsources] = strdup(src)))
+    found = t->sources[t->nsources++];
+  if (!found) found = "other";
+  /* publishers pass string literals: caching the pointer makes the common case one compare */
+  r->src_last_ptr = src;
+  r->src_last = found;
+  return found;
+}
+
+static void sleep_us(long us) {
+  struct timespec ts = {0, us * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* A free slot, or NULL when the ring is full and the event may be dropped. */
+static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
+  size_t h = r->head_local;
+  if (h - r->tail_cache > r->mask) {
+    r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (h - r->tail_cache > r->mask) {
+      if (!must_keep && r->t->cfg.full_policy == BT_TRACE_FULL_DROP) {
+        r->dropped++;
+        return NULL;
+      }
+      r->blocked_waits++;
+      while (h - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
+             r->mask)
+        sleep_us(20);
+    }
+  }
+  return &r->slots[h & r->mask];
+}
+
+static inline void ring_commit(trace_run *r) {
+  atomic_store_explicit(&r->head, ++r->head_local, memory_order_release);
+}
+
+static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
+  e->seq = ev->event_id;
+  e->cause = ev->causation_id;
+  e->ts = ev->timestamp;
+  e->created = ev->created_at;
+  e->emitted = ev->emitted_at;
+  e->received = e->processed = 0;
+  e->symbol = ev->symbol;
+  e->type = (uint8_t)ev->type;
+  e->source = src;
+  e->text = NULL;
+  e->user_type = NULL;
+  memset(&e->p, 0, sizeof e->p);
+  switch (ev->type) {
+  case BT_EV_BAR:
+    if (!ev->p.bar) break;
+    e->p.bar.open = ev->p.bar->open.v;
+    e->p.bar.high = ev->p.bar->high.v;
+    e->p.bar.low = ev->p.bar->low.v;
+    e->p.bar.close = ev->p.bar->close.v;
+    e->p.bar.volume = ev->p.bar->volume;
+    break;
+  case BT_EV_ORDER: {
+    const bt_order *o = ev->p.order;
+    if (!o) break;
+    e->side = o->side == BT_SELL;
+    e->otype = (uint8_t)o->type;
+    e->ostatus = (uint8_t)o->status;
+    e->p.order.order_id = o->id;
+    e->p.order.qty = o->qty.v;
+    e->p.order.limit = o->limit.v;
+    e->p.order.stop = o->stop.v;
+    if (o->status == BT_REJECTED && o->reject_reason[0]) e->text = strdup(o->reject_reason);
+    break;
+  }
+  case BT_EV_FILL:
+    if (!ev->p.fill.fill) break;
+    e->side = ev->p.fill.fill->side == BT_SELL;
+    e->p.fill.order_id = ev->p.fill.fill->order_id;
+    e->p.fill.qty = ev->p.fill.fill->qty.v;
+    e->p.fill.price = ev->p.fill.fill->price.v;
+    e->p.fill.commission = ev->p.fill.fill->commission.v;
+    break;
+  default:
+    if (ev->data_json) e->text = strdup(ev->data_json);
+    if (ev->type == BT_EV_USER && ev->user_type) e->user_type = strdup(ev->user_type);
+    break;
+  }
+}
+
+/* The bus handler: runs on the run thread for every event; copies, never formats. */
+static void on_event(void *ud, const bt_event *ev) {
+  trace_run *r = ud;
+  bt_tracer *t = r->t;
+  if (t->cfg.bars == BT_TRACE_BARS_NONE) {
+    if (ev->type == BT_EV_BAR) {
+      fill_event(&r->stash, ev, intern_source(t, r, ev->source));
+      r->stash_full = true;
+      return;
+    }
+    if (r->stash_full && ev->causation_id == r->stash.seq) {
+      bt_trace_event *e = ring_slot(r, true);
+      *e = r->stash;
+      ring_commit(r);
+      r->stash_full = false;
+    }
+  }
+  bool crit = (t->cfg.critical_mask & BT_EV_MASK(ev->type)) != 0;
+  bt_trace_event *e = ring_slot(r, crit);
+  if (!e) return;
+  fill_event(e, ev, intern_source(t, r, ev->source));
+  ring_commit(r);
+}
+
+/* ---- writer thread ---- */
+
+static void write_fail(trace_run *r, bt_err *err) {
+  if (!r->write_failed) {
+    r->werr = *err;
+    r->werr.traceback = NULL;
+    bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err->msg),
+           BT_F_STR("store", r->t->cfg.store));
+  }
+  r->write_failed = 1;
+  bt_err_clear(err);
+}
+
+static void ensure_tx(trace_run *r) {
+  bt_err err = {0};
+  if (!r->in_tx && !r->write_failed) {
+    if (bt_store_begin(r->store, &err)) write_fail(r, &err);
+    else r->in_tx = true;
+  }
+}
+
+static void flush_bars(trace_run *r) {
+  if (!r->nbars) return;
+  ensure_tx(r);
+  bt_err err = {0};
+  if (!r->write_failed && bt_store_put_bars(r->store, r->run_no, r->bars, r->nbars, &err))
+    write_fail(r, &err);
+  r->nbars = 0;
+}
+
+static void commit(trace_run *r) {
+  flush_bars(r);
+  bt_err err = {0};
+  if (r->in_tx && !r->write_failed && bt_store_commit(r->store, &err)) write_fail(r, &err);
+  r->in_tx = false;
+}
+
+/* Sampler output: the end of the event's life in the tracer. */
+static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
+  trace_run *r = ud;
+  e->processed = bt_bus_clock_ns();
+  uint64_t created = e->created ? e->created : e->emitted;
+  if (e->type < BT_EV__COUNT) {
+    bt_lat_hist_add(&r->lat[e->type], e->processed > created ? e->processed - created : 0);
+    bt_lat_hist_add(&r->queue[e->type], e->received > e->emitted ? e->received - e->emitted : 0);
+  }
+  if (!kept) {
+    r->sampled_out++;
+    free(e->text);
+    free(e->user_type);
+    return;
+  }
+  r->stored++;
+  /* stored timings are relative to the run's clock origin */
+  e->created = created - r->origin;
+  e->emitted -= r->origin;
+  e->received -= r->origin;
+  e->processed -= r->origin;
+  if (e->type == BT_EV_BAR) {
+    if (r->nbars && r->bars[0].source != e->source) flush_bars(r);
+    r->bars[r->nbars++] = *e;
+    if (r->nbars == BT_STORE_CHUNK) flush_bars(r);
+    return;
+  }
+  ensure_tx(r);
+  bt_err err = {0};
+  if (!r->write_failed && bt_store_put_event(r->store, r->run_no, e, &err)) write_fail(r, &err);
+  free(e->text);
+  free(e->user_type);
+}
+
+static void *writer_main(void *arg) {
+  trace_run *r = arg;
+  uint64_t commit_ns = (uint64_t)r->t->cfg.commit_ms * 1000000ull;
+  uint64_t last_commit = bt_bus_clock_ns();
+  size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  for (;;) {
+    bool stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
+    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (head == tail) {
+      if (stopping) break;
+      uint64_t now = bt_bus_clock_ns();
+      if ((r->in_tx || r->nbars) && now - last_commit >= commit_ns) {
+        commit(r);
+        last_commit = now;
+      }
+      sleep_us(200);
+      continue;
+    }
+    size_t end = head - tail > 4096 ? tail + 4096 : head;
+    for (; tail != end; tail++) {
+      bt_trace_event *e = &r->slots[tail & r->mask];
+      e->received = bt_bus_clock_ns();
+      bt_sampler_push(r->sampler, e);
+    }
+    atomic_store_explicit(&r->tail, tail, memory_order_release);
+    uint64_t now = bt_bus_clock_ns();
+    if (now - last_commit >= commit_ns) {
+      commit(r);
+      last_commit = now;
+    }
+  }
+  bt_sampler_flush(r->sampler);
+  commit(r);
+  return NULL;
+}
+
+/* ---- observer ---- */
+
+static void run_free(trace_run *r) {
+  if (!r) return;
+  bt_sampler_free(r->sampler);
+  bt_store_close(r->store);
+  free(r->slots);
+  free(r);
+}
+
+static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
+  bt_tracer *t = ud;
+  trace_run *r = aligned_alloc(CACHE_LINE, (sizeof *r + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
+  if (!r) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  memset(r, 0, sizeof *r);
+  r->t = t;
+  r->info = info;
+  r->mask = t->cfg.ring_size - 1;
+  r->slots = malloc((size_t)t->cfg.ring_size * sizeof *r->slots);
+  int rc = r->slots ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
+    rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
+  r->origin = bt_bus_clock_ns();
+  if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
+  if (!rc && bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r))
+    rc = bt_errf(err, BT_ENOMEM, "error", "trace: too many bus subscribers");
+  if (!rc) {
+    /* The writer must not take the process's SIGINT/SIGTERM: the run thread handles them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (pthread_create(&r->thread, NULL, writer_main, r))
+      rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
+    else r->thread_started = true;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  /* Kept even on failure: the run calls on_end for every run it started, which frees it. */
+  r->next = t->runs;
+  t->runs = r;
+  return rc;
+}
+
+static void add_latency(trace_run *r, bt_err *err) {
+  for (int ty = 0; ty < BT_EV__COUNT; ty++) {
+    for (int m = 0; m < 2; m++) {
+      const bt_lat_hist *h = m ? &r->queue[ty] : &r->lat[ty];
+      if (!h->count) continue;
+      bt_store_latency l = {.count = h->count, .mean_ns = (double)(h->sum / h->count),
+                            .p50_ns = bt_lat_hist_quantile(h, 0.5),
+                            .p95_ns = bt_lat_hist_quantile(h, 0.95), .max_ns = h->max};
+      snprintf(l.type, sizeof l.type, "%s", bt_event_type_name((bt_event_type)ty));
+      snprintf(l.metric, sizeof l.metric, "%s", m ? "queue_time" : "latency");
+      if (bt_store_put_latency(r->store, r->run_no, &l, err)) return;
+    }
+  }
+}
+
+static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
+  bt_tracer *t = ud;
+  trace_run **pp = &t->runs;
+  while (*pp && (*pp)->info != info) pp = &(*pp)->next;
+  trace_run *r = *pp;
+  if (!r) return;
+  *pp = r->next;
+  if (r->thread_started) {
+    atomic_store_explicit(&r->stop, true, memory_order_release);
+    pthread_join(r->thread, NULL);
+  }
+  if (r->store && r->run_no) {
+    bt_err err = {0};
+    bt_store_run_end end = {
+        .status = out->status == BT_RUN_COMPLETED ? "completed" : "failed",
+        .completed_at = bt_wall_ms(), .duration_ms = out->duration_ms,
+        .metrics_json = out->metrics_json,
+        .error = out->error ? out->error->msg : (r->write_failed ? r->werr.msg : NULL),
+        .bars = out->bars, .event_count = out->events, .stored = r->stored,
+        .sampled_out = r->sampled_out, .dropped = r->dropped,
+        .lineage_gaps = bt_sampler_gaps(r->sampler)};
+    int rc = bt_store_begin(r->store, &err);
+    if (!rc) add_latency(r, &err);
+    if (!err.code) bt_store_run_finish(r->store, r->run_no, &end, &err);
+    if (!rc) rc = err.code ? (bt_store_commit(r->store, NULL), err.code) : bt_store_commit(r->store, &err);
+    if (err.code)
+      bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err.msg),
+             BT_F_STR("store", t->cfg.store));
+    bt_err_clear(&err);
+    if (r->dropped)
+      bt_log("trace", BT_LOG_WARNING, "trace_events_dropped", BT_F_INT("dropped", r->dropped),
+             BT_F_INT("ring_size", t->cfg.ring_size),
+             BT_F_STR("hint", "raise trace.ring_size or use trace.full_policy = \"block\""));
+  }
+  run_free(r);
+}
+
+static void tr_on_close(void *ud) {
+  bt_tracer *t = ud;
+  while (t->runs) { /* runs that never ended (should not happen): stop their writers */
+    trace_run *r = t->runs;
+    t->runs = r->next;
+    if (r->thread_started) {
+      atomic_store_explicit(&r->stop, true, memory_order_release);
+      pthread_join(r->thread, NULL);
+    }
+    run_free(r);
+  }
+  for (int i = 0; i < t->nsources; i++) free(t->sources[i]);
+  free(t->cfg_json);
+  free(t);
+}
+
+int bt_tracer_new(bt_tracer **out, const bt_trace_cfg *cfg, bt_err *err) {
+  bt_tracer *t = calloc(1, sizeof *t);
+  if (!t || !(t->cfg_json = bt_trace_cfg_json(cfg))) {
+    free(t);
+    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  }
+  t->cfg = *cfg;
+  *out = t;
+  return 0;
+}
+
+bt_run_observer bt_tracer_observer(bt_tracer *t) {
+  return (bt_run_observer){.name = "trace", .ud = t, .on_start = tr_on_start,
+                           .on_end = tr_on_end, .on_close = tr_on_close};
+}
+
+int bt_trace_register(bt_app *app, bt_err *err) {
+  bt_trace_cfg cfg;
+  if (bt_trace_cfg_load(&app->cfg, &cfg, err)) return err->code;
+  if (!cfg.enabled) return 0;
+  bt_tracer *t;
+  if (bt_tracer_new(&t, &cfg, err)) return err->code;
+  bt_run_observer obs = bt_tracer_observer(t);
+  if (bt_app_add_observer(app, &obs)) {
+    tr_on_close(t);
+    return bt_errf(err, BT_ENOMEM, "error", "trace: too many run observers");
+  }
+  return 0;
+}

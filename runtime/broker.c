@@ -7,10 +7,12 @@
 
 #include "ledger.h"
 
-/* Orders live in fixed-size chunks so a bt_order pointer stays valid for the whole run
- * (callbacks may submit while the broker is iterating) and lookup by id is O(1). */
+/* Orders live in fixed-size chunks: lookup by id is O(1) and a bt_order never moves.
+ * A chunk whose orders are all done is freed once KEEP_CHUNKS newer chunks exist, so a
+ * strategy that re-places an order on every one of 10M bars does not keep 10M orders. */
 #define CHUNK_BITS 10
 #define CHUNK_SIZE (1u << CHUNK_BITS)
+#define KEEP_CHUNKS 64
 
 typedef struct slot {
   bt_order o;
@@ -26,8 +28,11 @@ struct bt_broker {
   bt_broker_cfg cfg;
   uint32_t nsymbols;
   symq *syms;
-  slot **chunks;
+  slot **chunks;         /* NULL once reclaimed */
+  uint32_t *live;        /* pending orders per chunk */
   size_t nchunks, cap_chunks;
+  size_t *dead;          /* chunks to free at the next submit (no pointer is handed out then) */
+  size_t ndead;
   uint64_t norders;
   size_t pending;
   int64_t now;           /* latest bar time processed (any symbol), INT64_MIN before any */
@@ -73,13 +78,23 @@ void bt_broker_free(bt_broker *b) {
   free(b->syms);
   for (size_t i = 0; i < b->nchunks; i++) free(b->chunks[i]);
   free(b->chunks);
+  free(b->live);
+  free(b->dead);
   free(b);
 }
 
 static slot *slot_of(const bt_broker *b, uint64_t id) {
   if (id == 0 || id > b->norders) return NULL;
   uint64_t i = id - 1;
-  return &b->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
+  slot *c = b->chunks[i >> CHUNK_BITS];
+  return c ? &c[i & (CHUNK_SIZE - 1)] : NULL;
+}
+
+/* An order left the book: its chunk may become reclaimable. */
+static void order_done(bt_broker *b, uint64_t id) {
+  size_t c = (size_t)((id - 1) >> CHUNK_BITS);
+  b->pending--;
+  if (--b->live[c] == 0 && c + KEEP_CHUNKS < b->nchunks) b->dead[b->ndead++] = c;
 }
 
 static int order_error(bt_err *err, const char *field, const char *msg) {
@@ -106,6 +121,12 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
   default: return order_error(err, "type", "unknown order type");
   }
 
+  for (size_t i = 0; i < b->ndead; i++) {
+    free(b->chunks[b->dead[i]]);
+    b->chunks[b->dead[i]] = NULL;
+  }
+  b->ndead = 0;
+
   symq *q = &b->syms[order->symbol];
   if (q->len == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 8;
@@ -118,12 +139,24 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
     if (b->nchunks == b->cap_chunks) {
       size_t cap = b->cap_chunks ? b->cap_chunks * 2 : 16;
       slot **chunks = realloc(b->chunks, cap * sizeof *chunks);
-      if (!chunks) return bt_errf(err, BT_ENOMEM, "oom", "out of memory storing an order");
-      b->chunks = chunks, b->cap_chunks = cap;
+      if (chunks) b->chunks = chunks;
+      uint32_t *live = realloc(b->live, cap * sizeof *live);
+      if (live) b->live = live;
+      size_t *dead = realloc(b->dead, cap * sizeof *dead);
+      if (dead) b->dead = dead;
+      if (!chunks || !live || !dead)
+        return bt_errf(err, BT_ENOMEM, "oom", "out of memory storing an order");
+      b->cap_chunks = cap;
     }
     slot *c = malloc(CHUNK_SIZE * sizeof *c);
     if (!c) return bt_errf(err, BT_ENOMEM, "oom", "out of memory storing an order");
+    b->live[b->nchunks] = 0;
     b->chunks[b->nchunks++] = c;
+    /* the chunk that just left the kept window goes now if nothing in it is pending */
+    if (b->nchunks > KEEP_CHUNKS) {
+      size_t old = b->nchunks - 1 - KEEP_CHUNKS;
+      if (b->chunks[old] && b->live[old] == 0) b->dead[b->ndead++] = old;
+    }
   }
   slot *s = &b->chunks[idx >> CHUNK_BITS][idx & (CHUNK_SIZE - 1)];
   s->o = *order;
@@ -135,6 +168,7 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
   b->norders++;
   q->ids[q->len++] = s->o.id;
   b->pending++;
+  b->live[idx >> CHUNK_BITS]++;
   if (id_out) *id_out = s->o.id;
   return BT_OK;
 }
@@ -144,7 +178,7 @@ bool bt_broker_cancel(bt_broker *b, uint64_t id) {
   if (!s || s->o.status != BT_PENDING) return false;
   /* Its id stays in the symbol queue until that symbol's next bar drops it. */
   s->o.status = BT_CANCELLED;
-  b->pending--;
+  order_done(b, id);
   return true;
 }
 
@@ -251,6 +285,13 @@ static void reject_cash(const bt_ledger *l, bt_order *o, bt_dec price, bt_dec co
            have);
 }
 
+/* The callback gets a copy: it may submit, and a submit may reclaim the order's chunk. */
+static void report(bt_broker_fill_fn fn, void *ud, const bt_order *o, const bt_fill *f) {
+  if (!fn) return;
+  bt_order copy = *o;
+  fn(ud, &copy, f);
+}
+
 int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
                      bt_broker_fill_fn fn, void *ud, bt_err *err) {
   if (bar->symbol >= b->nsymbols)
@@ -267,8 +308,8 @@ int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
   for (; i < n0; i++) {
     uint64_t id = q->ids[i];
     slot *s = slot_of(b, id);
+    if (!s || s->o.status != BT_PENDING) continue; /* done (maybe reclaimed): drop */
     bt_order *o = &s->o;
-    if (o->status != BT_PENDING) continue;
     /* Eligible only on a bar later in time than any bar seen before it was submitted:
      * the symbol's next bar, and never B's bar at t for an order placed during A's bar
      * at t. Orders appended by callbacks during this call sit beyond n0. */
@@ -287,15 +328,15 @@ int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
     }
     if (!bt_ledger_can_afford(ledger, o->side, o->qty, fill.price, fill.commission)) {
       reject_cash(ledger, o, fill.price, fill.commission);
-      b->pending--;
-      if (fn) fn(ud, o, NULL);
+      order_done(b, id);
+      report(fn, ud, o, NULL);
       continue;
     }
     rc = bt_ledger_apply(ledger, &fill, NULL, NULL, err);
     if (rc) break;
     o->status = BT_FILLED;
-    b->pending--;
-    if (fn) fn(ud, o, &fill);
+    order_done(b, id);
+    report(fn, ud, o, &fill);
   }
   /* Keep what was not reached (error exit) and what callbacks appended. */
   size_t rest = q->len - i;

@@ -94,7 +94,9 @@ int bt_broker_cfg_validate(const bt_broker_cfg *cfg, bt_err *err);
  * per_unit or percent is non-zero). BT_ERANGE on overflow. */
 int bt_broker_fill_terms(const bt_broker_cfg *cfg, bt_side side, bt_dec qty, bt_dec price,
                          bt_dec *fill_price, bt_dec *commission);
-/* Look up an order (pending or done); NULL if unknown. Pointer valid until next submit. */
+/* Look up an order (pending or done); NULL if unknown. Pointer valid until next submit.
+ * Pending orders are always found; done orders are remembered at least until 65536
+ * newer orders have been submitted (then forgotten, to bound memory). */
 const bt_order *bt_broker_order(const bt_broker *b, uint64_t id);
 size_t bt_broker_pending(const bt_broker *b);
 

@@ -379,6 +379,29 @@ static void test_submit_from_callback_and_many_orders(void) {
   rig_free(&r);
 }
 
+static void test_done_orders_are_reclaimed(void) {
+  rig r;
+  rig_init(&r, NULL, "1000", 1);
+  /* A resting order from the start stays findable and fillable however many orders
+   * come and go after it; old done orders are forgotten, recent ones kept. */
+  uint64_t rest = submit(&r, BT_BUY, BT_LIMIT, "1", "2", NULL);
+  uint64_t last = 0, early = 0;
+  for (int i = 0; i < 200000; i++) {
+    last = submit(&r, BT_BUY, BT_LIMIT, "1", "1", NULL);
+    CHECK(bt_broker_cancel(r.b, last));
+    if (i == 5000) early = last;
+  }
+  CHECK(bt_broker_pending(r.b) == 1);
+  CHECK(bt_broker_order(r.b, early) == NULL && !bt_broker_cancel(r.b, early));
+  CHECK(bt_broker_order(r.b, last) && bt_broker_order(r.b, last)->status == BT_CANCELLED);
+  CHECK(bt_broker_order(r.b, last - 60000) != NULL);
+  const bt_order *o = bt_broker_order(r.b, rest);
+  CHECK(o && o->status == BT_PENDING);
+  bar(&r, 0, "2", "2", "2", "2");
+  CHECK(r.s.fills == 1 && r.s.fill.order_id == rest);
+  rig_free(&r);
+}
+
 int main(void) {
   test_market_next_open();
   test_other_symbol_same_time();
@@ -390,6 +413,7 @@ int main(void) {
   test_rejection_and_order();
   test_cancel_and_validation();
   test_submit_from_callback_and_many_orders();
+  test_done_orders_are_reclaimed();
   if (failures) {
     fprintf(stderr, "test_broker: %d failure(s)\n", failures);
     return 1;

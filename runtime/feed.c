@@ -32,6 +32,7 @@ enum role {
 };
 
 #define MAX_NAME 64
+#define MAX_COLS 1024 /* bounds the per-column tables a hostile header could inflate */
 
 struct bt_feed {
   char *path, *symbol;
@@ -348,6 +349,9 @@ static int read_header(bt_feed *f, bt_err *err) {
   } while (is_blank(s, e));
   long hline = f->line;
   int nh = count_fields(s, e);
+  if (nh > MAX_COLS)
+    return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, NULL,
+                      "header has %d columns, more than the %d supported", nh, MAX_COLS);
   /* One spare column for backtrader's minute files, whose rows carry a Time field the
    * header does not name. */
   f->role = calloc((size_t)nh + 1, 1);
@@ -507,9 +511,11 @@ static inline const char *parse_volume(const char *p, const char *e, double *out
   trim(&a, &b);
   if (a == b) return "empty field";
   char buf[64];
-  if (b - a >= (long)sizeof buf || !(isdig(*a) || *a == '.')) return "not a number";
+  if (b - a >= (long)sizeof buf) return "not a number";
   memcpy(buf, a, (size_t)(b - a));
   buf[b - a] = '\0';
+  /* strtod would also take hex, "inf" and "nan": only decimal spellings get through */
+  if (strspn(buf, "0123456789.-+eE") < (size_t)(b - a)) return "not a number";
   char *end;
   double v = strtod(buf, &end);
   if (*end != '\0') return "not a number";

@@ -356,6 +356,8 @@ static void test_errors(void) {
                "8 decimals");
   expect_error("bad-volume.csv", HDR ROW1 ROW2 "2020-01-03,1,2,0.5,1.5,1x\n", 4, "Volume",
                "not a number");
+  expect_error("neg-volume.csv", HDR "2020-01-03,1,2,0.5,1.5,-3\n", 2, "Volume", "negative");
+  expect_error("hex-volume.csv", HDR "2020-01-03,1,2,0.5,1.5,0x10\n", 2, "Volume", "0x10");
   expect_error("bad-date.csv", HDR ROW1 "2020-02-30,1,2,0.5,1.5,10\n", 3, "Date", "2020-02-30");
   expect_error("missing-column.csv", "Date,Open,High,Close,Volume\n" ROW1, 1, "Low",
                "missing required column");
@@ -413,6 +415,56 @@ static void test_skip_bad_rows(void) {
   CHECK(err.line == 5 && strstr(err.msg, "time not after previous row (line 4)") != NULL);
 }
 
+/* Random damage to a valid file never crashes (the suite also runs under ASan) and
+ * always ends in bars or an error that names the file and a line. */
+static void test_fuzz(void) {
+  const char *base = "Date,Time,Open,High,Low,Close,Volume\r\n"
+                     "2020-01-01,09:30:00,1.5,2.25,0.5,1.75,100\r\n"
+                     "2020-01-01,09:31:00,1.5,2.25,0.5,1.75,100.5\r\n"
+                     "2020-01-02,00:00,1,2,1,2,0\r\n"
+                     "2020-01-03,12:00:00,\"3\",4e0,2.00000000,3,1e3\r\n";
+  const char alphabet[] = ",.-+:eT Z\"\r\n0123456789";
+  uint64_t rng = 0x2545F4914F6CDD1DULL;
+  char buf[512], path[1024];
+  snprintf(path, sizeof path, "%s/fuzz.csv", tmpdir);
+  for (int iter = 0; iter < 2000; iter++) {
+    size_t len = strlen(base);
+    memcpy(buf, base, len);
+    int edits = 1 + iter % 4;
+    for (int k = 0; k < edits && len > 1; k++) {
+      rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+      size_t at = (size_t)(rng >> 33) % len;
+      char c = alphabet[(rng >> 20) % (sizeof alphabet - 1)];
+      switch ((rng >> 8) % 4) {
+        case 0: buf[at] = c; break;                                  /* replace */
+        case 1: memmove(buf + at, buf + at + 1, len - at - 1), len--; break; /* delete */
+        case 2:                                                     /* insert */
+          if (len + 1 < sizeof buf) memmove(buf + at + 1, buf + at, len - at), buf[at] = c, len++;
+          break;
+        case 3: len = at + 1; break;                                /* truncate */
+      }
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) break;
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    for (int skip = 0; skip < 2; skip++) {
+      bt_err err;
+      bt_bar b[8];
+      long n = load(path, skip, b, 8, &err, NULL, NULL);
+      if (n < 0 && (strcmp(err.file, path) != 0 || err.line < 1 || !err.msg[0])) {
+        fprintf(stderr, "  fuzz %d: error without a location: '%s'\n", iter, err.msg);
+        failures++;
+      }
+      for (long i = 0; i < n && i < 8; i++) {
+        CHECK(b[i].low.v <= b[i].open.v && b[i].open.v <= b[i].high.v);
+        CHECK(b[i].low.v <= b[i].close.v && b[i].close.v <= b[i].high.v);
+        CHECK(i == 0 || b[i].time > b[i - 1].time);
+      }
+    }
+  }
+}
+
 /* A pipe cannot be mapped: the feed reads it into memory instead. */
 static void test_pipe(void) {
   char path[1024];
@@ -454,6 +506,7 @@ int main(void) {
   test_symbols();
   test_errors();
   test_skip_bad_rows();
+  test_fuzz();
   test_pipe();
   if (failures) {
     fprintf(stderr, "test_feed: %d check(s) failed (temp files in %s)\n", failures, tmpdir);

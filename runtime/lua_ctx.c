@@ -231,7 +231,8 @@ static cJSON *to_json(lua_State *L, int idx, int depth) {
 static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,
                              int data_idx) {
   char *json = NULL;
-  if (!lua_isnoneornil(L, data_idx)) {
+  /* Nobody records it: the event still gets its id (lineage), but no payload is built. */
+  if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(run->bus, type)) {
     cJSON *j = to_json(L, data_idx, 0);
     json = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);

@@ -182,11 +182,10 @@ static void write_trade(bt_run *run, const bt_trade *t) {
     snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
   }
   fprintf(run->trades_f,
-          "{\"trade_id\":%llu,\"run_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\","
+          "{\"trade_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\","
           "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
           "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
-          (unsigned long long)t->trade_id, run->info.run_id,
-          bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
+          (unsigned long long)t->trade_id, bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
           entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
 }
 
@@ -332,6 +331,22 @@ static int ref_callback(lua_State *L, int strategy, const char *name) {
   return LUA_NOREF;
 }
 
+static int cmp_items(const void *a, const void *b) {
+  return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+static void sort_object(cJSON *o) {
+  int n = cJSON_GetArraySize(o);
+  if (n < 2) return;
+  cJSON **items = malloc((size_t)n * sizeof *items);
+  if (!items) return;
+  int i = 0;
+  while (o->child) items[i++] = cJSON_DetachItemViaPointer(o, o->child);
+  qsort(items, (size_t)n, sizeof *items, cmp_items);
+  for (i = 0; i < n; i++) cJSON_AddItemToArray(o, items[i]); /* keeps each item's key */
+  free(items);
+}
+
 /* Merge the strategy's default params with --param overrides into a new table.
  * Overrides of names the strategy does not declare are errors (typos). */
 static int build_params(bt_run *run, int strategy, bt_err *err) {
@@ -365,7 +380,8 @@ static int build_params(bt_run *run, int strategy, bt_err *err) {
     }
     lua_setfield(L, params, p->name);
   }
-  /* params as JSON for result.json and observers (scalars only; tables render null). */
+  /* params as JSON for result.json and observers (scalars only; tables render null),
+   * keys sorted so the text does not depend on Lua's table order. */
   cJSON *o = cJSON_CreateObject();
   lua_pushnil(L);
   while (lua_next(L, params)) {
@@ -381,6 +397,7 @@ static int build_params(bt_run *run, int strategy, bt_err *err) {
     }
     lua_pop(L, 1);
   }
+  sort_object(o);
   run->info.params_json = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return 0; /* params table left on the stack */

@@ -1,4 +1,5 @@
 #include "luabind.h"
+#include "analytics.h"
 #include "lua_ctx.h"
 #include "lua_log.h"
 
@@ -7,5 +8,6 @@ const bt_lua_module bt_lua_modules[] = {
     {"trace", bt_lua_open_trace},
     {"backtest", bt_lua_open_backtest},
     {"log", bt_lua_open_log},
+    {"analytics", bt_lua_open_analytics},
     {NULL, NULL},
 };

@@ -1,0 +1,187 @@
+/* analytics_register.c - config section `analytics` and the run observer that emits
+ * backtest_job_started / _completed / _failed. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+
+#include "analytics.h"
+#include "luabind.h"
+#include "log.h"
+
+#define LOGGER "analytics"
+
+static const char *const keys[] = {
+    "enabled", "api_key", "host", "batch_size", "flush_interval_ms", "sync_interval_ms",
+    "request_timeout_ms", "shutdown_timeout_ms", "max_queue", "spool_max_bytes",
+    "session_timeout_minutes", "max_retries", "retry_base_ms", "retry_max_ms",
+    "replay_interval_ms", "schemas", NULL};
+
+typedef struct int_key {
+  const char *key;
+  size_t off;
+  int64_t min;
+} int_key;
+
+#define IK(k, m) {#k, offsetof(bt_analytics_opts, k), m}
+static const int_key int_keys[] = {
+    IK(batch_size, 1),          IK(flush_interval_ms, 0),   IK(sync_interval_ms, 1),
+    IK(request_timeout_ms, 1),  IK(shutdown_timeout_ms, 0), IK(max_queue, 1),
+    IK(spool_max_bytes, 1024),  IK(session_timeout_minutes, 1), IK(max_retries, 0),
+    IK(retry_base_ms, 1),       IK(retry_max_ms, 1),        IK(replay_interval_ms, 1),
+};
+
+static const char *cfg_name(const bt_app *app) {
+  return app->cfg.path[0] ? app->cfg.path : "config";
+}
+
+int bt_analytics_read_config(bt_app *app, bt_analytics_opts *o, bt_an_schemas *schemas,
+                             bool *configured, bt_err *err) {
+  bt_analytics_opts_default(o);
+  snprintf(o->data_dir, sizeof o->data_dir, "%s", app->cfg.data_dir);
+  snprintf(o->user_id, sizeof o->user_id, "%s", app->cfg.user_id);
+  int t = bt_config_section(&app->cfg, "analytics");
+  lua_State *L = app->cfg.L;
+  int rc = 0;
+  if (t) {
+    rc = bt_cfg_check_keys(L, t, "analytics", keys, err) ||
+         bt_cfg_bool(L, t, "analytics", "enabled", &o->enabled, err) ||
+         bt_cfg_string(L, t, "analytics", "api_key", o->api_key, sizeof o->api_key, err) ||
+         bt_cfg_string(L, t, "analytics", "host", o->host, sizeof o->host, err);
+    for (size_t i = 0; !rc && i < sizeof int_keys / sizeof int_keys[0]; i++) {
+      int64_t *v = (int64_t *)((char *)o + int_keys[i].off);
+      rc = bt_cfg_integer(L, t, "analytics", int_keys[i].key, v, err);
+      if (!rc && *v < int_keys[i].min)
+        rc = bt_errf_at(err, BT_EINVAL, "config_error", cfg_name(app), 0, int_keys[i].key,
+                        "analytics.%s: must be >= %lld", int_keys[i].key,
+                        (long long)int_keys[i].min);
+    }
+    if (!rc && lua_getfield(L, t, "schemas") != LUA_TNIL)
+      rc = bt_an_schemas_add_list(schemas, L, -1, "analytics.schemas", err);
+    lua_settop(L, t - 1);
+    if (rc) return err->code ? err->code : BT_EINVAL;
+  }
+  const char *env = getenv("POSTHOG_API_KEY");
+  if (env && *env) snprintf(o->api_key, sizeof o->api_key, "%s", env);
+  env = getenv("POSTHOG_HOST");
+  if (env && *env) snprintf(o->host, sizeof o->host, "%s", env);
+  env = getenv("SESSION_TIMEOUT_MINUTES");
+  if (env && *env) {
+    char *end;
+    long long m = strtoll(env, &end, 10);
+    if (*end || m < 1)
+      return bt_errf_at(err, BT_EINVAL, "config_error", "environment", 0,
+                        "SESSION_TIMEOUT_MINUTES", "expected a positive integer, got \"%s\"", env);
+    o->session_timeout_minutes = m;
+  }
+  if (strncmp(o->host, "http://", 7) != 0 && strncmp(o->host, "https://", 8) != 0)
+    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_name(app), 0, "host",
+                      "analytics.host / POSTHOG_HOST must start with http:// or https://");
+  *configured = o->api_key[0] != '\0';
+  return 0;
+}
+
+/* ---- run observer -------------------------------------------------------------- */
+
+static cJSON *base_props(const bt_run_info *info, int64_t duration_ms, bool has_duration) {
+  cJSON *p = cJSON_CreateObject();
+  if (!p) return NULL;
+  cJSON_AddStringToObject(p, "correlation_id", info->correlation_id);
+  if (info->user_id) cJSON_AddStringToObject(p, "user_id", info->user_id);
+  else cJSON_AddNullToObject(p, "user_id");
+  cJSON_AddStringToObject(p, "strategy_id", info->strategy_id);
+  cJSON_AddStringToObject(p, "run_id", info->run_id);
+  if (has_duration) cJSON_AddNumberToObject(p, "duration_ms", (double)duration_ms);
+  else cJSON_AddNullToObject(p, "duration_ms");
+  cJSON_AddStringToObject(p, "origin", info->origin ? info->origin : "cli");
+  return p;
+}
+
+static void add_double(cJSON *p, const char *k, bool has, double v) {
+  if (has && isfinite(v)) cJSON_AddNumberToObject(p, k, v);
+  else cJSON_AddNullToObject(p, k);
+}
+
+static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
+  (void)bus;
+  (void)err;
+  bt_analytics_capture_opts co = {.user_id = info->user_id, .timestamp_ms = info->started_ms,
+                                  .urgent = true};
+  bt_analytics_capture(ud, "backtest_job_started", base_props(info, 0, false), &co, NULL, NULL);
+  return 0; /* analytics never fails a run */
+}
+
+static void obs_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
+  bt_analytics_capture_opts co = {.user_id = info->user_id, .urgent = true};
+  cJSON *p = base_props(info, out->duration_ms, true);
+  if (!p) return;
+  if (out->status == BT_RUN_COMPLETED) {
+    const bt_metrics_result *m = out->metrics;
+    cJSON_AddNumberToObject(p, "bars", (double)(m ? m->bars : out->bars));
+    cJSON_AddNumberToObject(p, "trades", (double)(m ? m->trades : 0));
+    if (m) {
+      char dec[BT_DEC_STRLEN];
+      bt_dec_format(m->final_equity, dec);
+      cJSON_AddRawToObject(p, "final_equity", dec); /* exact decimal as a JSON number */
+      add_double(p, "total_return", true, m->total_return);
+      add_double(p, "max_drawdown", true, m->max_drawdown);
+      add_double(p, "sharpe", m->has_sharpe, m->sharpe);
+      add_double(p, "win_rate", m->has_win_rate, m->win_rate);
+    }
+    bt_analytics_capture(ud, "backtest_job_completed", p, &co, NULL, NULL);
+  } else {
+    cJSON_AddStringToObject(p, "error_type",
+                            out->error && out->error->type[0] ? out->error->type : "error");
+    cJSON_AddNumberToObject(p, "bars", (double)out->bars);
+    bt_analytics_capture(ud, "backtest_job_failed", p, &co, NULL, NULL);
+  }
+}
+
+static void obs_close(void *ud) { bt_analytics_close(ud); }
+
+bt_analytics *bt_analytics_of(bt_app *app) {
+  for (int i = 0; app && i < app->nobservers; i++)
+    if (app->observers[i].name && strcmp(app->observers[i].name, "analytics") == 0)
+      return app->observers[i].ud;
+  return NULL;
+}
+
+int bt_analytics_register(bt_app *app, bt_err *err) {
+  bt_an_schemas *schemas = bt_an_schemas_new();
+  if (!schemas) return bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/schemas", bt_lua_dir());
+  bt_analytics_opts o;
+  bool configured = false;
+  /* Config mistakes are the user's to fix: they fail like any other config error. */
+  int rc = bt_an_schemas_load_dir(schemas, dir, err);
+  if (!rc) rc = bt_analytics_read_config(app, &o, schemas, &configured, err);
+  if (rc) {
+    bt_an_schemas_free(schemas);
+    return rc;
+  }
+  if (!configured || !o.enabled) {
+    bt_an_schemas_free(schemas);
+    bt_log(LOGGER, BT_LOG_INFO, "analytics_disabled",
+           BT_F_STR("reason", !o.enabled ? "analytics.enabled = false"
+                                         : "no POSTHOG_API_KEY or analytics.api_key"));
+    return 0;
+  }
+  bt_err oerr = {0};
+  bt_analytics *a = bt_analytics_open(&o, schemas, &oerr);
+  if (!a) {
+    /* A broken data dir must not stop backtests: run without analytics. */
+    bt_log(LOGGER, BT_LOG_WARNING, "analytics_unavailable", BT_F_STR("reason", oerr.msg));
+    return 0;
+  }
+  bt_run_observer obs = {.name = "analytics", .ud = a, .on_start = obs_start,
+                         .on_end = obs_end, .on_close = obs_close};
+  if (bt_app_add_observer(app, &obs)) {
+    bt_analytics_close(a);
+    return bt_errf(err, BT_ENOMEM, "analytics_error", "too many run observers");
+  }
+  return 0;
+}

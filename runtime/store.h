@@ -59,7 +59,7 @@ int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_c
                        uint64_t clock_origin, int64_t *run_no, bt_err *err);
 
 typedef struct bt_store_run_end {
-  const char *status;           /* "completed" | "failed" */
+  const char *status;           /* "completed" | "failed" | "interrupted" */
   int64_t completed_at;         /* wall ms */
   int64_t duration_ms;
   const char *metrics_json;     /* NULL when failed */
@@ -74,7 +74,7 @@ typedef struct bt_store_run {
   char run_id[40];
   char correlation_id[128];
   char strategy[128];
-  char status[16];              /* "running", "completed", "failed" */
+  char status[16];              /* "running", "completed", "failed", "interrupted" */
   bool incomplete;              /* "running" but its process is gone (killed) */
   int64_t created_at, completed_at, duration_ms, pid;
   uint64_t bars, event_count, stored, sampled_out, dropped, lineage_gaps;

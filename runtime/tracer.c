@@ -648,7 +648,9 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
   if (r->store && r->run_no) {
     bt_err err = {0};
     bt_store_run_end end = {
-        .status = out->status == BT_RUN_COMPLETED ? "completed" : "failed",
+        .status = out->status == BT_RUN_COMPLETED                              ? "completed"
+                  : out->error && strcmp(out->error->type, "interrupted") == 0 ? "interrupted"
+                                                                               : "failed",
         .completed_at = bt_wall_ms(), .duration_ms = out->duration_ms,
         .metrics_json = out->metrics_json,
         .error = out->error ? out->error->msg : (r->write_failed ? r->werr.msg : NULL),

@@ -1,0 +1,385 @@
+/* Tracer: latency histogram, sampler (critical + context + causes, seeded), the full
+ * pipeline bus -> ring -> writer -> store, a full ring (drop vs block), crash safety. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "store.h"
+#include "tracer.h"
+
+static int fails;
+#define CHECK(c)                                                            \
+  do {                                                                      \
+    if (!(c)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+      fails++;                                                              \
+    }                                                                       \
+  } while (0)
+#define OK(call)                                                                     \
+  do {                                                                               \
+    if ((call) != 0) {                                                               \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
+      fails++;                                                                       \
+    }                                                                                \
+  } while (0)
+
+static bt_err err;
+static int store_no;
+
+static void store_path(char *out, size_t n) {
+  const char *tmp = getenv("BT_TEST_TMP");
+  if (!tmp) tmp = "/tmp";
+  mkdir(tmp, 0755);
+  snprintf(out, n, "%s/tracer-%d/events-%d.db", tmp, (int)getpid(), ++store_no);
+}
+
+static double rel_err(double got, double want) { return got > want ? got / want - 1 : 1 - got / want; }
+
+/* ---- histogram ---- */
+static void test_hist(void) {
+  bt_lat_hist *h = calloc(1, sizeof *h);
+  for (uint64_t v = 1; v <= 100000; v++) bt_lat_hist_add(h, v * 10); /* 10 ns .. 1 ms */
+  CHECK(h->count == 100000);
+  CHECK(h->max == 1000000);
+  CHECK((double)(h->sum / h->count) == 500005.0);
+  CHECK(rel_err((double)bt_lat_hist_quantile(h, 0.5), 500000) < 0.035);
+  CHECK(rel_err((double)bt_lat_hist_quantile(h, 0.95), 950000) < 0.035);
+  CHECK(bt_lat_hist_quantile(h, 1.0) <= 1000000);
+  memset(h, 0, sizeof *h);
+  for (int i = 0; i < 10; i++) bt_lat_hist_add(h, 7); /* small values are exact */
+  bt_lat_hist_add(h, 1ull << 40);
+  CHECK(bt_lat_hist_quantile(h, 0.5) == 7 && bt_lat_hist_quantile(h, 0.95) <= (1ull << 40));
+  CHECK(rel_err((double)bt_lat_hist_quantile(h, 0.95), (double)(1ull << 40)) < 0.035);
+  free(h);
+}
+
+/* ---- sampler ---- */
+#define SN 20000
+typedef struct kept_set {
+  bool kept[SN + 1];
+  uint64_t n_out, n_kept;
+  uint64_t last_seq;
+  bool in_order;
+} kept_set;
+
+static void on_out(void *ud, bt_trace_event *e, bool kept) {
+  kept_set *k = ud;
+  k->n_out++;
+  if (e->seq <= k->last_seq) k->in_order = false;
+  k->last_seq = e->seq;
+  k->kept[e->seq] = kept;
+  k->n_kept += kept;
+}
+
+/* BARs; every 97th event a SIGNAL caused by the previous BAR, then an ORDER caused by
+ * the SIGNAL; a FILL of that order 2 events later (cause = ORDER). */
+static void stream_event(uint64_t seq, bt_trace_event *e) {
+  memset(e, 0, sizeof *e);
+  e->seq = seq;
+  e->type = BT_EV_BAR;
+  uint64_t m = seq % 97;
+  if (m == 10) e->type = BT_EV_SIGNAL, e->cause = seq - 1;
+  if (m == 11) e->type = BT_EV_ORDER, e->cause = seq - 1;
+  if (m == 14) e->type = BT_EV_FILL, e->cause = seq - 3;
+}
+
+static void run_sampler(const bt_trace_cfg *cfg, kept_set *k) {
+  memset(k, 0, sizeof *k);
+  k->in_order = true;
+  bt_sampler *s;
+  CHECK(bt_sampler_new(&s, cfg, on_out, k) == 0);
+  for (uint64_t seq = 1; seq <= SN; seq++) {
+    bt_trace_event e;
+    stream_event(seq, &e);
+    bt_sampler_push(s, &e);
+  }
+  bt_sampler_flush(s);
+  CHECK(bt_sampler_gaps(s) == 0);
+  bt_sampler_free(s);
+}
+
+static void test_sampler(void) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  cfg.sample_rate = 0.05;
+  cfg.context_window = 3;
+  cfg.bars = BT_TRACE_BARS_SAMPLED;
+  cfg.seed = 42;
+  static kept_set a, b, c;
+  run_sampler(&cfg, &a);
+  CHECK(a.n_out == SN && a.in_order);
+  uint64_t crit = 0, crit_kept = 0, ctx_missing = 0, cause_missing = 0;
+  for (uint64_t seq = 1; seq <= SN; seq++) {
+    bt_trace_event e;
+    stream_event(seq, &e);
+    if (e.type == BT_EV_BAR) continue;
+    crit++;
+    crit_kept += a.kept[seq];
+    for (uint64_t d = 1; d <= 3; d++) {
+      if (seq > d && !a.kept[seq - d]) ctx_missing++;
+      if (seq + d <= SN && !a.kept[seq + d]) ctx_missing++;
+    }
+    if (e.cause && !a.kept[e.cause]) cause_missing++;
+  }
+  CHECK(crit > 0 && crit_kept == crit);
+  CHECK(ctx_missing == 0);
+  CHECK(cause_missing == 0);
+  /* far fewer than all, more than just critical + context */
+  CHECK(a.n_kept < SN / 3);
+  CHECK(a.n_kept > crit * 7);
+
+  run_sampler(&cfg, &b); /* same seed: same events */
+  CHECK(memcmp(a.kept, b.kept, sizeof a.kept) == 0);
+  cfg.seed = 43; /* another seed: another sample */
+  run_sampler(&cfg, &c);
+  CHECK(memcmp(a.kept, c.kept, sizeof a.kept) != 0);
+
+  cfg.sample_rate = 0; /* nothing but critical events, their context and causes */
+  run_sampler(&cfg, &c);
+  CHECK(c.n_kept <= crit * 7);
+  cfg.sample_rate = 1; /* everything */
+  run_sampler(&cfg, &c);
+  CHECK(c.n_kept == SN);
+}
+
+/* ---- the pipeline on a bus ---- */
+
+typedef struct synth {
+  bt_bus *bus;
+  bt_run_observer obs;
+  bt_run_info info;
+} synth;
+
+static void synth_start(synth *s, const bt_trace_cfg *cfg, const char *run_id) {
+  memset(s, 0, sizeof *s);
+  bt_tracer *t = NULL;
+  OK(bt_tracer_new(&t, cfg, &err));
+  s->obs = bt_tracer_observer(t);
+  s->bus = bt_bus_new();
+  snprintf(s->info.run_id, sizeof s->info.run_id, "%s", run_id);
+  snprintf(s->info.correlation_id, sizeof s->info.correlation_id, "corr");
+  snprintf(s->info.strategy_id, sizeof s->info.strategy_id, "synthetic");
+  s->info.origin = "test";
+  s->info.started_ms = 1;
+  OK(s->obs.on_start(s->obs.ud, &s->info, s->bus, &err));
+}
+
+static void synth_end(synth *s) {
+  bt_run_outcome out = {.status = BT_RUN_COMPLETED, .events = bt_bus_last_id(s->bus),
+                        .metrics_json = "{\"trades\":1}"};
+  s->obs.on_end(s->obs.ud, &s->info, &out);
+  s->obs.on_close(s->obs.ud);
+  bt_bus_free(s->bus);
+}
+
+/* Publishes one bar and, every `every` bars, an ORDER caused by it and its FILL.
+ * created_at lies `age` ns in the past. Returns the BAR's id. */
+static uint64_t publish_bar(bt_bus *bus, int64_t i, int every, uint64_t age) {
+  bt_bar bar = {.time = 1000 + i, .open = bt_dec_from_int(10 + i % 7), .high = bt_dec_from_int(20),
+                .low = bt_dec_from_int(5), .close = bt_dec_from_int(11), .volume = 100};
+  bt_event ev = {.type = BT_EV_BAR, .timestamp = bar.time, .source = "feed", .p.bar = &bar,
+                 .created_at = age ? bt_bus_clock_ns() - age : 0};
+  uint64_t id = bt_bus_publish(bus, &ev);
+  if (every && i % every == 0) {
+    bt_order o = {.id = (uint64_t)i, .side = BT_BUY, .type = BT_MARKET,
+                  .qty = bt_dec_from_int(1), .status = BT_PENDING};
+    bt_event oe = {.type = BT_EV_ORDER, .timestamp = bar.time, .causation_id = id,
+                   .source = "strategy", .p.order = &o,
+                   .created_at = age ? bt_bus_clock_ns() - age : 0};
+    o.event_id = bt_bus_publish(bus, &oe);
+    bt_fill f = {.order_id = o.id, .side = BT_BUY, .qty = o.qty, .price = bar.open,
+                 .time = bar.time};
+    bt_event fe = {.type = BT_EV_FILL, .timestamp = bar.time, .causation_id = o.event_id,
+                   .source = "broker", .p.fill = {&o, &f},
+                   .created_at = age ? bt_bus_clock_ns() - age : 0};
+    bt_bus_publish(bus, &fe);
+  }
+  return id;
+}
+
+static void read_run(const char *path, const char *run_id, bt_store_run *run) {
+  bt_store *st = NULL;
+  OK(bt_store_open_readonly(&st, path, &err));
+  memset(run, 0, sizeof *run);
+  if (st) OK(bt_store_find_run(st, run_id, run, &err));
+  bt_store_close(st);
+}
+
+static void test_pipeline(void) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  store_path(cfg.store, sizeof cfg.store);
+  synth s;
+  synth_start(&s, &cfg, "11111111-aaaa-4000-8000-000000000001");
+  /* known timings: each event was created 1..5 ms before it was published */
+  const int NB = 5000;
+  for (int i = 1; i <= NB; i++) publish_bar(s.bus, i, 50, (uint64_t)(i % 5 + 1) * 1000000);
+  uint64_t published = bt_bus_last_id(s.bus);
+  synth_end(&s);
+
+  bt_store *st = NULL;
+  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  if (!st) return;
+  bt_store_run run;
+  OK(bt_store_find_run(st, "11111111", &run, &err));
+  CHECK(strcmp(run.status, "completed") == 0);
+  CHECK(run.event_count == published && run.stored == published && run.dropped == 0);
+  CHECK(run.metrics && strstr(run.metrics, "trades"));
+  /* every FILL leads back through its ORDER to a BAR */
+  bt_store_filter q = {.run_no = run.run_no, .type_mask = BT_EV_MASK(BT_EV_FILL)};
+  bt_store_iter *it = NULL;
+  OK(bt_store_query(st, &q, &it, &err));
+  bt_trace_event ev;
+  int fills = 0, traced = 0;
+  while (it && bt_store_iter_next(it, &ev, &err) == 1) {
+    fills++;
+    bt_trace_event order, bar;
+    bool f1 = false, f2 = false;
+    OK(bt_store_get_event(st, run.run_no, ev.cause, &order, &f1, &err));
+    if (f1 && order.type == BT_EV_ORDER)
+      OK(bt_store_get_event(st, run.run_no, order.cause, &bar, &f2, &err));
+    if (f1 && f2 && bar.type == BT_EV_BAR && bar.ts == ev.ts) traced++;
+    if (f2) bt_trace_event_clear(&bar);
+    if (f1) bt_trace_event_clear(&order);
+  }
+  bt_store_iter_free(it);
+  CHECK(fills == NB / 50 && traced == fills);
+
+  /* latency statistics: created 1..5 ms (20% each) before publishing */
+  bt_store_latency *ls = NULL;
+  size_t nl = 0;
+  OK(bt_store_get_latency(st, run.run_no, &ls, &nl, &err));
+  int checked = 0;
+  for (size_t i = 0; i < nl; i++) {
+    bt_store_latency *l = &ls[i];
+    if (strcmp(l->type, "BAR") == 0 && strcmp(l->metric, "latency") == 0) {
+      checked++;
+      CHECK(l->count == (uint64_t)NB);
+      CHECK(l->mean_ns >= 3e6 && l->mean_ns < 3e6 + 50e6);
+      CHECK(l->p50_ns >= 3e6 * 0.97 && l->p50_ns < 3e6 + 50e6);
+      CHECK(l->p95_ns >= 5e6 * 0.97 && l->max_ns >= 5e6);
+      CHECK(l->p50_ns <= l->p95_ns && l->p95_ns <= l->max_ns);
+    }
+    if (strcmp(l->type, "FILL") == 0) {
+      checked++;
+      CHECK(l->count == (uint64_t)(NB / 50));
+    }
+    if (strcmp(l->metric, "queue_time") == 0) CHECK(l->p50_ns <= l->max_ns);
+  }
+  CHECK(checked == 3); /* BAR latency, FILL latency and queue_time */
+  free(ls);
+  bt_store_run_clear(&run);
+  bt_store_close(st);
+}
+
+/* A tiny ring flooded faster than the writer can insert: "drop" loses only non-critical
+ * events and reports how many; "block" loses nothing. */
+static void flood(const char *policy_name, bt_trace_full policy, uint64_t *published,
+                  bt_store_run *run, uint64_t *orders_stored) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  store_path(cfg.store, sizeof cfg.store);
+  cfg.ring_size = 1024;
+  cfg.full_policy = policy;
+  synth s;
+  char id[40];
+  snprintf(id, sizeof id, "22222222-%s-4000-8000-000000000000", policy_name);
+  synth_start(&s, &cfg, id);
+  uint64_t norders = 0;
+  for (int i = 0; i < 60000; i++) {
+    bt_event ue = {.type = BT_EV_USER, .user_type = "tick", .timestamp = i, .source = "user",
+                   .data_json = "{\"k\":\"some user payload to make rows slower\"}"};
+    bt_bus_publish(s.bus, &ue);
+    if (i % 20 == 0) {
+      bt_order o = {.id = (uint64_t)i, .side = BT_SELL, .type = BT_LIMIT,
+                    .qty = bt_dec_from_int(3), .limit = bt_dec_from_int(7), .status = BT_PENDING};
+      bt_event oe = {.type = BT_EV_ORDER, .timestamp = i, .source = "strategy", .p.order = &o};
+      bt_bus_publish(s.bus, &oe);
+      norders++;
+    }
+  }
+  *published = bt_bus_last_id(s.bus);
+  synth_end(&s);
+  read_run(cfg.store, id, run);
+  bt_store *st = NULL;
+  *orders_stored = 0;
+  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  bt_store_filter q = {.run_no = run->run_no, .type_mask = BT_EV_MASK(BT_EV_ORDER)};
+  bt_store_iter *it = NULL;
+  if (st) OK(bt_store_query(st, &q, &it, &err));
+  bt_trace_event ev;
+  while (it && bt_store_iter_next(it, &ev, &err) == 1) (*orders_stored)++;
+  bt_store_iter_free(it);
+  bt_store_close(st);
+  CHECK(*orders_stored == norders);
+}
+
+static void test_ring_full(void) {
+  uint64_t published, orders;
+  bt_store_run run;
+  flood("drop", BT_TRACE_FULL_DROP, &published, &run, &orders);
+  CHECK(run.dropped > 0);                       /* the flood did overrun the ring */
+  CHECK(run.stored + run.dropped == published); /* every loss is counted */
+  bt_store_run_clear(&run);
+  flood("blck", BT_TRACE_FULL_BLOCK, &published, &run, &orders);
+  CHECK(run.dropped == 0 && run.stored == published);
+  bt_store_run_clear(&run);
+}
+
+/* A child traces a run, waits past a commit, and SIGKILLs itself mid-run. */
+static void test_crash(void) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  store_path(cfg.store, sizeof cfg.store);
+  cfg.commit_ms = 20;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    synth s;
+    synth_start(&s, &cfg, "33333333-dead-4000-8000-000000000000");
+    for (int i = 1; i <= 3000; i++) publish_bar(s.bus, i, 30, 0);
+    usleep(400000);
+    for (int i = 3001; i <= 3100; i++) publish_bar(s.bus, i, 30, 0);
+    kill(getpid(), SIGKILL);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  bt_store_run run;
+  read_run(cfg.store, "33333333", &run);
+  CHECK(strcmp(run.status, "running") == 0 && run.incomplete);
+  bt_store *st = NULL;
+  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  bt_store_filter q = {.run_no = run.run_no};
+  bt_store_iter *it = NULL;
+  if (st) OK(bt_store_query(st, &q, &it, &err));
+  bt_trace_event ev;
+  uint64_t n = 0, last = 0;
+  bool gapless = true;
+  while (it && bt_store_iter_next(it, &ev, &err) == 1) {
+    n++;
+    gapless &= ev.seq == last + 1;
+    last = ev.seq;
+  }
+  bt_store_iter_free(it);
+  bt_store_close(st);
+  /* everything published before the pause was committed: 3000 bars + 100 orders/fills */
+  CHECK(n >= 3200 && gapless);
+  bt_store_run_clear(&run);
+}
+
+int main(void) {
+  test_hist();
+  test_sampler();
+  test_pipeline();
+  test_ring_full();
+  test_crash();
+  if (fails) fprintf(stderr, "%d check(s) failed\n", fails);
+  return fails != 0;
+}

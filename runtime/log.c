@@ -330,6 +330,7 @@ static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t 
       while (j < n && s[j] == ' ') j++;
       char quote = 0;
       if (j < n && (s[j] == '"' || s[j] == '\'')) quote = s[j++];
+      if (ci_prefix(s + j, n - j, "[redacted]")) break; /* rendered twice (nested JSON) */
       size_t e = j + scheme_len(s + j, n - j);
       while (e < n && !is_value_end((unsigned char)s[e], quote)) e++;
       if (e > j) return *rs = j, *re = e, true;
@@ -342,9 +343,12 @@ static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t 
 /* ------------------------------------------------------------- escaping ----- */
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or
- * code points above U+10FFFF), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+ * code points above U+10FFFF). When invalid, returns 0 and sets *bad to the length
+ * of the maximal valid prefix (at least 1), which becomes one U+FFFD (Unicode's
+ * "substitution of maximal subparts"). */
+static size_t utf8_len(const unsigned char *s, size_t n, size_t *bad) {
   unsigned char c = s[0];
+  *bad = 1;
   if (c < 0x80) return 1;
   size_t len;
   unsigned lo = 0x80, hi = 0xBF;
@@ -359,9 +363,13 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     if (c == 0xF4) hi = 0x8F;
   } else
     return 0;
-  if (n < len || s[1] < lo || s[1] > hi) return 0;
-  for (size_t i = 2; i < len; i++)
-    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+  for (size_t i = 1; i < len; i++) {
+    unsigned char lo_i = i == 1 ? (unsigned char)lo : 0x80, hi_i = i == 1 ? (unsigned char)hi : 0xBF;
+    if (i >= n || s[i] < lo_i || s[i] > hi_i) {
+      *bad = i;
+      return 0;
+    }
+  }
   return len;
 }
 
@@ -375,9 +383,9 @@ static void escape_raw(bt_log_buf *b, const char *str, size_t n) {
     if (i >= n) break;
     unsigned char c = s[i];
     if (c >= 0x80) {
-      size_t l = utf8_len(s + i, n - i);
+      size_t bad, l = utf8_len(s + i, n - i, &bad);
       if (l) bt_log_buf_put(b, str + i, l), i += l;
-      else PUTS(b, "\\ufffd"), i++;
+      else PUTS(b, "\\ufffd"), i += bad;
       continue;
     }
     i++;

@@ -48,18 +48,22 @@ static void put_marker(bt_log_buf *b, const char *m) { bt_log_buf_json_str(b, m,
 
 static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void **path);
 
-/* Numbers sort before strings (numerically), strings bytewise; other keys keep
- * their order. Sorted keys make a record independent of table hash order. */
+/* Keys sort numbers first (numerically), then strings (bytewise), then the rest
+ * (booleans, tables, ...) in traversal order: a record does not depend on table
+ * hash order. */
+static int key_rank(int t) { return t == LUA_TNUMBER ? 0 : t == LUA_TSTRING ? 1 : 2; }
+
 static bool key_less(lua_State *L, int a, int b) {
-  int ta = lua_type(L, a), tb = lua_type(L, b);
-  if (ta == LUA_TNUMBER && tb == LUA_TNUMBER) return lua_compare(L, a, b, LUA_OPLT);
-  if (ta == LUA_TSTRING && tb == LUA_TSTRING) {
+  int ra = key_rank(lua_type(L, a)), rb = key_rank(lua_type(L, b));
+  if (ra != rb) return ra < rb;
+  if (ra == 0) return lua_compare(L, a, b, LUA_OPLT);
+  if (ra == 1) {
     size_t la, lb;
     const char *sa = lua_tolstring(L, a, &la), *sb = lua_tolstring(L, b, &lb);
     int c = memcmp(sa, sb, la < lb ? la : lb);
     return c < 0 || (c == 0 && la < lb);
   }
-  return ta == LUA_TNUMBER && tb == LUA_TSTRING;
+  return false;
 }
 
 /* Push up to `max` keys of table t onto the stack (above the current top), sorted

@@ -45,17 +45,17 @@ int bt_broker_cfg_validate(const bt_broker_cfg *cfg, bt_err *err) {
       {"commission.minimum", offsetof(bt_broker_cfg, commission_minimum)},
       {"slippage_bps", offsetof(bt_broker_cfg, slippage_bps)},
   };
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    bt_dec v = *(const bt_dec *)((const char *)cfg + fields[i].off);
-    if (bt_dec_sign(v) < 0)
-      return bt_errf(err, BT_EINVAL, "config_error", "%s must not be negative", fields[i].key);
-  }
-  if (bt_dec_cmp(cfg->slippage_bps, bt_dec_from_int(10000)) >= 0)
-    return bt_errf(err, BT_EINVAL, "config_error", "slippage_bps must be below 10000 (100%%)");
-  if (bt_dec_cmp(cfg->commission_percent, bt_dec_from_int(1)) >= 0)
-    return bt_errf(err, BT_EINVAL, "config_error",
-                   "commission.percent is a fraction of notional and must be below 1");
-  return BT_OK;
+  const char *bad = NULL, *why = "must not be negative";
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0] && !bad; i++)
+    if (bt_dec_sign(*(const bt_dec *)((const char *)cfg + fields[i].off)) < 0) bad = fields[i].key;
+  if (!bad && bt_dec_cmp(cfg->slippage_bps, bt_dec_from_int(10000)) >= 0)
+    bad = "slippage_bps", why = "must be below 10000 (100%)";
+  if (!bad && bt_dec_cmp(cfg->commission_percent, bt_dec_from_int(1)) >= 0)
+    bad = "commission.percent", why = "is a fraction of notional (0.001 = 0.1%) and must be below 1";
+  if (!bad) return BT_OK;
+  bt_errf(err, BT_EINVAL, "config_error", "%s %s", bad, why);
+  if (err) snprintf(err->field, sizeof err->field, "%s", bad);
+  return BT_EINVAL;
 }
 
 bt_broker *bt_broker_new(const bt_broker_cfg *cfg, uint32_t nsymbols) {

@@ -296,6 +296,7 @@ static void test_cfg_validate(void) {
   CHECK(bt_broker_cfg_validate(&ok, &err) == 0);
   bt_broker_cfg neg = {.commission_minimum = D("-1")};
   CHECK(bt_broker_cfg_validate(&neg, &err) == BT_EINVAL && strstr(err.msg, "commission.minimum"));
+  CHECK(strcmp(err.field, "commission.minimum") == 0 && strcmp(err.type, "config_error") == 0);
   bt_broker_cfg slip = {.slippage_bps = D("10000")};
   CHECK(bt_broker_cfg_validate(&slip, &err) == BT_EINVAL && strstr(err.msg, "slippage_bps"));
   bt_broker_cfg pct = {.commission_percent = D("1.5")};

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "analytics.h"
+#include "perf.h"
 #include "run.h"
 
 int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err) {
@@ -9,6 +10,7 @@ int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_e
   if (bt_config_load(&app->cfg, config_path, explicit_config, err)) return err->code;
   /* Modules that observe runs register here, in the order they should see them. */
   if (bt_analytics_register(app, err)) return err->code;
+  if (bt_perf_register(app, err)) return err->code;
   return 0;
 }
 

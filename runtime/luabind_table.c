@@ -1,5 +1,6 @@
 #include "luabind.h"
 #include "analytics.h"
+#include "perf.h"
 #include "lua_ctx.h"
 #include "lua_log.h"
 
@@ -9,5 +10,6 @@ const bt_lua_module bt_lua_modules[] = {
     {"backtest", bt_lua_open_backtest},
     {"log", bt_lua_open_log},
     {"analytics", bt_lua_open_analytics},
+    {"perf", bt_lua_open_perf},
     {NULL, NULL},
 };

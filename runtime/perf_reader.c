@@ -3,7 +3,6 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "perf_buf.h"
 #include "perf_time.h"
 
 #define PERF_INDEX_VERSION 1
@@ -350,13 +350,13 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
     if (i < 0) {
       if (ix->nopen == ix->capopen) {
         size_t cap = ix->capopen ? ix->capopen * 2 : 16;
-        bt_perf_open *o = realloc(ix->open, cap * sizeof *o);
+        bt_perf_open_trade *o = realloc(ix->open, cap * sizeof *o);
         if (!o) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
         ix->open = o, ix->capopen = cap;
       }
       i = (int)ix->nopen++;
     }
-    ix->open[i] = (bt_perf_open){t->key, bt_perf_local_day(t->entry_ts, ix->tz_offset), t->pnl,
+    ix->open[i] = (bt_perf_open_trade){t->key, bt_perf_local_day(t->entry_ts, ix->tz_offset), t->pnl,
                                  trade_fp(t)};
     return 0;
   }
@@ -622,70 +622,23 @@ bool bt_perf_index_partial(const bt_perf_index *ix) {
 
 /* ---- persistence ----------------------------------------------------------------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} sbuf;
-
-static void sb_grow(sbuf *b, size_t need) {
-  if (b->oom || b->n + need < b->cap) return;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap <= b->n + need) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = true;
-    return;
-  }
-  b->p = p, b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
-  va_list ap;
-  for (int pass = 0; pass < 2 && !b->oom; pass++) {
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      b->oom = true;
-      return;
-    }
-    if (b->p && (size_t)n < b->cap - b->n) {
-      b->n += (size_t)n;
-      return;
-    }
-    sb_grow(b, (size_t)n + 1);
-  }
-}
-
-static void sb_json_str(sbuf *b, const char *s) {
-  sb_printf(b, "\"");
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-    else if (c < 0x20) sb_printf(b, "\\u%04x", c);
-    else sb_printf(b, "%c", c);
-  }
-  sb_printf(b, "\"");
-}
-
-static void sb_dec(sbuf *b, bt_dec d) {
+static void sb_dec(bt_perf_buf *b, bt_dec d) {
   char s[BT_DEC_STRLEN];
   bt_dec_format(d, s);
-  sb_printf(b, " %s", s);
+  bt_perf_buf_printf(b, " %s", s);
 }
 
 char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
-  sbuf b = {0};
-  sb_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
-  sb_json_str(&b, ix->source);
-  sb_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
+  bt_perf_buf b = {0};
+  bt_perf_buf_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
+  bt_perf_buf_json_str(&b, ix->source);
+  bt_perf_buf_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
             ix->tail_k);
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
-    sb_printf(&b, "%s\n{\"path\":", i ? "," : "");
-    sb_json_str(&b, f->path);
-    sb_printf(&b,
+    bt_perf_buf_printf(&b, "%s\n{\"path\":", i ? "," : "");
+    bt_perf_buf_json_str(&b, f->path);
+    bt_perf_buf_printf(&b,
               ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
               ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
               f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
@@ -693,49 +646,44 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
   }
   /* One string per day keeps the file cheap to parse: date, counts, sums, streak and
    * drawdown monoids, fingerprint, then the tail of "pnl/risk" items oldest first. */
-  sb_printf(&b, "],\n\"days\":[");
+  bt_perf_buf_printf(&b, "],\n\"days\":[");
   for (size_t i = 0; i < ix->ndays; i++) {
     const bt_perf_day *d = &ix->days[i];
     char date[16];
     bt_perf_day_format(d->day, date);
-    sb_printf(&b, "%s\n\"%s %u %u %u %u", i ? "," : "", date, d->trades, d->wins, d->losses,
+    bt_perf_buf_printf(&b, "%s\n\"%s %u %u %u %u", i ? "," : "", date, d->trades, d->wins, d->losses,
               d->r_trades);
     sb_dec(&b, d->gross_profit);
     sb_dec(&b, d->gross_loss);
     sb_dec(&b, d->commission);
     sb_dec(&b, d->r_sum);
     const bt_perf_streak *s = &d->streak;
-    sb_printf(&b, " %u %d %u %d %u %u %u", s->n, s->pre_sign, s->pre_len, s->suf_sign,
+    bt_perf_buf_printf(&b, " %u %d %u %d %u %u %u", s->n, s->pre_sign, s->pre_len, s->suf_sign,
               s->suf_len, s->max_win, s->max_loss);
     sb_dec(&b, d->dd.sum);
     sb_dec(&b, d->dd.max_pre);
     sb_dec(&b, d->dd.min_pre);
     sb_dec(&b, d->dd.dd);
-    sb_printf(&b, " %016" PRIx64, d->fp);
+    bt_perf_buf_printf(&b, " %016" PRIx64, d->fp);
     for (uint32_t k = 0; k < d->tail_n; k++) {
       uint32_t at = (d->tail_pos + ix->tail_k - d->tail_n + k) % ix->tail_k;
       char s1[BT_DEC_STRLEN], s2[BT_DEC_STRLEN];
       bt_dec_format(d->tail[at].pnl, s1);
       bt_dec_format(d->tail[at].risk, s2);
-      sb_printf(&b, " %s/%s", s1, s2);
+      bt_perf_buf_printf(&b, " %s/%s", s1, s2);
     }
-    sb_printf(&b, "\"");
+    bt_perf_buf_printf(&b, "\"");
   }
-  sb_printf(&b, "],\n\"open\":[");
+  bt_perf_buf_printf(&b, "],\n\"open\":[");
   for (size_t i = 0; i < ix->nopen; i++) {
-    const bt_perf_open *o = &ix->open[i];
+    const bt_perf_open_trade *o = &ix->open[i];
     char s[BT_DEC_STRLEN];
     bt_dec_format(o->pnl, s);
-    sb_printf(&b, "%s\"%016" PRIx64 " %" PRId64 " %s %016" PRIx64 "\"", i ? "," : "", o->key,
+    bt_perf_buf_printf(&b, "%s\"%016" PRIx64 " %" PRId64 " %s %016" PRIx64 "\"", i ? "," : "", o->key,
               o->entry_day, s, o->fp);
   }
-  sb_printf(&b, "]}\n");
-  if (b.oom) {
-    free(b.p);
-    return NULL;
-  }
-  *len = b.n;
-  return b.p;
+  bt_perf_buf_printf(&b, "]}\n");
+  return bt_perf_buf_take(&b, len);
 }
 
 /* Field reader over a day string. */
@@ -888,7 +836,7 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
   cJSON_ArrayForEach(it, open) {
     if (!cJSON_IsString(it)) goto out;
     rd r = {it->valuestring, true};
-    bt_perf_open *o = &ix->open[ix->nopen++];
+    bt_perf_open_trade *o = &ix->open[ix->nopen++];
     o->key = rd_hex(&r);
     o->entry_day = rd_int(&r);
     o->pnl = rd_dec(&r);

@@ -47,12 +47,12 @@ typedef struct bt_perf_day {
   bt_perf_tail_item *tail;  /* ring of the day's last tail_k closed trades */
 } bt_perf_day;
 
-typedef struct bt_perf_open {
+typedef struct bt_perf_open_trade {
   uint64_t key;             /* hash of run_id, trade_id, symbol */
   int64_t entry_day;
   bt_dec pnl;               /* unrealized, at the last mark written */
   uint64_t fp;
-} bt_perf_open;
+} bt_perf_open_trade;
 
 typedef struct bt_perf_file {
   char *path;
@@ -71,7 +71,7 @@ typedef struct bt_perf_index {
   size_t nfiles;
   bt_perf_day *days;        /* sorted by day */
   size_t ndays, capdays;
-  bt_perf_open *open;
+  bt_perf_open_trade *open;
   size_t nopen, capopen;
   bool dirty;               /* differs from what was loaded */
   bool overflow;            /* a sum left the bt_dec range */

@@ -1,0 +1,203 @@
+#include "perf.h"
+
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "perf_files.h"
+#include "perf_time.h"
+
+#define INDEX_NAME "performance-index.json"
+
+int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
+  memset(cfg, 0, sizeof *cfg);
+  snprintf(cfg->trades, sizeof cfg->trades, "logs/trades");
+  snprintf(cfg->out_dir, sizeof cfg->out_dir, "logs/performance");
+  snprintf(cfg->alerts_file, sizeof cfg->alerts_file, "logs/performance-alerts.jsonl");
+  snprintf(cfg->targets, sizeof cfg->targets, "config/targets.lua");
+  char tz[32] = "UTC";
+  int rc = 0;
+  int idx = app ? bt_config_section(&app->cfg, "perf") : 0;
+  if (idx) {
+    lua_State *L = app->cfg.L;
+    static const char *const keys[] = {"trades", "out_dir", "alerts_file", "targets",
+                                       "formats_dir", "timezone", "html", NULL};
+    char targets[1024] = "";
+    if (!lua_istable(L, idx)) {
+      rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf", "expected a table");
+    } else if (!(rc = bt_cfg_check_keys(L, idx, "perf", keys, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "trades", cfg->trades, sizeof cfg->trades, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "out_dir", cfg->out_dir, sizeof cfg->out_dir, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "alerts_file", cfg->alerts_file,
+                                    sizeof cfg->alerts_file, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "targets", targets, sizeof targets, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "formats_dir", cfg->formats_dir,
+                                    sizeof cfg->formats_dir, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "timezone", tz, sizeof tz, err)) &&
+               !(rc = bt_cfg_bool(L, idx, "perf", "html", &cfg->html, err))) {
+      if (targets[0]) {
+        snprintf(cfg->targets, sizeof cfg->targets, "%s", targets);
+        cfg->targets_explicit = true;
+      }
+      if (!bt_perf_tz_parse(tz, &cfg->tz_offset))
+        rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf.timezone",
+                        "expected a fixed offset like \"+05:30\", \"-04:00\" or \"UTC\", got \"%s\"", tz);
+    }
+    lua_settop(L, idx - 1);
+    if (rc) return rc;
+  } else if (!bt_perf_tz_parse(tz, &cfg->tz_offset)) {
+    return BT_EINVAL;
+  }
+  const char *env = getenv("PERFORMANCE_SUMMARY_TIMEZONE");
+  if (env && *env && !bt_perf_tz_parse(env, &cfg->tz_offset))
+    return bt_errf(err, BT_EINVAL, "config_error",
+                   "PERFORMANCE_SUMMARY_TIMEZONE: expected a fixed offset like \"+05:30\" or \"UTC\", got \"%s\"",
+                   env);
+  env = getenv("PERFORMANCE_ALERT_ROLLING_WINDOW");
+  if (env && *env) {
+    char *end;
+    long long v = strtoll(env, &end, 10);
+    if (*end || v < 1 || v > 100000)
+      return bt_errf(err, BT_EINVAL, "config_error",
+                     "PERFORMANCE_ALERT_ROLLING_WINDOW: expected an integer 1..100000, got \"%s\"", env);
+    cfg->rolling_window = v;
+  }
+  return 0;
+}
+
+int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
+  memset(p, 0, sizeof *p);
+  p->cfg = *cfg;
+  p->outfd = -1;
+  int rc = bt_perf_targets_load(&p->targets, cfg->targets, cfg->targets_explicit,
+                                cfg->rolling_window, err);
+  if (rc) return rc;
+  int fd = bt_perf_dir_open(cfg->out_dir, err);
+  if (fd < 0) return fd;
+  p->outfd = fd;
+  bt_perf_index_init(&p->ix, cfg->trades, cfg->tz_offset, bt_perf_targets_tail_k(p->targets));
+  char *text;
+  size_t len;
+  rc = bt_perf_read(fd, INDEX_NAME, &text, &len, err);
+  if (rc < 0) return rc;
+  if (rc == 0) bt_perf_index_load(&p->ix, text, len);
+  free(text);
+  return 0;
+}
+
+void bt_perf_close(bt_perf *p) {
+  bt_perf_index_free(&p->ix);
+  bt_perf_targets_free(p->targets);
+  bt_report_close(p->report);
+  if (p->outfd >= 0) close(p->outfd);
+  memset(p, 0, sizeof *p);
+  p->outfd = -1;
+}
+
+int bt_perf_refresh(bt_perf *p, bool cold, bt_err *err) {
+  uint64_t t0 = bt_now_ns();
+  int rc = bt_perf_index_refresh(&p->ix, cold, err);
+  if (!rc && p->ix.dirty) {
+    size_t len;
+    char *text = bt_perf_index_dump(&p->ix, &len);
+    rc = text ? bt_perf_write(p->outfd, INDEX_NAME, text, len, err)
+              : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    free(text);
+    if (!rc) p->ix.dirty = false;
+  }
+  p->refresh_ms = (double)(bt_now_ns() - t0) / 1e6;
+  return rc;
+}
+
+int64_t bt_perf_anchor_day(const bt_perf *p) {
+  if (p->ix.ndays) return p->ix.days[p->ix.ndays - 1].day;
+  return bt_perf_local_day((int64_t)time(NULL), p->cfg.tz_offset);
+}
+
+int bt_perf_window_summary(bt_perf *p, bt_perf_window w, int64_t start, int64_t end,
+                           bt_perf_summary *s, bt_err *err) {
+  int rc = bt_perf_summarize(&p->ix, w, start, end, s, err);
+  if (!rc) rc = bt_perf_targets_eval(p->targets, &p->ix, s, err);
+  if (rc) bt_perf_summary_free(s);
+  return rc;
+}
+
+static int report(bt_perf *p, bt_err *err) {
+  return p->report ? 0 : bt_report_open(&p->report, p->cfg.formats_dir, err);
+}
+
+/* Targets and format scripts are inputs of the rendered files too. */
+static uint64_t extra_hash(bt_perf *p, bool html) {
+  uint64_t h = bt_perf_targets_hash(p->targets);
+  h = h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_md");
+  if (html) h = h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_html");
+  return h;
+}
+
+static void now_iso(char out[32]) { bt_perf_time_format(bt_wall_ms() / 1000, out); }
+
+int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char **out,
+                   size_t *len, bt_err *err) {
+  int rc = report(p, err);
+  if (rc) return rc;
+  char now[32];
+  now_iso(now);
+  bool html = strcmp(fmt, "html") == 0;
+  char *json = bt_perf_summary_json(s, now, extra_hash(p, html), len);
+  if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (strcmp(fmt, "json") == 0) {
+    *out = json;
+    return 0;
+  }
+  if (strcmp(fmt, "md") && !html) {
+    free(json);
+    return bt_errf(err, BT_EINVAL, "usage", "unknown export format '%s' (json, md, html)", fmt);
+  }
+  lua_State *L = bt_report_lua(p->report);
+  rc = bt_report_push_json(L, json, *len, err);
+  free(json);
+  if (rc) return rc;
+  return bt_report_render(p->report, html ? "summary_html" : "summary_md", out, len, err);
+}
+
+int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *written,
+                          bt_err *err) {
+  *written = 0;
+  int rc = report(p, err);
+  if (rc) return rc;
+  char base[80], name[96], ck[24], needle[64];
+  bt_perf_summary_basename(s, base);
+  bt_perf_summary_checksum(s, extra_hash(p, html), ck);
+  snprintf(needle, sizeof needle, "\"source_checksum\": \"%s\"", ck);
+  const char *exts[] = {"json", "md", "html"};
+  int nexts = html ? 3 : 2;
+  bool same = true;
+  char *old;
+  size_t oldlen;
+  snprintf(name, sizeof name, "%s.json", base);
+  rc = bt_perf_read(p->outfd, name, &old, &oldlen, err);
+  if (rc < 0) return rc;
+  same = rc == 0 && strstr(old, needle) != NULL;
+  free(old);
+  for (int i = 1; i < nexts && same; i++) {
+    snprintf(name, sizeof name, "%s.%s", base, exts[i]);
+    if (faccessat(p->outfd, name, F_OK, AT_SYMLINK_NOFOLLOW) != 0) same = false;
+  }
+  if (same) return 0;
+  for (int i = 0; i < nexts; i++) {
+    char *text;
+    size_t len;
+    if ((rc = bt_perf_render(p, s, exts[i], &text, &len, err))) return rc;
+    snprintf(name, sizeof name, "%s.%s", base, exts[i]);
+    rc = bt_perf_write(p->outfd, name, text, len, err);
+    free(text);
+    if (rc) return rc;
+    (*written)++;
+  }
+  return 0;
+}

@@ -1,0 +1,561 @@
+#define _GNU_SOURCE /* memmem */
+#include "perf_alerts.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "perf_buf.h"
+#include "perf_files.h"
+#include "perf_time.h"
+#include "report.h"
+
+typedef struct rule {
+  char name[64];
+  char severity[16];
+  int ref;
+} rule;
+
+struct bt_perf_targets {
+  lua_State *L;
+  char path[1024];
+  uint64_t hash;
+  bool has_win_rate, has_rr, has_avg_win, has_avg_loss;
+  double win_rate_min, rr_min;
+  uint32_t win_rate_window, rr_window;
+  bool rr_r_multiple;
+  bt_dec avg_win_min, avg_loss_max;
+  char sev_win_rate[16], sev_rr[16], sev_avg_win[16], sev_avg_loss[16];
+  rule *rules;
+  int nrules;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+  return h;
+}
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) msg = luaL_tolstring(L, 1, NULL);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int pcall_tb(lua_State *L, int nargs, int nres, const char *what, bt_err *err) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, base);
+  int rc = lua_pcall(L, nargs, nres, base);
+  lua_remove(L, base);
+  if (rc == LUA_OK) return 0;
+  const char *tb = lua_tostring(L, -1);
+  bt_errf(err, BT_ELUA, "lua_error", "%s: %s", what, tb ? tb : "error");
+  free(err->traceback);
+  err->traceback = tb ? strdup(tb) : NULL;
+  lua_pop(L, 1);
+  return BT_ELUA;
+}
+
+static int severity(lua_State *L, int idx, const char *where, char out[16], bt_err *err) {
+  snprintf(out, 16, "warning");
+  int rc = bt_cfg_string(L, idx, where, "severity", out, 16, err);
+  if (rc) return rc;
+  if (strcmp(out, "info") && strcmp(out, "warning") && strcmp(out, "critical")) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "btrun.config_path");
+    char field[64];
+    snprintf(field, sizeof field, "%s.severity", where);
+    bt_errf_at(err, BT_EINVAL, "config_error", lua_tostring(L, -1), 0, field,
+               "expected \"info\", \"warning\" or \"critical\"");
+    lua_pop(L, 1);
+    return err->code;
+  }
+  return 0;
+}
+
+static int positive_window(int64_t w, const char *where, const char *file, bt_err *err) {
+  if (w < 1 || w > 100000)
+    return bt_errf_at(err, BT_EINVAL, "config_error", file, 0, where,
+                      "window must be an integer between 1 and 100000");
+  return 0;
+}
+
+static int load_table(bt_perf_targets *t, int top, bt_err *err) {
+  lua_State *L = t->L;
+  static const char *const keys[] = {"win_rate", "risk_reward", "avg_win", "avg_loss", "rules", NULL};
+  int rc = bt_cfg_check_keys(L, top, "", keys, err);
+  if (rc) return rc;
+  int64_t w;
+  if (lua_getfield(L, top, "win_rate") == LUA_TTABLE) {
+    static const char *const k[] = {"min", "window", "severity", NULL};
+    int i = lua_gettop(L);
+    t->has_win_rate = true;
+    t->win_rate_min = -1;
+    w = 20;
+    if ((rc = bt_cfg_check_keys(L, i, "win_rate", k, err)) ||
+        (rc = bt_cfg_number(L, i, "win_rate", "min", &t->win_rate_min, err)) ||
+        (rc = bt_cfg_integer(L, i, "win_rate", "window", &w, err)) ||
+        (rc = severity(L, i, "win_rate", t->sev_win_rate, err)) ||
+        (rc = positive_window(w, "win_rate.window", t->path, err)))
+      return rc;
+    if (t->win_rate_min < 0 || t->win_rate_min > 1)
+      return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "win_rate.min",
+                        "expected a number between 0 and 1");
+    t->win_rate_window = (uint32_t)w;
+  } else if (!lua_isnil(L, -1)) {
+    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "win_rate", "expected a table");
+  }
+  lua_settop(L, top);
+  if (lua_getfield(L, top, "risk_reward") == LUA_TTABLE) {
+    static const char *const k[] = {"min", "window", "measure", "severity", NULL};
+    int i = lua_gettop(L);
+    char measure[32] = "payoff";
+    t->has_rr = true;
+    t->rr_min = -1;
+    w = 10;
+    if ((rc = bt_cfg_check_keys(L, i, "risk_reward", k, err)) ||
+        (rc = bt_cfg_number(L, i, "risk_reward", "min", &t->rr_min, err)) ||
+        (rc = bt_cfg_integer(L, i, "risk_reward", "window", &w, err)) ||
+        (rc = bt_cfg_string(L, i, "risk_reward", "measure", measure, sizeof measure, err)) ||
+        (rc = severity(L, i, "risk_reward", t->sev_rr, err)) ||
+        (rc = positive_window(w, "risk_reward.window", t->path, err)))
+      return rc;
+    if (t->rr_min < 0)
+      return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward.min",
+                        "expected a number >= 0");
+    if (strcmp(measure, "payoff") && strcmp(measure, "r_multiple"))
+      return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward.measure",
+                        "expected \"payoff\" or \"r_multiple\"");
+    t->rr_r_multiple = strcmp(measure, "r_multiple") == 0;
+    t->rr_window = (uint32_t)w;
+  } else if (!lua_isnil(L, -1)) {
+    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward", "expected a table");
+  }
+  lua_settop(L, top);
+  const char *money_keys[2] = {"avg_win", "avg_loss"};
+  for (int m = 0; m < 2; m++) {
+    if (lua_getfield(L, top, money_keys[m]) == LUA_TTABLE) {
+      static const char *const kw[] = {"min", "severity", NULL}, *const kl[] = {"max", "severity", NULL};
+      int i = lua_gettop(L);
+      bt_dec *v = m ? &t->avg_loss_max : &t->avg_win_min;
+      v->v = -1;
+      if ((rc = bt_cfg_check_keys(L, i, money_keys[m], m ? kl : kw, err)) ||
+          (rc = bt_cfg_decimal(L, i, money_keys[m], m ? "max" : "min", v, err)) ||
+          (rc = severity(L, i, money_keys[m], m ? t->sev_avg_loss : t->sev_avg_win, err)))
+        return rc;
+      if (v->v < 0)
+        return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, money_keys[m],
+                          "needs %s = a money amount >= 0", m ? "max" : "min");
+      if (m) t->has_avg_loss = true;
+      else t->has_avg_win = true;
+    } else if (!lua_isnil(L, -1)) {
+      return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, money_keys[m], "expected a table");
+    }
+    lua_settop(L, top);
+  }
+  if (lua_getfield(L, top, "rules") == LUA_TTABLE) {
+    int ri = lua_gettop(L);
+    lua_Integer n = luaL_len(L, ri);
+    t->rules = calloc((size_t)(n ? n : 1), sizeof *t->rules);
+    if (!t->rules) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    for (lua_Integer k = 1; k <= n; k++) {
+      char where[32];
+      snprintf(where, sizeof where, "rules[%lld]", (long long)k);
+      if (lua_rawgeti(L, ri, k) != LUA_TTABLE)
+        return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, where, "expected a table");
+      static const char *const kr[] = {"name", "check", "severity", "description", NULL};
+      int i = lua_gettop(L);
+      rule *r = &t->rules[t->nrules];
+      if ((rc = bt_cfg_check_keys(L, i, where, kr, err)) ||
+          (rc = bt_cfg_string(L, i, where, "name", r->name, sizeof r->name, err)) ||
+          (rc = severity(L, i, where, r->severity, err)))
+        return rc;
+      if (!r->name[0] || !bt_perf_safe_name(r->name))
+        return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, where,
+                          "name: expected a short identifier like \"daily_loss_limit\"");
+      if (lua_getfield(L, i, "check") != LUA_TFUNCTION)
+        return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, where,
+                          "check: expected function(summary) -> ok, actual, target");
+      r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      t->nrules++;
+      lua_settop(L, ri);
+    }
+  } else if (!lua_isnil(L, -1)) {
+    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "rules", "expected a list");
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
+int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_path,
+                         int64_t rolling_override, bt_err *err) {
+  bt_perf_targets *t = calloc(1, sizeof *t);
+  if (!t) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  *out = t;
+  t->hash = 1469598103934665603ULL;
+  if (path && access(path, F_OK) == 0) {
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->L = luaL_newstate();
+    if (!t->L) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    luaL_openlibs(t->L);
+    lua_pushstring(t->L, path); /* config readers name this file in their messages */
+    lua_setfield(t->L, LUA_REGISTRYINDEX, "btrun.config_path");
+    FILE *f = fopen(path, "rb");
+    if (f) {
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, f)) > 0) t->hash = fnv(t->hash, buf, n);
+      fclose(f);
+    }
+    if (luaL_loadfile(t->L, path) != LUA_OK) {
+      bt_errf(err, BT_EINVAL, "config_error", "%s", lua_tostring(t->L, -1));
+      return err->code;
+    }
+    if (pcall_tb(t->L, 0, 1, path, err)) return err->code;
+    if (!lua_istable(t->L, -1))
+      return bt_errf(err, BT_EINVAL, "config_error", "%s: must return a table of targets", path);
+    int rc = load_table(t, lua_gettop(t->L), err);
+    lua_settop(t->L, 0);
+    if (rc) return rc;
+  } else if (path && explicit_path) {
+    return bt_errf(err, BT_EIO, "config_error", "targets file %s: not found", path);
+  }
+  if (rolling_override > 0 && t->has_win_rate) {
+    if (rolling_override > 100000)
+      return bt_errf(err, BT_EINVAL, "config_error",
+                     "PERFORMANCE_ALERT_ROLLING_WINDOW: expected 1..100000");
+    t->win_rate_window = (uint32_t)rolling_override;
+  }
+  t->hash = fnv(t->hash, &t->win_rate_window, sizeof t->win_rate_window);
+  return 0;
+}
+
+void bt_perf_targets_free(bt_perf_targets *t) {
+  if (!t) return;
+  if (t->L) lua_close(t->L);
+  free(t->rules);
+  free(t);
+}
+
+uint32_t bt_perf_targets_tail_k(const bt_perf_targets *t) {
+  uint32_t k = 1;
+  if (t->has_win_rate && t->win_rate_window > k) k = t->win_rate_window;
+  if (t->has_rr && t->rr_window > k) k = t->rr_window;
+  return k;
+}
+
+uint64_t bt_perf_targets_hash(const bt_perf_targets *t) { return t->hash; }
+
+static void fmt_num(char out[40], double d) { snprintf(out, 40, "%.10g", d); }
+
+static void fmt_money(char out[40], bt_dec d) {
+  char s[BT_DEC_STRLEN];
+  bt_dec_format(d, s);
+  snprintf(out, 40, "\"%s\"", s);
+}
+
+static bt_perf_check *add(bt_perf_summary *s, const char *name, const char *type, const char *op,
+                          const char *sev, bt_err *err) {
+  bt_perf_check *c = bt_perf_summary_add_check(s);
+  if (!c) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+  snprintf(c->name, sizeof c->name, "%s", name);
+  snprintf(c->type, sizeof c->type, "%s", type);
+  snprintf(c->op, sizeof c->op, "%s", op);
+  snprintf(c->severity, sizeof c->severity, "%s", sev);
+  if (s->no_trades) {
+    c->status = BT_PERF_CHECK_SKIPPED;
+    snprintf(c->note, sizeof c->note, "No trades in window");
+  }
+  return c;
+}
+
+static void ratio_check(bt_perf_check *c, double actual, double target) {
+  fmt_num(c->actual, actual);
+  fmt_num(c->target, target);
+  c->variance = actual - target;
+  c->has_variance = true;
+  c->status = actual < target ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
+}
+
+static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_perf_summary *s,
+                     bt_err *err) {
+  lua_State *L = t->L;
+  size_t jl;
+  char *json = bt_perf_summary_json(s, "", 0, &jl);
+  if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
+  int rc = bt_report_push_json(L, json, jl, err);
+  free(json);
+  if (rc) {
+    lua_settop(L, 0);
+    return rc;
+  }
+  char what[1200];
+  snprintf(what, sizeof what, "%s: rule %s", t->path, r->name);
+  if (pcall_tb(L, 1, 3, what, err)) return err->code;
+  c->status = lua_toboolean(L, -3) ? BT_PERF_CHECK_OK : BT_PERF_CHECK_BREACH;
+  char *slot[2] = {c->actual, c->target};
+  double num[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    int idx = -2 + k;
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+      num[k] = lua_tonumber(L, idx);
+      fmt_num(slot[k], num[k]);
+    } else if (lua_type(L, idx) == LUA_TSTRING) {
+      bt_perf_buf b = {0};
+      bt_perf_buf_json_str(&b, lua_tostring(L, idx));
+      char *q = bt_perf_buf_take(&b, NULL);
+      snprintf(slot[k], 40, "%s", q ? q : "null");
+      free(q);
+    }
+  }
+  if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER) {
+    c->variance = num[0] - num[1];
+    c->has_variance = true;
+  }
+  lua_settop(L, 0);
+  return 0;
+}
+
+int bt_perf_targets_eval(bt_perf_targets *t, const bt_perf_index *ix, bt_perf_summary *s,
+                         bt_err *err) {
+  bt_perf_check *c;
+  if (t->has_win_rate) {
+    if (!(c = add(s, "win_rate", "win_rate_breach", ">=", t->sev_win_rate, err))) return err->code;
+    c->window_trades = t->win_rate_window;
+    fmt_num(c->target, t->win_rate_min);
+    if (!s->no_trades) {
+      bt_perf_rolling r;
+      bt_perf_rolling_last(ix, s->end, t->win_rate_window, &r);
+      if (r.n < t->win_rate_window) {
+        c->status = BT_PERF_CHECK_SKIPPED;
+        snprintf(c->note, sizeof c->note, "insufficient trades (%u of %u)", r.n, t->win_rate_window);
+      } else {
+        ratio_check(c, (double)r.wins / r.n, t->win_rate_min);
+        snprintf(c->note, sizeof c->note, "over the last %u closed trades", r.n);
+      }
+    }
+  }
+  if (t->has_rr) {
+    if (!(c = add(s, "risk_reward", "risk_reward_breach", ">=", t->sev_rr, err))) return err->code;
+    c->window_trades = t->rr_window;
+    fmt_num(c->target, t->rr_min);
+    if (!s->no_trades) {
+      bt_perf_rolling r;
+      bt_perf_rolling_last(ix, s->end, t->rr_window, &r);
+      if (r.n < t->rr_window) {
+        c->status = BT_PERF_CHECK_SKIPPED;
+        snprintf(c->note, sizeof c->note, "insufficient trades (%u of %u)", r.n, t->rr_window);
+      } else if (t->rr_r_multiple) {
+        if (!r.r_trades) {
+          c->status = BT_PERF_CHECK_SKIPPED;
+          snprintf(c->note, sizeof c->note, "no trade in the last %u carries risk", r.n);
+        } else {
+          ratio_check(c, bt_dec_to_double(r.r_sum) / r.r_trades, t->rr_min);
+          snprintf(c->note, sizeof c->note, "average R-multiple of the last %u closed trades", r.n);
+        }
+      } else if (!r.losses && r.wins) {
+        c->status = BT_PERF_CHECK_OK;
+        snprintf(c->note, sizeof c->note, "no losing trade in the last %u (payoff unbounded)", r.n);
+      } else {
+        double payoff = r.wins ? bt_dec_to_double(r.gross_profit) * r.losses /
+                                     (-bt_dec_to_double(r.gross_loss) * r.wins)
+                               : 0;
+        ratio_check(c, payoff, t->rr_min);
+        snprintf(c->note, sizeof c->note, "payoff ratio of the last %u closed trades", r.n);
+      }
+    }
+  }
+  if (t->has_avg_win) {
+    if (!(c = add(s, "avg_win", "avg_win_breach", ">=", t->sev_avg_win, err))) return err->code;
+    fmt_money(c->target, t->avg_win_min);
+    if (!s->no_trades) {
+      fmt_money(c->actual, s->avg_win);
+      c->variance = bt_dec_to_double(s->avg_win) - bt_dec_to_double(t->avg_win_min);
+      c->has_variance = true;
+      c->status = bt_dec_cmp(s->avg_win, t->avg_win_min) < 0 ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
+    }
+  }
+  if (t->has_avg_loss) {
+    if (!(c = add(s, "avg_loss", "avg_loss_breach", "<=", t->sev_avg_loss, err))) return err->code;
+    fmt_money(c->target, t->avg_loss_max);
+    if (!s->no_trades) {
+      bt_dec a = bt_dec_abs(s->avg_loss);
+      fmt_money(c->actual, a);
+      c->variance = bt_dec_to_double(a) - bt_dec_to_double(t->avg_loss_max);
+      c->has_variance = true;
+      c->status = bt_dec_cmp(a, t->avg_loss_max) > 0 ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
+    }
+  }
+  for (int i = 0; i < t->nrules; i++) {
+    char type[80];
+    snprintf(type, sizeof type, "%s_breach", t->rules[i].name);
+    if (!(c = add(s, t->rules[i].name, type, "", t->rules[i].severity, err))) return err->code;
+    if (!s->no_trades && eval_rule(t, &t->rules[i], c, s, err)) return err->code;
+  }
+  return 0;
+}
+
+/* ---- alerts file ----------------------------------------------------------------- */
+
+static int read_alerts(const char *path, char **text, size_t *len, int *dirfd, char *name,
+                       bt_err *err) {
+  char dir[1024];
+  *text = NULL, *len = 0, *dirfd = -1;
+  int rc = bt_perf_path_split(path, dir, sizeof dir, name, 256, err);
+  if (rc) return rc;
+  int fd = bt_perf_dir_open(dir, err);
+  if (fd < 0) return fd;
+  rc = bt_perf_read(fd, name, text, len, err);
+  if (rc < 0) {
+    close(fd);
+    return rc;
+  }
+  *dirfd = fd;
+  return 0;
+}
+
+static void alert_id(const bt_perf_summary *s, const bt_perf_check *c, char out[40]) {
+  char a[16], e[16];
+  bt_perf_day_format(s->start, a);
+  bt_perf_day_format(s->end, e);
+  uint64_t h = 1469598103934665603ULL;
+  const char *parts[] = {bt_perf_window_name(s->window), a, e, c->type, c->name, c->actual, c->target};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = fnv(h, parts[i], strlen(parts[i]) + 1);
+  snprintf(out, 40, "pa-%016" PRIx64, h);
+}
+
+static bool text_has_id(const char *text, const char *id) {
+  char needle[64];
+  snprintf(needle, sizeof needle, "\"id\":\"%s\"", id);
+  return text && strstr(text, needle) != NULL;
+}
+
+int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, int *raised,
+                         bt_err *err) {
+  *raised = 0;
+  bool any = false;
+  for (size_t i = 0; i < s->nchecks; i++) any |= s->checks[i].status == BT_PERF_CHECK_BREACH;
+  if (!any) return 0;
+  char *text, name[256];
+  size_t len;
+  int dirfd;
+  int rc = read_alerts(path, &text, &len, &dirfd, name, err);
+  if (rc) return rc;
+  bt_perf_buf b = {0};
+  char now[32], a[16], e[16];
+  bt_perf_time_format(now_ms / 1000, now);
+  bt_perf_day_format(s->start, a);
+  bt_perf_day_format(s->end, e);
+  for (size_t i = 0; i < s->nchecks; i++) {
+    bt_perf_check *c = &s->checks[i];
+    if (c->status != BT_PERF_CHECK_BREACH) continue;
+    alert_id(s, c, c->alert_id);
+    if (text_has_id(text, c->alert_id)) continue;
+    bt_perf_buf_printf(&b, "{\"event\":\"performance.alert\",\"id\":\"%s\",\"type\":", c->alert_id);
+    bt_perf_buf_json_str(&b, c->type);
+    bt_perf_buf_printf(&b, ",\"window\":\"%s\",\"period_start\":\"%s\",\"period_end\":\"%s\",\"metric\":",
+                       bt_perf_window_name(s->window), a, e);
+    bt_perf_buf_json_str(&b, c->name);
+    bt_perf_buf_printf(&b, ",\"actual\":%s,\"target\":%s,\"op\":\"%s\",\"window_trades\":%u,\"severity\":",
+                       c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null", c->op,
+                       c->window_trades);
+    bt_perf_buf_json_str(&b, c->severity);
+    bt_perf_buf_printf(&b, ",\"note\":");
+    bt_perf_buf_json_str(&b, c->note);
+    bt_perf_buf_printf(&b, ",\"raised_at\":\"%s\",\"acknowledged_at\":null}\n", now);
+    bt_log("perf", BT_LOG_WARNING, c->type, BT_F_STR("alert_id", c->alert_id),
+           BT_F_STR("window", bt_perf_window_name(s->window)), BT_F_STR("period_start", a),
+           BT_F_STR("metric", c->name), BT_F_JSON("actual", c->actual[0] ? c->actual : "null"),
+           BT_F_JSON("target", c->target[0] ? c->target : "null"), BT_F_STR("severity", c->severity));
+    (*raised)++;
+  }
+  free(text);
+  size_t n;
+  char *add = bt_perf_buf_take(&b, &n);
+  if (!add) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!rc && n) {
+    int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+    } else {
+      /* one write per batch: appenders never interleave inside a record */
+      if (write(fd, add, n) != (ssize_t)n || fsync(fd) != 0)
+        rc = bt_errf(err, BT_EIO, "io_error", "%s: append failed: %s", path, strerror(errno));
+      close(fd);
+    }
+  }
+  free(add);
+  close(dirfd);
+  return rc;
+}
+
+int bt_perf_alerts_active(const char *path, int *active, bt_err *err) {
+  char *text, name[256];
+  size_t len;
+  int dirfd;
+  *active = 0;
+  int rc = read_alerts(path, &text, &len, &dirfd, name, err);
+  if (rc) return rc;
+  close(dirfd);
+  for (const char *p = text; p && *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    if (memmem(p, n, "\"event\":\"performance.alert\"", 28) &&
+        memmem(p, n, "\"acknowledged_at\":null", 22))
+      (*active)++;
+    p = nl ? nl + 1 : p + n;
+  }
+  free(text);
+  return 0;
+}
+
+int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err *err) {
+  char *text, name[256];
+  size_t len;
+  int dirfd;
+  int rc = read_alerts(path, &text, &len, &dirfd, name, err);
+  if (rc) return rc;
+  char needle[64];
+  snprintf(needle, sizeof needle, "\"id\":\"%s\"", id);
+  char *hit = text && strlen(id) < 40 ? strstr(text, needle) : NULL;
+  if (!hit) {
+    free(text);
+    close(dirfd);
+    return bt_errf(err, BT_EINVAL, "not_found", "alert %s not found in %s", id, path);
+  }
+  char *eol = strchr(hit, '\n');
+  size_t line_end = eol ? (size_t)(eol - text) : len;
+  const char *nul = "\"acknowledged_at\":null";
+  char *slot = memmem(hit, (size_t)(text + line_end - hit), nul, strlen(nul));
+  if (!slot) {
+    free(text);
+    close(dirfd);
+    return 1;
+  }
+  char now[32];
+  bt_perf_time_format(now_ms / 1000, now);
+  bt_perf_buf b = {0};
+  bt_perf_buf_put(&b, text, (size_t)(slot - text));
+  bt_perf_buf_printf(&b, "\"acknowledged_at\":\"%s\"", now);
+  size_t after = (size_t)(slot - text) + strlen(nul);
+  bt_perf_buf_put(&b, text + after, len - after);
+  size_t n;
+  char *out = bt_perf_buf_take(&b, &n);
+  rc = out ? bt_perf_write(dirfd, name, out, n, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  free(out);
+  free(text);
+  close(dirfd);
+  return rc;
+}

@@ -1,0 +1,224 @@
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luabind.h"
+
+#define MAX_FORMATS 16
+
+struct bt_report {
+  lua_State *L;
+  char dirs[2][1024];   /* search order: user formats dir, then btrun's */
+  int ndirs;
+  struct {
+    char name[64];
+    int ref;
+    uint64_t hash;
+  } cache[MAX_FORMATS];
+  int ncache;
+};
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) msg = luaL_tolstring(L, 1, NULL);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int pcall_tb(lua_State *L, int nargs, int nres, const char *what, bt_err *err) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, base);
+  int rc = lua_pcall(L, nargs, nres, base);
+  lua_remove(L, base);
+  if (rc == LUA_OK) return 0;
+  const char *tb = lua_tostring(L, -1);
+  bt_errf(err, BT_ELUA, "lua_error", "%s: %s", what, tb ? tb : "error");
+  free(err->traceback);
+  err->traceback = tb ? strdup(tb) : NULL;
+  lua_pop(L, 1);
+  return BT_ELUA;
+}
+
+int bt_report_open(bt_report **out, const char *formats_dir, bt_err *err) {
+  bt_report *r = calloc(1, sizeof *r);
+  if (!r) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  r->L = luaL_newstate();
+  if (!r->L) {
+    free(r);
+    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  }
+  luaL_openlibs(r->L);
+  if (formats_dir && *formats_dir) snprintf(r->dirs[r->ndirs++], sizeof r->dirs[0], "%s", formats_dir);
+  snprintf(r->dirs[r->ndirs++], sizeof r->dirs[0], "%s/formats", bt_lua_dir());
+  /* require "formats.lib" finds the shared helpers */
+  lua_getglobal(r->L, "package");
+  lua_pushfstring(r->L, "%s/?.lua;%s/?.lua", r->dirs[0], bt_lua_dir());
+  lua_setfield(r->L, -2, "path");
+  lua_pop(r->L, 1);
+  *out = r;
+  return 0;
+}
+
+void bt_report_close(bt_report *r) {
+  if (!r) return;
+  lua_close(r->L);
+  free(r);
+}
+
+lua_State *bt_report_lua(bt_report *r) { return r->L; }
+
+static void push_item(lua_State *L, const cJSON *it) {
+  if (cJSON_IsString(it)) {
+    lua_pushstring(L, it->valuestring);
+  } else if (cJSON_IsNumber(it)) {
+    double d = it->valuedouble;
+    if (d == (double)(lua_Integer)d && d > -9e15 && d < 9e15) lua_pushinteger(L, (lua_Integer)d);
+    else lua_pushnumber(L, d);
+  } else if (cJSON_IsBool(it)) {
+    lua_pushboolean(L, cJSON_IsTrue(it));
+  } else if (cJSON_IsArray(it)) {
+    lua_createtable(L, cJSON_GetArraySize(it), 0);
+    lua_Integer i = 1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, it) {
+      push_item(L, c);
+      lua_rawseti(L, -2, i++);
+    }
+  } else if (cJSON_IsObject(it)) {
+    lua_newtable(L);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, it) {
+      if (cJSON_IsNull(c)) continue;
+      push_item(L, c);
+      lua_setfield(L, -2, c->string);
+    }
+  } else {
+    lua_pushnil(L);
+  }
+}
+
+int bt_report_push_json(lua_State *L, const char *json, size_t len, bt_err *err) {
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  if (!root) return bt_errf(err, BT_EINVAL, "json_error", "invalid JSON document");
+  luaL_checkstack(L, 64, "json depth");
+  push_item(L, root);
+  cJSON_Delete(root);
+  return 0;
+}
+
+static uint64_t fnv(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+  return h;
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = NULL;
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n + 4096 > cap) {
+      cap = cap ? cap * 2 : 8192;
+      char *p = realloc(buf, cap);
+      if (!p) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = p;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+/* Load (once) the format's function; returns its cache slot or -1 with err. */
+static int load_format(bt_report *r, const char *name, bt_err *err) {
+  for (int i = 0; i < r->ncache; i++)
+    if (strcmp(r->cache[i].name, name) == 0) return i;
+  if (r->ncache == MAX_FORMATS) return bt_errf(err, BT_ELIMIT, "format_error", "too many formats"), -1;
+  for (const char *s = name; *s; s++)
+    if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+      return bt_errf(err, BT_EINVAL, "format_error", "bad format name '%s'", name), -1;
+  char path[1200];
+  char *text = NULL;
+  size_t len = 0;
+  for (int d = 0; d < r->ndirs && !text; d++) {
+    snprintf(path, sizeof path, "%s/%s.lua", r->dirs[d], name);
+    text = slurp(path, &len);
+  }
+  if (!text)
+    return bt_errf(err, BT_EIO, "format_error", "format script %s.lua not found in %s", name,
+                   r->dirs[0]), -1;
+  lua_State *L = r->L;
+  char chunk[1210];
+  snprintf(chunk, sizeof chunk, "@%s", path);
+  int rc = luaL_loadbuffer(L, text, len, chunk);
+  uint64_t h = fnv(text, len);
+  free(text);
+  if (rc != LUA_OK) {
+    bt_errf(err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (pcall_tb(L, 0, 1, path, err)) return -1;
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return bt_errf(err, BT_ELUA, "format_error", "%s: must return a function(data) -> string",
+                   path), -1;
+  }
+  int i = r->ncache++;
+  snprintf(r->cache[i].name, sizeof r->cache[i].name, "%s", name);
+  r->cache[i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  r->cache[i].hash = h;
+  return i;
+}
+
+int bt_report_render(bt_report *r, const char *name, char **out, size_t *len, bt_err *err) {
+  lua_State *L = r->L;
+  int i = load_format(r, name, err);
+  if (i < 0) {
+    lua_pop(L, 1);
+    return err->code;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->cache[i].ref);
+  lua_insert(L, -2);
+  if (pcall_tb(L, 1, 1, name, err)) return err->code;
+  size_t n;
+  const char *s = lua_tolstring(L, -1, &n);
+  if (!s) {
+    bt_errf(err, BT_ELUA, "format_error", "format %s returned %s, expected a string", name,
+            luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return err->code;
+  }
+  *out = malloc(n + 1);
+  if (!*out) {
+    lua_pop(L, 1);
+    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  }
+  memcpy(*out, s, n);
+  (*out)[n] = '\0';
+  *len = n;
+  lua_pop(L, 1);
+  return 0;
+}
+
+uint64_t bt_report_hash(bt_report *r, const char *name) {
+  bt_err err = {0};
+  int i = load_format(r, name, &err);
+  bt_err_clear(&err);
+  return i < 0 ? 0 : r->cache[i].hash;
+}

@@ -181,6 +181,14 @@ static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   lua_pop(L, 1);
   if (cfg->cash.v <= 0)
     return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "cash", "must be > 0");
+  if (bt_broker_cfg_validate(&cfg->broker, err)) {
+    char field[64], msg[512];
+    snprintf(field, sizeof field, "%s", err->field);
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "", "%s", msg);
+    snprintf(err->field, sizeof err->field, "%s", field); /* the message names it already */
+    return err->code;
+  }
   if (cfg->timeout_s <= 0)
     return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "timeout", "must be > 0");
   if (cfg->max_memory < (1 << 20))

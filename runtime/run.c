@@ -189,10 +189,12 @@ static void write_trade(bt_run *run, const bt_trade *t) {
           entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
 }
 
-static void on_trade_closed(void *ud, const bt_trade *t) {
-  bt_run *run = ud;
-  bt_metrics_on_trade(&run->metrics, t);
+static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
+  if (bt_metrics_on_trade(&run->metrics, t))
+    return bt_errf(err, BT_ERANGE, "overflow_error", "trade statistics overflow at trade %llu",
+                   (unsigned long long)t->trade_id);
   write_trade(run, t);
+  return 0;
 }
 
 /* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
@@ -468,7 +470,7 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
     return;
   }
   const bt_trade *closed = bt_ledger_last_closed(run->ledger);
-  if (closed) on_trade_closed(run, closed);
+  if (closed && !fc->rc) fc->rc = on_trade_closed(run, closed, fc->err);
   bt_event ev = {.type = BT_EV_FILL, .timestamp = fill->time, .causation_id = order->event_id,
                  .source = "broker", .symbol = fill->symbol};
   ev.p.fill.order = order;
@@ -539,11 +541,11 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
       run->bar_event = bt_bus_publish(run->bus, &ev);
     }
     run->cause = run->bar_event;
-    if (bt_broker_pending(run->broker)) {
-      if (bt_broker_on_bar(run->broker, run->ledger, &run->current, on_broker_event, &fc, err))
-        return err->code;
-      if (fc.rc) return fc.rc;
-    }
+    /* Every bar, even with nothing queued: the broker's clock is what keeps an order
+     * placed during another symbol's bar at the same time from filling on this one. */
+    if (bt_broker_on_bar(run->broker, run->ledger, &run->current, on_broker_event, &fc, err))
+      return err->code;
+    if (fc.rc) return fc.rc;
     if (bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time))
       return bt_errf(err, BT_ERANGE, "overflow_error",
                      "position value overflows at %s bar %lld", bt_feed_symbol(run->feeds[bar.symbol]),
@@ -676,7 +678,6 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (setup_strategy(run, strategy, err)) return err->code;
   lua_settop(L, strategy - 1);
   bt_dec cash = run->spec->has_cash ? run->spec->cash : run->app->cfg.cash;
-  if (bt_broker_cfg_validate(&run->app->cfg.broker, err)) return err->code;
   run->broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->nfeeds);
   run->ledger = bt_ledger_new(cash, (uint32_t)run->nfeeds);
   if (!run->broker || !run->ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");

@@ -3,7 +3,8 @@
 -- Every key is documented in docs/config.md.
 return {
   cash = 100000,            -- starting cash (number or decimal string, e.g. "100000.00")
-  commission = {            -- per fill: qty * per_unit + notional * percent, at least minimum
+  commission = {            -- per fill: qty * per_unit + notional * percent, at least
+                            -- minimum (the minimum applies once per_unit or percent is set)
     per_unit = 0,
     percent = 0,            -- 0.001 = 0.1 %
     minimum = 0,

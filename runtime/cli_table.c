@@ -1,10 +1,14 @@
 #include "cli.h"
 #include "analytics.h"
 #include "perf.h"
+#include "trace_cli.h"
 
 /* One line per subcommand; modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
     {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in"},
     {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts"},
+    {"events", bt_events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
+    {"trace", bt_trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
+    {"runs", bt_runs_cli, "traced runs: list, show metadata and metrics"},
     {NULL, NULL, NULL},
 };

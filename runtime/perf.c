@@ -105,7 +105,7 @@ int bt_perf_refresh(bt_perf *p, bool cold, bt_err *err) {
   if (!rc && p->ix.dirty) {
     size_t len;
     char *text = bt_perf_index_dump(&p->ix, &len);
-    rc = text ? bt_perf_write(p->outfd, INDEX_NAME, text, len, err)
+    rc = text ? bt_perf_write(p->outfd, INDEX_NAME, text, len, false, err)
               : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
     free(text);
     if (!rc) p->ix.dirty = false;
@@ -132,11 +132,10 @@ static int report(bt_perf *p, bt_err *err) {
 }
 
 /* Targets and format scripts are inputs of the rendered files too. */
-static uint64_t extra_hash(bt_perf *p, bool html) {
+static uint64_t extra_hash(bt_perf *p) {
   uint64_t h = bt_perf_targets_hash(p->targets);
   h = h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_md");
-  if (html) h = h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_html");
-  return h;
+  return h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_html");
 }
 
 static void now_iso(char out[32]) { bt_perf_time_format(bt_wall_ms() / 1000, out); }
@@ -148,7 +147,7 @@ int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char *
   char now[32];
   now_iso(now);
   bool html = strcmp(fmt, "html") == 0;
-  char *json = bt_perf_summary_json(s, now, extra_hash(p, html), len);
+  char *json = bt_perf_summary_json(s, now, extra_hash(p), len);
   if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (strcmp(fmt, "json") == 0) {
     *out = json;
@@ -172,7 +171,7 @@ int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *
   if (rc) return rc;
   char base[80], name[96], ck[24], needle[64];
   bt_perf_summary_basename(s, base);
-  bt_perf_summary_checksum(s, extra_hash(p, html), ck);
+  bt_perf_summary_checksum(s, extra_hash(p), ck);
   snprintf(needle, sizeof needle, "\"source_checksum\": \"%s\"", ck);
   const char *exts[] = {"json", "md", "html"};
   int nexts = html ? 3 : 2;
@@ -194,7 +193,7 @@ int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *
     size_t len;
     if ((rc = bt_perf_render(p, s, exts[i], &text, &len, err))) return rc;
     snprintf(name, sizeof name, "%s.%s", base, exts[i]);
-    rc = bt_perf_write(p->outfd, name, text, len, err);
+    rc = bt_perf_write(p->outfd, name, text, len, true, err);
     free(text);
     if (rc) return rc;
     (*written)++;

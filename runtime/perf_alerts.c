@@ -512,8 +512,8 @@ int bt_perf_alerts_active(const char *path, int *active, bt_err *err) {
   for (const char *p = text; p && *p;) {
     const char *nl = strchr(p, '\n');
     size_t n = nl ? (size_t)(nl - p) : strlen(p);
-    if (memmem(p, n, "\"event\":\"performance.alert\"", 28) &&
-        memmem(p, n, "\"acknowledged_at\":null", 22))
+    static const char ev[] = "\"event\":\"performance.alert\"", open[] = "\"acknowledged_at\":null";
+    if (memmem(p, n, ev, sizeof ev - 1) && memmem(p, n, open, sizeof open - 1))
       (*active)++;
     p = nl ? nl + 1 : p + n;
   }
@@ -553,7 +553,7 @@ int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err 
   bt_perf_buf_put(&b, text + after, len - after);
   size_t n;
   char *out = bt_perf_buf_take(&b, &n);
-  rc = out ? bt_perf_write(dirfd, name, out, n, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  rc = out ? bt_perf_write(dirfd, name, out, n, true, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   free(out);
   free(text);
   close(dirfd);

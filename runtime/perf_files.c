@@ -95,7 +95,8 @@ int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *e
   return 0;
 }
 
-int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bt_err *err) {
+int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bool durable,
+                  bt_err *err) {
   int rc = check_entry(dirfd, name, err);
   if (rc) return rc;
   char tmp[256];
@@ -109,7 +110,7 @@ int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bt_
     if (w <= 0) break;
     put += (size_t)w;
   }
-  if (put != len || fsync(fd) != 0) {
+  if (put != len || (durable && fsync(fd) != 0)) {
     int e = errno;
     close(fd);
     unlinkat(dirfd, tmp, 0);

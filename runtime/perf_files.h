@@ -22,8 +22,10 @@ bool bt_perf_safe_name(const char *name);
  * buffer, 1 when it does not exist, or a negative code (symlink, I/O). */
 int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *err);
 /* Atomically replace dir/name with data. Refuses names that are not safe and existing
- * entries that are symlinks. */
-int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bt_err *err);
+ * entries that are symlinks. durable: fsync before the rename (caches that are rebuilt
+ * when unreadable skip it: it costs milliseconds per write). */
+int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bool durable,
+                  bt_err *err);
 
 /* Same for a file given by path (alerts file): its directory is opened with
  * bt_perf_dir_open and the last component must be a safe name. */

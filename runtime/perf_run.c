@@ -198,7 +198,7 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   if (!rc) rc = bt_report_render(rr->report, "run_report", &html, &len, err);
   if (!rc) {
     int fd = bt_perf_dir_open(dir, err);
-    rc = fd < 0 ? fd : bt_perf_write(fd, "report.html", html, len, err);
+    rc = fd < 0 ? fd : bt_perf_write(fd, "report.html", html, len, true, err);
     if (fd >= 0) close(fd);
   }
   free(html);

@@ -1,0 +1,474 @@
+/* test_perf.c - performance tracking against hand calculations on hand-made trade logs
+ * (tests/fixtures/perf): every window metric, strings vs numbers, partial lines,
+ * incremental refresh, timezone boundaries, open trades, windows, path confinement,
+ * targets (with a Lua rule) and alert de-duplication. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "perf.h"
+#include "perf_files.h"
+#include "perf_time.h"
+
+static int failures;
+#define CHECK(cond)                                                             \
+  do {                                                                          \
+    if (!(cond)) {                                                              \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                               \
+    }                                                                           \
+  } while (0)
+
+static char tmp[512];
+
+static bool dec_is(bt_dec d, const char *want) {
+  char s[BT_DEC_STRLEN];
+  bt_dec_format(d, s);
+  if (strcmp(s, want)) fprintf(stderr, "  got %s want %s\n", s, want);
+  return strcmp(s, want) == 0;
+}
+
+static int64_t day(const char *s) {
+  int64_t d = 0;
+  CHECK(bt_perf_day_parse(s, &d));
+  return d;
+}
+
+static void write_file(const char *path, const char *text, const char *mode) {
+  FILE *f = fopen(path, mode);
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
+static void build(bt_perf_index *ix, const char *src, int32_t tz, uint32_t k) {
+  bt_err err = {0};
+  bt_perf_index_init(ix, src, tz, k);
+  int rc = bt_perf_index_refresh(ix, false, &err);
+  if (rc) fprintf(stderr, "  refresh: %s\n", err.msg);
+  CHECK(rc == 0);
+}
+
+static void summary(const bt_perf_index *ix, bt_perf_window w, const char *a, const char *b,
+                    bt_perf_summary *s) {
+  bt_err err = {0};
+  CHECK(bt_perf_summarize(ix, w, day(a), day(b), s, &err) == 0);
+}
+
+static void test_time(void) {
+  int64_t t, a, b;
+  CHECK(bt_perf_time_parse("2024-01-08T15:00:00Z", 20, &t) && t == 1704726000);
+  CHECK(bt_perf_time_parse("2024-01-08T16:00:00+01:00", 25, &t) && t == 1704726000);
+  CHECK(bt_perf_time_parse("2024-01-08T10:00:00.250-05:00", 29, &t) && t == 1704726000);
+  CHECK(bt_perf_time_parse("2024-01-08 15:00:00", 19, &t) && t == 1704726000);
+  CHECK(!bt_perf_time_parse("2024-02-30T00:00:00Z", 20, &t));
+  CHECK(!bt_perf_time_parse("2024-01-08T15:00", 16, &t));
+  int32_t off;
+  CHECK(bt_perf_tz_parse("+05:30", &off) && off == 19800);
+  CHECK(bt_perf_tz_parse("-04:00", &off) && off == -14400);
+  CHECK(bt_perf_tz_parse("UTC", &off) && off == 0);
+  CHECK(!bt_perf_tz_parse("America/New_York", &off));
+  /* ISO weeks start on Monday, also across a year end */
+  bt_perf_window_bounds(BT_PERF_WEEKLY, day("2024-01-10"), &a, &b);
+  CHECK(a == day("2024-01-08") && b == day("2024-01-14"));
+  bt_perf_window_bounds(BT_PERF_WEEKLY, day("2025-01-01"), &a, &b);
+  CHECK(a == day("2024-12-30") && b == day("2025-01-05"));
+  bt_perf_window_bounds(BT_PERF_WEEKLY, day("2024-01-14"), &a, &b); /* Sunday */
+  CHECK(a == day("2024-01-08"));
+  bt_perf_window_bounds(BT_PERF_MONTHLY, day("2024-02-17"), &a, &b);
+  CHECK(a == day("2024-02-01") && b == day("2024-02-29"));
+  /* market-local days: 23:30Z is the next day at +01:00, 03:00Z the previous at -05:00 */
+  CHECK(bt_perf_local_day(day("2024-01-10") * 86400 + 23 * 3600 + 1800, 3600) == day("2024-01-11"));
+  CHECK(bt_perf_local_day(day("2024-01-11") * 86400 + 3 * 3600, -18000) == day("2024-01-10"));
+  CHECK(bt_perf_local_day(-1, 0) == -1);
+}
+
+/* basic.jsonl by hand (pnl in exit order):
+ *   2024-01-08: 100 (risk 50, R 2), -40 (risk 40, R -1), 60.5 (risk 50, R 1.21)
+ *   2024-01-09: -20.25, 0, 30        open: 7.5 entered 2024-01-09
+ *   2024-01-10: -10, -15 */
+static void check_basic(const bt_perf_index *ix) {
+  bt_perf_summary s;
+  summary(ix, BT_PERF_DAILY, "2024-01-08", "2024-01-08", &s);
+  CHECK(s.trades == 3 && s.wins == 2 && s.losses == 1 && s.breakeven == 0);
+  CHECK(fabs(s.win_rate - 2.0 / 3.0) < 0.01);
+  CHECK(dec_is(s.avg_win, "80.25") && dec_is(s.avg_loss, "-40.0"));
+  CHECK(fabs(s.payoff_ratio - 80.25 / 40.0) < 0.001);           /* 2.00625 */
+  CHECK(fabs(s.profit_factor - 160.5 / 40.0) < 0.001);          /* 4.0125 */
+  CHECK(fabs(s.avg_r_multiple - (2.0 - 1.0 + 1.21) / 3) < 0.001); /* 0.7367 */
+  CHECK(s.r_trades == 3);
+  CHECK(dec_is(s.realized_pnl, "120.5") && dec_is(s.expectancy, "40.16666667"));
+  CHECK(dec_is(s.max_drawdown, "40.0"));   /* peak 100 -> 60 */
+  CHECK(dec_is(s.unrealized_pnl, "0.0") && s.open_trades == 0); /* opened the day after */
+  CHECK(s.cur_streak_sign == 1 && s.cur_streak == 1);
+  CHECK(s.longest_win_streak == 1 && s.longest_loss_streak == 1);
+  bt_perf_summary_free(&s);
+
+  summary(ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(s.trades == 8 && s.wins == 3 && s.losses == 4 && s.breakeven == 1);
+  CHECK(fabs(s.win_rate - 0.375) < 0.01);
+  CHECK(dec_is(s.gross_profit, "190.5") && dec_is(s.gross_loss, "-85.25"));
+  CHECK(dec_is(s.avg_win, "63.5") && dec_is(s.avg_loss, "-21.3125"));
+  CHECK(fabs(s.payoff_ratio - 63.5 / 21.3125) < 0.001);         /* 2.9795 */
+  CHECK(fabs(s.profit_factor - 190.5 / 85.25) < 0.001);
+  CHECK(dec_is(s.realized_pnl, "105.25") && dec_is(s.expectancy, "13.15625"));
+  CHECK(dec_is(s.unrealized_pnl, "7.5") && s.open_trades == 1);
+  CHECK(dec_is(s.total_pnl, "112.75"));
+  /* running P&L 100 60 120.5 100.25 100.25 130.25 120.25 105.25: worst fall 40 */
+  CHECK(dec_is(s.max_drawdown, "40.0"));
+  /* W L W L 0 W L L */
+  CHECK(s.cur_streak_sign == -1 && s.cur_streak == 2);
+  CHECK(s.longest_win_streak == 1 && s.longest_loss_streak == 2);
+  CHECK(s.nseries == 3 && dec_is(s.series[1].equity, "130.25") && dec_is(s.series[2].drawdown, "25.0"));
+  bt_perf_summary_free(&s);
+
+  /* rolling: the last 5 closed trades up to 2024-01-10 are -15 -10 30 0 -20.25 */
+  bt_perf_rolling r;
+  bt_perf_rolling_last(ix, day("2024-01-10"), 5, &r);
+  CHECK(r.n == 5 && r.wins == 1 && r.losses == 3);
+  CHECK(dec_is(r.gross_loss, "-45.25"));
+  bt_perf_rolling_last(ix, day("2024-01-08"), 5, &r); /* only 3 exist by then */
+  CHECK(r.n == 3 && r.r_trades == 3);
+
+  summary(ix, BT_PERF_DAILY, "2024-01-11", "2024-01-11", &s); /* empty window */
+  CHECK(s.no_trades && s.trades == 0 && s.win_rate == 0 && dec_is(s.realized_pnl, "0.0"));
+  CHECK(s.open_trades == 1 && dec_is(s.unrealized_pnl, "7.5"));
+  bt_perf_summary_free(&s);
+}
+
+static void test_basic(void) {
+  bt_perf_index a, b;
+  build(&a, "tests/fixtures/perf/basic.jsonl", 0, 5);
+  build(&b, "tests/fixtures/perf/numbers.jsonl", 0, 5);
+  check_basic(&a);
+  check_basic(&b); /* numbers parsed from their text give the same exact results */
+  bt_perf_summary sa, sb;
+  summary(&a, BT_PERF_MONTHLY, "2024-01-01", "2024-01-31", &sa);
+  summary(&b, BT_PERF_MONTHLY, "2024-01-01", "2024-01-31", &sb);
+  CHECK(sa.checksum == sb.checksum); /* same trades, same fingerprint */
+  bt_perf_summary_free(&sa);
+  bt_perf_summary_free(&sb);
+  bt_perf_index_free(&a);
+  bt_perf_index_free(&b);
+}
+
+static void test_number_text(void) {
+  /* 9223372036.85477581 has no exact double: parsing through strtod would lose it */
+  char path[600];
+  snprintf(path, sizeof path, "%s/big.jsonl", tmp);
+  write_file(path,
+             "{\"trade_id\":1,\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":9223372036.85477581,\"status\":\"closed\"}\n"
+             "{\"trade_id\":2,\"exit_time\":\"2024-01-08T16:00:00Z\",\"pnl\":0.1,\"status\":\"closed\"}\n"
+             "{\"trade_id\":3,\"exit_time\":\"2024-01-08T17:00:00Z\",\"pnl\":2e-1,\"status\":\"closed\"}\n",
+             "w");
+  bt_perf_index ix;
+  build(&ix, path, 0, 1);
+  bt_perf_summary s;
+  summary(&ix, BT_PERF_DAILY, "2024-01-08", "2024-01-08", &s);
+  CHECK(dec_is(s.realized_pnl, "9223372037.15477581"));
+  bt_perf_summary_free(&s);
+  bt_perf_index_free(&ix);
+}
+
+static void test_errors(void) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/bad.jsonl", tmp);
+  write_file(path,
+             "{\"trade_id\":1,\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":\"1.0\",\"status\":\"closed\"}\n"
+             "\n"
+             "{\"trade_id\":2,\"exit_time\":\"2024-01-08T16:00:00Z\",\"pnl\":\"1.0x\",\"status\":\"closed\"}\n",
+             "w");
+  bt_perf_index ix;
+  bt_err err = {0};
+  bt_perf_index_init(&ix, path, 0, 1);
+  CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL);
+  CHECK(err.line == 3 && strcmp(err.field, "pnl") == 0 && strstr(err.msg, "bad.jsonl:3"));
+  bt_perf_index_free(&ix);
+  const char *bad[] = {
+      "{\"exit_time\":\"2024-13-01T00:00:00Z\",\"pnl\":\"1\",\"status\":\"closed\"}", "exit_time",
+      "{\"exit_time\":\"2024-01-01T00:00:00Z\",\"status\":\"closed\"}", "pnl",
+      "{\"pnl\":\"1\",\"status\":\"closed\"}", "exit_time",
+      "{\"pnl\":\"1\",\"status\":\"open\"}", "entry_time",
+      "{\"exit_time\":\"2024-01-01T00:00:00Z\",\"pnl\":\"1\",\"status\":\"done\"}", "status",
+      "{\"exit_time\":\"2024-01-01T00:00:00Z\",\"pnl\":\"1\",\"risk\":\"0\"}", "risk",
+      "{\"exit_time\":\"2024-01-01T00:00:00Z\",\"pnl\":\"1.000000001\"}", "pnl",
+      "[1,2]", "",
+      "{\"pnl\":\"1\"", "",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i += 2) {
+    bt_perf_trade t;
+    bt_err e = {0};
+    int rc = bt_perf_parse_trade(bad[i], strlen(bad[i]), &t, "x.jsonl", 7, &e);
+    CHECK(rc == BT_EINVAL && e.line == 7 && strcmp(e.field, bad[i + 1]) == 0);
+    if (rc != BT_EINVAL || strcmp(e.field, bad[i + 1])) fprintf(stderr, "  case %zu: %s\n", i / 2, e.msg);
+  }
+  /* unknown keys, nested values, escapes and whitespace are fine */
+  const char *ok = " { \"note\" : {\"a\":[1,\"}\"]}, \"symbol\":\"A\\\"B\", \"exit_time\" : 1704726000 ,"
+                   " \"pnl\" : -2.5 , \"status\":null } ";
+  bt_perf_trade t;
+  bt_err e = {0};
+  CHECK(bt_perf_parse_trade(ok, strlen(ok), &t, "x", 1, &e) == 0);
+  CHECK(t.closed && t.exit_ts == 1704726000 && t.pnl.v == -250000000);
+}
+
+static void test_partial_and_incremental(void) {
+  char path[600], dir[600];
+  snprintf(dir, sizeof dir, "%s/logs", tmp);
+  mkdir(dir, 0755);
+  snprintf(path, sizeof path, "%s/a.jsonl", dir);
+  write_file(path,
+             "{\"trade_id\":1,\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":\"10\",\"status\":\"closed\"}\n"
+             "{\"trade_id\":2,\"exit_time\":\"2024-01-08T16:00:00Z\",\"pnl\":\"-4\",\"sta",
+             "w");
+  bt_perf_index ix;
+  build(&ix, dir, 0, 3);
+  CHECK(bt_perf_index_partial(&ix));
+  bt_perf_summary s;
+  summary(&ix, BT_PERF_DAILY, "2024-01-08", "2024-01-08", &s);
+  CHECK(s.trades == 1 && s.partial);
+  bt_perf_summary_free(&s);
+
+  /* persist, reload, complete the line and add a second file: only new bytes are read */
+  size_t len;
+  char *json = bt_perf_index_dump(&ix, &len);
+  CHECK(json != NULL);
+  bt_perf_index_free(&ix);
+  bt_perf_index_init(&ix, dir, 0, 3);
+  CHECK(bt_perf_index_load(&ix, json, len) == 0);
+  free(json);
+  write_file(path, "tus\":\"closed\"}\n", "a");
+  snprintf(path, sizeof path, "%s/b.jsonl", dir);
+  write_file(path, "{\"trade_id\":3,\"exit_time\":\"2024-01-09T16:00:00Z\",\"pnl\":\"6\",\"status\":\"closed\"}\n", "w");
+  bt_err err = {0};
+  CHECK(bt_perf_index_refresh(&ix, false, &err) == 0);
+  CHECK(!ix.rebuilt && ix.lines_read == 2);
+  CHECK(!bt_perf_index_partial(&ix));
+  summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(s.trades == 3 && !s.partial && dec_is(s.realized_pnl, "12.0") && dec_is(s.max_drawdown, "4.0"));
+  uint64_t incremental = s.checksum;
+  bt_perf_summary_free(&s);
+
+  /* a cold build gives the same numbers and fingerprint */
+  bt_perf_index cold;
+  build(&cold, dir, 0, 3);
+  summary(&cold, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(s.checksum == incremental && s.trades == 3);
+  bt_perf_summary_free(&s);
+  bt_perf_index_free(&cold);
+
+  /* rewriting a file in place (not an append) forces a rebuild */
+  write_file(path, "{\"trade_id\":3,\"exit_time\":\"2024-01-09T16:00:00Z\",\"pnl\":\"7\",\"status\":\"closed\"}\n", "w");
+  CHECK(bt_perf_index_refresh(&ix, false, &err) == 0 && ix.rebuilt);
+  summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(s.trades == 3 && dec_is(s.realized_pnl, "13.0"));
+  bt_perf_summary_free(&s);
+  bt_perf_index_free(&ix);
+  /* an index made for another timezone is not reused */
+  bt_perf_index_init(&ix, dir, 3600, 3);
+  build(&cold, dir, 0, 3);
+  json = bt_perf_index_dump(&cold, &len);
+  CHECK(bt_perf_index_load(&ix, json, len) == 1);
+  free(json);
+  bt_perf_index_free(&cold);
+  bt_perf_index_free(&ix);
+}
+
+static void test_timezone_and_open(void) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/tz.jsonl", tmp);
+  write_file(path,
+             "{\"trade_id\":1,\"run_id\":\"r\",\"symbol\":\"X\",\"entry_time\":\"2024-01-10T20:00:00Z\",\"exit_time\":\"2024-01-10T23:30:00Z\",\"pnl\":\"5\",\"status\":\"closed\"}\n"
+             "{\"trade_id\":2,\"run_id\":\"r\",\"symbol\":\"X\",\"entry_time\":\"2024-01-11T02:00:00Z\",\"exit_time\":null,\"pnl\":\"3\",\"status\":\"open\"}\n"
+             "{\"trade_id\":2,\"run_id\":\"r\",\"symbol\":\"X\",\"entry_time\":\"2024-01-11T02:00:00Z\",\"exit_time\":null,\"pnl\":\"4\",\"status\":\"open\"}\n"
+             "{\"trade_id\":3,\"run_id\":\"r\",\"symbol\":\"X\",\"entry_time\":\"2024-01-11T02:00:00Z\",\"exit_time\":null,\"pnl\":\"-1\",\"status\":\"open\"}\n"
+             "{\"trade_id\":3,\"run_id\":\"r\",\"symbol\":\"X\",\"entry_time\":\"2024-01-11T02:00:00Z\",\"exit_time\":\"2024-01-11T03:00:00Z\",\"pnl\":\"-2\",\"status\":\"closed\"}\n",
+             "w");
+  bt_perf_index utc, east, west;
+  build(&utc, path, 0, 1);
+  build(&east, path, 3600, 1);
+  build(&west, path, -18000, 1);
+  bt_perf_summary s;
+  summary(&utc, BT_PERF_DAILY, "2024-01-10", "2024-01-10", &s);
+  CHECK(s.trades == 1 && dec_is(s.realized_pnl, "5.0"));
+  CHECK(s.open_trades == 0); /* trade 2 was entered on the 11th */
+  bt_perf_summary_free(&s);
+  summary(&utc, BT_PERF_DAILY, "2024-01-11", "2024-01-11", &s);
+  /* trade 3's open mark is superseded by its close; trade 2 keeps its last mark (4) */
+  CHECK(s.trades == 1 && s.open_trades == 1 && dec_is(s.unrealized_pnl, "4.0"));
+  CHECK(s.wins == 0 && s.losses == 1);
+  bt_perf_summary_free(&s);
+  summary(&east, BT_PERF_DAILY, "2024-01-10", "2024-01-10", &s);
+  CHECK(s.trades == 0 && s.no_trades); /* 23:30Z is 00:30 on the 11th at +01:00 */
+  bt_perf_summary_free(&s);
+  summary(&east, BT_PERF_DAILY, "2024-01-11", "2024-01-11", &s);
+  CHECK(s.trades == 2 && dec_is(s.realized_pnl, "3.0"));
+  bt_perf_summary_free(&s);
+  summary(&west, BT_PERF_DAILY, "2024-01-10", "2024-01-10", &s);
+  CHECK(s.trades == 2); /* 03:00Z on the 11th is 22:00 on the 10th at -05:00 */
+  bt_perf_summary_free(&s);
+  bt_perf_index_free(&utc);
+  bt_perf_index_free(&east);
+  bt_perf_index_free(&west);
+}
+
+static void test_confinement(void) {
+  bt_err err = {0};
+  char p[700];
+  snprintf(p, sizeof p, "%s/out/../../escape", tmp);
+  CHECK(bt_perf_dir_open(p, &err) < 0 && strstr(err.msg, ".."));
+  snprintf(p, sizeof p, "%s/out", tmp);
+  int fd = bt_perf_dir_open(p, &err);
+  CHECK(fd >= 0);
+  CHECK(!bt_perf_safe_name("../x") && !bt_perf_safe_name("a/b") && !bt_perf_safe_name(".hidden"));
+  CHECK(bt_perf_write(fd, "../x.json", "x", 1, false, &err) == BT_EINVAL);
+  /* a symlink planted in the output directory is refused, its target untouched */
+  char victim[700], link[700];
+  snprintf(victim, sizeof victim, "%s/victim.txt", tmp);
+  write_file(victim, "keep", "w");
+  snprintf(link, sizeof link, "%s/out/daily-summary-2024-01-08.json", tmp);
+  unlink(link);
+  CHECK(symlink(victim, link) == 0);
+  CHECK(bt_perf_write(fd, "daily-summary-2024-01-08.json", "evil", 4, true, &err) == BT_EINVAL);
+  char *text;
+  size_t len;
+  CHECK(bt_perf_read(fd, "daily-summary-2024-01-08.json", &text, &len, &err) == BT_EINVAL);
+  FILE *f = fopen(victim, "r");
+  char buf[16] = "";
+  if (f) {
+    CHECK(fgets(buf, sizeof buf, f) != NULL);
+    fclose(f);
+  }
+  CHECK(strcmp(buf, "keep") == 0);
+  CHECK(bt_perf_write(fd, "ok.json", "fine", 4, true, &err) == 0);
+  CHECK(bt_perf_read(fd, "ok.json", &text, &len, &err) == 0 && len == 4 && memcmp(text, "fine", 4) == 0);
+  free(text);
+  close(fd);
+}
+
+static void test_targets_and_alerts(void) {
+  char targets[600], alerts[600];
+  snprintf(targets, sizeof targets, "%s/targets.lua", tmp);
+  snprintf(alerts, sizeof alerts, "%s/alerts/performance-alerts.jsonl", tmp);
+  write_file(targets,
+             "return {\n"
+             "  win_rate = { min = 0.6, window = 5 },\n"
+             "  risk_reward = { min = 2.0, window = 4 },\n"
+             "  avg_win = { min = \"50\" },\n"
+             "  avg_loss = { max = 25 },\n"
+             "  rules = {\n"
+             "    { name = \"pnl_floor\", severity = \"critical\",\n"
+             "      check = function(s) local p = tonumber(s.realized_pnl) return p >= 200, p, 200 end },\n"
+             "    { name = \"has_open\", check = function(s) return s.open_trades == 1 end },\n"
+             "  },\n"
+             "}\n",
+             "w");
+  bt_perf_targets *t;
+  bt_err err = {0};
+  int rc = bt_perf_targets_load(&t, targets, true, 0, &err);
+  if (rc) fprintf(stderr, "  targets: %s\n", err.msg);
+  CHECK(rc == 0 && bt_perf_targets_tail_k(t) == 5);
+  bt_perf_index ix;
+  build(&ix, "tests/fixtures/perf/basic.jsonl", 0, bt_perf_targets_tail_k(t));
+  bt_perf_summary s;
+  summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
+  CHECK(s.nchecks == 6);
+  if (s.nchecks == 6) {
+    /* last 5: -15 -10 30 0 -20.25 -> 1/5 */
+    CHECK(strcmp(s.checks[0].name, "win_rate") == 0 && s.checks[0].status == BT_PERF_CHECK_BREACH);
+    CHECK(fabs(atof(s.checks[0].actual) - 0.2) < 0.01);
+    /* last 4: -15 -10 30 0 -> avg win 30 / avg loss 12.5 = 2.4 >= 2.0 */
+    CHECK(strcmp(s.checks[1].type, "risk_reward_breach") == 0 && s.checks[1].status == BT_PERF_CHECK_OK);
+    CHECK(fabs(atof(s.checks[1].actual) - 2.4) < 0.001);
+    CHECK(s.checks[2].status == BT_PERF_CHECK_OK);     /* avg win 63.5 >= 50 */
+    CHECK(s.checks[3].status == BT_PERF_CHECK_OK);     /* |avg loss| 21.3125 <= 25 */
+    CHECK(s.checks[4].status == BT_PERF_CHECK_BREACH && strcmp(s.checks[4].severity, "critical") == 0);
+    CHECK(strcmp(s.checks[4].actual, "105.25") == 0 && strcmp(s.checks[4].target, "200") == 0);
+    CHECK(s.checks[5].status == BT_PERF_CHECK_OK);
+  }
+  int raised = 0, active = 0;
+  CHECK(bt_perf_alerts_raise(alerts, &s, 1700000000000, &raised, &err) == 0 && raised == 2);
+  char id[40];
+  snprintf(id, sizeof id, "%s", s.checks[0].alert_id);
+  CHECK(strncmp(id, "pa-", 3) == 0);
+  bt_perf_summary_free(&s);
+  /* the same breach on the same data is not raised again */
+  summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
+  CHECK(bt_perf_alerts_raise(alerts, &s, 1700000001000, &raised, &err) == 0 && raised == 0);
+  CHECK(strcmp(s.checks[0].alert_id, id) == 0);
+  bt_perf_summary_free(&s);
+  CHECK(bt_perf_alerts_active(alerts, &active, &err) == 0 && active == 2);
+  CHECK(bt_perf_alerts_ack(alerts, id, 1700000002000, &err) == 0);
+  CHECK(bt_perf_alerts_ack(alerts, id, 1700000003000, &err) == 1);
+  CHECK(bt_perf_alerts_ack(alerts, "pa-0000000000000000", 0, &err) == BT_EINVAL);
+  CHECK(bt_perf_alerts_active(alerts, &active, &err) == 0 && active == 1);
+  char *text = NULL;
+  FILE *f = fopen(alerts, "r");
+  if (f) {
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+      n++;
+      if (strstr(line, id)) CHECK(strstr(line, "\"acknowledged_at\":\"2023-11-14T22:13:22Z\"") != NULL);
+      CHECK(strstr(line, "\"event\":\"performance.alert\"") && strstr(line, "\"raised_at\":\"2023-11-14T22:13:20Z\""));
+    }
+    CHECK(n == 2);
+    fclose(f);
+  }
+  free(text);
+  /* a window without trades suppresses every check */
+  summary(&ix, BT_PERF_DAILY, "2024-01-20", "2024-01-20", &s);
+  CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
+  for (size_t i = 0; i < s.nchecks; i++) CHECK(s.checks[i].status == BT_PERF_CHECK_SKIPPED);
+  CHECK(bt_perf_alerts_raise(alerts, &s, 0, &raised, &err) == 0 && raised == 0);
+  bt_perf_summary_free(&s);
+  bt_perf_targets_free(t);
+
+  /* the rolling window override and a rule that raises a Lua error */
+  write_file(targets,
+             "return { win_rate = { min = 0.1, window = 5 },\n"
+             "  rules = { { name = \"boom\", check = function(s) error(\"kaput\") end } } }\n", "w");
+  CHECK(bt_perf_targets_load(&t, targets, true, 7, &err) == 0 && bt_perf_targets_tail_k(t) == 7);
+  summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
+  rc = bt_perf_targets_eval(t, &ix, &s, &err);
+  CHECK(rc == BT_ELUA && strstr(err.msg, "kaput") && err.traceback);
+  bt_err_clear(&err);
+  bt_perf_summary_free(&s);
+  bt_perf_targets_free(t);
+  /* config mistakes name the key */
+  write_file(targets, "return { win_rate = { min = 0.6, windw = 5 } }\n", "w");
+  CHECK(bt_perf_targets_load(&t, targets, true, 0, &err) == BT_EINVAL && strstr(err.msg, "win_rate.windw"));
+  bt_perf_targets_free(t);
+  write_file(targets, "return { win_rate = { min = 1.5 } }\n", "w");
+  CHECK(bt_perf_targets_load(&t, targets, true, 0, &err) == BT_EINVAL && strstr(err.msg, "win_rate.min"));
+  bt_perf_targets_free(t);
+  bt_perf_index_free(&ix);
+}
+
+int main(void) {
+  const char *base = getenv("BT_TEST_TMP");
+  snprintf(tmp, sizeof tmp, "%s/test_perf.%ld", base && *base ? base : "/tmp", (long)getpid());
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp);
+  if (system(cmd) != 0) return 1;
+  bt_log_set_level(BT_LOG_ERROR); /* alert warnings are expected here */
+  test_time();
+  test_basic();
+  test_number_text();
+  test_errors();
+  test_partial_and_incremental();
+  test_timezone_and_open();
+  test_confinement();
+  test_targets_and_alerts();
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  if (system(cmd) != 0) failures++;
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  return failures ? 1 : 0;
+}

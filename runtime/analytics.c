@@ -157,6 +157,7 @@ static int stamp_and_queue(bt_analytics *a, const char *event, cJSON *props, int
 
 static void session_event(bt_analytics *a, const char *name, const char *distinct,
                           const char *sid, int64_t start_ms, int64_t at_ms) {
+  if (bt_an_consent_opted_out(a->consent, distinct)) return;
   bt_an_schema_info info;
   bt_err err = {0};
   cJSON *props = cJSON_CreateObject();

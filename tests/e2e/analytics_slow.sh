@@ -11,7 +11,7 @@ LUA
 t0=$(now_ms)
 "$BTRUN" strategies/sma_cross.lua --config "$T/cfg.lua" --out "$T/o" --user-id u --log-format json > "$T/run.log"
 t1=$(now_ms)
-run_ms=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_ms"])' "$T/o/result.json")
+run_ms=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_ms"])' "$T/o/result.json")
 echo "process ${run_ms} ms of backtest, $((t1 - t0)) ms in total (deadline 1000 ms)"
 [ $((t1 - t0)) -lt $((run_ms + 1000 + 700)) ] || fail "exit took $((t1 - t0)) ms, deadline 1000 ms"
 grep -q '"analytics_spooled"' "$T/run.log" || fail "expected an analytics_spooled record"

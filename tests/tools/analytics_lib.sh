@@ -2,6 +2,9 @@
 set -euo pipefail
 
 SERVER_PY="$BTRUN_SRC/tests/tools/posthog_server.py"
+# The system interpreter starts fast; version-manager shims can take seconds.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 TMP_ROOT="${BT_TEST_TMP:-/tmp}"
 mkdir -p "$TMP_ROOT"
 T=$(mktemp -d "$TMP_ROOT/analytics.XXXXXX")
@@ -22,7 +25,7 @@ pass() { echo "ok: $*"; }
 # start_server [--port N] [server args...]: sets PORT, SERVER_PID; files in $T/ev.jsonl, $T/req.jsonl
 start_server() {
   rm -f "$T/port"
-  python3 "$SERVER_PY" --port-file "$T/port" --events "$T/ev.jsonl" --requests "$T/req.jsonl" \
+  "$PY" "$SERVER_PY" --port-file "$T/port" --events "$T/ev.jsonl" --requests "$T/req.jsonl" \
     --lifetime 120 "$@" &
   SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
@@ -38,7 +41,7 @@ stop_server() {
 
 # A loopback port nobody listens on (bound then released).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # Milliseconds since the epoch.
@@ -46,7 +49,7 @@ now_ms() { date +%s%3N; }
 
 # py EXPR-SCRIPT: run python with events loaded as `ev` (list) and requests as `req`.
 py() {
-  python3 - "$T" "$@" <<'PYEOF'
+  "$PY" - "$T" "$@" <<'PYEOF'
 import json, os, sys
 T = sys.argv[1]
 def load(name):

@@ -584,6 +584,18 @@ static int ohlc_error(bt_feed *f, int role, const char *what, bt_dec a, bt_dec b
                     what, sa, sb);
 }
 
+static int check_ohlc(bt_feed *f, const bt_bar *bar, bt_err *err) {
+  if (bar->high.v < bar->low.v)
+    return ohlc_error(f, R_HIGH, "high below low", bar->high, bar->low, err);
+  if (bar->open.v < bar->low.v || bar->open.v > bar->high.v)
+    return ohlc_error(f, R_OPEN, "open outside [low, high]", bar->open,
+                      bar->open.v < bar->low.v ? bar->low : bar->high, err);
+  if (bar->close.v < bar->low.v || bar->close.v > bar->high.v)
+    return ohlc_error(f, R_CLOSE, "close outside [low, high]", bar->close,
+                      bar->close.v < bar->low.v ? bar->low : bar->high, err);
+  return 0;
+}
+
 /* Parse one data row into *bar: 0 ok, <0 malformed (err filled). */
 static int parse_row(bt_feed *f, const char *s, const char *e, bt_bar *bar, bt_err *err) {
   const char *p = s;
@@ -629,24 +641,106 @@ static int parse_row(bt_feed *f, const char *s, const char *e, bt_bar *bar, bt_e
   if (col + 1 != f->ncols) return count_error(f, col + 1, err);
   if (f->role[f->time_col] == R_DATE) t = days * 86400 + tod;
   bar->time = t;
-  if (bar->high.v < bar->low.v) return ohlc_error(f, R_HIGH, "high below low", bar->high, bar->low, err);
-  if (bar->open.v < bar->low.v || bar->open.v > bar->high.v)
-    return ohlc_error(f, R_OPEN, "open outside [low, high]", bar->open,
-                      bar->open.v < bar->low.v ? bar->low : bar->high, err);
-  if (bar->close.v < bar->low.v || bar->close.v > bar->high.v)
-    return ohlc_error(f, R_CLOSE, "close outside [low, high]", bar->close,
-                      bar->close.v < bar->low.v ? bar->low : bar->high, err);
-  return 0;
+  return check_ohlc(f, bar, err);
+}
+
+/* Field terminator expected after column `col`: ',' inside the row; a line end or the
+ * end of the data after the last column. */
+static inline bool at_field_end(const bt_feed *f, int col, const char *p, const char *end) {
+  if (col + 1 < f->ncols) return p < end && *p == ',';
+  return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+}
+
+/* The common row shape parsed in one pass, without looking for the line end or the
+ * field ends first: plain prices, whole volumes, "YYYY-MM-DD[ HH:MM:SS]" times.
+ * Returns the start of the next line, or NULL when anything in the row is not of that
+ * shape; parse_row then reads it again and accepts or explains it. Every value this
+ * path accepts, parse_row would read the same. */
+static inline const char *fast_row(bt_feed *f, const char *p, const char *end, bt_bar *bar) {
+  int64_t days = 0, t = 0;
+  int tod = 0;
+  bar->volume = 0;
+  for (int col = 0; col < f->ncols; col++) {
+    switch (f->role[col]) {
+      case R_IGNORE:
+        while (p < end && *p != ',' && *p != '\n' && *p != '\r' && *p != '"') p++;
+        break;
+      case R_TS:
+      case R_DATE:
+        if (end - p < 11) return NULL;
+        if (p[10] == ' ' && f->role[col] == R_TS) {
+          if (end - p < 20 || parse_tod(p + 11, p + 19, &tod) != 8) return NULL;
+          if (!date_cached(f, p, &days)) return NULL;
+          t = days * 86400 + tod;
+          p += 19;
+        } else {
+          if (!date_cached(f, p, &days)) return NULL;
+          t = days * 86400;
+          p += 10;
+        }
+        break;
+      case R_TOD:
+        if (end - p < 9 || parse_tod(p, p + 8, &tod) != 8) return NULL;
+        p += 8;
+        break;
+      case R_VOLUME: {
+        const char *s = p;
+        uint64_t v = 0;
+        while (p < end && isdig(*p)) v = v * 10 + (uint64_t)(*p++ - '0');
+        if (p == s || p - s > 15) return NULL;
+        bar->volume = (double)v;
+        break;
+      }
+      default: { /* prices */
+        bool neg = p < end && *p == '-';
+        p += neg;
+        const char *is = p;
+        uint64_t ip = 0, fp = 0;
+        while (p < end && isdig(*p)) ip = ip * 10 + (uint64_t)(*p++ - '0');
+        long ni = p - is, nf = 0;
+        if (p < end && *p == '.') {
+          const char *fs = ++p;
+          while (p < end && isdig(*p)) fp = fp * 10 + (uint64_t)(*p++ - '0');
+          nf = p - fs;
+        }
+        if (ni > 10 || nf > 8 || ni + nf == 0) return NULL;
+        int64_t v = (int64_t)(ip * (uint64_t)BT_DEC_SCALE + fp * (uint64_t)pow10_tab[nf]);
+        bt_dec *dst = f->role[col] == R_OPEN   ? &bar->open
+                      : f->role[col] == R_HIGH ? &bar->high
+                      : f->role[col] == R_LOW  ? &bar->low
+                                               : &bar->close;
+        dst->v = neg ? -v : v;
+        break;
+      }
+    }
+    if (!at_field_end(f, col, p, end)) return NULL;
+    p++;
+  }
+  if (f->role[f->time_col] == R_DATE) t = days * 86400 + tod;
+  bar->time = t;
+  /* p is one past the terminator: past '\n', or one past '\r' of "\r\n" */
+  if (p <= end && p[-1] == '\r') p++;
+  return p < end ? p : end;
 }
 
 int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
   if (!f->role) return 0; /* empty file */
-  const char *s, *e;
-  while (next_line(f, &s, &e)) {
-    if (s == e || is_blank(s, e)) continue;
+  while (f->pos < f->size) {
     /* When bad rows are skipped their message goes to a scratch error: only counted. */
     bt_err scratch;
-    int rc = parse_row(f, s, e, bar, f->opts.skip_bad_rows ? &scratch : err);
+    bt_err *perr = f->opts.skip_bad_rows ? &scratch : err;
+    const char *s = f->data + f->pos, *e = s;
+    const char *next = fast_row(f, s, f->data + f->size, bar);
+    int rc;
+    if (next) {
+      f->line++;
+      f->pos = (size_t)(next - f->data);
+      rc = check_ohlc(f, bar, perr);
+    } else {
+      next_line(f, &s, &e);
+      if (is_blank(s, e)) continue;
+      rc = parse_row(f, s, e, bar, perr);
+    }
     if (rc < 0) {
       if (!f->opts.skip_bad_rows) return rc;
       if (!f->skipped) f->first_skipped = f->line;

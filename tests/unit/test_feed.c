@@ -465,6 +465,76 @@ static void test_fuzz(void) {
   }
 }
 
+/* Plain rows take the reader's one-pass path; the same rows with a space after every
+ * field take the general path. Both must give identical bars. */
+static uint64_t next_rand(uint64_t *state) {
+  *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return *state >> 24;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_paths_agree(void) {
+  enum { ROWS = 400 };
+  static char plain[ROWS * 160 + 64], spaced[ROWS * 200 + 64];
+  size_t np = 0, ns = 0;
+  const char *hdr = "Datetime,Open,High,Low,Close,Volume\n";
+  np += (size_t)sprintf(plain + np, "%s", hdr);
+  ns += (size_t)sprintf(spaced + ns, "%s", hdr);
+  uint64_t rng = 12345;
+  int64_t t0 = utc(2021, 12, 31, 23, 0, 0);
+  for (int i = 0; i < ROWS; i++) {
+    int64_t px[4];
+    char txt[4][40];
+    for (int k = 0; k < 4; k++) {
+      /* 0..10 integer digits, 0..8 decimals, some negative */
+      int ni = (int)(next_rand(&rng) % 11), nf = (int)(next_rand(&rng) % 9), n = 0;
+      if (ni + nf == 0) ni = 1;
+      char buf[40];
+      if (next_rand(&rng) % 4 == 0) buf[n++] = '-';
+      for (int j = 0; j < ni; j++) buf[n++] = (char)('0' + next_rand(&rng) % 10);
+      if (nf) buf[n++] = '.';
+      for (int j = 0; j < nf; j++) buf[n++] = (char)('0' + next_rand(&rng) % 10);
+      buf[n] = '\0';
+      px[k] = dec(buf);
+    }
+    qsort(px, 4, sizeof px[0], cmp_i64);
+    /* low, open, close, high from the sorted values, printed back exactly */
+    int64_t order[4] = {px[1], px[3], px[0], px[2]};
+    for (int k = 0; k < 4; k++) {
+      char b[BT_DEC_STRLEN];
+      bt_dec_format(bt_dec_raw(order[k]), b);
+      snprintf(txt[k], sizeof txt[k], "%s", b);
+    }
+    char when[32];
+    bt_format_time(t0 + 61 * i, when);
+    when[10] = ' ', when[19] = '\0';
+    unsigned long long vol = next_rand(&rng) % 1000000000000000ULL;
+    np += (size_t)sprintf(plain + np, "%s,%s,%s,%s,%s,%llu\n", when, txt[0], txt[1], txt[2],
+                          txt[3], vol);
+    ns += (size_t)sprintf(spaced + ns, "%s ,%s ,%s ,%s ,%s ,%llu \n", when, txt[0], txt[1],
+                          txt[2], txt[3], vol);
+  }
+  static bt_bar a[ROWS], b[ROWS];
+  bt_err err;
+  long na = load(write_tmp("plain.csv", plain), false, a, ROWS, &err, NULL, NULL);
+  if (na < 0) fprintf(stderr, "  plain.csv: %s\n", err.msg);
+  long nb = load(write_tmp("spaced.csv", spaced), false, b, ROWS, &err, NULL, NULL);
+  if (nb < 0) fprintf(stderr, "  spaced.csv: %s\n", err.msg);
+  CHECK(na == ROWS && nb == ROWS);
+  for (long i = 0; i < na && i < nb; i++) {
+    if (a[i].time != b[i].time || a[i].open.v != b[i].open.v || a[i].high.v != b[i].high.v ||
+        a[i].low.v != b[i].low.v || a[i].close.v != b[i].close.v || a[i].volume != b[i].volume) {
+      fprintf(stderr, "  row %ld differs between the two paths\n", i + 2);
+      failures++;
+      break;
+    }
+  }
+}
+
 /* A pipe cannot be mapped: the feed reads it into memory instead. */
 static void test_pipe(void) {
   char path[1024];
@@ -507,6 +577,7 @@ int main(void) {
   test_errors();
   test_skip_bad_rows();
   test_fuzz();
+  test_paths_agree();
   test_pipe();
   if (failures) {
     fprintf(stderr, "test_feed: %d check(s) failed (temp files in %s)\n", failures, tmpdir);

@@ -1,9 +1,10 @@
 /* feed.c - CSV bar reader.
  *
- * The file is memory-mapped and scanned in place: rows are found with memchr,
- * prices go straight into bt_dec through an exact integer fast path (bt_dec_parse
- * handles everything unusual), dates through days-from-civil with the last date
- * cached. Nothing is allocated per row. */
+ * The file is memory-mapped and scanned in place. A row of the usual shape is parsed
+ * in one pass (fast_row): prices straight into bt_dec with integer arithmetic, dates
+ * through days-from-civil with the last date cached. Any other row is re-read by the
+ * general parser (parse_row), which handles every accepted spelling through
+ * bt_dec_parse / bt_parse_time and explains what is wrong. Nothing is allocated per row. */
 #define _GNU_SOURCE
 #include "feed.h"
 
@@ -47,7 +48,6 @@ struct bt_feed {
   uint8_t *role;
   char (*name)[MAX_NAME]; /* column names as written, for error messages */
   int time_col;     /* column whose name is used for ordering errors */
-  bool has_volume;
   bool has_prev;
   int64_t prev_time;
   long prev_line;
@@ -434,7 +434,6 @@ static int read_header(bt_feed *f, bt_err *err) {
     if (seen[required[i].role] < 0)
       return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, required[i].name,
                         "missing required column");
-  f->has_volume = seen[R_VOLUME] >= 0;
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "analytics.h"
 #include "perf.h"
 #include "lua_ctx.h"
+#include "lua_events.h"
 #include "lua_log.h"
 
 /* One line per `bt` submodule; modules add theirs here. */
@@ -11,5 +12,6 @@ const bt_lua_module bt_lua_modules[] = {
     {"log", bt_lua_open_log},
     {"analytics", bt_lua_open_analytics},
     {"perf", bt_lua_open_perf},
+    {"events", bt_lua_open_events},
     {NULL, NULL},
 };

@@ -19,7 +19,7 @@
 
 typedef struct opts {
   const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr;
-  const char *pos[4];
+  char **pos; /* positional arguments, in argv order */
   int npos;
   bool help;
 } opts;
@@ -28,6 +28,9 @@ typedef struct opts {
 static int parse_opts(int argc, char **argv, int first, const char *allowed, opts *o,
                       const char *cmd) {
   memset(o, 0, sizeof *o);
+  /* positional arguments are compacted in place to argv[first...] (only slots already
+   * read are overwritten; option values are kept as pointers to the strings) */
+  o->pos = argv + first;
   struct { const char *name; const char **dst; } map[] = {
       {"--store", &o->store}, {"--run", &o->run},       {"--type", &o->types},
       {"--from", &o->from},   {"--to", &o->to},         {"--format", &o->format},
@@ -54,11 +57,8 @@ static int parse_opts(int argc, char **argv, int first, const char *allowed, opt
         return 1;
       }
       *dst = argv[++i];
-    } else if (o->npos < 4) {
-      o->pos[o->npos++] = a;
     } else {
-      fprintf(stderr, "btrun %s: unexpected argument '%s'\n", cmd, a);
-      return 1;
+      argv[first + o->npos++] = (char *)a;
     }
   }
   return 0;
@@ -379,13 +379,14 @@ int bt_events_cli(bt_app *app, int argc, char **argv) {
 /* ---- btrun trace --------------------------------------------------------------- */
 
 static const char TRACE_HELP[] =
-    "usage: btrun trace lineage EVENT_ID [--format tree|json] [--store PATH]\n"
+    "usage: btrun trace lineage EVENT_ID... [--format tree|json] [--store PATH]\n"
     "       btrun trace latency --run RUN_ID [--format table|json] [--store PATH]\n"
     "\n"
     "lineage  the causal chain of an event: back through its causes to the BAR or\n"
     "         SIGNAL it started from, then forward to everything it caused (an ORDER's\n"
     "         FILL, ...). EVENT_ID is RUN_ID:SEQ as printed by `btrun events list`\n"
     "         (RUN_ID may be a unique prefix). The queried event is marked with '*'.\n"
+    "         Several EVENT_IDs print one lineage each, separated by a blank line.\n"
     "         An event that was not stored (sampled out) shows as 'not stored'.\n"
     "latency  per event type: count, mean, median, p95 and max of latency (processed -\n"
     "         created) and queue time (received - emitted), as stored with the run.\n"
@@ -446,34 +447,20 @@ static int descend(lineage *l, uint64_t seq, const char *prefix, cJSON *jparent)
   return rc;
 }
 
-static int trace_lineage(bt_app *app, const opts *o) {
-  if (o->npos != 1) {
-    fprintf(stderr, "btrun trace lineage: give one EVENT_ID (RUN_ID:SEQ)\n");
-    return 1;
-  }
-  const char *format = o->format ? o->format : "tree";
-  if (strcmp(format, "tree") && strcmp(format, "json")) {
-    fprintf(stderr, "btrun trace lineage: --format must be tree or json\n");
-    return 1;
-  }
+static int lineage_one(bt_store *s, const char *event_id, const char *format) {
   char runid[128];
-  const char *colon = strrchr(o->pos[0], ':');
+  const char *colon = strrchr(event_id, ':');
   uint64_t seq = 0;
-  if (!colon || (size_t)(colon - o->pos[0]) >= sizeof runid || !parse_u64(colon + 1, &seq) ||
+  if (!colon || (size_t)(colon - event_id) >= sizeof runid || !parse_u64(colon + 1, &seq) ||
       seq == 0) {
     fprintf(stderr, "btrun trace lineage: '%s' is not an EVENT_ID (RUN_ID:SEQ, e.g. 3f2a9c1e:1234)\n",
-            o->pos[0]);
+            event_id);
     return 1;
   }
-  snprintf(runid, sizeof runid, "%.*s", (int)(colon - o->pos[0]), o->pos[0]);
-  bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+  snprintf(runid, sizeof runid, "%.*s", (int)(colon - event_id), event_id);
   bt_store_run run;
   symbols sy = {0};
-  if (find_run(s, runid, &run, &sy)) {
-    bt_store_close(s);
-    return 1;
-  }
+  if (find_run(s, runid, &run, &sy)) return 1;
   bt_err err = {0};
   int rc = 0;
   /* the chain of causes, from the event back to its origin */
@@ -536,6 +523,26 @@ static int trace_lineage(bt_app *app, const opts *o) {
     if (found[i]) bt_trace_event_clear(&chain[i]);
   cJSON_Delete(sy.arr);
   bt_store_run_clear(&run);
+  return rc;
+}
+
+static int trace_lineage(bt_app *app, const opts *o) {
+  if (o->npos < 1) {
+    fprintf(stderr, "btrun trace lineage: give an EVENT_ID (RUN_ID:SEQ)\n");
+    return 1;
+  }
+  const char *format = o->format ? o->format : "tree";
+  if (strcmp(format, "tree") && strcmp(format, "json")) {
+    fprintf(stderr, "btrun trace lineage: --format must be tree or json\n");
+    return 1;
+  }
+  bt_store *s;
+  if (open_store(app, o, &s)) return 1;
+  int rc = 0;
+  for (int i = 0; i < o->npos && !rc; i++) {
+    if (i) putchar('\n');
+    rc = lineage_one(s, o->pos[i], format);
+  }
   bt_store_close(s);
   return rc;
 }

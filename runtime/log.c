@@ -998,7 +998,7 @@ void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
 /* ------------------------------------------------------------ exceptions ----- */
 
 /* One traceback line after "\t": "src:line: in what", "src: in what" ([C] frames),
- * or a marker ("(...tail calls...)", "...\t(skipping N levels)") that is skipped. */
+ * or a marker that is skipped. */
 static void put_frame(bt_log_buf *b, const char *line, size_t len, bool *first) {
   const char *in = NULL;
   for (size_t i = 0; i + 5 <= len; i++)
@@ -1006,7 +1006,9 @@ static void put_frame(bt_log_buf *b, const char *line, size_t len, bool *first) 
       in = line + i;
       break;
     }
-  if (!in || line[0] == '(' || (len >= 3 && memcmp(line, "...", 3) == 0)) return;
+  /* markers: "(...tail calls...)" and "...\t(skipping N levels)"; a source may
+   * itself start with "..." (Lua shortens long paths to ".../tail") */
+  if (!in || line[0] == '(' || (len >= 4 && memcmp(line, "...\t", 4) == 0)) return;
   size_t loclen = (size_t)(in - line), srclen = loclen;
   int64_t lineno = -1;
   size_t k = loclen;

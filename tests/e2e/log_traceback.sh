@@ -34,10 +34,14 @@ end
 
 return M
 EOF
-# Lines of interest: 6 raises, 13 calls check through bt.log.scoped.
+# Lines of interest: 6 raises, 13 calls check through bt.log.scoped. Run from the
+# strategy's project directory with a relative path, as a user does. (Lua shortens
+# sources longer than 60 bytes to ".../tail"; docs/logging.md says so.)
 CID="corr-$$-tb"
-"$BTRUN" "$S" --log-format json --correlation-id "$CID" --out "$T/run" >"$T/out" 2>"$T/err"
+(cd "$T" && "$BTRUN" strategies/exploding.lua --log-format json --correlation-id "$CID" \
+  --data "$BTRUN_SRC/data/sample-daily.csv" --out "$T/run" >"$T/out" 2>"$T/err")
 rc=$?
+S=strategies/exploding.lua
 [ "$rc" = 1 ] || fail "exit status $rc, want 1"
 jq -c . "$T/out" >/dev/null 2>&1 || fail "a stdout line is not JSON"
 bad=$(jq -c --arg c "$CID" 'select(.correlation_id != $c) | .event' "$T/out")
@@ -76,10 +80,10 @@ end
 helper("boom")
 EOF
 CID="corr-$$-script"
-"$BTRUN" "$T/script.lua" --log-format json --correlation-id "$CID" >"$T/sout" 2>"$T/serr"
+(cd "$T" && "$BTRUN" script.lua --log-format json --correlation-id "$CID" >"$T/sout" 2>"$T/serr")
 [ $? = 1 ] || fail "failing script exit status"
 S2=$(jq -c 'select(.level == "error")' "$T/sout")
-printf '%s\n' "$S2" | jq -e --arg s "$T/script.lua" '.exception.type == "lua_error"
+printf '%s\n' "$S2" | jq -e --arg s script.lua '.exception.type == "lua_error"
   and (.exception.message | endswith("script.lua:2: script went wrong: boom"))
   and ([.exception.frames[] | select(.line != null)] | .[0].source == $s and .[0].line == 2 and .[1].line == 4)' >/dev/null \
   || fail "script failure record: $S2"

@@ -548,6 +548,7 @@ static const char *SAMPLE_TB =
     "\tstrategies/x.lua:8: in function <strategies/x.lua:5>\n"
     "\t...\t(skipping 12 levels)\n"
     "\t/abs/path with space/y.lua:99: in upvalue 'g'\n"
+    "\t...ng/path/z.lua:7: in function <...ng/path/z.lua:1>\n"
     "\t[C]: in ?\n"
     "\tstrategies/x.lua:50: in main chunk";
 
@@ -569,7 +570,7 @@ static void test_exception(void) {
   CHECK(ex && keys_are(ex, "type,message,frames"));
   CHECK(str_is(ex, "type", "lua_error") && str_is(ex, "message", "strategies/x.lua:12: boom"));
   cJSON *fr = cJSON_GetObjectItem(ex, "frames");
-  CHECK(cJSON_GetArraySize(fr) == 9);
+  CHECK(cJSON_GetArraySize(fr) == 10);
   check_frame(cJSON_GetArrayItem(fr, 0), "[C]", -1, "error");
   check_frame(cJSON_GetArrayItem(fr, 1), "strategies/x.lua", 12, "helper");
   check_frame(cJSON_GetArrayItem(fr, 2), "strategies/x.lua", 30, "on_bar");
@@ -577,8 +578,9 @@ static void test_exception(void) {
   check_frame(cJSON_GetArrayItem(fr, 4), "strategies/x.lua", 41, "f");
   check_frame(cJSON_GetArrayItem(fr, 5), "strategies/x.lua", 8, "<strategies/x.lua:5>");
   check_frame(cJSON_GetArrayItem(fr, 6), "/abs/path with space/y.lua", 99, "g");
-  check_frame(cJSON_GetArrayItem(fr, 7), "[C]", -1, NULL);
-  check_frame(cJSON_GetArrayItem(fr, 8), "strategies/x.lua", 50, "main chunk");
+  check_frame(cJSON_GetArrayItem(fr, 7), "...ng/path/z.lua", 7, "<...ng/path/z.lua:1>");
+  check_frame(cJSON_GetArrayItem(fr, 8), "[C]", -1, NULL);
+  check_frame(cJSON_GetArrayItem(fr, 9), "strategies/x.lua", 50, "main chunk");
   cJSON_Delete(ex);
   free(j);
 

@@ -664,19 +664,31 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
       case R_IGNORE:
         while (p < end && *p != ',' && *p != '\n' && *p != '\r' && *p != '"') p++;
         break;
-      case R_TS:
-      case R_DATE:
-        if (end - p < 11) return NULL;
-        if (p[10] == ' ' && f->role[col] == R_TS) {
-          if (end - p < 20 || parse_tod(p + 11, p + 19, &tod) != 8) return NULL;
-          if (!date_cached(f, p, &days)) return NULL;
-          t = days * 86400 + tod;
-          p += 19;
-        } else {
-          if (!date_cached(f, p, &days)) return NULL;
-          t = days * 86400;
-          p += 10;
+      case R_TS: {
+        /* epoch seconds, or "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DDTHH:MM:SS[Z]" */
+        const char *s = p;
+        int64_t v = 0;
+        while (p < end && isdig(*p) && p - s < 12) v = v * 10 + (*p++ - '0');
+        if (!(p - s == 4 && p < end && *p == '-')) {
+          if (p == s || p - s == 12 || v > MAX_EPOCH) return NULL;
+          t = v;
+          break;
         }
+        p = s;
+        if (end - p < 11 || !date_cached(f, p, &days)) return NULL;
+        t = days * 86400;
+        p += 10;
+        if (*p == ' ' || *p == 'T') {
+          if (end - p < 10 || parse_tod(p + 1, p + 9, &tod) != 8) return NULL;
+          t += tod;
+          p += 9;
+          if (*p == 'Z') p++;
+        }
+        break;
+      }
+      case R_DATE:
+        if (end - p < 11 || !date_cached(f, p, &days)) return NULL;
+        p += 10;
         break;
       case R_TOD:
         if (end - p < 9 || parse_tod(p, p + 8, &tod) != 8) return NULL;

@@ -512,6 +512,40 @@ static void test_threads(void) {
   free(ra.data);
 }
 
+/* A non-blocking stdout whose reader is slower than the writer: EAGAIN waits for
+ * room, so every record still arrives whole. */
+static void *slow_reader(void *p) {
+  usleep(50000); /* let the writer fill the pipe first */
+  return reader(p);
+}
+
+static void test_nonblocking(void) {
+  int pfd[2];
+  CHECK(pipe(pfd) == 0);
+  fcntl(pfd[1], F_SETFL, fcntl(pfd[1], F_GETFL) | O_NONBLOCK);
+  bt_log_set_fd(pfd[1]);
+  bt_log_set_format(BT_LOG_FORMAT_JSON);
+  reader_arg ra = {.fd = pfd[0]};
+  pthread_t rt;
+  pthread_create(&rt, NULL, slow_reader, &ra);
+  uint64_t dropped = bt_log_dropped();
+  for (int i = 0; i < 100; i++) bt_log("t", BT_LOG_INFO, "big", BT_F_INT("i", i), BT_F_STR("payload", g_long));
+  close(pfd[1]);
+  pthread_join(rt, NULL);
+  close(pfd[0]);
+  bt_log_set_fd(2);
+  CHECK(bt_log_dropped() == dropped && !bt_log_closed());
+  cJSON *a = parse_lines(ra.data);
+  CHECK(cJSON_GetArraySize(a) == 100);
+  for (int i = 0; i < cJSON_GetArraySize(a); i++)
+    if (cJSON_GetObjectItem(cJSON_GetArrayItem(a, i), "i")->valueint != i) {
+      failures++;
+      break;
+    }
+  cJSON_Delete(a);
+  free(ra.data);
+}
+
 static void test_closed_pipe(void) {
   signal(SIGPIPE, SIG_IGN); /* as the CLI does */
   int pfd[2];
@@ -842,6 +876,7 @@ int main(void) {
   test_config();
   test_context();
   test_threads();
+  test_nonblocking();
   test_closed_pipe();
   test_exception();
   test_console();

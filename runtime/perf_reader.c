@@ -1,8 +1,10 @@
+#define _GNU_SOURCE /* memrchr */
 #include "perf_reader.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,11 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "perf_buf.h"
 #include "perf_time.h"
 
-#define PERF_INDEX_VERSION 1
+#define PERF_INDEX_VERSION 2
 #define CRC_SPAN 4096
 
 void bt_perf_index_init(bt_perf_index *ix, const char *source, int32_t tz_offset,
@@ -72,15 +77,27 @@ static const char *skip_ws(const char *p, const char *e) {
 /* p at the opening quote; returns the closing quote or NULL. */
 static const char *scan_string(const char *p, const char *e) {
   p++;
-  for (;;) {
-    const char *q = memchr(p, '"', (size_t)(e - p));
-    if (!q) return NULL;
-    /* count the backslashes before the quote: odd means escaped */
-    const char *b = q;
-    while (b > p && b[-1] == '\\') b--;
-    if ((q - b) % 2 == 0) return q;
-    p = q + 1;
+#ifdef __SSE2__
+  /* Most of a trade line is inside strings: look for '"' or '\' 16 bytes at a time. */
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+  while (p + 16 <= e) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+    if (!m) {
+      p += 16;
+      continue;
+    }
+    p += __builtin_ctz(m);
+    if (*p == '"') return p;
+    p += 2; /* an escape and the character it escapes */
   }
+#endif
+  for (; p < e; p++) {
+    if (*p == '"') return p;
+    if (*p == '\\') p++;
+  }
+  return NULL;
 }
 
 static const char *scan_nested(const char *p, const char *e) {
@@ -390,31 +407,93 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
   return 0;
 }
 
-int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, const char *file,
-                             uint64_t first_line, size_t *consumed, uint64_t *nlines,
-                             bt_err *err) {
-  const char *p = buf, *e = buf + len;
-  uint64_t line = first_line;
-  *consumed = 0;
-  *nlines = 0;
-  while (p < e) {
-    const char *nl = memchr(p, '\n', (size_t)(e - p));
-    if (!nl) break; /* partial last line: left for the next refresh */
+/* Parse every line of [p, e) (e just after a newline) into a trade array. */
+typedef struct block {
+  const char *p, *e;
+  const char *file;
+  uint64_t first_line, lines;
+  bt_perf_trade *t;
+  size_t n, cap;
+  int rc;
+  bt_err err;
+} block;
+
+static void *parse_block(void *arg) {
+  block *b = arg;
+  const char *p = b->p;
+  uint64_t line = b->first_line;
+  b->n = 0, b->rc = 0;
+  while (p < b->e) {
+    const char *nl = memchr(p, '\n', (size_t)(b->e - p));
     size_t n = (size_t)(nl - p);
     if (n && p[n - 1] == '\r') n--;
-    const char *q = skip_ws(p, p + n);
-    if (q < p + n) {
-      bt_perf_trade t;
-      int rc = bt_perf_parse_trade(p, n, &t, file, line, err);
-      if (rc == 0) rc = bt_perf_index_add(ix, &t, err);
-      if (rc) return rc;
+    if (skip_ws(p, p + n) < p + n) {
+      if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        bt_perf_trade *t = realloc(b->t, cap * sizeof *t);
+        if (!t) {
+          b->rc = bt_errf(&b->err, BT_ENOMEM, "oom", "out of memory");
+          return NULL;
+        }
+        b->t = t, b->cap = cap;
+      }
+      if ((b->rc = bt_perf_parse_trade(p, n, &b->t[b->n], b->file, line, &b->err))) return NULL;
+      b->n++;
     }
     p = nl + 1;
     line++;
-    *consumed = (size_t)(p - buf);
-    *nlines = line - first_line;
   }
-  return 0;
+  b->lines = line - b->first_line;
+  return NULL;
+}
+
+#define BLOCK_BYTES (4u << 20)
+
+int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, const char *file,
+                             uint64_t first_line, size_t *consumed, uint64_t *nlines,
+                             bt_err *err) {
+  *consumed = 0, *nlines = 0;
+  const char *last = len ? memrchr(buf, '\n', len) : NULL;
+  if (!last) return 0; /* only a partial line: left for the next refresh */
+  const char *p = buf, *end = last + 1;
+  uint64_t line = first_line;
+  block b[2];
+  memset(b, 0, sizeof b);
+  int rc = 0;
+  /* Big inputs (a cold start) parse two blocks at a time on two threads; trades are
+   * then added in file order, so results do not depend on the split. */
+  while (p < end && !rc) {
+    int nb = 0;
+    for (; nb < 2 && p < end; nb++) {
+      const char *q = (size_t)(end - p) > BLOCK_BYTES ? p + BLOCK_BYTES : end;
+      if (q < end) q = (const char *)memchr(q - 1, '\n', (size_t)(end - q) + 1) + 1;
+      b[nb].p = p, b[nb].e = q, b[nb].file = file, b[nb].first_line = line;
+      p = q;
+    }
+    pthread_t th;
+    bool threaded = nb == 2 && pthread_create(&th, NULL, parse_block, &b[1]) == 0;
+    parse_block(&b[0]);
+    if (threaded) pthread_join(th, NULL);
+    else if (nb == 2) parse_block(&b[1]);
+    for (int k = 0; k < nb && !rc; k++) {
+      if (b[k].rc) {
+        /* re-parse to report the error with its real line number */
+        b[k].first_line = line;
+        parse_block(&b[k]);
+        *err = b[k].err;
+        rc = b[k].rc ? b[k].rc : BT_EINVAL;
+        break;
+      }
+      for (size_t i = 0; i < b[k].n && !rc; i++) rc = bt_perf_index_add(ix, &b[k].t[i], err);
+      if (rc) break;
+      line += b[k].lines;
+      *consumed = (size_t)(b[k].e - buf);
+      *nlines = line - first_line;
+    }
+  }
+  free(b[0].t);
+  free(b[1].t);
+  return rc;
 }
 
 /* ---- files ----------------------------------------------------------------------- */
@@ -504,7 +583,7 @@ static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt
   char *heap = NULL;
   void *map = MAP_FAILED;
   if (len > (1u << 20)) {
-    map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (map == MAP_FAILED)
       return bt_errf(err, BT_EIO, "io_error", "%s: mmap: %s", f->path, strerror(errno));
     madvise(map, (size_t)size, MADV_SEQUENTIAL);
@@ -622,10 +701,23 @@ bool bt_perf_index_partial(const bt_perf_index *ix) {
 
 /* ---- persistence ----------------------------------------------------------------- */
 
-static void sb_dec(bt_perf_buf *b, bt_dec d) {
-  char s[BT_DEC_STRLEN];
-  bt_dec_format(d, s);
-  bt_perf_buf_printf(b, " %s", s);
+/* Integers are written and read by hand: the index is rewritten on every refresh that
+ * saw new lines, and printf/strtoll dominated that cost. */
+static char *put_u64(char *p, uint64_t v) {
+  char t[24];
+  int n = 0;
+  do t[n++] = (char)('0' + v % 10); while (v /= 10);
+  while (n) *p++ = t[--n];
+  return p;
+}
+
+static char *put_i64(char *p, int64_t v) {
+  *p++ = ' ';
+  if (v < 0) {
+    *p++ = '-';
+    return put_u64(p, -(uint64_t)v);
+  }
+  return put_u64(p, (uint64_t)v);
 }
 
 char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
@@ -633,54 +725,54 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
   bt_perf_buf_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
   bt_perf_buf_json_str(&b, ix->source);
   bt_perf_buf_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
-            ix->tail_k);
+                     ix->tail_k);
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
     bt_perf_buf_printf(&b, "%s\n{\"path\":", i ? "," : "");
     bt_perf_buf_json_str(&b, f->path);
     bt_perf_buf_printf(&b,
-              ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
-              ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
-              f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
-              f->partial ? "true" : "false");
+                       ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
+                       ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
+                       f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
+                       f->partial ? "true" : "false");
   }
-  /* One string per day keeps the file cheap to parse: date, counts, sums, streak and
-   * drawdown monoids, fingerprint, then the tail of "pnl/risk" items oldest first. */
+  /* One string per day keeps the file cheap to parse: date, counts, money sums in units
+   * of 10^-8, streak and drawdown monoids, fingerprint, then the tail as "pnl/risk"
+   * items (10^-8 units, oldest first). */
   bt_perf_buf_printf(&b, "],\n\"days\":[");
-  for (size_t i = 0; i < ix->ndays; i++) {
+  char *line = malloc(640 + (size_t)ix->tail_k * 48);
+  if (!line) b.oom = true;
+  for (size_t i = 0; i < ix->ndays && line; i++) {
     const bt_perf_day *d = &ix->days[i];
-    char date[16];
-    bt_perf_day_format(d->day, date);
-    bt_perf_buf_printf(&b, "%s\n\"%s %u %u %u %u", i ? "," : "", date, d->trades, d->wins, d->losses,
-              d->r_trades);
-    sb_dec(&b, d->gross_profit);
-    sb_dec(&b, d->gross_loss);
-    sb_dec(&b, d->commission);
-    sb_dec(&b, d->r_sum);
-    const bt_perf_streak *s = &d->streak;
-    bt_perf_buf_printf(&b, " %u %d %u %d %u %u %u", s->n, s->pre_sign, s->pre_len, s->suf_sign,
-              s->suf_len, s->max_win, s->max_loss);
-    sb_dec(&b, d->dd.sum);
-    sb_dec(&b, d->dd.max_pre);
-    sb_dec(&b, d->dd.min_pre);
-    sb_dec(&b, d->dd.dd);
-    bt_perf_buf_printf(&b, " %016" PRIx64, d->fp);
+    char *p = line;
+    if (i) *p++ = ',';
+    *p++ = '\n', *p++ = '"';
+    bt_perf_day_format(d->day, p);
+    p += 10;
+    const bt_perf_streak *st = &d->streak;
+    const int64_t v[] = {d->trades,        d->wins,         d->losses,       d->r_trades,
+                         d->gross_profit.v, d->gross_loss.v, d->commission.v, d->r_sum.v,
+                         st->n,            st->pre_sign,    st->pre_len,     st->suf_sign,
+                         st->suf_len,      st->max_win,     st->max_loss,    d->dd.sum.v,
+                         d->dd.max_pre.v,  d->dd.min_pre.v, d->dd.dd.v};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) p = put_i64(p, v[k]);
+    *p++ = ' ';
+    p = put_u64(p, d->fp);
     for (uint32_t k = 0; k < d->tail_n; k++) {
       uint32_t at = (d->tail_pos + ix->tail_k - d->tail_n + k) % ix->tail_k;
-      char s1[BT_DEC_STRLEN], s2[BT_DEC_STRLEN];
-      bt_dec_format(d->tail[at].pnl, s1);
-      bt_dec_format(d->tail[at].risk, s2);
-      bt_perf_buf_printf(&b, " %s/%s", s1, s2);
+      p = put_i64(p, d->tail[at].pnl.v);
+      *p++ = '/';
+      p = put_i64(p, d->tail[at].risk.v) ;
     }
-    bt_perf_buf_printf(&b, "\"");
+    *p++ = '"';
+    bt_perf_buf_put(&b, line, (size_t)(p - line));
   }
+  free(line);
   bt_perf_buf_printf(&b, "],\n\"open\":[");
   for (size_t i = 0; i < ix->nopen; i++) {
     const bt_perf_open_trade *o = &ix->open[i];
-    char s[BT_DEC_STRLEN];
-    bt_dec_format(o->pnl, s);
-    bt_perf_buf_printf(&b, "%s\"%016" PRIx64 " %" PRId64 " %s %016" PRIx64 "\"", i ? "," : "", o->key,
-              o->entry_day, s, o->fp);
+    bt_perf_buf_printf(&b, "%s\"%" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu64 "\"", i ? "," : "",
+                       o->key, o->entry_day, o->pnl.v, o->fp);
   }
   bt_perf_buf_printf(&b, "]}\n");
   return bt_perf_buf_take(&b, len);
@@ -692,39 +784,22 @@ typedef struct rd {
   bool ok;
 } rd;
 
-static const char *rd_tok(rd *r, size_t *n) {
+static uint64_t rd_u64(rd *r) {
   while (*r->p == ' ') r->p++;
   const char *s = r->p;
-  while (*r->p && *r->p != ' ') r->p++;
-  *n = (size_t)(r->p - s);
-  if (!*n) r->ok = false;
-  return s;
+  uint64_t v = 0;
+  while ((unsigned)(*r->p - '0') < 10 && r->p - s < 20) v = v * 10 + (uint64_t)(*r->p++ - '0');
+  if (r->p == s || (*r->p && *r->p != ' ' && *r->p != '/')) r->ok = false;
+  return v;
 }
 
 static int64_t rd_int(rd *r) {
-  size_t n;
-  const char *s = rd_tok(r, &n);
-  char *end;
-  long long v = strtoll(s, &end, 10);
-  if (end != s + n) r->ok = false;
-  return v;
-}
-
-static bt_dec rd_dec(rd *r) {
-  size_t n;
-  const char *s = rd_tok(r, &n);
-  bt_dec d = BT_DEC_ZERO;
-  if (bt_dec_parse(s, (long)n, &d) != (int)n) r->ok = false;
-  return d;
-}
-
-static uint64_t rd_hex(rd *r) {
-  size_t n;
-  const char *s = rd_tok(r, &n);
-  char *end;
-  unsigned long long v = strtoull(s, &end, 16);
-  if (end != s + n) r->ok = false;
-  return v;
+  while (*r->p == ' ') r->p++;
+  bool neg = *r->p == '-';
+  if (neg) r->p++;
+  uint64_t u = rd_u64(r);
+  if (u > (uint64_t)INT64_MAX) r->ok = false;
+  return neg ? -(int64_t)u : (int64_t)u;
 }
 
 static bool load_day(bt_perf_index *ix, const char *s, bt_perf_day *d) {
@@ -735,43 +810,29 @@ static bool load_day(bt_perf_index *ix, const char *s, bt_perf_day *d) {
   date[10] = '\0';
   if (!bt_perf_day_parse(date, &d->day)) return false;
   rd r = {s + 10, true};
-  d->trades = (uint32_t)rd_int(&r);
-  d->wins = (uint32_t)rd_int(&r);
-  d->losses = (uint32_t)rd_int(&r);
-  d->r_trades = (uint32_t)rd_int(&r);
-  d->gross_profit = rd_dec(&r);
-  d->gross_loss = rd_dec(&r);
-  d->commission = rd_dec(&r);
-  d->r_sum = rd_dec(&r);
-  bt_perf_streak *st = &d->streak;
-  st->n = (uint32_t)rd_int(&r);
-  st->pre_sign = (int8_t)rd_int(&r);
-  st->pre_len = (uint32_t)rd_int(&r);
-  st->suf_sign = (int8_t)rd_int(&r);
-  st->suf_len = (uint32_t)rd_int(&r);
-  st->max_win = (uint32_t)rd_int(&r);
-  st->max_loss = (uint32_t)rd_int(&r);
-  d->dd.sum = rd_dec(&r);
-  d->dd.max_pre = rd_dec(&r);
-  d->dd.min_pre = rd_dec(&r);
-  d->dd.dd = rd_dec(&r);
-  d->fp = rd_hex(&r);
+  int64_t v[19];
+  for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) v[k] = rd_int(&r);
+  d->fp = rd_u64(&r);
   if (!r.ok) return false;
+  d->trades = (uint32_t)v[0], d->wins = (uint32_t)v[1], d->losses = (uint32_t)v[2];
+  d->r_trades = (uint32_t)v[3];
+  d->gross_profit.v = v[4], d->gross_loss.v = v[5], d->commission.v = v[6], d->r_sum.v = v[7];
+  bt_perf_streak *st = &d->streak;
+  st->n = (uint32_t)v[8], st->pre_sign = (int8_t)v[9], st->pre_len = (uint32_t)v[10];
+  st->suf_sign = (int8_t)v[11], st->suf_len = (uint32_t)v[12];
+  st->max_win = (uint32_t)v[13], st->max_loss = (uint32_t)v[14];
+  d->dd.sum.v = v[15], d->dd.max_pre.v = v[16], d->dd.min_pre.v = v[17], d->dd.dd.v = v[18];
   d->tail = calloc(ix->tail_k, sizeof *d->tail);
   if (!d->tail) return false;
-  while (r.ok) {
+  for (;;) {
     while (*r.p == ' ') r.p++;
     if (!*r.p) break;
-    size_t n;
-    const char *t = rd_tok(&r, &n);
-    const char *slash = memchr(t, '/', n);
-    if (!slash || d->tail_n >= ix->tail_k) return false;
-    bt_perf_tail_item it;
-    size_t n1 = (size_t)(slash - t), n2 = n - n1 - 1;
-    if (bt_dec_parse(t, (long)n1, &it.pnl) != (int)n1 ||
-        bt_dec_parse(slash + 1, (long)n2, &it.risk) != (int)n2)
-      return false;
-    d->tail[d->tail_n++] = it;
+    if (d->tail_n >= ix->tail_k) return false;
+    bt_perf_tail_item *it = &d->tail[d->tail_n++];
+    it->pnl.v = rd_int(&r);
+    if (*r.p++ != '/') return false;
+    it->risk.v = rd_int(&r);
+    if (!r.ok) return false;
   }
   d->tail_pos = d->tail_n % ix->tail_k;
   return r.ok;
@@ -837,10 +898,10 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
     if (!cJSON_IsString(it)) goto out;
     rd r = {it->valuestring, true};
     bt_perf_open_trade *o = &ix->open[ix->nopen++];
-    o->key = rd_hex(&r);
+    o->key = rd_u64(&r);
     o->entry_day = rd_int(&r);
-    o->pnl = rd_dec(&r);
-    o->fp = rd_hex(&r);
+    o->pnl.v = rd_int(&r);
+    o->fp = rd_u64(&r);
     if (!r.ok) goto out;
   }
   rc = 0;

@@ -348,6 +348,7 @@ static int read_header(bt_feed *f, bt_err *err) {
     if (!next_line(f, &s, &e)) return 0; /* empty file: no bars */
   } while (is_blank(s, e));
   long hline = f->line;
+  const char *hs = s, *he = e; /* s and e move on when the first data row is peeked at */
   int nh = count_fields(s, e);
   if (nh > MAX_COLS)
     return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, NULL,
@@ -422,9 +423,12 @@ static int read_header(bt_feed *f, bt_err *err) {
     f->time_col = col_date >= 0 ? col_date : col_time;
     f->role[f->time_col] = R_TS;
   } else {
+    bool other_sep =
+        nh == 1 && (memchr(hs, ';', (size_t)(he - hs)) || memchr(hs, '\t', (size_t)(he - hs)));
     return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, "Date",
                       "missing required column (need Date, Datetime, Time or Timestamp; "
-                      "header has %d columns)", nh);
+                      "header has %d column%s)%s", nh, nh == 1 ? "" : "s",
+                      other_sep ? "; fields must be separated by commas" : "");
   }
   static const struct {
     int role;

@@ -401,6 +401,8 @@ static void test_errors(void) {
   expect_error("bad-date.csv", HDR ROW1 "2020-02-30,1,2,0.5,1.5,10\n", 3, "Date", "2020-02-30");
   expect_error("missing-column.csv", "Date,Open,High,Close,Volume\n" ROW1, 1, "Low",
                "missing required column");
+  expect_error("semicolons.csv", "Date;Open;High;Low;Close\n2020-01-01;1;2;0,5;1,5\n", 1, "Date",
+               "separated by commas");
   expect_error("no-time-column.csv", "Day,Open,High,Low,Close\n", 1, "Date",
                "missing required column");
   expect_error("too-few-fields.csv", HDR ROW1 ROW2 "2020-01-03,1,2,0.5,1.5\n", 4, "",

@@ -107,15 +107,21 @@ static void enqueue(bt_analytics *a, char *p, size_t n, bool urgent) {
   if (wake) bt_an_http_wakeup(a->http);
 }
 
-static void add_reserved(bt_analytics *a, cJSON *props, int64_t version, const char *sid,
-                         int64_t session_ms, bool anonymous) {
-  cJSON_AddNumberToObject(props, "schema_version", (double)version);
+/* Integers as raw text: cJSON's double printing round-trips through sscanf. */
+static void add_int(cJSON *o, const char *k, int64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "%lld", (long long)v);
+  cJSON_AddRawToObject(o, k, buf);
+}
+
+static void add_reserved(cJSON *props, int64_t version, const char *sid, int64_t session_ms,
+                         bool anonymous) {
+  add_int(props, "schema_version", version);
   cJSON_AddStringToObject(props, "$lib", "btrun");
   cJSON_AddStringToObject(props, "$lib_version", BT_VERSION);
   cJSON_AddStringToObject(props, "$session_id", sid);
-  cJSON_AddNumberToObject(props, "session_duration_ms", (double)session_ms);
+  add_int(props, "session_duration_ms", session_ms);
   if (anonymous) cJSON_AddFalseToObject(props, "$process_person_profile");
-  (void)a;
 }
 
 /* Render and queue an already validated event. */
@@ -124,9 +130,9 @@ static int stamp_and_queue(bt_analytics *a, const char *event, cJSON *props, int
                            int64_t session_ms, int64_t ts_ms, bool urgent,
                            char uuid_out[40]) {
   char uuid[40], iso[32];
-  bt_uuid(uuid);
+  bt_an_uuid4(uuid);
   bt_an_iso_ms(ts_ms, iso);
-  add_reserved(a, props, version, sid, session_ms, anonymous);
+  add_reserved(props, version, sid, session_ms, anonymous);
   cJSON *ev = cJSON_CreateObject();
   if (!ev) {
     cJSON_Delete(props);
@@ -137,19 +143,22 @@ static int stamp_and_queue(bt_analytics *a, const char *event, cJSON *props, int
   cJSON_AddItemToObject(ev, "properties", props);
   cJSON_AddStringToObject(ev, "timestamp", iso);
   cJSON_AddStringToObject(ev, "uuid", uuid);
-  char *json = cJSON_PrintUnformatted(ev);
+  /* Print into a stack buffer (one malloc for the payload below) unless it is big. */
+  char stack[4096], *json = stack;
+  if (!cJSON_PrintPreallocated(ev, stack, (int)sizeof stack, false))
+    json = cJSON_PrintUnformatted(ev);
   cJSON_Delete(ev);
   if (!json) return BT_ENOMEM;
   size_t jl = strlen(json), dl = strlen(distinct);
   char *p = malloc(jl + dl + 24);
-  if (!p) {
-    free(json);
-    return BT_ENOMEM;
+  if (p) {
+    int n = sprintf(p, "%lld\t%s\t", (long long)ts_ms, distinct);
+    memcpy(p + n, json, jl + 1);
+    jl += (size_t)n;
   }
-  int n = sprintf(p, "%lld\t%s\t", (long long)ts_ms, distinct);
-  memcpy(p + n, json, jl + 1);
-  free(json);
-  enqueue(a, p, (size_t)n + jl, urgent);
+  if (json != stack) free(json);
+  if (!p) return BT_ENOMEM;
+  enqueue(a, p, jl, urgent);
   ATOMIC_ADD(a->st.captured, 1);
   if (uuid_out) memcpy(uuid_out, uuid, 37);
   return 0;

@@ -12,6 +12,9 @@ void bt_an_iso_ms(int64_t epoch_ms, char out[32]);
 /* UUID v7 (RFC 9562): 48-bit ms timestamp then random bits; PostHog wants session
  * ids in this form, with the timestamp of the session's first event. */
 void bt_an_uuid7(int64_t epoch_ms, char out[40]);
+/* UUID v4 from a per-thread pool of getrandom() bytes: libuuid's generator costs
+ * ~10 us per call here, too much for a capture from the bar loop. */
+void bt_an_uuid4(char out[40]);
 /* Write a whole file atomically (temp file + fsync + rename). 0 or -1 with errno. */
 int bt_an_write_file_atomic(const char *path, const char *data, size_t len);
 /* Uniform random double in [0, 1) from a per-thread xorshift state seeded from

@@ -62,8 +62,11 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (shutdown deadline): nothing to answer
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))

@@ -670,16 +670,15 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
         break;
       case R_TS: {
         /* epoch seconds, or "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DDTHH:MM:SS[Z]" */
-        const char *s = p;
-        int64_t v = 0;
-        while (p < end && isdig(*p) && p - s < 12) v = v * 10 + (*p++ - '0');
-        if (!(p - s == 4 && p < end && *p == '-')) {
+        if (end - p < 11 || p[4] != '-') {
+          const char *s = p;
+          int64_t v = 0;
+          while (p < end && isdig(*p) && p - s < 12) v = v * 10 + (*p++ - '0');
           if (p == s || p - s == 12 || v > MAX_EPOCH) return NULL;
           t = v;
           break;
         }
-        p = s;
-        if (end - p < 11 || !date_cached(f, p, &days)) return NULL;
+        if (!date_cached(f, p, &days)) return NULL;
         t = days * 86400;
         p += 10;
         if (*p == ' ' || *p == 'T') {

@@ -15,9 +15,9 @@
 #include "bus.h"
 #include "decimal.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
-enum { ST_INS_EVENT, ST_INS_CHUNK, ST_GET_ROW, ST_GET_CHUNK, ST_CHILDREN, ST__N };
+enum { ST_INS_CHUNK, ST_INS_LINKS, ST_GET_CHUNK, ST_GET_LINKS, ST__N };
 
 struct bt_store {
   sqlite3 *db;
@@ -40,33 +40,27 @@ static const char *const schema_sql =
     " pid INTEGER, host TEXT, clock_origin INTEGER);"
     "CREATE INDEX IF NOT EXISTS runs_correlation ON runs(correlation_id);"
     "CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);"
-    "CREATE TABLE IF NOT EXISTS events("
-    " run INTEGER NOT NULL, seq INTEGER NOT NULL, type INTEGER NOT NULL, ts INTEGER NOT NULL,"
-    " cause INTEGER, src TEXT, sym INTEGER, utype TEXT,"
-    " t_created INTEGER, d_emit INTEGER, d_recv INTEGER, d_proc INTEGER, data BLOB,"
-    " PRIMARY KEY(run, seq)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS events_cause ON events(run, cause) WHERE cause IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS events_type_ts ON events(run, type, ts);"
-    "CREATE TABLE IF NOT EXISTS bar_chunks("
-    " run INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
-    " ts_first INTEGER NOT NULL, ts_last INTEGER NOT NULL, n INTEGER NOT NULL, src TEXT,"
+    "CREATE TABLE IF NOT EXISTS chunks("
+    " run INTEGER NOT NULL, stream INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, types INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS chunks_seq ON chunks(run, stream, first_seq);"
+    "CREATE TABLE IF NOT EXISTS links("
+    " run INTEGER NOT NULL, bucket INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
     " data BLOB NOT NULL);"
-    "CREATE UNIQUE INDEX IF NOT EXISTS bar_chunks_seq ON bar_chunks(run, first_seq);"
+    "CREATE INDEX IF NOT EXISTS links_bucket ON links(run, bucket);"
     "CREATE TABLE IF NOT EXISTS latency("
     " run INTEGER NOT NULL, type TEXT NOT NULL, metric TEXT NOT NULL, count INTEGER NOT NULL,"
     " mean_ns REAL, p50_ns INTEGER, p95_ns INTEGER, max_ns INTEGER,"
     " PRIMARY KEY(run, type, metric)) WITHOUT ROWID;";
 
-#define ROW_COLS "seq, type, ts, cause, src, sym, utype, t_created, d_emit, d_recv, d_proc, data"
-
 static const char *const stmt_sql[ST__N] = {
-    [ST_INS_EVENT] = "INSERT INTO events(run, " ROW_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_INS_CHUNK] = "INSERT INTO bar_chunks(run, first_seq, last_seq, ts_first, ts_last, n, src,"
-                     " data) VALUES(?,?,?,?,?,?,?,?)",
-    [ST_GET_ROW] = "SELECT " ROW_COLS " FROM events WHERE run = ? AND seq = ?",
-    [ST_GET_CHUNK] = "SELECT first_seq, last_seq, src, data FROM bar_chunks"
-                     " WHERE run = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
-    [ST_CHILDREN] = "SELECT " ROW_COLS " FROM events WHERE run = ? AND cause = ? ORDER BY seq",
+    [ST_INS_CHUNK] = "INSERT INTO chunks(run, stream, first_seq, last_seq, ts_min, ts_max, n,"
+                     " types, data) VALUES(?,?,?,?,?,?,?,?,?)",
+    [ST_INS_LINKS] = "INSERT INTO links(run, bucket, first_seq, data) VALUES(?,?,?,?)",
+    [ST_GET_CHUNK] = "SELECT first_seq, last_seq, n, data FROM chunks WHERE run = ? AND stream = ?"
+                     " AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
+    [ST_GET_LINKS] = "SELECT data FROM links WHERE run = ? AND bucket = ?",
 };
 
 static int db_err(bt_store *s, bt_err *err, const char *what) {
@@ -127,8 +121,11 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
   }
   sqlite3_busy_timeout(s->db, 10000);
   int rc = exec(s,
+                /* page size and auto_vacuum only take effect on a new file */
+                "PRAGMA page_size=16384; PRAGMA auto_vacuum=INCREMENTAL;"
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA cache_size=-16384;",
+                "PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824;"
+                "PRAGMA wal_autocheckpoint=4096;",
                 err);
   if (!rc && !readonly) {
     rc = exec(s, "BEGIN IMMEDIATE", err);
@@ -399,213 +396,298 @@ int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_st
 int bt_store_begin(bt_store *s, bt_err *err) { return exec(s, "BEGIN IMMEDIATE", err); }
 int bt_store_commit(bt_store *s, bt_err *err) { return exec(s, "COMMIT", err); }
 
-/* ORDER and FILL payloads: varints (money as zigzag bt_dec raw). */
-static size_t encode_payload(const bt_trace_event *ev, uint8_t *p) {
-  size_t n = 0;
-  if (ev->type == BT_EV_ORDER) {
-    n += put_uv(p + n, ev->p.order.order_id);
-    p[n++] = ev->side;
-    p[n++] = ev->otype;
-    p[n++] = ev->ostatus;
-    n += put_sv(p + n, ev->p.order.qty);
-    n += put_sv(p + n, ev->p.order.limit);
-    n += put_sv(p + n, ev->p.order.stop);
-  } else if (ev->type == BT_EV_FILL) {
-    n += put_uv(p + n, ev->p.fill.order_id);
-    p[n++] = ev->side;
-    n += put_sv(p + n, ev->p.fill.qty);
-    n += put_sv(p + n, ev->p.fill.price);
-    n += put_sv(p + n, ev->p.fill.commission);
-  }
-  return n;
+/* Chunk blob: version byte, the chunk's source names (varint count, then strings), then
+ * per event, deltas against the previous event of the chunk as (zigzag) varints:
+ *   seq, type (byte), ts, symbol, source index, seq - cause (0 = none),
+ *   created, emitted - created, received - emitted, processed - received,
+ *   payload: BAR open, high, low, close (deltas) and volume (varint(2v) when a whole
+ *   number, else 0x01 + 8 bytes); ORDER order_id, side, order type, status (bytes), qty,
+ *   limit, stop, reason; FILL order_id, side, qty, price, commission; other types the
+ *   data JSON and the user type.
+ * Strings are varint(len + 1) then the bytes; 0 is NULL. */
+enum { CHUNK_VERSION = 2, EVENT_MAX_FIXED = 16 * 10 + 9 };
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
 }
 
-/* Returns the bytes consumed. */
-static size_t decode_payload(bt_trace_event *ev, const uint8_t *p, size_t len) {
-  rd r = {p, p + len, false};
-  if (ev->type == BT_EV_ORDER) {
-    ev->p.order.order_id = get_uv(&r);
-    if (r.end - r.p < 3) return len;
-    ev->side = *r.p++;
-    ev->otype = *r.p++;
-    ev->ostatus = *r.p++;
-    ev->p.order.qty = get_sv(&r);
-    ev->p.order.limit = get_sv(&r);
-    ev->p.order.stop = get_sv(&r);
-  } else if (ev->type == BT_EV_FILL) {
-    ev->p.fill.order_id = get_uv(&r);
-    if (r.p >= r.end) return len;
-    ev->side = *r.p++;
-    ev->p.fill.qty = get_sv(&r);
-    ev->p.fill.price = get_sv(&r);
-    ev->p.fill.commission = get_sv(&r);
-  }
-  return r.bad ? len : (size_t)(r.p - p);
+static size_t put_str(uint8_t *p, const char *s, size_t len) {
+  if (!s) return put_uv(p, 0);
+  size_t n = put_uv(p, len + 1);
+  memcpy(p + n, s, len);
+  return n + len;
 }
 
-int bt_store_put_event(bt_store *s, int64_t run_no, const bt_trace_event *ev, bt_err *err) {
-  sqlite3_stmt *st = s->st[ST_INS_EVENT];
-  sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int64(st, 2, (int64_t)ev->seq);
-  sqlite3_bind_int(st, 3, ev->type);
-  sqlite3_bind_int64(st, 4, ev->ts);
-  if (ev->cause) sqlite3_bind_int64(st, 5, (int64_t)ev->cause);
-  else sqlite3_bind_null(st, 5);
-  bind_text_or_null(st, 6, ev->source);
-  sqlite3_bind_int64(st, 7, ev->symbol);
-  bind_text_or_null(st, 8, ev->user_type);
-  sqlite3_bind_int64(st, 9, (int64_t)ev->created);
-  sqlite3_bind_int64(st, 10, (int64_t)(ev->emitted - ev->created));
-  sqlite3_bind_int64(st, 11, (int64_t)(ev->received - ev->emitted));
-  sqlite3_bind_int64(st, 12, (int64_t)(ev->processed - ev->received));
-  if (ev->type == BT_EV_ORDER || ev->type == BT_EV_FILL) {
-    /* fixed fields, then the reject reason (if any) as the rest of the blob */
-    size_t tl = ev->text ? strlen(ev->text) : 0;
-    if (reserve(s, 64 + tl)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
-    size_t n = encode_payload(ev, s->buf);
-    if (tl) memcpy(s->buf + n, ev->text, tl);
-    sqlite3_bind_blob(st, 13, s->buf, (int)(n + tl), SQLITE_STATIC);
-  } else if (ev->text) {
-    sqlite3_bind_text(st, 13, ev->text, -1, SQLITE_STATIC);
-  } else {
-    sqlite3_bind_null(st, 13);
-  }
-  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert event");
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return rc;
-}
-
-/* A bar chunk: per bar, deltas against the previous bar of the chunk (zigzag varints):
- * seq, ts, symbol, created, emitted-created, received-emitted, processed-received,
- * open, high, low, close; volume as varint(2v) when a whole number, else 0x01 + 8 bytes. */
-enum { CHUNK_VERSION = 1, BAR_MAX_BYTES = 12 * 10 + 9 };
-
-int bt_store_put_bars(bt_store *s, int64_t run_no, const bt_trace_event *evs, size_t n,
-                      bt_err *err) {
+int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
+                       size_t n, bt_err *err) {
   if (n == 0) return 0;
-  if (reserve(s, 1 + n * BAR_MAX_BYTES)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  /* the chunk's distinct sources (few: feed, strategy, broker, ...) */
+  const char *srcs[64];
+  size_t nsrc = 0, need = 16;
+  uint8_t *src_of = malloc(n);
+  if (!src_of) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    const char *src = evs[i].source ? evs[i].source : "";
+    size_t k = 0;
+    while (k < nsrc && srcs[k] != src && strcmp(srcs[k], src) != 0) k++;
+    if (k == nsrc) {
+      if (nsrc == 64) k = 0; /* cannot happen: the tracer interns at most 64 */
+      else srcs[nsrc++] = src, need += strlen(src) + 10;
+    }
+    src_of[i] = (uint8_t)k;
+    need += EVENT_MAX_FIXED + (evs[i].text ? strlen(evs[i].text) + 10 : 0) +
+            (evs[i].user_type ? strlen(evs[i].user_type) + 10 : 0);
+  }
+  if (reserve(s, need)) {
+    free(src_of);
+    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  }
   uint8_t *p = s->buf;
   size_t len = 0;
   p[len++] = CHUNK_VERSION;
+  len += put_uv(p + len, nsrc);
+  for (size_t k = 0; k < nsrc; k++) len += put_str(p + len, srcs[k], strlen(srcs[k]));
   bt_trace_event prev = {.seq = evs[0].seq - 1};
+  int64_t ts_min = INT64_MAX, ts_max = INT64_MIN;
+  uint32_t types = 0;
   for (size_t i = 0; i < n; i++) {
     const bt_trace_event *e = &evs[i];
+    types |= 1u << e->type;
+    if (e->ts < ts_min) ts_min = e->ts;
+    if (e->ts > ts_max) ts_max = e->ts;
     len += put_uv(p + len, e->seq - prev.seq);
+    p[len++] = e->type;
     len += put_sv(p + len, e->ts - prev.ts);
     len += put_uv(p + len, e->symbol);
+    len += put_uv(p + len, src_of[i]);
+    len += put_uv(p + len, e->cause && e->cause < e->seq ? e->seq - e->cause : 0);
     len += put_sv(p + len, (int64_t)(e->created - prev.created));
     len += put_sv(p + len, (int64_t)(e->emitted - e->created));
     len += put_sv(p + len, (int64_t)(e->received - e->emitted));
     len += put_sv(p + len, (int64_t)(e->processed - e->received));
-    len += put_sv(p + len, e->p.bar.open - prev.p.bar.open);
-    len += put_sv(p + len, e->p.bar.high - prev.p.bar.high);
-    len += put_sv(p + len, e->p.bar.low - prev.p.bar.low);
-    len += put_sv(p + len, e->p.bar.close - prev.p.bar.close);
-    double v = e->p.bar.volume;
-    if (v >= 0 && v < 4611686018427387904.0 && v == floor(v)) {
-      len += put_uv(p + len, (uint64_t)v << 1);
-    } else {
-      p[len++] = 1;
-      memcpy(p + len, &v, 8);
-      len += 8;
+    switch (e->type) {
+    case BT_EV_BAR: {
+      len += put_sv(p + len, e->p.bar.open - prev.p.bar.open);
+      len += put_sv(p + len, e->p.bar.high - prev.p.bar.high);
+      len += put_sv(p + len, e->p.bar.low - prev.p.bar.low);
+      len += put_sv(p + len, e->p.bar.close - prev.p.bar.close);
+      double v = e->p.bar.volume;
+      if (v >= 0 && v < 4611686018427387904.0 && v == floor(v)) {
+        len += put_uv(p + len, (uint64_t)v << 1);
+      } else {
+        p[len++] = 1;
+        memcpy(p + len, &v, 8);
+        len += 8;
+      }
+      prev.p.bar = e->p.bar;
+      break;
     }
-    prev = *e;
+    case BT_EV_ORDER:
+      len += put_uv(p + len, e->p.order.order_id);
+      p[len++] = e->side;
+      p[len++] = e->otype;
+      p[len++] = e->ostatus;
+      len += put_sv(p + len, e->p.order.qty);
+      len += put_sv(p + len, e->p.order.limit);
+      len += put_sv(p + len, e->p.order.stop);
+      len += put_str(p + len, e->text, e->text ? strlen(e->text) : 0);
+      break;
+    case BT_EV_FILL:
+      len += put_uv(p + len, e->p.fill.order_id);
+      p[len++] = e->side;
+      len += put_sv(p + len, e->p.fill.qty);
+      len += put_sv(p + len, e->p.fill.price);
+      len += put_sv(p + len, e->p.fill.commission);
+      break;
+    default:
+      len += put_str(p + len, e->text, e->text ? strlen(e->text) : 0);
+      len += put_str(p + len, e->user_type, e->user_type ? strlen(e->user_type) : 0);
+      break;
+    }
+    prev.seq = e->seq;
+    prev.ts = e->ts;
+    prev.created = e->created;
   }
+  free(src_of);
   sqlite3_stmt *st = s->st[ST_INS_CHUNK];
   sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int64(st, 2, (int64_t)evs[0].seq);
-  sqlite3_bind_int64(st, 3, (int64_t)evs[n - 1].seq);
-  sqlite3_bind_int64(st, 4, evs[0].ts);
-  sqlite3_bind_int64(st, 5, evs[n - 1].ts);
-  sqlite3_bind_int64(st, 6, (int64_t)n);
-  bind_text_or_null(st, 7, evs[0].source);
-  sqlite3_bind_blob(st, 8, p, (int)len, SQLITE_STATIC);
-  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert bars");
+  sqlite3_bind_int(st, 2, stream);
+  sqlite3_bind_int64(st, 3, (int64_t)evs[0].seq);
+  sqlite3_bind_int64(st, 4, (int64_t)evs[n - 1].seq);
+  sqlite3_bind_int64(st, 5, ts_min);
+  sqlite3_bind_int64(st, 6, ts_max);
+  sqlite3_bind_int64(st, 7, (int64_t)n);
+  sqlite3_bind_int64(st, 8, types);
+  sqlite3_bind_blob(st, 9, p, (int)len, SQLITE_STATIC);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert events");
   sqlite3_reset(st);
+  if (rc) return rc;
+
+  /* links for forward lineage: (cause, seq) pairs, one row per bucket of 1024 causes */
+  uint64_t *buckets = malloc(n * sizeof *buckets);
+  if (!buckets) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++)
+    if (evs[i].cause && evs[i].cause < evs[i].seq) buckets[nb++] = evs[i].cause >> 10;
+  qsort(buckets, nb, sizeof *buckets, cmp_u64);
+  for (size_t bi = 0; bi < nb && !rc; bi++) {
+    if (bi && buckets[bi] == buckets[bi - 1]) continue;
+    uint64_t bucket = buckets[bi], prev_cause = bucket << 10, first = 0;
+    size_t l = 0;
+    for (size_t j = 0; j < n; j++) {
+      const bt_trace_event *e = &evs[j];
+      if (!e->cause || e->cause >= e->seq || (e->cause >> 10) != bucket) continue;
+      if (!first) first = e->seq;
+      /* causes within a bucket are not sorted: signed deltas */
+      l += put_sv(p + l, (int64_t)(e->cause - prev_cause));
+      l += put_uv(p + l, e->seq - e->cause);
+      prev_cause = e->cause;
+    }
+    st = s->st[ST_INS_LINKS];
+    sqlite3_bind_int64(st, 1, run_no);
+    sqlite3_bind_int64(st, 2, (int64_t)bucket);
+    sqlite3_bind_int64(st, 3, (int64_t)first);
+    sqlite3_bind_blob(st, 4, p, (int)l, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert links");
+    sqlite3_reset(st);
+  }
+  free(buckets);
   return rc;
 }
 
-/* Decoder state of one chunk: yields its bars one by one. */
+/* ---- reading chunks ------------------------------------------------------------ */
+
+/* Decoder of one chunk; yields its events one by one. Source names live as long as the
+ * decoder (until the next chunk_start or chunk_end). */
 typedef struct chunk_rd {
   rd r;
   uint64_t left;
   bt_trace_event prev;
-  char *src;
+  char *srcs[64];
+  size_t nsrc;
 } chunk_rd;
 
-static void chunk_start(chunk_rd *c, const void *blob, int len, uint64_t first_seq, uint64_t n,
-                        const char *src) {
+static void chunk_end(chunk_rd *c) {
+  for (size_t k = 0; k < c->nsrc; k++) free(c->srcs[k]);
+  c->nsrc = 0;
+  c->left = 0;
+}
+
+/* A string: *out = heap copy or NULL (wanted) or just skipped. */
+static void get_str(rd *r, char **out) {
+  uint64_t l = get_uv(r);
+  if (out) *out = NULL;
+  if (l == 0) return;
+  if ((uint64_t)(r->end - r->p) < l - 1) {
+    r->bad = true;
+    return;
+  }
+  if (out) *out = strndup((const char *)r->p, l - 1);
+  r->p += l - 1;
+}
+
+static void chunk_start(chunk_rd *c, const void *blob, int len, uint64_t first_seq,
+                        uint64_t n) {
+  chunk_end(c);
   c->r = (rd){blob, (const uint8_t *)blob + len, false};
-  if (len < 1 || *c->r.p != CHUNK_VERSION) c->r.bad = true;
-  else c->r.p++;
+  if (len < 1 || *c->r.p != CHUNK_VERSION) {
+    c->r.bad = true;
+  } else {
+    c->r.p++;
+    uint64_t nsrc = get_uv(&c->r);
+    for (uint64_t k = 0; k < nsrc && k < 64 && !c->r.bad; k++) get_str(&c->r, &c->srcs[c->nsrc++]);
+    if (nsrc > 64) c->r.bad = true;
+  }
   c->left = n;
   memset(&c->prev, 0, sizeof c->prev);
   c->prev.seq = first_seq - 1;
-  free(c->src);
-  c->src = src ? strdup(src) : NULL;
 }
 
-/* 1 = *ev filled, 0 = chunk done, -1 = corrupt. */
-static int chunk_next(chunk_rd *c, bt_trace_event *ev) {
+/* 1 = *ev filled (strings heap when want_strings, else NULL), 0 = done, -1 = corrupt.
+ * ev->source points into the decoder. */
+static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   if (c->left == 0) return 0;
   rd *r = &c->r;
-  bt_trace_event e = {.type = BT_EV_BAR};
+  if (r->bad) return -1;
+  bt_trace_event e;
+  memset(&e, 0, sizeof e);
   e.seq = c->prev.seq + get_uv(r);
+  e.type = r->p < r->end ? *r->p++ : (r->bad = true, 0);
   e.ts = c->prev.ts + get_sv(r);
   e.symbol = (uint32_t)get_uv(r);
+  uint64_t si = get_uv(r);
+  e.source = si < c->nsrc ? c->srcs[si] : "";
+  uint64_t back = get_uv(r);
+  e.cause = back ? e.seq - back : 0;
   e.created = c->prev.created + (uint64_t)get_sv(r);
   e.emitted = e.created + (uint64_t)get_sv(r);
   e.received = e.emitted + (uint64_t)get_sv(r);
   e.processed = e.received + (uint64_t)get_sv(r);
-  e.p.bar.open = c->prev.p.bar.open + get_sv(r);
-  e.p.bar.high = c->prev.p.bar.high + get_sv(r);
-  e.p.bar.low = c->prev.p.bar.low + get_sv(r);
-  e.p.bar.close = c->prev.p.bar.close + get_sv(r);
-  uint64_t vtag = get_uv(r);
-  if (vtag == 1) {
-    if (r->end - r->p < 8) r->bad = true;
-    else {
-      memcpy(&e.p.bar.volume, r->p, 8);
-      r->p += 8;
+  switch (e.type) {
+  case BT_EV_BAR: {
+    e.p.bar.open = c->prev.p.bar.open + get_sv(r);
+    e.p.bar.high = c->prev.p.bar.high + get_sv(r);
+    e.p.bar.low = c->prev.p.bar.low + get_sv(r);
+    e.p.bar.close = c->prev.p.bar.close + get_sv(r);
+    uint64_t vtag = get_uv(r);
+    if (vtag == 1) {
+      if (r->end - r->p < 8) r->bad = true;
+      else {
+        memcpy(&e.p.bar.volume, r->p, 8);
+        r->p += 8;
+      }
+    } else {
+      e.p.bar.volume = (double)(vtag >> 1);
     }
-  } else {
-    e.p.bar.volume = (double)(vtag >> 1);
+    c->prev.p.bar = e.p.bar;
+    break;
   }
-  if (r->bad) return -1;
-  e.source = c->src;
-  c->prev = e;
+  case BT_EV_ORDER:
+    e.p.order.order_id = get_uv(r);
+    if (r->end - r->p < 3) {
+      r->bad = true;
+      break;
+    }
+    e.side = *r->p++;
+    e.otype = *r->p++;
+    e.ostatus = *r->p++;
+    e.p.order.qty = get_sv(r);
+    e.p.order.limit = get_sv(r);
+    e.p.order.stop = get_sv(r);
+    get_str(r, want_strings ? &e.text : NULL);
+    break;
+  case BT_EV_FILL:
+    e.p.fill.order_id = get_uv(r);
+    if (r->p >= r->end) {
+      r->bad = true;
+      break;
+    }
+    e.side = *r->p++;
+    e.p.fill.qty = get_sv(r);
+    e.p.fill.price = get_sv(r);
+    e.p.fill.commission = get_sv(r);
+    break;
+  default:
+    get_str(r, want_strings ? &e.text : NULL);
+    get_str(r, want_strings ? &e.user_type : NULL);
+    break;
+  }
+  if (r->bad) {
+    free(e.text);
+    free(e.user_type);
+    return -1;
+  }
+  c->prev.seq = e.seq;
+  c->prev.ts = e.ts;
+  c->prev.created = e.created;
   c->left--;
   *ev = e;
   return 1;
 }
 
-/* ---- reading rows -------------------------------------------------------------- */
-
-/* Columns in ROW_COLS order starting at 0. Strings are heap copies. */
-static void read_row(sqlite3_stmt *st, bt_trace_event *ev) {
-  memset(ev, 0, sizeof *ev);
-  ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
-  ev->type = (uint8_t)sqlite3_column_int(st, 1);
-  ev->ts = sqlite3_column_int64(st, 2);
-  ev->cause = (uint64_t)sqlite3_column_int64(st, 3);
-  ev->source = col_dup(st, 4);
-  ev->symbol = (uint32_t)sqlite3_column_int64(st, 5);
-  ev->user_type = col_dup(st, 6);
-  ev->created = (uint64_t)sqlite3_column_int64(st, 7);
-  ev->emitted = ev->created + (uint64_t)sqlite3_column_int64(st, 8);
-  ev->received = ev->emitted + (uint64_t)sqlite3_column_int64(st, 9);
-  ev->processed = ev->received + (uint64_t)sqlite3_column_int64(st, 10);
-  if (ev->type == BT_EV_ORDER || ev->type == BT_EV_FILL) {
-    const uint8_t *b = sqlite3_column_blob(st, 11);
-    size_t len = (size_t)sqlite3_column_bytes(st, 11);
-    if (b) {
-      size_t n = decode_payload(ev, b, len);
-      if (n < len) ev->text = strndup((const char *)b + n, len - n);
-    }
-  } else {
-    ev->text = col_dup(st, 11);
-  }
+static int corrupt(bt_store *s, bt_err *err) {
+  return bt_errf(err, BT_EIO, "store_error", "%s: corrupt event chunk", s->path);
 }
 
 void bt_trace_event_clear(bt_trace_event *ev) {
@@ -619,43 +701,45 @@ int bt_store_get_event(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event
                        bool *found, bt_err *err) {
   *found = false;
   memset(ev, 0, sizeof *ev);
-  sqlite3_stmt *st = s->st[ST_GET_ROW];
-  sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int64(st, 2, (int64_t)seq);
-  int step = sqlite3_step(st);
-  if (step == SQLITE_ROW) {
-    read_row(st, ev);
-    *found = true;
-  }
-  sqlite3_reset(st);
-  if (step != SQLITE_ROW && step != SQLITE_DONE) return db_err(s, err, "get event");
-  if (*found) return 0;
-  st = s->st[ST_GET_CHUNK];
-  sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int64(st, 2, (int64_t)seq);
-  step = sqlite3_step(st);
+  sqlite3_stmt *st = s->st[ST_GET_CHUNK];
   int rc = 0;
-  if (step == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 1) >= seq) {
-    chunk_rd c = {0};
-    chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
-                (uint64_t)sqlite3_column_int64(st, 0), UINT64_MAX,
-                (const char *)sqlite3_column_text(st, 2));
-    bt_trace_event e;
-    int r;
-    while ((r = chunk_next(&c, &e)) == 1 && e.seq < seq) {
+  for (int stream = 0; stream < 2 && !*found && !rc; stream++) {
+    sqlite3_bind_int64(st, 1, run_no);
+    sqlite3_bind_int(st, 2, stream);
+    sqlite3_bind_int64(st, 3, (int64_t)seq);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 1) >= seq) {
+      chunk_rd c = {0};
+      chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
+                  (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 2));
+      bt_trace_event e;
+      int r;
+      while ((r = chunk_next(&c, &e, false)) == 1 && e.seq < seq) {
+      }
+      if (r < 0) {
+        rc = corrupt(s, err);
+      } else if (r == 1 && e.seq == seq) {
+        /* decode that one event again with its strings */
+        chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
+                    (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 2));
+        while ((r = chunk_next(&c, &e, true)) == 1 && e.seq < seq) {
+          free(e.text);
+          free(e.user_type);
+        }
+        if (r == 1) {
+          *ev = e;
+          ev->source = strdup(e.source);
+          *found = true;
+        } else {
+          rc = corrupt(s, err);
+        }
+      }
+      chunk_end(&c);
+    } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+      rc = db_err(s, err, "get event");
     }
-    if (r < 0) rc = bt_errf(err, BT_EIO, "store_error", "%s: corrupt bar chunk", s->path);
-    else if (r == 1 && e.seq == seq) {
-      *ev = e;
-      ev->source = c.src; /* hand over ownership */
-      c.src = NULL;
-      *found = true;
-    }
-    free(c.src);
-  } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
-    rc = db_err(s, err, "get event");
+    sqlite3_reset(st);
   }
-  sqlite3_reset(st);
   return rc;
 }
 
@@ -663,39 +747,66 @@ int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event 
                       size_t *n, bt_err *err) {
   *out = NULL;
   *n = 0;
-  size_t cap = 0;
-  sqlite3_stmt *st = s->st[ST_CHILDREN];
+  uint64_t *kids = NULL;
+  size_t nk = 0, cap = 0;
+  int rc = 0, step;
+  sqlite3_stmt *st = s->st[ST_GET_LINKS];
   sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int64(st, 2, (int64_t)seq);
-  int step, rc = 0;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 8;
-      bt_trace_event *a = realloc(*out, cap * sizeof *a);
-      if (!a) {
-        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
-        break;
+  sqlite3_bind_int64(st, 2, (int64_t)(seq >> 10));
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    const uint8_t *b = sqlite3_column_blob(st, 0);
+    rd r = {b, b + sqlite3_column_bytes(st, 0), false};
+    uint64_t cause = (seq >> 10) << 10;
+    while (r.p < r.end && !r.bad) {
+      cause += (uint64_t)get_sv(&r);
+      uint64_t child = cause + get_uv(&r);
+      if (cause != seq || r.bad) continue;
+      if (nk == cap) {
+        cap = cap ? cap * 2 : 8;
+        uint64_t *a = realloc(kids, cap * sizeof *a);
+        if (!a) {
+          rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+          break;
+        }
+        kids = a;
       }
-      *out = a;
+      kids[nk++] = child;
     }
-    read_row(st, &(*out)[(*n)++]);
+    if (r.bad) rc = corrupt(s, err);
   }
   if (!rc && step != SQLITE_DONE) rc = db_err(s, err, "children");
   sqlite3_reset(st);
+  if (!rc && nk) {
+    qsort(kids, nk, sizeof *kids, cmp_u64);
+    *out = calloc(nk, sizeof **out);
+    if (!*out) rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    for (size_t i = 0; !rc && i < nk; i++) {
+      bool found;
+      rc = bt_store_get_event(s, run_no, kids[i], &(*out)[*n], &found, err);
+      if (!rc && found) (*n)++;
+    }
+  }
+  free(kids);
   return rc;
 }
 
 /* ---- query iterator ------------------------------------------------------------ */
 
+/* One chunk stream of the run (0: BARs, 1: the other events) with a one-event lookahead. */
+typedef struct stream_cur {
+  sqlite3_stmt *st;
+  chunk_rd c;
+  bool done, have;
+  bt_trace_event ev;
+} stream_cur;
+
 struct bt_store_iter {
   bt_store *s;
-  sqlite3_stmt *rows, *chunks;
-  bool rows_done, chunks_done, have_row, have_bar;
-  bt_trace_event row, bar; /* lookahead of each source */
-  bt_trace_event out;      /* last returned (owns the row's strings) */
-  chunk_rd c;
-  bool has_from, has_to;
+  stream_cur cur[2];
+  uint32_t mask;
+  char *user_type;
   int64_t from, to;
+  bt_trace_event out; /* the last returned event (owns its text/user_type) */
 };
 
 int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err) {
@@ -703,44 +814,33 @@ int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, b
   bt_store_iter *it = calloc(1, sizeof *it);
   if (!it) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   it->s = s;
-  it->has_from = q->has_from;
-  it->has_to = q->has_to;
   it->from = q->has_from ? q->from : INT64_MIN;
   it->to = q->has_to ? q->to : INT64_MAX;
-  uint32_t mask = q->type_mask ? q->type_mask : BT_EV_MASK_ALL;
-  char sql[512], in[128] = "";
-  size_t k = 0;
-  for (int t = 0; t < BT_EV__COUNT; t++)
-    if (t != BT_EV_BAR && (mask & BT_EV_MASK(t)))
-      k += (size_t)snprintf(in + k, sizeof in - k, "%s%d", k ? "," : "", t);
+  it->mask = q->type_mask ? q->type_mask : BT_EV_MASK_ALL;
+  if (q->user_type && !(it->user_type = strdup(q->user_type))) {
+    free(it);
+    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  }
   int rc = 0;
-  if (k) {
-    snprintf(sql, sizeof sql,
-             "SELECT " ROW_COLS " FROM events WHERE run = ?1 AND type IN (%s) AND ts >= ?2"
-             " AND ts <= ?3%s ORDER BY seq",
-             in, q->user_type ? " AND (type <> 7 OR utype = ?4)" : "");
-    if (sqlite3_prepare_v2(s->db, sql, -1, &it->rows, NULL)) rc = db_err(s, err, "query");
-    else {
-      sqlite3_bind_int64(it->rows, 1, q->run_no);
-      sqlite3_bind_int64(it->rows, 2, it->from);
-      sqlite3_bind_int64(it->rows, 3, it->to);
-      if (q->user_type) sqlite3_bind_text(it->rows, 4, q->user_type, -1, SQLITE_TRANSIENT);
-    }
-  }
-  it->rows_done = !it->rows;
-  if (!rc && (mask & BT_EV_MASK(BT_EV_BAR))) {
+  for (int stream = 0; stream < 2 && !rc; stream++) {
+    uint32_t m = it->mask & (stream ? ~BT_EV_MASK(BT_EV_BAR) : BT_EV_MASK(BT_EV_BAR));
+    stream_cur *c = &it->cur[stream];
+    c->done = m == 0;
+    if (c->done) continue;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT first_seq, n, src, data FROM bar_chunks WHERE run = ?1"
-                           " AND ts_last >= ?2 AND ts_first <= ?3 ORDER BY first_seq",
-                           -1, &it->chunks, NULL))
+                           "SELECT first_seq, n, data FROM chunks WHERE run = ?1 AND stream = ?2"
+                           " AND (types & ?3) <> 0 AND ts_max >= ?4 AND ts_min <= ?5"
+                           " ORDER BY first_seq",
+                           -1, &c->st, NULL)) {
       rc = db_err(s, err, "query");
-    else {
-      sqlite3_bind_int64(it->chunks, 1, q->run_no);
-      sqlite3_bind_int64(it->chunks, 2, it->from);
-      sqlite3_bind_int64(it->chunks, 3, it->to);
+      break;
     }
+    sqlite3_bind_int64(c->st, 1, q->run_no);
+    sqlite3_bind_int(c->st, 2, stream);
+    sqlite3_bind_int64(c->st, 3, m);
+    sqlite3_bind_int64(c->st, 4, it->from);
+    sqlite3_bind_int64(c->st, 5, it->to);
   }
-  it->chunks_done = !it->chunks;
   if (rc) {
     bt_store_iter_free(it);
     return rc;
@@ -749,63 +849,78 @@ int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, b
   return 0;
 }
 
-static int next_bar(bt_store_iter *it, bt_err *err) {
+static bool wanted(const bt_store_iter *it, const bt_trace_event *e) {
+  return (it->mask & BT_EV_MASK(e->type)) && e->ts >= it->from && e->ts <= it->to;
+}
+
+/* Fill c->ev with the stream's next wanted event (or mark it done). */
+static int advance(bt_store_iter *it, stream_cur *c, bt_err *err) {
   for (;;) {
     bt_trace_event e;
-    int r = it->c.left ? chunk_next(&it->c, &e) : 0;
-    if (r < 0) return bt_errf(err, BT_EIO, "store_error", "%s: corrupt bar chunk", it->s->path);
+    /* BAR chunks have no strings; the other stream's are few and decoded eagerly */
+    int r = c->c.left ? chunk_next(&c->c, &e, c == &it->cur[1]) : 0;
+    if (r < 0) return corrupt(it->s, err);
     if (r == 1) {
-      if (e.ts < it->from || e.ts > it->to) continue;
-      it->bar = e;
-      it->have_bar = true;
+      if (!wanted(it, &e)) {
+        free(e.text);
+        free(e.user_type);
+        continue;
+      }
+      c->ev = e;
+      c->have = true;
       return 0;
     }
-    int step = sqlite3_step(it->chunks);
+    int step = sqlite3_step(c->st);
     if (step == SQLITE_DONE) {
-      it->chunks_done = true;
+      c->done = true;
       return 0;
     }
     if (step != SQLITE_ROW) return db_err(it->s, err, "query");
-    chunk_start(&it->c, sqlite3_column_blob(it->chunks, 3), sqlite3_column_bytes(it->chunks, 3),
-                (uint64_t)sqlite3_column_int64(it->chunks, 0),
-                (uint64_t)sqlite3_column_int64(it->chunks, 1),
-                (const char *)sqlite3_column_text(it->chunks, 2));
+    /* the decoder reads the blob in place: valid until the next step of this statement */
+    chunk_start(&c->c, sqlite3_column_blob(c->st, 2), sqlite3_column_bytes(c->st, 2),
+                (uint64_t)sqlite3_column_int64(c->st, 0), (uint64_t)sqlite3_column_int64(c->st, 1));
   }
 }
 
 int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err) {
-  bt_trace_event_clear(&it->out);
-  if (!it->have_row && !it->rows_done) {
-    int step = sqlite3_step(it->rows);
-    if (step == SQLITE_ROW) {
-      read_row(it->rows, &it->row);
-      it->have_row = true;
-    } else if (step == SQLITE_DONE) {
-      it->rows_done = true;
-    } else {
-      return db_err(it->s, err, "query");
+  free(it->out.text);
+  free(it->out.user_type);
+  memset(&it->out, 0, sizeof it->out);
+  for (;;) {
+    for (int k = 0; k < 2; k++) {
+      stream_cur *c = &it->cur[k];
+      if (!c->have && !c->done && advance(it, c, err)) return err->code;
     }
-  }
-  if (!it->have_bar && !it->chunks_done && next_bar(it, err)) return err->code;
-  if (!it->have_row && !it->have_bar) return 0;
-  if (it->have_row && (!it->have_bar || it->row.seq < it->bar.seq)) {
-    it->out = it->row; /* the iterator owns the strings until the next call */
-    it->have_row = false;
+    stream_cur *a = &it->cur[0], *b = &it->cur[1];
+    stream_cur *c = a->have && (!b->have || a->ev.seq < b->ev.seq) ? a : b->have ? b : NULL;
+    if (!c) return 0;
+    c->have = false;
+    it->out = c->ev;
+    if (it->user_type && it->out.type == BT_EV_USER &&
+        (!it->out.user_type || strcmp(it->out.user_type, it->user_type) != 0)) {
+      free(it->out.text);
+      free(it->out.user_type);
+      memset(&it->out, 0, sizeof it->out);
+      continue;
+    }
     *ev = it->out;
-  } else {
-    *ev = it->bar; /* source points at the chunk's string, alive until the next chunk */
-    it->have_bar = false;
+    return 1;
   }
-  return 1;
 }
 
 void bt_store_iter_free(bt_store_iter *it) {
   if (!it) return;
-  sqlite3_finalize(it->rows);
-  sqlite3_finalize(it->chunks);
-  if (it->have_row) bt_trace_event_clear(&it->row);
-  bt_trace_event_clear(&it->out);
-  free(it->c.src);
+  for (int k = 0; k < 2; k++) {
+    sqlite3_finalize(it->cur[k].st);
+    if (it->cur[k].have) {
+      free(it->cur[k].ev.text);
+      free(it->cur[k].ev.user_type);
+    }
+    chunk_end(&it->cur[k].c);
+  }
+  free(it->out.text);
+  free(it->out.user_type);
+  free(it->user_type);
   free(it);
 }
 
@@ -951,7 +1066,7 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
   if (!rc && nv) rc = exec(s, "BEGIN IMMEDIATE", err);
   if (!rc && nv) {
     static const char *const del[] = {
-        "DELETE FROM events WHERE run = ?", "DELETE FROM bar_chunks WHERE run = ?",
+        "DELETE FROM chunks WHERE run = ?", "DELETE FROM links WHERE run = ?",
         "DELETE FROM latency WHERE run = ?", "DELETE FROM runs WHERE run_no = ?"};
     for (size_t d = 0; !rc && d < 4; d++) {
       if (sqlite3_prepare_v2(s->db, del[d], -1, &st, NULL)) {

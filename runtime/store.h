@@ -5,8 +5,10 @@
  * identity and the payload encodings are documented in docs/events.md:
  *   runs        one row per run (status "running" until the run ends; a run killed
  *               before it ended keeps "running" and is shown as incomplete)
- *   events      one row per non-BAR event, primary key (run, seq), WITHOUT ROWID
- *   bar_chunks  BAR events, up to BT_STORE_CHUNK per row, delta + varint encoded
+ *   chunks      events, up to BT_STORE_CHUNK per row, delta + varint encoded, in two
+ *               streams per run: 0 = BAR, 1 = every other type (so queries by type
+ *               skip the bars); indexed by (run, stream, first_seq)
+ *   links       (cause, seq) pairs by bucket of 1024 causes: what an event caused
  *   latency     per run and event type: count, mean, median, p95, max of latency and
  *               queue time
  * Times: `ts` is market time (epoch seconds); timings are nanoseconds since the run's
@@ -94,10 +96,10 @@ int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_st
 /* ---- writing events (one thread) ---- */
 int bt_store_begin(bt_store *s, bt_err *err);   /* start a write transaction */
 int bt_store_commit(bt_store *s, bt_err *err);
-int bt_store_put_event(bt_store *s, int64_t run_no, const bt_trace_event *ev, bt_err *err);
-/* n (1..BT_STORE_CHUNK) BAR events in increasing seq order, one chunk row. */
-int bt_store_put_bars(bt_store *s, int64_t run_no, const bt_trace_event *evs, size_t n,
-                      bt_err *err);
+/* n (1..BT_STORE_CHUNK) events of one stream (0: BARs, 1: the other types) in increasing
+ * seq order: one chunks row, plus the links of those that have a cause. */
+int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
+                       size_t n, bt_err *err);
 
 /* ---- latency statistics ---- */
 typedef struct bt_store_latency {
@@ -124,7 +126,8 @@ typedef struct bt_store_query {
 typedef struct bt_store_iter bt_store_iter;
 int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err);
 /* 1 = *ev filled (its strings stay valid until the next call), 0 = end, < 0 = error.
- * Events come in seq order. */
+ * Events come in seq order; a chunk is decoded only when its types and time range
+ * overlap the filter. */
 int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err);
 void bt_store_iter_free(bt_store_iter *it);
 

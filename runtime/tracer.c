@@ -330,12 +330,19 @@ typedef struct trace_run {
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
   _Atomic bool stop;
+  /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer
+   * signals it every wake_every events while it naps); the producer waits on `space`
+   * when the ring is full (the writer signals after each batch while it waits). */
+  _Atomic bool writer_napping, producer_waiting;
+  pthread_mutex_t mu;
+  pthread_cond_t wake, space;
+  size_t wake_every;
   /* writer */
   _Alignas(CACHE_LINE) pthread_t thread;
   bool thread_started;
   bt_sampler *sampler;
-  bt_trace_event bars[BT_STORE_CHUNK];
-  size_t nbars;
+  bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
+  size_t nchunk[2];
   bool in_tx;
   uint64_t stored, sampled_out;
   int write_failed;
@@ -367,9 +374,23 @@ static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   return found;
 }
 
-static void sleep_us(long us) {
-  struct timespec ts = {0, us * 1000};
-  nanosleep(&ts, NULL);
+/* Wait on cv for at most `us` microseconds (the caller rechecks its condition). */
+static void nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += us * 1000;
+  if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+  pthread_mutex_lock(&r->mu);
+  atomic_store(flag, true);
+  pthread_cond_timedwait(cv, &r->mu, &ts);
+  atomic_store(flag, false);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static void signal_cv(trace_run *r, pthread_cond_t *cv) {
+  pthread_mutex_lock(&r->mu);
+  pthread_cond_signal(cv);
+  pthread_mutex_unlock(&r->mu);
 }
 
 /* A free slot, or NULL when the ring is full and the event may be dropped. */
@@ -384,8 +405,11 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
       }
       r->blocked_waits++;
       while (h - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
-             r->mask)
-        sleep_us(20);
+             r->mask) {
+        if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
+          signal_cv(r, &r->wake);
+        nap(r, &r->space, &r->producer_waiting, 1000);
+      }
     }
   }
   return &r->slots[h & r->mask];
@@ -393,6 +417,9 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
 
 static inline void ring_commit(trace_run *r) {
   atomic_store_explicit(&r->head, ++r->head_local, memory_order_release);
+  if ((r->head_local & (r->wake_every - 1)) == 0 &&
+      atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
+    signal_cv(r, &r->wake);
 }
 
 static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
@@ -490,17 +517,23 @@ static void ensure_tx(trace_run *r) {
   }
 }
 
-static void flush_bars(trace_run *r) {
-  if (!r->nbars) return;
+static void flush_chunk(trace_run *r, int stream) {
+  size_t n = r->nchunk[stream];
+  if (!n) return;
   ensure_tx(r);
   bt_err err = {0};
-  if (!r->write_failed && bt_store_put_bars(r->store, r->run_no, r->bars, r->nbars, &err))
+  if (!r->write_failed && bt_store_put_chunk(r->store, r->run_no, stream, r->chunk[stream], n, &err))
     write_fail(r, &err);
-  r->nbars = 0;
+  for (size_t i = 0; i < n; i++) {
+    free(r->chunk[stream][i].text);
+    free(r->chunk[stream][i].user_type);
+  }
+  r->nchunk[stream] = 0;
 }
 
 static void commit(trace_run *r) {
-  flush_bars(r);
+  flush_chunk(r, 0);
+  flush_chunk(r, 1);
   bt_err err = {0};
   if (r->in_tx && !r->write_failed && bt_store_commit(r->store, &err)) write_fail(r, &err);
   r->in_tx = false;
@@ -527,17 +560,9 @@ static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
   e->emitted -= r->origin;
   e->received -= r->origin;
   e->processed -= r->origin;
-  if (e->type == BT_EV_BAR) {
-    if (r->nbars && r->bars[0].source != e->source) flush_bars(r);
-    r->bars[r->nbars++] = *e;
-    if (r->nbars == BT_STORE_CHUNK) flush_bars(r);
-    return;
-  }
-  ensure_tx(r);
-  bt_err err = {0};
-  if (!r->write_failed && bt_store_put_event(r->store, r->run_no, e, &err)) write_fail(r, &err);
-  free(e->text);
-  free(e->user_type);
+  int stream = e->type != BT_EV_BAR;
+  r->chunk[stream][r->nchunk[stream]++] = *e;
+  if (r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
 }
 
 static void *writer_main(void *arg) {
@@ -551,11 +576,11 @@ static void *writer_main(void *arg) {
     if (head == tail) {
       if (stopping) break;
       uint64_t now = bt_bus_clock_ns();
-      if ((r->in_tx || r->nbars) && now - last_commit >= commit_ns) {
+      if ((r->in_tx || r->nchunk[0] || r->nchunk[1]) && now - last_commit >= commit_ns) {
         commit(r);
         last_commit = now;
       }
-      sleep_us(200);
+      nap(r, &r->wake, &r->writer_napping, 1000);
       continue;
     }
     size_t end = head - tail > 4096 ? tail + 4096 : head;
@@ -565,6 +590,8 @@ static void *writer_main(void *arg) {
       bt_sampler_push(r->sampler, e);
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
+    if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))
+      signal_cv(r, &r->space);
     uint64_t now = bt_bus_clock_ns();
     if (now - last_commit >= commit_ns) {
       commit(r);
@@ -580,6 +607,9 @@ static void *writer_main(void *arg) {
 
 static void run_free(trace_run *r) {
   if (!r) return;
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->wake);
+  pthread_cond_destroy(&r->space);
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
   free(r->slots);
@@ -594,6 +624,10 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   r->t = t;
   r->info = info;
   r->mask = t->cfg.ring_size - 1;
+  r->wake_every = t->cfg.ring_size / 16;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->wake, NULL);
+  pthread_cond_init(&r->space, NULL);
   r->slots = malloc((size_t)t->cfg.ring_size * sizeof *r->slots);
   int rc = r->slots ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
@@ -624,7 +658,7 @@ static void add_latency(trace_run *r, bt_err *err) {
     for (int m = 0; m < 2; m++) {
       const bt_lat_hist *h = m ? &r->queue[ty] : &r->lat[ty];
       if (!h->count) continue;
-      bt_store_latency l = {.count = h->count, .mean_ns = (double)(h->sum / h->count),
+      bt_store_latency l = {.count = h->count, .mean_ns = (double)h->sum / (double)h->count,
                             .p50_ns = bt_lat_hist_quantile(h, 0.5),
                             .p95_ns = bt_lat_hist_quantile(h, 0.95), .max_ns = h->max};
       snprintf(l.type, sizeof l.type, "%s", bt_event_type_name((bt_event_type)ty));
@@ -643,6 +677,7 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
   *pp = r->next;
   if (r->thread_started) {
     atomic_store_explicit(&r->stop, true, memory_order_release);
+    signal_cv(r, &r->wake);
     pthread_join(r->thread, NULL);
   }
   if (r->store && r->run_no) {

@@ -59,7 +59,7 @@ bt_run_observer bt_tracer_observer(bt_tracer *t); /* on_close frees the tracer *
 #define BT_HIST_BUCKETS (61 * BT_HIST_SUB)
 typedef struct bt_lat_hist {
   uint64_t count, max;
-  long double sum;
+  uint64_t sum;     /* ns: overflows only past ~584 years of summed latency */
   uint64_t b[BT_HIST_BUCKETS];
 } bt_lat_hist;
 void bt_lat_hist_add(bt_lat_hist *h, uint64_t v);

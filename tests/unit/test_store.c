@@ -119,24 +119,24 @@ static bool same_event(const bt_trace_event *a, const bt_trace_event *b) {
   }
 }
 
-static void write_run(bt_store *s, int64_t run_no, uint64_t n) {
-  bt_trace_event bars[BT_STORE_CHUNK];
-  size_t nb = 0;
+/* Writes the run as the tracer does: two chunk streams (BARs, the rest), flushed when
+ * full; a small chunk size exercises lookups across chunk boundaries. */
+static void write_run(bt_store *s, int64_t run_no, uint64_t n, size_t chunk) {
+  static bt_trace_event buf[2][BT_STORE_CHUNK];
+  size_t nb[2] = {0, 0};
   OK(bt_store_begin(s, &err));
   for (uint64_t seq = 1; seq <= n; seq++) {
     bt_trace_event e;
     make_event(seq, &e);
-    if (e.type == BT_EV_BAR) {
-      bars[nb++] = e;
-      if (nb == BT_STORE_CHUNK) {
-        OK(bt_store_put_bars(s, run_no, bars, nb, &err));
-        nb = 0;
-      }
-    } else {
-      OK(bt_store_put_event(s, run_no, &e, &err));
+    int k = e.type != BT_EV_BAR;
+    buf[k][nb[k]++] = e;
+    if (nb[k] == chunk) {
+      OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
+      nb[k] = 0;
     }
   }
-  if (nb) OK(bt_store_put_bars(s, run_no, bars, nb, &err));
+  for (int k = 0; k < 2; k++)
+    if (nb[k]) OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
   OK(bt_store_commit(s, &err));
 }
 
@@ -160,8 +160,8 @@ int main(void) {
   OK(bt_store_run_begin(s, &b, NULL, 0, &rb, &err));
   CHECK(ra > 0 && rb > ra);
   const uint64_t N = 5000;
-  write_run(s, ra, N);
-  write_run(s, rb, 100);
+  write_run(s, ra, N, BT_STORE_CHUNK);
+  write_run(s, rb, 100, 7);
 
   /* every event comes back identical, in seq order */
   bt_store_filter q = {.run_no = ra};
@@ -258,6 +258,22 @@ int main(void) {
   OK(bt_store_get_latency(s, ra, &ls, &nl, &err));
   CHECK(nl == 1 && ls && ls[0].count == 3 && ls[0].max_ns == 4 && strcmp(ls[0].type, "FILL") == 0);
   free(ls);
+
+  /* run b has chunks of 7: every event found by seq, every ORDER's FILL as its child */
+  bool all_found = true, all_kids = true;
+  for (uint64_t seq = 1; seq <= 100; seq++) {
+    OK(bt_store_get_event(s, rb, seq, &ev, &found, &err));
+    make_event(seq, &want);
+    all_found &= found && same_event(&ev, &want);
+    if (found) bt_trace_event_clear(&ev);
+    OK(bt_store_children(s, rb, seq, &kids, &nk, &err));
+    bool want_kid = seq % 10 <= 2 && seq + 1 <= 100; /* BAR->SIGNAL->ORDER->FILL */
+    all_kids &= want_kid ? nk == 1 && kids[0].seq == seq + 1 : nk == 0;
+    for (size_t i = 0; i < nk; i++) bt_trace_event_clear(&kids[i]);
+    free(kids);
+  }
+  CHECK(all_found);
+  CHECK(all_kids);
 
   /* finishing a run, finding it by prefix; ambiguous and unknown prefixes */
   bt_store_run_end end = {.status = "completed", .completed_at = 5000, .duration_ms = 7,

@@ -1,6 +1,7 @@
 #include "perf.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,7 @@ int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
     static const char *const keys[] = {"trades", "out_dir", "alerts_file", "targets",
                                        "formats_dir", "timezone", "html", NULL};
     char targets[1024] = "";
-    if (!lua_istable(L, idx)) {
-      rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf", "expected a table");
-    } else if (!(rc = bt_cfg_check_keys(L, idx, "perf", keys, err)) &&
+    if (!(rc = bt_cfg_check_keys(L, idx, "perf", keys, err)) &&
                !(rc = bt_cfg_string(L, idx, "perf", "trades", cfg->trades, sizeof cfg->trades, err)) &&
                !(rc = bt_cfg_string(L, idx, "perf", "out_dir", cfg->out_dir, sizeof cfg->out_dir, err)) &&
                !(rc = bt_cfg_string(L, idx, "perf", "alerts_file", cfg->alerts_file,
@@ -80,7 +79,10 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   int fd = bt_perf_dir_open(cfg->out_dir, err);
   if (fd < 0) return fd;
   p->outfd = fd;
-  bt_perf_index_init(&p->ix, cfg->trades, cfg->tz_offset, bt_perf_targets_tail_k(p->targets));
+  /* The same logs named by another relative path must find the same index. */
+  char real[PATH_MAX];
+  const char *src = realpath(cfg->trades, real) ? real : cfg->trades;
+  bt_perf_index_init(&p->ix, src, cfg->tz_offset, bt_perf_targets_tail_k(p->targets));
   char *text;
   size_t len;
   rc = bt_perf_read(fd, INDEX_NAME, &text, &len, err);
@@ -193,7 +195,7 @@ int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *
     size_t len;
     if ((rc = bt_perf_render(p, s, exts[i], &text, &len, err))) return rc;
     snprintf(name, sizeof name, "%s.%s", base, exts[i]);
-    rc = bt_perf_write(p->outfd, name, text, len, true, err);
+    rc = bt_perf_write(p->outfd, name, text, len, false, err); /* regenerated when damaged: no checksum match */
     free(text);
     if (rc) return rc;
     (*written)++;

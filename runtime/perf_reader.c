@@ -677,7 +677,7 @@ static int refresh_once(bt_perf_index *ix, bool *restart, bt_err *err) {
 
 int bt_perf_index_refresh(bt_perf_index *ix, bool force_cold, bt_err *err) {
   ix->bytes_read = ix->lines_read = 0;
-  ix->rebuilt = false;
+  ix->rebuilt = ix->nfiles == 0; /* nothing known yet: this is a cold build */
   if (force_cold) {
     reset_data(ix);
     ix->dirty = ix->rebuilt = true;

@@ -20,7 +20,8 @@ work="$build/bench-perf"
 printf '%s\n' '{"trade_id":0,"exit_time":"2030-01-01T15:00:00Z","pnl":"1.0","status":"closed"}' \
   >>"$work/big/trades.jsonl"
 start=$(date +%s%N)
-BTRUN_LOG_LEVEL=error "$build/btrun" perf --trades "$work/big/trades.jsonl" --out "$work/big/out" \
-  --targets "$work/none.lua" --stats >/dev/null 2>"$work/cli.err" || true
+(cd "$work" && BTRUN_LOG_LEVEL=error "$build/btrun" perf --trades "$work/big/trades.jsonl" --out "$work/big/out" \
+  --stats >/dev/null 2>"$work/cli.err") || true
 ms=$((($(date +%s%N) - start) / 1000))
+echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "cli incremental:     btrun perf wall $((ms / 1000)).$(printf %03d $((ms % 1000))) ms; $(grep -o 'refresh.*' "$work/cli.err")"

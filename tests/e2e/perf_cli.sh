@@ -10,6 +10,7 @@ FX="$BTRUN_SRC/tests/fixtures/perf"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 cd "$T"
+export BTRUN_DATA_DIR="$T/data"   # keep other modules' stores out of the user's data dir
 perf() { "$BTRUN" perf "$@" 2>"$T/err.log"; }
 
 cp "$FX/basic.jsonl" logs/trades/2024-01.jsonl
@@ -142,6 +143,6 @@ ok "watch"
 ok "help"
 
 # 12. a run's report.html (same format machinery)
-"$BTRUN" "$BTRUN_SRC/strategies/sma_cross.lua" --out run >/dev/null 2>&1 || fail "example run"
+BTRUN_DATA_DIR="$T/data" "$BTRUN" "$BTRUN_SRC/strategies/sma_cross.lua" --out run >run.log 2>&1 || { tail -3 run.log; fail "example run"; }
 grep -q '<svg' run/report.html && grep -q 'Equity' run/report.html || fail "report.html"
 ok "run report"

@@ -244,6 +244,33 @@ void bt_log_buf_json_int(bt_log_buf *b, int64_t v) {
   bt_log_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/* Prices and rates usually have few decimals: find the smallest k such that the
+ * integer r = round(|v| * 10^k) gives back v as r / 10^k (k <= 7, else printf).
+ * Both are exact doubles (r < 2^53, 10^k), so the division rounds the decimal r*10^-k exactly
+ * as strtod would: the printed digits read back as v. Much cheaper than printf. */
+static bool put_dbl_fixed(bt_log_buf *b, double v) {
+  static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+  static const int64_t i10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+  double a = fabs(v);
+  if (!(a >= 1e-4 && a < 1e15)) return false;
+  for (int k = 1; k <= 7; k++) {
+    double x = a * p10[k];
+    if (x >= 9007199254740992.0) return false;
+    double r = nearbyint(x);
+    if (r / p10[k] != a) continue;
+    int64_t ir = (int64_t)r;
+    if (v < 0) bt_log_buf_putc(b, '-');
+    bt_log_buf_json_int(b, ir / i10[k]);
+    char frac[8];
+    int64_t f = ir % i10[k];
+    for (int i = k - 1; i >= 0; i--, f /= 10) frac[i] = (char)('0' + f % 10);
+    bt_log_buf_putc(b, '.');
+    bt_log_buf_put(b, frac, (size_t)k);
+    return true;
+  }
+  return false;
+}
+
 void bt_log_buf_json_dbl(bt_log_buf *b, double v) {
   if (!isfinite(v)) {
     PUTS(b, "null");
@@ -253,6 +280,7 @@ void bt_log_buf_json_dbl(bt_log_buf *b, double v) {
     bt_log_buf_json_int(b, (int64_t)v);
     return;
   }
+  if (put_dbl_fixed(b, v)) return;
   char tmp[32];
   int n = snprintf(tmp, sizeof tmp, "%.15g", v);
   if (strtod(tmp, NULL) != v) n = snprintf(tmp, sizeof tmp, "%.17g", v);

@@ -159,5 +159,30 @@ jq -e . "$T/pipe.head" >/dev/null || fail "closed stdout: the first line is JSON
 [ "$(jq -r .status "$T/pipe/result.json" 2>/dev/null)" = completed ] || fail "closed stdout: the run completes"
 ok "closed stdout pipe"
 
+# 8. A script: bt.backtest binds the run's identity over the script's context for
+#    the strategy and the run's records, then gives the script its context back.
+cat >"$T/script.lua" <<'EOF'
+bt.log.bind({ correlation_id = "script-corr", experiment = "grid" })
+local seen
+for i = 1, 2 do
+  bt.backtest({
+    strategy = { on_start = function(ctx) seen = bt.log.context(); bt.log.info("in_run", { i = i }) end },
+    write_files = false, correlation_id = "run-corr-" .. i,
+  })
+  assert(seen.correlation_id == "run-corr-" .. i and #seen.run_id == 36 and seen.experiment == "grid")
+end
+local after = bt.log.context()
+assert(after.correlation_id == "script-corr" and after.run_id == nil and after.experiment == "grid")
+bt.log.info("script_done")
+EOF
+"$BTRUN" "$T/script.lua" --log-format json >"$T/script.out" 2>"$T/script.err" || fail "script with bt.backtest: $(cat "$T/script.err")"
+jq -e -s '[.[] | select(.event == "in_run")] | length == 2
+  and all(.[]; .correlation_id == "run-corr-\(.i)" and .experiment == "grid" and (.run_id | length == 36))
+  and (map(.run_id) | unique | length == 2)' "$T/script.out" >/dev/null \
+  || fail "records inside bt.backtest carry the run's ids: $(jq -c 'select(.event == "in_run")' "$T/script.out")"
+ev "$T/script.out" script_done | jq -e '.correlation_id == "script-corr" and .experiment == "grid" and .run_id == null' >/dev/null \
+  || fail "the script's context after bt.backtest: $(ev "$T/script.out" script_done)"
+ok "bt.backtest from a script: run context bound and restored"
+
 [ $fails = 0 ] || { echo "$fails failure(s); files in $T" >&2; exit 1; }
 rm -rf "$T"

@@ -1,7 +1,7 @@
 -- test_log.lua - bt.log inside btrun: the API exists on the bt module, calls with
 -- awkward values never raise, scoped restores the context on return and on error,
--- and a backtest binds its identity for the strategy's records and then restores
--- the caller's context. (Record contents are checked in tests/unit/test_log.c and
+-- (the run context of a backtest is checked in tests/e2e/log_runs.sh, which can
+-- isolate the data directory). (Record contents are checked in tests/unit/test_log.c and
 -- tests/e2e/log_*.sh, which capture the output.)
 local log = bt.log
 assert(type(log) == "table", "bt.log missing")
@@ -84,20 +84,5 @@ assert(not pcall(log.scoped, {}, nil))
 assert(log.enabled("error") == true)
 assert(not pcall(log.enabled, "chatty"))
 
--- A backtest binds its identity for the strategy and restores ours afterwards.
-local seen
-local result = bt.backtest({
-  strategy = {
-    on_start = function(ctx) seen = log.context() end,
-  },
-  write_files = false,
-  correlation_id = "bt-corr",
-})
-assert(seen, "on_start ran")
-assert(seen.correlation_id == "bt-corr", "run context: correlation_id " .. tostring(seen.correlation_id))
-assert(type(seen.run_id) == "string" and #seen.run_id == 36, "run context: run_id")
-assert(result)
-local after = log.context()
-assert(after.correlation_id == "outer" and after.run_id == nil, "the caller's context is restored")
 log.unbind("correlation_id", "nested")
 assert(count(log.context()) == 0)

@@ -243,6 +243,49 @@ static void test_escaping(void) {
   free(raw);
 }
 
+/* Every double renders as the shortest-looking text that reads back exactly. */
+static void test_doubles(void) {
+  bt_log_buf b = {0};
+  const double fixed[] = {0.1, 0.2, 0.3, 101.25, -2.37037, 1e-4, 0.00012, 99.99, 1234567.891,
+                          123456789012.5, 0.1 + 0.2, 1e-7, 5e-324, 1.7976931348623157e308, -1.5};
+  const char *want[] = {"0.1", "0.2", "0.3", "101.25", "-2.37037", "0.0001", "0.00012", "99.99",
+                        "1234567.891", "123456789012.5", "0.30000000000000004", "1e-07",
+                        "4.94065645841247e-324", "1.7976931348623157e+308", "-1.5"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    b.len = 0;
+    bt_log_buf_json_dbl(&b, fixed[i]);
+    if (strcmp(b.data, want[i]) != 0) {
+      fprintf(stderr, "  double %.17g: got %s want %s\n", fixed[i], b.data, want[i]);
+      failures++;
+    }
+  }
+  srand(7);
+  for (int i = 0; i < 200000; i++) {
+    double v;
+    switch (i % 4) {
+    case 0: v = (double)(rand() % 100000000) / 10000.0; break;            /* prices */
+    case 1: v = (double)rand() / RAND_MAX * pow(10, rand() % 40 - 20); break;
+    case 2: v = -(double)(rand() % 1000) / 8.0; break;
+    default: {
+      uint64_t u = ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+      memcpy(&v, &u, sizeof v);
+    }
+    }
+    b.len = 0;
+    bt_log_buf_json_dbl(&b, v);
+    if (!isfinite(v)) {
+      CHECK(strcmp(b.data, "null") == 0);
+      continue;
+    }
+    if (strtod(b.data, NULL) != v || strlen(b.data) > 24) {
+      fprintf(stderr, "  double %.17g rendered %s\n", v, b.data);
+      failures++;
+      break;
+    }
+  }
+  bt_log_buf_free(&b);
+}
+
 static void test_redaction(void) {
   bt_field ctx[] = {BT_F_STR("auth_token", "BOUNDSECRET")};
   bt_log_bind(ctx, 1);
@@ -871,6 +914,7 @@ int main(void) {
   bt_log_reset();
   test_layout();
   test_escaping();
+  test_doubles();
   test_redaction();
   test_levels();
   test_config();

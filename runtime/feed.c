@@ -56,6 +56,7 @@ struct bt_feed {
   char date_cache[10]; /* last YYYY-MM-DD seen and its day number */
   int64_t date_cache_days;
   bool date_cache_ok;
+  size_t released;  /* bytes at the start of the mapping already given back to the kernel */
 };
 
 /* ---- time ---- */
@@ -737,8 +738,24 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
   return p < end ? p : end;
 }
 
+/* Page-cache pages of a mapped file count in the process RSS; give back what has been
+ * read, in 32 MiB steps, so memory stays flat however long the file is. */
+#define RELEASE_STEP ((size_t)32 << 20)
+static void release_consumed(bt_feed *f) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t upto = f->pos / page * page;
+  if (upto - f->released < RELEASE_STEP) return;
+  madvise((char *)f->data + f->released, upto - f->released, MADV_DONTNEED);
+  f->released = upto;
+}
+
+double bt_feed_progress(const bt_feed *f) {
+  return f->size ? (double)f->pos / (double)f->size : 1.0;
+}
+
 int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
   if (!f->role) return 0; /* empty file */
+  if (f->mapped && f->pos - f->released >= RELEASE_STEP) release_consumed(f);
   while (f->pos < f->size) {
     /* When bad rows are skipped their message goes to a scratch error: only counted. */
     bt_err scratch;

@@ -40,6 +40,8 @@ const char *bt_feed_path(const bt_feed *f);
 uint64_t bt_feed_rows(const bt_feed *f);          /* good rows returned so far */
 uint64_t bt_feed_skipped(const bt_feed *f);       /* malformed rows skipped so far */
 long bt_feed_first_skipped_line(const bt_feed *f); /* 0 when none */
+/* Fraction of the file consumed so far, 0..1 (for progress reports). */
+double bt_feed_progress(const bt_feed *f);
 void bt_feed_close(bt_feed *f);
 
 /* Symbol for a data argument: "SYM=path" gives SYM; otherwise the file name up to the

@@ -150,9 +150,12 @@ static int apply_overrides(bt_app *app, const cli_opts *o) {
   if (o->max_memory && (parse_size(o->max_memory, &c->max_memory) || c->max_memory < (1 << 20)))
     return usage_error("--max-memory: want a size of at least 1M, got '%s'", o->max_memory);
   if (o->user_id) snprintf(c->user_id, sizeof c->user_id, "%s", o->user_id);
+  if (c->user_id[0]) {
+    bt_field f = BT_F_STR("user_id", c->user_id);
+    bt_log_bind(&f, 1);
+  }
   if (o->data_dir) snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir);
   if (o->skip_bad_rows) c->skip_bad_rows = true;
-  if (o->correlation_id) snprintf(app->correlation_id, sizeof app->correlation_id, "%s", o->correlation_id);
   return 0;
 }
 
@@ -331,10 +334,21 @@ int bt_cli_main(int argc, char **argv) {
   bt_log_level lvl;
   if (o.log_level && bt_log_level_parse(o.log_level, &lvl))
     return usage_error("--log-level: want debug, info, warning or error, got '%s'", o.log_level);
+  if (o.log_level) bt_log_set_level(lvl);
+  /* One correlation id for the whole invocation (given or generated), bound before
+   * anything logs: every line of the process carries it, and runs inherit it (a script's
+   * runs share it and differ by run_id). */
+  char cid[128];
+  if (o.correlation_id) snprintf(cid, sizeof cid, "%s", o.correlation_id);
+  else bt_uuid(cid);
+  bt_field cid_field = BT_F_STR("correlation_id", cid);
+  bt_log_bind(&cid_field, 1);
   bt_app app;
   if (init_app(&app, o.config)) return 1;
+  /* Command-line settings win over the config's log section. */
   if (o.log_format) bt_log_set_format(o.log_format[0] == 'j' ? BT_LOG_FORMAT_JSON : BT_LOG_FORMAT_CONSOLE);
   if (o.log_level) bt_log_set_level(lvl);
+  snprintf(app.correlation_id, sizeof app.correlation_id, "%s", cid);
   int rc = apply_overrides(&app, &o);
   if (!rc) rc = run_file(&app, &o);
   bt_app_close(&app);

@@ -587,8 +587,10 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
                                      bt_ledger_exposed(run->ledger));
     if (run->equity_f) equity_sample(run, bar.time, equity, dd);
     if (progress_every && run->bars % progress_every == 0) {
-      double secs = (double)(bt_now_ns() - t0) / 1e9;
+      double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
+      for (int i = 0; i < run->nfeeds; i++) done += bt_feed_progress(run->feeds[i]);
       bt_log("run", BT_LOG_INFO, "backtest_progress", BT_F_INT("bars_done", run->bars),
+             BT_F_DBL("percent", 100.0 * done / run->nfeeds),
              BT_F_DBL("bars_per_s", secs > 0 ? (double)run->bars / secs : 0),
              BT_F_INT("market_time", bar.time));
     }

@@ -187,7 +187,7 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
     p = nl + 1;
   }
   free(trades);
-  bt_perf_buf_printf(&b, "],\"trade_rows_max\":%d,\"equity\":", TRADE_ROWS);
+  bt_perf_buf_printf(&b, "],\"equity\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
   if (!rc) rc = equity_json(path, &b, err);
   bt_perf_buf_printf(&b, "}");

@@ -1,6 +1,6 @@
 -- formats/run_report.lua - report.html of one backtest run: result metrics, equity and
 -- drawdown curves (downsampled to a bounded number of points), trade statistics and the
--- first trades. Input: {result=, summary=, trades=, trade_rows_max=, equity={rows=,
+-- first trades. Input: {result=, summary=, trades=, equity={rows=,
 -- downsampled=, points={{time, equity, drawdown}, ...}}}.
 local lib = require "formats.lib"
 local esc = lib.esc

@@ -244,7 +244,7 @@ static void test_sessions_and_consent(void) {
   CHECK(cap_n(a, 2, "u") == 0);
   /* an opt-out made by another process reaches a running client */
   CHECK(bt_an_consent_set(adir, "u", true, &changed, &err) == 0);
-  sleep_ms(1300);
+  sleep_ms(2100); /* the sender re-reads the opt-out file every second */
   CHECK(cap_n(a, 3, "u") == 0);
   CHECK(bt_analytics_flush(a, 5000) == 0);
   bt_analytics_stats st;

@@ -49,9 +49,19 @@ void bt_perf_index_free(bt_perf_index *ix) { reset_data(ix); }
 
 /* ---- trade line parsing ---------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-  return h;
+/* Key hash, 8 bytes per step (run ids are 36-byte UUIDs on every line). */
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+    p += 8, n -= 8;
+  }
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 32);
 }
 
 static uint64_t mix64(uint64_t x) {
@@ -261,12 +271,9 @@ int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char 
     t->entry_ts = t->exit_ts;
   }
   if (f[K_TRADE_ID].kind) {
-    uint64_t h = 1469598103934665603ULL;
-    h = fnv(h, f[K_RUN_ID].p, f[K_RUN_ID].n);
-    h = fnv(h, "\x1f", 1);
-    h = fnv(h, f[K_TRADE_ID].p, f[K_TRADE_ID].n);
-    h = fnv(h, "\x1f", 1);
-    h = fnv(h, f[K_SYMBOL].p, f[K_SYMBOL].n);
+    uint64_t h = hash_bytes(1469598103934665603ULL, f[K_RUN_ID].p, f[K_RUN_ID].n);
+    h = hash_bytes(h, f[K_TRADE_ID].p, f[K_TRADE_ID].n);
+    h = hash_bytes(h, f[K_SYMBOL].p, f[K_SYMBOL].n);
     t->key = h ? h : 1;
   }
   return 0;

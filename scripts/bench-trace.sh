@@ -16,6 +16,9 @@ cmake --build "$build" --target btrun btcore -j2 >/dev/null
 cc -std=gnu11 -O2 -I"$src/runtime" "$src/scripts/bench/trace_query_bench.c" "$build/libbtcore.a" \
   $(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib) -lpthread -lm \
   -o "$build/trace_query_bench"
+cc -std=gnu11 -O2 -I"$src/runtime" "$src/scripts/bench/trace_pipeline_bench.c" "$build/libbtcore.a" \
+  $(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib) -lpthread -lm \
+  -o "$build/trace_pipeline_bench"
 
 data="$src/build-bench/bench-data/minute-$bars.csv" # shared with scripts/bench.sh
 [ -s "$data" ] || data="$build/bench-data/minute-$bars.csv"
@@ -49,12 +52,12 @@ run() { # name
   echo "  $name: ${t}s wall, peak RSS $((rss / 1024)) MB"
 }
 echo "bench-trace: sma_cross on $bars minute bars ($(du -h "$data" | cut -f1) CSV), $(nproc) cores"
-echo "wall time of the whole process (run + final flush), 3 rounds, best kept:"
-for round in 1 2 3; do
+echo "wall time of the whole process (run + final flush), 2 rounds, best kept:"
+for round in 1 2; do
   for name in off all sampled none; do run "$name"; done
 done
 pct() { awk "BEGIN{printf \"%+.1f%%\", ($1 / $2 - 1) * 100}"; }
-echo "tracing overhead (best of 3 vs tracing off ${best[off]}s):"
+echo "tracing overhead (best of 2 vs tracing off ${best[off]}s):"
 echo "  every event incl. every BAR : ${best[all]}s  $(pct "${best[all]}" "${best[off]}")"
 echo "  bars sampled at 1%          : ${best[sampled]}s  $(pct "${best[sampled]}" "${best[off]}")"
 echo "  no bars (only their causes) : ${best[none]}s  $(pct "${best[none]}" "${best[off]}")"
@@ -71,6 +74,8 @@ for name in all sampled none; do
     "$(awk "BEGIN{printf \"%.1f\", $size / ($stored > 0 ? $stored : 1)}") bytes/event"
   [ "$name" = all ] && all_run=$run_id
 done
+echo "the tracer alone (no Lua, no CSV), $bars bars + a SIGNAL/ORDER/FILL every 26 bars:"
+"$build/trace_pipeline_bench" "$tmp/pipeline.db" "$bars" | tail -n +2 | sed 's/^/  /'
 echo "queries on the store holding every event of the run:"
 "$build/trace_query_bench" "$tmp/all.db" "$all_run" | sed 's/^/  /'
 echo "latency inside the tracer (run with every event):"

@@ -589,12 +589,15 @@ static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt
   const char *data;
   char *heap = NULL;
   void *map = MAP_FAILED;
-  if (len > (1u << 20)) {
-    map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  size_t maplen = 0;
+  if (len > (1u << 20)) { /* big (cold) reads: map just the new bytes, page-aligned */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), at = f->offset / page * page;
+    maplen = (size_t)(size - at);
+    map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)at);
     if (map == MAP_FAILED)
       return bt_errf(err, BT_EIO, "io_error", "%s: mmap: %s", f->path, strerror(errno));
-    madvise(map, (size_t)size, MADV_SEQUENTIAL);
-    data = (const char *)map + f->offset;
+    madvise(map, maplen, MADV_SEQUENTIAL);
+    data = (const char *)map + (f->offset - at);
   } else {
     heap = malloc(len);
     if (!heap) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
@@ -607,26 +610,22 @@ static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt
   size_t used = 0;
   uint64_t nl = 0;
   int rc = bt_perf_index_add_buffer(ix, data, len, f->path, f->lines + 1, &used, &nl, err);
+  if (map != MAP_FAILED) munmap(map, maplen);
+  free(heap);
   if (rc == 0 && used) {
     uint64_t end = f->offset + used;
     size_t h = end < CRC_SPAN ? (size_t)end : CRC_SPAN;
-    const char *base = data - f->offset; /* valid only when mapped */
     char tmp[CRC_SPAN];
-    if (map == MAP_FAILED) {
-      if (read_range(fd, 0, h, tmp) == 0) f->head_crc = crc_of(tmp, h);
-      if (read_range(fd, end - h, h, tmp) == 0) f->tail_crc = crc_of(tmp, h);
-    } else {
-      f->head_crc = crc_of(base, h);
-      f->tail_crc = crc_of(base + end - h, h);
-    }
+    if (read_range(fd, 0, h, tmp)) return bt_errf(err, BT_EIO, "io_error", "%s: read failed", f->path);
+    f->head_crc = crc_of(tmp, h);
+    if (read_range(fd, end - h, h, tmp)) return bt_errf(err, BT_EIO, "io_error", "%s: read failed", f->path);
+    f->tail_crc = crc_of(tmp, h);
     f->offset = end;
     f->lines += nl;
     ix->bytes_read += used;
     ix->lines_read += nl;
   }
   f->partial = rc == 0 && used < len;
-  if (map != MAP_FAILED) munmap(map, (size_t)size);
-  free(heap);
   return rc;
 }
 

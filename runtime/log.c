@@ -293,13 +293,22 @@ static const char *const SECRET_KEYS[] = {"api_key", "apikey",  "api-key",      
                                           "secret",  "password", "passwd",       "authorization",
                                           "private_key", NULL};
 
-/* First letters of the secret patterns below and of "bearer", either case: the
- * scanners skip every other byte with one table lookup. */
-static bool is_trigger(unsigned char c, bool with_b) {
-  switch (c | 0x20) {
-  case 'a': case 't': case 's': case 'p': return true;
-  case 'b': return with_b;
-  default: return false;
+/* Every secret pattern above and "bearer" starts with one of these letter pairs
+ * (either case); FIRST[] lets the scanners pass over other bytes with one load
+ * (1: a pattern may start here, 2: only "bearer" may). */
+static const unsigned char FIRST[256] = {['a'] = 1, ['A'] = 1, ['t'] = 1, ['T'] = 1, ['s'] = 1,
+                                         ['S'] = 1, ['p'] = 1, ['P'] = 1, ['b'] = 2, ['B'] = 2};
+
+static bool at_trigger(const char *s, size_t n, size_t i, bool with_b) {
+  unsigned f = FIRST[(unsigned char)s[i]];
+  if (!f || (f == 2 && !with_b) || i + 1 >= n) return false;
+  unsigned c = (unsigned char)s[i] | 0x20, d = (unsigned char)s[i + 1] | 0x20;
+  switch (c) {
+  case 'a': return d == 'p' || d == 'u';
+  case 't': return d == 'o';
+  case 's': return d == 'e';
+  case 'p': return d == 'a' || d == 'r';
+  default: return d == 'e'; /* 'b' */
   }
 }
 
@@ -312,7 +321,7 @@ static bool ci_prefix(const char *s, size_t n, const char *lit) {
 
 bool bt_log_secret_key(const char *key, size_t len) {
   for (size_t i = 0; i < len; i++) {
-    if (!is_trigger((unsigned char)key[i], false)) continue;
+    if (!at_trigger(key, len, i, false)) continue;
     int c = tolower((unsigned char)key[i]);
     for (int k = 0; SECRET_KEYS[k]; k++)
       if (SECRET_KEYS[k][0] == c && ci_prefix(key + i, len - i, SECRET_KEYS[k])) return true;
@@ -346,7 +355,7 @@ static size_t scheme_len(const char *s, size_t n) {
  * span) or "<secret-key-name>[=:] value" (the value is the span). */
 static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t *re) {
   for (size_t i = pos; i < n; i++) {
-    if (!is_trigger((unsigned char)s[i], true)) continue;
+    if (!at_trigger(s, n, i, true)) continue;
     int c = tolower((unsigned char)s[i]);
     if (c == 'b' && (i == 0 || !isalnum((unsigned char)s[i - 1])) && ci_prefix(s + i, n - i, "bearer")) {
       size_t j = i + 6;

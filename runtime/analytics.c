@@ -43,6 +43,8 @@ struct bt_analytics {
   bt_an_http *http;
 
   pthread_mutex_t qmu; /* the ring only: held for a pointer copy */
+  pthread_mutex_t jmu; /* taking events out of the ring and writing them, so journal
+                          order is capture order (the sender and overflowing capturers) */
   qitem *ring;
   size_t cap, head, count;
   int urgent;
@@ -79,7 +81,7 @@ void bt_analytics_opts_default(bt_analytics_opts *o) {
 
 /* ---- capture ------------------------------------------------------------------- */
 
-static void drain_to_spool(bt_analytics *a, bool sync);
+static void drain_locked(bt_analytics *a);
 
 static void enqueue(bt_analytics *a, char *p, size_t n, bool urgent) {
   bool wake = false, full = false;
@@ -95,10 +97,12 @@ static void enqueue(bt_analytics *a, char *p, size_t n, bool urgent) {
   pthread_mutex_unlock(&a->qmu);
   if (full) {
     /* Over the memory bound: spool the ring's events and this one ourselves, in
-     * order, instead of dropping or waiting for the sender. */
-    drain_to_spool(a, false);
+     * order, instead of dropping or waiting for the sender (no fsync here). */
+    pthread_mutex_lock(&a->jmu);
+    drain_locked(a);
     const char *pp = p;
     int dropped = bt_an_spool_append(a->spool, &pp, &n, 1, false);
+    pthread_mutex_unlock(&a->jmu);
     if (dropped > 0) ATOMIC_ADD(a->st.dropped_cap, (uint64_t)dropped);
     else ATOMIC_ADD(a->st.overflowed, 1);
     free(p);
@@ -238,8 +242,8 @@ int bt_analytics_capture(bt_analytics *a, const char *event, cJSON *props,
 
 /* ---- sender thread ------------------------------------------------------------- */
 
-/* Move the ring into the spool (one write, one fdatasync when sync). */
-static void drain_to_spool(bt_analytics *a, bool sync) {
+/* Move the ring into the spool in one write; caller holds jmu. */
+static void drain_locked(bt_analytics *a) {
   pthread_mutex_lock(&a->qmu);
   size_t n = a->count, cap = a->cap, head = a->head;
   qitem *items = n ? malloc(n * sizeof *items) : NULL;
@@ -255,7 +259,7 @@ static void drain_to_spool(bt_analytics *a, bool sync) {
   size_t *ls = malloc(n * sizeof *ls);
   if (ps && ls) {
     for (size_t i = 0; i < n; i++) ps[i] = items[i].p, ls[i] = items[i].n;
-    int dropped = bt_an_spool_append(a->spool, ps, ls, n, sync);
+    int dropped = bt_an_spool_append(a->spool, ps, ls, n, false);
     if (dropped > 0) ATOMIC_ADD(a->st.dropped_cap, (uint64_t)dropped);
     if (dropped < 0)
       bt_log(LOGGER, BT_LOG_WARNING, "analytics_spool_write_failed",
@@ -265,6 +269,14 @@ static void drain_to_spool(bt_analytics *a, bool sync) {
   free(items);
   free(ps);
   free(ls);
+}
+
+/* The sender's drain: the fdatasync happens outside jmu so capturers never wait on it. */
+static void drain_to_spool(bt_analytics *a, bool sync) {
+  pthread_mutex_lock(&a->jmu);
+  drain_locked(a);
+  pthread_mutex_unlock(&a->jmu);
+  if (sync) bt_an_spool_sync(a->spool);
 }
 
 typedef struct sender {
@@ -553,6 +565,7 @@ bt_analytics *bt_analytics_open(const bt_analytics_opts *o, bt_an_schemas *schem
   a->cap = (size_t)a->o.max_queue;
   a->ring = calloc(a->cap, sizeof *a->ring);
   pthread_mutex_init(&a->qmu, NULL);
+  pthread_mutex_init(&a->jmu, NULL);
   if (!a->ring || bt_an_installation_id(a->dir, a->install_id, err) ||
       !(a->spool = bt_an_spool_open(spool_dir, o->spool_max_bytes, err)) ||
       !(a->consent = bt_an_consent_open(a->dir)) ||
@@ -566,6 +579,7 @@ bt_analytics *bt_analytics_open(const bt_analytics_opts *o, bt_an_schemas *schem
     bt_an_spool_close(a->spool);
     bt_an_schemas_free(a->schemas);
     pthread_mutex_destroy(&a->qmu);
+    pthread_mutex_destroy(&a->jmu);
     free(a->ring);
     free(a);
     return NULL;
@@ -627,6 +641,7 @@ void bt_analytics_close(bt_analytics *a) {
   bt_an_consent_free(a->consent);
   bt_an_schemas_free(a->schemas);
   pthread_mutex_destroy(&a->qmu);
+  pthread_mutex_destroy(&a->jmu);
   free(a->ring);
   free(a);
 }

@@ -24,8 +24,11 @@ struct bt_store {
   char path[1024];
   char host[64];
   sqlite3_stmt *st[ST__N];
-  uint8_t *buf; /* chunk/payload encoding buffer */
+  uint8_t *buf; /* chunk encoding buffer */
   size_t cap;
+  /* per-chunk scratch, kept so that the writer does not allocate per chunk */
+  uint8_t src_of[BT_STORE_CHUNK];
+  uint64_t buckets[BT_STORE_CHUNK];
 };
 
 static const char *const schema_sql =
@@ -422,11 +425,13 @@ static size_t put_str(uint8_t *p, const char *s, size_t len) {
 int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
                        size_t n, bt_err *err) {
   if (n == 0) return 0;
+  if (n > BT_STORE_CHUNK)
+    return bt_errf(err, BT_EINVAL, "error", "bt_store_put_chunk: %zu events (max %d)", n,
+                   BT_STORE_CHUNK);
   /* the chunk's distinct sources (few: feed, strategy, broker, ...) */
   const char *srcs[64];
   size_t nsrc = 0, need = 16;
-  uint8_t *src_of = malloc(n);
-  if (!src_of) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  uint8_t *src_of = s->src_of;
   for (size_t i = 0; i < n; i++) {
     const char *src = evs[i].source ? evs[i].source : "";
     size_t k = 0;
@@ -439,10 +444,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     need += EVENT_MAX_FIXED + (evs[i].text ? strlen(evs[i].text) + 10 : 0) +
             (evs[i].user_type ? strlen(evs[i].user_type) + 10 : 0);
   }
-  if (reserve(s, need)) {
-    free(src_of);
-    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
-  }
+  if (reserve(s, need)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   uint8_t *p = s->buf;
   size_t len = 0;
   p[len++] = CHUNK_VERSION;
@@ -509,7 +511,6 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     prev.ts = e->ts;
     prev.created = e->created;
   }
-  free(src_of);
   sqlite3_stmt *st = s->st[ST_INS_CHUNK];
   sqlite3_bind_int64(st, 1, run_no);
   sqlite3_bind_int(st, 2, stream);
@@ -525,8 +526,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   if (rc) return rc;
 
   /* links for forward lineage: (cause, seq) pairs, one row per bucket of 1024 causes */
-  uint64_t *buckets = malloc(n * sizeof *buckets);
-  if (!buckets) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  uint64_t *buckets = s->buckets;
   size_t nb = 0;
   for (size_t i = 0; i < n; i++)
     if (evs[i].cause && evs[i].cause < evs[i].seq) buckets[nb++] = evs[i].cause >> 10;
@@ -552,7 +552,6 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert links");
     sqlite3_reset(st);
   }
-  free(buckets);
   return rc;
 }
 

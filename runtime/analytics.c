@@ -301,6 +301,9 @@ static bool rec_historical(const brec *r, int64_t now_ms) {
 static void load_batch(sender *s) {
   bt_analytics *a = s->a;
   int64_t now_ms = bt_wall_ms();
+  /* One stat(): an opt-out made a moment ago (even by this process's own
+   * `btrun analytics opt-out`) applies before anything else is sent. */
+  if (s->n < (size_t)a->o.batch_size) bt_an_consent_refresh(a->consent);
   while (s->n < (size_t)a->o.batch_size) {
     char *p;
     size_t len;
@@ -496,7 +499,6 @@ static void *sender_main(void *ud) {
       continue;
     }
     if (!stopping && now - last_housekeeping >= ms_ns(1000)) {
-      bt_an_consent_refresh(a->consent);
       bt_an_sessions_expire(a->sessions, bt_wall_ms(), on_session_end, a);
       last_housekeeping = now;
     }

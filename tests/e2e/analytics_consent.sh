@@ -34,8 +34,10 @@ PORT=$(free_port)
 export POSTHOG_HOST="http://127.0.0.1:$PORT"
 run carol
 "$BTRUN" analytics status | grep -q "spool: *[1-9]" || fail "carol's events should be spooled"
-"$BTRUN" analytics opt-out carol > /dev/null
+# The server is back before the opt-out: even the opt-out command itself (which adopts
+# and flushes the spool at exit, like every btrun process) must not send carol's events.
 start_server --port "$PORT"
+"$BTRUN" analytics opt-out carol > /dev/null
 "$BTRUN" analytics flush > /dev/null || fail "flush"
 py '
 assert not any(e["distinct_id"] == "carol" for e in ev), "spooled events of an opted-out user were sent"

@@ -52,6 +52,9 @@ struct bt_analytics {
   pthread_t thread;
   int stop;             /* atomics: set by close / flush, read by the sender */
   int flush_req;
+  int active;           /* set by the first capture or flush: until then the sender only
+                           journals, so `btrun analytics opt-out X` records the opt-out
+                           before its own process sends X's adopted backlog */
   uint64_t deadline_ns;
   uint64_t rnd;         /* sender thread's jitter state */
   bt_analytics_stats st;
@@ -85,6 +88,7 @@ static void drain_locked(bt_analytics *a);
 
 static void enqueue(bt_analytics *a, char *p, size_t n, bool urgent) {
   bool wake = false, full = false;
+  if (!ATOMIC_GET(a->active)) ATOMIC_SET(a->active, 1);
   pthread_mutex_lock(&a->qmu);
   if (a->count < a->cap) {
     a->ring[(a->head + a->count) % a->cap] = (qitem){p, n};
@@ -503,10 +507,15 @@ static void *sender_main(void *ud) {
       last_housekeeping = now;
     }
     if (!stopping && now - last_adopt >= ms_ns(a->o.replay_interval_ms)) {
+      ATOMIC_SET(a->active, 1);
       adopt(a);
       last_adopt = now;
     }
     if (s.gave_up) break;
+    if (!stopping && !ATOMIC_GET(a->active)) {
+      bt_an_http_wait(a->http, timeout, NULL);
+      continue;
+    }
     load_batch(&s);
     if (!s.n) {
       /* Everything loaded was skipped (consent): acknowledge it so the spool empties. */
@@ -600,6 +609,7 @@ int bt_analytics_flush(bt_analytics *a, int64_t timeout_ms) {
   if (!a) return 0;
   uint64_t until = bt_now_ns() + ms_ns(timeout_ms);
   ATOMIC_SET(a->flush_req, 1);
+  ATOMIC_SET(a->active, 1);
   bt_an_http_wakeup(a->http);
   while (!all_delivered(a) && bt_now_ns() < until) {
     struct timespec ts = {0, 10 * 1000000};

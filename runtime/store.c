@@ -231,7 +231,7 @@ typedef struct rd {
   const uint8_t *p, *end;
   bool bad;
 } rd;
-static uint64_t get_uv(rd *r) {
+static uint64_t get_uv_slow(rd *r) {
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (r->p >= r->end) break;
@@ -242,7 +242,12 @@ static uint64_t get_uv(rd *r) {
   r->bad = true;
   return 0;
 }
-static int64_t get_sv(rd *r) {
+/* Decoding a chunk is mostly this: one-byte values take the inline path. */
+static inline uint64_t get_uv(rd *r) {
+  if (r->p < r->end && *r->p < 0x80) return *r->p++;
+  return get_uv_slow(r);
+}
+static inline int64_t get_sv(rd *r) {
   uint64_t u = get_uv(r);
   return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
@@ -610,7 +615,7 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   rd *r = &c->r;
   if (r->bad) return -1;
   bt_trace_event e;
-  memset(&e, 0, sizeof e);
+  e.text = e.user_type = NULL;
   e.seq = c->prev.seq + get_uv(r);
   e.type = r->p < r->end ? *r->p++ : (r->bad = true, 0);
   e.ts = c->prev.ts + get_sv(r);
@@ -625,6 +630,7 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   e.processed = e.received + (uint64_t)get_sv(r);
   switch (e.type) {
   case BT_EV_BAR: {
+    e.side = e.otype = e.ostatus = 0;
     e.p.bar.open = c->prev.p.bar.open + get_sv(r);
     e.p.bar.high = c->prev.p.bar.high + get_sv(r);
     e.p.bar.low = c->prev.p.bar.low + get_sv(r);
@@ -643,6 +649,7 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
     break;
   }
   case BT_EV_ORDER:
+    memset(&e.p, 0, sizeof e.p);
     e.p.order.order_id = get_uv(r);
     if (r->end - r->p < 3) {
       r->bad = true;
@@ -657,6 +664,8 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
     get_str(r, want_strings ? &e.text : NULL);
     break;
   case BT_EV_FILL:
+    e.otype = e.ostatus = 0;
+    memset(&e.p, 0, sizeof e.p);
     e.p.fill.order_id = get_uv(r);
     if (r->p >= r->end) {
       r->bad = true;
@@ -668,6 +677,8 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
     e.p.fill.commission = get_sv(r);
     break;
   default:
+    e.side = e.otype = e.ostatus = 0;
+    memset(&e.p, 0, sizeof e.p);
     get_str(r, want_strings ? &e.text : NULL);
     get_str(r, want_strings ? &e.user_type : NULL);
     break;
@@ -805,7 +816,7 @@ struct bt_store_iter {
   uint32_t mask;
   char *user_type;
   int64_t from, to;
-  bt_trace_event out; /* the last returned event (owns its text/user_type) */
+  char *out_text, *out_user_type; /* strings of the last returned event */
 };
 
 int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err) {
@@ -855,17 +866,15 @@ static bool wanted(const bt_store_iter *it, const bt_trace_event *e) {
 /* Fill c->ev with the stream's next wanted event (or mark it done). */
 static int advance(bt_store_iter *it, stream_cur *c, bt_err *err) {
   for (;;) {
-    bt_trace_event e;
     /* BAR chunks have no strings; the other stream's are few and decoded eagerly */
-    int r = c->c.left ? chunk_next(&c->c, &e, c == &it->cur[1]) : 0;
+    int r = c->c.left ? chunk_next(&c->c, &c->ev, c == &it->cur[1]) : 0;
     if (r < 0) return corrupt(it->s, err);
     if (r == 1) {
-      if (!wanted(it, &e)) {
-        free(e.text);
-        free(e.user_type);
+      if (!wanted(it, &c->ev)) {
+        free(c->ev.text);
+        free(c->ev.user_type);
         continue;
       }
-      c->ev = e;
       c->have = true;
       return 0;
     }
@@ -882,9 +891,9 @@ static int advance(bt_store_iter *it, stream_cur *c, bt_err *err) {
 }
 
 int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err) {
-  free(it->out.text);
-  free(it->out.user_type);
-  memset(&it->out, 0, sizeof it->out);
+  free(it->out_text);
+  free(it->out_user_type);
+  it->out_text = it->out_user_type = NULL;
   for (;;) {
     for (int k = 0; k < 2; k++) {
       stream_cur *c = &it->cur[k];
@@ -894,15 +903,13 @@ int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err) {
     stream_cur *c = a->have && (!b->have || a->ev.seq < b->ev.seq) ? a : b->have ? b : NULL;
     if (!c) return 0;
     c->have = false;
-    it->out = c->ev;
-    if (it->user_type && it->out.type == BT_EV_USER &&
-        (!it->out.user_type || strcmp(it->out.user_type, it->user_type) != 0)) {
-      free(it->out.text);
-      free(it->out.user_type);
-      memset(&it->out, 0, sizeof it->out);
+    /* the iterator owns the strings of the event it returns until the next call */
+    it->out_text = c->ev.text;
+    it->out_user_type = c->ev.user_type;
+    if (it->user_type && c->ev.type == BT_EV_USER &&
+        (!c->ev.user_type || strcmp(c->ev.user_type, it->user_type) != 0))
       continue;
-    }
-    *ev = it->out;
+    *ev = c->ev;
     return 1;
   }
 }
@@ -917,8 +924,8 @@ void bt_store_iter_free(bt_store_iter *it) {
     }
     chunk_end(&it->cur[k].c);
   }
-  free(it->out.text);
-  free(it->out.user_type);
+  free(it->out_text);
+  free(it->out_user_type);
   free(it->user_type);
   free(it);
 }

@@ -470,28 +470,36 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
 static const int64_t pow10_tab[9] = {100000000, 10000000, 1000000, 100000, 10000,
                                      1000,      100,      10,      1};
 
-/* Exact price. The fast path covers plain "-123.4567" (up to 10 integer digits and 8
- * decimals); anything else (spaces, quotes, '+', exponents, trailing zeros past 8
- * decimals) goes through bt_dec_parse. Returns NULL or a reason. */
-static inline const char *parse_price(const char *p, const char *e, bt_dec *out) {
-  const char *s0 = p;
-  bool neg = false;
-  if (p < e && *p == '-') neg = true, p++;
+/* A plain price at *pp: optional '-', up to 10 integer digits, '.', up to 8 decimals,
+ * at least one digit. Converted with integer arithmetic only; advances *pp past it.
+ * False when the text there is not of that shape (it may still be a valid number). */
+static inline bool plain_price(const char **pp, const char *end, int64_t *out) {
+  const char *p = *pp;
+  bool neg = p < end && *p == '-';
+  p += neg;
   const char *is = p;
   uint64_t ip = 0, fp = 0;
-  while (p < e && isdig(*p)) ip = ip * 10 + (uint64_t)(*p++ - '0');
+  while (p < end && isdig(*p)) ip = ip * 10 + (uint64_t)(*p++ - '0');
   long ni = p - is, nf = 0;
-  if (p < e && *p == '.') {
+  if (p < end && *p == '.') {
     const char *fs = ++p;
-    while (p < e && isdig(*p)) fp = fp * 10 + (uint64_t)(*p++ - '0');
+    while (p < end && isdig(*p)) fp = fp * 10 + (uint64_t)(*p++ - '0');
     nf = p - fs;
   }
-  if (p == e && ni <= 10 && nf <= 8 && ni + nf > 0) {
-    int64_t v = (int64_t)(ip * (uint64_t)BT_DEC_SCALE + fp * (uint64_t)pow10_tab[nf]);
-    out->v = neg ? -v : v;
-    return NULL;
-  }
-  const char *a = s0, *b = e;
+  if (ni > 10 || nf > 8 || ni + nf == 0) return false;
+  int64_t v = (int64_t)(ip * (uint64_t)BT_DEC_SCALE + fp * (uint64_t)pow10_tab[nf]);
+  *out = neg ? -v : v;
+  *pp = p;
+  return true;
+}
+
+/* Exact price field [p, e). Anything beyond the plain shape (spaces, quotes, '+',
+ * exponents, trailing zeros past 8 decimals) goes through bt_dec_parse. Returns NULL or
+ * a reason. */
+static inline const char *parse_price(const char *p, const char *e, bt_dec *out) {
+  const char *q = p;
+  if (plain_price(&q, e, &out->v) && q == e) return NULL;
+  const char *a = p, *b = e;
   trim(&a, &b);
   if (a == b) return "empty field";
   int n = bt_dec_parse(a, b - a, out);
@@ -707,24 +715,11 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
         break;
       }
       default: { /* prices */
-        bool neg = p < end && *p == '-';
-        p += neg;
-        const char *is = p;
-        uint64_t ip = 0, fp = 0;
-        while (p < end && isdig(*p)) ip = ip * 10 + (uint64_t)(*p++ - '0');
-        long ni = p - is, nf = 0;
-        if (p < end && *p == '.') {
-          const char *fs = ++p;
-          while (p < end && isdig(*p)) fp = fp * 10 + (uint64_t)(*p++ - '0');
-          nf = p - fs;
-        }
-        if (ni > 10 || nf > 8 || ni + nf == 0) return NULL;
-        int64_t v = (int64_t)(ip * (uint64_t)BT_DEC_SCALE + fp * (uint64_t)pow10_tab[nf]);
         bt_dec *dst = f->role[col] == R_OPEN   ? &bar->open
                       : f->role[col] == R_HIGH ? &bar->high
                       : f->role[col] == R_LOW  ? &bar->low
                                                : &bar->close;
-        dst->v = neg ? -v : v;
+        if (!plain_price(&p, end, &dst->v)) return NULL;
         break;
       }
     }

@@ -152,8 +152,9 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
       sqlite3_finalize(v);
       if (ver != SCHEMA_VERSION)
         rc = bt_errf(err, BT_EINVAL, "store_error",
-                     "%s: event store schema version %d, this btrun reads version %d", path, ver,
-                     SCHEMA_VERSION);
+                     "%s: event store schema version %d, this btrun reads version %d (a store "
+                     "from another btrun version: move it away or set trace.store)",
+                     path, ver, SCHEMA_VERSION);
     }
   }
   for (int i = 0; !rc && i < ST__N; i++)

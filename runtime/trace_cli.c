@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus.h"
 #include "cli.h"
@@ -742,6 +743,13 @@ int bt_runs_cli(bt_app *app, int argc, char **argv) {
     if (strcmp(format, "table") && strcmp(format, "jsonl")) {
       fprintf(stderr, "btrun runs list: --format must be table or jsonl\n");
       return 1;
+    }
+    bt_trace_cfg cfg;
+    if (!o.store && bt_trace_cfg_load(&app->cfg, &cfg, &err)) return fail(&err);
+    const char *path = o.store ? o.store : cfg.store;
+    if (access(path, F_OK) != 0) { /* no store yet: no runs */
+      if (strcmp(format, "table") == 0) printf("(no runs: no event store at %s yet)\n", path);
+      return 0;
     }
     if (open_store(app, &o, &s)) return 1;
     list_ctx c = {strcmp(format, "jsonl") == 0, 0};

@@ -434,10 +434,12 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
   e->source = src;
   e->text = NULL;
   e->user_type = NULL;
-  memset(&e->p, 0, sizeof e->p);
   switch (ev->type) {
   case BT_EV_BAR:
-    if (!ev->p.bar) break;
+    if (!ev->p.bar) {
+      memset(&e->p, 0, sizeof e->p);
+      break;
+    }
     e->p.bar.open = ev->p.bar->open.v;
     e->p.bar.high = ev->p.bar->high.v;
     e->p.bar.low = ev->p.bar->low.v;
@@ -446,6 +448,7 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
     break;
   case BT_EV_ORDER: {
     const bt_order *o = ev->p.order;
+    memset(&e->p, 0, sizeof e->p);
     if (!o) break;
     e->side = o->side == BT_SELL;
     e->otype = (uint8_t)o->type;
@@ -458,6 +461,7 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
     break;
   }
   case BT_EV_FILL:
+    memset(&e->p, 0, sizeof e->p);
     if (!ev->p.fill.fill) break;
     e->side = ev->p.fill.fill->side == BT_SELL;
     e->p.fill.order_id = ev->p.fill.fill->order_id;
@@ -466,6 +470,7 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
     e->p.fill.commission = ev->p.fill.fill->commission.v;
     break;
   default:
+    memset(&e->p, 0, sizeof e->p);
     if (ev->data_json) e->text = strdup(ev->data_json);
     if (ev->type == BT_EV_USER && ev->user_type) e->user_type = strdup(ev->user_type);
     break;

@@ -86,6 +86,13 @@ ok, err = bt.analytics.capture("no_such_event", {})
 assert(ok == nil and err:find("no schema"), err)
 ok, err = bt.analytics.capture("sweep_point", { fast = 1, score = 0/0 })
 assert(ok == nil, "NaN must be refused")
+local cyc = {}; cyc.self = cyc
+ok, err = bt.analytics.capture("sweep_point", { fast = 1, score = 1, label = cyc })
+assert(ok == nil and err:find("label") and err:find("deeper"), err)
+ok, err = bt.analytics.capture("sweep_point", { fast = 1, score = 1, label = "\xff\xfe" })
+assert(ok == nil and err:find("UTF%-8"), err)
+ok, err = bt.analytics.capture("sweep_point", { fast = 1, score = 1, [print] = 1 })
+assert(ok == nil and err:find("keys must be strings"), err)
 assert(bt.analytics.flush(5000))
 LUA
 OUT="$T/run3" "$BTRUN" "$T/script.lua" --config "$T/cfg.lua" --log-format json > "$T/run3.log"
@@ -93,7 +100,7 @@ py '
 logs = [json.loads(l) for l in open(T + "/run3.log")]
 warn = [l for l in logs if l["event"] == "analytics_invalid_event"]
 assert [w.get("field") for w in warn][:3] == ["fast", "score", ""], warn
-assert len(warn) == 4, warn
+assert len(warn) == 7, warn
 inst = open(T + "/data/analytics/installation_id").read().strip()
 sp = [e for e in ev if e["event"] == "sweep_point"]
 assert len(sp) == 1, sp

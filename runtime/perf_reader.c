@@ -329,11 +329,6 @@ size_t bt_perf_index_lower(const bt_perf_index *ix, int64_t day) {
   return lo;
 }
 
-const bt_perf_day *bt_perf_index_day(const bt_perf_index *ix, int64_t day) {
-  size_t i = bt_perf_index_lower(ix, day);
-  return i < ix->ndays && ix->days[i].day == day ? &ix->days[i] : NULL;
-}
-
 static bt_perf_day *day_get(bt_perf_index *ix, int64_t day, bt_err *err) {
   if (ix->last_hit < ix->ndays && ix->days[ix->last_hit].day == day) return &ix->days[ix->last_hit];
   size_t i = bt_perf_index_lower(ix, day);

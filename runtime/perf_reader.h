@@ -118,7 +118,6 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len);
 /* Serialize; returns a malloc'd NUL-terminated string (NULL on out of memory). */
 char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len);
 
-const bt_perf_day *bt_perf_index_day(const bt_perf_index *ix, int64_t day);
 /* Index of the first day >= day (ndays when none). */
 size_t bt_perf_index_lower(const bt_perf_index *ix, int64_t day);
 

@@ -138,11 +138,26 @@ PERFORMANCE_ALERT_ROLLING_WINDOW=4 perf watch --every 0.05 --count 2 >watch.txt;
 grep -q '"window_trades":4' logs/performance-alerts.jsonl || fail "rolling window env override"
 ok "watch"
 
-# 11. help
+# 11. config section: values used, unknown keys rejected by name
+rm -f config/targets.lua
+cat >perf.lua <<'LUA'
+return { perf = { trades = "logs/trades", out_dir = "cfgout", timezone = "-05:00", html = true,
+                  targets = "config/none.lua" } }
+LUA
+perf --config perf.lua >/dev/null; [ $? -eq 1 ] && grep -q 'config/none.lua' err.log || fail "explicit missing targets file"
+sed -i 's|targets = "config/none.lua"|alerts_file = "cfgout/alerts.jsonl"|' perf.lua
+perf --config perf.lua --window weekly >/dev/null || fail "config run: $(cat err.log)"
+grep -q '"timezone": "-05:00"' cfgout/weekly-summary-2024-01-08.json || fail "config timezone"
+[ -f cfgout/weekly-summary-2024-01-08.html ] || fail "config html"
+printf 'return { perf = { trade = "x" } }\n' >typo.lua
+perf --config typo.lua >/dev/null; [ $? -eq 1 ] && grep -q 'perf.trade' err.log || fail "unknown key: $(cat err.log)"
+ok "config section"
+
+# 12. help
 "$BTRUN" perf --help | grep -q 'btrun perf ack ALERT_ID' || fail "help"
 ok "help"
 
-# 12. a run's report.html (same format machinery)
+# 13. a run's report.html (same format machinery)
 BTRUN_DATA_DIR="$T/data" "$BTRUN" "$BTRUN_SRC/strategies/sma_cross.lua" --out run >run.log 2>&1 || { tail -3 run.log; fail "example run"; }
 grep -q '<svg' run/report.html && grep -q 'Equity' run/report.html || fail "report.html"
 ok "run report"

@@ -260,8 +260,8 @@ static void test_pipeline(void) {
     if (strcmp(l->type, "BAR") == 0 && strcmp(l->metric, "latency") == 0) {
       checked++;
       CHECK(l->count == (uint64_t)NB);
-      CHECK(l->mean_ns >= 3e6 && l->mean_ns < 3e6 + 50e6);
-      CHECK(l->p50_ns >= 3e6 * 0.97 && l->p50_ns < 3e6 + 50e6);
+      CHECK(l->mean_ns >= 3e6 && l->mean_ns < 10e9); /* upper bound: no garbage (CI is slow) */
+      CHECK(l->p50_ns >= 3e6 * 0.97 && l->p50_ns < 10e9);
       CHECK(l->p95_ns >= 5e6 * 0.97 && l->max_ns >= 5e6);
       CHECK(l->p50_ns <= l->p95_ns && l->p95_ns <= l->max_ns);
     }

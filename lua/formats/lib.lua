@@ -46,6 +46,11 @@ local function bounds(values)
   return lo, hi
 end
 
+local function label(v)
+  if v == 0 then v = 0 end -- no "-0"
+  return string.format("%.6g", v)
+end
+
 local function frame(w, h, title, lo, hi, body)
   local out = {}
   out[#out + 1] = string.format(
@@ -53,8 +58,8 @@ local function frame(w, h, title, lo, hi, body)
     w, h, w, h, M.esc(title))
   out[#out + 1] = string.format('<rect x="0" y="0" width="%d" height="%d" fill="#fff" stroke="#ddd"/>', w, h)
   out[#out + 1] = string.format('<text x="8" y="16" font-size="12" font-family="sans-serif" fill="#333">%s</text>', M.esc(title))
-  out[#out + 1] = string.format('<text x="%d" y="30" font-size="10" font-family="sans-serif" fill="#777" text-anchor="end">%s</text>', w - 6, M.esc(string.format("%.6g", hi)))
-  out[#out + 1] = string.format('<text x="%d" y="%d" font-size="10" font-family="sans-serif" fill="#777" text-anchor="end">%s</text>', w - 6, h - 6, M.esc(string.format("%.6g", lo)))
+  out[#out + 1] = string.format('<text x="%d" y="30" font-size="10" font-family="sans-serif" fill="#777" text-anchor="end">%s</text>', w - 6, M.esc(label(hi)))
+  out[#out + 1] = string.format('<text x="%d" y="%d" font-size="10" font-family="sans-serif" fill="#777" text-anchor="end">%s</text>', w - 6, h - 6, M.esc(label(lo)))
   out[#out + 1] = body
   out[#out + 1] = "</svg>"
   return table.concat(out, "\n")

@@ -44,7 +44,8 @@ return function(s)
     end
     add("</table>")
   end
-  local eq, dd, pnl, wr = {}, {}, {}, {}
+  -- equity and drawdown start from 0 at the window start
+  local eq, dd, pnl, wr = {0}, {0}, {}, {}
   for _, d in ipairs(s.days or {}) do
     eq[#eq + 1] = tonumber(d.equity)
     dd[#dd + 1] = -tonumber(d.drawdown)

@@ -175,12 +175,14 @@ static void csv_field(const char *s) {
 /* ---- btrun events -------------------------------------------------------------- */
 
 static const char EVENTS_HELP[] =
-    "usage: btrun events list --run RUN_ID [--type TYPE[,TYPE...]] [--from TIME] [--to TIME]\n"
-    "                         [--format table|jsonl|csv] [--limit N] [--store PATH]\n"
+    "usage: btrun events list (--run RUN_ID | --correlation ID) [--type TYPE[,TYPE...]]\n"
+    "                         [--from TIME] [--to TIME] [--format table|jsonl|csv]\n"
+    "                         [--limit N] [--store PATH]\n"
     "       btrun events prune (--before DATE | --keep-runs N) [--store PATH]\n"
     "\n"
-    "list   the stored events of one run in sequence order. RUN_ID is the run's UUID or\n"
-    "       a unique prefix (4+ characters); see `btrun runs list`. TYPE is BAR, SIGNAL,\n"
+    "list   the stored events of one run in sequence order (or of every run sharing a\n"
+    "       correlation id, oldest run first). RUN_ID is the run's UUID or a unique\n"
+    "       prefix (4+ characters); see `btrun runs list`. TYPE is BAR, SIGNAL,\n"
     "       ORDER, FILL, PORTFOLIO, RISK_BREACH, LOG, USER or a user event type name.\n"
     "       TIME is market time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch\n"
     "       seconds (inclusive). table (default) is for reading; jsonl and csv carry\n"
@@ -226,35 +228,12 @@ static int parse_time_opt(const char *name, const char *v, int64_t *out) {
   return 0;
 }
 
-static int events_list(bt_app *app, const opts *o) {
-  if (!o->run) {
-    fprintf(stderr, "btrun events list: --run RUN_ID is required (see btrun runs list)\n");
-    return 1;
-  }
-  const char *format = o->format ? o->format : "table";
-  if (strcmp(format, "table") && strcmp(format, "jsonl") && strcmp(format, "csv")) {
-    fprintf(stderr, "btrun events list: --format must be table, jsonl or csv\n");
-    return 1;
-  }
-  bt_store_filter q = {0};
-  if (parse_types(o->types, &q.type_mask, &q.user_type)) return 1;
-  if (o->from && parse_time_opt("--from", o->from, &q.from)) return 1;
-  if (o->to && parse_time_opt("--to", o->to, &q.to)) return 1;
-  q.has_from = o->from != NULL;
-  q.has_to = o->to != NULL;
-  uint64_t limit = 0;
-  if (o->limit && !parse_u64(o->limit, &limit)) {
-    fprintf(stderr, "btrun events list: --limit must be a number\n");
-    return 1;
-  }
-  bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+/* The events of one run; `left` counts down --limit (0 = no limit) across runs. */
+static int list_one(bt_store *s, const char *run_id, bt_store_filter q, const char *format,
+                    uint64_t limit, uint64_t *listed, bool header, bool count_gaps) {
   bt_store_run run;
   symbols sy = {0};
-  if (find_run(s, o->run, &run, &sy)) {
-    bt_store_close(s);
-    return 1;
-  }
+  if (find_run(s, run_id, &run, &sy)) return 1;
   q.run_no = run.run_no;
   bt_err err = {0};
   bt_store_iter *it;
@@ -265,15 +244,16 @@ static int events_list(bt_app *app, const opts *o) {
     if (table)
       printf("run %s (%s)\n%-10s %-12s %-20s %-8s %-10s %-9s %s\n", run.run_id, run.status, "SEQ",
              "TYPE", "TIME", "SYMBOL", "CAUSE", "SOURCE", "DATA");
-    if (csv)
+    if (csv && header)
       puts("event_id,seq,event_type,user_type,timestamp,symbol,causation_id,source,created_at,"
            "emitted_at,received_at,processed_at,data");
     bt_trace_event e;
     uint64_t n = 0, prev = 0, gaps = 0;
-    int r;
-    while ((limit == 0 || n < limit) && (r = bt_store_iter_next(it, &e, &err)) == 1) {
+    int r = 0;
+    while ((limit == 0 || *listed < limit) && (r = bt_store_iter_next(it, &e, &err)) == 1) {
       n++;
-      if (e.seq != prev + 1 && !o->types && !o->from) gaps++;
+      (*listed)++;
+      if (e.seq != prev + 1 && count_gaps) gaps++;
       prev = e.seq;
       char t[32];
       time_str(e.ts, t);
@@ -307,7 +287,7 @@ static int events_list(bt_app *app, const opts *o) {
         cJSON_Delete(j);
       }
     }
-    if (r < 0 && (limit == 0 || n < limit)) rc = fail(&err);
+    if (r < 0) rc = fail(&err);
     if (table) {
       printf("%" PRIu64 " event(s)", n);
       if (gaps) printf(", %" PRIu64 " gap(s) in the sequence (sampled out or dropped)", gaps);
@@ -317,6 +297,64 @@ static int events_list(bt_app *app, const opts *o) {
   }
   cJSON_Delete(sy.arr);
   bt_store_run_clear(&run);
+  return rc;
+}
+
+typedef struct id_list {
+  char (*ids)[40];
+  size_t n, cap;
+} id_list;
+
+static int collect_run(void *ud, const bt_store_run *r) {
+  id_list *l = ud;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    char(*a)[40] = realloc(l->ids, cap * sizeof *a);
+    if (!a) return 1;
+    l->ids = a;
+    l->cap = cap;
+  }
+  memcpy(l->ids[l->n++], r->run_id, 40);
+  return 0;
+}
+
+static int events_list(bt_app *app, const opts *o) {
+  if (!o->run == !o->corr) {
+    fprintf(stderr, "btrun events list: give --run RUN_ID or --correlation ID (see btrun runs list)\n");
+    return 1;
+  }
+  const char *format = o->format ? o->format : "table";
+  if (strcmp(format, "table") && strcmp(format, "jsonl") && strcmp(format, "csv")) {
+    fprintf(stderr, "btrun events list: --format must be table, jsonl or csv\n");
+    return 1;
+  }
+  bt_store_filter q = {0};
+  if (parse_types(o->types, &q.type_mask, &q.user_type)) return 1;
+  if (o->from && parse_time_opt("--from", o->from, &q.from)) return 1;
+  if (o->to && parse_time_opt("--to", o->to, &q.to)) return 1;
+  q.has_from = o->from != NULL;
+  q.has_to = o->to != NULL;
+  uint64_t limit = 0, listed = 0;
+  if (o->limit && !parse_u64(o->limit, &limit)) {
+    fprintf(stderr, "btrun events list: --limit must be a number\n");
+    return 1;
+  }
+  bool count_gaps = !o->types && !o->from && !o->to;
+  bt_store *s;
+  if (open_store(app, o, &s)) return 1;
+  int rc = 0;
+  if (o->run) {
+    rc = list_one(s, o->run, q, format, limit, &listed, true, count_gaps);
+  } else {
+    /* every run of the correlation id, oldest first */
+    id_list l = {0};
+    bt_err err = {0};
+    if (bt_store_list_runs(s, o->corr, 0, collect_run, &l, &err)) rc = fail(&err);
+    else if (l.n == 0) rc = (fprintf(stderr, "btrun events list: no run with correlation id '%s'\n", o->corr), 1);
+    for (size_t i = l.n; !rc && (limit == 0 || listed < limit) && i-- > 0;)
+      rc = list_one(s, l.ids[i], q, format, limit, &listed, i + 1 == l.n, count_gaps);
+    free(l.ids);
+  }
   bt_store_close(s);
   return rc;
 }
@@ -362,7 +400,7 @@ int bt_events_cli(bt_app *app, int argc, char **argv) {
     return sub ? 0 : 1;
   }
   if (strcmp(sub, "list") == 0) {
-    if (parse_opts(argc, argv, 2, " --store --run --type --from --to --format --limit ", &o,
+    if (parse_opts(argc, argv, 2, " --store --run --correlation --type --from --to --format --limit ", &o,
                    "events list"))
       return 1;
     if (o.help) return fputs(EVENTS_HELP, stdout), 0;

@@ -60,6 +60,20 @@ grep -q '^BAR  *latency  *5036 ' "$tmp/lat" || fail "BAR latency count"
 "$BTRUN" trace latency --run "$run" --format json | grep -q '"median_ns"' || fail "latency json"
 "$BTRUN" runs show "$run" --format json | grep -q '"sharpe"' || fail "runs show: metrics"
 
+# --- every run of a correlation id
+for sym in orcl nvda; do
+  "$BTRUN" strategies/sma_cross.lua --data "$SHARED_DATA/$sym-"*.txt --correlation-id corr-e2e \
+    --out "$tmp/corr-$sym" >/dev/null
+done
+"$BTRUN" runs list --correlation corr-e2e --format jsonl >"$tmp/corr_runs"
+[ "$(wc -l <"$tmp/corr_runs")" -eq 2 ] || fail "runs list --correlation"
+want=0
+while read -r r; do
+  want=$((want + $("$BTRUN" events list --run "$r" --type FILL --format csv | tail -n +2 | wc -l)))
+done < <(sed 's/.*"run_id":"\([^"]*\)".*/\1/' "$tmp/corr_runs")
+got=$("$BTRUN" events list --correlation corr-e2e --type FILL --format csv | tail -n +2 | wc -l)
+[ "$got" -eq "$want" ] && [ "$got" -gt "$fills" ] || fail "events of the correlation id: $got, want $want"
+
 # --- Lua: bt.events.query on a run made by bt.backtest
 cat >"$tmp/query.lua" <<LUA
 local r = bt.backtest{ strategy = "strategies/sma_cross.lua", data = { "$data" } }

@@ -3,6 +3,7 @@
 #include "test_analytics_lib.h"
 
 #include "analytics_consent.h"
+#include "analytics_spool.h"
 
 static const char *SCHEMAS =
     "return { { name = 'ev', version = 2, required = { n = 'integer' },"
@@ -297,6 +298,48 @@ static void test_deferred_then_replayed(void) {
   cJSON_Delete(ev);
 }
 
+/* A long-running client adopts the spool of a process that died after it started. */
+static void test_periodic_adopt(void) {
+  server s;
+  CHECK(server_start(&s, "adopt", 0, NULL) == 0);
+  bt_analytics_opts o;
+  test_opts(&o, s.port, "d-adopt");
+  o.replay_interval_ms = 300;
+  bt_analytics *a = open_client(&o);
+  CHECK(cap_n(a, 1, "u") == 0);
+  CHECK(bt_analytics_flush(a, 5000) == 0);
+  char dir[1300];
+  snprintf(dir, sizeof dir, "%s/analytics/spool", o.data_dir);
+  pid_t pid = fork();
+  if (pid == 0) { /* dies with one journaled, undelivered event */
+    bt_err err = {0};
+    bt_an_spool *sp = bt_an_spool_open(dir, 1 << 20, &err);
+    const char *p = "1700000000000\tdead\t{\"event\":\"ev\",\"distinct_id\":\"dead\","
+                    "\"properties\":{\"n\":42},\"timestamp\":\"2023-11-14T22:13:20.000Z\","
+                    "\"uuid\":\"00000000-0000-4000-8000-000000000042\"}";
+    size_t n = strlen(p);
+    _exit(sp && bt_an_spool_append(sp, &p, &n, 1, true) == 0 ? 0 : 1);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  bt_analytics_stats st = {0};
+  for (int i = 0; i < 300 && st.adopted == 0; i++) {
+    sleep_ms(10);
+    bt_analytics_get_stats(a, &st);
+  }
+  CHECK(st.adopted == 1);
+  CHECK(bt_analytics_flush(a, 5000) == 0);
+  bt_analytics_close(a);
+  server_stop(&s);
+  cJSON *ev = read_jsonl(s.events);
+  int found = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, ev) found += strcmp(str_of(e, "uuid"), "00000000-0000-4000-8000-000000000042") == 0;
+  CHECK(found == 1);
+  cJSON_Delete(ev);
+}
+
 #define RUN(fn)                                                            \
   do {                                                                     \
     uint64_t t0_ = bt_now_ns();                                            \
@@ -315,6 +358,7 @@ int main(void) {
   RUN(test_overflow_and_invalid);
   RUN(test_sessions_and_consent);
   RUN(test_deferred_then_replayed);
+  RUN(test_periodic_adopt);
   if (!failures) remove_tmp();
   else fprintf(stderr, "logs and server files kept in %s\n", tmp_root);
   printf("%s: %d failure(s)\n", failures ? "FAIL" : "ok", failures);

@@ -40,16 +40,20 @@ conf all '{ store = "'"$tmp"'/all.db" }'
 conf sampled '{ store = "'"$tmp"'/sampled.db", bars = "sampled", sample_rate = 0.01 }'
 conf none '{ store = "'"$tmp"'/none.db", bars = "none" }'
 
-declare -A best
+declare -A best bestcpu
 run() { # name
-  local name=$1 t
+  local name=$1 t u sy rss cpu
   rm -f "$tmp/$name.db"*
-  /usr/bin/time -f "%e %M" -o "$tmp/time" "$build/btrun" --config "$tmp/$name.lua" \
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$build/btrun" --config "$tmp/$name.lua" \
     strategies/sma_cross.lua --data "BENCH=$data" --param qty=1 --out "$tmp/out-$name" \
     >/dev/null 2>"$tmp/err" || { echo "$name: run failed"; cat "$tmp/err"; exit 1; }
-  read -r t rss <"$tmp/time"
+  read -r t u sy rss <"$tmp/time"
+  cpu=$(awk "BEGIN{print $u + $sy}")
   if [ -z "${best[$name]:-}" ] || awk "BEGIN{exit !($t < ${best[$name]})}"; then best[$name]=$t; fi
-  echo "  $name: ${t}s wall, peak RSS $((rss / 1024)) MB"
+  if [ -z "${bestcpu[$name]:-}" ] || awk "BEGIN{exit !($cpu < ${bestcpu[$name]})}"; then
+    bestcpu[$name]=$cpu
+  fi
+  echo "  $name: ${t}s wall, ${cpu}s CPU (user+sys, both threads), peak RSS $((rss / 1024)) MB"
 }
 echo "bench-trace: sma_cross on $bars minute bars ($(du -h "$data" | cut -f1) CSV), $(nproc) cores"
 echo "wall time of the whole process (run + final flush), 2 rounds, best kept:"
@@ -57,10 +61,15 @@ for round in 1 2; do
   for name in off all sampled none; do run "$name"; done
 done
 pct() { awk "BEGIN{printf \"%+.1f%%\", ($1 / $2 - 1) * 100}"; }
-echo "tracing overhead (best of 2 vs tracing off ${best[off]}s):"
+echo "tracing overhead, wall (best of 2 vs tracing off ${best[off]}s; meaningful only on an"
+echo "otherwise idle machine: the writer thread needs the second core; load now: $(cut -d' ' -f1-3 /proc/loadavg)):"
 echo "  every event incl. every BAR : ${best[all]}s  $(pct "${best[all]}" "${best[off]}")"
 echo "  bars sampled at 1%          : ${best[sampled]}s  $(pct "${best[sampled]}" "${best[off]}")"
 echo "  no bars (only their causes) : ${best[none]}s  $(pct "${best[none]}" "${best[off]}")"
+echo "tracing overhead, CPU of both threads (best of 2 vs ${bestcpu[off]}s):"
+echo "  every event incl. every BAR : ${bestcpu[all]}s  $(pct "${bestcpu[all]}" "${bestcpu[off]}")"
+echo "  bars sampled at 1%          : ${bestcpu[sampled]}s  $(pct "${bestcpu[sampled]}" "${bestcpu[off]}")"
+echo "  no bars (only their causes) : ${bestcpu[none]}s  $(pct "${bestcpu[none]}" "${bestcpu[off]}")"
 
 echo "storage:"
 for name in all sampled none; do

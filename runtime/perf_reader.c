@@ -85,26 +85,31 @@ static const char *skip_ws(const char *p, const char *e) {
 }
 
 /* p at the opening quote; returns the closing quote or NULL. */
+/* A string from its opening quote: the closing quote, or NULL at a raw newline (JSON
+ * strings never hold one, so a parse can never run into the next line). */
 static const char *scan_string(const char *p, const char *e) {
   p++;
 #ifdef __SSE2__
   /* Most of a trade line is inside strings: look for '"' or '\' 16 bytes at a time. */
-  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                newline = _mm_set1_epi8('\n');
   while (p + 16 <= e) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)), _mm_cmpeq_epi8(v, newline)));
     if (!m) {
       p += 16;
       continue;
     }
     p += __builtin_ctz(m);
     if (*p == '"') return p;
+    if (*p == '\n') return NULL;
     p += 2; /* an escape and the character it escapes */
   }
 #endif
   for (; p < e; p++) {
     if (*p == '"') return p;
+    if (*p == '\n') return NULL;
     if (*p == '\\') p++;
   }
   return NULL;
@@ -121,6 +126,8 @@ static const char *scan_nested(const char *p, const char *e) {
       depth++;
     } else if (c == '}' || c == ']') {
       if (--depth == 0) return p + 1;
+    } else if (c == '\n') {
+      return NULL;
     }
     p++;
   }
@@ -188,9 +195,10 @@ static int parse_ts(const span *s, int64_t *out, const char *file, uint64_t line
   return bad(err, file, line, field, "expected a time string");
 }
 
-int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
-                        uint64_t line, bt_err *err) {
-  const char *e = p + len;
+/* Parse one object starting at p (after optional blanks), never past a newline or e;
+ * *after = just past its closing brace. */
+static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char *file,
+                     uint64_t line, bt_err *err, const char **after) {
   span f[K_N];
   memset(f, 0, sizeof f);
   p = skip_ws(p, e);
@@ -220,7 +228,9 @@ int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char 
       p = q;
     } else {
       const char *q = p;
-      while (q < e && *q != ',' && *q != '}' && *q != ' ' && *q != '\t' && *q != '\r') q++;
+      while (q < e && *q != ',' && *q != '}' && *q != ' ' && *q != '\t' && *q != '\r' &&
+             *q != '\n')
+        q++;
       v.n = (size_t)(q - p);
       v.kind = (v.n == 4 && memcmp(p, "null", 4) == 0) ? 'z' : 'n';
       if (v.n == 0) return bad(err, file, line, k >= 0 ? key_names[k] : "", "missing value");
@@ -235,7 +245,7 @@ int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char 
     if (p < e && *p == '}') break;
     return bad(err, file, line, "", "expected ',' or '}'");
   }
-  if (skip_ws(p + 1, e) != e) return bad(err, file, line, "", "trailing characters after the object");
+  *after = p + 1;
 
   memset(t, 0, sizeof *t);
   if (f[K_STATUS].kind == 's') {
@@ -277,6 +287,15 @@ int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char 
     t->key = h ? h : 1;
   }
   return 0;
+}
+
+int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
+                        uint64_t line, bt_err *err) {
+  const char *after;
+  int rc = parse_obj(p, p + len, t, file, line, err, &after);
+  if (!rc && skip_ws(after, p + len) != p + len)
+    return bad(err, file, line, "", "trailing characters after the object");
+  return rc;
 }
 
 /* ---- aggregation ----------------------------------------------------------------- */
@@ -425,11 +444,10 @@ static void *parse_block(void *arg) {
   const char *p = b->p;
   uint64_t line = b->first_line;
   b->n = 0, b->rc = 0;
+  /* One pass: the parser stops at each object's end and the newline must follow. */
   while (p < b->e) {
-    const char *nl = memchr(p, '\n', (size_t)(b->e - p));
-    size_t n = (size_t)(nl - p);
-    if (n && p[n - 1] == '\r') n--;
-    if (skip_ws(p, p + n) < p + n) {
+    const char *q = skip_ws(p, b->e);
+    if (*q != '\n') {
       if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
         bt_perf_trade *t = realloc(b->t, cap * sizeof *t);
@@ -439,10 +457,15 @@ static void *parse_block(void *arg) {
         }
         b->t = t, b->cap = cap;
       }
-      if ((b->rc = bt_perf_parse_trade(p, n, &b->t[b->n], b->file, line, &b->err))) return NULL;
+      if ((b->rc = parse_obj(q, b->e, &b->t[b->n], b->file, line, &b->err, &q))) return NULL;
+      q = skip_ws(q, b->e);
+      if (*q != '\n') {
+        b->rc = bad(&b->err, b->file, line, "", "trailing characters after the object");
+        return NULL;
+      }
       b->n++;
     }
-    p = nl + 1;
+    p = q + 1;
     line++;
   }
   b->lines = line - b->first_line;

@@ -190,6 +190,18 @@ static void test_errors(void) {
   CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL);
   CHECK(err.line == 3 && strcmp(err.field, "pnl") == 0 && strstr(err.msg, "bad.jsonl:3"));
   bt_perf_index_free(&ix);
+  /* a string left open on one line never swallows the next line */
+  write_file(path,
+             "{\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":\"1\",\"note\":\"abc\n"
+             "\",\"status\":\"closed\"}\n",
+             "w");
+  bt_perf_index_init(&ix, path, 0, 1);
+  CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL && err.line == 1);
+  bt_perf_index_free(&ix);
+  write_file(path, "{\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":\"1\"} x\n", "w");
+  bt_perf_index_init(&ix, path, 0, 1);
+  CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL && strstr(err.msg, "trailing"));
+  bt_perf_index_free(&ix);
   const char *bad[] = {
       "{\"exit_time\":\"2024-13-01T00:00:00Z\",\"pnl\":\"1\",\"status\":\"closed\"}", "exit_time",
       "{\"exit_time\":\"2024-01-01T00:00:00Z\",\"status\":\"closed\"}", "pnl",

@@ -1,6 +1,11 @@
 /* analytics_register.c - config section `analytics` and the run observer that emits
- * backtest_job_started / _completed / _failed. */
+ * backtest_job_started / _completed / _failed.
+ *
+ * The client is started on first use (a run, a Lua capture, `btrun analytics`, or the
+ * app's shutdown), not in bt_app_init: command-line overrides such as --data-dir and
+ * --user-id are applied to the config after bt_app_init, and the client must see them. */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,9 +110,38 @@ static void add_double(cJSON *p, const char *k, bool has, double v) {
   else cJSON_AddNullToObject(p, k);
 }
 
+typedef struct lazy {
+  pthread_mutex_t mu; /* scripts may run backtests from several threads later */
+  bt_app *app;
+  bt_analytics_opts o;
+  bt_an_schemas *schemas; /* handed to the client when it starts */
+  bt_analytics *a;
+  bool failed;
+} lazy;
+
+static bt_analytics *lazy_client(lazy *z) {
+  pthread_mutex_lock(&z->mu);
+  if (!z->a && !z->failed) {
+    snprintf(z->o.data_dir, sizeof z->o.data_dir, "%s", z->app->cfg.data_dir);
+    snprintf(z->o.user_id, sizeof z->o.user_id, "%s", z->app->cfg.user_id);
+    bt_err err = {0};
+    z->a = bt_analytics_open(&z->o, z->schemas, &err);
+    z->schemas = NULL;
+    if (!z->a) {
+      z->failed = true;
+      /* A broken data dir must not stop backtests: run without analytics. */
+      bt_log(LOGGER, BT_LOG_WARNING, "analytics_unavailable", BT_F_STR("reason", err.msg));
+    }
+  }
+  bt_analytics *a = z->a;
+  pthread_mutex_unlock(&z->mu);
+  return a;
+}
+
 static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
   (void)bus;
   (void)err;
+  ud = lazy_client(ud);
   bt_analytics_capture_opts co = {.user_id = info->user_id, .timestamp_ms = info->started_ms,
                                   .urgent = true};
   bt_analytics_capture(ud, "backtest_job_started", base_props(info, 0, false), &co, NULL, NULL);
@@ -115,6 +149,7 @@ static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err
 }
 
 static void obs_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
+  ud = lazy_client(ud);
   bt_analytics_capture_opts co = {.user_id = info->user_id, .urgent = true};
   cJSON *p = base_props(info, out->duration_ms, true);
   if (!p) return;
@@ -140,12 +175,19 @@ static void obs_end(void *ud, const bt_run_info *info, const bt_run_outcome *out
   }
 }
 
-static void obs_close(void *ud) { bt_analytics_close(ud); }
+/* Started here if nothing used it: every btrun process replays orphaned spools. */
+static void obs_close(void *ud) {
+  lazy *z = ud;
+  bt_analytics_close(lazy_client(z));
+  bt_an_schemas_free(z->schemas);
+  pthread_mutex_destroy(&z->mu);
+  free(z);
+}
 
 bt_analytics *bt_analytics_of(bt_app *app) {
   for (int i = 0; app && i < app->nobservers; i++)
     if (app->observers[i].name && strcmp(app->observers[i].name, "analytics") == 0)
-      return app->observers[i].ud;
+      return lazy_client(app->observers[i].ud);
   return NULL;
 }
 
@@ -170,17 +212,21 @@ int bt_analytics_register(bt_app *app, bt_err *err) {
                                          : "no POSTHOG_API_KEY or analytics.api_key"));
     return 0;
   }
-  bt_err oerr = {0};
-  bt_analytics *a = bt_analytics_open(&o, schemas, &oerr);
-  if (!a) {
-    /* A broken data dir must not stop backtests: run without analytics. */
-    bt_log(LOGGER, BT_LOG_WARNING, "analytics_unavailable", BT_F_STR("reason", oerr.msg));
-    return 0;
+  lazy *z = calloc(1, sizeof *z);
+  if (!z) {
+    bt_an_schemas_free(schemas);
+    return bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
   }
-  bt_run_observer obs = {.name = "analytics", .ud = a, .on_start = obs_start,
+  pthread_mutex_init(&z->mu, NULL);
+  z->app = app;
+  z->o = o;
+  z->schemas = schemas;
+  bt_run_observer obs = {.name = "analytics", .ud = z, .on_start = obs_start,
                          .on_end = obs_end, .on_close = obs_close};
   if (bt_app_add_observer(app, &obs)) {
-    bt_analytics_close(a);
+    bt_an_schemas_free(schemas);
+    pthread_mutex_destroy(&z->mu);
+    free(z);
     return bt_errf(err, BT_ENOMEM, "analytics_error", "too many run observers");
   }
   return 0;

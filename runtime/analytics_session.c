@@ -23,6 +23,7 @@ struct bt_an_sessions {
   int64_t timeout_ms;
   sess *v;
   size_t n, cap;
+  bool dirty; /* nothing to save unless a session was touched or ended */
 };
 
 static sess *add(bt_an_sessions *s, const char *distinct) {
@@ -99,6 +100,7 @@ void bt_an_sessions_touch(bt_an_sessions *s, const char *distinct, int64_t now,
                           bt_an_session_change *out) {
   memset(out, 0, sizeof *out);
   pthread_mutex_lock(&s->mu);
+  s->dirty = true;
   sess *e = find(s, distinct);
   if (e && !e->ended && now - e->last_ms > s->timeout_ms) {
     out->ended = true;
@@ -142,6 +144,7 @@ int bt_an_sessions_expire(bt_an_sessions *s, int64_t now, bt_an_session_end_fn f
     list[n].b = e->last_ms;
     n++;
     e->ended = true;
+    s->dirty = true;
   }
   pthread_mutex_unlock(&s->mu);
   for (size_t i = 0; i < n; i++) {
@@ -183,6 +186,10 @@ static void keep_foreign(void *ud, const char *d, const char *id, int64_t a, int
 }
 
 int bt_an_sessions_save(bt_an_sessions *s) {
+  pthread_mutex_lock(&s->mu);
+  bool dirty = s->dirty;
+  pthread_mutex_unlock(&s->mu);
+  if (!dirty) return 0;
   char lock[4300];
   snprintf(lock, sizeof lock, "%s.lock", s->path);
   int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -114,6 +114,12 @@ assert len(uu) == len(set(uu)), "duplicate uuid"
 '
 pass "script: origin script, anonymous distinct id, invalid Lua events skipped with warnings"
 
+# --data-dir on the command line decides where the spool and ids live
+"$BTRUN" strategies/sma_cross.lua --config "$T/cfg.lua" --out "$T/run5" --data-dir "$T/alt" \
+  --log-format json > /dev/null
+[ -s "$T/alt/analytics/installation_id" ] || fail "--data-dir not honoured by analytics"
+pass "--data-dir honoured"
+
 # --- not configured: one info record, nothing written, same results ------------------------
 stop_server
 unset POSTHOG_API_KEY POSTHOG_HOST

@@ -66,6 +66,11 @@ bt_ok "$STRAT/core_bars.lua" --data "$FIX/aaa.csv" --data "$FIX/bbb.csv" --param
   --param at=1 --param symbol=BBB --out "$T/m3"
 eq "$(jq -r '"\(.symbol) \(.entry_time) \(.entry_price)"' "$T/m3/trades.jsonl")" \
   "BBB 2020-01-02T00:00:00Z 50.0" "cross-symbol order fills at that symbol's next bar"
+# placed on AAA's 2020-01-02 bar: BBB's bar at the same time is not 'next' (no look-ahead)
+bt_ok "$STRAT/core_bars.lua" --data "$FIX/aaa.csv" --data "$FIX/bbb.csv" --param "log=$T/m4.log" \
+  --param at=2 --param symbol=BBB --out "$T/m4"
+eq "$(jq -r '"\(.symbol) \(.entry_time) \(.entry_price)"' "$T/m4/trades.jsonl")" \
+  "BBB 2020-01-03T00:00:00Z 51.0" "an order placed at time t never fills at another symbol's bar at t"
 # without symbol= in a multi-feed run the order goes to the current bar's symbol
 bt_ok "$STRAT/core_bars.lua" --data "$FIX/aaa.csv" --data "$FIX/bbb.csv" --param "log=$T/m5.log" \
   --param at=3 --out "$T/m5"

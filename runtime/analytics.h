@@ -92,10 +92,12 @@ void bt_analytics_close(bt_analytics *a);
  * SESSION_TIMEOUT_MINUTES) into o. *configured is false when no API key is set. */
 int bt_analytics_read_config(bt_app *app, bt_analytics_opts *o, bt_an_schemas *schemas,
                              bool *configured, bt_err *err);
-/* Called once from bt_app_init: start the client and observe runs (lifecycle events).
+/* Called once from bt_app_init: read the config and observe runs (lifecycle events).
+ * The client starts on first use (run, capture, bt_analytics_of) or at app close, so
+ * command-line overrides of data_dir/user_id made after bt_app_init apply.
  * Not configured or disabled: one info record and nothing else. */
 int bt_analytics_register(bt_app *app, bt_err *err);
-/* The app's client, NULL when analytics is off. */
+/* The app's client (started if needed), NULL when analytics is off or unavailable. */
 bt_analytics *bt_analytics_of(bt_app *app);
 
 /* `btrun analytics flush|status|opt-out USER_ID|opt-in USER_ID` */

@@ -245,7 +245,7 @@ static int run_file(bt_app *app, const cli_opts *o) {
   int rc = 0;
   if (luaL_loadfile(L, o->file) != LUA_OK) {
     bt_errf(&err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));
-    char *exc = bt_log_exception_json(err.type, err.msg, NULL);
+    char *exc = bt_log_err_json(&err);
     bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
     free(exc);
     report_error(&err);
@@ -254,7 +254,7 @@ static int run_file(bt_app *app, const cli_opts *o) {
     app->origin = "script";
     int status = bt_lua_pcall(L, 0, 1, &err);
     if (status) {
-      char *exc = bt_log_exception_json(err.type, err.msg, err.traceback);
+      char *exc = bt_log_err_json(&err);
       bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
       free(exc);
       report_error(&err);
@@ -287,8 +287,10 @@ static int init_app(bt_app *app, const char *config) {
   bool explicit_path = path != NULL;
   if (!path) path = "config/btrun.lua";
   if (bt_app_init(app, path, explicit_path, &err) || bt_log_configure(&app->cfg, &err)) {
+    char *exc = bt_log_err_json(&err);
     bt_log("cli", BT_LOG_ERROR, "config_invalid", BT_F_STR("file", err.file),
-           BT_F_STR("key", err.field), BT_F_STR("message", err.msg));
+           BT_F_STR("key", err.field), BT_F_STR("message", err.msg), BT_F_JSON("exception", exc));
+    free(exc);
     report_error(&err);
     bt_err_clear(&err);
     bt_app_close(app);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "lua_mem.h"
 
 static const char APP_KEY[] = "btrun.app";
@@ -85,6 +86,22 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
   return code;
 }
 
+/* In JSON log mode stdout carries only JSON lines, so print() becomes an info record
+ * (event "print", the text in `message`); in console mode it prints as usual. */
+static int json_print(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  bt_log("lua", BT_LOG_INFO, "print", BT_F_STR("message", lua_tostring(L, -1)));
+  return 0;
+}
+
 static int open_bt(lua_State *L) {
   lua_newtable(L);
   for (const bt_lua_module *m = bt_lua_modules; m->name; m++) {
@@ -105,6 +122,10 @@ lua_State *bt_lua_new_state(bt_app *app, bt_err *err) {
   }
   luaL_openlibs(L);
   lua_gc(L, LUA_GCGEN, 0, 0);
+  if (bt_log_get_format() == BT_LOG_FORMAT_JSON) {
+    lua_pushcfunction(L, json_print);
+    lua_setglobal(L, "print");
+  }
   lua_pushlightuserdata(L, app);
   lua_setfield(L, LUA_REGISTRYINDEX, APP_KEY);
 

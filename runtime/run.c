@@ -588,11 +588,12 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     if (run->equity_f) equity_sample(run, bar.time, equity, dd);
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
+      char when[32];
       for (int i = 0; i < run->nfeeds; i++) done += bt_feed_progress(run->feeds[i]);
       bt_log("run", BT_LOG_INFO, "backtest_progress", BT_F_INT("bars_done", run->bars),
              BT_F_DBL("percent", 100.0 * done / run->nfeeds),
              BT_F_DBL("bars_per_s", secs > 0 ? (double)run->bars / secs : 0),
-             BT_F_INT("market_time", bar.time));
+             BT_F_STR("bar_time", (bt_format_time(bar.time, when), when)));
     }
   }
   run->bar = NULL;
@@ -785,7 +786,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
     if (app->observers[i].on_end) app->observers[i].on_end(app->observers[i].ud, &run->info, &outcome);
 
   if (rc) {
-    char *exc = bt_log_exception_json(err->type, err->msg, err->traceback);
+    char *exc = bt_log_err_json(err);
     char when[32] = "";
     if (run->bar) bt_format_time(run->bar->time, when);
     bt_log("run", BT_LOG_ERROR, "backtest_failed", BT_F_JSON("exception", exc),

@@ -59,7 +59,7 @@ static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
     p += 8, n -= 8;
   }
   uint64_t w = 0;
-  memcpy(&w, p, n);
+  if (n) memcpy(&w, p, n); /* absent fields have p == NULL */
   h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9e3779b97f4a7c15ULL;
   return h ^ (h >> 32);
 }

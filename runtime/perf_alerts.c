@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -409,6 +410,7 @@ int bt_perf_targets_eval(bt_perf_targets *t, const bt_perf_index *ix, bt_perf_su
 
 /* ---- alerts file ----------------------------------------------------------------- */
 
+/* Read the alerts file; *dirfd is its directory, locked until closed. */
 static int read_alerts(const char *path, char **text, size_t *len, int *dirfd, char *name,
                        bt_err *err) {
   char dir[1024];
@@ -417,6 +419,12 @@ static int read_alerts(const char *path, char **text, size_t *len, int *dirfd, c
   if (rc) return rc;
   int fd = bt_perf_dir_open(dir, err);
   if (fd < 0) return fd;
+  /* Raising appends and ack replaces the file: both hold the directory lock (released
+   * by close) so an ack never drops a record appended meanwhile by a watch. */
+  if (flock(fd, LOCK_EX) != 0) {
+    close(fd);
+    return bt_errf(err, BT_EIO, "io_error", "%s: lock: %s", dir, strerror(errno));
+  }
   rc = bt_perf_read(fd, name, text, len, err);
   if (rc < 0) {
     close(fd);

@@ -50,7 +50,7 @@ bad outdir "return { out_dir = 5 }" "$T/outdir.lua: out_dir: expected string, go
 bad commission "return { commission = 0.1 }" "$T/commission.lua: commission: expected table, got number"
 bad maxmem "return { max_memory = 1.5 }" "$T/maxmem.lua: max_memory: expected integer"
 bad cashzero "return { cash = 0 }" "cash: must be > 0"
-bad syntax "return { cash = " "$T/syntax.lua:2:"
+bad syntax "return { cash = " "syntax.lua:2:"  # Lua shortens long paths with "..."
 bad notable "return 5" "$T/notable.lua: must return a table"
 bad slippage "return { slippage_bps = 10000 }" "slippage_bps"
 bad negative "return { commission = { per_unit = -1 } }" "commission.per_unit"

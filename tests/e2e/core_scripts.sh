@@ -29,7 +29,7 @@ bt "$T/bad.lua"
 eq "$RC" 1 "script error: exit 1"
 has "$T/err.log" "bad.lua:1: script boom" "script error on stderr"
 rec=$(log_event script_failed)
-eq "$(jq -r .exception.message <<<"$rec")" "$T/bad.lua:1: script boom" "script_failed message"
+jq -r .exception.message <<<"$rec" | grep -q "bad.lua:1: script boom$" || fail "script_failed message"
 jq -e '.exception.frames | map(.line) | index(2) != null' <<<"$rec" >/dev/null || fail "traceback frames"
 # a script that returns nothing succeeds
 printf 'print("hello from a script")\n' >"$T/hello.lua"

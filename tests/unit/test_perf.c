@@ -544,6 +544,56 @@ static void test_targets_and_alerts(void) {
   bt_perf_index_free(&ix);
 }
 
+/* report.html of a run: rendered by the run observer, equity curve bounded. */
+static void test_run_report(void) {
+  bt_app app;
+  bt_err err = {0};
+  CHECK(bt_app_init(&app, NULL, false, &err) == 0);
+  const bt_run_observer *obs = NULL;
+  for (int i = 0; i < app.nobservers; i++)
+    if (strcmp(app.observers[i].name, "perf_report") == 0) obs = &app.observers[i];
+  CHECK(obs != NULL);
+  if (!obs) return;
+  char dir[600], path[700];
+  snprintf(dir, sizeof dir, "%s/run", tmp);
+  mkdir(dir, 0755);
+  snprintf(path, sizeof path, "%s/result.json", dir);
+  write_file(path, "{\"run_id\":\"r-1\",\"strategy\":\"s.lua\",\"final_equity\":\"1005.5\"}\n", "w");
+  snprintf(path, sizeof path, "%s/equity.csv", dir);
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs("time,equity,cash,position_value,drawdown\n", f);
+  for (long i = 0; i < 30000; i++)
+    fprintf(f, "2020-01-01T%02ld:%02ld:00Z,%ld.5,0.0,0.0,0.0\n", i / 60 % 24, i % 60, 1000 + (i * 7919) % 501);
+  fclose(f);
+  snprintf(path, sizeof path, "cp tests/fixtures/perf/basic.jsonl '%s/trades.jsonl'", dir);
+  CHECK(system(path) == 0);
+  bt_run_info info = {0};
+  info.out_dir = dir;
+  bt_run_outcome failed = {.status = BT_RUN_FAILED}, done = {.status = BT_RUN_COMPLETED};
+  obs->on_end(obs->ud, &info, &failed);
+  snprintf(path, sizeof path, "%s/report.html", dir);
+  CHECK(access(path, F_OK) != 0); /* no report for a failed run */
+  obs->on_end(obs->ud, &info, &done);
+  char *html = NULL;
+  size_t len = 0;
+  int fd = bt_perf_dir_open(dir, &err);
+  CHECK(fd >= 0 && bt_perf_read(fd, "report.html", &html, &len, &err) == 0);
+  if (fd >= 0) close(fd);
+  if (html) {
+    CHECK(strstr(html, "30000 equity rows drawn as") != NULL);
+    const char *pl = strstr(html, "points=\"");
+    long pts = 0;
+    for (const char *q = pl ? pl + 8 : ""; *q && *q != '"'; q++) pts += *q == ',';
+    CHECK(pts > 500 && pts <= 2100);
+    CHECK(strstr(html, "run_id r-1") != NULL);
+    CHECK(strstr(html, "3 wins, 4 losses") != NULL);
+    free(html);
+  }
+  bt_app_close(&app);
+}
+
 int main(void) {
   const char *base = getenv("BT_TEST_TMP");
   snprintf(tmp, sizeof tmp, "%s/test_perf.%ld", base && *base ? base : "/tmp", (long)getpid());
@@ -560,6 +610,7 @@ int main(void) {
   test_timezone_and_open();
   test_confinement();
   test_targets_and_alerts();
+  test_run_report();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (system(cmd) != 0) failures++;
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

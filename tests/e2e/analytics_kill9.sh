@@ -28,7 +28,7 @@ runs=$(grep -c '"backtest_completed"' "$T/run.log")
 pending=$(sed -n 's/^spool: *\([0-9]*\) event.*/\1/p' "$T/status")
 echo "killed after $runs runs; $pending events in the spool"
 # Crash window: at most the events of the last sync interval are lost.
-[ "$pending" -ge $((2 * runs - 2)) ] || fail "only $pending events spooled for $runs runs"
+[ "$pending" -ge $((2 * runs - 4)) ] || fail "only $pending events spooled for $runs runs"
 start_server --port "$PORT"
 "$BTRUN" analytics flush --config "$T/cfg.lua" > "$T/flush.out" || { cat "$T/flush.out"; fail "flush"; }
 py '

@@ -60,7 +60,7 @@ has "$T/err.log" "$T/missing.lua: config file not found" "missing config named"
 BTRUN_CONFIG="$T/missing.lua" bt "$STRAT/core_probe.lua" --data "$UP" --out "$T/bad-env"
 eq "$RC" 1 "missing BTRUN_CONFIG: exit code"
 has "$T/err.log" "$T/missing.lua" "missing BTRUN_CONFIG named"
-for d in unknown nested cashtype timeout syntax notable missing env; do
+for d in unknown nested cashtype timeout syntax notable slippage negative missing env; do
   [ ! -e "$T/bad-$d" ] || fail "config error ($d) creates no run directory"
 done
 rec=$(log_event config_invalid)

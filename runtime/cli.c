@@ -313,9 +313,11 @@ int bt_cli_main(int argc, char **argv) {
     print_help();
     return 0;
   }
+  /* --config may stand anywhere, also before a command name. */
+  const char *config = take_config(&argc, argv);
+  if (argc < 2) return usage_error("no strategy, script or command given%s", "");
   for (const bt_cli_command *c = bt_cli_commands; c->name; c++) {
     if (strcmp(argv[1], c->name) != 0) continue;
-    const char *config = take_config(&argc, argv);
     bt_app app;
     if (init_app(&app, config)) return 1;
     int rc = c->fn(&app, argc - 1, argv + 1);
@@ -323,7 +325,7 @@ int bt_cli_main(int argc, char **argv) {
     return rc;
   }
 
-  cli_opts o = {0};
+  cli_opts o = {.config = config};
   if (parse_args(argc, argv, &o)) return 1;
   if (!o.file) return usage_error("no strategy or script file given%s", "");
   /* Command-line log settings win over config; set them first so config errors are

@@ -79,3 +79,15 @@ for k in trades final_equity total_return sharpe max_drawdown; do
   eq "$(res "$T/d1" ".$k")" "$(res "$T/d2" ".$k")" "same $k"
 done
 ok "determinism"
+
+# log level and memory size forms; BTRUN_LOG_LEVEL
+bt_ok "$STRAT/core_probe.lua" --data "$FIX/up5.csv" --max-memory 1G --log-level warning --out "$T/l1"
+[ -z "$(log_event backtest_completed)" ] || fail "--log-level warning hides info records"
+BTRUN_LOG_LEVEL=error bt_ok "$STRAT/core_probe.lua" --data "$FIX/up5.csv" --max-memory 256M --out "$T/l2"
+[ ! -s "$T/out.log" ] || fail "BTRUN_LOG_LEVEL=error: no records for a clean run"
+BTRUN_LOG_LEVEL=error bt_ok "$STRAT/core_probe.lua" --data "$FIX/up5.csv" --log-level info --out "$T/l3"
+[ -n "$(log_event backtest_completed)" ] || fail "--log-level wins over BTRUN_LOG_LEVEL"
+BTRUN_LOG_LEVEL=loud bt "$STRAT/core_probe.lua" --data "$FIX/up5.csv" --out "$T/l4"
+eq "$RC" 1 "invalid BTRUN_LOG_LEVEL: exit 1"
+has "$T/err.log" "BTRUN_LOG_LEVEL" "invalid BTRUN_LOG_LEVEL named"
+ok "log levels, BTRUN_LOG_LEVEL, memory sizes"

@@ -82,6 +82,10 @@ probe "$UP" at=1 type=stop_limit stop=11.5 price=11.2
 expect_fill buy 11.2 2020-01-02 "stop_limit: triggered at 11.5, bar trades down to the 11.2 limit"
 probe "$UP" at=1 type=stop_limit stop=13.5 price=12.5
 expect_fill buy 12.5 2020-01-06 "stop_limit: triggered on bar 4, limit 12.5 (low 12)"
+# triggered on bar 2 (high 12 >= 11.5) without reaching the 10.2 limit (low 10.5); the armed
+# limit fills on bar 3 (low 10) although bar 3 never reaches the stop again
+probe "$FIX/stop_limit3.csv" at=1 type=stop_limit stop=11.5 price=10.2
+expect_fill buy 10.2 2020-01-03 "stop_limit: armed on bar 2, filled at the limit on bar 3"
 probe "$UP" at=1 type=stop_limit stop=20 price=21
 expect_no_fill "stop_limit never triggered"
 ok "stop_limit orders"

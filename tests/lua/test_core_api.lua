@@ -252,5 +252,34 @@ do
   eq(type(bt.version), "string", "bt.version")
 end
 
+-- 8. Edge cases: reversal splits trades, non-finite numbers are refused, an error in
+--    on_reject fails the run, fractional quantities are exact.
+do
+  local pos
+  local r = run({
+    on_bar = function(ctx, bar)
+      if bar.time == day(2020, 1, 1) then ctx:buy(10)
+      elseif bar.time == day(2020, 1, 2) then ctx:sell(15)      -- fills at 12: long 10 -> short 5
+      elseif bar.time == day(2020, 1, 3) then pos = ctx:position(); ctx:close() end
+    end,
+  })
+  eq(pos, -5, "a reversing fill leaves the remainder short")
+  eq(r.trades, 2, "the reversal closes one trade and opens another")
+  eq(r.final_equity, "100005.0", "long 10 from 11 to 12 (+10), short 5 from 12 to 13 (-5)")
+  for _, bad in ipairs { 0 / 0, math.huge, -math.huge, 1e300 } do
+    local rr = run { on_bar = function(ctx, bar) ctx:buy(bad) end }
+    eq(rr.status, "failed", "qty " .. tostring(bad) .. " is refused")
+    check(tostring(rr.error):find("qty out of range", 1, true), "qty %s: %s", tostring(bad), tostring(rr.error))
+  end
+  local rp = run { on_bar = function(ctx, bar) ctx:buy(1, { type = "limit", price = 0 / 0 }) end }
+  check(tostring(rp.error):find("price out of range", 1, true), "NaN price: %s", tostring(rp.error))
+  local rj = run({ on_bar = function(ctx, bar) if bar.time == day(2020, 1, 1) then ctx:buy(1) end end,
+                   on_reject = function() error("in on_reject") end }, { cash = 1 })
+  eq(rj.status, "failed", "an error in on_reject fails the run")
+  eq(rj.error_type, "lua_error", "on_reject error type")
+  local rf = run { on_bar = function(ctx, bar) if bar.time == day(2020, 1, 1) then ctx:buy(0.1) end end }
+  eq(rf.final_equity, "100000.35", "0.1 units from 11 to 14.5, exactly")
+end
+
 if failures > 0 then error(failures .. " check(s) failed") end
 print("ok - test_core_api")

@@ -15,4 +15,39 @@ return {
   max_memory = 512 * 1024 * 1024, -- bytes of Lua heap a strategy may use
   skip_bad_rows = false,    -- true: skip and count malformed CSV rows instead of failing
   progress_every = 1000000, -- bars between backtest_progress log records (0 = off)
+
+  -- The sections below are shown with their defaults, commented out; uncomment to change.
+
+  -- Structured logging (docs/logging.md)
+  -- log = {
+  --   level = "info",           -- debug | info | warning | error | off
+  --   format = "auto",          -- auto (console on a terminal, else json) | json | console
+  --   loggers = { broker = "debug" },  -- per-logger levels
+  -- },
+
+  -- Tracing bus and event store (docs/events.md)
+  -- trace = {
+  --   enabled = true,           -- false: no store, no overhead
+  --   bars = "all",             -- "all" | "sampled" | "none"
+  --   sample_rate = 1.0,        -- share of non-critical events kept
+  --   context_window = 5,       -- events kept before and after each critical event
+  --   critical = { "SIGNAL", "ORDER", "FILL", "RISK_BREACH", "PORTFOLIO" },
+  --   seed = 1,
+  -- },
+
+  -- Product analytics to PostHog (docs/analytics.md); off without an API key
+  -- analytics = {
+  --   enabled = true,
+  --   api_key = nil,            -- or env POSTHOG_API_KEY
+  --   host = "https://us.i.posthog.com",  -- or env POSTHOG_HOST
+  --   shutdown_timeout_ms = 2000,
+  -- },
+
+  -- Performance summaries and alerts (docs/performance.md; targets in config/targets.lua)
+  -- perf = {
+  --   trades = "logs/trades",
+  --   out_dir = "logs/performance",
+  --   alerts_file = "logs/performance-alerts.jsonl",
+  --   timezone = "UTC",         -- fixed offset such as "-05:00"
+  -- },
 }

@@ -7,6 +7,7 @@ UP="$FIX/up5.csv"
 
 # failed_run DIR TYPE: the common shape of a failed run
 failed_run() {
+  no_sanitizer_report "($2)"
   eq "$RC" 1 "$2: exit code"
   eq "$(res "$1" .status)" failed "$2: result.json status"
   eq "$(res "$1" .error.type)" "$2" "$2: result.json error.type"

@@ -412,6 +412,11 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
       }
     }
   }
+  /* the slot a few events ahead is likely cold (last written one lap ago, then read by
+   * the writer): ask for it now so the stores into it do not stall */
+  const char *ahead = (const char *)&r->slots[(h + 8) & r->mask];
+  __builtin_prefetch(ahead, 1);
+  __builtin_prefetch(ahead + 64, 1);
   return &r->slots[h & r->mask];
 }
 
@@ -590,9 +595,11 @@ static void *writer_main(void *arg) {
     }
     size_t end = head - tail > 4096 ? tail + 4096 : head;
     for (; tail != end; tail++) {
-      bt_trace_event *e = &r->slots[tail & r->mask];
-      e->received = bt_bus_clock_ns();
-      bt_sampler_push(r->sampler, e);
+      /* copied out: writing into the slot would pull its cache line away from the run
+       * thread, which writes it again one lap later */
+      bt_trace_event e = r->slots[tail & r->mask];
+      e.received = bt_bus_clock_ns();
+      bt_sampler_push(r->sampler, &e);
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))

@@ -31,11 +31,18 @@ if [ -d "${SHARED_DATA:-}" ]; then
       awk -F, 'NR > 1 && $3 ~ /^-/ { exit 1 }' "$D-100/equity.csv" || fail "$name: cash never negative"
       ;;
     *)
-      bt_ok strategies/sma_cross.lua --data "$f" --out "$D"
+      bt_ok strategies/sma_cross.lua --data "$f" --param qty=10 --out "$D"  # 10 x ~4000 fits the cash
       sym=$(echo "$name" | sed 's/[-_.].*//' | tr a-z A-Z)
       eq "$(res "$D" '.data[0].symbol')" "$sym" "$name: symbol from the file name"
       eq "$(($(wc -l <"$D/equity.csv") - 1))" "$rows" "$name: one equity row per daily bar"
       eq "$(tail -1 "$D/equity.csv" | cut -d, -f1)" "$(tail -1 "$f" | cut -d, -f1)T00:00:00Z" "$name: last day"
+      # prices are parsed exactly: every entry price is the file's open of that day,
+      # digit for digit ("2.370370" -> "2.37037")
+      jq -r '"\(.entry_time[0:10]) \(.entry_price)"' "$D/trades.jsonl" | awk -F'[, ]' '
+        function canon(s) { if (index(s, ".") == 0) return s ".0"; sub(/0+$/, "", s); return s ~ /\.$/ ? s "0" : s }
+        NR == FNR { if (FNR > 1) open[$1] = canon($2); next }
+        { n++; if (open[$1] != $2) { print "entry " $1 " " $2 " but open " open[$1] > "/dev/stderr"; bad = 1 } }
+        END { exit bad || n == 0 }' "$f" - || fail "$name: entry prices are the exact opens"
       ;;
     esac
     eq "$(res "$D" .status)" completed "$name: completed"

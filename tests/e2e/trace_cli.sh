@@ -96,7 +96,7 @@ for ev in bt.events.query{ run = r.run_id, type = { "FILL" }, from = "1996-01-01
 end
 local ok, err = pcall(bt.events.query, { run = r, colour = "red" })
 assert(not ok and tostring(err):find("colour"), "unknown option not rejected")
-print(n, fills, buys, m)
+io.write(n, " ", fills, " ", buys, " ", m, "\n")
 LUA
 read -r n qfills buys m < <("$BTRUN" "$tmp/query.lua")
 qrun=$(last_run)

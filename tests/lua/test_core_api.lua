@@ -67,6 +67,18 @@ do
   local t
   run({ on_bar = function(ctx, bar) t = t or bar.time end }, { data = FIX .. "bbb.csv" })
   eq(t, day(2020, 1, 2), "Datetime column")
+  -- every accepted time form gives integer epoch seconds in UTC
+  local function times(file)
+    local out = {}
+    run({ on_bar = function(ctx, bar) out[#out + 1] = bar.time end }, { data = FIX .. file })
+    return table.concat(out, " ")
+  end
+  local d2 = day(2020, 1, 2)
+  eq(times("tz_iso.csv"), string.format("%d %d %d", d2 + 14 * 3600 + 1800, d2 + 15 * 3600, d2 + 16 * 3600),
+    "ISO-8601 with zones -> UTC")
+  eq(times("epoch.csv"), "1577977200 1577977260", "epoch seconds")
+  eq(times("date_time.csv"), string.format("%d %d", d2 + 9 * 3600 + 1800, d2 + 9 * 3600 + 1860),
+    "separate Date and Time columns (UTC)")
 end
 
 -- 3. ctx.params, ctx.symbols, ctx.run_id / correlation_id.

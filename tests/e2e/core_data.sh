@@ -22,8 +22,10 @@ if [ -d "${SHARED_DATA:-}" ]; then
       eq "$(res "$D" .rejected_orders)" 0 "$name: 10 units are affordable"
       [ "$(res "$D" .trades)" -gt 0 ] || fail "$name: trades"
       eq "$(jq -r .qty "$D/trades.jsonl" | sort -u)" 10.0 "$name: qty 10"
-      last=$(tail -1 "$f" | tr -d '\r' | awk -F, '{ print $1 "T" $2 "Z" }')
-      eq "$(tail -1 "$D/equity.csv" | cut -d, -f1)" "$last" "$name: last equity row is the last bar"
+      # each row is the day's last bar
+      tail -n +2 "$f" | tr -d '\r' | awk -F, '{ last[$1] = $1 "T" $2 "Z" } END { for (d in last) print last[d] }' \
+        | sort | diff - <(tail -n +2 "$D/equity.csv" | cut -d, -f1) >/dev/null \
+        || fail "$name: equity rows are at each day's last bar"
       # 100 units cannot be paid for: rejected, never negative cash
       bt_ok strategies/sma_cross.lua --data "FESX=$f" --param qty=100 --out "$D-100"
       [ "$(res "$D-100" .rejected_orders)" -gt 0 ] || fail "$name: 100 units rejected"

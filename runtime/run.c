@@ -703,7 +703,14 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (!rc) rc = call_cb(run, run->ref_on_finish, LUA_NOREF, err);
   watchdog_stop(run);
   lua_settop(L, strategy - 1);
-  for (int i = 0; i < run->nfeeds; i++) res->skipped_rows += bt_feed_skipped(run->feeds[i]);
+  for (int i = 0; i < run->nfeeds; i++) {
+    const bt_feed *f = run->feeds[i];
+    if (!bt_feed_skipped(f)) continue;
+    res->skipped_rows += bt_feed_skipped(f);
+    bt_log("feed", BT_LOG_WARNING, "rows_skipped", BT_F_STR("file", bt_feed_path(f)),
+           BT_F_STR("symbol", bt_feed_symbol(f)), BT_F_INT("skipped", bt_feed_skipped(f)),
+           BT_F_INT("first_line", bt_feed_first_skipped_line(f)));
+  }
   if (rc) return rc;
   if (run->equity_pending) equity_write(run);
 

@@ -159,9 +159,21 @@ static int apply_overrides(bt_app *app, const cli_opts *o) {
   return 0;
 }
 
+/* The script's state, so SIGINT/SIGTERM can stop Lua that runs outside any backtest
+ * (a run's own watchdog covers the rest). Process-wide because signals are. */
+static lua_State *volatile script_state;
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  luaL_error(L, "btrun: interrupted");
+}
+
 static void on_signal(int sig) {
   (void)sig;
   bt_interrupted = 1;
+  lua_State *L = script_state;
+  /* lua_sethook is async-signal-safe (lua.c's laction does the same). */
+  if (L) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static void install_signals(void) {
@@ -243,6 +255,7 @@ static int run_file(bt_app *app, const cli_opts *o) {
   lua_pop(L, 1);
 
   int rc = 0;
+  script_state = L;
   if (luaL_loadfile(L, o->file) != LUA_OK) {
     bt_errf(&err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));
     char *exc = bt_log_err_json(&err);
@@ -265,6 +278,7 @@ static int run_file(bt_app *app, const cli_opts *o) {
     }
   }
   bt_err_clear(&err);
+  script_state = NULL;
   bt_lua_close(L);
   return rc;
 }

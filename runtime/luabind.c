@@ -77,8 +77,12 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
     lua_pop(L, 1);
     return code;
   }
+  if (strstr(full, "btrun: interrupted")) {
+    bt_errf(err, BT_ELIMIT, "interrupted", "interrupted by signal");
+    lua_pop(L, 1);
+    return BT_ELIMIT;
+  }
   if (strstr(full, "btrun: timeout")) code = BT_ELIMIT, type = "timeout";
-  if (strstr(full, "btrun: interrupted")) code = BT_ELIMIT, type = "interrupted";
   bt_errf(err, code, type, "%.*s", (int)(msglen > 700 ? 700 : msglen), full);
   free(err->traceback);
   err->traceback = tb ? strdup(tb + 1) : NULL;

@@ -44,7 +44,8 @@ static int mkdirs(const char *path) {
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   bt_run *run = bt_lua_run(L);
-  lua_sethook(L, NULL, 0, 0);
+  /* The hook stays armed: a strategy that catches the error with pcall meets it again
+   * at its next instruction, so it cannot outlive the limit. */
   if (run && atomic_load(&run->stop) == BT_STOP_INTERRUPT)
     luaL_error(L, "btrun: interrupted");
   luaL_error(L, "btrun: timeout after %f s", run ? run->app->cfg.timeout_s : 0.0);
@@ -224,6 +225,15 @@ static int open_outputs(bt_run *run, bt_err *err) {
   if (mkdirs(dir) != 0)
     return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot create run directory: %s",
                       strerror(errno));
+  /* A reused --out directory must not mix this run's result with an earlier run's files. */
+  static const char *const previous[] = {"result.json", "trades.jsonl", "equity.csv",
+                                         "report.html", "trades.jsonl.part", "equity.csv.part"};
+  for (size_t i = 0; i < sizeof previous / sizeof previous[0]; i++) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, previous[i]);
+    if (unlink(path) != 0 && errno != ENOENT)
+      return bt_errf_at(err, BT_EIO, "io_error", path, 0, "", "cannot remove: %s", strerror(errno));
+  }
   /* Written under .part names and renamed only when the run completes, so a failed or
    * killed run never leaves files that look complete. */
   snprintf(run->trades_tmp, sizeof run->trades_tmp, "%s/trades.jsonl.part", dir);
@@ -546,10 +556,12 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     if (bt_broker_on_bar(run->broker, run->ledger, &run->current, on_broker_event, &fc, err))
       return err->code;
     if (fc.rc) return fc.rc;
-    if (bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time))
-      return bt_errf(err, BT_ERANGE, "overflow_error",
-                     "position value overflows at %s bar %lld", bt_feed_symbol(run->feeds[bar.symbol]),
-                     (long long)bar.time);
+    if (bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time)) {
+      char when[32];
+      bt_format_time(bar.time, when);
+      return bt_errf(err, BT_ERANGE, "overflow_error", "position value overflows at %s bar %s",
+                     bt_feed_symbol(run->feeds[bar.symbol]), when);
+    }
     run->cause = run->bar_event;
     if (has_on_bar) {
       if ((int)bar.symbol != last_symbol) {

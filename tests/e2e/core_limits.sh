@@ -88,3 +88,35 @@ if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fail "SIGINT did not stop
 set +e; wait "$pid"; RC=$?; set -e
 failed_run "$T/int" interrupted
 ok "SIGINT stops a run"
+
+# 5. A strategy that catches the timeout with pcall and loops again still stops.
+set +e
+timeout -s KILL 20 "$BTRUN" --log-format json "$STRAT/core_hang.lua" --data "$UP" --param mode=pcall \
+  --timeout 1 --out "$T/pcall" >"$T/out.log" 2>"$T/err.log"
+RC=$?
+set -e
+[ "$RC" -ne 137 ] || fail "pcall swallowed the timeout: killed after 20 s"
+failed_run "$T/pcall" timeout
+ok "pcall cannot swallow the timeout"
+
+# 6. SIGINT stops a script that loops outside any backtest.
+printf 'while true do end\n' >"$T/spin.lua"
+"$BTRUN" --log-format json "$T/spin.lua" >"$T/out.log" 2>"$T/err.log" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fail "SIGINT did not stop the script within 5 s"; fi
+set +e; wait "$pid"; RC=$?; set -e
+eq "$RC" 1 "interrupted script: exit code"
+has "$T/err.log" "interrupted by signal" "interrupted script: message"
+eq "$(log_event script_failed | jq -r .exception.type)" interrupted "script_failed exception.type"
+ok "SIGINT stops a script"
+
+# 7. A failed run into a reused --out directory leaves none of the earlier run's files.
+bt_ok "$BTRUN_SRC/strategies/sma_cross.lua" --out "$T/reuse"
+[ -e "$T/reuse/trades.jsonl" ] || fail "first run wrote trades.jsonl"
+bt "$STRAT/core_error.lua" --data "$UP" --out "$T/reuse"
+failed_run "$T/reuse" lua_error
+[ ! -e "$T/reuse/report.html" ] || fail "stale report.html next to a failed result"
+ok "a reused run directory starts clean"

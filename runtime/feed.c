@@ -734,8 +734,8 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
 }
 
 /* Page-cache pages of a mapped file count in the process RSS; give back what has been
- * read, in 32 MiB steps, so memory stays flat however long the file is. */
-#define RELEASE_STEP ((size_t)32 << 20)
+ * read, in 8 MiB steps, so memory stays flat however long the file is. */
+#define RELEASE_STEP ((size_t)8 << 20)
 static void release_consumed(bt_feed *f) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t upto = f->pos / page * page;

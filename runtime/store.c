@@ -405,6 +405,13 @@ int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_st
 int bt_store_begin(bt_store *s, bt_err *err) { return exec(s, "BEGIN IMMEDIATE", err); }
 int bt_store_commit(bt_store *s, bt_err *err) { return exec(s, "COMMIT", err); }
 
+void bt_store_no_autocheckpoint(bt_store *s) { sqlite3_wal_autocheckpoint(s->db, 0); }
+
+int bt_store_checkpoint(bt_store *s, bt_err *err) {
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : db_err(s, err, "checkpoint");
+}
+
 /* Chunk blob: version byte, the chunk's source names (varint count, then strings), then
  * per event, deltas against the previous event of the chunk as (zigzag) varints:
  *   seq, type (byte), ts, symbol, source index, seq - cause (0 = none),

@@ -95,6 +95,11 @@ int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_st
 
 /* ---- writing events (one thread) ---- */
 int bt_store_begin(bt_store *s, bt_err *err);   /* start a write transaction */
+/* Leave checkpoints (copying the WAL into the database file, with an fsync) to another
+ * connection calling bt_store_checkpoint, so that a writer never stalls on them. */
+void bt_store_no_autocheckpoint(bt_store *s);
+/* A passive checkpoint: copies what it can without blocking the writer. */
+int bt_store_checkpoint(bt_store *s, bt_err *err);
 int bt_store_commit(bt_store *s, bt_err *err);
 /* n (1..BT_STORE_CHUNK) events of one stream (0: BARs, 1: the other types) in increasing
  * seq order: one chunks row, plus the links of those that have a cause. */

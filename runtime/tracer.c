@@ -322,7 +322,7 @@ typedef struct trace_run {
   size_t mask;
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
-  uint64_t dropped, blocked_waits;
+  uint64_t dropped, blocked_waits, blocked_ns;
   bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
   const char *src_last_ptr, *src_last;
@@ -332,14 +332,21 @@ typedef struct trace_run {
   _Atomic bool stop;
   /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer
    * signals it every wake_every events while it naps); the producer waits on `space`
-   * when the ring is full (the writer signals after each batch while it waits). */
-  _Atomic bool writer_napping, producer_waiting;
+   * when the ring is full (the writer signals after each batch while it waits). Naps are
+   * short (1 ms), so a signal is only a shortcut. */
+  _Atomic bool writer_napping, producer_waiting, ckpt_napping;
   pthread_mutex_t mu;
-  pthread_cond_t wake, space;
+  pthread_cond_t wake, space, ckpt_wake;
   size_t wake_every;
   /* writer */
   _Alignas(CACHE_LINE) pthread_t thread;
   bool thread_started;
+  /* checkpointer: its own connection copies the WAL into the database file every
+   * CKPT_MS, so the writer never stalls on a checkpoint's copy and fsync */
+  bt_store *ckpt_store;
+  pthread_t ckpt_thread;
+  bool ckpt_started;
+  _Atomic bool ckpt_stop;
   bt_sampler *sampler;
   bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
   size_t nchunk[2];
@@ -379,7 +386,8 @@ static void nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_nsec += us * 1000;
-  if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+  ts.tv_sec += ts.tv_nsec / 1000000000;
+  ts.tv_nsec %= 1000000000;
   pthread_mutex_lock(&r->mu);
   atomic_store(flag, true);
   pthread_cond_timedwait(cv, &r->mu, &ts);
@@ -404,26 +412,26 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
         return NULL;
       }
       r->blocked_waits++;
+      uint64_t t0 = bt_bus_clock_ns();
       while (h - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
              r->mask) {
         if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
           signal_cv(r, &r->wake);
         nap(r, &r->space, &r->producer_waiting, 1000);
       }
+      r->blocked_ns += bt_bus_clock_ns() - t0;
     }
   }
-  /* the slot a few events ahead is likely cold (last written one lap ago, then read by
-   * the writer): ask for it now so the stores into it do not stall */
-  const char *ahead = (const char *)&r->slots[(h + 8) & r->mask];
-  __builtin_prefetch(ahead, 1);
-  __builtin_prefetch(ahead + 64, 1);
   return &r->slots[h & r->mask];
 }
 
 static inline void ring_commit(trace_run *r) {
   atomic_store_explicit(&r->head, ++r->head_local, memory_order_release);
+  /* The writer naps at most 1 ms when it finds the ring empty; a wake-up (a syscall) is
+   * only worth it when the ring is filling up faster than that. */
   if ((r->head_local & (r->wake_every - 1)) == 0 &&
-      atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
+      atomic_load_explicit(&r->writer_napping, memory_order_relaxed) &&
+      r->head_local - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->mask / 4)
     signal_cv(r, &r->wake);
 }
 
@@ -575,6 +583,21 @@ static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
   if (r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
 }
 
+#define CKPT_MS 250
+
+static void *ckpt_main(void *arg) {
+  trace_run *r = arg;
+  while (!atomic_load_explicit(&r->ckpt_stop, memory_order_acquire)) {
+    nap(r, &r->ckpt_wake, &r->ckpt_napping, CKPT_MS * 1000);
+    bt_err err = {0};
+    if (bt_store_checkpoint(r->ckpt_store, &err)) {
+      bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
+      bt_err_clear(&err);
+    }
+  }
+  return NULL;
+}
+
 static void *writer_main(void *arg) {
   trace_run *r = arg;
   uint64_t commit_ns = (uint64_t)r->t->cfg.commit_ms * 1000000ull;
@@ -617,11 +640,29 @@ static void *writer_main(void *arg) {
 
 /* ---- observer ---- */
 
+/* Stop the writer (it drains the ring and commits), then the checkpointer. */
+static void stop_threads(trace_run *r) {
+  if (r->thread_started) {
+    atomic_store_explicit(&r->stop, true, memory_order_release);
+    signal_cv(r, &r->wake);
+    pthread_join(r->thread, NULL);
+    r->thread_started = false;
+  }
+  if (r->ckpt_started) {
+    atomic_store_explicit(&r->ckpt_stop, true, memory_order_release);
+    signal_cv(r, &r->ckpt_wake);
+    pthread_join(r->ckpt_thread, NULL);
+    r->ckpt_started = false;
+  }
+}
+
 static void run_free(trace_run *r) {
   if (!r) return;
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->wake);
   pthread_cond_destroy(&r->space);
+  pthread_cond_destroy(&r->ckpt_wake);
+  bt_store_close(r->ckpt_store);
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
   free(r->slots);
@@ -640,6 +681,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->wake, NULL);
   pthread_cond_init(&r->space, NULL);
+  pthread_cond_init(&r->ckpt_wake, NULL);
   r->slots = malloc((size_t)t->cfg.ring_size * sizeof *r->slots);
   int rc = r->slots ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
@@ -657,6 +699,14 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
     if (pthread_create(&r->thread, NULL, writer_main, r))
       rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
     else r->thread_started = true;
+    /* without a checkpointer the writer checkpoints itself (SQLite's default) */
+    bt_err cerr = {0};
+    if (!rc && bt_store_open(&r->ckpt_store, t->cfg.store, &cerr) == 0 &&
+        pthread_create(&r->ckpt_thread, NULL, ckpt_main, r) == 0) {
+      r->ckpt_started = true;
+      bt_store_no_autocheckpoint(r->store);
+    }
+    bt_err_clear(&cerr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   /* Kept even on failure: the run calls on_end for every run it started, which frees it. */
@@ -687,11 +737,7 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
   trace_run *r = *pp;
   if (!r) return;
   *pp = r->next;
-  if (r->thread_started) {
-    atomic_store_explicit(&r->stop, true, memory_order_release);
-    signal_cv(r, &r->wake);
-    pthread_join(r->thread, NULL);
-  }
+  stop_threads(r);
   if (r->store && r->run_no) {
     bt_err err = {0};
     bt_store_run_end end = {
@@ -712,6 +758,11 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
       bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err.msg),
              BT_F_STR("store", t->cfg.store));
     bt_err_clear(&err);
+    /* ring_full_waits: how often the run thread waited for the writer (backpressure) */
+    bt_log("trace", BT_LOG_DEBUG, "trace_run_stored", BT_F_INT("events", out->events),
+           BT_F_INT("stored", r->stored), BT_F_INT("sampled_out", r->sampled_out),
+           BT_F_INT("dropped", r->dropped), BT_F_INT("ring_full_waits", r->blocked_waits),
+           BT_F_INT("ring_full_wait_ms", r->blocked_ns / 1000000));
     if (r->dropped)
       bt_log("trace", BT_LOG_WARNING, "trace_events_dropped", BT_F_INT("dropped", r->dropped),
              BT_F_INT("ring_size", t->cfg.ring_size),
@@ -725,10 +776,7 @@ static void tr_on_close(void *ud) {
   while (t->runs) { /* runs that never ended (should not happen): stop their writers */
     trace_run *r = t->runs;
     t->runs = r->next;
-    if (r->thread_started) {
-      atomic_store_explicit(&r->stop, true, memory_order_release);
-      pthread_join(r->thread, NULL);
-    }
+    stop_threads(r);
     run_free(r);
   }
   for (int i = 0; i < t->nsources; i++) free(t->sources[i]);

@@ -5,32 +5,9 @@
 #include "broker.h"
 #include "ledger.h"
 
-static int failures;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
+#include "check.h"
 
-static bt_dec D(const char *s) {
-  bt_dec d;
-  if (bt_dec_parse(s, -1, &d) <= 0) {
-    fprintf(stderr, "bad decimal literal %s\n", s);
-    failures++;
-  }
-  return d;
-}
 
-static bool dec_is(bt_dec a, const char *s) {
-  bt_dec b = D(s);
-  if (a.v == b.v) return true;
-  char buf[BT_DEC_STRLEN];
-  bt_dec_format(a, buf);
-  fprintf(stderr, "  got %s, want %s\n", buf, s);
-  return false;
-}
 
 /* What the callbacks saw. */
 typedef struct seen {
@@ -74,7 +51,7 @@ static void rig_init(rig *r, const bt_broker_cfg *cfg, const char *cash, uint32_
   static const bt_broker_cfg none = {{0}, {0}, {0}, {0}};
   memset(r, 0, sizeof *r);
   r->b = bt_broker_new(cfg ? cfg : &none, nsym);
-  r->l = bt_ledger_new(D(cash), nsym);
+  r->l = bt_ledger_new(DEC(cash), nsym);
   r->s.ledger = r->l;
   r->t = 1000;
 }
@@ -86,7 +63,7 @@ static void rig_free(rig *r) {
 
 /* Process one bar of `sym` (times advance by a day per call). */
 static void bar(rig *r, uint32_t sym, const char *o, const char *h, const char *l, const char *c) {
-  bt_bar b = {.time = r->t, .open = D(o), .high = D(h), .low = D(l), .close = D(c), .symbol = sym};
+  bt_bar b = {.time = r->t, .open = DEC(o), .high = DEC(h), .low = DEC(l), .close = DEC(c), .symbol = sym};
   r->t += 86400;
   bt_err err = {0};
   int rc = bt_broker_on_bar(r->b, r->l, &b, on_event, &r->s, &err);
@@ -96,8 +73,8 @@ static void bar(rig *r, uint32_t sym, const char *o, const char *h, const char *
 
 static uint64_t submit(rig *r, bt_side side, bt_order_type type, const char *qty,
                        const char *limit, const char *stop) {
-  bt_order o = {.symbol = 0, .side = side, .type = type, .qty = D(qty),
-                .limit = limit ? D(limit) : BT_DEC_ZERO, .stop = stop ? D(stop) : BT_DEC_ZERO,
+  bt_order o = {.symbol = 0, .side = side, .type = type, .qty = DEC(qty),
+                .limit = limit ? DEC(limit) : BT_DEC_ZERO, .stop = stop ? DEC(stop) : BT_DEC_ZERO,
                 .submitted_time = r->t};
   uint64_t id = 0;
   bt_err err = {0};
@@ -133,13 +110,13 @@ static void test_other_symbol_same_time(void) {
    * after t, even though B's bar at t has not been processed yet. */
   rig r;
   rig_init(&r, NULL, "100000", 2);
-  bt_bar a = {.time = 500, .open = D("1"), .high = D("1"), .low = D("1"), .close = D("1"), .symbol = 0};
-  bt_bar b1 = {.time = 500, .open = D("7"), .high = D("8"), .low = D("6"), .close = D("7"), .symbol = 1};
+  bt_bar a = {.time = 500, .open = DEC("1"), .high = DEC("1"), .low = DEC("1"), .close = DEC("1"), .symbol = 0};
+  bt_bar b1 = {.time = 500, .open = DEC("7"), .high = DEC("8"), .low = DEC("6"), .close = DEC("7"), .symbol = 1};
   bt_bar b2 = b1;
-  b2.time = 600, b2.open = D("9");
+  b2.time = 600, b2.open = DEC("9");
   bt_err err = {0};
   CHECK(bt_broker_on_bar(r.b, r.l, &a, on_event, &r.s, &err) == 0);
-  bt_order o = {.symbol = 1, .side = BT_BUY, .type = BT_MARKET, .qty = D("1"), .submitted_time = 500};
+  bt_order o = {.symbol = 1, .side = BT_BUY, .type = BT_MARKET, .qty = DEC("1"), .submitted_time = 500};
   uint64_t id;
   CHECK(bt_broker_submit(r.b, &o, &id, &err) == 0);
   CHECK(bt_broker_on_bar(r.b, r.l, &b1, on_event, &r.s, &err) == 0);
@@ -250,8 +227,8 @@ static void test_stop_limit(void) {
 }
 
 static void test_slippage_and_commission(void) {
-  bt_broker_cfg cfg = {.commission_per_unit = D("0.01"), .commission_percent = D("0.001"),
-                       .commission_minimum = D("1"), .slippage_bps = D("10")};
+  bt_broker_cfg cfg = {.commission_per_unit = DEC("0.01"), .commission_percent = DEC("0.001"),
+                       .commission_minimum = DEC("1"), .slippage_bps = DEC("10")};
   rig r;
   rig_init(&r, &cfg, "100000", 1);
   bar(&r, 0, "100", "100", "100", "100");
@@ -272,39 +249,39 @@ static void test_slippage_and_commission(void) {
 
   bt_dec p, c;
   /* one rounding, half to even: 1.23456789 * 1 / 10000 = 0.000123456789 -> 0.00012346 */
-  bt_broker_cfg one = {.slippage_bps = D("1")};
-  CHECK(bt_broker_fill_terms(&one, BT_BUY, D("1"), D("1.23456789"), &p, &c) == 0);
+  bt_broker_cfg one = {.slippage_bps = DEC("1")};
+  CHECK(bt_broker_fill_terms(&one, BT_BUY, DEC("1"), DEC("1.23456789"), &p, &c) == 0);
   CHECK(dec_is(p, "1.23469135") && dec_is(c, "0"));
-  CHECK(bt_broker_fill_terms(&one, BT_SELL, D("1"), D("1.23456789"), &p, &c) == 0);
+  CHECK(bt_broker_fill_terms(&one, BT_SELL, DEC("1"), DEC("1.23456789"), &p, &c) == 0);
   CHECK(dec_is(p, "1.23444443"));
   /* ties go to even: 0.00015 * 1 bp = 1.5e-8 -> 2e-8, 0.00025 * 1 bp = 2.5e-8 -> 2e-8 */
-  CHECK(bt_broker_fill_terms(&one, BT_BUY, D("1"), D("0.00015"), &p, &c) == 0);
+  CHECK(bt_broker_fill_terms(&one, BT_BUY, DEC("1"), DEC("0.00015"), &p, &c) == 0);
   CHECK(dec_is(p, "0.00015002"));
-  CHECK(bt_broker_fill_terms(&one, BT_BUY, D("1"), D("0.00025"), &p, &c) == 0);
+  CHECK(bt_broker_fill_terms(&one, BT_BUY, DEC("1"), DEC("0.00025"), &p, &c) == 0);
   CHECK(dec_is(p, "0.00025002"));
   /* A minimum alone is not a commission schedule. */
-  bt_broker_cfg min_only = {.commission_minimum = D("5")};
-  CHECK(bt_broker_fill_terms(&min_only, BT_BUY, D("3"), D("10"), &p, &c) == 0);
+  bt_broker_cfg min_only = {.commission_minimum = DEC("5")};
+  CHECK(bt_broker_fill_terms(&min_only, BT_BUY, DEC("3"), DEC("10"), &p, &c) == 0);
   CHECK(dec_is(p, "10") && dec_is(c, "0"));
-  bt_broker_cfg huge = {.commission_per_unit = D("90000000000")};
-  CHECK(bt_broker_fill_terms(&huge, BT_BUY, D("1000"), D("10"), &p, &c) == BT_ERANGE);
+  bt_broker_cfg huge = {.commission_per_unit = DEC("90000000000")};
+  CHECK(bt_broker_fill_terms(&huge, BT_BUY, DEC("1000"), DEC("10"), &p, &c) == BT_ERANGE);
 }
 
 static void test_cfg_validate(void) {
   bt_err err = {0};
-  bt_broker_cfg ok = {.commission_percent = D("0.001"), .slippage_bps = D("5")};
+  bt_broker_cfg ok = {.commission_percent = DEC("0.001"), .slippage_bps = DEC("5")};
   CHECK(bt_broker_cfg_validate(&ok, &err) == 0);
-  bt_broker_cfg neg = {.commission_minimum = D("-1")};
+  bt_broker_cfg neg = {.commission_minimum = DEC("-1")};
   CHECK(bt_broker_cfg_validate(&neg, &err) == BT_EINVAL && strstr(err.msg, "commission.minimum"));
   CHECK(strcmp(err.field, "commission.minimum") == 0 && strcmp(err.type, "config_error") == 0);
-  bt_broker_cfg slip = {.slippage_bps = D("10000")};
+  bt_broker_cfg slip = {.slippage_bps = DEC("10000")};
   CHECK(bt_broker_cfg_validate(&slip, &err) == BT_EINVAL && strstr(err.msg, "slippage_bps"));
-  bt_broker_cfg pct = {.commission_percent = D("1.5")};
+  bt_broker_cfg pct = {.commission_percent = DEC("1.5")};
   CHECK(bt_broker_cfg_validate(&pct, &err) == BT_EINVAL && strstr(err.msg, "percent"));
 }
 
 static void test_rejection_and_order(void) {
-  bt_broker_cfg cfg = {.commission_per_unit = D("0.01")};
+  bt_broker_cfg cfg = {.commission_per_unit = DEC("0.01")};
   rig r;
   rig_init(&r, &cfg, "1001", 1);
   bar(&r, 0, "10", "10", "10", "10");
@@ -335,7 +312,7 @@ static void test_cancel_and_validation(void) {
   CHECK(!bt_broker_cancel(r.b, id));
   CHECK(!bt_broker_cancel(r.b, 99) && !bt_broker_cancel(r.b, 0));
   bar(&r, 0, "4", "6", "3", "5");
-  CHECK(r.s.n == 0 && bt_ledger_cash(r.l).v == D("1000").v);
+  CHECK(r.s.n == 0 && bt_ledger_cash(r.l).v == DEC("1000").v);
   CHECK(bt_broker_order(r.b, 42) == NULL);
   /* A filled order cannot be cancelled. */
   uint64_t m = submit(&r, BT_BUY, BT_MARKET, "1", NULL, NULL);
@@ -344,11 +321,11 @@ static void test_cancel_and_validation(void) {
 
   bt_err err = {0};
   uint64_t out;
-  bt_order o = {.symbol = 0, .side = BT_BUY, .type = BT_MARKET, .qty = D("0")};
+  bt_order o = {.symbol = 0, .side = BT_BUY, .type = BT_MARKET, .qty = DEC("0")};
   CHECK(bt_broker_submit(r.b, &o, &out, &err) == BT_EINVAL && strcmp(err.field, "qty") == 0);
-  o.qty = D("1"), o.type = BT_LIMIT;
+  o.qty = DEC("1"), o.type = BT_LIMIT;
   CHECK(bt_broker_submit(r.b, &o, &out, &err) == BT_EINVAL && strcmp(err.field, "limit") == 0);
-  o.type = BT_STOP_LIMIT, o.limit = D("1");
+  o.type = BT_STOP_LIMIT, o.limit = DEC("1");
   CHECK(bt_broker_submit(r.b, &o, &out, &err) == BT_EINVAL && strcmp(err.field, "stop") == 0);
   o.type = BT_MARKET, o.symbol = 5;
   CHECK(bt_broker_submit(r.b, &o, &out, &err) == BT_EINVAL && strcmp(err.field, "symbol") == 0);

@@ -5,14 +5,7 @@
 
 #include "decimal.h"
 
-static int failures;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                    \
-    }                                                                \
-  } while (0)
+#include "check.h"
 
 /* Parse the whole string; raw value or INT64_MIN when refused. */
 static int64_t P(const char *s) {

@@ -4,32 +4,9 @@
 
 #include "ledger.h"
 
-static int failures;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
+#include "check.h"
 
-static bt_dec D(const char *s) {
-  bt_dec d;
-  if (bt_dec_parse(s, -1, &d) <= 0) {
-    fprintf(stderr, "bad decimal literal %s\n", s);
-    failures++;
-  }
-  return d;
-}
 
-static bool dec_is(bt_dec a, const char *s) {
-  bt_dec b = D(s);
-  if (a.v == b.v) return true;
-  char buf[BT_DEC_STRLEN];
-  bt_dec_format(a, buf);
-  fprintf(stderr, "  got %s, want %s\n", buf, s);
-  return false;
-}
 
 typedef struct closed_log {
   int n;
@@ -46,8 +23,8 @@ static void on_close(void *ud, const bt_trade *t) {
 
 static int fill(bt_ledger *l, closed_log *c, uint32_t sym, bt_side side, const char *qty,
                 const char *price, const char *comm, int64_t t) {
-  bt_fill f = {.order_id = 1, .symbol = sym, .side = side, .qty = D(qty), .price = D(price),
-               .commission = D(comm), .time = t};
+  bt_fill f = {.order_id = 1, .symbol = sym, .side = side, .qty = DEC(qty), .price = DEC(price),
+               .commission = DEC(comm), .time = t};
   bt_err err = {0};
   int rc = bt_ledger_apply(l, &f, on_close, c, &err);
   if (rc) fprintf(stderr, "  apply: %s\n", err.msg);
@@ -55,7 +32,7 @@ static int fill(bt_ledger *l, closed_log *c, uint32_t sym, bt_side side, const c
 }
 
 static void test_many_small_fills_exact(void) {
-  bt_ledger *l = bt_ledger_new(D("100000"), 1);
+  bt_ledger *l = bt_ledger_new(DEC("100000"), 1);
   closed_log c = {0};
   /* 1000 buys of 3 units at 0.1 with 0.01 commission: 0.1 has no binary form, but the
    * ledger must land exactly on 100000 - 1000 * (0.3 + 0.01) = 99690. */
@@ -72,7 +49,7 @@ static void test_many_small_fills_exact(void) {
 }
 
 static void test_round_trip_long(void) {
-  bt_ledger *l = bt_ledger_new(D("10000"), 2);
+  bt_ledger *l = bt_ledger_new(DEC("10000"), 2);
   closed_log c = {0};
   CHECK(fill(l, &c, 1, BT_BUY, "100", "10", "1", 100) == 0);
   CHECK(bt_ledger_last_closed(l) == NULL);
@@ -96,7 +73,7 @@ static void test_round_trip_long(void) {
 }
 
 static void test_scale_in_out(void) {
-  bt_ledger *l = bt_ledger_new(D("10000"), 1);
+  bt_ledger *l = bt_ledger_new(DEC("10000"), 1);
   closed_log c = {0};
   CHECK(fill(l, &c, 0, BT_BUY, "100", "10", "0", 1) == 0);
   CHECK(fill(l, &c, 0, BT_BUY, "50", "11", "0", 2) == 0);
@@ -111,7 +88,7 @@ static void test_scale_in_out(void) {
 }
 
 static void test_reversal(void) {
-  bt_ledger *l = bt_ledger_new(D("10000"), 1);
+  bt_ledger *l = bt_ledger_new(DEC("10000"), 1);
   closed_log c = {0};
   CHECK(fill(l, &c, 0, BT_BUY, "100", "10", "1", 1) == 0);
   /* Sell 300: 100 close the long (1/3 of the commission), 200 open a short. */
@@ -140,14 +117,14 @@ static void test_reversal(void) {
 }
 
 static void test_short_and_marks(void) {
-  bt_ledger *l = bt_ledger_new(D("1000"), 2);
+  bt_ledger *l = bt_ledger_new(DEC("1000"), 2);
   closed_log c = {0};
   CHECK(fill(l, &c, 0, BT_SELL, "10", "50", "0.5", 1) == 0);
   CHECK(dec_is(bt_ledger_cash(l), "1499.5"));
   CHECK(dec_is(bt_ledger_position(l, 0), "-10"));
   /* Before any mark the position is valued at the fill price. */
   CHECK(dec_is(bt_ledger_equity(l), "999.5"));
-  CHECK(bt_ledger_mark(l, 0, D("45"), 2) == BT_OK);
+  CHECK(bt_ledger_mark(l, 0, DEC("45"), 2) == BT_OK);
   CHECK(dec_is(bt_ledger_position_value(l), "-450"));
   CHECK(dec_is(bt_ledger_equity(l), "1049.5"));
   const bt_trade *t = bt_ledger_open_trade(l, 0);
@@ -156,46 +133,46 @@ static void test_short_and_marks(void) {
 
   /* A long in the other symbol: marks move equity through both positions. */
   CHECK(fill(l, &c, 1, BT_BUY, "4", "100", "0", 3) == 0);
-  CHECK(bt_ledger_mark(l, 1, D("110"), 4) == BT_OK);
+  CHECK(bt_ledger_mark(l, 1, DEC("110"), 4) == BT_OK);
   CHECK(dec_is(bt_ledger_position_value(l), "-10"));
   CHECK(dec_is(bt_ledger_equity(l), "1089.5"));
   t = bt_ledger_open_trade(l, 1);
   CHECK(t && dec_is(t->pnl, "40") && dec_is(t->exit_price, "110"));
-  CHECK(bt_ledger_mark(l, 0, D("60"), 5) == BT_OK);
+  CHECK(bt_ledger_mark(l, 0, DEC("60"), 5) == BT_OK);
   t = bt_ledger_open_trade(l, 0);
   CHECK(t && dec_is(t->pnl, "-100.5"));
   CHECK(dec_is(bt_ledger_equity(l), "939.5"));
-  CHECK(bt_ledger_mark(l, 7, D("1"), 5) == BT_EINVAL);
+  CHECK(bt_ledger_mark(l, 7, DEC("1"), 5) == BT_EINVAL);
   bt_ledger_free(l);
 }
 
 static void test_can_afford(void) {
-  bt_ledger *l = bt_ledger_new(D("1001"), 1);
-  CHECK(bt_ledger_can_afford(l, BT_BUY, D("100"), D("10"), D("1")));
-  CHECK(!bt_ledger_can_afford(l, BT_BUY, D("100"), D("10"), D("1.00000001")));
-  CHECK(!bt_ledger_can_afford(l, BT_BUY, D("100"), D("10.00000001"), D("1")));
-  CHECK(bt_ledger_can_afford(l, BT_SELL, D("1000000"), D("10"), D("1")));
+  bt_ledger *l = bt_ledger_new(DEC("1001"), 1);
+  CHECK(bt_ledger_can_afford(l, BT_BUY, DEC("100"), DEC("10"), DEC("1")));
+  CHECK(!bt_ledger_can_afford(l, BT_BUY, DEC("100"), DEC("10"), DEC("1.00000001")));
+  CHECK(!bt_ledger_can_afford(l, BT_BUY, DEC("100"), DEC("10.00000001"), DEC("1")));
+  CHECK(bt_ledger_can_afford(l, BT_SELL, DEC("1000000"), DEC("10"), DEC("1")));
   /* a sell whose commission exceeds cash + proceeds would drive cash negative */
-  CHECK(!bt_ledger_can_afford(l, BT_SELL, D("1"), D("1"), D("1002.00000001")));
+  CHECK(!bt_ledger_can_afford(l, BT_SELL, DEC("1"), DEC("1"), DEC("1002.00000001")));
   /* overflow is never affordable */
-  CHECK(!bt_ledger_can_afford(l, BT_BUY, D("90000000000"), D("90000000000"), D("0")));
+  CHECK(!bt_ledger_can_afford(l, BT_BUY, DEC("90000000000"), DEC("90000000000"), DEC("0")));
   bt_ledger_free(l);
 }
 
 static void test_overflow(void) {
-  bt_ledger *l = bt_ledger_new(D("90000000000"), 1);
+  bt_ledger *l = bt_ledger_new(DEC("90000000000"), 1);
   closed_log c = {0};
   bt_err err = {0};
-  bt_fill f = {.symbol = 0, .side = BT_SELL, .qty = D("1000000000"), .price = D("1000"), .time = 1};
+  bt_fill f = {.symbol = 0, .side = BT_SELL, .qty = DEC("1000000000"), .price = DEC("1000"), .time = 1};
   CHECK(bt_ledger_apply(l, &f, on_close, &c, &err) == BT_ERANGE && err.code == BT_ERANGE);
   CHECK(dec_is(bt_ledger_cash(l), "90000000000") && dec_is(bt_ledger_position(l, 0), "0"));
   CHECK(fill(l, &c, 0, BT_BUY, "1000", "1000", "0", 2) == 0);
   /* 1000 units at 10^8 would be worth 10^11: refused, state unchanged */
-  CHECK(bt_ledger_mark(l, 0, D("100000000"), 3) == BT_ERANGE);
+  CHECK(bt_ledger_mark(l, 0, DEC("100000000"), 3) == BT_ERANGE);
   CHECK(dec_is(bt_ledger_equity(l), "90000000000"));
-  bt_fill bad = {.symbol = 3, .side = BT_BUY, .qty = D("1"), .price = D("1")};
+  bt_fill bad = {.symbol = 3, .side = BT_BUY, .qty = DEC("1"), .price = DEC("1")};
   CHECK(bt_ledger_apply(l, &bad, NULL, NULL, &err) == BT_EINVAL);
-  bad.symbol = 0, bad.qty = D("0");
+  bad.symbol = 0, bad.qty = DEC("0");
   CHECK(bt_ledger_apply(l, &bad, NULL, NULL, &err) == BT_EINVAL);
   bt_ledger_free(l);
 }
@@ -203,7 +180,7 @@ static void test_overflow(void) {
 /* Whatever the sequence of fills, once flat the cash change equals the sum of the
  * closed trades' pnl, to the last 10^-8. */
 static void test_pnl_reconciles_with_cash(void) {
-  bt_ledger *l = bt_ledger_new(D("1000000"), 3);
+  bt_ledger *l = bt_ledger_new(DEC("1000000"), 3);
   closed_log c = {0};
   uint64_t x = 12345;
   for (int i = 0; i < 5000; i++) {
@@ -211,7 +188,7 @@ static void test_pnl_reconciles_with_cash(void) {
     uint32_t sym = (uint32_t)(x >> 60) % 3;
     bt_side side = (x >> 40) & 1 ? BT_BUY : BT_SELL;
     bt_dec pos = bt_ledger_position(l, sym); /* lean back towards flat: many reversals */
-    if (bt_dec_cmp(bt_dec_abs(pos), D("100")) > 0) side = bt_dec_sign(pos) > 0 ? BT_SELL : BT_BUY;
+    if (bt_dec_cmp(bt_dec_abs(pos), DEC("100")) > 0) side = bt_dec_sign(pos) > 0 ? BT_SELL : BT_BUY;
     bt_fill f = {.symbol = sym, .side = side, .qty = bt_dec_raw((int64_t)((x >> 20) % 700 + 1) * 10000000),
                  .price = bt_dec_raw((int64_t)((x >> 8) % 5000 + 100) * 1234567),
                  .commission = bt_dec_raw((int64_t)(x % 1000000)), .time = i};
@@ -222,14 +199,14 @@ static void test_pnl_reconciles_with_cash(void) {
     bt_dec pos = bt_ledger_position(l, s);
     if (bt_dec_is_zero(pos)) continue;
     bt_fill f = {.symbol = s, .side = bt_dec_sign(pos) > 0 ? BT_SELL : BT_BUY,
-                 .qty = bt_dec_abs(pos), .price = D("7.77777777"), .time = 9999};
+                 .qty = bt_dec_abs(pos), .price = DEC("7.77777777"), .time = 9999};
     bt_err err = {0};
     CHECK(bt_ledger_apply(l, &f, on_close, &c, &err) == 0);
   }
   CHECK(!bt_ledger_exposed(l));
   CHECK(c.n > 100 && (uint64_t)c.n == bt_ledger_closed_count(l));
   bt_dec delta;
-  bt_dec_sub(bt_ledger_cash(l), D("1000000"), &delta);
+  bt_dec_sub(bt_ledger_cash(l), DEC("1000000"), &delta);
   CHECK(delta.v == c.pnl_sum.v);
   CHECK(bt_ledger_equity(l).v == bt_ledger_cash(l).v);
   bt_ledger_free(l);

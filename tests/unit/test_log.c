@@ -26,14 +26,7 @@
 #include "log_config.h"
 #include "lua_log.h"
 
-static int failures;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-      failures++;                                                                \
-    }                                                                            \
-  } while (0)
+#include "check.h"
 
 /* ---- allocation counting (not under ASan, which owns malloc) ---- */
 #ifndef __SANITIZE_ADDRESS__

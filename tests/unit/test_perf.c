@@ -15,23 +15,10 @@
 #include "perf_files.h"
 #include "perf_time.h"
 
-static int failures;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
+#include "check.h"
 
 static char tmp[512];
 
-static bool dec_is(bt_dec d, const char *want) {
-  char s[BT_DEC_STRLEN];
-  bt_dec_format(d, s);
-  if (strcmp(s, want)) fprintf(stderr, "  got %s want %s\n", s, want);
-  return strcmp(s, want) == 0;
-}
 
 static int64_t day(const char *s) {
   int64_t d = 0;

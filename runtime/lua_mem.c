@@ -41,18 +41,18 @@ lua_State *bt_lua_mem_newstate(size_t limit) {
   return L;
 }
 
+/* NULL for a state that does not use this allocator (plain luaL_newstate). */
 static mem_budget *budget(lua_State *L) {
   void *ud;
-  lua_getallocf(L, &ud);
-  return ud;
+  return lua_getallocf(L, &ud) == budget_alloc ? ud : NULL;
 }
 
-size_t bt_lua_mem_used(lua_State *L) { return budget(L)->used; }
-size_t bt_lua_mem_peak(lua_State *L) { return budget(L)->peak; }
-size_t bt_lua_mem_limit(lua_State *L) { return budget(L)->limit; }
+size_t bt_lua_mem_used(lua_State *L) { return budget(L) ? budget(L)->used : 0; }
+size_t bt_lua_mem_peak(lua_State *L) { return budget(L) ? budget(L)->peak : 0; }
+size_t bt_lua_mem_limit(lua_State *L) { return budget(L) ? budget(L)->limit : 0; }
 
 void bt_lua_mem_close(lua_State *L) {
   mem_budget *b = budget(L);
   lua_close(L);
-  free(b);
+  free(b); /* NULL for a foreign state */
 }

@@ -63,6 +63,16 @@ int bt_lua_pcall(lua_State *L, int nargs, int nresults, bt_err *err) {
   return bt_lua_error(L, status, err);
 }
 
+int bt_lua_pcall_in(lua_State *L, int nargs, int nresults, const char *what, bt_err *err) {
+  int rc = bt_lua_pcall(L, nargs, nresults, err);
+  if (rc && what) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s: %s", what, err->msg);
+    memcpy(err->msg, msg, sizeof msg);
+  }
+  return rc;
+}
+
 int bt_lua_error(lua_State *L, int status, bt_err *err) {
   const char *full = lua_tostring(L, -1);
   full = full ? full : "(no message)";
@@ -72,8 +82,9 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
   int code = status == LUA_ERRMEM ? BT_ELIMIT : BT_ELUA;
   const char *type = status == LUA_ERRMEM ? "memory_limit" : "lua_error";
   if (status == LUA_ERRMEM) {
-    bt_errf(err, code, type, "Lua memory limit exceeded (max_memory = %zu bytes)",
-            bt_lua_mem_limit(L));
+    size_t limit = bt_lua_mem_limit(L);
+    if (limit) bt_errf(err, code, type, "Lua memory limit exceeded (max_memory = %zu bytes)", limit);
+    else bt_errf(err, code, type, "out of memory");
     lua_pop(L, 1);
     return code;
   }

@@ -24,6 +24,8 @@ lua_State *bt_lua_new_state(bt_app *app, bt_err *err);
 bt_app *bt_lua_app(lua_State *L);
 /* The run executing in this state, NULL in a script outside bt.backtest. */
 struct bt_run *bt_lua_run(lua_State *L);
+/* bt_lua_pcall for any state, with `what` (e.g. "targets rule 'x'") before the message. */
+int bt_lua_pcall_in(lua_State *L, int nargs, int nresults, const char *what, bt_err *err);
 /* lua.c's message handler: adds a traceback to the error message. */
 int bt_lua_msghandler(lua_State *L);
 /* Convert the error (status != LUA_OK, message with traceback on top) into err and pop it. */

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "luabind.h"
 #include "perf_buf.h"
 #include "perf_files.h"
 #include "perf_time.h"
@@ -47,27 +48,6 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   return h;
 }
 
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (!msg) msg = luaL_tolstring(L, 1, NULL);
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
-static int pcall_tb(lua_State *L, int nargs, int nres, const char *what, bt_err *err) {
-  int base = lua_gettop(L) - nargs;
-  lua_pushcfunction(L, traceback);
-  lua_insert(L, base);
-  int rc = lua_pcall(L, nargs, nres, base);
-  lua_remove(L, base);
-  if (rc == LUA_OK) return 0;
-  const char *tb = lua_tostring(L, -1);
-  bt_errf(err, BT_ELUA, "lua_error", "%s: %s", what, tb ? tb : "error");
-  free(err->traceback);
-  err->traceback = tb ? strdup(tb) : NULL;
-  lua_pop(L, 1);
-  return BT_ELUA;
-}
 
 static int severity(lua_State *L, int idx, const char *where, char out[16], bt_err *err) {
   snprintf(out, 16, "warning");
@@ -223,7 +203,7 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
       bt_errf(err, BT_EINVAL, "config_error", "%s", lua_tostring(t->L, -1));
       return err->code;
     }
-    if (pcall_tb(t->L, 0, 1, path, err)) return err->code;
+    if (bt_lua_pcall_in(t->L, 0, 1, path, err)) return err->code;
     if (!lua_istable(t->L, -1))
       return bt_errf(err, BT_EINVAL, "config_error", "%s: must return a table of targets", path);
     int rc = load_table(t, lua_gettop(t->L), err);
@@ -304,7 +284,7 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
   }
   char what[1200];
   snprintf(what, sizeof what, "%s: rule %s", t->path, r->name);
-  if (pcall_tb(L, 1, 3, what, err)) return err->code;
+  if (bt_lua_pcall_in(L, 1, 3, what, err)) return err->code;
   c->status = lua_toboolean(L, -3) ? BT_PERF_CHECK_OK : BT_PERF_CHECK_BREACH;
   char *slot[2] = {c->actual, c->target};
   double num[2] = {0, 0};

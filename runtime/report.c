@@ -24,27 +24,6 @@ struct bt_report {
   int ncache;
 };
 
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (!msg) msg = luaL_tolstring(L, 1, NULL);
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
-static int pcall_tb(lua_State *L, int nargs, int nres, const char *what, bt_err *err) {
-  int base = lua_gettop(L) - nargs;
-  lua_pushcfunction(L, traceback);
-  lua_insert(L, base);
-  int rc = lua_pcall(L, nargs, nres, base);
-  lua_remove(L, base);
-  if (rc == LUA_OK) return 0;
-  const char *tb = lua_tostring(L, -1);
-  bt_errf(err, BT_ELUA, "lua_error", "%s: %s", what, tb ? tb : "error");
-  free(err->traceback);
-  err->traceback = tb ? strdup(tb) : NULL;
-  lua_pop(L, 1);
-  return BT_ELUA;
-}
 
 int bt_report_open(bt_report **out, const char *formats_dir, bt_err *err) {
   bt_report *r = calloc(1, sizeof *r);
@@ -173,7 +152,7 @@ static int load_format(bt_report *r, const char *name, bt_err *err) {
     lua_pop(L, 1);
     return -1;
   }
-  if (pcall_tb(L, 0, 1, path, err)) return -1;
+  if (bt_lua_pcall_in(L, 0, 1, path, err)) return -1;
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
     return bt_errf(err, BT_ELUA, "format_error", "%s: must return a function(data) -> string",
@@ -195,7 +174,7 @@ int bt_report_render(bt_report *r, const char *name, char **out, size_t *len, bt
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->cache[i].ref);
   lua_insert(L, -2);
-  if (pcall_tb(L, 1, 1, name, err)) return err->code;
+  if (bt_lua_pcall_in(L, 1, 1, name, err)) return err->code;
   size_t n;
   const char *s = lua_tolstring(L, -1, &n);
   if (!s) {

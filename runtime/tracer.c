@@ -330,8 +330,9 @@ typedef struct trace_run {
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
   _Atomic bool stop;
-  /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer
-   * signals it every wake_every events while it naps); the producer waits on `space`
+  /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer,
+   * looking every wake_every events, signals it once the ring is a quarter full); the
+   * producer waits on `space`
    * when the ring is full (the writer signals after each batch while it waits). Naps are
    * short (1 ms), so a signal is only a shortcut. */
   _Atomic bool writer_napping, producer_waiting, ckpt_napping;

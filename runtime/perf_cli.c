@@ -239,11 +239,14 @@ static int cmd_summary(bt_perf *p, const opts *o) {
       bt_perf_summary_free(&s);
       continue;
     }
-    if (is_last && !s.no_trades &&
-        (rc = bt_perf_alerts_raise(p->cfg.alerts_file, &s, bt_wall_ms(), &raised, &err)))
-      break;
     int wr = 0;
-    if ((rc = bt_perf_write_outputs(p, &s, html, &wr, &err))) break;
+    if (is_last && !s.no_trades)
+      rc = bt_perf_alerts_raise(p->cfg.alerts_file, &s, bt_wall_ms(), &raised, &err);
+    if (!rc) rc = bt_perf_write_outputs(p, &s, html, &wr, &err);
+    if (rc) {
+      bt_perf_summary_free(&s);
+      break;
+    }
     written += wr;
     if (n > 1 && !o->export_fmt) {
       char d[16], pnl[BT_DEC_STRLEN];

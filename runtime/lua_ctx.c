@@ -1,10 +1,10 @@
 /* lua_ctx.c - what a strategy sees: the ctx methods, bt.trace and bt.backtest. */
-#include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "lua_ctx.h"
+#include "lua_log.h"
 #include "luabind.h"
 #include "run_internal.h"
 
@@ -196,46 +196,16 @@ static bt_run *current_run(lua_State *L) {
   return run;
 }
 
-/* Lua value -> JSON text for event payloads (scalars and nested tables; depth-capped). */
-static cJSON *to_json(lua_State *L, int idx, int depth) {
-  idx = lua_absindex(L, idx);
-  switch (lua_type(L, idx)) {
-  case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
-  case LUA_TNUMBER: {
-    double d = lua_tonumber(L, idx);
-    return d == d && d - d == 0 ? cJSON_CreateNumber(d) : cJSON_CreateNull();
-  }
-  case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
-  case LUA_TTABLE: {
-    if (depth > 8) return cJSON_CreateString("<too deep>");
-    bool array = lua_rawlen(L, idx) > 0;
-    cJSON *o = array ? cJSON_CreateArray() : cJSON_CreateObject();
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-      cJSON *v = to_json(L, -1, depth + 1);
-      if (array) cJSON_AddItemToArray(o, v);
-      else {
-        lua_pushvalue(L, -2);
-        const char *k = lua_tostring(L, -1);
-        cJSON_AddItemToObject(o, k ? k : "?", v);
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
-    }
-    return o;
-  }
-  default: return cJSON_CreateNull();
-  }
-}
-
 static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,
                              int data_idx) {
-  char *json = NULL;
-  /* Nobody records it: the event still gets its id (lineage), but no payload is built. */
+  const char *json = NULL;
+  /* Nobody records it: the event still gets its id (lineage), but no payload is built.
+   * The payload is rendered like a log value into a buffer the run reuses. */
   if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(run->bus, type)) {
-    cJSON *j = to_json(L, data_idx, 0);
-    json = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
+    run->payload.len = 0;
+    run->payload.failed = false;
+    size_t off = bt_lua_log_render_json(L, data_idx, &run->payload);
+    if (!run->payload.failed) json = run->payload.data + off;
   }
   uint64_t cause = run->cause;
   if (lua_istable(L, data_idx) && lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
@@ -244,9 +214,7 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
                  .timestamp = run->bar ? run->bar->time : 0, .causation_id = cause,
                  .source = "strategy", .symbol = run->bar ? run->bar->symbol : 0,
                  .data_json = json ? json : "{}"};
-  uint64_t id = bt_bus_publish(run->bus, &ev);
-  cJSON_free(json);
-  return id;
+  return bt_bus_publish(run->bus, &ev);
 }
 
 /* bt.trace.signal{...}: a SIGNAL event; later orders of the same callback take it as cause. */

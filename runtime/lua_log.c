@@ -47,6 +47,7 @@ static const char *type_marker(int t) {
 static void put_marker(bt_log_buf *b, const char *m) { bt_log_buf_json_str(b, m, strlen(m)); }
 
 static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void **path);
+static size_t render_json_at(lua_State *L, int idx, bt_log_buf *b);
 
 /* Keys sort numbers first (numerically), then strings (bytewise), then the rest
  * (booleans, tables, ...) in traversal order: a record does not depend on table
@@ -199,6 +200,10 @@ static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void *
   case LUA_TTABLE: render_table(L, idx, b, depth, path); break;
   default: put_marker(b, type_marker(lua_type(L, idx)));
   }
+}
+
+size_t bt_lua_log_render_json(lua_State *L, int idx, bt_log_buf *b) {
+  return render_json_at(L, idx, b);
 }
 
 /* Render the value at idx as NUL-terminated JSON text in b; returns its offset. */

@@ -13,6 +13,12 @@
 
 #include <lua.h>
 
+#include "log.h"
+
 int bt_lua_open_log(lua_State *L);
+/* Render the Lua value at idx as NUL-terminated JSON appended to b, the way log records
+ * render values (sorted keys, no metamethods, depth/cycle limits); returns its offset.
+ * Used for event payloads too. */
+size_t bt_lua_log_render_json(lua_State *L, int idx, bt_log_buf *b);
 
 #endif

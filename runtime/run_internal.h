@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "feed.h"
 #include "ledger.h"
+#include "log.h"
 #include "metrics.h"
 #include "run.h"
 
@@ -54,6 +55,7 @@ typedef struct bt_run {
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   uint64_t bars;
   uint64_t rejections;
+  bt_log_buf payload;          /* reused for SIGNAL/USER event payloads */
 
   /* limits: the watchdog thread sets stop and arms a Lua hook */
   pthread_t watchdog;

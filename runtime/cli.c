@@ -332,6 +332,9 @@ int bt_cli_main(int argc, char **argv) {
   if (argc < 2) return usage_error("no strategy, script or command given%s", "");
   for (const bt_cli_command *c = bt_cli_commands; c->name; c++) {
     if (strcmp(argv[1], c->name) != 0) continue;
+    /* A command's stdout is its output (tables, jsonl, csv): its log records go to
+     * stderr so `btrun events list --format jsonl | jq` sees only events. */
+    bt_log_set_fd(2);
     bt_app app;
     if (init_app(&app, config)) return 1;
     int rc = c->fn(&app, argc - 1, argv + 1);

@@ -9,19 +9,12 @@
 #include "bus.h"
 #include "store.h"
 
-static int fails;
-#define CHECK(c)                                                       \
-  do {                                                                 \
-    if (!(c)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-      fails++;                                                         \
-    }                                                                  \
-  } while (0)
+#include "check.h"
 #define OK(call)                                                                  \
   do {                                                                            \
     if ((call) != 0) {                                                            \
       fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
-      fails++;                                                                    \
+      failures++;                                                                    \
     }                                                                             \
   } while (0)
 
@@ -321,6 +314,6 @@ int main(void) {
   char missing[600];
   snprintf(missing, sizeof missing, "%s.missing", path);
   CHECK(bt_store_open_readonly(&s, missing, &err) != 0 && strstr(err.msg, missing));
-  if (fails) fprintf(stderr, "%d check(s) failed\n", fails);
-  return fails != 0;
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  return failures != 0;
 }

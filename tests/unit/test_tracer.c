@@ -12,19 +12,12 @@
 #include "store.h"
 #include "tracer.h"
 
-static int fails;
-#define CHECK(c)                                                            \
-  do {                                                                      \
-    if (!(c)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-      fails++;                                                              \
-    }                                                                       \
-  } while (0)
+#include "check.h"
 #define OK(call)                                                                     \
   do {                                                                               \
     if ((call) != 0) {                                                               \
       fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
-      fails++;                                                                       \
+      failures++;                                                                       \
     }                                                                                \
   } while (0)
 
@@ -387,6 +380,6 @@ int main(void) {
   test_pipeline();
   test_ring_full();
   test_crash();
-  if (fails) fprintf(stderr, "%d check(s) failed\n", fails);
-  return fails != 0;
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  return failures != 0;
 }

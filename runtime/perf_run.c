@@ -175,18 +175,20 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
     }
   }
   bt_perf_index_free(&ix);
-  /* the first trades, spliced as they are (each line is a JSON object) */
-  size_t tlen = 0;
-  char *trades = rc ? NULL : slurp(path, &tlen);
+  /* the first trades, spliced as they are (each line is a JSON object); read line by
+   * line so a run with millions of trades costs no more memory than one with 200 */
+  FILE *tf = rc ? NULL : fopen(path, "r");
   bt_perf_buf_printf(&b, ",\"trades\":[");
   int rows = 0;
-  for (char *p = trades; p && *p && rows < TRADE_ROWS;) {
-    char *nl = strchr(p, '\n');
-    if (!nl) break; /* partial last line */
-    if (nl > p) bt_perf_buf_printf(&b, "%s", rows++ ? "," : ""), bt_perf_buf_put(&b, p, (size_t)(nl - p));
-    p = nl + 1;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t got;
+  while (tf && rows < TRADE_ROWS && (got = getline(&line, &cap, tf)) > 0) {
+    if (line[got - 1] != '\n') break; /* partial last line */
+    if (got > 1) bt_perf_buf_printf(&b, "%s", rows++ ? "," : ""), bt_perf_buf_put(&b, line, (size_t)got - 1);
   }
-  free(trades);
+  free(line);
+  if (tf) fclose(tf);
   bt_perf_buf_printf(&b, "],\"equity\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
   if (!rc) rc = equity_json(path, &b, err);

@@ -61,27 +61,6 @@ struct bt_feed {
 
 /* ---- time ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned)(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 static inline bool isdig(char c) { return (unsigned)(c - '0') < 10; }
 
@@ -103,7 +82,7 @@ static bool parse_date10(const char *s, int64_t *days) {
   static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (d > mdays[m - 1] + (m == 2 && leap)) return false;
-  *days = days_from_civil(y, (unsigned)m, (unsigned)d);
+  *days = bt_days_from_civil(y, (unsigned)m, (unsigned)d);
   return true;
 }
 
@@ -199,7 +178,7 @@ void bt_format_time(int64_t epoch, char buf[32]) {
   if (rem < 0) rem += 86400, days--;
   int64_t y;
   unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
+  bt_civil_from_days(days, &y, &m, &d);
   /* Any int64 fits in 32 bytes, but the compiler cannot see that through the year. */
   char tmp[64];
   int n = snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,

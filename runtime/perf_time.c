@@ -1,5 +1,7 @@
 #include "perf_time.h"
 
+#include "common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,32 +18,11 @@ bool bt_perf_window_parse(const char *s, bt_perf_window *out) {
   return false;
 }
 
-/* Howard Hinnant's civil calendar algorithms (proleptic Gregorian). */
-int64_t bt_perf_days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-void bt_perf_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned)(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 void bt_perf_day_format(int64_t day, char *buf) {
   int64_t y;
   unsigned m, d;
-  bt_perf_civil_from_days(day, &y, &m, &d);
+  bt_civil_from_days(day, &y, &m, &d);
   snprintf(buf, 16, "%04d-%02u-%02u", (int)y, m, d);
 }
 
@@ -67,7 +48,7 @@ static bool parse_date(const char *s, long len, int64_t *day) {
       !digits(s + 8, 2, &d))
     return false;
   if (m < 1 || m > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)m)) return false;
-  *day = bt_perf_days_from_civil(y, (unsigned)m, (unsigned)d);
+  *day = bt_days_from_civil(y, (unsigned)m, (unsigned)d);
   return true;
 }
 
@@ -171,8 +152,8 @@ void bt_perf_window_bounds(bt_perf_window w, int64_t day, int64_t *start, int64_
   case BT_PERF_MONTHLY: {
     int64_t y;
     unsigned m, d;
-    bt_perf_civil_from_days(day, &y, &m, &d);
-    *start = bt_perf_days_from_civil(y, m, 1);
+    bt_civil_from_days(day, &y, &m, &d);
+    *start = bt_days_from_civil(y, m, 1);
     *end = *start + month_days(y, m) - 1;
     break;
   }

@@ -22,8 +22,6 @@ typedef enum {
 const char *bt_perf_window_name(bt_perf_window w);
 bool bt_perf_window_parse(const char *s, bt_perf_window *out);
 
-int64_t bt_perf_days_from_civil(int64_t y, unsigned m, unsigned d);
-void bt_perf_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 /* Day number -> "YYYY-MM-DD" (buf >= 16). */
 void bt_perf_day_format(int64_t day, char *buf);
 /* "YYYY-MM-DD" (exactly, validated) -> day number. */

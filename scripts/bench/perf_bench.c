@@ -38,7 +38,7 @@ static void gen_trades(const char *path, long first, long n, const char *mode) {
   if (!f) die(path, NULL);
   static char buf[1 << 20];
   setvbuf(f, buf, _IOFBF, sizeof buf);
-  int64_t base = bt_perf_days_from_civil(2020, 1, 1) * 86400;
+  int64_t base = bt_days_from_civil(2020, 1, 1) * 86400;
   uint64_t x = 88172645463325252ULL ^ (uint64_t)first;
   for (long i = first; i < first + n; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -86,7 +86,7 @@ static void gen_equity(const char *path, long rows) {
   static char buf[1 << 20];
   setvbuf(f, buf, _IOFBF, sizeof buf);
   fputs("time,equity,cash,position_value,drawdown\n", f);
-  int64_t t = bt_perf_days_from_civil(2000, 1, 1) * 86400;
+  int64_t t = bt_days_from_civil(2000, 1, 1) * 86400;
   long eq = 10000000, peak = eq;
   uint64_t x = 1234567;
   for (long i = 0; i < rows; i++, t += 60) {

@@ -22,12 +22,14 @@ trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/noop.lua" <<'LUA'
 return { on_bar = function(ctx, bar) end }
 LUA
+# The core alone: the event store is measured by scripts/bench-trace.sh.
+printf 'return { trace = { enabled = false } }\n' > "$tmp/core.lua"
 export BTRUN_DATA_DIR="$tmp/data"
 run() { # name strategy [args...]
   local name=$1 strategy=$2
   shift 2
   /usr/bin/time -f "%M" -o "$tmp/rss" "$build/btrun" "$strategy" --data "BENCH=$data" \
-    --out "$tmp/out-$name" --log-format json "$@" > "$tmp/log-$name.jsonl" 2>/dev/null \
+    --out "$tmp/out-$name" --log-format json --config "$tmp/core.lua" "$@" > "$tmp/log-$name.jsonl" 2>/dev/null \
     || { echo "$name: run failed"; cat "$tmp/log-$name.jsonl"; exit 1; }
   jq -r --arg name "$name" --arg rss "$(cat "$tmp/rss")" \
     'select(.event=="backtest_completed") |

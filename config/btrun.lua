@@ -15,6 +15,11 @@ return {
   max_memory = 512 * 1024 * 1024, -- bytes of Lua heap a strategy may use
   skip_bad_rows = false,    -- true: skip and count malformed CSV rows instead of failing
   progress_every = 1000000, -- bars between backtest_progress log records (0 = off)
+  risk = {                  -- limits; crossing one publishes a RISK_BREACH event, logs
+                            -- risk_breach and calls the strategy's on_risk (0 = no limit)
+    max_drawdown = 0,       -- fraction of the equity peak, e.g. 0.2
+    max_position_value = 0, -- money held in positions (absolute value)
+  },
 
   -- The sections below are shown with their defaults, commented out; uncomment to change.
 

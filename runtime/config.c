@@ -11,9 +11,10 @@
 /* Sections owned by other modules; each validates its own keys. */
 static const char *const top_keys[] = {
     "cash", "commission", "slippage_bps", "out_dir", "data_dir", "user_id", "timeout",
-    "max_memory", "skip_bad_rows", "progress_every", "log", "trace", "analytics", "perf",
+    "max_memory", "skip_bad_rows", "progress_every", "risk", "log", "trace", "analytics", "perf",
     NULL};
 static const char *const commission_keys[] = {"per_unit", "percent", "minimum", NULL};
+static const char *const risk_keys[] = {"max_drawdown", "max_position_value", NULL};
 
 static const char *where_of(const char *where, const char *key, char *buf, size_t n) {
   if (where && *where) snprintf(buf, n, "%s.%s", where, key);
@@ -177,6 +178,23 @@ static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
       return err->code;
   } else if (ct != LUA_TNIL) {
     return type_error(L, "", "commission", "table", -1, err);
+  }
+  lua_pop(L, 1);
+  int rt = lua_getfield(L, t, "risk");
+  if (rt == LUA_TTABLE) {
+    int r = lua_gettop(L);
+    if (bt_cfg_check_keys(L, r, "risk", risk_keys, err) ||
+        bt_cfg_number(L, r, "risk", "max_drawdown", &cfg->risk_max_drawdown, err) ||
+        bt_cfg_decimal(L, r, "risk", "max_position_value", &cfg->risk_max_position_value, err))
+      return err->code;
+    if (cfg->risk_max_drawdown < 0 || cfg->risk_max_drawdown >= 1)
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "risk.max_drawdown",
+                        "must be a fraction in [0, 1)");
+    if (cfg->risk_max_position_value.v < 0)
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "risk.max_position_value",
+                        "must be >= 0");
+  } else if (rt != LUA_TNIL) {
+    return type_error(L, "", "risk", "table", -1, err);
   }
   lua_pop(L, 1);
   if (cfg->cash.v <= 0)

@@ -28,6 +28,9 @@ typedef struct bt_config {
   int64_t max_memory;              /* Lua heap cap in bytes, default 512 MiB */
   bool skip_bad_rows;
   uint64_t progress_every;         /* bars between backtest_progress records, 0 = off */
+  /* risk limits: breaching one publishes a RISK_BREACH event (0 = no limit) */
+  double risk_max_drawdown;        /* fraction of the equity peak, 0..1 */
+  bt_dec risk_max_position_value;  /* money held in positions (absolute value) */
   lua_State *L;                    /* holds the config table (registry ref) for sections */
   int ref;                         /* LUA_NOREF when defaults only */
 } bt_config;

@@ -6,6 +6,7 @@
  * registry refs resolved once; the bar table is reused. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,7 @@ static int write_result(bt_run *run, const bt_run_result *res, const cJSON *metr
         cJSON_AddItemToObject(o, m->string, cJSON_Duplicate(m, 1));
   }
   cJSON_AddNumberToObject(o, "rejected_orders", (double)run->rejections);
+  cJSON_AddNumberToObject(o, "risk_breaches", (double)run->risk_breaches);
   cJSON_AddNumberToObject(o, "wall_ms", (double)res->wall_ms);
   cJSON_AddNumberToObject(o, "bars_per_s", res->bars_per_s);
   if (failure) {
@@ -422,6 +424,7 @@ static int setup_strategy(bt_run *run, int strategy, bt_err *err) {
   run->ref_on_fill = ref_callback(L, strategy, "on_fill");
   run->ref_on_finish = ref_callback(L, strategy, "on_finish");
   run->ref_on_reject = ref_callback(L, strategy, "on_reject");
+  run->ref_on_risk = ref_callback(L, strategy, "on_risk");
   if (build_params(run, strategy, err)) return err->code;
   bt_ctx_push_new(run);
   lua_insert(L, -2);
@@ -449,6 +452,78 @@ static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
   run->in_callback = false;
   if (rc && atomic_load(&run->stop)) return stopped_error(run, err);
   return rc;
+}
+
+/* ---- portfolio and risk ------------------------------------------------------- */
+
+/* The portfolio after a fill: what the strategy holds and is worth (cause: the FILL). */
+static void publish_portfolio(bt_run *run, const bt_fill *fill, uint64_t cause) {
+  char cash[BT_DEC_STRLEN], equity[BT_DEC_STRLEN], pos[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
+  money(bt_ledger_cash(run->ledger), cash);
+  money(bt_ledger_equity(run->ledger), equity);
+  money(bt_ledger_position(run->ledger, fill->symbol), pos);
+  money(bt_ledger_position_value(run->ledger), pv);
+  snprintf(run->event_json, sizeof run->event_json,
+           "{\"cash\":\"%s\",\"equity\":\"%s\",\"position\":\"%s\",\"position_value\":\"%s\"}",
+           cash, equity, pos, pv);
+  bt_event ev = {.type = BT_EV_PORTFOLIO, .timestamp = fill->time, .causation_id = cause,
+                 .source = "ledger", .symbol = fill->symbol, .data_json = run->event_json};
+  bt_bus_publish(run->bus, &ev);
+}
+
+enum { RISK_DRAWDOWN, RISK_POSITION_VALUE };
+
+/* A limit crossed: RISK_BREACH event (cause: the bar), warning record, on_risk(ctx, info).
+ * One breach per episode: the rule re-arms once the value is back inside its limit. */
+static int risk_breach(bt_run *run, int rule, double actual, double limit, bt_err *err) {
+  static const char *const names[] = {"max_drawdown", "max_position_value"};
+  run->risk_breaches++;
+  snprintf(run->event_json, sizeof run->event_json,
+           "{\"rule\":\"%s\",\"actual\":%.10g,\"limit\":%.10g}", names[rule], actual, limit);
+  bt_event ev = {.type = BT_EV_RISK_BREACH, .timestamp = run->bar->time,
+                 .causation_id = run->bar_event, .source = "risk", .symbol = run->bar->symbol,
+                 .data_json = run->event_json};
+  uint64_t id = bt_bus_publish(run->bus, &ev);
+  char when[32];
+  bt_format_time(run->bar->time, when);
+  bt_log("risk", BT_LOG_WARNING, "risk_breach", BT_F_STR("rule", names[rule]),
+         BT_F_DBL("actual", actual), BT_F_DBL("limit", limit), BT_F_STR("bar_time", when));
+  if (run->ref_on_risk == LUA_NOREF) return 0;
+  lua_State *L = run->L;
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, names[rule]);
+  lua_setfield(L, -2, "rule");
+  lua_pushnumber(L, actual);
+  lua_setfield(L, -2, "actual");
+  lua_pushnumber(L, limit);
+  lua_setfield(L, -2, "limit");
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_setfield(L, -2, "event_id");
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  run->cause = id; /* orders placed in reaction are caused by the breach */
+  int rc = call_cb(run, run->ref_on_risk, ref, err);
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  return rc;
+}
+
+static int check_risk(bt_run *run, double drawdown, bt_err *err) {
+  const bt_config *c = &run->app->cfg;
+  double values[2] = {drawdown, 0}, limits[2] = {c->risk_max_drawdown, 0};
+  if (c->risk_max_position_value.v) {
+    values[1] = fabs(bt_dec_to_double(bt_ledger_position_value(run->ledger)));
+    limits[1] = bt_dec_to_double(c->risk_max_position_value);
+  }
+  for (int rule = 0; rule < 2; rule++) {
+    if (limits[rule] <= 0) continue;
+    bool over = values[rule] > limits[rule];
+    if (over && !run->in_breach[rule]) {
+      run->in_breach[rule] = true;
+      if (risk_breach(run, rule, values[rule], limits[rule], err)) return err->code;
+    } else if (!over) {
+      run->in_breach[rule] = false;
+    }
+  }
+  return 0;
 }
 
 /* ---- fills --------------------------------------------------------------------- */
@@ -486,6 +561,7 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
   ev.p.fill.order = order;
   ev.p.fill.fill = fill;
   bt_bus_publish(run->bus, &ev);
+  if (bt_bus_wants(run->bus, BT_EV_PORTFOLIO)) publish_portfolio(run, fill, ev.event_id);
   if (fc->rc || run->ref_on_fill == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_fill);
   lua_pushinteger(L, (lua_Integer)fill->order_id);
@@ -533,6 +609,7 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     ctx_slot = lua_gettop(L);
   }
   uint64_t progress_every = run->app->cfg.progress_every;
+  bool has_risk = run->app->cfg.risk_max_drawdown > 0 || run->app->cfg.risk_max_position_value.v;
   uint64_t t0 = bt_now_ns();
   fill_ctx fc = {run, err, 0};
   int rc;
@@ -597,6 +674,7 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     bt_dec equity = bt_ledger_equity(run->ledger);
     double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity,
                                      bt_ledger_exposed(run->ledger));
+    if (has_risk && check_risk(run, dd, err)) return err->code;
     if (run->equity_f) equity_sample(run, bar.time, equity, dd);
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
@@ -658,7 +736,7 @@ static void free_run(bt_run *run) {
     lua_State *L = run->L;
     int refs[] = {run->ref_strategy, run->ref_ctx, run->ref_bar, run->ref_fill, run->ref_order,
                   run->ref_on_start, run->ref_on_bar, run->ref_on_fill, run->ref_on_finish,
-                  run->ref_on_reject};
+                  run->ref_on_reject, run->ref_on_risk};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
       luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
     bt_lua_set_run(L, NULL);
@@ -680,6 +758,9 @@ static char *config_json(const bt_app *app, bt_dec cash) {
   cJSON_AddItemToObject(o, "slippage_bps", dec_json(app->cfg.broker.slippage_bps));
   cJSON_AddNumberToObject(o, "timeout", app->cfg.timeout_s);
   cJSON_AddNumberToObject(o, "max_memory", (double)app->cfg.max_memory);
+  cJSON *r = cJSON_AddObjectToObject(o, "risk");
+  cJSON_AddNumberToObject(r, "max_drawdown", app->cfg.risk_max_drawdown);
+  cJSON_AddItemToObject(r, "max_position_value", dec_json(app->cfg.risk_max_position_value));
   char *s = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return s;
@@ -743,7 +824,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   run->spec = spec;
   run->ref_strategy = run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
   run->ref_on_start = run->ref_on_bar = run->ref_on_fill = run->ref_on_finish =
-      run->ref_on_reject = LUA_NOREF;
+      run->ref_on_reject = run->ref_on_risk = LUA_NOREF;
   bt_uuid(run->info.run_id);
   const char *cid = spec->correlation_id && *spec->correlation_id ? spec->correlation_id
                     : app->correlation_id[0]                     ? app->correlation_id

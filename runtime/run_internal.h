@@ -30,7 +30,7 @@ typedef struct bt_run {
   lua_State *L;
   bool owns_state;
   int ref_strategy, ref_ctx, ref_bar, ref_fill, ref_order;
-  int ref_on_start, ref_on_bar, ref_on_fill, ref_on_finish, ref_on_reject;
+  int ref_on_start, ref_on_bar, ref_on_fill, ref_on_finish, ref_on_reject, ref_on_risk;
 
   bt_feed **feeds;
   int nfeeds;
@@ -56,6 +56,9 @@ typedef struct bt_run {
   uint64_t bars;
   uint64_t rejections;
   bt_log_buf payload;          /* reused for SIGNAL/USER event payloads */
+  bool in_breach[2];           /* per risk rule: breached now (re-armed when back inside) */
+  uint64_t risk_breaches;
+  char event_json[256];        /* PORTFOLIO / RISK_BREACH payloads */
 
   /* limits: the watchdog thread sets stop and arms a Lua hook */
   pthread_t watchdog;

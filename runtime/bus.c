@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "common.h"
+#include "log.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -122,3 +123,72 @@ uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev) {
 }
 
 uint64_t bt_bus_last_id(const bt_bus *bus) { return bus->next_id - 1; }
+
+/* ---- flat payloads ------------------------------------------------------------- */
+
+typedef struct flat_field {
+  const uint8_t *key, *val;
+  uint8_t type, klen;
+} flat_field;
+
+static bool flat_key_less(const flat_field *a, const flat_field *b) {
+  int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+  return c < 0 || (c == 0 && a->klen < b->klen);
+}
+
+size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
+  const uint8_t *s = p, *end = s + len;
+  flat_field f[BT_FLAT_MAX_FIELDS];
+  int n = 0;
+  while (s < end) {
+    if (n == BT_FLAT_MAX_FIELDS || end - s < 2 || end - s - 2 < s[1]) return (size_t)-1;
+    flat_field x = {.type = s[0], .klen = s[1], .key = s + 2};
+    s += 2 + x.klen;
+    x.val = s;
+    size_t vlen;
+    switch (x.type) {
+    case BT_FLAT_INT:
+    case BT_FLAT_DBL: vlen = 8; break;
+    case BT_FLAT_TRUE:
+    case BT_FLAT_FALSE: vlen = 0; break;
+    case BT_FLAT_STR: vlen = s < end ? 1u + s[0] : 1; break;
+    default: return (size_t)-1;
+    }
+    if ((size_t)(end - s) < vlen) return (size_t)-1;
+    s += vlen;
+    int j = n++; /* insertion sort: a handful of fields */
+    while (j > 0 && flat_key_less(&x, &f[j - 1])) f[j] = f[j - 1], j--;
+    f[j] = x;
+  }
+  size_t off = b->len;
+  bt_log_buf_putc(b, '{');
+  for (int i = 0; i < n; i++) {
+    if (i) bt_log_buf_putc(b, ',');
+    bt_log_buf_json_str(b, (const char *)f[i].key, f[i].klen);
+    bt_log_buf_putc(b, ':');
+    if (bt_log_secret_key((const char *)f[i].key, f[i].klen)) {
+      bt_log_buf_put(b, "\"[REDACTED]\"", 12);
+      continue;
+    }
+    switch (f[i].type) {
+    case BT_FLAT_INT: {
+      int64_t v;
+      memcpy(&v, f[i].val, 8);
+      bt_log_buf_json_int(b, v);
+      break;
+    }
+    case BT_FLAT_DBL: {
+      double v;
+      memcpy(&v, f[i].val, 8);
+      bt_log_buf_json_dbl(b, v);
+      break;
+    }
+    case BT_FLAT_TRUE: bt_log_buf_put(b, "true", 4); break;
+    case BT_FLAT_FALSE: bt_log_buf_put(b, "false", 5); break;
+    default: bt_log_buf_json_str(b, (const char *)f[i].val + 1, f[i].val[0]); break;
+    }
+  }
+  bt_log_buf_putc(b, '}');
+  bt_log_buf_put(b, "", 1);
+  return off;
+}

@@ -58,8 +58,29 @@ typedef struct bt_event {
     const bt_order *order;                                   /* ORDER (also rejected) */
     struct { const bt_order *order; const bt_fill *fill; } fill; /* FILL */
   } p;
-  const char *data_json;    /* SIGNAL/USER/PORTFOLIO/RISK_BREACH/LOG: JSON object text */
+  /* SIGNAL/USER/PORTFOLIO/RISK_BREACH/LOG payload, one of (neither = no payload, "{}"):
+   * data_json  a JSON object's text;
+   * data_flat  the same object flat-encoded (see below): publishers that would have to
+   *            format numbers use it so that only a subscriber that needs the text
+   *            pays for it, on its own thread. */
+  const char *data_json;
+  const void *data_flat;
+  size_t data_flat_len;
 } bt_event;
+
+/* Flat payloads: an object of at most BT_FLAT_MAX_FIELDS scalar fields with string keys
+ * in at most BT_FLAT_MAX bytes, copied by value (no pointers). Each field is
+ *   u8 type (bt_flat_type), u8 key length, the key bytes, then the value:
+ *   INT int64 / DBL double (8 bytes, host order), TRUE/FALSE nothing, STR u8 length + bytes.
+ * bt_flat_render_json writes the JSON text a log record would show for the same Lua
+ * table (keys sorted bytewise, shortest round-trip doubles, secret-named keys' values
+ * redacted, secrets in strings redacted). */
+#define BT_FLAT_MAX 128
+#define BT_FLAT_MAX_FIELDS 16
+typedef enum { BT_FLAT_INT = 1, BT_FLAT_DBL, BT_FLAT_TRUE, BT_FLAT_FALSE, BT_FLAT_STR } bt_flat_type;
+struct bt_log_buf;
+/* Appends NUL-terminated JSON to b; returns its offset, or (size_t)-1 when p is malformed. */
+size_t bt_flat_render_json(const void *p, size_t len, struct bt_log_buf *b);
 
 typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);
 

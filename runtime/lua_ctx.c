@@ -196,16 +196,66 @@ static bt_run *current_run(lua_State *L) {
   return run;
 }
 
+/* Copy the table at idx into buf as a flat payload (bus.h) when it is one: string keys,
+ * scalar values, small enough. Returns its length, or -1 (the caller renders JSON). No
+ * formatting here: numbers are copied raw and rendered off the run thread. */
+static int encode_flat(lua_State *L, int idx, uint8_t *buf) {
+  int len = 0, n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t klen = 0, slen = 0;
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
+    int vt = lua_type(L, -1);
+    size_t need = key ? 2 + klen : BT_FLAT_MAX + 1;
+    const char *str = NULL;
+    if (vt == LUA_TNUMBER) need += 8;
+    else if (vt == LUA_TSTRING) str = lua_tolstring(L, -1, &slen), need += 1 + slen;
+    else if (vt != LUA_TBOOLEAN) need = BT_FLAT_MAX + 1;
+    if (++n > BT_FLAT_MAX_FIELDS || slen > 255 || (size_t)len + need > BT_FLAT_MAX) {
+      lua_pop(L, 2);
+      return -1;
+    }
+    uint8_t *p = buf + len;
+    p[1] = (uint8_t)klen;
+    memcpy(p + 2, key, klen);
+    p += 2 + klen;
+    if (vt == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      int64_t v = lua_tointeger(L, -1);
+      buf[len] = BT_FLAT_INT;
+      memcpy(p, &v, 8);
+    } else if (vt == LUA_TNUMBER) {
+      double v = lua_tonumber(L, -1);
+      buf[len] = BT_FLAT_DBL;
+      memcpy(p, &v, 8);
+    } else if (vt == LUA_TSTRING) {
+      buf[len] = BT_FLAT_STR;
+      p[0] = (uint8_t)slen;
+      memcpy(p + 1, str, slen);
+    } else {
+      buf[len] = lua_toboolean(L, -1) ? BT_FLAT_TRUE : BT_FLAT_FALSE;
+    }
+    len += (int)need;
+    lua_pop(L, 1);
+  }
+  return len;
+}
+
 static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,
                              int data_idx) {
   const char *json = NULL;
+  uint8_t flat[BT_FLAT_MAX];
+  int flat_len = -1;
   /* Nobody records it: the event still gets its id (lineage), but no payload is built.
-   * The payload is rendered like a log value into a buffer the run reuses. */
+   * A flat table is copied as is; anything else is rendered like a log value into a
+   * buffer the run reuses. */
   if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(run->bus, type)) {
-    run->payload.len = 0;
-    run->payload.failed = false;
-    size_t off = bt_lua_log_render_json(L, data_idx, &run->payload);
-    if (!run->payload.failed) json = run->payload.data + off;
+    if (lua_istable(L, data_idx)) flat_len = encode_flat(L, data_idx, flat);
+    if (flat_len < 0) {
+      run->payload.len = 0;
+      run->payload.failed = false;
+      size_t off = bt_lua_log_render_json(L, data_idx, &run->payload);
+      if (!run->payload.failed) json = run->payload.data + off;
+    }
   }
   uint64_t cause = run->cause;
   if (lua_istable(L, data_idx) && lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
@@ -213,7 +263,9 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
   bt_event ev = {.type = type, .user_type = user_type,
                  .timestamp = run->bar ? run->bar->time : 0, .causation_id = cause,
                  .source = "strategy", .symbol = run->bar ? run->bar->symbol : 0,
-                 .data_json = json ? json : "{}"};
+                 .data_json = flat_len >= 0 ? NULL : json ? json : "{}",
+                 .data_flat = flat_len >= 0 ? flat : NULL,
+                 .data_flat_len = flat_len >= 0 ? (size_t)flat_len : 0};
   return bt_bus_publish(run->bus, &ev);
 }
 

@@ -319,6 +319,9 @@ typedef struct trace_run {
   int64_t run_no;
   uint64_t origin;              /* clock origin: timings are stored relative to it */
   bt_trace_event *slots;
+  /* flat payloads, one block per slot: [0] = length, then the bytes (bus.h); a slot
+   * whose text is flat_marker has one, rendered to JSON by the writer */
+  uint8_t (*flat)[BT_FLAT_MAX + 1];
   size_t mask;
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
@@ -349,6 +352,7 @@ typedef struct trace_run {
   bool ckpt_started;
   _Atomic bool ckpt_stop;
   bt_sampler *sampler;
+  bt_log_buf render;
   bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
   size_t nchunk[2];
   bool in_tx;
@@ -436,6 +440,8 @@ static inline void ring_commit(trace_run *r) {
     signal_cv(r, &r->wake);
 }
 
+static const char flat_marker[1];
+
 static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
   e->seq = ev->event_id;
   e->cause = ev->causation_id;
@@ -485,7 +491,8 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
     break;
   default:
     memset(&e->p, 0, sizeof e->p);
-    if (ev->data_json) e->text = strdup(ev->data_json);
+    if (ev->data_flat) e->text = (char *)flat_marker; /* the caller copies the bytes */
+    else if (ev->data_json) e->text = strdup(ev->data_json);
     if (ev->type == BT_EV_USER && ev->user_type) e->user_type = strdup(ev->user_type);
     break;
   }
@@ -512,10 +519,27 @@ static void on_event(void *ud, const bt_event *ev) {
   bt_trace_event *e = ring_slot(r, crit);
   if (!e) return;
   fill_event(e, ev, intern_source(t, r, ev->source));
+  if (e->text == flat_marker) {
+    uint8_t *blk = r->flat[r->head_local & r->mask];
+    blk[0] = (uint8_t)ev->data_flat_len;
+    memcpy(blk + 1, ev->data_flat, ev->data_flat_len);
+  }
   ring_commit(r);
 }
 
 /* ---- writer thread ---- */
+
+/* A slot's flat payload as heap JSON text (NULL when out of memory). */
+static char *render_flat(trace_run *r, const uint8_t *blk) {
+  r->render.len = 0;
+  r->render.failed = false;
+  size_t off = bt_flat_render_json(blk + 1, blk[0], &r->render);
+  if (off == (size_t)-1 || r->render.failed) return NULL;
+  size_t n = r->render.len - off;
+  char *s = malloc(n);
+  if (s) memcpy(s, r->render.data + off, n);
+  return s;
+}
 
 static void write_fail(trace_run *r, bt_err *err) {
   if (!r->write_failed) {
@@ -623,6 +647,7 @@ static void *writer_main(void *arg) {
        * thread, which writes it again one lap later */
       bt_trace_event e = r->slots[tail & r->mask];
       e.received = bt_bus_clock_ns();
+      if (e.text == flat_marker) e.text = render_flat(r, r->flat[tail & r->mask]);
       bt_sampler_push(r->sampler, &e);
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
@@ -666,6 +691,8 @@ static void run_free(trace_run *r) {
   bt_store_close(r->ckpt_store);
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
+  bt_log_buf_free(&r->render);
+  free(r->flat);
   free(r->slots);
   free(r);
 }
@@ -684,7 +711,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
   r->slots = malloc((size_t)t->cfg.ring_size * sizeof *r->slots);
-  int rc = r->slots ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  r->flat = malloc((size_t)t->cfg.ring_size * sizeof *r->flat);
+  int rc = r->slots && r->flat ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);

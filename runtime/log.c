@@ -8,6 +8,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,9 +230,36 @@ void bt_log_buf_putc(bt_log_buf *b, char c) {
 
 #define PUTS(b, lit) bt_log_buf_put((b), (lit), sizeof(lit) - 1)
 
+void bt_log_buf_printf(bt_log_buf *b, const char *fmt, ...) {
+  if (!buf_reserve(b, 64)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->failed = true;
+    return;
+  }
+  if ((size_t)n >= b->cap - b->len) { /* did not fit: grow and format again */
+    if (!buf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+  }
+  b->len += (size_t)n;
+}
+
 void bt_log_buf_free(bt_log_buf *b) {
   free(b->data);
   memset(b, 0, sizeof *b);
+}
+
+char *bt_log_buf_take(bt_log_buf *b, size_t *len) {
+  char *p = b->failed ? NULL : b->data ? b->data : calloc(1, 1);
+  if (b->failed) free(b->data);
+  if (len) *len = p ? b->len : 0;
+  memset(b, 0, sizeof *b);
+  return p;
 }
 
 void bt_log_buf_json_int(bt_log_buf *b, int64_t v) {
@@ -466,6 +494,12 @@ static void escape_redacted(bt_log_buf *b, const char *s, size_t n) {
 void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n) {
   bt_log_buf_putc(b, '"');
   escape_redacted(b, s, n);
+  bt_log_buf_putc(b, '"');
+}
+
+void bt_log_buf_json_str_raw(bt_log_buf *b, const char *s, size_t n) {
+  bt_log_buf_putc(b, '"');
+  escape_raw(b, s, n);
   bt_log_buf_putc(b, '"');
 }
 

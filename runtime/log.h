@@ -136,8 +136,15 @@ void bt_log_buf_putc(bt_log_buf *b, char c);
 /* A quoted JSON string: control characters escaped, invalid UTF-8 replaced by
  * U+FFFD, embedded secrets ("Bearer ...", "token=...") replaced by [REDACTED]. */
 void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n);
+/* The same without redaction, for values that are data rather than free text (trade
+ * symbols, dates, file paths, user-returned values) and must read back as written. */
+void bt_log_buf_json_str_raw(bt_log_buf *b, const char *s, size_t n);
 void bt_log_buf_json_int(bt_log_buf *b, int64_t v);
 void bt_log_buf_json_dbl(bt_log_buf *b, double v);   /* shortest round-trip; NaN/inf -> null */
+void bt_log_buf_printf(bt_log_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bt_log_buf_free(bt_log_buf *b);
+/* Hand over the NUL-terminated text (an empty string when nothing was written; NULL
+ * after a failed write, the text is then freed) and reset the buffer. */
+char *bt_log_buf_take(bt_log_buf *b, size_t *len);
 
 #endif

@@ -17,8 +17,8 @@
 #include "config.h"
 #include "log.h"
 #include "luabind.h"
-#include "perf_buf.h"
 #include "perf_files.h"
+#include "perf_hash.h"
 #include "perf_time.h"
 #include "report.h"
 
@@ -41,13 +41,6 @@ struct bt_perf_targets {
   rule *rules;
   int nrules;
 };
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *s = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-  return h;
-}
-
 
 static int severity(lua_State *L, int idx, const char *where, char out[16], bt_err *err) {
   snprintf(out, 16, "warning");
@@ -184,7 +177,7 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
   bt_perf_targets *t = calloc(1, sizeof *t);
   if (!t) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   *out = t;
-  t->hash = 1469598103934665603ULL;
+  t->hash = BT_PERF_FNV_BASIS;
   if (path && access(path, F_OK) == 0) {
     snprintf(t->path, sizeof t->path, "%s", path);
     t->L = luaL_newstate();
@@ -196,7 +189,7 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
     if (f) {
       char buf[4096];
       size_t n;
-      while ((n = fread(buf, 1, sizeof buf, f)) > 0) t->hash = fnv(t->hash, buf, n);
+      while ((n = fread(buf, 1, sizeof buf, f)) > 0) t->hash = bt_perf_fnv(t->hash, buf, n);
       fclose(f);
     }
     if (luaL_loadfile(t->L, path) != LUA_OK) {
@@ -218,7 +211,7 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
                      "PERFORMANCE_ALERT_ROLLING_WINDOW: expected 1..100000");
     t->win_rate_window = (uint32_t)rolling_override;
   }
-  t->hash = fnv(t->hash, &t->win_rate_window, sizeof t->win_rate_window);
+  t->hash = bt_perf_fnv(t->hash, &t->win_rate_window, sizeof t->win_rate_window);
   return 0;
 }
 
@@ -294,9 +287,10 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
       num[k] = lua_tonumber(L, idx);
       fmt_num(slot[k], num[k]);
     } else if (lua_type(L, idx) == LUA_TSTRING) {
-      bt_perf_buf b = {0};
-      bt_perf_buf_json_str(&b, lua_tostring(L, idx));
-      char *q = bt_perf_buf_take(&b, NULL);
+      const char *str = lua_tostring(L, idx);
+      bt_log_buf b = {0};
+      bt_log_buf_json_str_raw(&b, str, strlen(str));
+      char *q = bt_log_buf_take(&b, NULL);
       snprintf(slot[k], 40, "%s", q ? q : "null");
       free(q);
     }
@@ -418,9 +412,9 @@ static void alert_id(const bt_perf_summary *s, const bt_perf_check *c, char out[
   char a[16], e[16];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = BT_PERF_FNV_BASIS;
   const char *parts[] = {bt_perf_window_name(s->window), a, e, c->type, c->name, c->actual, c->target};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = fnv(h, parts[i], strlen(parts[i]) + 1);
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = bt_perf_fnv(h, parts[i], strlen(parts[i]) + 1);
   snprintf(out, 40, "pa-%016" PRIx64, h);
 }
 
@@ -441,7 +435,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   int dirfd;
   int rc = read_alerts(path, &text, &len, &dirfd, name, err);
   if (rc) return rc;
-  bt_perf_buf b = {0};
+  bt_log_buf b = {0};
   char now[32], a[16], e[16];
   bt_perf_time_format(now_ms / 1000, now);
   bt_perf_day_format(s->start, a);
@@ -451,18 +445,18 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
     if (c->status != BT_PERF_CHECK_BREACH) continue;
     alert_id(s, c, c->alert_id);
     if (text_has_id(text, c->alert_id)) continue;
-    bt_perf_buf_printf(&b, "{\"event\":\"performance.alert\",\"id\":\"%s\",\"type\":", c->alert_id);
-    bt_perf_buf_json_str(&b, c->type);
-    bt_perf_buf_printf(&b, ",\"window\":\"%s\",\"period_start\":\"%s\",\"period_end\":\"%s\",\"metric\":",
+    bt_log_buf_printf(&b, "{\"event\":\"performance.alert\",\"id\":\"%s\",\"type\":", c->alert_id);
+    bt_log_buf_json_str_raw(&b, c->type, strlen(c->type));
+    bt_log_buf_printf(&b, ",\"window\":\"%s\",\"period_start\":\"%s\",\"period_end\":\"%s\",\"metric\":",
                        bt_perf_window_name(s->window), a, e);
-    bt_perf_buf_json_str(&b, c->name);
-    bt_perf_buf_printf(&b, ",\"actual\":%s,\"target\":%s,\"op\":\"%s\",\"window_trades\":%u,\"severity\":",
+    bt_log_buf_json_str_raw(&b, c->name, strlen(c->name));
+    bt_log_buf_printf(&b, ",\"actual\":%s,\"target\":%s,\"op\":\"%s\",\"window_trades\":%u,\"severity\":",
                        c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null", c->op,
                        c->window_trades);
-    bt_perf_buf_json_str(&b, c->severity);
-    bt_perf_buf_printf(&b, ",\"note\":");
-    bt_perf_buf_json_str(&b, c->note);
-    bt_perf_buf_printf(&b, ",\"raised_at\":\"%s\",\"acknowledged_at\":null}\n", now);
+    bt_log_buf_json_str_raw(&b, c->severity, strlen(c->severity));
+    bt_log_buf_printf(&b, ",\"note\":");
+    bt_log_buf_json_str_raw(&b, c->note, strlen(c->note));
+    bt_log_buf_printf(&b, ",\"raised_at\":\"%s\",\"acknowledged_at\":null}\n", now);
     bt_log("perf", BT_LOG_WARNING, c->type, BT_F_STR("alert_id", c->alert_id),
            BT_F_STR("window", bt_perf_window_name(s->window)), BT_F_STR("period_start", a),
            BT_F_STR("metric", c->name), BT_F_JSON("actual", c->actual[0] ? c->actual : "null"),
@@ -471,7 +465,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   }
   free(text);
   size_t n;
-  char *add = bt_perf_buf_take(&b, &n);
+  char *add = bt_log_buf_take(&b, &n);
   if (!add) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (!rc && n) {
     int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -534,13 +528,13 @@ int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err 
   }
   char now[32];
   bt_perf_time_format(now_ms / 1000, now);
-  bt_perf_buf b = {0};
-  bt_perf_buf_put(&b, text, (size_t)(slot - text));
-  bt_perf_buf_printf(&b, "\"acknowledged_at\":\"%s\"", now);
+  bt_log_buf b = {0};
+  bt_log_buf_put(&b, text, (size_t)(slot - text));
+  bt_log_buf_printf(&b, "\"acknowledged_at\":\"%s\"", now);
   size_t after = (size_t)(slot - text) + strlen(nul);
-  bt_perf_buf_put(&b, text + after, len - after);
+  bt_log_buf_put(&b, text + after, len - after);
   size_t n;
-  char *out = bt_perf_buf_take(&b, &n);
+  char *out = bt_log_buf_take(&b, &n);
   rc = out ? bt_perf_write(dirfd, name, out, n, true, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   free(out);
   free(text);

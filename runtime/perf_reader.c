@@ -18,7 +18,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "perf_buf.h"
+#include "log.h"
+#include "perf_hash.h"
 #include "perf_time.h"
 
 #define PERF_INDEX_VERSION 2
@@ -64,15 +65,6 @@ static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
   return h ^ (h >> 32);
 }
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 typedef struct span {
   const char *p;
   size_t n;
@@ -84,7 +76,6 @@ static const char *skip_ws(const char *p, const char *e) {
   return p;
 }
 
-/* p at the opening quote; returns the closing quote or NULL. */
 /* A string from its opening quote: the closing quote, or NULL at a raw newline (JSON
  * strings never hold one, so a parse can never run into the next line). */
 static const char *scan_string(const char *p, const char *e) {
@@ -281,7 +272,7 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
     t->entry_ts = t->exit_ts;
   }
   if (f[K_TRADE_ID].kind) {
-    uint64_t h = hash_bytes(1469598103934665603ULL, f[K_RUN_ID].p, f[K_RUN_ID].n);
+    uint64_t h = hash_bytes(BT_PERF_FNV_BASIS, f[K_RUN_ID].p, f[K_RUN_ID].n);
     h = hash_bytes(h, f[K_TRADE_ID].p, f[K_TRADE_ID].n);
     h = hash_bytes(h, f[K_SYMBOL].p, f[K_SYMBOL].n);
     t->key = h ? h : 1;
@@ -377,8 +368,9 @@ static int open_find(const bt_perf_index *ix, uint64_t key) {
 }
 
 static uint64_t trade_fp(const bt_perf_trade *t) {
-  return mix64(t->key ^ mix64((uint64_t)t->exit_ts ^ ((uint64_t)t->closed << 63)) ^
-               mix64((uint64_t)t->pnl.v) ^ mix64((uint64_t)t->risk.v + 0x9e3779b97f4a7c15ULL));
+  return bt_perf_mix64(t->key ^ bt_perf_mix64((uint64_t)t->exit_ts ^ ((uint64_t)t->closed << 63)) ^
+                       bt_perf_mix64((uint64_t)t->pnl.v) ^
+                       bt_perf_mix64((uint64_t)t->risk.v + 0x9e3779b97f4a7c15ULL));
 }
 
 int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
@@ -745,27 +737,27 @@ static char *put_i64(char *p, int64_t v) {
 }
 
 char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
-  bt_perf_buf b = {0};
-  bt_perf_buf_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
-  bt_perf_buf_json_str(&b, ix->source);
-  bt_perf_buf_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
-                     ix->tail_k);
+  bt_log_buf b = {0};
+  bt_log_buf_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
+  bt_log_buf_json_str_raw(&b, ix->source, strlen(ix->source));
+  bt_log_buf_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
+                    ix->tail_k);
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
-    bt_perf_buf_printf(&b, "%s\n{\"path\":", i ? "," : "");
-    bt_perf_buf_json_str(&b, f->path);
-    bt_perf_buf_printf(&b,
-                       ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
-                       ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
-                       f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
-                       f->partial ? "true" : "false");
+    bt_log_buf_printf(&b, "%s\n{\"path\":", i ? "," : "");
+    bt_log_buf_json_str_raw(&b, f->path, strlen(f->path));
+    bt_log_buf_printf(&b,
+                      ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
+                      ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
+                      f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
+                      f->partial ? "true" : "false");
   }
   /* One string per day keeps the file cheap to parse: date, counts, money sums in units
    * of 10^-8, streak and drawdown monoids, fingerprint, then the tail as "pnl/risk"
    * items (10^-8 units, oldest first). */
-  bt_perf_buf_printf(&b, "],\n\"days\":[");
+  bt_log_buf_printf(&b, "],\n\"days\":[");
   char *line = malloc(640 + (size_t)ix->tail_k * 48);
-  if (!line) b.oom = true;
+  if (!line) b.failed = true;
   for (size_t i = 0; i < ix->ndays && line; i++) {
     const bt_perf_day *d = &ix->days[i];
     char *p = line;
@@ -786,20 +778,20 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
       uint32_t at = (d->tail_pos + ix->tail_k - d->tail_n + k) % ix->tail_k;
       p = put_i64(p, d->tail[at].pnl.v);
       *p++ = '/';
-      p = put_i64(p, d->tail[at].risk.v) ;
+      p = put_i64(p, d->tail[at].risk.v);
     }
     *p++ = '"';
-    bt_perf_buf_put(&b, line, (size_t)(p - line));
+    bt_log_buf_put(&b, line, (size_t)(p - line));
   }
   free(line);
-  bt_perf_buf_printf(&b, "],\n\"open\":[");
+  bt_log_buf_printf(&b, "],\n\"open\":[");
   for (size_t i = 0; i < ix->nopen; i++) {
     const bt_perf_open_trade *o = &ix->open[i];
-    bt_perf_buf_printf(&b, "%s\"%" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu64 "\"", i ? "," : "",
-                       o->key, o->entry_day, o->pnl.v, o->fp);
+    bt_log_buf_printf(&b, "%s\"%" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu64 "\"", i ? "," : "",
+                      o->key, o->entry_day, o->pnl.v, o->fp);
   }
-  bt_perf_buf_printf(&b, "]}\n");
-  return bt_perf_buf_take(&b, len);
+  bt_log_buf_printf(&b, "]}\n");
+  return bt_log_buf_take(&b, len);
 }
 
 /* Field reader over a day string. */
@@ -862,22 +854,27 @@ static bool load_day(bt_perf_index *ix, const char *s, bt_perf_day *d) {
   return r.ok;
 }
 
+/* Member `key` of o when it has the type `is` checks, else NULL. */
+static const cJSON *member(const cJSON *o, const char *key, cJSON_bool (*is)(const cJSON *)) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return is(v) ? v : NULL;
+}
+
 int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
   reset_data(ix);
   cJSON *root = cJSON_ParseWithLength(json, len);
   int rc = 1;
   if (!root) return 1;
-  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-  const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
-  const cJSON *tz = cJSON_GetObjectItemCaseSensitive(root, "timezone_offset_s");
-  const cJSON *tk = cJSON_GetObjectItemCaseSensitive(root, "tail_k");
-  const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
-  const cJSON *days = cJSON_GetObjectItemCaseSensitive(root, "days");
-  const cJSON *open = cJSON_GetObjectItemCaseSensitive(root, "open");
-  if (!cJSON_IsNumber(ver) || ver->valueint != PERF_INDEX_VERSION || !cJSON_IsString(src) ||
-      strcmp(src->valuestring, ix->source) != 0 || !cJSON_IsNumber(tz) ||
-      tz->valueint != ix->tz_offset || !cJSON_IsNumber(tk) || (uint32_t)tk->valueint != ix->tail_k ||
-      !cJSON_IsArray(files) || !cJSON_IsArray(days) || !cJSON_IsArray(open))
+  const cJSON *ver = member(root, "version", cJSON_IsNumber),
+              *src = member(root, "source", cJSON_IsString),
+              *tz = member(root, "timezone_offset_s", cJSON_IsNumber),
+              *tk = member(root, "tail_k", cJSON_IsNumber),
+              *files = member(root, "files", cJSON_IsArray),
+              *days = member(root, "days", cJSON_IsArray),
+              *open = member(root, "open", cJSON_IsArray);
+  if (!ver || ver->valueint != PERF_INDEX_VERSION || !src || strcmp(src->valuestring, ix->source) != 0 ||
+      !tz || tz->valueint != ix->tz_offset || !tk || (uint32_t)tk->valueint != ix->tail_k ||
+      !files || !days || !open)
     goto out;
   size_t nf = (size_t)cJSON_GetArraySize(files), nd = (size_t)cJSON_GetArraySize(days),
          no = (size_t)cJSON_GetArraySize(open);
@@ -888,18 +885,11 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
   ix->capdays = nd ? nd : 1, ix->capopen = no ? no : 1;
   const cJSON *it;
   cJSON_ArrayForEach(it, files) {
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path");
-    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(it, "dev");
-    const cJSON *ino = cJSON_GetObjectItemCaseSensitive(it, "ino");
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(it, "offset");
-    const cJSON *ln = cJSON_GetObjectItemCaseSensitive(it, "lines");
-    const cJSON *hc = cJSON_GetObjectItemCaseSensitive(it, "head_crc");
-    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(it, "tail_crc");
-    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(it, "partial");
-    if (!cJSON_IsString(p) || !cJSON_IsString(dev) || !cJSON_IsString(ino) ||
-        !cJSON_IsNumber(off) || !cJSON_IsNumber(ln) || !cJSON_IsNumber(hc) ||
-        !cJSON_IsNumber(tc) || !cJSON_IsBool(pa))
-      goto out;
+    const cJSON *p = member(it, "path", cJSON_IsString), *dev = member(it, "dev", cJSON_IsString),
+                *ino = member(it, "ino", cJSON_IsString), *off = member(it, "offset", cJSON_IsNumber),
+                *ln = member(it, "lines", cJSON_IsNumber), *hc = member(it, "head_crc", cJSON_IsNumber),
+                *tc = member(it, "tail_crc", cJSON_IsNumber), *pa = member(it, "partial", cJSON_IsBool);
+    if (!p || !dev || !ino || !off || !ln || !hc || !tc || !pa) goto out;
     bt_perf_file *f = &ix->files[ix->nfiles];
     if (!(f->path = strdup(p->valuestring))) goto out;
     ix->nfiles++;

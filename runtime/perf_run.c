@@ -10,7 +10,6 @@
 
 #include "log.h"
 #include "perf.h"
-#include "perf_buf.h"
 #include "perf_files.h"
 #include "perf_time.h"
 
@@ -75,20 +74,20 @@ static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, r
   return bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
 }
 
-static void emit_point(bt_perf_buf *b, const row *r, int tcol, int ecol, int dcol, bool *first) {
-  bt_perf_buf_printf(b, "%s[\"%.*s\",\"%.*s\",\"%.*s\"]", *first ? "" : ",", (int)r->n[tcol],
-                     r->f[tcol], (int)r->n[ecol], r->f[ecol], (int)r->n[dcol], r->f[dcol]);
+static void emit_point(bt_log_buf *b, const row *r, int tcol, int ecol, int dcol, bool *first) {
+  bt_log_buf_printf(b, "%s[\"%.*s\",\"%.*s\",\"%.*s\"]", *first ? "" : ",", (int)r->n[tcol],
+                    r->f[tcol], (int)r->n[ecol], r->f[ecol], (int)r->n[dcol], r->f[dcol]);
   *first = false;
 }
 
 /* equity.csv -> {"rows":N,"downsampled":bool,"points":[[time,equity,drawdown],...]} keeping
  * each bucket's lowest and highest equity rows in time order. */
-static int equity_json(const char *path, bt_perf_buf *b, bt_err *err) {
+static int equity_json(const char *path, bt_log_buf *b, bt_err *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
     if (fd >= 0) close(fd);
-    bt_perf_buf_printf(b, "{\"rows\":0,\"downsampled\":false,\"points\":[]}");
+    bt_log_buf_printf(b, "{\"rows\":0,\"downsampled\":false,\"points\":[]}");
     return 0;
   }
   size_t size = (size_t)st.st_size;
@@ -114,7 +113,7 @@ static int equity_json(const char *path, bt_perf_buf *b, bt_err *err) {
   }
   uint64_t est = sampled ? (uint64_t)((double)(e - body) / ((double)sample / (double)sampled)) : 0;
   uint64_t per = est / EQUITY_BUCKETS + 1;
-  bt_perf_buf_printf(b, "{\"downsampled\":%s,\"points\":[", per > 1 ? "true" : "false");
+  bt_log_buf_printf(b, "{\"downsampled\":%s,\"points\":[", per > 1 ? "true" : "false");
   bool first = true;
   uint64_t k = 0, line = 1;
   row lo, hi, cur;
@@ -139,7 +138,7 @@ static int equity_json(const char *path, bt_perf_buf *b, bt_err *err) {
     }
     p = nl ? nl + 1 : e;
   }
-  bt_perf_buf_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
+  bt_log_buf_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
   munmap((void *)m, size);
   return 0;
 }
@@ -150,9 +149,9 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   snprintf(path, sizeof path, "%s/result.json", dir);
   char *result = slurp(path, &rlen);
   if (!result) return 0; /* the run wrote no files */
-  bt_perf_buf b = {0};
-  bt_perf_buf_printf(&b, "{\"result\":");
-  bt_perf_buf_put(&b, result, rlen);
+  bt_log_buf b = {0};
+  bt_log_buf_printf(&b, "{\"result\":");
+  bt_log_buf_put(&b, result, rlen);
   free(result);
 
   snprintf(path, sizeof path, "%s/trades.jsonl", dir);
@@ -167,9 +166,9 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
     if (!rc) {
       size_t n;
       char *js = bt_perf_summary_json(&s, "", 0, &n);
-      bt_perf_buf_printf(&b, ",\"summary\":");
-      if (js) bt_perf_buf_put(&b, js, n);
-      else b.oom = true;
+      bt_log_buf_printf(&b, ",\"summary\":");
+      if (js) bt_log_buf_put(&b, js, n);
+      else b.failed = true;
       free(js);
       bt_perf_summary_free(&s);
     }
@@ -178,23 +177,25 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   /* the first trades, spliced as they are (each line is a JSON object); read line by
    * line so a run with millions of trades costs no more memory than one with 200 */
   FILE *tf = rc ? NULL : fopen(path, "r");
-  bt_perf_buf_printf(&b, ",\"trades\":[");
+  bt_log_buf_printf(&b, ",\"trades\":[");
   int rows = 0;
   char *line = NULL;
   size_t cap = 0;
   ssize_t got;
   while (tf && rows < TRADE_ROWS && (got = getline(&line, &cap, tf)) > 0) {
     if (line[got - 1] != '\n') break; /* partial last line */
-    if (got > 1) bt_perf_buf_printf(&b, "%s", rows++ ? "," : ""), bt_perf_buf_put(&b, line, (size_t)got - 1);
+    if (got == 1) continue; /* blank line */
+    if (rows++) bt_log_buf_putc(&b, ',');
+    bt_log_buf_put(&b, line, (size_t)got - 1);
   }
   free(line);
   if (tf) fclose(tf);
-  bt_perf_buf_printf(&b, "],\"equity\":");
+  bt_log_buf_printf(&b, "],\"equity\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
   if (!rc) rc = equity_json(path, &b, err);
-  bt_perf_buf_printf(&b, "}");
+  bt_log_buf_printf(&b, "}");
   size_t len;
-  char *doc = bt_perf_buf_take(&b, &len);
+  char *doc = bt_log_buf_take(&b, &len);
   if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (!rc && !rr->report) rc = bt_report_open(&rr->report, rr->formats_dir, err);
   if (!rc) rc = bt_report_push_json(bt_report_lua(rr->report), doc, len, err);

@@ -1,20 +1,13 @@
 #include "perf_summary.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_buf.h"
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
+#include "log.h"
+#include "perf_hash.h"
 
 static double ratio(bt_dec a, bt_dec b) { return bt_dec_to_double(a) / bt_dec_to_double(b); }
 
@@ -28,8 +21,10 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
     s->first_data_day = ix->days[0].day;
     s->last_data_day = ix->days[ix->ndays - 1].day;
   }
-  uint64_t h = mix64((uint64_t)w * 31 + (uint64_t)start) ^ mix64((uint64_t)end + 7) ^
-               mix64((uint64_t)(int64_t)ix->tz_offset + 11) ^ (s->partial ? 0x5bd1e995ULL : 0);
+  uint64_t h = bt_perf_mix64((uint64_t)w * 31 + (uint64_t)start) ^
+               bt_perf_mix64((uint64_t)end + 7) ^
+               bt_perf_mix64((uint64_t)(int64_t)ix->tz_offset + 11) ^
+               (s->partial ? 0x5bd1e995ULL : 0);
   bt_perf_streak st = {0};
   bt_perf_dd dd = {0};
   size_t first = bt_perf_index_lower(ix, start), last = bt_perf_index_lower(ix, end + 1);
@@ -52,7 +47,7 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
     pt->pnl = d->dd.sum, pt->equity = dd.sum;
     ovf |= !bt_dec_sub(dd.max_pre, dd.sum, &pt->drawdown);
     pt->win_rate = s->trades ? (double)s->wins / s->trades : 0;
-    h ^= mix64((uint64_t)d->day ^ mix64(d->fp + d->trades));
+    h ^= bt_perf_mix64((uint64_t)d->day ^ bt_perf_mix64(d->fp + d->trades));
   }
   /* average R: exact sum of per-trade R values, averaged once */
   bt_dec r_total = BT_DEC_ZERO;
@@ -62,13 +57,13 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
     if (o->entry_day > end) continue;
     s->open_trades++;
     ovf |= !bt_dec_add(s->unrealized_pnl, o->pnl, &s->unrealized_pnl);
-    h ^= mix64(o->fp + 0x632be59bd9b4e019ULL);
+    h ^= bt_perf_mix64(o->fp + 0x632be59bd9b4e019ULL);
   }
   if (ovf) {
     bt_perf_summary_free(s);
     return bt_errf(err, BT_ERANGE, "overflow", "performance sums exceed the decimal range");
   }
-  s->checksum = mix64(h);
+  s->checksum = bt_perf_mix64(h);
   s->breakeven = s->trades - s->wins - s->losses;
   s->no_trades = s->trades == 0;
   s->realized_pnl = dd.sum;
@@ -138,7 +133,7 @@ void bt_perf_rolling_last(const bt_perf_index *ix, int64_t end_day, uint32_t n,
 }
 
 void bt_perf_summary_checksum(const bt_perf_summary *s, uint64_t extra, char out[24]) {
-  snprintf(out, 24, "%016" PRIx64, mix64(s->checksum ^ mix64(extra)));
+  snprintf(out, 24, "%016" PRIx64, bt_perf_mix64(s->checksum ^ bt_perf_mix64(extra)));
 }
 
 void bt_perf_summary_basename(const bt_perf_summary *s, char out[80]) {
@@ -149,93 +144,109 @@ void bt_perf_summary_basename(const bt_perf_summary *s, char out[80]) {
   else snprintf(out, 80, "%s-summary-%s", bt_perf_window_name(s->window), a);
 }
 
-static void opt_num(bt_perf_buf *b, bool has, double v) {
-  if (has) bt_perf_buf_num(b, v);
-  else bt_perf_buf_printf(b, "null");
+void bt_perf_money_json(bt_dec d, char out[40]) {
+  char s[BT_DEC_STRLEN];
+  bt_dec_format(d, s);
+  snprintf(out, 40, "\"%s\"", s);
 }
+
+static void put_money(bt_log_buf *b, bt_dec d) {
+  char s[40];
+  bt_perf_money_json(d, s);
+  bt_log_buf_put(b, s, strlen(s));
+}
+
+/* %.10g (ratios need no more), null when unknown or not finite; no "-0". */
+static void put_num(bt_log_buf *b, bool has, double v) {
+  if (!has || !isfinite(v)) bt_log_buf_put(b, "null", 4);
+  else if (v == 0) bt_log_buf_putc(b, '0');
+  else bt_log_buf_printf(b, "%.10g", v);
+}
+
+static void put_str(bt_log_buf *b, const char *s) { bt_log_buf_json_str_raw(b, s, strlen(s)); }
 
 static const char *const check_status[] = {"ok", "breach", "skipped"};
 
 char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
                            uint64_t checksum_extra, size_t *len) {
-  bt_perf_buf b = {0};
+  bt_log_buf b = {0};
   char a[16], e[16], tz[8], ck[24];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
   bt_perf_tz_format(s->tz_offset, tz);
   bt_perf_summary_checksum(s, checksum_extra, ck);
-  bt_perf_buf_printf(&b,
-                     "{\n  \"schema\": \"btrun.performance.summary/1\",\n  \"window\": \"%s\",\n"
-                     "  \"period_start\": \"%s\",\n  \"period_end\": \"%s\",\n"
-                     "  \"timezone\": \"%s\",\n  \"generated_at\": ",
+  bt_log_buf_printf(&b,
+                    "{\n  \"schema\": \"btrun.performance.summary/1\",\n  \"window\": \"%s\",\n"
+                    "  \"period_start\": \"%s\",\n  \"period_end\": \"%s\",\n"
+                    "  \"timezone\": \"%s\",\n  \"generated_at\": ",
                      bt_perf_window_name(s->window), a, e, tz);
-  bt_perf_buf_json_str(&b, generated_at ? generated_at : "");
-  bt_perf_buf_printf(&b,
-                     ",\n  \"source_checksum\": \"%s\",\n  \"partial\": %s,\n  \"no_trades\": %s,\n"
-                     "  \"trades\": %u,\n  \"wins\": %u,\n  \"losses\": %u,\n  \"breakeven\": %u,\n"
-                     "  \"open_trades\": %u,\n  \"win_rate\": ",
-                     ck, s->partial ? "true" : "false", s->no_trades ? "true" : "false", s->trades,
-                     s->wins, s->losses, s->breakeven, s->open_trades);
-  bt_perf_buf_num(&b, s->win_rate);
-  bt_perf_buf_printf(&b,
-                     ",\n  \"current_streak\": {\"kind\": \"%s\", \"length\": %u},\n"
-                     "  \"longest_win_streak\": %u,\n  \"longest_loss_streak\": %u,\n"
-                     "  \"avg_win\": ",
-                     s->cur_streak_sign > 0 ? "win" : s->cur_streak_sign < 0 ? "loss" : "none",
-                     s->cur_streak, s->longest_win_streak, s->longest_loss_streak);
-  bt_perf_buf_dec(&b, s->avg_win);
-  bt_perf_buf_printf(&b, ",\n  \"avg_loss\": ");
-  bt_perf_buf_dec(&b, s->avg_loss);
-  bt_perf_buf_printf(&b, ",\n  \"payoff_ratio\": ");
-  opt_num(&b, s->has_payoff_ratio, s->payoff_ratio);
-  bt_perf_buf_printf(&b, ",\n  \"avg_r_multiple\": ");
-  opt_num(&b, s->has_avg_r_multiple, s->avg_r_multiple);
-  bt_perf_buf_printf(&b, ",\n  \"r_trades\": %u,\n  \"profit_factor\": ", s->r_trades);
-  opt_num(&b, s->has_profit_factor, s->profit_factor);
+  put_str(&b, generated_at ? generated_at : "");
+  bt_log_buf_printf(&b,
+                    ",\n  \"source_checksum\": \"%s\",\n  \"partial\": %s,\n  \"no_trades\": %s,\n"
+                    "  \"trades\": %u,\n  \"wins\": %u,\n  \"losses\": %u,\n  \"breakeven\": %u,\n"
+                    "  \"open_trades\": %u,\n  \"win_rate\": ",
+                    ck, s->partial ? "true" : "false", s->no_trades ? "true" : "false", s->trades,
+                    s->wins, s->losses, s->breakeven, s->open_trades);
+  put_num(&b, true, s->win_rate);
+  bt_log_buf_printf(&b,
+                    ",\n  \"current_streak\": {\"kind\": \"%s\", \"length\": %u},\n"
+                    "  \"longest_win_streak\": %u,\n  \"longest_loss_streak\": %u,\n"
+                    "  \"avg_win\": ",
+                    s->cur_streak_sign > 0 ? "win" : s->cur_streak_sign < 0 ? "loss" : "none",
+                    s->cur_streak, s->longest_win_streak, s->longest_loss_streak);
+  put_money(&b, s->avg_win);
+  bt_log_buf_printf(&b, ",\n  \"avg_loss\": ");
+  put_money(&b, s->avg_loss);
+  bt_log_buf_printf(&b, ",\n  \"payoff_ratio\": ");
+  put_num(&b, s->has_payoff_ratio, s->payoff_ratio);
+  bt_log_buf_printf(&b, ",\n  \"avg_r_multiple\": ");
+  put_num(&b, s->has_avg_r_multiple, s->avg_r_multiple);
+  bt_log_buf_printf(&b, ",\n  \"r_trades\": %u,\n  \"profit_factor\": ", s->r_trades);
+  put_num(&b, s->has_profit_factor, s->profit_factor);
   static const char *const money_names[] = {"expectancy",   "gross_profit",   "gross_loss",
                                             "commission",   "realized_pnl",   "unrealized_pnl",
                                             "total_pnl",    "max_drawdown"};
   const bt_dec money[] = {s->expectancy,   s->gross_profit,   s->gross_loss, s->commission,
                           s->realized_pnl, s->unrealized_pnl, s->total_pnl,  s->max_drawdown};
   for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
-    bt_perf_buf_printf(&b, ",\n  \"%s\": ", money_names[i]);
-    bt_perf_buf_dec(&b, money[i]);
+    bt_log_buf_printf(&b, ",\n  \"%s\": ", money_names[i]);
+    put_money(&b, money[i]);
   }
-  bt_perf_buf_printf(&b, ",\n  \"days\": [");
+  bt_log_buf_printf(&b, ",\n  \"days\": [");
   for (size_t i = 0; i < s->nseries; i++) {
     const bt_perf_point *p = &s->series[i];
     char d[16];
     bt_perf_day_format(p->day, d);
-    bt_perf_buf_printf(&b, "%s\n    {\"date\": \"%s\", \"trades\": %u, \"wins\": %u, \"losses\": %u, \"pnl\": ",
-                       i ? "," : "", d, p->trades, p->wins, p->losses);
-    bt_perf_buf_dec(&b, p->pnl);
-    bt_perf_buf_printf(&b, ", \"equity\": ");
-    bt_perf_buf_dec(&b, p->equity);
-    bt_perf_buf_printf(&b, ", \"drawdown\": ");
-    bt_perf_buf_dec(&b, p->drawdown);
-    bt_perf_buf_printf(&b, ", \"win_rate\": ");
-    bt_perf_buf_num(&b, p->win_rate);
-    bt_perf_buf_printf(&b, "}");
+    bt_log_buf_printf(&b, "%s\n    {\"date\": \"%s\", \"trades\": %u, \"wins\": %u, \"losses\": %u, \"pnl\": ",
+                      i ? "," : "", d, p->trades, p->wins, p->losses);
+    put_money(&b, p->pnl);
+    bt_log_buf_printf(&b, ", \"equity\": ");
+    put_money(&b, p->equity);
+    bt_log_buf_printf(&b, ", \"drawdown\": ");
+    put_money(&b, p->drawdown);
+    bt_log_buf_printf(&b, ", \"win_rate\": ");
+    put_num(&b, true, p->win_rate);
+    bt_log_buf_printf(&b, "}");
   }
-  bt_perf_buf_printf(&b, "%s],\n  \"targets\": [", s->nseries ? "\n  " : "");
+  bt_log_buf_printf(&b, "%s],\n  \"targets\": [", s->nseries ? "\n  " : "");
   for (size_t i = 0; i < s->nchecks; i++) {
     const bt_perf_check *c = &s->checks[i];
-    bt_perf_buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
-    bt_perf_buf_json_str(&b, c->name);
-    bt_perf_buf_printf(&b, ", \"type\": ");
-    bt_perf_buf_json_str(&b, c->type);
-    bt_perf_buf_printf(&b, ", \"op\": \"%s\", \"actual\": %s, \"target\": %s, \"variance\": ", c->op,
-                       c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null");
-    opt_num(&b, c->has_variance, c->variance);
-    bt_perf_buf_printf(&b, ", \"status\": \"%s\", \"severity\": ", check_status[c->status]);
-    bt_perf_buf_json_str(&b, c->severity);
-    bt_perf_buf_printf(&b, ", \"window_trades\": %u, \"note\": ", c->window_trades);
-    bt_perf_buf_json_str(&b, c->note);
-    bt_perf_buf_printf(&b, ", \"alert_id\": ");
-    if (c->alert_id[0]) bt_perf_buf_json_str(&b, c->alert_id);
-    else bt_perf_buf_printf(&b, "null");
-    bt_perf_buf_printf(&b, "}");
+    bt_log_buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
+    put_str(&b, c->name);
+    bt_log_buf_printf(&b, ", \"type\": ");
+    put_str(&b, c->type);
+    bt_log_buf_printf(&b, ", \"op\": \"%s\", \"actual\": %s, \"target\": %s, \"variance\": ", c->op,
+                      c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null");
+    put_num(&b, c->has_variance, c->variance);
+    bt_log_buf_printf(&b, ", \"status\": \"%s\", \"severity\": ", check_status[c->status]);
+    put_str(&b, c->severity);
+    bt_log_buf_printf(&b, ", \"window_trades\": %u, \"note\": ", c->window_trades);
+    put_str(&b, c->note);
+    bt_log_buf_printf(&b, ", \"alert_id\": ");
+    if (c->alert_id[0]) put_str(&b, c->alert_id);
+    else bt_log_buf_printf(&b, "null");
+    bt_log_buf_printf(&b, "}");
   }
-  bt_perf_buf_printf(&b, "%s]\n}\n", s->nchecks ? "\n  " : "");
-  return bt_perf_buf_take(&b, len);
+  bt_log_buf_printf(&b, "%s]\n}\n", s->nchecks ? "\n  " : "");
+  return bt_log_buf_take(&b, len);
 }

@@ -90,6 +90,8 @@ char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
                            uint64_t checksum_extra, size_t *len);
 /* "%016llx" of the checksum mixed with checksum_extra, as written in source_checksum. */
 void bt_perf_summary_checksum(const bt_perf_summary *s, uint64_t checksum_extra, char out[24]);
+/* Money as the JSON documents write it: a quoted decimal string ("12.5"). */
+void bt_perf_money_json(bt_dec d, char out[40]);
 /* Summary file base name: "{window}-summary-YYYY-MM-DD" (custom: start--end). */
 void bt_perf_summary_basename(const bt_perf_summary *s, char out[80]);
 

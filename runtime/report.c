@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "luabind.h"
+#include "perf_hash.h"
 
 #define MAX_FORMATS 16
 
@@ -92,12 +93,6 @@ int bt_report_push_json(lua_State *L, const char *json, size_t len, bt_err *err)
   return 0;
 }
 
-static uint64_t fnv(const char *p, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-  return h;
-}
-
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -145,7 +140,7 @@ static int load_format(bt_report *r, const char *name, bt_err *err) {
   char chunk[1210];
   snprintf(chunk, sizeof chunk, "@%s", path);
   int rc = luaL_loadbuffer(L, text, len, chunk);
-  uint64_t h = fnv(text, len);
+  uint64_t h = bt_perf_fnv(BT_PERF_FNV_BASIS, text, len);
   free(text);
   if (rc != LUA_OK) {
     bt_errf(err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));

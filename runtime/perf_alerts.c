@@ -233,18 +233,12 @@ uint64_t bt_perf_targets_hash(const bt_perf_targets *t) { return t->hash; }
 
 static void fmt_num(char out[40], double d) { snprintf(out, 40, "%.10g", d); }
 
-static void fmt_money(char out[40], bt_dec d) {
-  char s[BT_DEC_STRLEN];
-  bt_dec_format(d, s);
-  snprintf(out, 40, "\"%s\"", s);
-}
-
-static bt_perf_check *add(bt_perf_summary *s, const char *name, const char *type, const char *op,
-                          const char *sev, bt_err *err) {
+static bt_perf_check *add(bt_perf_summary *s, const char *name, const char *op, const char *sev,
+                          bt_err *err) {
   bt_perf_check *c = bt_perf_summary_add_check(s);
   if (!c) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
   snprintf(c->name, sizeof c->name, "%s", name);
-  snprintf(c->type, sizeof c->type, "%s", type);
+  snprintf(c->type, sizeof c->type, "%s_breach", name);
   snprintf(c->op, sizeof c->op, "%s", op);
   snprintf(c->severity, sizeof c->severity, "%s", sev);
   if (s->no_trades) {
@@ -260,6 +254,60 @@ static void ratio_check(bt_perf_check *c, double actual, double target) {
   c->variance = actual - target;
   c->has_variance = true;
   c->status = actual < target ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
+}
+
+/* A ">=" target on the last `window` closed trades: *c is its check; returns 1 when *r
+ * holds those trades for the caller to judge, 0 when the check is settled (skipped:
+ * no trades, or fewer than window), -1 on out of memory. */
+static int add_rolling(bt_perf_summary *s, const bt_perf_index *ix, const char *name,
+                       const char *sev, uint32_t window, double target, bt_perf_check **c,
+                       bt_perf_rolling *r, bt_err *err) {
+  if (!(*c = add(s, name, ">=", sev, err))) return -1;
+  (*c)->window_trades = window;
+  fmt_num((*c)->target, target);
+  if (s->no_trades) return 0;
+  bt_perf_rolling_last(ix, s->end, window, r);
+  if (r->n >= window) return 1;
+  (*c)->status = BT_PERF_CHECK_SKIPPED;
+  snprintf((*c)->note, sizeof (*c)->note, "insufficient trades (%u of %u)", r->n, window);
+  return 0;
+}
+
+/* risk_reward on the last rr_window trades: payoff ratio or average R-multiple. */
+static void judge_rr(const bt_perf_targets *t, bt_perf_check *c, const bt_perf_rolling *r) {
+  if (t->rr_r_multiple) {
+    if (!r->r_trades) {
+      c->status = BT_PERF_CHECK_SKIPPED;
+      snprintf(c->note, sizeof c->note, "no trade in the last %u carries risk", r->n);
+    } else {
+      ratio_check(c, bt_dec_to_double(r->r_sum) / r->r_trades, t->rr_min);
+      snprintf(c->note, sizeof c->note, "average R-multiple of the last %u closed trades", r->n);
+    }
+  } else if (!r->losses && r->wins) {
+    c->status = BT_PERF_CHECK_OK;
+    snprintf(c->note, sizeof c->note, "no losing trade in the last %u (payoff unbounded)", r->n);
+  } else {
+    double payoff = r->wins ? bt_dec_to_double(r->gross_profit) * r->losses /
+                                  (-bt_dec_to_double(r->gross_loss) * r->wins)
+                            : 0;
+    ratio_check(c, payoff, t->rr_min);
+    snprintf(c->note, sizeof c->note, "payoff ratio of the last %u closed trades", r->n);
+  }
+}
+
+/* A money target on a summary value: ">=" (min) or "<=" (max). */
+static int add_money(bt_perf_summary *s, const char *name, const char *op, const char *sev,
+                     bt_dec actual, bt_dec target, bt_err *err) {
+  bt_perf_check *c = add(s, name, op, sev, err);
+  if (!c) return err->code;
+  bt_perf_money_json(target, c->target);
+  if (s->no_trades) return 0;
+  bt_perf_money_json(actual, c->actual);
+  c->variance = bt_dec_to_double(actual) - bt_dec_to_double(target);
+  c->has_variance = true;
+  int cmp = bt_dec_cmp(actual, target);
+  c->status = (op[0] == '>' ? cmp < 0 : cmp > 0) ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
+  return 0;
 }
 
 static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_perf_summary *s,
@@ -306,77 +354,29 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
 int bt_perf_targets_eval(bt_perf_targets *t, const bt_perf_index *ix, bt_perf_summary *s,
                          bt_err *err) {
   bt_perf_check *c;
+  bt_perf_rolling r;
+  int k;
   if (t->has_win_rate) {
-    if (!(c = add(s, "win_rate", "win_rate_breach", ">=", t->sev_win_rate, err))) return err->code;
-    c->window_trades = t->win_rate_window;
-    fmt_num(c->target, t->win_rate_min);
-    if (!s->no_trades) {
-      bt_perf_rolling r;
-      bt_perf_rolling_last(ix, s->end, t->win_rate_window, &r);
-      if (r.n < t->win_rate_window) {
-        c->status = BT_PERF_CHECK_SKIPPED;
-        snprintf(c->note, sizeof c->note, "insufficient trades (%u of %u)", r.n, t->win_rate_window);
-      } else {
-        ratio_check(c, (double)r.wins / r.n, t->win_rate_min);
-        snprintf(c->note, sizeof c->note, "over the last %u closed trades", r.n);
-      }
+    k = add_rolling(s, ix, "win_rate", t->sev_win_rate, t->win_rate_window, t->win_rate_min, &c, &r, err);
+    if (k < 0) return err->code;
+    if (k) {
+      ratio_check(c, (double)r.wins / r.n, t->win_rate_min);
+      snprintf(c->note, sizeof c->note, "over the last %u closed trades", r.n);
     }
   }
   if (t->has_rr) {
-    if (!(c = add(s, "risk_reward", "risk_reward_breach", ">=", t->sev_rr, err))) return err->code;
-    c->window_trades = t->rr_window;
-    fmt_num(c->target, t->rr_min);
-    if (!s->no_trades) {
-      bt_perf_rolling r;
-      bt_perf_rolling_last(ix, s->end, t->rr_window, &r);
-      if (r.n < t->rr_window) {
-        c->status = BT_PERF_CHECK_SKIPPED;
-        snprintf(c->note, sizeof c->note, "insufficient trades (%u of %u)", r.n, t->rr_window);
-      } else if (t->rr_r_multiple) {
-        if (!r.r_trades) {
-          c->status = BT_PERF_CHECK_SKIPPED;
-          snprintf(c->note, sizeof c->note, "no trade in the last %u carries risk", r.n);
-        } else {
-          ratio_check(c, bt_dec_to_double(r.r_sum) / r.r_trades, t->rr_min);
-          snprintf(c->note, sizeof c->note, "average R-multiple of the last %u closed trades", r.n);
-        }
-      } else if (!r.losses && r.wins) {
-        c->status = BT_PERF_CHECK_OK;
-        snprintf(c->note, sizeof c->note, "no losing trade in the last %u (payoff unbounded)", r.n);
-      } else {
-        double payoff = r.wins ? bt_dec_to_double(r.gross_profit) * r.losses /
-                                     (-bt_dec_to_double(r.gross_loss) * r.wins)
-                               : 0;
-        ratio_check(c, payoff, t->rr_min);
-        snprintf(c->note, sizeof c->note, "payoff ratio of the last %u closed trades", r.n);
-      }
-    }
+    k = add_rolling(s, ix, "risk_reward", t->sev_rr, t->rr_window, t->rr_min, &c, &r, err);
+    if (k < 0) return err->code;
+    if (k) judge_rr(t, c, &r);
   }
-  if (t->has_avg_win) {
-    if (!(c = add(s, "avg_win", "avg_win_breach", ">=", t->sev_avg_win, err))) return err->code;
-    fmt_money(c->target, t->avg_win_min);
-    if (!s->no_trades) {
-      fmt_money(c->actual, s->avg_win);
-      c->variance = bt_dec_to_double(s->avg_win) - bt_dec_to_double(t->avg_win_min);
-      c->has_variance = true;
-      c->status = bt_dec_cmp(s->avg_win, t->avg_win_min) < 0 ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
-    }
-  }
-  if (t->has_avg_loss) {
-    if (!(c = add(s, "avg_loss", "avg_loss_breach", "<=", t->sev_avg_loss, err))) return err->code;
-    fmt_money(c->target, t->avg_loss_max);
-    if (!s->no_trades) {
-      bt_dec a = bt_dec_abs(s->avg_loss);
-      fmt_money(c->actual, a);
-      c->variance = bt_dec_to_double(a) - bt_dec_to_double(t->avg_loss_max);
-      c->has_variance = true;
-      c->status = bt_dec_cmp(a, t->avg_loss_max) > 0 ? BT_PERF_CHECK_BREACH : BT_PERF_CHECK_OK;
-    }
-  }
+  if (t->has_avg_win &&
+      add_money(s, "avg_win", ">=", t->sev_avg_win, s->avg_win, t->avg_win_min, err))
+    return err->code;
+  if (t->has_avg_loss &&
+      add_money(s, "avg_loss", "<=", t->sev_avg_loss, bt_dec_abs(s->avg_loss), t->avg_loss_max, err))
+    return err->code;
   for (int i = 0; i < t->nrules; i++) {
-    char type[80];
-    snprintf(type, sizeof type, "%s_breach", t->rules[i].name);
-    if (!(c = add(s, t->rules[i].name, type, "", t->rules[i].severity, err))) return err->code;
+    if (!(c = add(s, t->rules[i].name, "", t->rules[i].severity, err))) return err->code;
     if (!s->no_trades && eval_rule(t, &t->rules[i], c, s, err)) return err->code;
   }
   return 0;

@@ -136,6 +136,21 @@ static bool flat_key_less(const flat_field *a, const flat_field *b) {
   return c < 0 || (c == 0 && a->klen < b->klen);
 }
 
+bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const char *key,
+                 size_t klen, const void *v, size_t n) {
+  size_t vlen = type == BT_FLAT_STR ? 1 + n : type == BT_FLAT_TRUE || type == BT_FLAT_FALSE ? 0 : 8;
+  if (klen > 255 || n > 255 || *len + 2 + klen + vlen > BT_FLAT_MAX) return false;
+  uint8_t *p = buf + *len;
+  p[0] = (uint8_t)type;
+  p[1] = (uint8_t)klen;
+  memcpy(p + 2, key, klen);
+  p += 2 + klen;
+  if (type == BT_FLAT_STR) p[0] = (uint8_t)n, memcpy(p + 1, v, n);
+  else if (vlen) memcpy(p, v, 8);
+  *len += 2 + klen + vlen;
+  return true;
+}
+
 size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
   const uint8_t *s = p, *end = s + len;
   flat_field f[BT_FLAT_MAX_FIELDS];
@@ -148,7 +163,8 @@ size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
     size_t vlen;
     switch (x.type) {
     case BT_FLAT_INT:
-    case BT_FLAT_DBL: vlen = 8; break;
+    case BT_FLAT_DBL:
+    case BT_FLAT_DEC: vlen = 8; break;
     case BT_FLAT_TRUE:
     case BT_FLAT_FALSE: vlen = 0; break;
     case BT_FLAT_STR: vlen = s < end ? 1u + s[0] : 1; break;
@@ -181,6 +197,13 @@ size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
       double v;
       memcpy(&v, f[i].val, 8);
       bt_log_buf_json_dbl(b, v);
+      break;
+    }
+    case BT_FLAT_DEC: {
+      bt_dec v;
+      char txt[BT_DEC_STRLEN];
+      memcpy(&v.v, f[i].val, 8);
+      bt_log_buf_json_str(b, txt, (size_t)bt_dec_format(v, txt));
       break;
     }
     case BT_FLAT_TRUE: bt_log_buf_put(b, "true", 4); break;

@@ -68,18 +68,26 @@ typedef struct bt_event {
   size_t data_flat_len;
 } bt_event;
 
-/* Flat payloads: an object of at most BT_FLAT_MAX_FIELDS scalar fields with string keys
- * in at most BT_FLAT_MAX bytes, copied by value (no pointers). Each field is
+/* Flat payloads: an object of scalar fields with string keys in at most BT_FLAT_MAX
+ * bytes, copied by value (no pointers). Each field is
  *   u8 type (bt_flat_type), u8 key length, the key bytes, then the value:
- *   INT int64 / DBL double (8 bytes, host order), TRUE/FALSE nothing, STR u8 length + bytes.
+ *   INT int64 / DBL double / DEC bt_dec raw (8 bytes, host order), TRUE/FALSE nothing,
+ *   STR u8 length + bytes.
  * bt_flat_render_json writes the JSON text a log record would show for the same Lua
  * table (keys sorted bytewise, shortest round-trip doubles, secret-named keys' values
- * redacted, secrets in strings redacted). */
+ * redacted, secrets in strings redacted); a DEC is a string of its exact decimal text
+ * (bt_dec_format), the way money is shown elsewhere. */
 #define BT_FLAT_MAX 128
-#define BT_FLAT_MAX_FIELDS 16
-typedef enum { BT_FLAT_INT = 1, BT_FLAT_DBL, BT_FLAT_TRUE, BT_FLAT_FALSE, BT_FLAT_STR } bt_flat_type;
+#define BT_FLAT_MAX_FIELDS (BT_FLAT_MAX / 2) /* a field takes at least 2 bytes */
+typedef enum {
+  BT_FLAT_INT = 1, BT_FLAT_DBL, BT_FLAT_TRUE, BT_FLAT_FALSE, BT_FLAT_STR, BT_FLAT_DEC
+} bt_flat_type;
+/* Append a field to the payload of *len bytes in buf; false (nothing written) when it
+ * would not fit. For BT_FLAT_STR, v points at n bytes (n <= 255); for the 8-byte types
+ * at the value; TRUE/FALSE take none. */
+bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const char *key,
+                 size_t klen, const void *v, size_t n);
 struct bt_log_buf;
-/* Appends NUL-terminated JSON to b; returns its offset, or (size_t)-1 when p is malformed. */
 size_t bt_flat_render_json(const void *p, size_t len, struct bt_log_buf *b);
 
 typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);

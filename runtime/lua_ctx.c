@@ -200,44 +200,42 @@ static bt_run *current_run(lua_State *L) {
  * scalar values, small enough. Returns its length, or -1 (the caller renders JSON). No
  * formatting here: numbers are copied raw and rendered off the run thread. */
 static int encode_flat(lua_State *L, int idx, uint8_t *buf) {
-  int len = 0, n = 0;
+  size_t len = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    size_t klen = 0, slen = 0;
+    size_t klen, slen = 0;
     const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
-    int vt = lua_type(L, -1);
-    size_t need = key ? 2 + klen : BT_FLAT_MAX + 1;
-    const char *str = NULL;
-    if (vt == LUA_TNUMBER) need += 8;
-    else if (vt == LUA_TSTRING) str = lua_tolstring(L, -1, &slen), need += 1 + slen;
-    else if (vt != LUA_TBOOLEAN) need = BT_FLAT_MAX + 1;
-    if (++n > BT_FLAT_MAX_FIELDS || slen > 255 || (size_t)len + need > BT_FLAT_MAX) {
-      lua_pop(L, 2);
+    bool ok = key != NULL;
+    if (ok) {
+      switch (lua_type(L, -1)) {
+      case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) {
+          int64_t v = lua_tointeger(L, -1);
+          ok = bt_flat_add(buf, &len, BT_FLAT_INT, key, klen, &v, 8);
+        } else {
+          double v = lua_tonumber(L, -1);
+          ok = bt_flat_add(buf, &len, BT_FLAT_DBL, key, klen, &v, 8);
+        }
+        break;
+      case LUA_TSTRING: {
+        const char *s = lua_tolstring(L, -1, &slen);
+        ok = bt_flat_add(buf, &len, BT_FLAT_STR, key, klen, s, slen);
+        break;
+      }
+      case LUA_TBOOLEAN:
+        ok = bt_flat_add(buf, &len, lua_toboolean(L, -1) ? BT_FLAT_TRUE : BT_FLAT_FALSE, key,
+                         klen, NULL, 0);
+        break;
+      default: ok = false;
+      }
+    }
+    lua_pop(L, 1);
+    if (!ok) {
+      lua_pop(L, 1);
       return -1;
     }
-    uint8_t *p = buf + len;
-    p[1] = (uint8_t)klen;
-    memcpy(p + 2, key, klen);
-    p += 2 + klen;
-    if (vt == LUA_TNUMBER && lua_isinteger(L, -1)) {
-      int64_t v = lua_tointeger(L, -1);
-      buf[len] = BT_FLAT_INT;
-      memcpy(p, &v, 8);
-    } else if (vt == LUA_TNUMBER) {
-      double v = lua_tonumber(L, -1);
-      buf[len] = BT_FLAT_DBL;
-      memcpy(p, &v, 8);
-    } else if (vt == LUA_TSTRING) {
-      buf[len] = BT_FLAT_STR;
-      p[0] = (uint8_t)slen;
-      memcpy(p + 1, str, slen);
-    } else {
-      buf[len] = lua_toboolean(L, -1) ? BT_FLAT_TRUE : BT_FLAT_FALSE;
-    }
-    len += (int)need;
-    lua_pop(L, 1);
   }
-  return len;
+  return (int)len;
 }
 
 static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,

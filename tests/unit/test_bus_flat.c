@@ -18,29 +18,18 @@ typedef struct {
   size_t n;
 } flat;
 
-static void put_key(flat *f, bt_flat_type t, const char *k) {
-  f->b[f->n++] = (uint8_t)t;
-  f->b[f->n++] = (uint8_t)strlen(k);
-  memcpy(f->b + f->n, k, strlen(k));
-  f->n += strlen(k);
+static void add(flat *f, bt_flat_type t, const char *k, const void *v, size_t n) {
+  CHECK(bt_flat_add(f->b, &f->n, t, k, strlen(k), v, n));
 }
-static void add_dbl(flat *f, const char *k, double v) {
-  put_key(f, BT_FLAT_DBL, k);
-  memcpy(f->b + f->n, &v, 8);
-  f->n += 8;
-}
-static void add_int(flat *f, const char *k, int64_t v) {
-  put_key(f, BT_FLAT_INT, k);
-  memcpy(f->b + f->n, &v, 8);
-  f->n += 8;
-}
+static void add_dbl(flat *f, const char *k, double v) { add(f, BT_FLAT_DBL, k, &v, 8); }
+static void add_int(flat *f, const char *k, int64_t v) { add(f, BT_FLAT_INT, k, &v, 8); }
+static void add_dec(flat *f, const char *k, int64_t raw) { add(f, BT_FLAT_DEC, k, &raw, 8); }
 static void add_str(flat *f, const char *k, const char *v, size_t len) {
-  put_key(f, BT_FLAT_STR, k);
-  f->b[f->n++] = (uint8_t)len;
-  memcpy(f->b + f->n, v, len);
-  f->n += len;
+  add(f, BT_FLAT_STR, k, v, len);
 }
-static void add_bool(flat *f, const char *k, int v) { put_key(f, v ? BT_FLAT_TRUE : BT_FLAT_FALSE, k); }
+static void add_bool(flat *f, const char *k, int v) {
+  add(f, v ? BT_FLAT_TRUE : BT_FLAT_FALSE, k, NULL, 0);
+}
 
 /* The flat text must equal the log rendering of the Lua table built by `lua_src`. */
 static void same_as_lua(lua_State *L, const flat *f, const char *lua_src) {
@@ -96,7 +85,31 @@ int main(void) {
   add_str(&f, "note", "Bearer xyz123", 13);
   same_as_lua(L, &f, "return {api_key='abc', password=7, note='Bearer xyz123'}");
 
-  /* malformed: truncated key, truncated value, unknown type, too many fields */
+  /* money: exact decimal text, as a string */
+  f = (flat){0};
+  add_dec(&f, "cash", 12345678901234);
+  add_dec(&f, "pos", -150000000);
+  add_dec(&f, "zero", 0);
+  char src[256], c[BT_DEC_STRLEN], p[BT_DEC_STRLEN], z[BT_DEC_STRLEN];
+  bt_dec_format((bt_dec){12345678901234}, c);
+  bt_dec_format((bt_dec){-150000000}, p);
+  bt_dec_format((bt_dec){0}, z);
+  CHECK(strcmp(c, "123456.78901234") == 0 && strcmp(p, "-1.5") == 0);
+  snprintf(src, sizeof src, "return {cash='%s', pos='%s', zero='%s'}", c, p, z);
+  same_as_lua(L, &f, src);
+
+  /* the builder refuses what does not fit and leaves the payload as it was */
+  f = (flat){0};
+  char big[200];
+  memset(big, 'x', sizeof big);
+  CHECK(!bt_flat_add(f.b, &f.n, BT_FLAT_STR, "k", 1, big, 200));
+  CHECK(!bt_flat_add(f.b, &f.n, BT_FLAT_TRUE, big, 200, NULL, 0));
+  CHECK(bt_flat_add(f.b, &f.n, BT_FLAT_STR, "k", 1, big, BT_FLAT_MAX - 4));
+  CHECK(f.n == BT_FLAT_MAX);
+  CHECK(!bt_flat_add(f.b, &f.n, BT_FLAT_TRUE, "", 0, NULL, 0));
+  CHECK(f.n == BT_FLAT_MAX);
+
+  /* malformed: truncated key, truncated value, unknown type, key past the end */
   bt_log_buf b = {0};
   f = (flat){0};
   add_dbl(&f, "x", 1.5);
@@ -105,7 +118,8 @@ int main(void) {
   f.b[0] = 99;
   CHECK(bt_flat_render_json(f.b, f.n, &b) == (size_t)-1);
   f = (flat){0};
-  for (int i = 0; i <= BT_FLAT_MAX_FIELDS; i++) add_bool(&f, (char[]){(char)('a' + i), 0}, 1);
+  add_bool(&f, "x", 1);
+  f.b[1] = 5; /* key longer than the payload */
   CHECK(bt_flat_render_json(f.b, f.n, &b) == (size_t)-1);
   bt_log_buf_free(&b);
 

@@ -63,6 +63,24 @@ static int check_entry(int dirfd, const char *name, bt_err *err) {
   return 0;
 }
 
+/* The whole of an open file, NUL-terminated; NULL with errno set on failure. */
+static char *read_all(int fd, size_t *len) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return NULL;
+  size_t n = (size_t)st.st_size, got = 0;
+  char *buf = malloc(n + 1);
+  if (!buf) return NULL;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  buf[got] = '\0';
+  *len = got;
+  return buf;
+}
+
 int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *err) {
   *out = NULL, *len = 0;
   int rc = check_entry(dirfd, name, err);
@@ -72,27 +90,20 @@ int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *e
     if (errno == ENOENT) return 1;
     return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
-  }
-  size_t n = (size_t)st.st_size, got = 0;
-  char *buf = malloc(n + 1);
-  if (!buf) {
-    close(fd);
-    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
-  }
-  while (got < n) {
-    ssize_t r = read(fd, buf + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
+  *out = read_all(fd, len);
+  int e = errno;
   close(fd);
-  buf[got] = '\0';
-  *out = buf, *len = got;
-  return 0;
+  if (*out) return 0;
+  if (e == ENOMEM) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(e));
+}
+
+char *bt_perf_slurp(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  char *buf = read_all(fd, len);
+  close(fd);
+  return buf;
 }
 
 int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, bool durable,

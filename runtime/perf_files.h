@@ -21,6 +21,9 @@ bool bt_perf_safe_name(const char *name);
 /* Read a whole regular file (not a symlink). Returns 0 and a malloc'd NUL-terminated
  * buffer, 1 when it does not exist, or a negative code (symlink, I/O). */
 int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *err);
+/* Read a whole input file by path (symlinks followed: formats, run results). Returns a
+ * malloc'd NUL-terminated buffer, NULL when it cannot be opened or read. */
+char *bt_perf_slurp(const char *path, size_t *len);
 /* Atomically replace dir/name with data. Refuses names that are not safe and existing
  * entries that are symlinks. durable: fsync before the rename (caches that are rebuilt
  * when unreadable skip it: it costs milliseconds per write). */

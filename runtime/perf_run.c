@@ -21,21 +21,6 @@ typedef struct run_report {
   bt_report *report;
 } run_report;
 
-static char *slurp(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
-  char *buf = NULL;
-  if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1))) {
-    ssize_t n = read(fd, buf, (size_t)st.st_size);
-    if (n < 0) n = 0;
-    buf[n] = '\0';
-    *len = (size_t)n;
-  }
-  close(fd);
-  return buf;
-}
-
 static int find_col(const char *hdr, size_t n, const char *name) {
   int col = 0;
   size_t nl = strlen(name);
@@ -147,7 +132,7 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   char path[1200];
   size_t rlen;
   snprintf(path, sizeof path, "%s/result.json", dir);
-  char *result = slurp(path, &rlen);
+  char *result = bt_perf_slurp(path, &rlen);
   if (!result) return 0; /* the run wrote no files */
   bt_log_buf b = {0};
   bt_log_buf_printf(&b, "{\"result\":");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "luabind.h"
+#include "perf_files.h"
 #include "perf_hash.h"
 
 #define MAX_FORMATS 16
@@ -93,31 +94,6 @@ int bt_report_push_json(lua_State *L, const char *json, size_t len, bt_err *err)
   return 0;
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-  for (;;) {
-    if (n + 4096 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *p = realloc(buf, cap);
-      if (!p) {
-        free(buf);
-        fclose(f);
-        return NULL;
-      }
-      buf = p;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 /* Load (once) the format's function; returns its cache slot or -1 with err. */
 static int load_format(bt_report *r, const char *name, bt_err *err) {
   for (int i = 0; i < r->ncache; i++)
@@ -131,7 +107,7 @@ static int load_format(bt_report *r, const char *name, bt_err *err) {
   size_t len = 0;
   for (int d = 0; d < r->ndirs && !text; d++) {
     snprintf(path, sizeof path, "%s/%s.lua", r->dirs[d], name);
-    text = slurp(path, &len);
+    text = bt_perf_slurp(path, &len);
   }
   if (!text)
     return bt_errf(err, BT_EIO, "format_error", "format script %s.lua not found in %s", name,

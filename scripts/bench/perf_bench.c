@@ -32,12 +32,18 @@ static void die(const char *what, const bt_err *err) {
   exit(1);
 }
 
-/* Trades in the core's trades.jsonl format, 1,000 per day, deterministic P&L. */
-static void gen_trades(const char *path, long first, long n, const char *mode) {
+/* A generated input file, written through a big buffer (one file at a time). */
+static FILE *open_gen(const char *path, const char *mode) {
   FILE *f = fopen(path, mode);
   if (!f) die(path, NULL);
   static char buf[1 << 20];
   setvbuf(f, buf, _IOFBF, sizeof buf);
+  return f;
+}
+
+/* Trades in the core's trades.jsonl format, 1,000 per day, deterministic P&L. */
+static void gen_trades(const char *path, long first, long n, const char *mode) {
+  FILE *f = open_gen(path, mode);
   int64_t base = bt_days_from_civil(2020, 1, 1) * 86400;
   uint64_t x = 88172645463325252ULL ^ (uint64_t)first;
   for (long i = first; i < first + n; i++) {
@@ -81,10 +87,7 @@ static void summary_run(bt_perf_cfg *cfg, bool cold, bool alerts, double *total,
 }
 
 static void gen_equity(const char *path, long rows) {
-  FILE *f = fopen(path, "w");
-  if (!f) die(path, NULL);
-  static char buf[1 << 20];
-  setvbuf(f, buf, _IOFBF, sizeof buf);
+  FILE *f = open_gen(path, "w");
   fputs("time,equity,cash,position_value,drawdown\n", f);
   int64_t t = bt_days_from_civil(2000, 1, 1) * 86400;
   long eq = 10000000, peak = eq;
@@ -100,6 +103,14 @@ static void gen_equity(const char *path, long rows) {
   fclose(f);
 }
 
+/* Point cfg at DIR/SUB: trades.jsonl, out/, alerts.jsonl, and the targets file. */
+static void scenario(bt_perf_cfg *cfg, const char *dir, const char *sub, const char *targets) {
+  snprintf(cfg->trades, sizeof cfg->trades, "%s/%s/trades.jsonl", dir, sub);
+  snprintf(cfg->out_dir, sizeof cfg->out_dir, "%s/%s/out", dir, sub);
+  snprintf(cfg->alerts_file, sizeof cfg->alerts_file, "%s/%s/alerts.jsonl", dir, sub);
+  snprintf(cfg->targets, sizeof cfg->targets, "%s/%s", dir, targets);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: perf_bench DIR [TRADES]\n");
@@ -113,17 +124,13 @@ int main(int argc, char **argv) {
   if (system(cmd) != 0) return 1;
 
   /* 1. cold */
-  snprintf(path, sizeof path, "%s/big/trades.jsonl", dir);
-  gen_trades(path, 0, n, "w");
-  struct stat st;
-  stat(path, &st);
   bt_perf_cfg cfg;
   bt_err err = {0};
   if (bt_perf_cfg_load(NULL, &cfg, &err)) die("cfg", &err);
-  snprintf(cfg.trades, sizeof cfg.trades, "%s", path);
-  snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/big/out", dir);
-  snprintf(cfg.alerts_file, sizeof cfg.alerts_file, "%s/big/alerts.jsonl", dir);
-  snprintf(cfg.targets, sizeof cfg.targets, "%s/none.lua", dir);
+  scenario(&cfg, dir, "big", "none.lua");
+  gen_trades(cfg.trades, 0, n, "w");
+  struct stat st;
+  stat(cfg.trades, &st);
   double total, refresh;
   uint64_t bytes;
   summary_run(&cfg, true, false, &total, &refresh, &bytes); /* page cache warm-up */
@@ -135,7 +142,7 @@ int main(int argc, char **argv) {
   /* 2. incremental: append 1,000 trades, best of 5 */
   double best = 1e9, best_refresh = 0;
   for (int k = 0; k < 5; k++) {
-    gen_trades(path, n + k * 1000L, 1000, "a");
+    gen_trades(cfg.trades, n + k * 1000L, 1000, "a");
     summary_run(&cfg, false, false, &total, &refresh, &bytes);
     if (total < best) best = total, best_refresh = refresh;
     usleep(20000);
@@ -144,12 +151,8 @@ int main(int argc, char **argv) {
          (unsigned long long)bytes, best, best_refresh);
 
   /* 3. watch evaluation on 100k trades with targets */
-  snprintf(path, sizeof path, "%s/watch/trades.jsonl", dir);
-  gen_trades(path, 0, 100000, "w");
-  snprintf(cfg.trades, sizeof cfg.trades, "%s", path);
-  snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s/watch/out", dir);
-  snprintf(cfg.alerts_file, sizeof cfg.alerts_file, "%s/watch/alerts.jsonl", dir);
-  snprintf(cfg.targets, sizeof cfg.targets, "%s/watch/targets.lua", dir);
+  scenario(&cfg, dir, "watch", "watch/targets.lua");
+  gen_trades(cfg.trades, 0, 100000, "w");
   FILE *f = fopen(cfg.targets, "w");
   if (!f) die("targets", NULL);
   fputs("return { win_rate = { min = 0.6, window = 20 }, risk_reward = { min = 1.0, window = 10 },\n"

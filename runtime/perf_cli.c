@@ -69,8 +69,9 @@ static void print_summary(const bt_perf_summary *s) {
   bt_perf_day_format(s->end, e);
   bt_perf_tz_format(s->tz_offset, tz);
   bool c = color();
-  if (s->start == s->end) printf("Performance %s %s (UTC%s)%s\n", bt_perf_window_name(s->window), a, tz, s->partial ? "  [partial: last line incomplete]" : "");
-  else printf("Performance %s %s .. %s (UTC%s)%s\n", bt_perf_window_name(s->window), a, e, tz, s->partial ? "  [partial: last line incomplete]" : "");
+  printf("Performance %s %s%s%s (UTC%s)%s\n", bt_perf_window_name(s->window), a,
+         s->start == s->end ? "" : " .. ", s->start == s->end ? "" : e, tz,
+         s->partial ? "  [partial: last line incomplete]" : "");
   if (s->no_trades) {
     printf("  No trades in window%s\n", s->open_trades ? " (open trades only)" : "");
   }

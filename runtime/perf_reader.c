@@ -150,6 +150,9 @@ static int key_of(const char *k, size_t n) {
   }
 }
 
+/* Present and not null. */
+static bool given(const span *s) { return s->kind && s->kind != 'z'; }
+
 static int bad(bt_err *err, const char *file, uint64_t line, const char *field, const char *msg) {
   return bt_errf_at(err, BT_EINVAL, "trade_log_error", file, (long)line, field, "%s", msg);
 }
@@ -202,19 +205,20 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
     const char *kq = scan_string(p, e);
     if (!kq) return bad(err, file, line, "", "unterminated key");
     int k = key_of(p + 1, (size_t)(kq - p - 1));
+    const char *kn = k >= 0 ? key_names[k] : "";
     p = skip_ws(kq + 1, e);
     if (p >= e || *p != ':') return bad(err, file, line, "", "expected ':' after a key");
     p = skip_ws(p + 1, e);
-    if (p >= e) return bad(err, file, line, k >= 0 ? key_names[k] : "", "missing value");
+    if (p >= e) return bad(err, file, line, kn, "missing value");
     span v = {p, 0, 0};
     if (*p == '"') {
       const char *q = scan_string(p, e);
-      if (!q) return bad(err, file, line, k >= 0 ? key_names[k] : "", "unterminated string");
+      if (!q) return bad(err, file, line, kn, "unterminated string");
       v.p = p + 1, v.n = (size_t)(q - p - 1), v.kind = 's';
       p = q + 1;
     } else if (*p == '{' || *p == '[') {
       const char *q = scan_nested(p, e);
-      if (!q) return bad(err, file, line, k >= 0 ? key_names[k] : "", "unterminated value");
+      if (!q) return bad(err, file, line, kn, "unterminated value");
       v.n = (size_t)(q - p), v.kind = 'o';
       p = q;
     } else {
@@ -224,7 +228,7 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
         q++;
       v.n = (size_t)(q - p);
       v.kind = (v.n == 4 && memcmp(p, "null", 4) == 0) ? 'z' : 'n';
-      if (v.n == 0) return bad(err, file, line, k >= 0 ? key_names[k] : "", "missing value");
+      if (v.n == 0) return bad(err, file, line, kn, "missing value");
       p = q;
     }
     if (k >= 0) f[k] = v;
@@ -243,28 +247,28 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
     if (f[K_STATUS].n == 6 && memcmp(f[K_STATUS].p, "closed", 6) == 0) t->closed = true;
     else if (f[K_STATUS].n == 4 && memcmp(f[K_STATUS].p, "open", 4) == 0) t->closed = false;
     else return bad(err, file, line, "status", "expected \"closed\" or \"open\"");
-  } else if (f[K_STATUS].kind && f[K_STATUS].kind != 'z') {
+  } else if (given(&f[K_STATUS])) {
     return bad(err, file, line, "status", "expected \"closed\" or \"open\"");
   } else {
-    t->closed = f[K_EXIT_TIME].kind && f[K_EXIT_TIME].kind != 'z';
+    t->closed = given(&f[K_EXIT_TIME]);
   }
-  if (!f[K_PNL].kind || f[K_PNL].kind == 'z') return bad(err, file, line, "pnl", "missing");
+  if (!given(&f[K_PNL])) return bad(err, file, line, "pnl", "missing");
   if (parse_money(&f[K_PNL], &t->pnl, file, line, "pnl", err)) return err->code;
-  if (f[K_COMMISSION].kind && f[K_COMMISSION].kind != 'z' &&
+  if (given(&f[K_COMMISSION]) &&
       parse_money(&f[K_COMMISSION], &t->commission, file, line, "commission", err))
     return err->code;
-  if (f[K_RISK].kind && f[K_RISK].kind != 'z') {
+  if (given(&f[K_RISK])) {
     if (parse_money(&f[K_RISK], &t->risk, file, line, "risk", err)) return err->code;
     if (bt_dec_is_zero(t->risk)) return bad(err, file, line, "risk", "must not be zero");
     t->risk = bt_dec_abs(t->risk);
     t->has_risk = true;
   }
   if (t->closed) {
-    if (!f[K_EXIT_TIME].kind || f[K_EXIT_TIME].kind == 'z')
+    if (!given(&f[K_EXIT_TIME]))
       return bad(err, file, line, "exit_time", "missing for a closed trade");
     if (parse_ts(&f[K_EXIT_TIME], &t->exit_ts, file, line, "exit_time", err)) return err->code;
   }
-  if (f[K_ENTRY_TIME].kind && f[K_ENTRY_TIME].kind != 'z') {
+  if (given(&f[K_ENTRY_TIME])) {
     if (parse_ts(&f[K_ENTRY_TIME], &t->entry_ts, file, line, "entry_time", err)) return err->code;
   } else if (!t->closed) {
     return bad(err, file, line, "entry_time", "missing for an open trade");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "bus.h"
@@ -386,6 +387,22 @@ static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   return found;
 }
 
+/* The ring's memory, mapped in at once: faulting its pages in one by one as the run
+ * first writes them costs ~15 us each under a hypervisor (~65 ms for 16 MB, on the run
+ * thread) against ~5 ms for populating the mapping. */
+static void *ring_alloc(size_t n) {
+#ifdef MAP_POPULATE
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+#else
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void ring_free(void *p, size_t n) {
+  if (p) munmap(p, n);
+}
+
 /* Wait on cv for at most `us` microseconds (the caller rechecks its condition). */
 static void nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
   struct timespec ts;
@@ -692,8 +709,8 @@ static void run_free(trace_run *r) {
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
   bt_log_buf_free(&r->render);
-  free(r->flat);
-  free(r->slots);
+  ring_free(r->flat, (size_t)r->t->cfg.ring_size * sizeof *r->flat);
+  ring_free(r->slots, (size_t)r->t->cfg.ring_size * sizeof *r->slots);
   free(r);
 }
 
@@ -710,8 +727,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->wake, NULL);
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
-  r->slots = malloc((size_t)t->cfg.ring_size * sizeof *r->slots);
-  r->flat = malloc((size_t)t->cfg.ring_size * sizeof *r->flat);
+  r->slots = ring_alloc((size_t)t->cfg.ring_size * sizeof *r->slots);
+  r->flat = ring_alloc((size_t)t->cfg.ring_size * sizeof *r->flat);
   int rc = r->slots && r->flat ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");

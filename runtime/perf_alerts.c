@@ -65,45 +65,62 @@ static int positive_window(int64_t w, const char *where, const char *file, bt_er
   return 0;
 }
 
+/* Push targets.<name>: true when it is a table (then at the stack top); false when it is
+ * absent, or with *rc set when it is something else. */
+static bool section(bt_perf_targets *t, int top, const char *name, const char *expected, int *rc,
+                    bt_err *err) {
+  *rc = 0;
+  if (lua_getfield(t->L, top, name) == LUA_TTABLE) return true;
+  if (!lua_isnil(t->L, -1))
+    *rc = bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, name, "expected %s", expected);
+  return false;
+}
+
+/* The fields of a rolling target at the stack top: min, window (default def), measure
+ * (when asked for) and severity, validated in that order. */
+static int rolling_fields(bt_perf_targets *t, const char *name, const char *const *keys,
+                          double *min, int64_t def, uint32_t *window, char *measure,
+                          size_t mlen, char sev[16], bt_err *err) {
+  lua_State *L = t->L;
+  int i = lua_gettop(L), rc;
+  int64_t w = def;
+  char where[32];
+  snprintf(where, sizeof where, "%s.window", name);
+  *min = -1;
+  if ((rc = bt_cfg_check_keys(L, i, name, keys, err)) ||
+      (rc = bt_cfg_number(L, i, name, "min", min, err)) ||
+      (rc = bt_cfg_integer(L, i, name, "window", &w, err)) ||
+      (measure && (rc = bt_cfg_string(L, i, name, "measure", measure, mlen, err))) ||
+      (rc = severity(L, i, name, sev, err)) || (rc = positive_window(w, where, t->path, err)))
+    return rc;
+  *window = (uint32_t)w;
+  return 0;
+}
+
 static int load_table(bt_perf_targets *t, int top, bt_err *err) {
   lua_State *L = t->L;
   static const char *const keys[] = {"win_rate", "risk_reward", "avg_win", "avg_loss", "rules", NULL};
   int rc = bt_cfg_check_keys(L, top, "", keys, err);
   if (rc) return rc;
-  int64_t w;
-  if (lua_getfield(L, top, "win_rate") == LUA_TTABLE) {
+  if (section(t, top, "win_rate", "a table", &rc, err)) {
     static const char *const k[] = {"min", "window", "severity", NULL};
-    int i = lua_gettop(L);
     t->has_win_rate = true;
-    t->win_rate_min = -1;
-    w = 20;
-    if ((rc = bt_cfg_check_keys(L, i, "win_rate", k, err)) ||
-        (rc = bt_cfg_number(L, i, "win_rate", "min", &t->win_rate_min, err)) ||
-        (rc = bt_cfg_integer(L, i, "win_rate", "window", &w, err)) ||
-        (rc = severity(L, i, "win_rate", t->sev_win_rate, err)) ||
-        (rc = positive_window(w, "win_rate.window", t->path, err)))
+    if ((rc = rolling_fields(t, "win_rate", k, &t->win_rate_min, 20, &t->win_rate_window, NULL, 0,
+                             t->sev_win_rate, err)))
       return rc;
     if (t->win_rate_min < 0 || t->win_rate_min > 1)
       return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "win_rate.min",
                         "expected a number between 0 and 1");
-    t->win_rate_window = (uint32_t)w;
-  } else if (!lua_isnil(L, -1)) {
-    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "win_rate", "expected a table");
+  } else if (rc) {
+    return rc;
   }
   lua_settop(L, top);
-  if (lua_getfield(L, top, "risk_reward") == LUA_TTABLE) {
+  if (section(t, top, "risk_reward", "a table", &rc, err)) {
     static const char *const k[] = {"min", "window", "measure", "severity", NULL};
-    int i = lua_gettop(L);
     char measure[32] = "payoff";
     t->has_rr = true;
-    t->rr_min = -1;
-    w = 10;
-    if ((rc = bt_cfg_check_keys(L, i, "risk_reward", k, err)) ||
-        (rc = bt_cfg_number(L, i, "risk_reward", "min", &t->rr_min, err)) ||
-        (rc = bt_cfg_integer(L, i, "risk_reward", "window", &w, err)) ||
-        (rc = bt_cfg_string(L, i, "risk_reward", "measure", measure, sizeof measure, err)) ||
-        (rc = severity(L, i, "risk_reward", t->sev_rr, err)) ||
-        (rc = positive_window(w, "risk_reward.window", t->path, err)))
+    if ((rc = rolling_fields(t, "risk_reward", k, &t->rr_min, 10, &t->rr_window, measure,
+                             sizeof measure, t->sev_rr, err)))
       return rc;
     if (t->rr_min < 0)
       return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward.min",
@@ -112,14 +129,13 @@ static int load_table(bt_perf_targets *t, int top, bt_err *err) {
       return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward.measure",
                         "expected \"payoff\" or \"r_multiple\"");
     t->rr_r_multiple = strcmp(measure, "r_multiple") == 0;
-    t->rr_window = (uint32_t)w;
-  } else if (!lua_isnil(L, -1)) {
-    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "risk_reward", "expected a table");
+  } else if (rc) {
+    return rc;
   }
   lua_settop(L, top);
   const char *money_keys[2] = {"avg_win", "avg_loss"};
   for (int m = 0; m < 2; m++) {
-    if (lua_getfield(L, top, money_keys[m]) == LUA_TTABLE) {
+    if (section(t, top, money_keys[m], "a table", &rc, err)) {
       static const char *const kw[] = {"min", "severity", NULL}, *const kl[] = {"max", "severity", NULL};
       int i = lua_gettop(L);
       bt_dec *v = m ? &t->avg_loss_max : &t->avg_win_min;
@@ -133,12 +149,12 @@ static int load_table(bt_perf_targets *t, int top, bt_err *err) {
                           "needs %s = a money amount >= 0", m ? "max" : "min");
       if (m) t->has_avg_loss = true;
       else t->has_avg_win = true;
-    } else if (!lua_isnil(L, -1)) {
-      return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, money_keys[m], "expected a table");
+    } else if (rc) {
+      return rc;
     }
     lua_settop(L, top);
   }
-  if (lua_getfield(L, top, "rules") == LUA_TTABLE) {
+  if (section(t, top, "rules", "a list", &rc, err)) {
     int ri = lua_gettop(L);
     lua_Integer n = luaL_len(L, ri);
     t->rules = calloc((size_t)(n ? n : 1), sizeof *t->rules);
@@ -165,8 +181,8 @@ static int load_table(bt_perf_targets *t, int top, bt_err *err) {
       t->nrules++;
       lua_settop(L, ri);
     }
-  } else if (!lua_isnil(L, -1)) {
-    return bt_errf_at(err, BT_EINVAL, "config_error", t->path, 0, "rules", "expected a list");
+  } else if (rc) {
+    return rc;
   }
   lua_settop(L, top);
   return 0;

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <math.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +248,11 @@ uint32_t bt_perf_targets_tail_k(const bt_perf_targets *t) {
 
 uint64_t bt_perf_targets_hash(const bt_perf_targets *t) { return t->hash; }
 
-static void fmt_num(char out[40], double d) { snprintf(out, 40, "%.10g", d); }
+/* Rendered into JSON as a number: NaN/inf (e.g. from a custom Lua rule) become null. */
+static void fmt_num(char out[40], double d) {
+  if (isfinite(d)) snprintf(out, 40, "%.10g", d);
+  else snprintf(out, 40, "null");
+}
 
 static bt_perf_check *add(bt_perf_summary *s, const char *name, const char *op, const char *sev,
                           bt_err *err) {

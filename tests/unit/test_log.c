@@ -898,6 +898,25 @@ static void test_no_alloc(void) {
 #endif
 }
 
+/* The buffer writers other modules render JSON with (perf, event payloads). */
+static void test_buf_writers(void) {
+  bt_log_buf b = {0};
+  bt_log_buf_json_str_raw(&b, "token=abc\n\x01", 11);
+  bt_log_buf_putc(&b, ' ');
+  bt_log_buf_json_str(&b, "token=abc", 9);
+  bt_log_buf_printf(&b, " %d-%s", 42, "x");
+  size_t len = 0;
+  char *s = bt_log_buf_take(&b, &len);
+  CHECK(s && strcmp(s, "\"token=abc\\n\\u0001\" \"token=[REDACTED]\" 42-x") == 0);
+  CHECK(s && len == strlen(s));
+  free(s);
+  CHECK(b.len == 0);
+  s = bt_log_buf_take(&b, &len); /* nothing written: an empty string, not NULL */
+  CHECK(s && s[0] == '\0' && len == 0);
+  free(s);
+  bt_log_buf_free(&b);
+}
+
 int main(void) {
   const char *t = getenv("BT_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", t && *t ? t : "/tmp");
@@ -919,6 +938,7 @@ int main(void) {
   test_console();
   test_lua();
   test_no_alloc();
+  test_buf_writers();
   if (failures) fprintf(stderr, "test_log: %d failure(s)\n", failures);
   return failures != 0;
 }

@@ -309,6 +309,7 @@ void bt_sampler_free(bt_sampler *s) {
 
 #define MAX_SOURCES 64
 #define CACHE_LINE 64
+#define PREFETCH_SLOTS 4
 
 /* State of one traced run. The run thread owns the producer side, the writer thread
  * the consumer side; they share only the ring indexes and the stop flag. */
@@ -320,8 +321,9 @@ typedef struct trace_run {
   int64_t run_no;
   uint64_t origin;              /* clock origin: timings are stored relative to it */
   bt_trace_event *slots;
-  /* flat payloads, one block per slot: [0] = length, then the bytes (bus.h); a slot
-   * whose text is flat_marker has one, rendered to JSON by the writer */
+  /* payloads, one block per slot: [0] = length, then the bytes; a slot whose text is
+   * flat_marker holds a flat payload (bus.h) the writer renders to JSON, json_marker a
+   * short JSON text the writer copies out (no allocation on the run thread) */
   uint8_t (*flat)[BT_FLAT_MAX + 1];
   size_t mask;
   /* producer */
@@ -444,6 +446,17 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
       r->blocked_ns += bt_bus_clock_ns() - t0;
     }
   }
+  /* The slot a lap back was read by the writer on the other core, or has left the
+   * caches: writing it stalls on fetching its lines. Ask for the lines of a slot a few
+   * events ahead now, when the writer is far past it (with the ring nearly full, that
+   * would pull lines away from the writer about to read them). The tail's cache line
+   * changes once per writer batch, so reading it here is cheap. */
+  size_t ahead = h + PREFETCH_SLOTS;
+  if (ahead - atomic_load_explicit(&r->tail, memory_order_relaxed) <= r->mask / 2) {
+    const char *p = (const char *)&r->slots[ahead & r->mask];
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + sizeof *r->slots - 1, 1);
+  }
   return &r->slots[h & r->mask];
 }
 
@@ -457,7 +470,7 @@ static inline void ring_commit(trace_run *r) {
     signal_cv(r, &r->wake);
 }
 
-static const char flat_marker[1];
+static const char flat_marker[1], json_marker[1];
 
 static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
   e->seq = ev->event_id;
@@ -508,8 +521,11 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
     break;
   default:
     memset(&e->p, 0, sizeof e->p);
-    if (ev->data_flat) e->text = (char *)flat_marker; /* the caller copies the bytes */
-    else if (ev->data_json) e->text = strdup(ev->data_json);
+    /* markers: the caller copies the bytes into the slot's payload block */
+    if (ev->data_flat) e->text = (char *)flat_marker;
+    else if (ev->data_json)
+      e->text = strnlen(ev->data_json, BT_FLAT_MAX) < BT_FLAT_MAX ? (char *)json_marker
+                                                                   : strdup(ev->data_json);
     if (ev->type == BT_EV_USER && ev->user_type) e->user_type = strdup(ev->user_type);
     break;
   }
@@ -536,15 +552,23 @@ static void on_event(void *ud, const bt_event *ev) {
   bt_trace_event *e = ring_slot(r, crit);
   if (!e) return;
   fill_event(e, ev, intern_source(t, r, ev->source));
-  if (e->text == flat_marker) {
+  if (e->text == flat_marker || e->text == json_marker) {
     uint8_t *blk = r->flat[r->head_local & r->mask];
-    blk[0] = (uint8_t)ev->data_flat_len;
-    memcpy(blk + 1, ev->data_flat, ev->data_flat_len);
+    size_t n = e->text == flat_marker ? ev->data_flat_len : strlen(ev->data_json);
+    blk[0] = (uint8_t)n;
+    memcpy(blk + 1, e->text == flat_marker ? ev->data_flat : ev->data_json, n);
   }
   ring_commit(r);
 }
 
 /* ---- writer thread ---- */
+
+/* A slot's JSON text as a heap string (NULL when out of memory). */
+static char *copy_json(const uint8_t *blk) {
+  char *s = malloc((size_t)blk[0] + 1);
+  if (s) memcpy(s, blk + 1, blk[0]), s[blk[0]] = 0;
+  return s;
+}
 
 /* A slot's flat payload as heap JSON text (NULL when out of memory). */
 static char *render_flat(trace_run *r, const uint8_t *blk) {
@@ -665,6 +689,7 @@ static void *writer_main(void *arg) {
       bt_trace_event e = r->slots[tail & r->mask];
       e.received = bt_bus_clock_ns();
       if (e.text == flat_marker) e.text = render_flat(r, r->flat[tail & r->mask]);
+      else if (e.text == json_marker) e.text = copy_json(r->flat[tail & r->mask]);
       bt_sampler_push(r->sampler, &e);
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);

@@ -310,6 +310,8 @@ void bt_sampler_free(bt_sampler *s) {
 #define MAX_SOURCES 64
 #define CACHE_LINE 64
 #define PREFETCH_SLOTS 4
+#define PAY_SIZE (512 * 1024) /* payload arena: ~5000 signals' worth */
+#define PAY_HDR 10
 
 /* State of one traced run. The run thread owns the producer side, the writer thread
  * the consumer side; they share only the ring indexes and the stop flag. */
@@ -321,20 +323,23 @@ typedef struct trace_run {
   int64_t run_no;
   uint64_t origin;              /* clock origin: timings are stored relative to it */
   bt_trace_event *slots;
-  /* payloads, one block per slot: [0] = length, then the bytes; a slot whose text is
-   * flat_marker holds a flat payload (bus.h) the writer renders to JSON, json_marker a
-   * short JSON text the writer copies out (no allocation on the run thread) */
-  uint8_t (*flat)[BT_FLAT_MAX + 1];
+  /* Payload arena: short payloads are appended here (no allocation on the run thread),
+   * and a slot's text points at its entry: u64 arena offset past the entry, u8 kind
+   * (1 flat payload the writer renders to JSON, 0 JSON text it copies), u8 length,
+   * bytes. Offsets count up forever; the writer publishes how far it has read. */
+  uint8_t *pay;
   size_t mask;
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
   uint64_t dropped, blocked_waits, blocked_ns;
   bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
+  uint64_t pay_head, pay_tail_cache;
   const char *src_last_ptr, *src_last;
   /* shared */
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
+  _Atomic uint64_t pay_tail;
   _Atomic bool stop;
   /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer,
    * looking every wake_every events, signals it once the ring is a quarter full); the
@@ -531,6 +536,36 @@ static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
   }
 }
 
+/* Append the slot's short payload to the arena and point its text at it; when the
+ * arena is full (the writer far behind), fall back to a heap copy. */
+static void pay_put(trace_run *r, bt_trace_event *e, const bt_event *ev) {
+  bool flat = e->text == flat_marker;
+  size_t n = flat ? ev->data_flat_len : strlen(ev->data_json);
+  uint64_t need = PAY_HDR + n, at = r->pay_head, pos = at % PAY_SIZE;
+  if (pos + need > PAY_SIZE) at += PAY_SIZE - pos, pos = 0; /* entries never wrap */
+  if (at + need - r->pay_tail_cache > PAY_SIZE) {
+    r->pay_tail_cache = atomic_load_explicit(&r->pay_tail, memory_order_acquire);
+    if (at + need - r->pay_tail_cache > PAY_SIZE) {
+      if (!flat) {
+        e->text = strdup(ev->data_json);
+        return;
+      }
+      bt_log_buf b = {0};
+      size_t off = bt_flat_render_json(ev->data_flat, n, &b);
+      e->text = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
+      bt_log_buf_free(&b);
+      return;
+    }
+  }
+  uint8_t *p = r->pay + pos;
+  r->pay_head = at + need;
+  memcpy(p, &r->pay_head, 8);
+  p[8] = flat;
+  p[9] = (uint8_t)n;
+  memcpy(p + PAY_HDR, flat ? ev->data_flat : (const void *)ev->data_json, n);
+  e->text = (char *)p;
+}
+
 /* The bus handler: runs on the run thread for every event; copies, never formats. */
 static void on_event(void *ud, const bt_event *ev) {
   trace_run *r = ud;
@@ -552,34 +587,27 @@ static void on_event(void *ud, const bt_event *ev) {
   bt_trace_event *e = ring_slot(r, crit);
   if (!e) return;
   fill_event(e, ev, intern_source(t, r, ev->source));
-  if (e->text == flat_marker || e->text == json_marker) {
-    uint8_t *blk = r->flat[r->head_local & r->mask];
-    size_t n = e->text == flat_marker ? ev->data_flat_len : strlen(ev->data_json);
-    blk[0] = (uint8_t)n;
-    memcpy(blk + 1, e->text == flat_marker ? ev->data_flat : ev->data_json, n);
-  }
+  if (e->text == flat_marker || e->text == json_marker) pay_put(r, e, ev);
   ring_commit(r);
 }
 
 /* ---- writer thread ---- */
 
-/* A slot's JSON text as a heap string (NULL when out of memory). */
-static char *copy_json(const uint8_t *blk) {
-  char *s = malloc((size_t)blk[0] + 1);
-  if (s) memcpy(s, blk + 1, blk[0]), s[blk[0]] = 0;
-  return s;
-}
-
-/* A slot's flat payload as heap JSON text (NULL when out of memory). */
-static char *render_flat(trace_run *r, const uint8_t *blk) {
+/* An arena entry's payload as heap JSON text (NULL when out of memory); *end is where
+ * the entry ends in the arena. */
+static char *pay_take(trace_run *r, const uint8_t *p, uint64_t *end) {
+  memcpy(end, p, 8);
+  size_t n = p[9];
+  if (!p[8]) {
+    char *s = malloc(n + 1);
+    if (s) memcpy(s, p + PAY_HDR, n), s[n] = 0;
+    return s;
+  }
   r->render.len = 0;
   r->render.failed = false;
-  size_t off = bt_flat_render_json(blk + 1, blk[0], &r->render);
+  size_t off = bt_flat_render_json(p + PAY_HDR, n, &r->render);
   if (off == (size_t)-1 || r->render.failed) return NULL;
-  size_t n = r->render.len - off;
-  char *s = malloc(n);
-  if (s) memcpy(s, r->render.data + off, n);
-  return s;
+  return strndup(r->render.data + off, r->render.len - off);
 }
 
 static void write_fail(trace_run *r, bt_err *err) {
@@ -669,6 +697,7 @@ static void *writer_main(void *arg) {
   uint64_t commit_ns = (uint64_t)r->t->cfg.commit_ms * 1000000ull;
   uint64_t last_commit = bt_bus_clock_ns();
   size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t pay_end = 0;
   for (;;) {
     bool stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -688,10 +717,11 @@ static void *writer_main(void *arg) {
        * thread, which writes it again one lap later */
       bt_trace_event e = r->slots[tail & r->mask];
       e.received = bt_bus_clock_ns();
-      if (e.text == flat_marker) e.text = render_flat(r, r->flat[tail & r->mask]);
-      else if (e.text == json_marker) e.text = copy_json(r->flat[tail & r->mask]);
+      if ((uint8_t *)e.text >= r->pay && (uint8_t *)e.text < r->pay + PAY_SIZE)
+        e.text = pay_take(r, (const uint8_t *)e.text, &pay_end);
       bt_sampler_push(r->sampler, &e);
     }
+    atomic_store_explicit(&r->pay_tail, pay_end, memory_order_release);
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))
       signal_cv(r, &r->space);
@@ -734,7 +764,7 @@ static void run_free(trace_run *r) {
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
   bt_log_buf_free(&r->render);
-  ring_free(r->flat, (size_t)r->t->cfg.ring_size * sizeof *r->flat);
+  ring_free(r->pay, PAY_SIZE);
   ring_free(r->slots, (size_t)r->t->cfg.ring_size * sizeof *r->slots);
   free(r);
 }
@@ -753,8 +783,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
   r->slots = ring_alloc((size_t)t->cfg.ring_size * sizeof *r->slots);
-  r->flat = ring_alloc((size_t)t->cfg.ring_size * sizeof *r->flat);
-  int rc = r->slots && r->flat ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  r->pay = ring_alloc(PAY_SIZE);
+  int rc = r->slots && r->pay ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);

@@ -587,7 +587,7 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
 
 enum { K_SYMBOL, K_TIME, K_OPEN, K_HIGH, K_LOW, K_CLOSE, K_VOLUME, K__N };
 
-static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
+static int loop(bt_run *run, bt_err *err) {
   lua_State *L = run->L;
   static const char *const names[K__N] = {"symbol", "time", "open", "high", "low", "close",
                                           "volume"};
@@ -687,7 +687,6 @@ static int loop(bt_run *run, bt_run_result *res, bt_err *err) {
     }
   }
   run->bar = NULL;
-  (void)res;
   return rc < 0 ? rc : 0;
 }
 
@@ -793,7 +792,7 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
 
   watchdog_start(run);
   int rc = call_cb(run, run->ref_on_start, LUA_NOREF, err);
-  if (!rc) rc = loop(run, res, err);
+  if (!rc) rc = loop(run, err);
   if (!rc) rc = call_cb(run, run->ref_on_finish, LUA_NOREF, err);
   watchdog_stop(run);
   lua_settop(L, strategy - 1);

@@ -594,8 +594,7 @@ static int loop(bt_run *run, bt_err *err) {
   /* Fixed stack slots: the traceback handler, K__N interned keys, the bar table,
    * on_bar and ctx: the per-bar path pushes only values. */
   lua_pushcfunction(L, bt_lua_msghandler);
-  int handler = lua_gettop(L);
-  int base = lua_gettop(L);
+  int handler = lua_gettop(L), base = handler; /* keys at base + 1 + K_* */
   for (int i = 0; i < K__N; i++) lua_pushstring(L, names[i]);
   lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_bar);
   int bar_t = lua_gettop(L);
@@ -639,7 +638,7 @@ static int loop(bt_run *run, bt_err *err) {
       return bt_errf(err, BT_ERANGE, "overflow_error", "position value overflows at %s bar %s",
                      bt_feed_symbol(run->feeds[bar.symbol]), when);
     }
-    run->cause = run->bar_event;
+    run->cause = run->bar_event; /* on_fill may have moved it to a FILL */
     if (has_on_bar) {
       if ((int)bar.symbol != last_symbol) {
         lua_pushvalue(L, base + 1 + K_SYMBOL);

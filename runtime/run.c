@@ -456,18 +456,21 @@ static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
 
 /* ---- portfolio and risk ------------------------------------------------------- */
 
-/* The portfolio after a fill: what the strategy holds and is worth (cause: the FILL). */
+/* The portfolio after a fill: what the strategy holds and is worth (cause: the FILL).
+ * Flat-encoded: the decimals are formatted by the subscriber that stores them. */
 static void publish_portfolio(bt_run *run, const bt_fill *fill, uint64_t cause) {
-  char cash[BT_DEC_STRLEN], equity[BT_DEC_STRLEN], pos[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
-  money(bt_ledger_cash(run->ledger), cash);
-  money(bt_ledger_equity(run->ledger), equity);
-  money(bt_ledger_position(run->ledger, fill->symbol), pos);
-  money(bt_ledger_position_value(run->ledger), pv);
-  snprintf(run->event_json, sizeof run->event_json,
-           "{\"cash\":\"%s\",\"equity\":\"%s\",\"position\":\"%s\",\"position_value\":\"%s\"}",
-           cash, equity, pos, pv);
+  const struct { const char *key; bt_dec v; } fields[] = {
+      {"cash", bt_ledger_cash(run->ledger)},
+      {"equity", bt_ledger_equity(run->ledger)},
+      {"position", bt_ledger_position(run->ledger, fill->symbol)},
+      {"position_value", bt_ledger_position_value(run->ledger)}};
+  uint8_t buf[BT_FLAT_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    bt_flat_add(buf, &n, BT_FLAT_DEC, fields[i].key, strlen(fields[i].key), &fields[i].v.v, 8);
   bt_event ev = {.type = BT_EV_PORTFOLIO, .timestamp = fill->time, .causation_id = cause,
-                 .source = "ledger", .symbol = fill->symbol, .data_json = run->event_json};
+                 .source = "ledger", .symbol = fill->symbol, .data_flat = buf,
+                 .data_flat_len = n};
   bt_bus_publish(run->bus, &ev);
 }
 

@@ -18,6 +18,15 @@ static int failures;
     }                                                                           \
   } while (0)
 
+/* `call` returns 0; otherwise the failure shows the message of the test's `bt_err err`. */
+#define CHECK_OK(call)                                                                \
+  do {                                                                                \
+    if ((call) != 0) {                                                                \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
+      failures++;                                                                     \
+    }                                                                                 \
+  } while (0)
+
 /* A decimal literal; a malformed one is a test failure. */
 static inline bt_dec DEC(const char *s) {
   bt_dec d = BT_DEC_ZERO;

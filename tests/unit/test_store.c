@@ -10,13 +10,6 @@
 #include "store.h"
 
 #include "check.h"
-#define OK(call)                                                                  \
-  do {                                                                            \
-    if ((call) != 0) {                                                            \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
-      failures++;                                                                    \
-    }                                                                             \
-  } while (0)
 
 static bt_err err;
 
@@ -117,20 +110,20 @@ static bool same_event(const bt_trace_event *a, const bt_trace_event *b) {
 static void write_run(bt_store *s, int64_t run_no, uint64_t n, size_t chunk) {
   static bt_trace_event buf[2][BT_STORE_CHUNK];
   size_t nb[2] = {0, 0};
-  OK(bt_store_begin(s, &err));
+  CHECK_OK(bt_store_begin(s, &err));
   for (uint64_t seq = 1; seq <= n; seq++) {
     bt_trace_event e;
     make_event(seq, &e);
     int k = e.type != BT_EV_BAR;
     buf[k][nb[k]++] = e;
     if (nb[k] == chunk) {
-      OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
+      CHECK_OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
       nb[k] = 0;
     }
   }
   for (int k = 0; k < 2; k++)
-    if (nb[k]) OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
-  OK(bt_store_commit(s, &err));
+    if (nb[k]) CHECK_OK(bt_store_put_chunk(s, run_no, k, buf[k], nb[k], &err));
+  CHECK_OK(bt_store_commit(s, &err));
 }
 
 static int count_run(void *ud, const bt_store_run *r) {
@@ -143,14 +136,14 @@ int main(void) {
   char path[512];
   mkpath(path, sizeof path, "store");
   bt_store *s = NULL;
-  OK(bt_store_open(&s, path, &err));
+  CHECK_OK(bt_store_open(&s, path, &err));
   if (!s) return 1;
 
   bt_run_info a = make_info("aaaa1111-0000-4000-8000-000000000001", 1000);
   bt_run_info b = make_info("aaaa2222-0000-4000-8000-000000000002", 2000);
   int64_t ra = 0, rb = 0;
-  OK(bt_store_run_begin(s, &a, "{\"bars\":\"all\"}", 12345, &ra, &err));
-  OK(bt_store_run_begin(s, &b, NULL, 0, &rb, &err));
+  CHECK_OK(bt_store_run_begin(s, &a, "{\"bars\":\"all\"}", 12345, &ra, &err));
+  CHECK_OK(bt_store_run_begin(s, &b, NULL, 0, &rb, &err));
   CHECK(ra > 0 && rb > ra);
   const uint64_t N = 5000;
   write_run(s, ra, N, BT_STORE_CHUNK);
@@ -159,7 +152,7 @@ int main(void) {
   /* every event comes back identical, in seq order */
   bt_store_filter q = {.run_no = ra};
   bt_store_iter *it = NULL;
-  OK(bt_store_query(s, &q, &it, &err));
+  CHECK_OK(bt_store_query(s, &q, &it, &err));
   bt_trace_event ev, want;
   uint64_t seen = 0;
   bool all_same = true;
@@ -179,7 +172,7 @@ int main(void) {
 
   /* by type: FILLs only */
   q = (bt_store_filter){.run_no = ra, .type_mask = BT_EV_MASK(BT_EV_FILL)};
-  OK(bt_store_query(s, &q, &it, &err));
+  CHECK_OK(bt_store_query(s, &q, &it, &err));
   seen = 0;
   bool only_fills = true;
   while (bt_store_iter_next(it, &ev, &err) == 1) {
@@ -193,7 +186,7 @@ int main(void) {
   /* by type and time range: BARs and ORDERs with ts in [1000+2001, 1000+2100] */
   q = (bt_store_filter){.run_no = ra, .type_mask = BT_EV_MASK(BT_EV_BAR) | BT_EV_MASK(BT_EV_ORDER),
                         .has_from = true, .from = 3001, .has_to = true, .to = 3100};
-  OK(bt_store_query(s, &q, &it, &err));
+  CHECK_OK(bt_store_query(s, &q, &it, &err));
   seen = 0;
   uint64_t prev = 0;
   bool ordered = true, in_range = true;
@@ -209,7 +202,7 @@ int main(void) {
 
   /* the other run is separate */
   q = (bt_store_filter){.run_no = rb};
-  OK(bt_store_query(s, &q, &it, &err));
+  CHECK_OK(bt_store_query(s, &q, &it, &err));
   seen = 0;
   while (bt_store_iter_next(it, &ev, &err) == 1) seen++;
   CHECK(seen == 100);
@@ -217,27 +210,27 @@ int main(void) {
 
   /* lookup by seq: a row and a bar inside a chunk; a missing seq */
   bool found = false;
-  OK(bt_store_get_event(s, ra, 4002, &ev, &found, &err));
+  CHECK_OK(bt_store_get_event(s, ra, 4002, &ev, &found, &err));
   make_event(4002, &want);
   CHECK(found && same_event(&ev, &want));
   char *js = bt_trace_event_data_json(&ev);
   CHECK(js && strstr(js, "\"reason\":\"insufficient cash\"") && strstr(js, "\"limit\":\"2.179012\""));
   free(js);
   bt_trace_event_clear(&ev);
-  OK(bt_store_get_event(s, ra, 3077, &ev, &found, &err));
+  CHECK_OK(bt_store_get_event(s, ra, 3077, &ev, &found, &err));
   make_event(3077, &want);
   CHECK(found && same_event(&ev, &want));
   js = bt_trace_event_data_json(&ev);
   CHECK(js && strstr(js, "\"open\":"));
   free(js);
   bt_trace_event_clear(&ev);
-  OK(bt_store_get_event(s, ra, N + 1, &ev, &found, &err));
+  CHECK_OK(bt_store_get_event(s, ra, N + 1, &ev, &found, &err));
   CHECK(!found);
 
   /* children: what the ORDER 4002 caused */
   bt_trace_event *kids = NULL;
   size_t nk = 0;
-  OK(bt_store_children(s, ra, 4002, &kids, &nk, &err));
+  CHECK_OK(bt_store_children(s, ra, 4002, &kids, &nk, &err));
   CHECK(nk == 1 && kids[0].seq == 4003 && kids[0].type == BT_EV_FILL);
   for (size_t i = 0; i < nk; i++) bt_trace_event_clear(&kids[i]);
   free(kids);
@@ -245,21 +238,21 @@ int main(void) {
   /* latency rows */
   bt_store_latency l = {.type = "FILL", .metric = "latency", .count = 3, .mean_ns = 2.5,
                         .p50_ns = 2, .p95_ns = 4, .max_ns = 4};
-  OK(bt_store_put_latency(s, ra, &l, &err));
+  CHECK_OK(bt_store_put_latency(s, ra, &l, &err));
   bt_store_latency *ls = NULL;
   size_t nl = 0;
-  OK(bt_store_get_latency(s, ra, &ls, &nl, &err));
+  CHECK_OK(bt_store_get_latency(s, ra, &ls, &nl, &err));
   CHECK(nl == 1 && ls && ls[0].count == 3 && ls[0].max_ns == 4 && strcmp(ls[0].type, "FILL") == 0);
   free(ls);
 
   /* run b has chunks of 7: every event found by seq, every ORDER's FILL as its child */
   bool all_found = true, all_kids = true;
   for (uint64_t seq = 1; seq <= 100; seq++) {
-    OK(bt_store_get_event(s, rb, seq, &ev, &found, &err));
+    CHECK_OK(bt_store_get_event(s, rb, seq, &ev, &found, &err));
     make_event(seq, &want);
     all_found &= found && same_event(&ev, &want);
     if (found) bt_trace_event_clear(&ev);
-    OK(bt_store_children(s, rb, seq, &kids, &nk, &err));
+    CHECK_OK(bt_store_children(s, rb, seq, &kids, &nk, &err));
     bool want_kid = seq % 10 <= 2 && seq + 1 <= 100; /* BAR->SIGNAL->ORDER->FILL */
     all_kids &= want_kid ? nk == 1 && kids[0].seq == seq + 1 : nk == 0;
     for (size_t i = 0; i < nk; i++) bt_trace_event_clear(&kids[i]);
@@ -272,9 +265,9 @@ int main(void) {
   bt_store_run_end end = {.status = "completed", .completed_at = 5000, .duration_ms = 7,
                           .metrics_json = "{\"sharpe\":1.5}", .bars = 4000, .event_count = N,
                           .stored = N};
-  OK(bt_store_run_finish(s, ra, &end, &err));
+  CHECK_OK(bt_store_run_finish(s, ra, &end, &err));
   bt_store_run run;
-  OK(bt_store_find_run(s, "aaaa1111", &run, &err));
+  CHECK_OK(bt_store_find_run(s, "aaaa1111", &run, &err));
   CHECK(run.run_no == ra && strcmp(run.status, "completed") == 0 && !run.incomplete);
   CHECK(run.metrics && strstr(run.metrics, "sharpe") && run.event_count == N);
   CHECK(run.clock_origin == 12345 && run.trace_config && strstr(run.trace_config, "all"));
@@ -282,31 +275,31 @@ int main(void) {
   CHECK(bt_store_find_run(s, "aaaa", &run, &err) != 0 && strstr(err.msg, "ambiguous"));
   CHECK(bt_store_find_run(s, "ffff", &run, &err) != 0 && strstr(err.msg, "no run"));
   /* run b is "running" in this live process: not incomplete */
-  OK(bt_store_find_run(s, "aaaa2222", &run, &err));
+  CHECK_OK(bt_store_find_run(s, "aaaa2222", &run, &err));
   CHECK(strcmp(run.status, "running") == 0 && !run.incomplete);
   bt_store_run_clear(&run);
 
   int nruns = 0;
-  OK(bt_store_list_runs(s, NULL, 0, count_run, &nruns, &err));
+  CHECK_OK(bt_store_list_runs(s, NULL, 0, count_run, &nruns, &err));
   CHECK(nruns == 2);
   nruns = 0;
-  OK(bt_store_list_runs(s, "corr-aaaa1111-0000-4000-8000-000000000001", 0, count_run, &nruns, &err));
+  CHECK_OK(bt_store_list_runs(s, "corr-aaaa1111-0000-4000-8000-000000000001", 0, count_run, &nruns, &err));
   CHECK(nruns == 1);
 
   /* prune: run b is live (running in this process) and is kept; run a goes */
   int deleted = -1;
-  OK(bt_store_prune(s, -1, 0, &deleted, &err));
+  CHECK_OK(bt_store_prune(s, -1, 0, &deleted, &err));
   CHECK(deleted == 1);
   nruns = 0;
-  OK(bt_store_list_runs(s, NULL, 0, count_run, &nruns, &err));
+  CHECK_OK(bt_store_list_runs(s, NULL, 0, count_run, &nruns, &err));
   CHECK(nruns == 1);
-  OK(bt_store_get_event(s, ra, 4002, &ev, &found, &err));
+  CHECK_OK(bt_store_get_event(s, ra, 4002, &ev, &found, &err));
   CHECK(!found);
-  OK(bt_store_get_event(s, ra, 3077, &ev, &found, &err));
+  CHECK_OK(bt_store_get_event(s, ra, 3077, &ev, &found, &err));
   CHECK(!found);
   end.status = "failed";
-  OK(bt_store_run_finish(s, rb, &end, &err));
-  OK(bt_store_prune(s, 2500, -1, &deleted, &err));
+  CHECK_OK(bt_store_run_finish(s, rb, &end, &err));
+  CHECK_OK(bt_store_prune(s, 2500, -1, &deleted, &err));
   CHECK(deleted == 1);
   bt_store_close(s);
 

@@ -13,13 +13,6 @@
 #include "tracer.h"
 
 #include "check.h"
-#define OK(call)                                                                     \
-  do {                                                                               \
-    if ((call) != 0) {                                                               \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, err.msg); \
-      failures++;                                                                       \
-    }                                                                                \
-  } while (0)
 
 static bt_err err;
 static int store_no;
@@ -151,7 +144,7 @@ typedef struct synth {
 static void synth_start(synth *s, const bt_trace_cfg *cfg, const char *run_id) {
   memset(s, 0, sizeof *s);
   bt_tracer *t = NULL;
-  OK(bt_tracer_new(&t, cfg, &err));
+  CHECK_OK(bt_tracer_new(&t, cfg, &err));
   s->obs = bt_tracer_observer(t);
   s->bus = bt_bus_new();
   snprintf(s->info.run_id, sizeof s->info.run_id, "%s", run_id);
@@ -159,7 +152,7 @@ static void synth_start(synth *s, const bt_trace_cfg *cfg, const char *run_id) {
   snprintf(s->info.strategy_id, sizeof s->info.strategy_id, "synthetic");
   s->info.origin = "test";
   s->info.started_ms = 1;
-  OK(s->obs.on_start(s->obs.ud, &s->info, s->bus, &err));
+  CHECK_OK(s->obs.on_start(s->obs.ud, &s->info, s->bus, &err));
 }
 
 static void synth_end(synth *s) {
@@ -197,9 +190,9 @@ static uint64_t publish_bar(bt_bus *bus, int64_t i, int every, uint64_t age) {
 
 static void read_run(const char *path, const char *run_id, bt_store_run *run) {
   bt_store *st = NULL;
-  OK(bt_store_open_readonly(&st, path, &err));
+  CHECK_OK(bt_store_open_readonly(&st, path, &err));
   memset(run, 0, sizeof *run);
-  if (st) OK(bt_store_find_run(st, run_id, run, &err));
+  if (st) CHECK_OK(bt_store_find_run(st, run_id, run, &err));
   bt_store_close(st);
 }
 
@@ -216,26 +209,26 @@ static void test_pipeline(void) {
   synth_end(&s);
 
   bt_store *st = NULL;
-  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
   if (!st) return;
   bt_store_run run;
-  OK(bt_store_find_run(st, "11111111", &run, &err));
+  CHECK_OK(bt_store_find_run(st, "11111111", &run, &err));
   CHECK(strcmp(run.status, "completed") == 0);
   CHECK(run.event_count == published && run.stored == published && run.dropped == 0);
   CHECK(run.metrics && strstr(run.metrics, "trades"));
   /* every FILL leads back through its ORDER to a BAR */
   bt_store_filter q = {.run_no = run.run_no, .type_mask = BT_EV_MASK(BT_EV_FILL)};
   bt_store_iter *it = NULL;
-  OK(bt_store_query(st, &q, &it, &err));
+  CHECK_OK(bt_store_query(st, &q, &it, &err));
   bt_trace_event ev;
   int fills = 0, traced = 0;
   while (it && bt_store_iter_next(it, &ev, &err) == 1) {
     fills++;
     bt_trace_event order, bar;
     bool f1 = false, f2 = false;
-    OK(bt_store_get_event(st, run.run_no, ev.cause, &order, &f1, &err));
+    CHECK_OK(bt_store_get_event(st, run.run_no, ev.cause, &order, &f1, &err));
     if (f1 && order.type == BT_EV_ORDER)
-      OK(bt_store_get_event(st, run.run_no, order.cause, &bar, &f2, &err));
+      CHECK_OK(bt_store_get_event(st, run.run_no, order.cause, &bar, &f2, &err));
     if (f1 && f2 && bar.type == BT_EV_BAR && bar.ts == ev.ts) traced++;
     if (f2) bt_trace_event_clear(&bar);
     if (f1) bt_trace_event_clear(&order);
@@ -246,7 +239,7 @@ static void test_pipeline(void) {
   /* latency statistics: created 1..5 ms (20% each) before publishing */
   bt_store_latency *ls = NULL;
   size_t nl = 0;
-  OK(bt_store_get_latency(st, run.run_no, &ls, &nl, &err));
+  CHECK_OK(bt_store_get_latency(st, run.run_no, &ls, &nl, &err));
   int checked = 0;
   for (size_t i = 0; i < nl; i++) {
     bt_store_latency *l = &ls[i];
@@ -308,10 +301,10 @@ static void flood(const char *policy_name, bt_trace_full policy, uint64_t *publi
   read_run(cfg.store, id, run);
   bt_store *st = NULL;
   *orders_stored = 0;
-  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
   bt_store_filter q = {.run_no = run->run_no, .type_mask = BT_EV_MASK(BT_EV_ORDER)};
   bt_store_iter *it = NULL;
-  if (st) OK(bt_store_query(st, &q, &it, &err));
+  if (st) CHECK_OK(bt_store_query(st, &q, &it, &err));
   bt_trace_event ev;
   while (it && bt_store_iter_next(it, &ev, &err) == 1) (*orders_stored)++;
   bt_store_iter_free(it);
@@ -355,10 +348,10 @@ static void test_crash(void) {
   read_run(cfg.store, "33333333", &run);
   CHECK(strcmp(run.status, "running") == 0 && run.incomplete);
   bt_store *st = NULL;
-  OK(bt_store_open_readonly(&st, cfg.store, &err));
+  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
   bt_store_filter q = {.run_no = run.run_no};
   bt_store_iter *it = NULL;
-  if (st) OK(bt_store_query(st, &q, &it, &err));
+  if (st) CHECK_OK(bt_store_query(st, &q, &it, &err));
   bt_trace_event ev;
   uint64_t n = 0, last = 0;
   bool gapless = true;

@@ -138,7 +138,8 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
   for (int i = decimals; i < BT_DEC_DIGITS; i++) div *= 10;
   i128 v = div_round((i128)a.v, div);
   bool neg = v < 0;
-  unsigned __int128 u = neg ? (unsigned __int128)(-v) : (unsigned __int128)v;
+  /* |v| <= 2^63 fits 64 bits: digits come from cheap 64-bit divisions */
+  uint64_t u = neg ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
   char tmp[BT_DEC_STRLEN];
   int n = 0;
   for (int i = 0; i < decimals; i++) tmp[n++] = (char)('0' + (int)(u % 10)), u /= 10;

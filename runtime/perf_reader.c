@@ -593,6 +593,40 @@ static bool unchanged_prefix(int fd, const struct stat *st, const bt_perf_file *
   return true;
 }
 
+/* Big (cold) reads: the new bytes are mapped a window at a time and unmapped once
+ * parsed, so memory stays bounded however large the trade log is. A window ends at its
+ * last complete line; a line longer than the window doubles it. */
+#define MAP_WINDOW ((size_t)16 << 20)
+static int consume_mapped(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size,
+                          size_t *used_out, uint64_t *nl_out, bt_err *err) {
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), pos = f->offset;
+  size_t window = MAP_WINDOW;
+  int rc = 0;
+  while (pos < size && !rc) {
+    size_t want = size - pos > window ? window : (size_t)(size - pos);
+    uint64_t at = pos / page * page;
+    size_t maplen = (size_t)(pos - at) + want;
+    void *map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, (off_t)at);
+    if (map == MAP_FAILED)
+      return bt_errf(err, BT_EIO, "io_error", "%s: mmap: %s", f->path, strerror(errno));
+    madvise(map, maplen, MADV_SEQUENTIAL);
+    size_t used = 0;
+    uint64_t nl = 0;
+    rc = bt_perf_index_add_buffer(ix, (const char *)map + (pos - at), want, f->path,
+                                  f->lines + 1 + *nl_out, &used, &nl, err);
+    munmap(map, maplen);
+    if (!rc && !used) {
+      if (pos + want == size) break; /* only a partial last line is left */
+      window *= 2;
+      continue;
+    }
+    pos += used;
+    *used_out += used;
+    *nl_out += nl;
+  }
+  return rc;
+}
+
 /* Consume the bytes of fd from f->offset to size. */
 static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt_err *err) {
   if (size == f->offset) {
@@ -600,32 +634,21 @@ static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt
     return 0;
   }
   size_t len = (size_t)(size - f->offset);
-  const char *data;
-  char *heap = NULL;
-  void *map = MAP_FAILED;
-  size_t maplen = 0;
-  if (len > (1u << 20)) { /* big (cold) reads: map just the new bytes, page-aligned */
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), at = f->offset / page * page;
-    maplen = (size_t)(size - at);
-    map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)at);
-    if (map == MAP_FAILED)
-      return bt_errf(err, BT_EIO, "io_error", "%s: mmap: %s", f->path, strerror(errno));
-    madvise(map, maplen, MADV_SEQUENTIAL);
-    data = (const char *)map + (f->offset - at);
+  size_t used = 0;
+  uint64_t nl = 0;
+  int rc;
+  if (len > (1u << 20)) {
+    rc = consume_mapped(ix, f, fd, size, &used, &nl, err);
   } else {
-    heap = malloc(len);
+    char *heap = malloc(len);
     if (!heap) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
     if (read_range(fd, f->offset, len, heap)) {
       free(heap);
       return bt_errf(err, BT_EIO, "io_error", "%s: read failed", f->path);
     }
-    data = heap;
+    rc = bt_perf_index_add_buffer(ix, heap, len, f->path, f->lines + 1, &used, &nl, err);
+    free(heap);
   }
-  size_t used = 0;
-  uint64_t nl = 0;
-  int rc = bt_perf_index_add_buffer(ix, data, len, f->path, f->lines + 1, &used, &nl, err);
-  if (map != MAP_FAILED) munmap(map, maplen);
-  free(heap);
   if (rc == 0 && used) {
     uint64_t end = f->offset + used;
     size_t h = end < CRC_SPAN ? (size_t)end : CRC_SPAN;

@@ -87,7 +87,13 @@ void bt_metrics_finish(const bt_metrics *m, bt_metrics_result *out) {
   out->max_drawdown = m->max_drawdown;
 
   double init = bt_dec_to_double(m->initial_cash), fin = bt_dec_to_double(m->final_equity);
-  if (init > 0) out->total_return = fin / init - 1.0;
+  /* (final - initial) / initial in exact decimals, so 105015 / 100000 reads 0.05015 */
+  bt_dec gain, ret;
+  if (init > 0 && bt_dec_sub(m->final_equity, m->initial_cash, &gain) &&
+      bt_dec_div(gain, m->initial_cash, &ret))
+    out->total_return = bt_dec_to_double(ret);
+  else if (init > 0)
+    out->total_return = fin / init - 1.0;
   double years = (double)(m->last_time - m->first_time) / (365.25 * SECONDS_PER_DAY);
   if (init > 0 && fin > 0 && years > 0) {
     out->cagr = pow(fin / init, 1.0 / years) - 1.0;

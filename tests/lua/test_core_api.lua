@@ -3,16 +3,8 @@
 -- ctx.symbols, and what bt.backtest returns. Strategies are tables in this script, so
 -- they can record what they see into locals.
 local FIX = "tests/fixtures/core/"
-local failures = 0
-local function check(cond, msg, ...)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write("FAIL: ", string.format(msg, ...), "\n")
-  end
-end
-local function eq(got, want, what)
-  check(got == want, "%s: expected %s, got %s", what, tostring(want), tostring(got))
-end
+local T = dofile("tests/lua/check.lua")
+local check, eq = T.check, T.eq
 local function run(strategy, opts)
   opts = opts or {}
   opts.strategy = strategy
@@ -294,5 +286,5 @@ do
   eq(rf.final_equity, "100000.35", "0.1 units from 11 to 14.5, exactly")
 end
 
-if failures > 0 then error(failures .. " check(s) failed") end
+T.done()
 print("ok - test_core_api")

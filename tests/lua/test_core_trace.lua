@@ -3,16 +3,8 @@
 -- each bar starts a new cause, emit() refuses runtime event types, and bt.trace is only
 -- usable while a backtest runs.
 local FIX = "tests/fixtures/core/"
-local failures = 0
-local function check(cond, msg, ...)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write("FAIL: ", string.format(msg, ...), "\n")
-  end
-end
-local function eq(got, want, what)
-  check(got == want, "%s: expected %s, got %s", what, tostring(want), tostring(got))
-end
+local T = dofile("tests/lua/check.lua")
+local check, eq = T.check, T.eq
 
 -- Outside a run
 eq(bt.trace.current(), nil, "bt.trace.current() outside a run")
@@ -70,5 +62,5 @@ check(rec.fill_cause and rec.fill_cause > b3.cause and rec.fill_cause < b4.cause
   tostring(rec.fill_cause), tostring(b3.cause))
 eq(bt.trace.current(), nil, "current() is nil again after the run")
 
-if failures > 0 then error(failures .. " check(s) failed") end
+T.done()
 print("ok - test_core_trace")

@@ -155,8 +155,16 @@ static void default_data_dir(char *out, size_t n) {
   snprintf(out, n, "%s/.local/share/btrun", env && *env ? env : ".");
 }
 
+/* Sections read by their modules (bt_config_section): present means a table. */
+static const char *const module_sections[] = {"log", "trace", "analytics", "perf", NULL};
+
 static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   if (bt_cfg_check_keys(L, t, "", top_keys, err)) return err->code;
+  for (const char *const *name = module_sections; *name; name++) {
+    int st = lua_getfield(L, t, *name);
+    if (st != LUA_TNIL && st != LUA_TTABLE) return type_error(L, "", *name, "table", -1, err);
+    lua_pop(L, 1);
+  }
   if (bt_cfg_decimal(L, t, "", "cash", &cfg->cash, err)) return err->code;
   if (bt_cfg_decimal(L, t, "", "slippage_bps", &cfg->broker.slippage_bps, err)) return err->code;
   if (bt_cfg_string(L, t, "", "out_dir", cfg->out_dir, sizeof cfg->out_dir, err)) return err->code;

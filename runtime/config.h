@@ -41,8 +41,9 @@ typedef struct bt_config {
 int bt_config_load(bt_config *cfg, const char *path, bool explicit_path, bt_err *err);
 void bt_config_free(bt_config *cfg);
 
-/* Push section `name` of the config (a table) or nil onto cfg->L; returns its
- * absolute stack index, or 0 when absent. Caller pops it (lua_settop). */
+/* Push section `name` of the config (a table) onto cfg->L; returns its absolute stack
+ * index, or 0 when absent. bt_config_load already refused a section that is not a
+ * table. Caller pops it (lua_settop). */
 int bt_config_section(bt_config *cfg, const char *name);
 
 /* Typed readers for a section table at idx. `where` is "analytics" (used in messages).

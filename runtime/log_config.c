@@ -88,13 +88,6 @@ int bt_log_configure(bt_config *cfg, bt_err *err) {
   lua_State *L = cfg->L;
   if (!L || cfg->ref == LUA_NOREF) return 0;
   int top = lua_gettop(L);
-  /* bt_config_section hides a `log` that is not a table; that is a type error here. */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->ref);
-  int t = lua_type(L, -1) == LUA_TTABLE ? lua_getfield(L, -1, "log") : LUA_TNIL;
-  lua_settop(L, top);
-  if (t != LUA_TNIL && t != LUA_TTABLE)
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "log",
-                      "expected table, got %s", lua_typename(L, t));
   int idx = bt_config_section(cfg, "log");
   int rc = idx ? apply_section(cfg, L, idx, err) : 0;
   lua_settop(L, top);

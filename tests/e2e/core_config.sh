@@ -48,6 +48,9 @@ bad timeout "return { timeout = \"soon\" }" "$T/timeout.lua: timeout: expected n
 bad skip "return { skip_bad_rows = 1 }" "$T/skip.lua: skip_bad_rows: expected boolean, got number"
 bad outdir "return { out_dir = 5 }" "$T/outdir.lua: out_dir: expected string, got number"
 bad commission "return { commission = 0.1 }" "$T/commission.lua: commission: expected table, got number"
+for sec in log trace analytics perf risk; do
+  bad "sec$sec" "return { $sec = 5 }" "$T/sec$sec.lua: $sec: expected table, got number"
+done
 bad maxmem "return { max_memory = 1.5 }" "$T/maxmem.lua: max_memory: expected integer"
 bad cashzero "return { cash = 0 }" "cash: must be > 0"
 bad syntax "return { cash = " "syntax.lua:2:"  # Lua shortens long paths with "..."

@@ -165,18 +165,17 @@ static int next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
 
 /* ---- output files -------------------------------------------------------------- */
 
-static void money(bt_dec d, char buf[BT_DEC_STRLEN]) { bt_dec_format(d, buf); }
 
 static void write_trade(bt_run *run, const bt_trade *t) {
   if (!run->trades_f) return;
   char entry_t[32], exit_t[32], ep[BT_DEC_STRLEN], xp[BT_DEC_STRLEN], qty[BT_DEC_STRLEN],
       pnl[BT_DEC_STRLEN], com[BT_DEC_STRLEN];
   bt_format_time(t->entry_time, entry_t);
-  money(t->entry_price, ep);
-  money(t->exit_price, xp);
-  money(t->qty, qty);
-  money(t->pnl, pnl);
-  money(t->commission, com);
+  bt_dec_format(t->entry_price, ep);
+  bt_dec_format(t->exit_price, xp);
+  bt_dec_format(t->qty, qty);
+  bt_dec_format(t->pnl, pnl);
+  bt_dec_format(t->commission, com);
   char exit_json[40];
   if (t->open) snprintf(exit_json, sizeof exit_json, "null");
   else {
@@ -206,9 +205,9 @@ static void equity_write(bt_run *run) {
   const bt_equity_sample *e = &run->equity_last;
   char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
   bt_format_time(e->time, t);
-  money(e->equity, eq);
-  money(e->cash, cash);
-  money(e->position_value, pv);
+  bt_dec_format(e->equity, eq);
+  bt_dec_format(e->cash, cash);
+  bt_dec_format(e->position_value, pv);
   fprintf(run->equity_f, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv, e->drawdown);
 }
 

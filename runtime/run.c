@@ -446,9 +446,7 @@ static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_ctx);
   int nargs = 1;
   if (arg_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, arg_ref), nargs = 2;
-  run->in_callback = true;
   int rc = bt_lua_pcall(L, nargs, 0, err);
-  run->in_callback = false;
   if (rc && atomic_load(&run->stop)) return stopped_error(run, err);
   return rc;
 }
@@ -663,14 +661,11 @@ static int loop(bt_run *run, bt_err *err) {
       lua_pushvalue(L, on_bar_slot);
       lua_pushvalue(L, ctx_slot);
       lua_pushvalue(L, bar_t);
-      run->in_callback = true;
       int status = lua_pcall(L, 2, 0, handler);
       if (status != LUA_OK) {
-        run->in_callback = false;
         if (atomic_load(&run->stop)) return stopped_error(run, err);
         return bt_lua_error(L, status, err);
       }
-      run->in_callback = false;
     }
     bt_dec equity = bt_ledger_equity(run->ledger);
     double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity,
@@ -734,7 +729,7 @@ static void free_run(bt_run *run) {
   if (run->equity_f) fclose(run->equity_f);
   if (run->L) {
     lua_State *L = run->L;
-    int refs[] = {run->ref_strategy, run->ref_ctx, run->ref_bar, run->ref_fill, run->ref_order,
+    int refs[] = {run->ref_ctx, run->ref_bar, run->ref_fill, run->ref_order,
                   run->ref_on_start, run->ref_on_bar, run->ref_on_fill, run->ref_on_finish,
                   run->ref_on_reject, run->ref_on_risk};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
@@ -822,7 +817,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   memset(res, 0, sizeof *res);
   run->app = app;
   run->spec = spec;
-  run->ref_strategy = run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
+  run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
   run->ref_on_start = run->ref_on_bar = run->ref_on_fill = run->ref_on_finish =
       run->ref_on_reject = run->ref_on_risk = LUA_NOREF;
   bt_uuid(run->info.run_id);

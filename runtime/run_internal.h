@@ -29,7 +29,7 @@ typedef struct bt_run {
   bt_run_info info;
   lua_State *L;
   bool owns_state;
-  int ref_strategy, ref_ctx, ref_bar, ref_fill, ref_order;
+  int ref_ctx, ref_bar, ref_fill, ref_order;
   int ref_on_start, ref_on_bar, ref_on_fill, ref_on_finish, ref_on_reject, ref_on_risk;
 
   bt_feed **feeds;
@@ -46,7 +46,6 @@ typedef struct bt_run {
   const bt_bar *bar;           /* &current while a bar is processed, NULL outside the loop */
   uint64_t bar_event;          /* BAR event id of the current bar */
   uint64_t cause;              /* cause for orders submitted now: BAR or latest SIGNAL */
-  bool in_callback;
 
   FILE *trades_f, *equity_f;
   char trades_tmp[600], equity_tmp[600];

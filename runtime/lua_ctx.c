@@ -61,7 +61,7 @@ static int submit(lua_State *L, bt_side side) {
       cause = (uint64_t)luaL_checkinteger(L, -1);
     lua_settop(L, 3);
   } else {
-    luaL_checktype(L, 3, LUA_TNONE);
+    luaL_argexpected(L, lua_isnoneornil(L, 3), 3, "table of order options");
     symbol = opt_symbol(L, run, 4); /* none: default symbol */
   }
   uint64_t id;

@@ -168,6 +168,8 @@ do
       try("sl", ctx.buy, ctx, 1, { type = "stop_limit", stop = 5 })
       try("symbol", ctx.buy, ctx, 1, { symbol = "NOPE" })
       try("qtytype", ctx.buy, ctx, "lots")
+      try("optstype", ctx.sell, ctx, 1, 5)
+      try("optsnil", ctx.buy, ctx, 1, nil)
     end,
   })
   check(msgs.zero:find("qty must be > 0", 1, true), "buy(0): %s", msgs.zero)
@@ -178,6 +180,8 @@ do
   check(msgs.sl:find("needs price=", 1, true), "stop_limit without price: %s", msgs.sl)
   check(msgs.symbol:find("unknown symbol 'NOPE'", 1, true), "unknown symbol: %s", msgs.symbol)
   check(msgs.qtytype ~= "no error", "buy('lots') is an error")
+  check(msgs.optstype:find("table of order options expected", 1, true), "sell(1, 5): %s", msgs.optstype)
+  eq(msgs.optsnil, "no error", "buy(1, nil) is a plain market order")
 end
 
 -- 6. on_fill and on_reject tables.

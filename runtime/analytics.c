@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "analytics.h"
 
 #include <errno.h>
@@ -474,6 +475,7 @@ static int min_timeout(uint64_t now, uint64_t until, int cur) {
 }
 
 static void *sender_main(void *ud) {
+  pthread_setname_np(pthread_self(), "bt-analytics");
   bt_analytics *a = ud;
   sender s = {.a = a, .max_send = (size_t)a->o.batch_size};
   uint64_t now = bt_now_ns();

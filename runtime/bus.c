@@ -99,15 +99,41 @@ void bt_bus_free(bt_bus *bus) { free(bus); }
 
 int bt_bus_subscribe(bt_bus *bus, uint32_t mask, bt_bus_handler fn, void *ud) {
   if (bus->nsubs == (int)(sizeof bus->subs / sizeof bus->subs[0])) return BT_ENOMEM;
+  mask &= ~BT_EV_MASK(BT_EV_BAR);
   bus->subs[bus->nsubs++] = (struct bt_bus_sub){mask, fn, ud};
   bus->mask |= mask;
   return BT_OK;
 }
 
+int bt_bus_subscribe_bars(bt_bus *bus, bt_bus_bar_handler fn, void *ud) {
+  if (bus->nbar_subs == (int)(sizeof bus->bar_subs / sizeof bus->bar_subs[0])) return BT_ENOMEM;
+  bus->bar_subs[bus->nbar_subs++] = (struct bt_bus_bar_sub){fn, ud};
+  bus->mask |= BT_EV_MASK(BT_EV_BAR);
+  return BT_OK;
+}
+
+static uint64_t publish_bar(bt_bus *bus, uint64_t id, uint64_t created, const bt_bar *bar) {
+  if (!bus->nbar_subs) return id;
+  uint64_t now = clk_now(); /* bt_bus_new ran the calibration */
+  for (int i = 0; i < bus->nbar_subs; i++)
+    bus->bar_subs[i].fn(bus->bar_subs[i].ud, id, created ? created : now, now, bar);
+  return id;
+}
+
+uint64_t bt_bus_publish_bar(bt_bus *bus, const bt_bar *bar) {
+  return publish_bar(bus, bus->next_id++, 0, bar);
+}
+
 uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev) {
   ev->event_id = bus->next_id++;
   if (!(bus->mask & BT_EV_MASK(ev->type))) return ev->event_id;
-  uint64_t now = clk_now(); /* bt_bus_new ran the calibration */
+  if (ev->type == BT_EV_BAR) {
+    bt_bar bar = ev->p.bar ? *ev->p.bar : (bt_bar){0};
+    bar.time = ev->timestamp;
+    bar.symbol = ev->symbol;
+    return publish_bar(bus, ev->event_id, ev->created_at, &bar);
+  }
+  uint64_t now = clk_now();
   if (!ev->created_at) ev->created_at = now;
   ev->emitted_at = now;
   ev->received_at = now;

@@ -7,6 +7,11 @@
  * what they need into their own bounded queue. Publishing with no interested
  * subscriber costs one mask test; with subscribers, one read of bt_bus_clock_ns().
  *
+ * Bars are most of a run's events (one per bar, against a few orders per hundred
+ * bars), so they take a lean path: bt_bus_publish_bar builds no bt_event and calls only
+ * the bar subscribers (bt_bus_subscribe_bars), with the bar itself. A BAR published
+ * through bt_bus_publish reaches the same bar subscribers.
+ *
  * Timing (all from bt_bus_clock_ns, monotonic ns):
  *   created_at   set by the publisher when the event was created notably before it is
  *                published (use bt_bus_clock_ns, never another clock); 0 = now;
@@ -91,18 +96,27 @@ struct bt_log_buf;
 size_t bt_flat_render_json(const void *p, size_t len, struct bt_log_buf *b);
 
 typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);
+/* A BAR: its id, created_at and emitted_at (as in bt_event), and the bar (its time is
+ * the event's timestamp, its symbol the event's symbol, its source "feed"). */
+typedef void (*bt_bus_bar_handler)(void *ud, uint64_t id, uint64_t created_at,
+                                   uint64_t emitted_at, const bt_bar *bar);
 
 typedef struct bt_bus bt_bus;
 
 bt_bus *bt_bus_new(void);
 void bt_bus_free(bt_bus *bus);
-/* Subscribe to the types in mask. Returns 0 or BT_ENOMEM. At most 16 subscribers. */
+/* Subscribe to the types in mask (BAR excluded: see bt_bus_subscribe_bars). Returns 0 or
+ * BT_ENOMEM. At most 16 subscribers. */
 int bt_bus_subscribe(bt_bus *bus, uint32_t mask, bt_bus_handler fn, void *ud);
+/* Subscribe to BARs. Returns 0 or BT_ENOMEM. At most 4 bar subscribers. */
+int bt_bus_subscribe_bars(bt_bus *bus, bt_bus_bar_handler fn, void *ud);
 /* Does any subscriber want this type? Publishers may skip building the event. */
 static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t);
 /* Assign identity and timing, deliver. Returns the event id (always assigned, even
  * when nobody listens, so lineage is complete). */
 uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev);
+/* Publish a BAR created now (the run loop's path). Returns its id. */
+uint64_t bt_bus_publish_bar(bt_bus *bus, const bt_bar *bar);
 uint64_t bt_bus_last_id(const bt_bus *bus);
 /* The id the next publish will assign (lets a publisher store it before publishing). */
 static inline uint64_t bt_bus_next_id(const bt_bus *bus);
@@ -114,10 +128,12 @@ uint64_t bt_bus_clock_ns(void);
 
 /* internal layout exposed for the inline mask test */
 struct bt_bus_sub { uint32_t mask; bt_bus_handler fn; void *ud; };
+struct bt_bus_bar_sub { bt_bus_bar_handler fn; void *ud; };
 struct bt_bus {
-  uint32_t mask;            /* union of subscriber masks */
-  int nsubs;
+  uint32_t mask;            /* union of subscriber masks, BAR when there are bar subscribers */
+  int nsubs, nbar_subs;
   struct bt_bus_sub subs[16];
+  struct bt_bus_bar_sub bar_subs[4];
   uint64_t next_id;
 };
 static inline bool bt_bus_wants(const bt_bus *bus, bt_event_type t) {

@@ -4,6 +4,7 @@
  * from earlier bars of the bar's symbol (FILL events, on_fill), 2. the ledger marks the
  * symbol, 3. on_bar(ctx, bar), 4. equity sample and metrics. Lua is called only through
  * registry refs resolved once; the bar table is reused. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -56,6 +57,7 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
  * Lua to stop at its next instruction. lua_sethook is safe to call asynchronously
  * (lua.c does it from a signal handler). */
 static void *watchdog_main(void *arg) {
+  pthread_setname_np(pthread_self(), "bt-watchdog");
   bt_run *run = arg;
   uint64_t deadline = bt_now_ns() + (uint64_t)(run->app->cfg.timeout_s * 1e9);
   pthread_mutex_lock(&run->wd_mu);
@@ -618,14 +620,7 @@ static int loop(bt_run *run, bt_err *err) {
     if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return stopped_error(run, err);
     run->bar = &run->current;
     run->bars++;
-    if (bt_bus_wants(run->bus, BT_EV_BAR)) {
-      bt_event ev = {.type = BT_EV_BAR, .timestamp = bar.time, .source = "feed",
-                     .symbol = bar.symbol, .p.bar = &run->current};
-      run->bar_event = bt_bus_publish(run->bus, &ev);
-    } else {
-      bt_event ev = {.type = BT_EV_BAR};
-      run->bar_event = bt_bus_publish(run->bus, &ev);
-    }
+    run->bar_event = bt_bus_publish_bar(run->bus, &run->current);
     run->cause = run->bar_event;
     /* Every bar, even with nothing queued: the broker's clock is what keeps an order
      * placed during another symbol's bar at the same time from filling on this one. */

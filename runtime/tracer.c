@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "tracer.h"
 
 #include <cjson/cJSON.h>
@@ -309,12 +310,58 @@ void bt_sampler_free(bt_sampler *s) {
 
 #define MAX_SOURCES 64
 #define CACHE_LINE 64
-#define PREFETCH_SLOTS 4
-#define PAY_SIZE (512 * 1024) /* payload arena: ~5000 signals' worth */
-#define PAY_HDR 10
+#define RING_BYTES_PER_EVENT 128 /* trace.ring_size counts events of this size */
+#define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
+#define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
+
+/* The ring is a byte ring of records, 8-byte aligned, that never wrap: a record that
+ * would cross the end is preceded by REC_WRAP and starts over at offset 0. The first
+ * byte is the kind.
+ *
+ * Bars are almost every event of a run, and every byte the run thread writes is a byte
+ * the writer's core must fetch from it, so a bar close to the record before it (the
+ * usual case) takes a 40-byte REC_BAR_SHORT: seq, market time and emitted_at as deltas
+ * against the previous record (both sides keep the same `prev`), open/high/low as
+ * 32-bit offsets from the close. Anything else is a REC_BAR (full values) or a
+ * REC_EVENT (a bt_trace_event, then its payload bytes when they are carried inline). */
+enum { REC_WRAP = 0, REC_BAR_SHORT, REC_BAR, REC_EVENT };
+
+typedef struct rec_bar_short {
+  uint8_t kind, seq_delta;
+  uint16_t symbol;
+  int32_t ts_delta;
+  uint32_t t_delta;             /* emitted_at - prev emitted_at; created_at == emitted_at */
+  int32_t open, high, low;      /* minus close, bt_dec raw */
+  int64_t close;
+  double volume;
+} rec_bar_short;
+
+typedef struct rec_bar {
+  uint8_t kind, pad[3];
+  uint32_t symbol;
+  uint64_t seq;
+  int64_t ts;
+  uint64_t created, emitted;
+  int64_t open, high, low, close;
+  double volume;
+} rec_bar;
+
+enum { PAY_NONE, PAY_FLAT, PAY_JSON };
+typedef struct rec_event {
+  uint8_t kind, pay;            /* PAY_*: how the payload bytes after the record read */
+  uint16_t pay_len;
+  uint32_t size;                /* of the whole record, payload and padding included */
+  bt_trace_event ev;            /* text: NULL when the payload is inline, else heap */
+} rec_event;
+
+/* What both sides remember of the previous record, for the deltas of REC_BAR_SHORT. */
+typedef struct rec_prev {
+  uint64_t seq, t;
+  int64_t ts;                   /* of the previous bar */
+} rec_prev;
 
 /* State of one traced run. The run thread owns the producer side, the writer thread
- * the consumer side; they share only the ring indexes and the stop flag. */
+ * the consumer side; they share only the ring offsets and the stop flag. */
 typedef struct trace_run {
   struct bt_tracer *t;
   const bt_run_info *info;
@@ -322,30 +369,23 @@ typedef struct trace_run {
   bt_store *store;
   int64_t run_no;
   uint64_t origin;              /* clock origin: timings are stored relative to it */
-  bt_trace_event *slots;
-  /* Payload arena: short payloads are appended here (no allocation on the run thread),
-   * and a slot's text points at its entry: u64 arena offset past the entry, u8 kind
-   * (1 flat payload the writer renders to JSON, 0 JSON text it copies), u8 length,
-   * bytes. Offsets count up forever; the writer publishes how far it has read. */
-  uint8_t *pay;
-  size_t mask;
+  uint8_t *ring;
+  size_t cap;                   /* bytes, a power of two */
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
+  rec_prev prev;
   uint64_t dropped, blocked_waits, blocked_ns;
   bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
-  uint64_t pay_head, pay_tail_cache;
-  const char *src_last_ptr, *src_last;
-  /* shared */
+  const char *src_last_ptr, *src_last, *src_feed;
+  /* shared: byte offsets that count up forever */
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
-  _Atomic uint64_t pay_tail;
   _Atomic bool stop;
   /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer,
-   * looking every wake_every events, signals it once the ring is a quarter full); the
-   * producer waits on `space`
-   * when the ring is full (the writer signals after each batch while it waits). Naps are
-   * short (1 ms), so a signal is only a shortcut. */
+   * looking every wake_every bytes, signals it once the ring is a quarter full); the
+   * producer waits on `space` when the ring is full (the writer signals after each batch
+   * while it waits). Naps are short (1 ms), so a signal is only a shortcut. */
   _Atomic bool writer_napping, producer_waiting, ckpt_napping;
   pthread_mutex_t mu;
   pthread_cond_t wake, space, ckpt_wake;
@@ -360,7 +400,7 @@ typedef struct trace_run {
   bool ckpt_started;
   _Atomic bool ckpt_stop;
   bt_sampler *sampler;
-  bt_log_buf render;
+  rec_prev wprev;
   bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
   size_t nchunk[2];
   bool in_tx;
@@ -430,20 +470,22 @@ static void signal_cv(trace_run *r, pthread_cond_t *cv) {
   pthread_mutex_unlock(&r->mu);
 }
 
-/* A free slot, or NULL when the ring is full and the event may be dropped. */
-static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
-  size_t h = r->head_local;
-  if (h - r->tail_cache > r->mask) {
+/* Room for a record of `size` bytes (a multiple of 8, at most cap / 4), or NULL when the
+ * ring is full and the event may be dropped. */
+static inline void *ring_reserve(trace_run *r, size_t size, bool must_keep) {
+  size_t h = r->head_local, pos = h & (r->cap - 1);
+  size_t need = pos + size > r->cap ? r->cap - pos + size : size;
+  if (h + need - r->tail_cache > r->cap) {
     r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-    if (h - r->tail_cache > r->mask) {
+    if (h + need - r->tail_cache > r->cap) {
       if (!must_keep && r->t->cfg.full_policy == BT_TRACE_FULL_DROP) {
         r->dropped++;
         return NULL;
       }
       r->blocked_waits++;
       uint64_t t0 = bt_bus_clock_ns();
-      while (h - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
-             r->mask) {
+      while (h + need - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
+             r->cap) {
         if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
           signal_cv(r, &r->wake);
         nap(r, &r->space, &r->producer_waiting, 1000);
@@ -451,164 +493,146 @@ static inline bt_trace_event *ring_slot(trace_run *r, bool must_keep) {
       r->blocked_ns += bt_bus_clock_ns() - t0;
     }
   }
-  /* The slot a lap back was read by the writer on the other core, or has left the
-   * caches: writing it stalls on fetching its lines. Ask for the lines of a slot a few
-   * events ahead now, when the writer is far past it (with the ring nearly full, that
-   * would pull lines away from the writer about to read them). The tail's cache line
-   * changes once per writer batch, so reading it here is cheap. */
-  size_t ahead = h + PREFETCH_SLOTS;
-  if (ahead - atomic_load_explicit(&r->tail, memory_order_relaxed) <= r->mask / 2) {
-    const char *p = (const char *)&r->slots[ahead & r->mask];
-    __builtin_prefetch(p, 1);
-    __builtin_prefetch(p + sizeof *r->slots - 1, 1);
+  if (need != size) { /* wrap: the writer skips to offset 0 */
+    r->ring[pos] = REC_WRAP;
+    r->head_local = h += r->cap - pos;
+    pos = 0;
   }
-  return &r->slots[h & r->mask];
+  return r->ring + pos;
 }
 
-static inline void ring_commit(trace_run *r) {
-  atomic_store_explicit(&r->head, ++r->head_local, memory_order_release);
+static inline void ring_commit(trace_run *r, size_t size) {
+  size_t h = r->head_local += size;
+  atomic_store_explicit(&r->head, h, memory_order_release);
   /* The writer naps at most 1 ms when it finds the ring empty; a wake-up (a syscall) is
    * only worth it when the ring is filling up faster than that. */
-  if ((r->head_local & (r->wake_every - 1)) == 0 &&
+  if (((h - size) ^ h) >= r->wake_every &&
       atomic_load_explicit(&r->writer_napping, memory_order_relaxed) &&
-      r->head_local - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->mask / 4)
+      h - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->cap / 4)
     signal_cv(r, &r->wake);
 }
 
-static const char flat_marker[1], json_marker[1];
+static void put_bar(trace_run *r, uint64_t id, uint64_t created, uint64_t emitted,
+                    const bt_bar *bar) {
+  bool crit = (r->t->cfg.critical_mask & BT_EV_MASK(BT_EV_BAR)) != 0;
+  const int64_t c = bar->close.v, o = bar->open.v - c, hi = bar->high.v - c, lo = bar->low.v - c;
+  const int64_t dts = bar->time - r->prev.ts;
+  const uint64_t dt = emitted - r->prev.t;
+  if (created == emitted && id - r->prev.seq - 1 < 255 && bar->symbol <= UINT16_MAX &&
+      dts == (int32_t)dts && dt <= UINT32_MAX && o == (int32_t)o && hi == (int32_t)hi &&
+      lo == (int32_t)lo) {
+    rec_bar_short *b = ring_reserve(r, sizeof *b, crit);
+    if (!b) return;
+    *b = (rec_bar_short){.kind = REC_BAR_SHORT, .seq_delta = (uint8_t)(id - r->prev.seq),
+                         .symbol = (uint16_t)bar->symbol, .ts_delta = (int32_t)dts,
+                         .t_delta = (uint32_t)dt, .open = (int32_t)o, .high = (int32_t)hi,
+                         .low = (int32_t)lo, .close = c, .volume = bar->volume};
+    ring_commit(r, sizeof *b);
+  } else {
+    rec_bar *b = ring_reserve(r, sizeof *b, crit);
+    if (!b) return;
+    *b = (rec_bar){.kind = REC_BAR, .symbol = bar->symbol, .seq = id, .ts = bar->time,
+                   .created = created, .emitted = emitted, .open = bar->open.v,
+                   .high = bar->high.v, .low = bar->low.v, .close = c, .volume = bar->volume};
+    ring_commit(r, sizeof *b);
+  }
+  r->prev = (rec_prev){.seq = id, .t = emitted, .ts = bar->time};
+}
 
-static void fill_event(bt_trace_event *e, const bt_event *ev, const char *src) {
-  e->seq = ev->event_id;
-  e->cause = ev->causation_id;
-  e->ts = ev->timestamp;
-  e->created = ev->created_at;
-  e->emitted = ev->emitted_at;
-  e->received = e->processed = 0;
-  e->symbol = ev->symbol;
-  e->type = (uint8_t)ev->type;
-  e->source = src;
-  e->text = NULL;
-  e->user_type = NULL;
+static void put_event(trace_run *r, const bt_trace_event *e, const void *pay, size_t pay_len,
+                      int pay_kind) {
+  bool crit = (r->t->cfg.critical_mask & BT_EV_MASK(e->type)) != 0;
+  size_t size = (sizeof(rec_event) + pay_len + 7) & ~(size_t)7;
+  rec_event *rec = ring_reserve(r, size, crit);
+  if (!rec) {
+    free(e->text);
+    free(e->user_type);
+    return;
+  }
+  rec->kind = REC_EVENT;
+  rec->pay = (uint8_t)pay_kind;
+  rec->pay_len = (uint16_t)pay_len;
+  rec->size = (uint32_t)size;
+  rec->ev = *e;
+  if (pay_len) memcpy(rec + 1, pay, pay_len);
+  ring_commit(r, size);
+  r->prev.seq = e->seq;
+  r->prev.t = e->emitted;
+}
+
+/* bars "none" keeps only the BARs that caused something: the latest waits here. */
+static void stash_bar(trace_run *r, uint64_t id, uint64_t created, uint64_t emitted,
+                      const bt_bar *bar) {
+  bt_trace_event *e = &r->stash;
+  *e = (bt_trace_event){.seq = id, .ts = bar->time, .created = created, .emitted = emitted,
+                        .symbol = bar->symbol, .type = BT_EV_BAR, .source = r->src_feed,
+                        .p.bar = {bar->open.v, bar->high.v, bar->low.v, bar->close.v,
+                                  bar->volume}};
+  r->stash_full = true;
+}
+
+/* The bus's bar handler: runs on the run thread for every bar. */
+static void on_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted, const bt_bar *bar) {
+  trace_run *r = ud;
+  if (r->t->cfg.bars == BT_TRACE_BARS_NONE) stash_bar(r, id, created, emitted, bar);
+  else put_bar(r, id, created, emitted, bar);
+}
+
+/* The bus handler for every other event: runs on the run thread; copies, never formats. */
+static void on_event(void *ud, const bt_event *ev) {
+  trace_run *r = ud;
+  if (r->stash_full && ev->causation_id == r->stash.seq) {
+    const bt_trace_event *b = &r->stash;
+    bt_bar bar = {.time = b->ts, .open.v = b->p.bar.open, .high.v = b->p.bar.high,
+                  .low.v = b->p.bar.low, .close.v = b->p.bar.close, .volume = b->p.bar.volume,
+                  .symbol = b->symbol};
+    put_bar(r, b->seq, b->created, b->emitted, &bar);
+    r->stash_full = false;
+  }
+  bt_trace_event e = {.seq = ev->event_id, .cause = ev->causation_id, .ts = ev->timestamp,
+                      .created = ev->created_at, .emitted = ev->emitted_at,
+                      .symbol = ev->symbol, .type = (uint8_t)ev->type,
+                      .source = intern_source(r->t, r, ev->source)};
+  const void *pay = NULL;
+  size_t pay_len = 0;
+  int pay_kind = PAY_NONE;
   switch (ev->type) {
-  case BT_EV_BAR:
-    if (!ev->p.bar) {
-      memset(&e->p, 0, sizeof e->p);
-      break;
-    }
-    e->p.bar.open = ev->p.bar->open.v;
-    e->p.bar.high = ev->p.bar->high.v;
-    e->p.bar.low = ev->p.bar->low.v;
-    e->p.bar.close = ev->p.bar->close.v;
-    e->p.bar.volume = ev->p.bar->volume;
-    break;
   case BT_EV_ORDER: {
     const bt_order *o = ev->p.order;
-    memset(&e->p, 0, sizeof e->p);
     if (!o) break;
-    e->side = o->side == BT_SELL;
-    e->otype = (uint8_t)o->type;
-    e->ostatus = (uint8_t)o->status;
-    e->p.order.order_id = o->id;
-    e->p.order.qty = o->qty.v;
-    e->p.order.limit = o->limit.v;
-    e->p.order.stop = o->stop.v;
-    if (o->status == BT_REJECTED && o->reject_reason[0]) e->text = strdup(o->reject_reason);
+    e.side = o->side == BT_SELL;
+    e.otype = (uint8_t)o->type;
+    e.ostatus = (uint8_t)o->status;
+    e.p.order.order_id = o->id;
+    e.p.order.qty = o->qty.v;
+    e.p.order.limit = o->limit.v;
+    e.p.order.stop = o->stop.v;
+    if (o->status == BT_REJECTED && o->reject_reason[0]) e.text = strdup(o->reject_reason);
     break;
   }
   case BT_EV_FILL:
-    memset(&e->p, 0, sizeof e->p);
     if (!ev->p.fill.fill) break;
-    e->side = ev->p.fill.fill->side == BT_SELL;
-    e->p.fill.order_id = ev->p.fill.fill->order_id;
-    e->p.fill.qty = ev->p.fill.fill->qty.v;
-    e->p.fill.price = ev->p.fill.fill->price.v;
-    e->p.fill.commission = ev->p.fill.fill->commission.v;
+    e.side = ev->p.fill.fill->side == BT_SELL;
+    e.p.fill.order_id = ev->p.fill.fill->order_id;
+    e.p.fill.qty = ev->p.fill.fill->qty.v;
+    e.p.fill.price = ev->p.fill.fill->price.v;
+    e.p.fill.commission = ev->p.fill.fill->commission.v;
     break;
   default:
-    memset(&e->p, 0, sizeof e->p);
-    /* markers: the caller copies the bytes into the slot's payload block */
-    if (ev->data_flat) e->text = (char *)flat_marker;
-    else if (ev->data_json)
-      e->text = strnlen(ev->data_json, BT_FLAT_MAX) < BT_FLAT_MAX ? (char *)json_marker
-                                                                   : strdup(ev->data_json);
-    if (ev->type == BT_EV_USER && ev->user_type) e->user_type = strdup(ev->user_type);
+    if (ev->data_flat) {
+      pay = ev->data_flat, pay_len = ev->data_flat_len, pay_kind = PAY_FLAT;
+    } else if (ev->data_json) {
+      size_t n = strnlen(ev->data_json, INLINE_MAX);
+      if (n < INLINE_MAX) pay = ev->data_json, pay_len = n, pay_kind = PAY_JSON;
+      else e.text = strdup(ev->data_json);
+    }
+    if (ev->type == BT_EV_USER && ev->user_type) e.user_type = strdup(ev->user_type);
     break;
   }
-}
-
-/* Append the slot's short payload to the arena and point its text at it; when the
- * arena is full (the writer far behind), fall back to a heap copy. */
-static void pay_put(trace_run *r, bt_trace_event *e, const bt_event *ev) {
-  bool flat = e->text == flat_marker;
-  size_t n = flat ? ev->data_flat_len : strlen(ev->data_json);
-  uint64_t need = PAY_HDR + n, at = r->pay_head, pos = at % PAY_SIZE;
-  if (pos + need > PAY_SIZE) at += PAY_SIZE - pos, pos = 0; /* entries never wrap */
-  if (at + need - r->pay_tail_cache > PAY_SIZE) {
-    r->pay_tail_cache = atomic_load_explicit(&r->pay_tail, memory_order_acquire);
-    if (at + need - r->pay_tail_cache > PAY_SIZE) {
-      if (!flat) {
-        e->text = strdup(ev->data_json);
-        return;
-      }
-      bt_log_buf b = {0};
-      size_t off = bt_flat_render_json(ev->data_flat, n, &b);
-      e->text = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
-      bt_log_buf_free(&b);
-      return;
-    }
-  }
-  uint8_t *p = r->pay + pos;
-  r->pay_head = at + need;
-  memcpy(p, &r->pay_head, 8);
-  p[8] = flat;
-  p[9] = (uint8_t)n;
-  memcpy(p + PAY_HDR, flat ? ev->data_flat : (const void *)ev->data_json, n);
-  e->text = (char *)p;
-}
-
-/* The bus handler: runs on the run thread for every event; copies, never formats. */
-static void on_event(void *ud, const bt_event *ev) {
-  trace_run *r = ud;
-  bt_tracer *t = r->t;
-  if (t->cfg.bars == BT_TRACE_BARS_NONE) {
-    if (ev->type == BT_EV_BAR) {
-      fill_event(&r->stash, ev, intern_source(t, r, ev->source));
-      r->stash_full = true;
-      return;
-    }
-    if (r->stash_full && ev->causation_id == r->stash.seq) {
-      bt_trace_event *e = ring_slot(r, true);
-      *e = r->stash;
-      ring_commit(r);
-      r->stash_full = false;
-    }
-  }
-  bool crit = (t->cfg.critical_mask & BT_EV_MASK(ev->type)) != 0;
-  bt_trace_event *e = ring_slot(r, crit);
-  if (!e) return;
-  fill_event(e, ev, intern_source(t, r, ev->source));
-  if (e->text == flat_marker || e->text == json_marker) pay_put(r, e, ev);
-  ring_commit(r);
+  put_event(r, &e, pay, pay_len, pay_kind);
 }
 
 /* ---- writer thread ---- */
-
-/* An arena entry's payload as heap JSON text (NULL when out of memory); *end is where
- * the entry ends in the arena. */
-static char *pay_take(trace_run *r, const uint8_t *p, uint64_t *end) {
-  memcpy(end, p, 8);
-  size_t n = p[9];
-  if (!p[8]) {
-    char *s = malloc(n + 1);
-    if (s) memcpy(s, p + PAY_HDR, n), s[n] = 0;
-    return s;
-  }
-  r->render.len = 0;
-  r->render.failed = false;
-  size_t off = bt_flat_render_json(p + PAY_HDR, n, &r->render);
-  if (off == (size_t)-1 || r->render.failed) return NULL;
-  return strndup(r->render.data + off, r->render.len - off);
-}
 
 static void write_fail(trace_run *r, bt_err *err) {
   if (!r->write_failed) {
@@ -680,6 +704,7 @@ static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
 #define CKPT_MS 250
 
 static void *ckpt_main(void *arg) {
+  pthread_setname_np(pthread_self(), "bt-trace-ckpt");
   trace_run *r = arg;
   while (!atomic_load_explicit(&r->ckpt_stop, memory_order_acquire)) {
     nap(r, &r->ckpt_wake, &r->ckpt_napping, CKPT_MS * 1000);
@@ -692,36 +717,97 @@ static void *ckpt_main(void *arg) {
   return NULL;
 }
 
+/* The record at ring offset `at` as an event (strings on the heap); its size in *size. */
+static void read_record(trace_run *r, const uint8_t *p, bt_trace_event *e, size_t *size) {
+  rec_prev *prev = &r->wprev;
+  switch (p[0]) {
+  case REC_BAR_SHORT: {
+    const rec_bar_short *b = (const rec_bar_short *)p;
+    uint64_t t = prev->t + b->t_delta;
+    *e = (bt_trace_event){.seq = prev->seq + b->seq_delta, .ts = prev->ts + b->ts_delta,
+                          .created = t, .emitted = t, .symbol = b->symbol, .type = BT_EV_BAR,
+                          .source = r->src_feed,
+                          .p.bar = {b->close + b->open, b->close + b->high, b->close + b->low,
+                                    b->close, b->volume}};
+    *size = sizeof *b;
+    break;
+  }
+  case REC_BAR: {
+    const rec_bar *b = (const rec_bar *)p;
+    *e = (bt_trace_event){.seq = b->seq, .ts = b->ts, .created = b->created,
+                          .emitted = b->emitted, .symbol = b->symbol, .type = BT_EV_BAR,
+                          .source = r->src_feed,
+                          .p.bar = {b->open, b->high, b->low, b->close, b->volume}};
+    *size = sizeof *b;
+    break;
+  }
+  default: { /* REC_EVENT */
+    const rec_event *rec = (const rec_event *)p;
+    *e = rec->ev;
+    *size = rec->size;
+    if (rec->pay == PAY_JSON) {
+      e->text = strndup((const char *)(rec + 1), rec->pay_len);
+    } else if (rec->pay == PAY_FLAT && rec->pay_len && (e->text = malloc(rec->pay_len))) {
+      /* stored as is: the store renders its JSON when it is read */
+      memcpy(e->text, rec + 1, rec->pay_len);
+      e->flat_len = rec->pay_len;
+    }
+    break;
+  }
+  }
+  prev->seq = e->seq;
+  prev->t = e->emitted;
+  if (e->type == BT_EV_BAR) prev->ts = e->ts;
+}
+
 static void *writer_main(void *arg) {
+  pthread_setname_np(pthread_self(), "bt-trace-writer");
   trace_run *r = arg;
   uint64_t commit_ns = (uint64_t)r->t->cfg.commit_ms * 1000000ull;
   uint64_t last_commit = bt_bus_clock_ns();
   size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-  uint64_t pay_end = 0;
+  size_t lag = r->cap / 16 < LAG_BYTES ? r->cap / 16 : LAG_BYTES;
+  uint64_t short_since = 0;     /* since when the backlog has been shorter than `lag` */
   for (;;) {
     bool stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-    if (head == tail) {
-      if (stopping) break;
+    /* Reading records just behind the producer would bounce each cache line between
+     * the two cores while the run thread is still writing next to it (~4x the cost of
+     * the run thread's own work per event, measured). So the writer stays `lag` bytes
+     * behind, and takes a short backlog only once it has waited for half a commit
+     * interval (a run that publishes slowly still has its events committed). */
+    if (head - tail < lag && !stopping) {
       uint64_t now = bt_bus_clock_ns();
-      if ((r->in_tx || r->nchunk[0] || r->nchunk[1]) && now - last_commit >= commit_ns) {
-        commit(r);
-        last_commit = now;
+      if (!short_since) short_since = now;
+      if (head == tail || now - short_since < commit_ns / 2) {
+        if ((r->in_tx || r->nchunk[0] || r->nchunk[1]) && now - last_commit >= commit_ns) {
+          commit(r);
+          last_commit = now;
+        }
+        nap(r, &r->wake, &r->writer_napping, 1000);
+        continue;
       }
-      nap(r, &r->wake, &r->writer_napping, 1000);
-      continue;
     }
-    size_t end = head - tail > 4096 ? tail + 4096 : head;
-    for (; tail != end; tail++) {
-      /* copied out: writing into the slot would pull its cache line away from the run
-       * thread, which writes it again one lap later */
-      bt_trace_event e = r->slots[tail & r->mask];
-      e.received = bt_bus_clock_ns();
-      if ((uint8_t *)e.text >= r->pay && (uint8_t *)e.text < r->pay + PAY_SIZE)
-        e.text = pay_take(r, (const uint8_t *)e.text, &pay_end);
+    short_since = 0;
+    if (head == tail) break; /* stopping, and everything taken */
+    /* received_at: when this batch was taken off the ring */
+    uint64_t received = bt_bus_clock_ns();
+    size_t end = head - tail > r->cap / 8 ? tail + r->cap / 8 : head;
+    while (tail < end) {
+      const uint8_t *p = r->ring + (tail & (r->cap - 1));
+      if (p[0] == REC_WRAP) {
+        tail += r->cap - (tail & (r->cap - 1));
+        continue;
+      }
+      /* copied out: writing into the ring would pull its cache lines away from the run
+       * thread, which writes them again one lap later */
+      bt_trace_event e;
+      size_t size;
+      read_record(r, p, &e, &size);
+      tail += size;
+      e.received = received;
       bt_sampler_push(r->sampler, &e);
     }
-    atomic_store_explicit(&r->pay_tail, pay_end, memory_order_release);
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))
       signal_cv(r, &r->space);
@@ -763,9 +849,7 @@ static void run_free(trace_run *r) {
   bt_store_close(r->ckpt_store);
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
-  bt_log_buf_free(&r->render);
-  ring_free(r->pay, PAY_SIZE);
-  ring_free(r->slots, (size_t)r->t->cfg.ring_size * sizeof *r->slots);
+  ring_free(r->ring, r->cap);
   free(r);
 }
 
@@ -776,21 +860,22 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   memset(r, 0, sizeof *r);
   r->t = t;
   r->info = info;
-  r->mask = t->cfg.ring_size - 1;
-  r->wake_every = t->cfg.ring_size / 16;
+  r->cap = (size_t)t->cfg.ring_size * RING_BYTES_PER_EVENT;
+  r->wake_every = r->cap / 16;
+  r->src_feed = intern_source(t, r, "feed");
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->wake, NULL);
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
-  r->slots = ring_alloc((size_t)t->cfg.ring_size * sizeof *r->slots);
-  r->pay = ring_alloc(PAY_SIZE);
-  int rc = r->slots && r->pay ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  r->ring = ring_alloc(r->cap);
+  int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
   r->origin = bt_bus_clock_ns();
   if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
-  if (!rc && bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r))
+  if (!rc && (bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r) ||
+              bt_bus_subscribe_bars(bus, on_bar, r)))
     rc = bt_errf(err, BT_ENOMEM, "error", "trace: too many bus subscribers");
   if (!rc) {
     /* The writer must not take the process's SIGINT/SIGTERM: the run thread handles them. */

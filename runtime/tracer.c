@@ -313,6 +313,8 @@ void bt_sampler_free(bt_sampler *s) {
 #define RING_BYTES_PER_EVENT 128 /* trace.ring_size counts events of this size */
 #define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
 #define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
+#define SRC_CACHE 8              /* source names cached by pointer */
+#define CLOCK_EVERY 64           /* events between the writer's clock reads (~2 us) */
 
 /* The ring is a byte ring of records, 8-byte aligned, that never wrap: a record that
  * would cross the end is preceded by REC_WRAP and starts over at offset 0. The first
@@ -375,9 +377,10 @@ typedef struct trace_run {
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
   rec_prev prev;
   uint64_t dropped, blocked_waits, blocked_ns;
+  bool bars_critical;
   bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
-  const char *src_last_ptr, *src_last, *src_feed;
+  const char *src_ptr[SRC_CACHE], *src_name[SRC_CACHE], *src_feed;
   /* shared: byte offsets that count up forever */
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
@@ -408,6 +411,7 @@ typedef struct trace_run {
   int write_failed;
   bt_err werr;
   bt_lat_hist lat[BT_EV__COUNT], queue[BT_EV__COUNT];
+  uint64_t now;                 /* the writer's clock, refreshed every CLOCK_EVERY events */
 } trace_run;
 
 struct bt_tracer {
@@ -421,16 +425,18 @@ struct bt_tracer {
 
 static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   if (!src) return NULL;
-  if (src == r->src_last_ptr) return r->src_last;
+  /* Publishers pass string literals, a handful of them taking turns (strategy, broker,
+   * ledger): a small cache keyed by the pointer makes the common case one compare. */
+  size_t slot = ((uintptr_t)src >> 3) & (SRC_CACHE - 1);
+  if (r->src_ptr[slot] == src) return r->src_name[slot];
   const char *found = NULL;
   for (int i = 0; i < t->nsources && !found; i++)
     if (strcmp(t->sources[i], src) == 0) found = t->sources[i];
   if (!found && t->nsources < MAX_SOURCES && (t->sources[t->nsources] = strdup(src)))
     found = t->sources[t->nsources++];
   if (!found) found = "other";
-  /* publishers pass string literals: caching the pointer makes the common case one compare */
-  r->src_last_ptr = src;
-  r->src_last = found;
+  r->src_ptr[slot] = src;
+  r->src_name[slot] = found;
   return found;
 }
 
@@ -470,9 +476,9 @@ static void signal_cv(trace_run *r, pthread_cond_t *cv) {
   pthread_mutex_unlock(&r->mu);
 }
 
-/* Room for a record of `size` bytes (a multiple of 8, at most cap / 4), or NULL when the
- * ring is full and the event may be dropped. */
-static inline void *ring_reserve(trace_run *r, size_t size, bool must_keep) {
+/* ring_reserve when the record does not fit before the end of the ring or the ring
+ * looks full: wraps, waits for space, or drops. */
+static __attribute__((noinline)) void *ring_reserve_slow(trace_run *r, size_t size, bool must_keep) {
   size_t h = r->head_local, pos = h & (r->cap - 1);
   size_t need = pos + size > r->cap ? r->cap - pos + size : size;
   if (h + need - r->tail_cache > r->cap) {
@@ -495,87 +501,87 @@ static inline void *ring_reserve(trace_run *r, size_t size, bool must_keep) {
   }
   if (need != size) { /* wrap: the writer skips to offset 0 */
     r->ring[pos] = REC_WRAP;
-    r->head_local = h += r->cap - pos;
+    r->head_local = h + (r->cap - pos);
     pos = 0;
   }
   return r->ring + pos;
+}
+
+/* Room for a record of `size` bytes (a multiple of 8, at most cap / 4), or NULL when the
+ * ring is full and the event may be dropped. */
+static inline void *ring_reserve(trace_run *r, size_t size, bool must_keep) {
+  size_t h = r->head_local, pos = h & (r->cap - 1);
+  if (__builtin_expect(pos + size <= r->cap && h + size - r->tail_cache <= r->cap, 1))
+    return r->ring + pos;
+  return ring_reserve_slow(r, size, must_keep);
+}
+
+static __attribute__((noinline)) void wake_writer(trace_run *r) {
+  if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed) &&
+      r->head_local - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->cap / 4)
+    signal_cv(r, &r->wake);
 }
 
 static inline void ring_commit(trace_run *r, size_t size) {
   size_t h = r->head_local += size;
   atomic_store_explicit(&r->head, h, memory_order_release);
   /* The writer naps at most 1 ms when it finds the ring empty; a wake-up (a syscall) is
-   * only worth it when the ring is filling up faster than that. */
-  if (((h - size) ^ h) >= r->wake_every &&
-      atomic_load_explicit(&r->writer_napping, memory_order_relaxed) &&
-      h - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->cap / 4)
-    signal_cv(r, &r->wake);
+   * only worth it when the ring is filling up faster than that: look once per
+   * wake_every bytes. */
+  if (((h - size) ^ h) >= r->wake_every) wake_writer(r);
 }
 
-static void put_bar(trace_run *r, uint64_t id, uint64_t created, uint64_t emitted,
+/* Does v fit in an int32_t? */
+static inline uint64_t not_i32(int64_t v) { return ((uint64_t)v + 0x80000000u) >> 32; }
+
+/* The bus's bar handler (bars "all" and "sampled"): runs on the run thread for every
+ * bar. Also called with a stashed bar under bars "none". */
+static void put_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
                     const bt_bar *bar) {
-  bool crit = (r->t->cfg.critical_mask & BT_EV_MASK(BT_EV_BAR)) != 0;
+  trace_run *r = ud;
   const int64_t c = bar->close.v, o = bar->open.v - c, hi = bar->high.v - c, lo = bar->low.v - c;
   const int64_t dts = bar->time - r->prev.ts;
-  const uint64_t dt = emitted - r->prev.t;
-  if (created == emitted && id - r->prev.seq - 1 < 255 && bar->symbol <= UINT16_MAX &&
-      dts == (int32_t)dts && dt <= UINT32_MAX && o == (int32_t)o && hi == (int32_t)hi &&
-      lo == (int32_t)lo) {
-    rec_bar_short *b = ring_reserve(r, sizeof *b, crit);
+  const uint64_t dt = emitted - r->prev.t, dseq = id - r->prev.seq;
+  /* one test for all the ranges of the short form */
+  uint64_t too_far = (created ^ emitted) | ((dseq - 1) >> 8) | (bar->symbol >> 16) | (dt >> 32) |
+                     not_i32(dts) | not_i32(o) | not_i32(hi) | not_i32(lo);
+  if (__builtin_expect(!too_far, 1)) {
+    rec_bar_short *b = ring_reserve(r, sizeof *b, r->bars_critical);
     if (!b) return;
-    *b = (rec_bar_short){.kind = REC_BAR_SHORT, .seq_delta = (uint8_t)(id - r->prev.seq),
-                         .symbol = (uint16_t)bar->symbol, .ts_delta = (int32_t)dts,
-                         .t_delta = (uint32_t)dt, .open = (int32_t)o, .high = (int32_t)hi,
-                         .low = (int32_t)lo, .close = c, .volume = bar->volume};
+    b->kind = REC_BAR_SHORT;
+    b->seq_delta = (uint8_t)dseq;
+    b->symbol = (uint16_t)bar->symbol;
+    b->ts_delta = (int32_t)dts;
+    b->t_delta = (uint32_t)dt;
+    b->open = (int32_t)o;
+    b->high = (int32_t)hi;
+    b->low = (int32_t)lo;
+    b->close = c;
+    b->volume = bar->volume;
     ring_commit(r, sizeof *b);
   } else {
-    rec_bar *b = ring_reserve(r, sizeof *b, crit);
+    rec_bar *b = ring_reserve(r, sizeof *b, r->bars_critical);
     if (!b) return;
     *b = (rec_bar){.kind = REC_BAR, .symbol = bar->symbol, .seq = id, .ts = bar->time,
                    .created = created, .emitted = emitted, .open = bar->open.v,
                    .high = bar->high.v, .low = bar->low.v, .close = c, .volume = bar->volume};
     ring_commit(r, sizeof *b);
   }
-  r->prev = (rec_prev){.seq = id, .t = emitted, .ts = bar->time};
-}
-
-static void put_event(trace_run *r, const bt_trace_event *e, const void *pay, size_t pay_len,
-                      int pay_kind) {
-  bool crit = (r->t->cfg.critical_mask & BT_EV_MASK(e->type)) != 0;
-  size_t size = (sizeof(rec_event) + pay_len + 7) & ~(size_t)7;
-  rec_event *rec = ring_reserve(r, size, crit);
-  if (!rec) {
-    free(e->text);
-    free(e->user_type);
-    return;
-  }
-  rec->kind = REC_EVENT;
-  rec->pay = (uint8_t)pay_kind;
-  rec->pay_len = (uint16_t)pay_len;
-  rec->size = (uint32_t)size;
-  rec->ev = *e;
-  if (pay_len) memcpy(rec + 1, pay, pay_len);
-  ring_commit(r, size);
-  r->prev.seq = e->seq;
-  r->prev.t = e->emitted;
+  r->prev.seq = id;
+  r->prev.t = emitted;
+  r->prev.ts = bar->time;
 }
 
 /* bars "none" keeps only the BARs that caused something: the latest waits here. */
-static void stash_bar(trace_run *r, uint64_t id, uint64_t created, uint64_t emitted,
+static void stash_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
                       const bt_bar *bar) {
+  trace_run *r = ud;
   bt_trace_event *e = &r->stash;
   *e = (bt_trace_event){.seq = id, .ts = bar->time, .created = created, .emitted = emitted,
                         .symbol = bar->symbol, .type = BT_EV_BAR, .source = r->src_feed,
                         .p.bar = {bar->open.v, bar->high.v, bar->low.v, bar->close.v,
                                   bar->volume}};
   r->stash_full = true;
-}
-
-/* The bus's bar handler: runs on the run thread for every bar. */
-static void on_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted, const bt_bar *bar) {
-  trace_run *r = ud;
-  if (r->t->cfg.bars == BT_TRACE_BARS_NONE) stash_bar(r, id, created, emitted, bar);
-  else put_bar(r, id, created, emitted, bar);
 }
 
 /* The bus handler for every other event: runs on the run thread; copies, never formats. */
@@ -589,47 +595,73 @@ static void on_event(void *ud, const bt_event *ev) {
     put_bar(r, b->seq, b->created, b->emitted, &bar);
     r->stash_full = false;
   }
-  bt_trace_event e = {.seq = ev->event_id, .cause = ev->causation_id, .ts = ev->timestamp,
-                      .created = ev->created_at, .emitted = ev->emitted_at,
-                      .symbol = ev->symbol, .type = (uint8_t)ev->type,
-                      .source = intern_source(r->t, r, ev->source)};
+  /* the payload first: it decides the record's size */
   const void *pay = NULL;
   size_t pay_len = 0;
   int pay_kind = PAY_NONE;
-  switch (ev->type) {
-  case BT_EV_ORDER: {
-    const bt_order *o = ev->p.order;
-    if (!o) break;
-    e.side = o->side == BT_SELL;
-    e.otype = (uint8_t)o->type;
-    e.ostatus = (uint8_t)o->status;
-    e.p.order.order_id = o->id;
-    e.p.order.qty = o->qty.v;
-    e.p.order.limit = o->limit.v;
-    e.p.order.stop = o->stop.v;
-    if (o->status == BT_REJECTED && o->reject_reason[0]) e.text = strdup(o->reject_reason);
-    break;
-  }
-  case BT_EV_FILL:
-    if (!ev->p.fill.fill) break;
-    e.side = ev->p.fill.fill->side == BT_SELL;
-    e.p.fill.order_id = ev->p.fill.fill->order_id;
-    e.p.fill.qty = ev->p.fill.fill->qty.v;
-    e.p.fill.price = ev->p.fill.fill->price.v;
-    e.p.fill.commission = ev->p.fill.fill->commission.v;
-    break;
-  default:
+  char *text = NULL, *user_type = NULL;
+  if (ev->type == BT_EV_ORDER) {
+    if (ev->p.order && ev->p.order->status == BT_REJECTED && ev->p.order->reject_reason[0])
+      text = strdup(ev->p.order->reject_reason);
+  } else if (ev->type != BT_EV_FILL) {
     if (ev->data_flat) {
       pay = ev->data_flat, pay_len = ev->data_flat_len, pay_kind = PAY_FLAT;
     } else if (ev->data_json) {
       size_t n = strnlen(ev->data_json, INLINE_MAX);
       if (n < INLINE_MAX) pay = ev->data_json, pay_len = n, pay_kind = PAY_JSON;
-      else e.text = strdup(ev->data_json);
+      else text = strdup(ev->data_json);
     }
-    if (ev->type == BT_EV_USER && ev->user_type) e.user_type = strdup(ev->user_type);
-    break;
+    if (ev->type == BT_EV_USER && ev->user_type) user_type = strdup(ev->user_type);
   }
-  put_event(r, &e, pay, pay_len, pay_kind);
+  size_t size = (sizeof(rec_event) + pay_len + 7) & ~(size_t)7;
+  rec_event *rec =
+      ring_reserve(r, size, (r->t->cfg.critical_mask & BT_EV_MASK(ev->type)) != 0);
+  if (!rec) {
+    free(text);
+    free(user_type);
+    return;
+  }
+  rec->kind = REC_EVENT;
+  rec->pay = (uint8_t)pay_kind;
+  rec->pay_len = (uint16_t)pay_len;
+  rec->size = (uint32_t)size;
+  /* written in place: the writer reads only the fields of the event's type */
+  bt_trace_event *e = &rec->ev;
+  e->seq = ev->event_id;
+  e->cause = ev->causation_id;
+  e->ts = ev->timestamp;
+  e->created = ev->created_at;
+  e->emitted = ev->emitted_at;
+  e->symbol = ev->symbol;
+  e->type = (uint8_t)ev->type;
+  e->source = intern_source(r->t, r, ev->source);
+  e->text = text;
+  e->user_type = user_type;
+  if (ev->type == BT_EV_ORDER) {
+    const bt_order *o = ev->p.order;
+    static const bt_order none;
+    if (!o) o = &none;
+    e->side = o->side == BT_SELL;
+    e->otype = (uint8_t)o->type;
+    e->ostatus = (uint8_t)o->status;
+    e->p.order.order_id = o->id;
+    e->p.order.qty = o->qty.v;
+    e->p.order.limit = o->limit.v;
+    e->p.order.stop = o->stop.v;
+  } else if (ev->type == BT_EV_FILL) {
+    const bt_fill *f = ev->p.fill.fill;
+    static const bt_fill none;
+    if (!f) f = &none;
+    e->side = f->side == BT_SELL;
+    e->p.fill.order_id = f->order_id;
+    e->p.fill.qty = f->qty.v;
+    e->p.fill.price = f->price.v;
+    e->p.fill.commission = f->commission.v;
+  }
+  if (pay_len) memcpy(rec + 1, pay, pay_len);
+  ring_commit(r, size);
+  r->prev.seq = e->seq;
+  r->prev.t = e->emitted;
 }
 
 /* ---- writer thread ---- */
@@ -678,7 +710,7 @@ static void commit(trace_run *r) {
 /* Sampler output: the end of the event's life in the tracer. */
 static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
   trace_run *r = ud;
-  e->processed = bt_bus_clock_ns();
+  e->processed = r->now;
   uint64_t created = e->created ? e->created : e->emitted;
   if (e->type < BT_EV__COUNT) {
     bt_lat_hist_add(&r->lat[e->type], e->processed > created ? e->processed - created : 0);
@@ -744,6 +776,7 @@ static void read_record(trace_run *r, const uint8_t *p, bt_trace_event *e, size_
   default: { /* REC_EVENT */
     const rec_event *rec = (const rec_event *)p;
     *e = rec->ev;
+    e->flat_len = 0;
     *size = rec->size;
     if (rec->pay == PAY_JSON) {
       e->text = strndup((const char *)(rec + 1), rec->pay_len);
@@ -768,6 +801,10 @@ static void *writer_main(void *arg) {
   size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
   size_t lag = r->cap / 16 < LAG_BYTES ? r->cap / 16 : LAG_BYTES;
   uint64_t short_since = 0;     /* since when the backlog has been shorter than `lag` */
+  uint64_t taken = 0;
+  /* sample_rate 1 keeps every event the ring brings (bars "none" already left out the
+   * bars that caused nothing): no look-back window needed */
+  bool keep_all = r->t->cfg.sample_rate >= 1.0;
   for (;;) {
     bool stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
     size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -791,7 +828,7 @@ static void *writer_main(void *arg) {
     short_since = 0;
     if (head == tail) break; /* stopping, and everything taken */
     /* received_at: when this batch was taken off the ring */
-    uint64_t received = bt_bus_clock_ns();
+    uint64_t received = r->now = bt_bus_clock_ns();
     size_t end = head - tail > r->cap / 8 ? tail + r->cap / 8 : head;
     while (tail < end) {
       const uint8_t *p = r->ring + (tail & (r->cap - 1));
@@ -806,7 +843,10 @@ static void *writer_main(void *arg) {
       read_record(r, p, &e, &size);
       tail += size;
       e.received = received;
-      bt_sampler_push(r->sampler, &e);
+      /* processed_at: the clock is read every CLOCK_EVERY events, not per event */
+      if ((++taken & (CLOCK_EVERY - 1)) == 0) r->now = bt_bus_clock_ns();
+      if (keep_all) on_sampled(r, &e, true);
+      else bt_sampler_push(r->sampler, &e);
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))
@@ -817,6 +857,7 @@ static void *writer_main(void *arg) {
       last_commit = now;
     }
   }
+  r->now = bt_bus_clock_ns();
   bt_sampler_flush(r->sampler);
   commit(r);
   return NULL;
@@ -863,6 +904,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   r->cap = (size_t)t->cfg.ring_size * RING_BYTES_PER_EVENT;
   r->wake_every = r->cap / 16;
   r->src_feed = intern_source(t, r, "feed");
+  r->bars_critical = (t->cfg.critical_mask & BT_EV_MASK(BT_EV_BAR)) != 0;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->wake, NULL);
   pthread_cond_init(&r->space, NULL);
@@ -875,7 +917,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   r->origin = bt_bus_clock_ns();
   if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
   if (!rc && (bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r) ||
-              bt_bus_subscribe_bars(bus, on_bar, r)))
+              bt_bus_subscribe_bars(bus, t->cfg.bars == BT_TRACE_BARS_NONE ? stash_bar : put_bar,
+                                    r)))
     rc = bt_errf(err, BT_ENOMEM, "error", "trace: too many bus subscribers");
   if (!rc) {
     /* The writer must not take the process's SIGINT/SIGTERM: the run thread handles them. */
@@ -923,7 +966,9 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
   trace_run *r = *pp;
   if (!r) return;
   *pp = r->next;
+  uint64_t t0 = bt_now_ns();
   stop_threads(r);
+  uint64_t drain_ns = bt_now_ns() - t0;
   if (r->store && r->run_no) {
     bt_err err = {0};
     bt_store_run_end end = {
@@ -948,7 +993,8 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
     bt_log("trace", BT_LOG_DEBUG, "trace_run_stored", BT_F_INT("events", out->events),
            BT_F_INT("stored", r->stored), BT_F_INT("sampled_out", r->sampled_out),
            BT_F_INT("dropped", r->dropped), BT_F_INT("ring_full_waits", r->blocked_waits),
-           BT_F_INT("ring_full_wait_ms", r->blocked_ns / 1000000));
+           BT_F_INT("ring_full_wait_ms", r->blocked_ns / 1000000),
+           BT_F_INT("final_drain_ms", drain_ns / 1000000));
     if (r->dropped)
       bt_log("trace", BT_LOG_WARNING, "trace_events_dropped", BT_F_INT("dropped", r->dropped),
              BT_F_INT("ring_size", t->cfg.ring_size),

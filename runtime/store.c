@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,17 +18,38 @@
 #include "decimal.h"
 #include "log.h"
 
-#define SCHEMA_VERSION 2
+/* Version 3 keeps chunk blobs in per-run segment files; version 2 stores (blobs inline
+ * in chunks.data) are still read, and upgraded when opened for writing. */
+#define SCHEMA_VERSION 3
 
-enum { ST_INS_CHUNK, ST_INS_LINKS, ST_GET_CHUNK, ST_GET_LINKS, ST__N };
+enum { ST_INS_CHUNK, ST_INS_LINKS, ST_GET_CHUNK, ST_GET_LINKS, ST_RUN_ID, ST__N };
+
+/* One run's segment file, <store>.chunks/<run_id>.seg: the chunk blobs of the run,
+ * appended one after the other; a chunks row holds its blob's offset and length. */
+typedef struct seg {
+  int64_t run_no; /* 0 = none open */
+  int fd;
+  uint64_t end;   /* writer: where the next blob goes */
+  char run_id[40];
+  char path[1100];
+} seg;
+
+/* A reusable read buffer. */
+typedef struct rbuf {
+  uint8_t *p;
+  size_t cap;
+} rbuf;
 
 struct bt_store {
   sqlite3 *db;
   char path[1024];
   char host[64];
+  int version;  /* schema version of the file (2: no segments yet, read-only open) */
   sqlite3_stmt *st[ST__N];
   uint8_t *buf; /* chunk encoding buffer */
   size_t cap;
+  seg wseg, rseg; /* the segment being appended to / read from */
+  rbuf rb;        /* blob of bt_store_get_event */
   /* per-chunk scratch, kept so that the writer does not allocate per chunk */
   uint8_t src_of[BT_STORE_CHUNK];
   uint64_t buckets[BT_STORE_CHUNK];
@@ -47,7 +70,8 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS chunks("
     " run INTEGER NOT NULL, stream INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
     " last_seq INTEGER NOT NULL, ts_min INTEGER NOT NULL, ts_max INTEGER NOT NULL,"
-    " n INTEGER NOT NULL, types INTEGER NOT NULL, data BLOB NOT NULL);"
+    " n INTEGER NOT NULL, types INTEGER NOT NULL, data BLOB NOT NULL, seg_off INTEGER,"
+    " seg_len INTEGER);"
     "CREATE UNIQUE INDEX IF NOT EXISTS chunks_seq ON chunks(run, stream, first_seq);"
     "CREATE TABLE IF NOT EXISTS links("
     " run INTEGER NOT NULL, bucket INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
@@ -58,13 +82,19 @@ static const char *const schema_sql =
     " mean_ns REAL, p50_ns INTEGER, p95_ns INTEGER, max_ns INTEGER,"
     " PRIMARY KEY(run, type, metric)) WITHOUT ROWID;";
 
+/* A chunk's blob: `data` holds it in rows of version 2 stores; since version 3 `data` is
+ * empty and seg_off/seg_len locate it in the run's segment. A version 2 store opened
+ * read-only has no seg_* columns: NULL stands in for them. */
+#define BLOB_COLS(s) ((s)->version >= 3 ? "data, seg_off, seg_len" : "data, NULL, NULL")
+
 static const char *const stmt_sql[ST__N] = {
     [ST_INS_CHUNK] = "INSERT INTO chunks(run, stream, first_seq, last_seq, ts_min, ts_max, n,"
-                     " types, data) VALUES(?,?,?,?,?,?,?,?,?)",
+                     " types, data, seg_off, seg_len) VALUES(?,?,?,?,?,?,?,?,X'',?,?)",
     [ST_INS_LINKS] = "INSERT INTO links(run, bucket, first_seq, data) VALUES(?,?,?,?)",
-    [ST_GET_CHUNK] = "SELECT first_seq, last_seq, n, data FROM chunks WHERE run = ? AND stream = ?"
-                     " AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
+    [ST_GET_CHUNK] = "SELECT first_seq, last_seq, n, %s FROM chunks WHERE run = ? AND"
+                     " stream = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
     [ST_GET_LINKS] = "SELECT data FROM links WHERE run = ? AND bucket = ?",
+    [ST_RUN_ID] = "SELECT run_id FROM runs WHERE run_no = ?",
 };
 
 static int db_err(bt_store *s, bt_err *err, const char *what) {
@@ -96,10 +126,22 @@ static int mkdirs_for(const char *path) {
   return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* meta's schema_version: 0 when missing, -1 when the file has no meta table. */
+static int read_version(bt_store *s) {
+  sqlite3_stmt *v;
+  if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &v,
+                         NULL) != SQLITE_OK)
+    return -1;
+  int ver = sqlite3_step(v) == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
+  sqlite3_finalize(v);
+  return ver;
+}
+
 static int open_common(bt_store **out, const char *path, bool readonly, bt_err *err) {
   *out = NULL;
   bt_store *s = calloc(1, sizeof *s);
   if (!s) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  s->wseg.fd = s->rseg.fd = -1;
   snprintf(s->path, sizeof s->path, "%s", path);
   if (gethostname(s->host, sizeof s->host)) s->host[0] = '\0';
   s->host[sizeof s->host - 1] = '\0';
@@ -146,27 +188,34 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
                SCHEMA_VERSION);
       rc = exec(s, sql, err);
     }
+    /* upgrade a version 2 store: its rows keep their blobs inline and are read as such */
+    if (!rc && read_version(s) == 2)
+      rc = exec(s,
+                "ALTER TABLE chunks ADD COLUMN seg_off INTEGER;"
+                "ALTER TABLE chunks ADD COLUMN seg_len INTEGER;"
+                "UPDATE meta SET value = 3 WHERE key = 'schema_version';",
+                err);
     rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
   }
   if (!rc) {
-    sqlite3_stmt *v;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &v,
-                           NULL) != SQLITE_OK)
+    s->version = read_version(s);
+    if (s->version < 0)
       rc = bt_errf(err, BT_EIO, "store_error", "%s: not a btrun event store: %s", path,
                    sqlite3_errmsg(s->db));
-    else {
-      int ver = sqlite3_step(v) == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
-      sqlite3_finalize(v);
-      if (ver != SCHEMA_VERSION)
-        rc = bt_errf(err, BT_EINVAL, "store_error",
-                     "%s: event store schema version %d, this btrun reads version %d (a store "
-                     "from another btrun version: move it away or set trace.store)",
-                     path, ver, SCHEMA_VERSION);
-    }
+    else if (s->version != SCHEMA_VERSION && s->version != 2)
+      rc = bt_errf(err, BT_EINVAL, "store_error",
+                   "%s: event store schema version %d, this btrun reads versions 2 and %d (a "
+                   "store from another btrun version: move it away or set trace.store)",
+                   path, s->version, SCHEMA_VERSION);
   }
-  for (int i = 0; !rc && i < ST__N; i++)
-    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL))
+  for (int i = 0; !rc && i < ST__N; i++) {
+    /* a version 2 store is only open for reading: no chunk is inserted */
+    if (i == ST_INS_CHUNK && s->version < 3) continue;
+    char sql[512];
+    snprintf(sql, sizeof sql, stmt_sql[i], BLOB_COLS(s));
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL))
       rc = db_err(s, err, "prepare");
+  }
   if (rc) {
     bt_store_close(s);
     return rc;
@@ -183,11 +232,20 @@ int bt_store_open_readonly(bt_store **out, const char *path, bt_err *err) {
   return open_common(out, path, true, err);
 }
 
+static void seg_close(seg *g) {
+  if (g->fd >= 0) close(g->fd);
+  g->fd = -1;
+  g->run_no = 0;
+}
+
 void bt_store_close(bt_store *s) {
   if (!s) return;
   for (int i = 0; i < ST__N; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
+  seg_close(&s->wseg);
+  seg_close(&s->rseg);
   free(s->buf);
+  free(s->rb.p);
   free(s);
 }
 
@@ -258,6 +316,125 @@ static inline uint64_t get_uv(rd *r) {
 static inline int64_t get_sv(rd *r) {
   uint64_t u = get_uv(r);
   return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* ---- segment files ------------------------------------------------------------- */
+
+/* <store>.chunks/<run_id>.seg, or just the directory (run_id NULL). */
+static void seg_path(const bt_store *s, const char *run_id, char *out, size_t n) {
+  if (run_id) snprintf(out, n, "%s.chunks/%s.seg", s->path, run_id);
+  else snprintf(out, n, "%s.chunks", s->path);
+}
+
+/* A run id is a file name here: btrun makes UUIDs; anything else is refused. */
+static bool run_id_ok(const char *id) {
+  if (!*id) return false;
+  for (const char *p = id; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          *p == '-' || *p == '_'))
+      return false;
+  return true;
+}
+
+/* Point g at run_no's segment (opening it unless it is already the open one). */
+static int seg_open(bt_store *s, seg *g, int64_t run_no, bool write, bt_err *err) {
+  if (g->run_no == run_no && g->fd >= 0) return 0;
+  seg_close(g);
+  sqlite3_stmt *st = s->st[ST_RUN_ID];
+  sqlite3_bind_int64(st, 1, run_no);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) col_copy(st, 0, g->run_id, sizeof g->run_id);
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW)
+    return step == SQLITE_DONE
+               ? bt_errf(err, BT_EINVAL, "store_error", "%s: no run number %lld", s->path,
+                         (long long)run_no)
+               : db_err(s, err, "run id");
+  if (!run_id_ok(g->run_id))
+    return bt_errf(err, BT_EINVAL, "store_error", "%s: run id '%s' cannot name a segment file",
+                   s->path, g->run_id);
+  if (write) {
+    seg_path(s, NULL, g->path, sizeof g->path);
+    if (mkdir(g->path, 0755) && errno != EEXIST)
+      return bt_errf(err, BT_EIO, "store_error", "%s: cannot create directory: %s", g->path,
+                     strerror(errno));
+  }
+  seg_path(s, g->run_id, g->path, sizeof g->path);
+  g->fd = open(g->path, write ? O_WRONLY | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0644);
+  struct stat sb;
+  if (g->fd < 0 || fstat(g->fd, &sb)) {
+    int e = errno;
+    seg_close(g);
+    return write ? bt_errf(err, BT_EIO, "store_error", "%s: cannot open: %s", g->path, strerror(e))
+                 : bt_errf(err, BT_EIO, "store_error",
+                           "%s: the events of run %s are lost: cannot open its segment file: %s "
+                           "(deleted?)",
+                           g->path, g->run_id, strerror(e));
+  }
+  /* appending after what is there: another connection may have written this run before */
+  g->end = (uint64_t)sb.st_size;
+  g->run_no = run_no;
+  return 0;
+}
+
+/* Append one blob to run_no's segment; *off = where it starts. */
+static int seg_append(bt_store *s, int64_t run_no, const uint8_t *p, size_t len, uint64_t *off,
+                      bt_err *err) {
+  seg *g = &s->wseg;
+  int rc = seg_open(s, g, run_no, true, err);
+  if (rc) return rc;
+  *off = g->end;
+  for (size_t done = 0; done < len;) {
+    ssize_t w = pwrite(g->fd, p + done, len - done, (off_t)(g->end + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0)
+      return bt_errf(err, BT_EIO, "store_error", "%s: cannot write: %s", g->path,
+                     w < 0 ? strerror(errno) : "no space");
+    done += (size_t)w;
+  }
+  g->end += len;
+  return 0;
+}
+
+/* The blob of a chunks row whose columns col.. are data, seg_off, seg_len: inline (rows
+ * of version 2 stores), else read from the run's segment into b. */
+static int chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rbuf *b,
+                      const uint8_t **blob, int *len, bt_err *err) {
+  if (sqlite3_column_type(st, col + 2) == SQLITE_NULL) {
+    *blob = sqlite3_column_blob(st, col);
+    *len = sqlite3_column_bytes(st, col);
+    return 0;
+  }
+  uint64_t off = (uint64_t)sqlite3_column_int64(st, col + 1);
+  size_t n = (size_t)sqlite3_column_int64(st, col + 2);
+  seg *g = &s->rseg;
+  int rc = seg_open(s, g, run_no, false, err);
+  if (rc) return rc;
+  if (n > b->cap) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < n) cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    b->p = p;
+    b->cap = cap;
+  }
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(g->fd, b->p + got, n - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0)
+      return bt_errf(err, BT_EIO, "store_error", "%s: cannot read: %s", g->path, strerror(errno));
+    if (r == 0)
+      return bt_errf(err, BT_EIO, "store_error",
+                     "%s: the segment file of run %s is truncated: it ends at byte %llu, the "
+                     "store has events up to byte %llu (cut short, or lost in a power failure)",
+                     g->path, g->run_id, (unsigned long long)(off + got),
+                     (unsigned long long)(off + n));
+    got += (size_t)r;
+  }
+  *blob = b->p;
+  *len = (int)n;
+  return 0;
 }
 
 /* ---- runs ---------------------------------------------------------------------- */
@@ -543,6 +720,10 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     prev.ts = e->ts;
     prev.created = e->created;
   }
+  /* the blob first: a committed row always points at bytes that exist */
+  uint64_t off;
+  int rc = seg_append(s, run_no, p, len, &off, err);
+  if (rc) return rc;
   sqlite3_stmt *st = s->st[ST_INS_CHUNK];
   sqlite3_bind_int64(st, 1, run_no);
   sqlite3_bind_int(st, 2, stream);
@@ -552,8 +733,9 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   sqlite3_bind_int64(st, 6, ts_max);
   sqlite3_bind_int64(st, 7, (int64_t)n);
   sqlite3_bind_int64(st, 8, types);
-  sqlite3_bind_blob(st, 9, p, (int)len, SQLITE_STATIC);
-  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert events");
+  sqlite3_bind_int64(st, 9, (int64_t)off);
+  sqlite3_bind_int64(st, 10, (int64_t)len);
+  rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "insert events");
   sqlite3_reset(st);
   if (rc) return rc;
 
@@ -770,10 +952,13 @@ int bt_store_get_event(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event
     sqlite3_bind_int(st, 2, stream);
     sqlite3_bind_int64(st, 3, (int64_t)seq);
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 1) >= seq) {
+    const uint8_t *blob;
+    int len;
+    if (step == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 1) >= seq &&
+        !(rc = chunk_blob(s, st, 3, run_no, &s->rb, &blob, &len, err))) {
       chunk_rd c = {0};
-      chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
-                  (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 2));
+      chunk_start(&c, blob, len, (uint64_t)sqlite3_column_int64(st, 0),
+                  (uint64_t)sqlite3_column_int64(st, 2));
       bt_trace_event e;
       int r;
       while ((r = chunk_next(&c, &e, false)) == 1 && e.seq < seq) {
@@ -782,8 +967,8 @@ int bt_store_get_event(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event
         rc = corrupt(s, err);
       } else if (r == 1 && e.seq == seq) {
         /* decode that one event again with its strings */
-        chunk_start(&c, sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
-                    (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 2));
+        chunk_start(&c, blob, len, (uint64_t)sqlite3_column_int64(st, 0),
+                    (uint64_t)sqlite3_column_int64(st, 2));
         while ((r = chunk_next(&c, &e, true)) == 1 && e.seq < seq) {
           free(e.text);
           free(e.user_type);
@@ -857,6 +1042,7 @@ int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event 
 /* One chunk stream of the run (0: BARs, 1: the other events) with a one-event lookahead. */
 typedef struct stream_cur {
   sqlite3_stmt *st;
+  rbuf b; /* the chunk being decoded, read from the segment */
   chunk_rd c;
   bool done, have;
   bt_trace_event ev;
@@ -864,6 +1050,7 @@ typedef struct stream_cur {
 
 struct bt_store_iter {
   bt_store *s;
+  int64_t run_no;
   stream_cur cur[2];
   uint32_t mask;
   char *user_type;
@@ -876,6 +1063,7 @@ int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, b
   bt_store_iter *it = calloc(1, sizeof *it);
   if (!it) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   it->s = s;
+  it->run_no = q->run_no;
   it->from = q->has_from ? q->from : INT64_MIN;
   it->to = q->has_to ? q->to : INT64_MAX;
   it->mask = q->type_mask ? q->type_mask : BT_EV_MASK_ALL;
@@ -889,11 +1077,12 @@ int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, b
     stream_cur *c = &it->cur[stream];
     c->done = m == 0;
     if (c->done) continue;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT first_seq, n, data FROM chunks WHERE run = ?1 AND stream = ?2"
-                           " AND (types & ?3) <> 0 AND ts_max >= ?4 AND ts_min <= ?5"
-                           " ORDER BY first_seq",
-                           -1, &c->st, NULL)) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT first_seq, n, %s FROM chunks WHERE run = ?1 AND stream = ?2"
+             " AND (types & ?3) <> 0 AND ts_max >= ?4 AND ts_min <= ?5 ORDER BY first_seq",
+             BLOB_COLS(s));
+    if (sqlite3_prepare_v2(s->db, sql, -1, &c->st, NULL)) {
       rc = db_err(s, err, "query");
       break;
     }
@@ -936,9 +1125,13 @@ static int advance(bt_store_iter *it, stream_cur *c, bt_err *err) {
       return 0;
     }
     if (step != SQLITE_ROW) return db_err(it->s, err, "query");
-    /* the decoder reads the blob in place: valid until the next step of this statement */
-    chunk_start(&c->c, sqlite3_column_blob(c->st, 2), sqlite3_column_bytes(c->st, 2),
-                (uint64_t)sqlite3_column_int64(c->st, 0), (uint64_t)sqlite3_column_int64(c->st, 1));
+    /* the decoder reads the blob in place: valid until this stream's next chunk */
+    const uint8_t *blob;
+    int len;
+    int rc = chunk_blob(it->s, c->st, 2, it->run_no, &c->b, &blob, &len, err);
+    if (rc) return rc;
+    chunk_start(&c->c, blob, len, (uint64_t)sqlite3_column_int64(c->st, 0),
+                (uint64_t)sqlite3_column_int64(c->st, 1));
   }
 }
 
@@ -975,6 +1168,7 @@ void bt_store_iter_free(bt_store_iter *it) {
       free(it->cur[k].ev.user_type);
     }
     chunk_end(&it->cur[k].c);
+    free(it->cur[k].b.p);
   }
   free(it->out_text);
   free(it->out_user_type);
@@ -1089,6 +1283,61 @@ char *bt_trace_event_data_json(const bt_trace_event *ev) {
 
 /* ---- retention ----------------------------------------------------------------- */
 
+/* Segment files whose run has no row (in the write transaction that deleted runs, so
+ * that no run can be added meanwhile; a run's row is committed before its segment is
+ * created): the deleted runs' and any that a crash between commit and unlink left. */
+static int orphan_segments(bt_store *s, char ***out, size_t *n, bt_err *err) {
+  char dir[1100];
+  seg_path(s, NULL, dir, sizeof dir);
+  DIR *d = opendir(dir);
+  if (!d) return 0; /* no segment yet (or a version 2 store) */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL)) {
+    closedir(d);
+    return db_err(s, err, "prune");
+  }
+  int rc = 0;
+  size_t cap = 0;
+  struct dirent *de;
+  while (!rc && (de = readdir(d))) {
+    char id[64];
+    size_t len = strlen(de->d_name);
+    if (len < 5 || len - 4 >= sizeof id || strcmp(de->d_name + len - 4, ".seg") != 0) continue;
+    memcpy(id, de->d_name, len - 4);
+    id[len - 4] = '\0';
+    if (!run_id_ok(id)) continue;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step == SQLITE_ROW) continue;
+    if (step != SQLITE_DONE) {
+      rc = db_err(s, err, "prune");
+      break;
+    }
+    /* this connection may hold it open */
+    if (strcmp(s->wseg.run_id, id) == 0) seg_close(&s->wseg);
+    if (strcmp(s->rseg.run_id, id) == 0) seg_close(&s->rseg);
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **a = realloc(*out, cap * sizeof *a);
+      if (!a) {
+        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+        break;
+      }
+      *out = a;
+    }
+    size_t plen = strlen(dir) + len + 2;
+    if (!((*out)[*n] = malloc(plen))) {
+      rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+      break;
+    }
+    snprintf((*out)[(*n)++], plen, "%s/%s", dir, de->d_name);
+  }
+  sqlite3_finalize(st);
+  closedir(d);
+  return rc;
+}
+
 int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, bt_err *err) {
   *deleted = 0;
   /* Collect victims first: a run still being written by a live process is kept. */
@@ -1121,8 +1370,10 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
     bt_store_run_clear(&r);
   }
   sqlite3_finalize(st);
-  if (!rc && nv) rc = exec(s, "BEGIN IMMEDIATE", err);
-  if (!rc && nv) {
+  char **gone = NULL;
+  size_t ngone = 0;
+  if (!rc) rc = exec(s, "BEGIN IMMEDIATE", err);
+  if (!rc) {
     static const char *const del[] = {
         "DELETE FROM chunks WHERE run = ?", "DELETE FROM links WHERE run = ?",
         "DELETE FROM latency WHERE run = ?", "DELETE FROM runs WHERE run_no = ?"};
@@ -1138,9 +1389,17 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
       }
       sqlite3_finalize(st);
     }
+    if (!rc) rc = orphan_segments(s, &gone, &ngone, err);
     rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
-    if (!rc) rc = exec(s, "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);", err);
+    /* files go once their rows are gone for good */
+    for (size_t i = 0; !rc && i < ngone; i++)
+      if (unlink(gone[i]) && errno != ENOENT)
+        rc = bt_errf(err, BT_EIO, "store_error", "%s: cannot delete: %s", gone[i],
+                     strerror(errno));
+    if (!rc && nv) rc = exec(s, "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);", err);
   }
+  for (size_t i = 0; i < ngone; i++) free(gone[i]);
+  free(gone);
   free(victims);
   if (!rc) *deleted = (int)nv;
   return rc;

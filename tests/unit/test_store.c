@@ -1,5 +1,8 @@
 /* Event store: schema, writes, queries by type/time, lookup by seq, children, latency,
- * run lookup by prefix, prune. */
+ * run lookup by prefix, prune; chunk blobs in per-run segment files (a truncated or
+ * missing one is a clear error, prune deletes them); a version 2 store (blobs inline)
+ * still reads, and is upgraded when opened for writing. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +135,182 @@ static int count_run(void *ud, const bt_store_run *r) {
   return 0;
 }
 
+static void seg_file(char *out, size_t n, const char *store, const char *run_id) {
+  snprintf(out, n, "%s.chunks/%s.seg", store, run_id);
+}
+
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* All events of the run, compared with make_event: n events 1..n, or -1 on an error. */
+static long long read_all(bt_store *s, int64_t run_no) {
+  bt_store_filter q = {.run_no = run_no};
+  bt_store_iter *it = NULL;
+  if (bt_store_query(s, &q, &it, &err)) return -1;
+  bt_trace_event ev, want;
+  long long seen = 0;
+  int r;
+  while ((r = bt_store_iter_next(it, &ev, &err)) == 1) {
+    make_event((uint64_t)++seen, &want);
+    if (!same_event(&ev, &want)) r = -1;
+    if (r < 0) break;
+  }
+  bt_store_iter_free(it);
+  return r < 0 ? -1 : seen;
+}
+
+/* Turns a store into what btrun wrote before segment files (schema version 2): each
+ * chunk's blob back inline in chunks.data, no seg_* columns, no segment files. */
+static void make_v2(const char *path, const char *run_id) {
+  char seg[600];
+  seg_file(seg, sizeof seg, path, run_id);
+  FILE *f = fopen(seg, "rb");
+  CHECK(f != NULL);
+  sqlite3 *db;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_stmt *rows, *upd;
+  CHECK(sqlite3_prepare_v2(db, "SELECT rowid, seg_off, seg_len FROM chunks", -1, &rows, NULL) == 0);
+  CHECK(sqlite3_prepare_v2(db, "UPDATE chunks SET data = ? WHERE rowid = ?", -1, &upd, NULL) == 0);
+  sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+  static char blob[1 << 20];
+  while (f && sqlite3_step(rows) == SQLITE_ROW) {
+    long len = sqlite3_column_int(rows, 2);
+    CHECK(len > 0 && len <= (long)sizeof blob);
+    fseek(f, sqlite3_column_int(rows, 1), SEEK_SET);
+    CHECK(fread(blob, 1, (size_t)len, f) == (size_t)len);
+    sqlite3_bind_blob(upd, 1, blob, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(upd, 2, sqlite3_column_int64(rows, 0));
+    CHECK(sqlite3_step(upd) == SQLITE_DONE);
+    sqlite3_reset(upd);
+  }
+  sqlite3_finalize(rows);
+  sqlite3_finalize(upd);
+  CHECK(sqlite3_exec(db,
+                     "ALTER TABLE chunks DROP COLUMN seg_off; ALTER TABLE chunks DROP COLUMN seg_len;"
+                     "UPDATE meta SET value = 2 WHERE key = 'schema_version'; COMMIT",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  if (f) fclose(f);
+  CHECK(unlink(seg) == 0);
+}
+
+static int schema_version(const char *path) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+                         NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+static void test_old_format(void) {
+  char path[512];
+  mkpath(path, sizeof path, "store-v2");
+  bt_store *s = NULL;
+  bt_run_info a = make_info("bbbb1111-0000-4000-8000-000000000001", 1000);
+  int64_t ra = 0;
+  CHECK_OK(bt_store_open(&s, path, &err));
+  CHECK_OK(bt_store_run_begin(s, &a, NULL, 0, &ra, &err));
+  write_run(s, ra, 500, 64);
+  bt_store_close(s);
+  make_v2(path, a.run_id);
+  CHECK(schema_version(path) == 2);
+
+  /* a reader leaves the file as it is and reads the inline blobs */
+  CHECK_OK(bt_store_open_readonly(&s, path, &err));
+  CHECK(read_all(s, ra) == 500);
+  bt_trace_event ev, want;
+  bool found = false;
+  CHECK_OK(bt_store_get_event(s, ra, 302, &ev, &found, &err));
+  make_event(302, &want);
+  CHECK(found && same_event(&ev, &want));
+  if (found) bt_trace_event_clear(&ev);
+  bt_trace_event *kids = NULL;
+  size_t nk = 0;
+  CHECK_OK(bt_store_children(s, ra, 302, &kids, &nk, &err));
+  CHECK(nk == 1 && kids[0].seq == 303);
+  for (size_t i = 0; i < nk; i++) bt_trace_event_clear(&kids[i]);
+  free(kids);
+  bt_store_close(s);
+  CHECK(schema_version(path) == 2);
+
+  /* a writer upgrades it: old rows stay inline and readable, new runs get a segment */
+  CHECK_OK(bt_store_open(&s, path, &err));
+  CHECK(schema_version(path) == 3);
+  bt_run_info b = make_info("bbbb2222-0000-4000-8000-000000000002", 2000);
+  int64_t rb = 0;
+  CHECK_OK(bt_store_run_begin(s, &b, NULL, 0, &rb, &err));
+  write_run(s, rb, 300, 50);
+  CHECK(read_all(s, ra) == 500);
+  CHECK(read_all(s, rb) == 300);
+  char seg[600];
+  seg_file(seg, sizeof seg, path, b.run_id);
+  CHECK(exists(seg));
+  /* prune of the old run: it has no segment file to delete */
+  bt_store_run_end end = {.status = "completed"};
+  CHECK_OK(bt_store_run_finish(s, ra, &end, &err));
+  int deleted = 0;
+  CHECK_OK(bt_store_prune(s, 1500, -1, &deleted, &err));
+  CHECK(deleted == 1);
+  CHECK(read_all(s, rb) == 300);
+  bt_store_close(s);
+}
+
+/* A segment cut short, then deleted: every read path says which file and which run. */
+static void test_damaged_segment(bt_store *s, const char *path, int64_t run_no,
+                                 const char *run_id) {
+  char seg[600];
+  seg_file(seg, sizeof seg, path, run_id);
+  CHECK(exists(seg));
+  /* keep the first chunk written (the first 1024 BARs) and 10 bytes of the next */
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  long long keep = -1;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_prepare_v2(db, "SELECT seg_len FROM chunks WHERE run = ? ORDER BY seg_off LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK);
+  sqlite3_bind_int64(st, 1, run_no);
+  if (sqlite3_step(st) == SQLITE_ROW) keep = sqlite3_column_int64(st, 0) + 10;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  CHECK(keep > 10 && truncate(seg, keep) == 0);
+
+  bool found = false;
+  bt_trace_event ev;
+  CHECK_OK(bt_store_get_event(s, run_no, 4, &ev, &found, &err));
+  CHECK(found && ev.seq == 4);
+  if (found) bt_trace_event_clear(&ev);
+  bt_err_clear(&err);
+  CHECK(bt_store_get_event(s, run_no, 2999, &ev, &found, &err) != 0 && !found);
+  CHECK(strstr(err.msg, seg) && strstr(err.msg, run_id) && strstr(err.msg, "truncated"));
+  bt_err_clear(&err);
+  CHECK(read_all(s, run_no) == -1);
+  CHECK(strstr(err.msg, seg) && strstr(err.msg, "truncated"));
+  bt_err_clear(&err);
+  bt_trace_event *kids = NULL;
+  size_t nk = 0;
+  CHECK(bt_store_children(s, run_no, 2992, &kids, &nk, &err) != 0);
+  CHECK(strstr(err.msg, seg) != NULL);
+  for (size_t i = 0; i < nk; i++) bt_trace_event_clear(&kids[i]);
+  free(kids);
+  bt_err_clear(&err);
+
+  /* deleted: also from a connection that never had it open */
+  CHECK(unlink(seg) == 0);
+  bt_store *r = NULL;
+  CHECK_OK(bt_store_open_readonly(&r, path, &err));
+  CHECK(r && bt_store_get_event(r, run_no, 4, &ev, &found, &err) != 0 && !found);
+  CHECK(strstr(err.msg, seg) && strstr(err.msg, run_id));
+  bt_err_clear(&err);
+  CHECK(r && read_all(r, run_no) == -1 && strstr(err.msg, seg));
+  bt_err_clear(&err);
+  bt_store_close(r);
+}
+
 int main(void) {
   char path[512];
   mkpath(path, sizeof path, "store");
@@ -148,6 +327,11 @@ int main(void) {
   const uint64_t N = 5000;
   write_run(s, ra, N, BT_STORE_CHUNK);
   write_run(s, rb, 100, 7);
+  char seg_a[600], seg_b[600];
+  seg_file(seg_a, sizeof seg_a, path, a.run_id);
+  seg_file(seg_b, sizeof seg_b, path, b.run_id);
+  struct stat sb;
+  CHECK(stat(seg_a, &sb) == 0 && sb.st_size > 0 && stat(seg_b, &sb) == 0 && sb.st_size > 0);
 
   /* every event comes back identical, in seq order */
   bt_store_filter q = {.run_no = ra};
@@ -286,10 +470,30 @@ int main(void) {
   CHECK_OK(bt_store_list_runs(s, "corr-aaaa1111-0000-4000-8000-000000000001", 0, count_run, &nruns, &err));
   CHECK(nruns == 1);
 
-  /* prune: run b is live (running in this process) and is kept; run a goes */
+  /* a third run whose segment gets damaged */
+  bt_run_info c = make_info("aaaa3333-0000-4000-8000-000000000003", 1500);
+  int64_t rc3 = 0;
+  CHECK_OK(bt_store_run_begin(s, &c, NULL, 0, &rc3, &err));
+  write_run(s, rc3, 3000, BT_STORE_CHUNK);
+  CHECK(read_all(s, rc3) == 3000);
+  test_damaged_segment(s, path, rc3, c.run_id);
+  CHECK(read_all(s, ra) == (long long)N); /* the other runs are untouched */
+  CHECK_OK(bt_store_run_finish(s, rc3, &end, &err));
+
+  /* a segment whose run is gone (a crash between prune's commit and unlink), and a file
+   * that is no segment */
+  char orphan[600], other[600];
+  seg_file(orphan, sizeof orphan, path, "cccc0000-0000-4000-8000-000000000000");
+  snprintf(other, sizeof other, "%s.chunks/notes.txt", path);
+  fclose(fopen(orphan, "w"));
+  fclose(fopen(other, "w"));
+
+  /* prune: run b is live (running in this process) and is kept; runs a and c go, with
+   * their segments (c's is already deleted) and the orphan */
   int deleted = -1;
   CHECK_OK(bt_store_prune(s, -1, 0, &deleted, &err));
-  CHECK(deleted == 1);
+  CHECK(deleted == 2);
+  CHECK(!exists(seg_a) && exists(seg_b) && !exists(orphan) && exists(other));
   nruns = 0;
   CHECK_OK(bt_store_list_runs(s, NULL, 0, count_run, &nruns, &err));
   CHECK(nruns == 1);
@@ -301,7 +505,10 @@ int main(void) {
   CHECK_OK(bt_store_run_finish(s, rb, &end, &err));
   CHECK_OK(bt_store_prune(s, 2500, -1, &deleted, &err));
   CHECK(deleted == 1);
+  CHECK(!exists(seg_b));
   bt_store_close(s);
+
+  test_old_format();
 
   /* read-only open of a missing store names the path */
   char missing[600];

@@ -113,10 +113,13 @@ int bt_bus_subscribe_bars(bt_bus *bus, bt_bus_bar_handler fn, void *ud) {
 }
 
 static uint64_t publish_bar(bt_bus *bus, uint64_t id, uint64_t created, const bt_bar *bar) {
-  if (!bus->nbar_subs) return id;
+  int n = bus->nbar_subs;
+  if (!n) return id;
   uint64_t now = clk_now(); /* bt_bus_new ran the calibration */
-  for (int i = 0; i < bus->nbar_subs; i++)
-    bus->bar_subs[i].fn(bus->bar_subs[i].ud, id, created ? created : now, now, bar);
+  if (!created) created = now;
+  const struct bt_bus_bar_sub *sub = bus->bar_subs;
+  do sub->fn(sub->ud, id, created, now, bar);
+  while (++sub < bus->bar_subs + n);
   return id;
 }
 

@@ -196,8 +196,9 @@ struct bt_sampler {
   double activity;
   int after_left;               /* events still to keep after the last critical one */
   uint64_t gaps;
-  /* look-back window: a ring of pending events with their keep flags */
-  size_t cap, head, n;
+  /* look-back window: a ring of pending events with their keep flags; cap events at
+   * most, in mask + 1 slots */
+  size_t cap, mask, head, n;
   bt_trace_event *win;
   bool *keep;
   uint64_t *kept_cache;
@@ -223,8 +224,11 @@ int bt_sampler_new(bt_sampler **out, const bt_trace_cfg *cfg, bt_sampler_out fn,
   s->keep_all = cfg->sample_rate >= 1.0;
   if (!s->keep_all) {
     s->cap = BT_SAMPLER_LOOKBACK + (size_t)cfg->context_window;
-    s->win = calloc(s->cap, sizeof *s->win);
-    s->keep = calloc(s->cap, sizeof *s->keep);
+    size_t slots = 1;
+    while (slots < s->cap) slots <<= 1; /* indexes by mask: no division per event */
+    s->mask = slots - 1;
+    s->win = calloc(slots, sizeof *s->win);
+    s->keep = calloc(slots, sizeof *s->keep);
     s->kept_cache = calloc(KEPT_CACHE, sizeof *s->kept_cache);
     if (!s->win || !s->keep || !s->kept_cache) {
       bt_sampler_free(s);
@@ -239,7 +243,7 @@ static void emit_oldest(bt_sampler *s) {
   size_t i = s->head;
   bool kept = s->keep[i];
   if (kept) s->kept_cache[s->win[i].seq % KEPT_CACHE] = s->win[i].seq;
-  s->head = (s->head + 1) % s->cap;
+  s->head = (s->head + 1) & s->mask;
   s->n--;
   s->out(s->ud, &s->win[i], kept);
 }
@@ -270,12 +274,12 @@ void bt_sampler_push(bt_sampler *s, const bt_trace_event *ev) {
     s->after_left = s->ctx;
     /* context before: the newest ctx pending events */
     for (size_t k = 0; k < s->n && k < (size_t)s->ctx; k++)
-      s->keep[(s->head + s->n - 1 - k) % s->cap] = true;
+      s->keep[(s->head + s->n - 1 - k) & s->mask] = true;
   }
   if (keep && ev->cause) {
     bool found = false;
     for (size_t k = 0; k < s->n; k++) {
-      size_t i = (s->head + s->n - 1 - k) % s->cap;
+      size_t i = (s->head + s->n - 1 - k) & s->mask;
       if (s->win[i].seq == ev->cause) {
         s->keep[i] = true;
         found = true;
@@ -286,7 +290,7 @@ void bt_sampler_push(bt_sampler *s, const bt_trace_event *ev) {
     if (!found && s->kept_cache[ev->cause % KEPT_CACHE] != ev->cause) s->gaps++;
   }
   if (s->n == s->cap) emit_oldest(s);
-  size_t i = (s->head + s->n) % s->cap;
+  size_t i = (s->head + s->n) & s->mask;
   s->win[i] = *ev;
   s->keep[i] = keep;
   s->n++;
@@ -313,39 +317,22 @@ void bt_sampler_free(bt_sampler *s) {
 #define RING_BYTES_PER_EVENT 128 /* trace.ring_size counts events of this size */
 #define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
 #define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
-#define SRC_CACHE 8              /* source names cached by pointer */
+#define SRC_CACHE 8              /* source pointers remembered per run */
 #define CLOCK_EVERY 64           /* events between the writer's clock reads (~2 us) */
 
 /* The ring is a byte ring of records, 8-byte aligned, that never wrap: a record that
  * would cross the end is preceded by REC_WRAP and starts over at offset 0. The first
- * byte is the kind.
- *
- * Bars are almost every event of a run, and every byte the run thread writes is a byte
- * the writer's core must fetch from it, so a bar close to the record before it (the
- * usual case) takes a 40-byte REC_BAR_SHORT: seq, market time and emitted_at as deltas
- * against the previous record (both sides keep the same `prev`), open/high/low as
- * 32-bit offsets from the close. Anything else is a REC_BAR (full values) or a
- * REC_EVENT (a bt_trace_event, then its payload bytes when they are carried inline). */
-enum { REC_WRAP = 0, REC_BAR_SHORT, REC_BAR, REC_EVENT };
-
-typedef struct rec_bar_short {
-  uint8_t kind, seq_delta;
-  uint16_t symbol;
-  int32_t ts_delta;
-  uint32_t t_delta;             /* emitted_at - prev emitted_at; created_at == emitted_at */
-  int32_t open, high, low;      /* minus close, bt_dec raw */
-  int64_t close;
-  double volume;
-} rec_bar_short;
+ * byte is the kind. Bars are almost every event of a run, so a bar is the bt_bar as the
+ * feed made it plus its id and time: a few stores, no conversion on the run thread (a
+ * delta-encoded 40-byte form was tried: its range checks cost the run thread more than
+ * the bytes it saved, once the writer stays clear of the lines being written). */
+enum { REC_WRAP = 0, REC_BAR, REC_EVENT };
 
 typedef struct rec_bar {
-  uint8_t kind, pad[3];
-  uint32_t symbol;
+  uint8_t kind, pad[7];
   uint64_t seq;
-  int64_t ts;
   uint64_t created, emitted;
-  int64_t open, high, low, close;
-  double volume;
+  bt_bar bar;
 } rec_bar;
 
 enum { PAY_NONE, PAY_FLAT, PAY_JSON };
@@ -355,12 +342,6 @@ typedef struct rec_event {
   uint32_t size;                /* of the whole record, payload and padding included */
   bt_trace_event ev;            /* text: NULL when the payload is inline, else heap */
 } rec_event;
-
-/* What both sides remember of the previous record, for the deltas of REC_BAR_SHORT. */
-typedef struct rec_prev {
-  uint64_t seq, t;
-  int64_t ts;                   /* of the previous bar */
-} rec_prev;
 
 /* State of one traced run. The run thread owns the producer side, the writer thread
  * the consumer side; they share only the ring offsets and the stop flag. */
@@ -375,12 +356,12 @@ typedef struct trace_run {
   size_t cap;                   /* bytes, a power of two */
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
-  rec_prev prev;
   uint64_t dropped, blocked_waits, blocked_ns;
   bool bars_critical;
   bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
   const char *src_ptr[SRC_CACHE], *src_name[SRC_CACHE], *src_feed;
+  int nsrc_seen;
   /* shared: byte offsets that count up forever */
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
@@ -403,7 +384,6 @@ typedef struct trace_run {
   bool ckpt_started;
   _Atomic bool ckpt_stop;
   bt_sampler *sampler;
-  rec_prev wprev;
   bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
   size_t nchunk[2];
   bool in_tx;
@@ -426,17 +406,19 @@ struct bt_tracer {
 static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   if (!src) return NULL;
   /* Publishers pass string literals, a handful of them taking turns (strategy, broker,
-   * ledger): a small cache keyed by the pointer makes the common case one compare. */
-  size_t slot = ((uintptr_t)src >> 3) & (SRC_CACHE - 1);
-  if (r->src_ptr[slot] == src) return r->src_name[slot];
+   * ledger): remembering the pointers makes the common case a few compares. */
+  for (int i = 0; i < r->nsrc_seen; i++)
+    if (r->src_ptr[i] == src) return r->src_name[i];
   const char *found = NULL;
   for (int i = 0; i < t->nsources && !found; i++)
     if (strcmp(t->sources[i], src) == 0) found = t->sources[i];
   if (!found && t->nsources < MAX_SOURCES && (t->sources[t->nsources] = strdup(src)))
     found = t->sources[t->nsources++];
   if (!found) found = "other";
-  r->src_ptr[slot] = src;
-  r->src_name[slot] = found;
+  if (r->nsrc_seen < SRC_CACHE) {
+    r->src_ptr[r->nsrc_seen] = src;
+    r->src_name[r->nsrc_seen++] = found;
+  }
   return found;
 }
 
@@ -531,45 +513,35 @@ static inline void ring_commit(trace_run *r, size_t size) {
   if (((h - size) ^ h) >= r->wake_every) wake_writer(r);
 }
 
-/* Does v fit in an int32_t? */
-static inline uint64_t not_i32(int64_t v) { return ((uint64_t)v + 0x80000000u) >> 32; }
+static inline void fill_bar(trace_run *r, rec_bar *b, uint64_t id, uint64_t created,
+                            uint64_t emitted, const bt_bar *bar) {
+  b->kind = REC_BAR;
+  b->seq = id;
+  b->created = created;
+  b->emitted = emitted;
+  b->bar = *bar;
+  ring_commit(r, sizeof *b);
+}
+
+static __attribute__((noinline)) void put_bar_slow(trace_run *r, uint64_t id, uint64_t created,
+                                                   uint64_t emitted, const bt_bar *bar) {
+  rec_bar *b = ring_reserve_slow(r, sizeof *b, r->bars_critical);
+  if (b) fill_bar(r, b, id, created, emitted, bar);
+}
 
 /* The bus's bar handler (bars "all" and "sampled"): runs on the run thread for every
- * bar. Also called with a stashed bar under bars "none". */
+ * bar. Also called with a stashed bar under bars "none". The common case calls nothing
+ * (it is most of the tracer's cost on the run thread). */
 static void put_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
                     const bt_bar *bar) {
   trace_run *r = ud;
-  const int64_t c = bar->close.v, o = bar->open.v - c, hi = bar->high.v - c, lo = bar->low.v - c;
-  const int64_t dts = bar->time - r->prev.ts;
-  const uint64_t dt = emitted - r->prev.t, dseq = id - r->prev.seq;
-  /* one test for all the ranges of the short form */
-  uint64_t too_far = (created ^ emitted) | ((dseq - 1) >> 8) | (bar->symbol >> 16) | (dt >> 32) |
-                     not_i32(dts) | not_i32(o) | not_i32(hi) | not_i32(lo);
-  if (__builtin_expect(!too_far, 1)) {
-    rec_bar_short *b = ring_reserve(r, sizeof *b, r->bars_critical);
-    if (!b) return;
-    b->kind = REC_BAR_SHORT;
-    b->seq_delta = (uint8_t)dseq;
-    b->symbol = (uint16_t)bar->symbol;
-    b->ts_delta = (int32_t)dts;
-    b->t_delta = (uint32_t)dt;
-    b->open = (int32_t)o;
-    b->high = (int32_t)hi;
-    b->low = (int32_t)lo;
-    b->close = c;
-    b->volume = bar->volume;
-    ring_commit(r, sizeof *b);
-  } else {
-    rec_bar *b = ring_reserve(r, sizeof *b, r->bars_critical);
-    if (!b) return;
-    *b = (rec_bar){.kind = REC_BAR, .symbol = bar->symbol, .seq = id, .ts = bar->time,
-                   .created = created, .emitted = emitted, .open = bar->open.v,
-                   .high = bar->high.v, .low = bar->low.v, .close = c, .volume = bar->volume};
-    ring_commit(r, sizeof *b);
+  size_t h = r->head_local, pos = h & (r->cap - 1);
+  if (__builtin_expect(pos + sizeof(rec_bar) > r->cap ||
+                           h + sizeof(rec_bar) - r->tail_cache > r->cap, 0)) {
+    put_bar_slow(r, id, created, emitted, bar);
+    return;
   }
-  r->prev.seq = id;
-  r->prev.t = emitted;
-  r->prev.ts = bar->time;
+  fill_bar(r, (rec_bar *)(r->ring + pos), id, created, emitted, bar);
 }
 
 /* bars "none" keeps only the BARs that caused something: the latest waits here. */
@@ -660,8 +632,6 @@ static void on_event(void *ud, const bt_event *ev) {
   }
   if (pay_len) memcpy(rec + 1, pay, pay_len);
   ring_commit(r, size);
-  r->prev.seq = e->seq;
-  r->prev.t = e->emitted;
 }
 
 /* ---- writer thread ---- */
@@ -749,48 +719,29 @@ static void *ckpt_main(void *arg) {
   return NULL;
 }
 
-/* The record at ring offset `at` as an event (strings on the heap); its size in *size. */
+/* The record at p as an event (strings on the heap); its size in *size. */
 static void read_record(trace_run *r, const uint8_t *p, bt_trace_event *e, size_t *size) {
-  rec_prev *prev = &r->wprev;
-  switch (p[0]) {
-  case REC_BAR_SHORT: {
-    const rec_bar_short *b = (const rec_bar_short *)p;
-    uint64_t t = prev->t + b->t_delta;
-    *e = (bt_trace_event){.seq = prev->seq + b->seq_delta, .ts = prev->ts + b->ts_delta,
-                          .created = t, .emitted = t, .symbol = b->symbol, .type = BT_EV_BAR,
-                          .source = r->src_feed,
-                          .p.bar = {b->close + b->open, b->close + b->high, b->close + b->low,
-                                    b->close, b->volume}};
-    *size = sizeof *b;
-    break;
-  }
-  case REC_BAR: {
+  if (p[0] == REC_BAR) {
     const rec_bar *b = (const rec_bar *)p;
-    *e = (bt_trace_event){.seq = b->seq, .ts = b->ts, .created = b->created,
-                          .emitted = b->emitted, .symbol = b->symbol, .type = BT_EV_BAR,
+    *e = (bt_trace_event){.seq = b->seq, .ts = b->bar.time, .created = b->created,
+                          .emitted = b->emitted, .symbol = b->bar.symbol, .type = BT_EV_BAR,
                           .source = r->src_feed,
-                          .p.bar = {b->open, b->high, b->low, b->close, b->volume}};
+                          .p.bar = {b->bar.open.v, b->bar.high.v, b->bar.low.v,
+                                    b->bar.close.v, b->bar.volume}};
     *size = sizeof *b;
-    break;
+    return;
   }
-  default: { /* REC_EVENT */
-    const rec_event *rec = (const rec_event *)p;
-    *e = rec->ev;
-    e->flat_len = 0;
-    *size = rec->size;
-    if (rec->pay == PAY_JSON) {
-      e->text = strndup((const char *)(rec + 1), rec->pay_len);
-    } else if (rec->pay == PAY_FLAT && rec->pay_len && (e->text = malloc(rec->pay_len))) {
-      /* stored as is: the store renders its JSON when it is read */
-      memcpy(e->text, rec + 1, rec->pay_len);
-      e->flat_len = rec->pay_len;
-    }
-    break;
+  const rec_event *rec = (const rec_event *)p; /* REC_EVENT */
+  *e = rec->ev;
+  e->flat_len = 0;
+  *size = rec->size;
+  if (rec->pay == PAY_JSON) {
+    e->text = strndup((const char *)(rec + 1), rec->pay_len);
+  } else if (rec->pay == PAY_FLAT && rec->pay_len && (e->text = malloc(rec->pay_len))) {
+    /* stored as is: the store renders its JSON when it is read */
+    memcpy(e->text, rec + 1, rec->pay_len);
+    e->flat_len = rec->pay_len;
   }
-  }
-  prev->seq = e->seq;
-  prev->t = e->emitted;
-  if (e->type == BT_EV_BAR) prev->ts = e->ts;
 }
 
 static void *writer_main(void *arg) {

@@ -264,10 +264,9 @@ static void test_pipeline(void) {
   bt_store_close(st);
 }
 
-/* Bars travel in a short ring record when they are close to the record before them and
- * in a full one otherwise (a price 100 away from the close, a jump of decades in time,
- * a symbol past 65535, a non-integral volume, a ring wrap): every one comes back
- * exactly as published, whatever record carried it. */
+/* Bars of every shape (a price 100 away from the close, a jump of decades in time, a
+ * symbol past 65535, a non-integral volume, a negative price) through a ring that wraps
+ * many times: every one comes back exactly as published, in order, with sane timings. */
 static void test_bar_records(void) {
   bt_trace_cfg cfg;
   bt_trace_cfg_defaults(&cfg, "/nonexistent");

@@ -3,7 +3,7 @@
 # off and on (every event incl. every BAR; sampled bars; no bars), bytes per stored
 # event, and query times on the resulting store (all events of a run/correlation id,
 # by type, by time range, lookups by seq).
-#   [BENCH_DATA=bars.csv] scripts/bench-trace.sh [BARS]        (default 10,000,000)
+#   [BENCH_DATA=bars.csv] [BENCH_ROUNDS=3] scripts/bench-trace.sh [BARS]  (default 10,000,000)
 # Budgets: tracing everything <= 5% wall time (stretch 3%), <= 100 bytes/event
 # (stretch 50), all events of one correlation id from 10M events < 1 s (stretch 50 ms).
 set -euo pipefail
@@ -44,7 +44,7 @@ conf none '{ store = "'"$tmp"'/none.db", bars = "none" }'
 declare -A best bestcpu
 run() { # name
   local name=$1 t u sy rss cpu
-  rm -f "$tmp/$name.db"*
+  rm -rf "$tmp/$name.db"*
   /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$build/btrun" --config "$tmp/$name.lua" \
     strategies/sma_cross.lua --data "BENCH=$data" --param qty=1 --out "$tmp/out-$name" \
     >/dev/null 2>"$tmp/err" || { echo "$name: run failed"; cat "$tmp/err"; exit 1; }
@@ -57,17 +57,18 @@ run() { # name
   echo "  $name: ${t}s wall, ${cpu}s CPU (user+sys, both threads), peak RSS $((rss / 1024)) MB"
 }
 echo "bench-trace: sma_cross on $bars minute bars ($(du -h "$data" | cut -f1) CSV), $(nproc) cores"
-echo "wall time of the whole process (run + final flush), 2 rounds, best kept:"
-for round in 1 2; do
+rounds="${BENCH_ROUNDS:-3}"
+echo "wall time of the whole process (run + final flush), $rounds rounds, best kept:"
+for round in $(seq "$rounds"); do
   for name in off all sampled none; do run "$name"; done
 done
 pct() { awk "BEGIN{printf \"%+.1f%%\", ($1 / $2 - 1) * 100}"; }
-echo "tracing overhead, wall (best of 2 vs tracing off ${best[off]}s; meaningful only on an"
+echo "tracing overhead, wall (best of $rounds vs tracing off ${best[off]}s; meaningful only on an"
 echo "otherwise idle machine: the writer thread needs the second core; load now: $(cut -d' ' -f1-3 /proc/loadavg)):"
 echo "  every event incl. every BAR : ${best[all]}s  $(pct "${best[all]}" "${best[off]}")"
 echo "  bars sampled at 1%          : ${best[sampled]}s  $(pct "${best[sampled]}" "${best[off]}")"
 echo "  no bars (only their causes) : ${best[none]}s  $(pct "${best[none]}" "${best[off]}")"
-echo "tracing overhead, CPU of both threads (best of 2 vs ${bestcpu[off]}s):"
+echo "tracing overhead, CPU of both threads (best of $rounds vs ${bestcpu[off]}s):"
 echo "  every event incl. every BAR : ${bestcpu[all]}s  $(pct "${bestcpu[all]}" "${bestcpu[off]}")"
 echo "  bars sampled at 1%          : ${bestcpu[sampled]}s  $(pct "${bestcpu[sampled]}" "${bestcpu[off]}")"
 echo "  no bars (only their causes) : ${bestcpu[none]}s  $(pct "${bestcpu[none]}" "${bestcpu[off]}")"
@@ -79,7 +80,8 @@ for name in all sampled none; do
     sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p')
   stored=$("$build/btrun" runs show "$run_id" --store "$db" | awk '$1 == "events_stored" {print $2}')
   published=$("$build/btrun" runs show "$run_id" --store "$db" | awk '$1 == "event_count" {print $2}')
-  size=$(stat -c %s "$db")
+  # the database, its WAL and the run's segment files (<store>.chunks/)
+  size=$(du -cb "$db"* | tail -1 | cut -f1)
   echo "  $name: $stored of $published events stored, $((size / 1024 / 1024)) MB," \
     "$(awk "BEGIN{printf \"%.1f\", $size / ($stored > 0 ? $stored : 1)}") bytes/event"
   [ "$name" = all ] && all_run=$run_id

@@ -198,8 +198,9 @@ static bt_run *current_run(lua_State *L) {
 
 /* Copy the table at idx into buf as a flat payload (bus.h) when it is one: string keys,
  * scalar values, small enough. Returns its length, or -1 (the caller renders JSON). No
- * formatting here: numbers are copied raw and rendered off the run thread. */
-static int encode_flat(lua_State *L, int idx, uint8_t *buf) {
+ * formatting here: numbers are copied raw and rendered off the run thread. An integer
+ * `cause` field seen on the way is stored in *cause (saves the caller a lookup). */
+static int encode_flat(lua_State *L, int idx, uint8_t *buf, uint64_t *cause) {
   size_t len = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -211,9 +212,11 @@ static int encode_flat(lua_State *L, int idx, uint8_t *buf) {
       case LUA_TNUMBER:
         if (lua_isinteger(L, -1)) {
           int64_t v = lua_tointeger(L, -1);
+          if (klen == 5 && memcmp(key, "cause", 5) == 0) *cause = (uint64_t)v;
           ok = bt_flat_add(buf, &len, BT_FLAT_INT, key, klen, &v, 8);
         } else {
           double v = lua_tonumber(L, -1);
+          if (klen == 5 && memcmp(key, "cause", 5) == 0) *cause = (uint64_t)lua_tointeger(L, -1);
           ok = bt_flat_add(buf, &len, BT_FLAT_DBL, key, klen, &v, 8);
         }
         break;
@@ -246,8 +249,9 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
   /* Nobody records it: the event still gets its id (lineage), but no payload is built.
    * A flat table is copied as is; anything else is rendered like a log value into a
    * buffer the run reuses. */
+  uint64_t cause = run->cause;
   if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(run->bus, type)) {
-    if (lua_istable(L, data_idx)) flat_len = encode_flat(L, data_idx, flat);
+    if (lua_istable(L, data_idx)) flat_len = encode_flat(L, data_idx, flat, &cause);
     if (flat_len < 0) {
       run->payload.len = 0;
       run->payload.failed = false;
@@ -255,8 +259,8 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
       if (!run->payload.failed) json = run->payload.data + off;
     }
   }
-  uint64_t cause = run->cause;
-  if (lua_istable(L, data_idx) && lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
+  if (flat_len < 0 && lua_istable(L, data_idx) &&
+      lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
     cause = (uint64_t)lua_tointeger(L, -1);
   bt_event ev = {.type = type, .user_type = user_type,
                  .timestamp = run->bar ? run->bar->time : 0, .causation_id = cause,

@@ -1,4 +1,6 @@
-/* store.h - the event store: traced runs and their events in one SQLite file (WAL).
+/* store.h - the event store: traced runs and their events in one SQLite file (WAL) plus
+ * one append-only segment file per run holding the encoded events,
+ * <store path>.chunks/<run_id>.seg.
  *
  * One writer at a time per run (the tracer's writer thread); any number of readers
  * (CLI, Lua) at any time, also while a run is being written. The schema, the event
@@ -7,7 +9,11 @@
  *               before it ended keeps "running" and is shown as incomplete)
  *   chunks      events, up to BT_STORE_CHUNK per row, delta + varint encoded, in two
  *               streams per run: 0 = BAR, 1 = every other type (so queries by type
- *               skip the bars); indexed by (run, stream, first_seq)
+ *               skip the bars); indexed by (run, stream, first_seq). The encoded
+ *               bytes are in the run's segment file (the row has their offset and
+ *               length), written before the row, so a committed row never points past
+ *               what a killed process wrote; stores of schema version 2 hold them inline
+ *               and are still read (and upgraded to version 3 by bt_store_open)
  *   links       (cause, seq) pairs by bucket of 1024 causes: what an event caused
  *   latency     per run and event type: count, mean, median, p95, max of latency and
  *               queue time
@@ -50,7 +56,8 @@ typedef struct bt_trace_event {
 
 typedef struct bt_store bt_store;
 
-/* Open (creating the file, its directory and the schema when missing). */
+/* Open for writing (creating the file, its directory and the schema when missing;
+ * upgrading a schema version 2 store to 3). */
 int bt_store_open(bt_store **out, const char *path, bt_err *err);
 /* Open an existing store read-only; BT_EIO with a clear message when it is missing. */
 int bt_store_open_readonly(bt_store **out, const char *path, bt_err *err);
@@ -132,7 +139,8 @@ typedef struct bt_store_query {
 
 typedef struct bt_store_iter bt_store_iter;
 int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err);
-/* 1 = *ev filled (its strings stay valid until the next call), 0 = end, < 0 = error.
+/* 1 = *ev filled (its strings stay valid until the next call), 0 = end, < 0 = error
+ * (e.g. the run's segment file is missing or truncated: err names it and the run).
  * Events come in seq order; a chunk is decoded only when its types and time range
  * overlap the filter. */
 int bt_store_iter_next(bt_store_iter *it, bt_trace_event *ev, bt_err *err);
@@ -153,7 +161,9 @@ char *bt_trace_event_data_json(const bt_trace_event *ev);
 
 /* ---- retention ---- */
 /* Delete runs (and all their events) created before before_ms (when >= 0) and all but
- * the keep_runs newest (when >= 0). Runs still "running" in a live process are kept. */
+ * the keep_runs newest (when >= 0). Runs still "running" in a live process are kept.
+ * Segment files without a run (the deleted runs', any a crash left) are deleted after
+ * the rows are committed. */
 int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, bt_err *err);
 
 #endif

@@ -1,15 +1,15 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -424,12 +424,14 @@ static int chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rb
     if (r < 0 && errno == EINTR) continue;
     if (r < 0)
       return bt_errf(err, BT_EIO, "store_error", "%s: cannot read: %s", g->path, strerror(errno));
+    struct stat sb;
     if (r == 0)
       return bt_errf(err, BT_EIO, "store_error",
-                     "%s: the segment file of run %s is truncated: it ends at byte %llu, the "
-                     "store has events up to byte %llu (cut short, or lost in a power failure)",
-                     g->path, g->run_id, (unsigned long long)(off + got),
-                     (unsigned long long)(off + n));
+                     "%s: the segment file of run %s is truncated: it has %llu bytes, a chunk "
+                     "of events is at bytes %llu-%llu (cut short, or lost in a power failure)",
+                     g->path, g->run_id,
+                     (unsigned long long)(fstat(g->fd, &sb) ? off + got : (uint64_t)sb.st_size),
+                     (unsigned long long)off, (unsigned long long)(off + n));
     got += (size_t)r;
   }
   *blob = b->p;
@@ -1391,6 +1393,7 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
     }
     if (!rc) rc = orphan_segments(s, &gone, &ngone, err);
     rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
+    if (!rc) *deleted = (int)nv;
     /* files go once their rows are gone for good */
     for (size_t i = 0; !rc && i < ngone; i++)
       if (unlink(gone[i]) && errno != ENOENT)
@@ -1401,6 +1404,5 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
   for (size_t i = 0; i < ngone; i++) free(gone[i]);
   free(gone);
   free(victims);
-  if (!rc) *deleted = (int)nv;
   return rc;
 }

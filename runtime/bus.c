@@ -115,7 +115,15 @@ int bt_bus_subscribe_bars(bt_bus *bus, bt_bus_bar_handler fn, void *ud) {
 static uint64_t publish_bar(bt_bus *bus, uint64_t id, uint64_t created, const bt_bar *bar) {
   int n = bus->nbar_subs;
   if (!n) return id;
-  uint64_t now = clk_now(); /* bt_bus_new ran the calibration */
+  /* A clock read costs ~15 ns under a hypervisor, 4 % of a bar's time in a fast
+   * strategy: bars read it every BT_BUS_BAR_CLOCK_EVERY bars and otherwise take the
+   * latest reading (which every other event refreshes). */
+  if (bus->bar_clock_left == 0) {
+    bus->clock = clk_now(); /* bt_bus_new ran the calibration */
+    bus->bar_clock_left = BT_BUS_BAR_CLOCK_EVERY;
+  }
+  bus->bar_clock_left--;
+  uint64_t now = bus->clock;
   if (!created) created = now;
   const struct bt_bus_bar_sub *sub = bus->bar_subs;
   do sub->fn(sub->ud, id, created, now, bar);
@@ -136,7 +144,8 @@ uint64_t bt_bus_publish(bt_bus *bus, bt_event *ev) {
     bar.symbol = ev->symbol;
     return publish_bar(bus, ev->event_id, ev->created_at, &bar);
   }
-  uint64_t now = clk_now();
+  uint64_t now = bus->clock = clk_now();
+  bus->bar_clock_left = BT_BUS_BAR_CLOCK_EVERY;
   if (!ev->created_at) ev->created_at = now;
   ev->emitted_at = now;
   ev->received_at = now;

@@ -10,7 +10,9 @@
  * Bars are most of a run's events (one per bar, against a few orders per hundred
  * bars), so they take a lean path: bt_bus_publish_bar builds no bt_event and calls only
  * the bar subscribers (bt_bus_subscribe_bars), with the bar itself. A BAR published
- * through bt_bus_publish reaches the same bar subscribers.
+ * through bt_bus_publish reaches the same bar subscribers. A BAR's emitted_at is the
+ * bus's latest clock reading: the clock is read for every other event and every
+ * BT_BUS_BAR_CLOCK_EVERY bars (a few microseconds of a fast run), not for each bar.
  *
  * Timing (all from bt_bus_clock_ns, monotonic ns):
  *   created_at   set by the publisher when the event was created notably before it is
@@ -129,9 +131,12 @@ uint64_t bt_bus_clock_ns(void);
 /* internal layout exposed for the inline mask test */
 struct bt_bus_sub { uint32_t mask; bt_bus_handler fn; void *ud; };
 struct bt_bus_bar_sub { bt_bus_bar_handler fn; void *ud; };
+#define BT_BUS_BAR_CLOCK_EVERY 16
 struct bt_bus {
   uint32_t mask;            /* union of subscriber masks, BAR when there are bar subscribers */
   int nsubs, nbar_subs;
+  uint64_t clock;           /* the latest clock reading */
+  unsigned bar_clock_left;  /* bars that may still take it */
   struct bt_bus_sub subs[16];
   struct bt_bus_bar_sub bar_subs[4];
   uint64_t next_id;

@@ -397,7 +397,9 @@ static int seg_append(bt_store *s, int64_t run_no, const uint8_t *p, size_t len,
 }
 
 /* The blob of a chunks row whose columns col.. are data, seg_off, seg_len: inline (rows
- * of version 2 stores), else read from the run's segment into b. */
+ * of version 2 stores), else read from the run's segment into b. pread, not mmap: a
+ * full scan was no faster mapped (page faults cost more than the copy), and a segment
+ * cut short under a reader must be an error, not a SIGBUS. */
 static int chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rbuf *b,
                       const uint8_t **blob, int *len, bt_err *err) {
   if (sqlite3_column_type(st, col + 2) == SQLITE_NULL) {

@@ -174,7 +174,10 @@ static void make_v2(const char *path, const char *run_id) {
   static char blob[1 << 20];
   while (f && sqlite3_step(rows) == SQLITE_ROW) {
     long len = sqlite3_column_int(rows, 2);
-    CHECK(len > 0 && len <= (long)sizeof blob);
+    if (len <= 0 || len > (long)sizeof blob) {
+      CHECK(!"a chunk of 1..1 MiB");
+      break;
+    }
     fseek(f, sqlite3_column_int(rows, 1), SEEK_SET);
     CHECK(fread(blob, 1, (size_t)len, f) == (size_t)len);
     sqlite3_bind_blob(upd, 1, blob, (int)len, SQLITE_STATIC);
@@ -185,7 +188,8 @@ static void make_v2(const char *path, const char *run_id) {
   sqlite3_finalize(rows);
   sqlite3_finalize(upd);
   CHECK(sqlite3_exec(db,
-                     "ALTER TABLE chunks DROP COLUMN seg_off; ALTER TABLE chunks DROP COLUMN seg_len;"
+                     "ALTER TABLE chunks DROP COLUMN seg_off;"
+                     "ALTER TABLE chunks DROP COLUMN seg_len;"
                      "UPDATE meta SET value = 2 WHERE key = 'schema_version'; COMMIT",
                      NULL, NULL, NULL) == SQLITE_OK);
   sqlite3_close(db);

@@ -805,23 +805,22 @@ static void get_str(rd *r, char **out) {
   r->p += l - 1;
 }
 
-/* A flat payload: *out = its JSON text (heap), or just skipped. */
-static void get_flat(rd *r, char **out) {
+/* A flat payload: *out = a heap copy of its bytes (*len of them), or just skipped. Its
+ * JSON is rendered only when asked for (bt_trace_event_data_json): fetching events
+ * does not pay for formatting doubles. */
+static void get_flat(rd *r, char **out, uint32_t *len) {
   uint64_t l = get_uv(r);
   if (out) *out = NULL;
   if (l == 0) return;
-  if ((uint64_t)(r->end - r->p) < l - 1) {
+  if ((uint64_t)(r->end - r->p) < l - 1 || l - 1 > BT_FLAT_MAX) {
     r->bad = true;
     return;
   }
-  const uint8_t *flat = r->p;
+  if (out && l > 1 && (*out = malloc(l - 1))) {
+    memcpy(*out, r->p, l - 1);
+    *len = (uint32_t)(l - 1);
+  }
   r->p += l - 1;
-  if (!out) return;
-  bt_log_buf b = {0};
-  size_t off = bt_flat_render_json(flat, l - 1, &b);
-  if (off == (size_t)-1) r->bad = true;
-  else if (!b.failed) *out = strdup(b.data + off);
-  bt_log_buf_free(&b);
 }
 
 static void chunk_start(chunk_rd *c, const void *blob, int len, uint64_t first_seq,
@@ -849,6 +848,7 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   if (r->bad) return -1;
   bt_trace_event e;
   e.text = e.user_type = NULL;
+  e.flat_len = 0;
   e.seq = c->prev.seq + get_uv(r);
   e.type = r->p < r->end ? *r->p++ : (r->bad = true, 0);
   e.ts = c->prev.ts + get_sv(r);
@@ -914,13 +914,12 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
     memset(&e.p, 0, sizeof e.p);
     int kind = c->version == 2 ? DATA_JSON : r->p < r->end ? *r->p++ : (r->bad = true, 0);
     if (kind == DATA_JSON) get_str(r, want_strings ? &e.text : NULL);
-    else if (kind == DATA_FLAT) get_flat(r, want_strings ? &e.text : NULL);
+    else if (kind == DATA_FLAT) get_flat(r, want_strings ? &e.text : NULL, &e.flat_len);
     else if (kind != DATA_NONE) r->bad = true;
     get_str(r, want_strings ? &e.user_type : NULL);
     break;
   }
   }
-  e.flat_len = 0;
   if (r->bad) {
     free(e.text);
     free(e.user_type);
@@ -1278,6 +1277,13 @@ char *bt_trace_event_data_json(const bt_trace_event *ev) {
     add_dec(o, "commission", ev->p.fill.commission);
     break;
   default:
+    if (ev->text && ev->flat_len) {
+      bt_log_buf b = {0};
+      size_t off = bt_flat_render_json(ev->text, ev->flat_len, &b);
+      char *json = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
+      bt_log_buf_free(&b);
+      return json;
+    }
     return strdup(ev->text && *ev->text ? ev->text : "{}");
   }
   char *s = o ? cJSON_PrintUnformatted(o) : NULL;

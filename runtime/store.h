@@ -49,8 +49,9 @@ typedef struct bt_trace_event {
     struct { uint64_t order_id; int64_t qty, price, commission; } fill;
   } p;
   char *text;          /* ORDER: reject reason; other non-BAR types: data JSON; or NULL */
-  uint32_t flat_len;   /* writing only: > 0 when text holds a flat payload (bus.h) of this
-                        * many bytes instead (stored as is; read back as its JSON) */
+  uint32_t flat_len;   /* > 0: text holds a flat payload (bus.h) of this many bytes instead
+                        * of JSON, stored and read back as is (bt_trace_event_data_json
+                        * renders it) */
   char *user_type;     /* USER: the user's type name; else NULL */
 } bt_trace_event;
 

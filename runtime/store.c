@@ -280,7 +280,7 @@ static int reserve(bt_store *s, size_t need) {
 }
 
 /* LEB128 varints; signed values zigzag-encoded. */
-static size_t put_uv(uint8_t *p, uint64_t v) {
+static size_t put_uv_long(uint8_t *p, uint64_t v) {
   size_t n = 0;
   while (v >= 0x80) {
     p[n++] = (uint8_t)(v | 0x80);
@@ -289,7 +289,27 @@ static size_t put_uv(uint8_t *p, uint64_t v) {
   p[n++] = (uint8_t)v;
   return n;
 }
-static size_t put_sv(uint8_t *p, int64_t v) {
+/* Encoding a chunk is mostly this, on the writer thread: values of up to 3 bytes (nearly
+ * all of them) without a loop. */
+static inline size_t put_uv(uint8_t *p, uint64_t v) {
+  if (v < 0x80) {
+    p[0] = (uint8_t)v;
+    return 1;
+  }
+  if (v < 0x4000) {
+    p[0] = (uint8_t)(v | 0x80);
+    p[1] = (uint8_t)(v >> 7);
+    return 2;
+  }
+  if (v < 0x200000) {
+    p[0] = (uint8_t)(v | 0x80);
+    p[1] = (uint8_t)((v >> 7) | 0x80);
+    p[2] = (uint8_t)(v >> 14);
+    return 3;
+  }
+  return put_uv_long(p, v);
+}
+static inline size_t put_sv(uint8_t *p, int64_t v) {
   return put_uv(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
@@ -605,19 +625,23 @@ int bt_store_checkpoint(bt_store *s, bt_err *err) {
   return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : db_err(s, err, "checkpoint");
 }
 
-/* Chunk blob: version byte, the chunk's source names (varint count, then strings), then
- * per event, deltas against the previous event of the chunk as (zigzag) varints:
+/* Chunk blob: version byte, the chunk's source names (varint count, then strings), (v4)
+ * a price scale byte k: BAR prices are stored in units of 10^k raw units (prices quoted
+ * to the cent have k = 6, so a bar's price deltas take a byte or two instead of four),
+ * then per event, deltas against the previous event of the chunk as (zigzag) varints:
  *   seq, type (byte), ts, symbol, source index, seq - cause (0 = none),
- *   created, emitted - created, received - emitted, processed - received,
+ *   created, emitted - created, received, processed (v4: deltas against the previous
+ *   event's; v2/v3: received - emitted, processed - received),
  *   payload: BAR open, high, low, close (deltas) and volume (varint(2v) when a whole
  *   number, else 0x01 + 8 bytes); ORDER order_id, side, order type, status (bytes), qty,
  *   limit, stop, reason; FILL order_id, side, qty, price, commission; other types the
  *   data JSON and the user type.
  * Strings are varint(len + 1) then the bytes; 0 is NULL. */
-enum { CHUNK_VERSION = 3, EVENT_MAX_FIXED = 16 * 10 + 10 };
+enum { CHUNK_VERSION = 4, EVENT_MAX_FIXED = 16 * 10 + 10 };
 /* Version 3 stores the payload of the other types after a kind byte, and a flat payload
- * as is: its JSON is rendered when it is read, not on the writer's thread. Version 2
- * chunks (the JSON string alone) are still read. */
+ * as is: its JSON is rendered when it is read, not on the writer's thread. Version 4
+ * encodes received/processed against the previous event's (the writer stamps them per
+ * batch: mostly one byte each). Versions 2 (the JSON string alone) and 3 still read. */
 enum { DATA_NONE, DATA_JSON, DATA_FLAT };
 
 static size_t text_len(const bt_trace_event *e) { return e->flat_len ? e->flat_len : strlen(e->text); }
@@ -632,6 +656,36 @@ static size_t put_str(uint8_t *p, const char *s, size_t len) {
   size_t n = put_uv(p, len + 1);
   memcpy(p + n, s, len);
   return n + len;
+}
+
+static const int64_t P10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* Is v a multiple of 10^k? Constant divisors: a multiply each, not a division. */
+static inline bool multiple_of_p10(int64_t v, int k) {
+  switch (k) {
+  case 8: return v % 100000000 == 0;
+  case 7: return v % 10000000 == 0;
+  case 6: return v % 1000000 == 0;
+  case 5: return v % 100000 == 0;
+  case 4: return v % 10000 == 0;
+  case 3: return v % 1000 == 0;
+  case 2: return v % 100 == 0;
+  case 1: return v % 10 == 0;
+  default: return true;
+  }
+}
+
+/* The largest k <= 8 such that every BAR price of the chunk is a multiple of 10^k. */
+static int price_scale(const bt_trace_event *evs, size_t n) {
+  int k = 8;
+  for (size_t i = 0; i < n && k; i++) {
+    if (evs[i].type != BT_EV_BAR) continue;
+    const int64_t v[4] = {evs[i].p.bar.open, evs[i].p.bar.high, evs[i].p.bar.low,
+                          evs[i].p.bar.close};
+    for (int j = 0; j < 4; j++)
+      while (k && !multiple_of_p10(v[j], k)) k--;
+  }
+  return k;
 }
 
 int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
@@ -662,6 +716,9 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   p[len++] = CHUNK_VERSION;
   len += put_uv(p + len, nsrc);
   for (size_t k = 0; k < nsrc; k++) len += put_str(p + len, srcs[k], strlen(srcs[k]));
+  int scale = price_scale(evs, n);
+  const int64_t unit = P10[scale];
+  p[len++] = (uint8_t)scale;
   bt_trace_event prev = {.seq = evs[0].seq - 1};
   int64_t ts_min = INT64_MAX, ts_max = INT64_MIN;
   uint32_t types = 0;
@@ -678,23 +735,26 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     len += put_uv(p + len, e->cause && e->cause < e->seq ? e->seq - e->cause : 0);
     len += put_sv(p + len, (int64_t)(e->created - prev.created));
     len += put_sv(p + len, (int64_t)(e->emitted - e->created));
-    len += put_sv(p + len, (int64_t)(e->received - e->emitted));
-    len += put_sv(p + len, (int64_t)(e->processed - e->received));
+    len += put_sv(p + len, (int64_t)(e->received - prev.received));
+    len += put_sv(p + len, (int64_t)(e->processed - prev.processed));
     switch (e->type) {
     case BT_EV_BAR: {
-      len += put_sv(p + len, e->p.bar.open - prev.p.bar.open);
-      len += put_sv(p + len, e->p.bar.high - prev.p.bar.high);
-      len += put_sv(p + len, e->p.bar.low - prev.p.bar.low);
-      len += put_sv(p + len, e->p.bar.close - prev.p.bar.close);
+      /* prev holds the scaled prices */
+      int64_t o = e->p.bar.open / unit, h = e->p.bar.high / unit, l = e->p.bar.low / unit,
+              c = e->p.bar.close / unit;
+      len += put_sv(p + len, o - prev.p.bar.open);
+      len += put_sv(p + len, h - prev.p.bar.high);
+      len += put_sv(p + len, l - prev.p.bar.low);
+      len += put_sv(p + len, c - prev.p.bar.close);
+      prev.p.bar.open = o, prev.p.bar.high = h, prev.p.bar.low = l, prev.p.bar.close = c;
       double v = e->p.bar.volume;
-      if (v >= 0 && v < 4611686018427387904.0 && v == floor(v)) {
+      if (v >= 0 && v < 4611686018427387904.0 && (double)(int64_t)v == v) {
         len += put_uv(p + len, (uint64_t)v << 1);
       } else {
         p[len++] = 1;
         memcpy(p + len, &v, 8);
         len += 8;
       }
-      prev.p.bar = e->p.bar;
       break;
     }
     case BT_EV_ORDER:
@@ -723,6 +783,8 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     prev.seq = e->seq;
     prev.ts = e->ts;
     prev.created = e->created;
+    prev.received = e->received;
+    prev.processed = e->processed;
   }
   /* the blob first: a committed row always points at bytes that exist */
   uint64_t off;
@@ -748,7 +810,9 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   size_t nb = 0;
   for (size_t i = 0; i < n; i++)
     if (evs[i].cause && evs[i].cause < evs[i].seq) buckets[nb++] = evs[i].cause >> 10;
-  qsort(buckets, nb, sizeof *buckets, cmp_u64);
+  bool sorted = true; /* causes mostly come in order: no sort needed then */
+  for (size_t i = 1; i < nb && sorted; i++) sorted = buckets[i - 1] <= buckets[i];
+  if (!sorted) qsort(buckets, nb, sizeof *buckets, cmp_u64);
   for (size_t bi = 0; bi < nb && !rc; bi++) {
     if (bi && buckets[bi] == buckets[bi - 1]) continue;
     uint64_t bucket = buckets[bi], prev_cause = bucket << 10, first = 0;
@@ -780,6 +844,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
 typedef struct chunk_rd {
   rd r;
   int version;
+  int64_t unit;                 /* BAR prices are stored in units of this many raw units */
   uint64_t left;
   bt_trace_event prev;
   char *srcs[64];
@@ -827,13 +892,19 @@ static void chunk_start(chunk_rd *c, const void *blob, int len, uint64_t first_s
                         uint64_t n) {
   chunk_end(c);
   c->r = (rd){blob, (const uint8_t *)blob + len, false};
-  if (len < 1 || (*c->r.p != CHUNK_VERSION && *c->r.p != 2)) {
+  if (len < 1 || *c->r.p < 2 || *c->r.p > CHUNK_VERSION) {
     c->r.bad = true;
   } else {
     c->version = *c->r.p++;
     uint64_t nsrc = get_uv(&c->r);
     for (uint64_t k = 0; k < nsrc && k < 64 && !c->r.bad; k++) get_str(&c->r, &c->srcs[c->nsrc++]);
     if (nsrc > 64) c->r.bad = true;
+    int scale = 0;
+    if (c->version >= 4) {
+      if (c->r.p < c->r.end && *c->r.p <= 8) scale = *c->r.p++;
+      else c->r.bad = true;
+    }
+    c->unit = P10[scale];
   }
   c->left = n;
   memset(&c->prev, 0, sizeof c->prev);
@@ -859,11 +930,17 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   e.cause = back ? e.seq - back : 0;
   e.created = c->prev.created + (uint64_t)get_sv(r);
   e.emitted = e.created + (uint64_t)get_sv(r);
-  e.received = e.emitted + (uint64_t)get_sv(r);
-  e.processed = e.received + (uint64_t)get_sv(r);
+  if (c->version >= 4) {
+    e.received = c->prev.received + (uint64_t)get_sv(r);
+    e.processed = c->prev.processed + (uint64_t)get_sv(r);
+  } else {
+    e.received = e.emitted + (uint64_t)get_sv(r);
+    e.processed = e.received + (uint64_t)get_sv(r);
+  }
   switch (e.type) {
   case BT_EV_BAR: {
     e.side = e.otype = e.ostatus = 0;
+    /* prev holds the scaled prices */
     e.p.bar.open = c->prev.p.bar.open + get_sv(r);
     e.p.bar.high = c->prev.p.bar.high + get_sv(r);
     e.p.bar.low = c->prev.p.bar.low + get_sv(r);
@@ -879,6 +956,10 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
       e.p.bar.volume = (double)(vtag >> 1);
     }
     c->prev.p.bar = e.p.bar;
+    e.p.bar.open *= c->unit;
+    e.p.bar.high *= c->unit;
+    e.p.bar.low *= c->unit;
+    e.p.bar.close *= c->unit;
     break;
   }
   case BT_EV_ORDER:
@@ -928,6 +1009,8 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   c->prev.seq = e.seq;
   c->prev.ts = e.ts;
   c->prev.created = e.created;
+  c->prev.received = e.received;
+  c->prev.processed = e.processed;
   c->left--;
   *ev = e;
   return 1;

@@ -264,9 +264,10 @@ static void test_pipeline(void) {
   bt_store_close(st);
 }
 
-/* Bars of every shape (a price 100 away from the close, a jump of decades in time, a
- * symbol past 65535, a non-integral volume, a negative price) through a ring that wraps
- * many times: every one comes back exactly as published, in order, with sane timings. */
+/* Bars of every shape (prices to the cent and to the last digit, a price 100 away from
+ * the close, a jump of decades in time, a symbol past 65535, a non-integral volume, a
+ * negative price) through a ring that wraps many times: every one comes back exactly
+ * as published, in order, with sane timings. */
 static void test_bar_records(void) {
   bt_trace_cfg cfg;
   bt_trace_cfg_defaults(&cfg, "/nonexistent");
@@ -283,9 +284,12 @@ static void test_bar_records(void) {
     int kind = (int)(rng >> 60); /* 0..15: mostly close to the last bar */
     bt_bar *b = &sent[i];
     int64_t t = i ? sent[i - 1].time + 60 : 1700000000;
-    int64_t close = 1000000000 + (int64_t)(rng >> 40) % 100000;
-    *b = (bt_bar){.time = t, .close.v = close, .open.v = close - 300, .high.v = close + 900,
-                  .low.v = close - 1200, .volume = (double)(rng >> 50), .symbol = 0};
+    /* the first half quoted to the cent (the store keeps them in units of 10^6), the
+     * second to the last raw digit */
+    int64_t u = i < NB / 2 ? 1000000 : 1;
+    int64_t close = 1000000000 + (int64_t)(rng >> 40) % 1000 * u;
+    *b = (bt_bar){.time = t, .close.v = close, .open.v = close - 3 * u, .high.v = close + 9 * u,
+                  .low.v = close - 12 * u, .volume = (double)(rng >> 50), .symbol = 0};
     if (kind == 1) b->high.v = close + 100 * 100000000ll;        /* +100.0: past int32 */
     if (kind == 2) b->low.v = close - 50 * 100000000ll;
     if (kind == 3) b->time = t + 80ll * 365 * 86400;             /* decades later */

@@ -358,7 +358,7 @@ typedef struct trace_run {
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
   uint64_t dropped, blocked_waits, blocked_ns;
   bool bars_critical;
-  bt_trace_event stash;         /* bars "none": the latest BAR, pushed if it causes something */
+  rec_bar stash;                /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
   const char *src_ptr[SRC_CACHE], *src_name[SRC_CACHE], *src_feed;
   int nsrc_seen;
@@ -548,11 +548,8 @@ static void put_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
 static void stash_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
                       const bt_bar *bar) {
   trace_run *r = ud;
-  bt_trace_event *e = &r->stash;
-  *e = (bt_trace_event){.seq = id, .ts = bar->time, .created = created, .emitted = emitted,
-                        .symbol = bar->symbol, .type = BT_EV_BAR, .source = r->src_feed,
-                        .p.bar = {bar->open.v, bar->high.v, bar->low.v, bar->close.v,
-                                  bar->volume}};
+  r->stash = (rec_bar){.kind = REC_BAR, .seq = id, .created = created, .emitted = emitted,
+                       .bar = *bar};
   r->stash_full = true;
 }
 
@@ -560,11 +557,7 @@ static void stash_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
 static void on_event(void *ud, const bt_event *ev) {
   trace_run *r = ud;
   if (r->stash_full && ev->causation_id == r->stash.seq) {
-    const bt_trace_event *b = &r->stash;
-    bt_bar bar = {.time = b->ts, .open.v = b->p.bar.open, .high.v = b->p.bar.high,
-                  .low.v = b->p.bar.low, .close.v = b->p.bar.close, .volume = b->p.bar.volume,
-                  .symbol = b->symbol};
-    put_bar(r, b->seq, b->created, b->emitted, &bar);
+    put_bar(r, r->stash.seq, r->stash.created, r->stash.emitted, &r->stash.bar);
     r->stash_full = false;
   }
   /* the payload first: it decides the record's size */

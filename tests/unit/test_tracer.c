@@ -1,6 +1,6 @@
 /* Tracer: latency histogram, sampler (critical + context + causes, seeded), the full
- * pipeline bus -> ring -> writer -> store, bars stored exactly whichever ring record
- * carries them, a full ring (drop vs block), crash safety. */
+ * pipeline bus -> ring -> writer -> store, bars stored exactly, bars "none" (only the
+ * bars that caused something), a full ring (drop vs block), crash safety. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +331,53 @@ static void test_bar_records(void) {
   bt_store_close(st);
 }
 
+/* bars "none": only the bars that caused something are stored, whole, and every FILL
+ * still leads back through its ORDER to its BAR. */
+static void test_bars_none(void) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  store_path(cfg.store, sizeof cfg.store);
+  cfg.bars = BT_TRACE_BARS_NONE;
+  synth s;
+  synth_start(&s, &cfg, "55555555-none-4000-8000-000000000000");
+  const int NB = 1000, EVERY = 50;
+  for (int i = 1; i <= NB; i++) publish_bar(s.bus, i, EVERY, 0);
+  synth_end(&s);
+  bt_store *st = NULL;
+  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
+  bt_store_run run;
+  memset(&run, 0, sizeof run);
+  if (st) CHECK_OK(bt_store_find_run(st, "55555555", &run, &err));
+  bt_store_filter q = {.run_no = run.run_no};
+  bt_store_iter *it = NULL;
+  if (st) CHECK_OK(bt_store_query(st, &q, &it, &err));
+  bt_trace_event ev;
+  int bars = 0, orders = 0, fills = 0, bad = 0;
+  uint64_t last_bar = 0;
+  while (it && bt_store_iter_next(it, &ev, &err) == 1) {
+    if (ev.type == BT_EV_BAR) {
+      bars++;
+      last_bar = ev.seq;
+      /* publish_bar's bar i: time 1000 + i, open 10 + i % 7; caused an ORDER: i % 50 == 0 */
+      int64_t i = ev.ts - 1000;
+      if (i % EVERY != 0 || ev.p.bar.open != bt_dec_from_int(10 + i % 7).v ||
+          ev.p.bar.high != bt_dec_from_int(20).v || ev.p.bar.volume != 100)
+        bad++;
+    } else if (ev.type == BT_EV_ORDER) {
+      orders++;
+      if (ev.cause != last_bar) bad++;
+    } else if (ev.type == BT_EV_FILL) {
+      fills++;
+    }
+  }
+  bt_store_iter_free(it);
+  CHECK(bars == NB / EVERY && orders == NB / EVERY && fills == NB / EVERY);
+  CHECK(bad == 0);
+  CHECK(run.stored == (uint64_t)(3 * NB / EVERY) && run.lineage_gaps == 0);
+  bt_store_run_clear(&run);
+  bt_store_close(st);
+}
+
 /* A tiny ring flooded faster than the writer can insert: "drop" loses only non-critical
  * events and reports how many; "block" loses nothing. */
 static void flood(const char *policy_name, bt_trace_full policy, uint64_t *published,
@@ -440,6 +487,7 @@ int main(void) {
   test_sampler();
   test_pipeline();
   test_bar_records();
+  test_bars_none();
   test_ring_full();
   test_crash();
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -869,17 +869,19 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    if (pthread_create(&r->thread, NULL, writer_main, r))
-      rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
-    else r->thread_started = true;
-    /* without a checkpointer the writer checkpoints itself (SQLite's default) */
+    /* The checkpointer first: the writer's connection is told to leave checkpoints to it
+     * before the writer thread owns that connection. Without a checkpointer the writer
+     * checkpoints itself (SQLite's default). */
     bt_err cerr = {0};
-    if (!rc && bt_store_open(&r->ckpt_store, t->cfg.store, &cerr) == 0 &&
+    if (bt_store_open(&r->ckpt_store, t->cfg.store, &cerr) == 0 &&
         pthread_create(&r->ckpt_thread, NULL, ckpt_main, r) == 0) {
       r->ckpt_started = true;
       bt_store_no_autocheckpoint(r->store);
     }
     bt_err_clear(&cerr);
+    if (pthread_create(&r->thread, NULL, writer_main, r))
+      rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
+    else r->thread_started = true;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   /* Kept even on failure: the run calls on_end for every run it started, which frees it. */

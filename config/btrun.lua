@@ -38,6 +38,10 @@ return {
   --   context_window = 5,       -- events kept before and after each critical event
   --   critical = { "SIGNAL", "ORDER", "FILL", "RISK_BREACH", "PORTFOLIO" },
   --   seed = 1,
+  --   ring_size = 65536,        -- buffer between the run and the store writer, in
+  --                             -- events of 128 bytes (a bar takes 88)
+  --   full_policy = "block",    -- "block" | "drop" (non-critical events, counted)
+  --   commit_ms = 100,          -- what a killed process loses at most
   -- },
 
   -- Product analytics to PostHog (docs/analytics.md); off without an API key

@@ -1,11 +1,12 @@
 /* tracer.h - records every run's bus events into the event store.
  *
- * The tracer is a run observer. For each run it subscribes to the bus; its handler runs
- * on the run thread and only copies a fixed-size bt_trace_event into a bounded
- * single-producer ring (no formatting, no allocation for BAR/ORDER/FILL). A writer
- * thread drains the ring, stamps received_at/processed_at, applies the sampler, keeps
- * latency histograms and writes batched transactions (one every commit_ms) to the
- * store. The run thread waits only when the ring is full: critical events always wait
+ * The tracer is a run observer. For each run it subscribes to the bus (bars through the
+ * bus's bar path); its handlers run on the run thread and only append a record to a
+ * bounded single-producer byte ring (no formatting; no allocation for BAR/ORDER/FILL
+ * or payloads up to 4 KB). A writer thread takes the ring in batches, staying some
+ * 256 KB behind the run thread (docs/architecture.md says why), stamps
+ * received_at/processed_at, applies the sampler, keeps latency histograms and writes
+ * batched transactions (one every commit_ms) to the store. The run thread waits only when the ring is full: critical events always wait
  * (backpressure, never dropped); other events wait too under full_policy "block", or
  * are dropped, counted and reported (runs.events_dropped) under "drop".
  * on_end drains and commits everything, then writes the runs row (status, metrics,
@@ -34,7 +35,7 @@ typedef struct bt_trace_cfg {
   uint32_t critical_mask;       /* SIGNAL ORDER FILL PORTFOLIO RISK_BREACH */
   bt_trace_bars bars;           /* all */
   uint64_t seed;                /* 1 */
-  uint32_t ring_size;           /* 65536 events (rounded up to a power of two) */
+  uint32_t ring_size;           /* 65536 events of 128 bytes (a power of two) */
   bt_trace_full full_policy;    /* block */
   int commit_ms;                /* 100: committed data is what survives a kill */
 } bt_trace_cfg;

@@ -197,6 +197,19 @@ static void read_run(const char *path, const char *run_id, bt_store_run *run) {
   bt_store_close(st);
 }
 
+/* Opens the store at path read-only and queries the events of run `id` of the types in
+ * mask (0 = all); *run is filled (zeroed when missing). The caller frees all three. */
+static void query_run(const char *path, const char *id, uint32_t mask, bt_store **st,
+                      bt_store_run *run, bt_store_iter **it) {
+  *st = NULL;
+  *it = NULL;
+  memset(run, 0, sizeof *run);
+  CHECK_OK(bt_store_open_readonly(st, path, &err));
+  if (*st) CHECK_OK(bt_store_find_run(*st, id, run, &err));
+  bt_store_filter q = {.run_no = run->run_no, .type_mask = mask};
+  if (*st) CHECK_OK(bt_store_query(*st, &q, it, &err));
+}
+
 static void test_pipeline(void) {
   bt_trace_cfg cfg;
   bt_trace_cfg_defaults(&cfg, "/nonexistent");
@@ -299,14 +312,10 @@ static void test_bar_records(void) {
     ids[i] = bt_bus_publish_bar(s.bus, b);
   }
   synth_end(&s);
-  bt_store *st = NULL;
-  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
+  bt_store *st;
   bt_store_run run;
-  memset(&run, 0, sizeof run);
-  if (st) CHECK_OK(bt_store_find_run(st, "44444444", &run, &err));
-  bt_store_filter q = {.run_no = run.run_no, .type_mask = BT_EV_MASK(BT_EV_BAR)};
-  bt_store_iter *it = NULL;
-  if (st) CHECK_OK(bt_store_query(st, &q, &it, &err));
+  bt_store_iter *it;
+  query_run(cfg.store, "44444444", BT_EV_MASK(BT_EV_BAR), &st, &run, &it);
   bt_trace_event ev;
   int n = 0, bad = 0;
   uint64_t last_emitted = 0;
@@ -343,14 +352,10 @@ static void test_bars_none(void) {
   const int NB = 1000, EVERY = 50;
   for (int i = 1; i <= NB; i++) publish_bar(s.bus, i, EVERY, 0);
   synth_end(&s);
-  bt_store *st = NULL;
-  CHECK_OK(bt_store_open_readonly(&st, cfg.store, &err));
+  bt_store *st;
   bt_store_run run;
-  memset(&run, 0, sizeof run);
-  if (st) CHECK_OK(bt_store_find_run(st, "55555555", &run, &err));
-  bt_store_filter q = {.run_no = run.run_no};
-  bt_store_iter *it = NULL;
-  if (st) CHECK_OK(bt_store_query(st, &q, &it, &err));
+  bt_store_iter *it;
+  query_run(cfg.store, "55555555", 0, &st, &run, &it);
   bt_trace_event ev;
   int bars = 0, orders = 0, fills = 0, bad = 0;
   uint64_t last_bar = 0;

@@ -660,32 +660,42 @@ static size_t put_str(uint8_t *p, const char *s, size_t len) {
 
 static const int64_t P10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
-/* Is v a multiple of 10^k? Constant divisors: a multiply each, not a division. */
-static inline bool multiple_of_p10(int64_t v, int k) {
-  switch (k) {
-  case 8: return v % 100000000 == 0;
-  case 7: return v % 10000000 == 0;
-  case 6: return v % 1000000 == 0;
-  case 5: return v % 100000 == 0;
-  case 4: return v % 10000 == 0;
-  case 3: return v % 1000 == 0;
-  case 2: return v % 100 == 0;
-  case 1: return v % 10 == 0;
-  default: return true;
+/* The largest k <= 8 such that every BAR price of the chunk is a multiple of 10^k: one
+ * pass, each test a remainder by a constant (a multiply, not a division). A bar that
+ * fails at k is tested again at k - 1; the bars before it pass any smaller k. */
+static int price_scale(const bt_trace_event *evs, size_t n) {
+  size_t i = 0;
+  for (int k = 8; k > 0; k--) {
+#define ALL_MULTIPLES_OF(P)                                                                \
+  for (; i < n; i++) {                                                                     \
+    const bt_trace_event *e = &evs[i];                                                     \
+    if (e->type == BT_EV_BAR && (e->p.bar.open % (P) || e->p.bar.high % (P) ||             \
+                                 e->p.bar.low % (P) || e->p.bar.close % (P)))              \
+      break;                                                                               \
+  }                                                                                        \
+  break
+    switch (k) {
+    case 8: ALL_MULTIPLES_OF(100000000);
+    case 7: ALL_MULTIPLES_OF(10000000);
+    case 6: ALL_MULTIPLES_OF(1000000);
+    case 5: ALL_MULTIPLES_OF(100000);
+    case 4: ALL_MULTIPLES_OF(10000);
+    case 3: ALL_MULTIPLES_OF(1000);
+    case 2: ALL_MULTIPLES_OF(100);
+    default: ALL_MULTIPLES_OF(10);
+    }
+#undef ALL_MULTIPLES_OF
+    if (i == n) return k;
   }
+  return 0;
 }
 
-/* The largest k <= 8 such that every BAR price of the chunk is a multiple of 10^k. */
-static int price_scale(const bt_trace_event *evs, size_t n) {
-  int k = 8;
-  for (size_t i = 0; i < n && k; i++) {
-    if (evs[i].type != BT_EV_BAR) continue;
-    const int64_t v[4] = {evs[i].p.bar.open, evs[i].p.bar.high, evs[i].p.bar.low,
-                          evs[i].p.bar.close};
-    for (int j = 0; j < 4; j++)
-      while (k && !multiple_of_p10(v[j], k)) k--;
-  }
-  return k;
+/* Exact division by 10^k of multiples of it: 10^k = 2^k * 5^k, so a shift and a multiply
+ * by the inverse of 5^k modulo 2^64 (exact for negative values too). */
+static uint64_t inverse_mod_2_64(uint64_t a) { /* a odd: Newton's iteration */
+  uint64_t x = a; /* correct to 3 bits */
+  for (int i = 0; i < 5; i++) x *= 2 - a * x;
+  return x;
 }
 
 int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
@@ -717,7 +727,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   len += put_uv(p + len, nsrc);
   for (size_t k = 0; k < nsrc; k++) len += put_str(p + len, srcs[k], strlen(srcs[k]));
   int scale = price_scale(evs, n);
-  const int64_t unit = P10[scale];
+  const uint64_t inv5 = inverse_mod_2_64((uint64_t)P10[scale] >> scale); /* 5^scale */
   p[len++] = (uint8_t)scale;
   bt_trace_event prev = {.seq = evs[0].seq - 1};
   int64_t ts_min = INT64_MAX, ts_max = INT64_MIN;
@@ -740,8 +750,10 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     switch (e->type) {
     case BT_EV_BAR: {
       /* prev holds the scaled prices */
-      int64_t o = e->p.bar.open / unit, h = e->p.bar.high / unit, l = e->p.bar.low / unit,
-              c = e->p.bar.close / unit;
+#define SCALED(v) (int64_t)((uint64_t)((v) >> scale) * inv5)
+      int64_t o = SCALED(e->p.bar.open), h = SCALED(e->p.bar.high), l = SCALED(e->p.bar.low),
+              c = SCALED(e->p.bar.close);
+#undef SCALED
       len += put_sv(p + len, o - prev.p.bar.open);
       len += put_sv(p + len, h - prev.p.bar.high);
       len += put_sv(p + len, l - prev.p.bar.low);

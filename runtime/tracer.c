@@ -671,29 +671,40 @@ static void commit(trace_run *r) {
 }
 
 /* Sampler output: the end of the event's life in the tracer. */
-static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
-  trace_run *r = ud;
+/* The end of an event's life in the tracer: processed_at, the latency histograms, and
+ * (when kept) its timings made relative to the run's clock origin, as stored. */
+static inline void finish_event(trace_run *r, bt_trace_event *e, bool kept) {
   e->processed = r->now;
   uint64_t created = e->created ? e->created : e->emitted;
   if (e->type < BT_EV__COUNT) {
     bt_lat_hist_add(&r->lat[e->type], e->processed > created ? e->processed - created : 0);
     bt_lat_hist_add(&r->queue[e->type], e->received > e->emitted ? e->received - e->emitted : 0);
   }
+  if (!kept) return;
+  e->created = created - r->origin;
+  e->emitted -= r->origin;
+  e->received -= r->origin;
+  e->processed -= r->origin;
+}
+
+static inline void chunk_added(trace_run *r, int stream) {
+  r->stored++;
+  if (++r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
+}
+
+/* Sampler output. */
+static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
+  trace_run *r = ud;
+  finish_event(r, e, kept);
   if (!kept) {
     r->sampled_out++;
     free(e->text);
     free(e->user_type);
     return;
   }
-  r->stored++;
-  /* stored timings are relative to the run's clock origin */
-  e->created = created - r->origin;
-  e->emitted -= r->origin;
-  e->received -= r->origin;
-  e->processed -= r->origin;
   int stream = e->type != BT_EV_BAR;
-  r->chunk[stream][r->nchunk[stream]++] = *e;
-  if (r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
+  r->chunk[stream][r->nchunk[stream]] = *e;
+  chunk_added(r, stream);
 }
 
 #define CKPT_MS 250
@@ -780,17 +791,26 @@ static void *writer_main(void *arg) {
         tail += r->cap - (tail & (r->cap - 1));
         continue;
       }
-      /* copied out: writing into the ring would pull its cache lines away from the run
-       * thread, which writes them again one lap later */
-      bt_trace_event e;
-      size_t size;
-      read_record(r, p, &e, &size);
-      tail += size;
-      e.received = received;
       /* processed_at: the clock is read every CLOCK_EVERY events, not per event */
       if ((++taken & (CLOCK_EVERY - 1)) == 0) r->now = bt_bus_clock_ns();
-      if (keep_all) on_sampled(r, &e, true);
-      else bt_sampler_push(r->sampler, &e);
+      /* decoded out of the ring (writing into it would pull its cache lines away from
+       * the run thread, which writes them again one lap later): when every event is
+       * kept, straight into its chunk */
+      size_t size;
+      if (keep_all) {
+        int stream = p[0] != REC_BAR;
+        bt_trace_event *e = &r->chunk[stream][r->nchunk[stream]];
+        read_record(r, p, e, &size);
+        e->received = received;
+        finish_event(r, e, true);
+        chunk_added(r, stream);
+      } else {
+        bt_trace_event e;
+        read_record(r, p, &e, &size);
+        e.received = received;
+        bt_sampler_push(r->sampler, &e);
+      }
+      tail += size;
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))

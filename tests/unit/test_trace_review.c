@@ -4,7 +4,8 @@
  * near the int64 limits; the tracer's byte ring with records of every size (records
  * that end exactly at the ring's end, wrap markers, JSON payloads on both sides of the
  * inline limit, flat payloads) under "block", "drop" and a sampler: every stored event
- * is exactly the one published with its seq, none twice, every loss counted. */
+ * is exactly the one published with its seq, none twice, every loss counted; bars
+ * "none" under "drop" keeps the bar a critical event points at. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -816,6 +817,67 @@ static void test_ring(void) {
   bt_store_run_clear(&r.run);
 }
 
+/* bars "none" under full_policy "drop": the bar that caused a critical event is its
+ * lineage's start and must be stored with it (docs/events.md: "none" keeps the bars that
+ * caused a kept event, so lineage still starts at a bar), even while a flood of
+ * non-critical events fills the ring. */
+static void test_bars_none_drop(void) {
+  bt_trace_cfg cfg;
+  bt_trace_cfg_defaults(&cfg, "/nonexistent");
+  mkpath(cfg.store, sizeof cfg.store, "none-drop");
+  cfg.ring_size = 1024;
+  cfg.full_policy = BT_TRACE_FULL_DROP;
+  cfg.bars = BT_TRACE_BARS_NONE;
+  bt_tracer *t = NULL;
+  CHECK_OK(bt_tracer_new(&t, &cfg, &err));
+  if (!t) return;
+  bt_run_observer obs = bt_tracer_observer(t);
+  bt_bus *bus = bt_bus_new();
+  bt_run_info info = make_info("a0e0d000-none-4000-8000-000000000000");
+  CHECK_OK(obs.on_start(obs.ud, &info, bus, &err));
+  json_of(0, 3000, big_json);
+  enum { ROUNDS = 400 };
+  for (int round = 0; round < ROUNDS; round++) {
+    for (int i = 0; i < 100; i++) { /* 300 KB: more than the ring holds */
+      bt_event ue = {.type = BT_EV_USER, .user_type = "tick", .timestamp = 1, .source = "user",
+                     .data_json = big_json};
+      bt_bus_publish(bus, &ue);
+    }
+    bt_bar bar = bar_of((uint64_t)round);
+    uint64_t bid = bt_bus_publish_bar(bus, &bar);
+    bt_order o = {.id = (uint64_t)round + 1, .type = BT_MARKET, .qty = bt_dec_from_int(1)};
+    bt_event oe = {.type = BT_EV_ORDER, .timestamp = bar.time, .causation_id = bid,
+                   .source = "strategy", .p.order = &o};
+    bt_bus_publish(bus, &oe);
+  }
+  bt_run_outcome oc = {.status = BT_RUN_COMPLETED, .events = bt_bus_last_id(bus), .metrics_json = "{}"};
+  obs.on_end(obs.ud, &info, &oc);
+  obs.on_close(obs.ud);
+  bt_bus_free(bus);
+  bt_store *s = NULL;
+  bt_store_run run = {0};
+  CHECK_OK(bt_store_open_readonly(&s, cfg.store, &err));
+  if (!s) return;
+  CHECK_OK(bt_store_find_run(s, "a0e0d000", &run, &err));
+  bt_store_filter q = {.run_no = run.run_no,
+                       .type_mask = BT_EV_MASK(BT_EV_ORDER) | BT_EV_MASK(BT_EV_BAR)};
+  bt_store_iter *it = NULL;
+  CHECK_OK(bt_store_query(s, &q, &it, &err));
+  bt_trace_event ev;
+  int orders = 0, orphans = 0;
+  uint64_t last_bar = 0;
+  while (it && bt_store_iter_next(it, &ev, &err) == 1) {
+    if (ev.type == BT_EV_BAR) last_bar = ev.seq;
+    else orders++, orphans += ev.cause != last_bar;
+  }
+  bt_store_iter_free(it);
+  bt_store_close(s);
+  CHECK(orders == ROUNDS);
+  if (orphans) fprintf(stderr, "bars none + drop: %d of %d orders lost their bar\n", orphans, orders);
+  CHECK(orphans == 0);
+  bt_store_run_clear(&run);
+}
+
 int main(void) {
   bt_log_set_level(BT_LOG_ERROR); /* the drop warnings are expected */
   int64_t v = 42;
@@ -827,6 +889,7 @@ int main(void) {
   test_old_chunks_schema2();
   test_price_scale();
   test_ring();
+  test_bars_none_drop();
   test_price_swing_past_int64(); /* last: under UBSan an overflow ends the process */
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   return failures != 0;

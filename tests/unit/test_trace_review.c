@@ -838,9 +838,11 @@ static void test_bars_none_drop(void) {
   json_of(0, 3000, big_json);
   enum { ROUNDS = 400 };
   for (int round = 0; round < ROUNDS; round++) {
-    for (int i = 0; i < 100; i++) { /* 300 KB: more than the ring holds */
+    /* more than the ring holds, the last records small: the ring is full to within a
+     * small record when the bar comes */
+    for (int i = 0; i < 340; i++) {
       bt_event ue = {.type = BT_EV_USER, .user_type = "tick", .timestamp = 1, .source = "user",
-                     .data_json = big_json};
+                     .data_json = i < 40 ? big_json : NULL};
       bt_bus_publish(bus, &ue);
     }
     bt_bar bar = bar_of((uint64_t)round);

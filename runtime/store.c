@@ -754,10 +754,10 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
       int64_t o = SCALED(e->p.bar.open), h = SCALED(e->p.bar.high), l = SCALED(e->p.bar.low),
               c = SCALED(e->p.bar.close);
 #undef SCALED
-      len += put_sv(p + len, o - prev.p.bar.open);
-      len += put_sv(p + len, h - prev.p.bar.high);
-      len += put_sv(p + len, l - prev.p.bar.low);
-      len += put_sv(p + len, c - prev.p.bar.close);
+      len += put_sv(p + len, (int64_t)((uint64_t)o - (uint64_t)prev.p.bar.open));
+      len += put_sv(p + len, (int64_t)((uint64_t)h - (uint64_t)prev.p.bar.high));
+      len += put_sv(p + len, (int64_t)((uint64_t)l - (uint64_t)prev.p.bar.low));
+      len += put_sv(p + len, (int64_t)((uint64_t)c - (uint64_t)prev.p.bar.close));
       prev.p.bar.open = o, prev.p.bar.high = h, prev.p.bar.low = l, prev.p.bar.close = c;
       double v = e->p.bar.volume;
       if (v >= 0 && v < 4611686018427387904.0 && (double)(int64_t)v == v) {
@@ -953,10 +953,10 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   case BT_EV_BAR: {
     e.side = e.otype = e.ostatus = 0;
     /* prev holds the scaled prices */
-    e.p.bar.open = c->prev.p.bar.open + get_sv(r);
-    e.p.bar.high = c->prev.p.bar.high + get_sv(r);
-    e.p.bar.low = c->prev.p.bar.low + get_sv(r);
-    e.p.bar.close = c->prev.p.bar.close + get_sv(r);
+    e.p.bar.open = (int64_t)((uint64_t)c->prev.p.bar.open + (uint64_t)get_sv(r));
+    e.p.bar.high = (int64_t)((uint64_t)c->prev.p.bar.high + (uint64_t)get_sv(r));
+    e.p.bar.low = (int64_t)((uint64_t)c->prev.p.bar.low + (uint64_t)get_sv(r));
+    e.p.bar.close = (int64_t)((uint64_t)c->prev.p.bar.close + (uint64_t)get_sv(r));
     uint64_t vtag = get_uv(r);
     if (vtag == 1) {
       if (r->end - r->p < 8) r->bad = true;
@@ -968,10 +968,10 @@ static int chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
       e.p.bar.volume = (double)(vtag >> 1);
     }
     c->prev.p.bar = e.p.bar;
-    e.p.bar.open *= c->unit;
-    e.p.bar.high *= c->unit;
-    e.p.bar.low *= c->unit;
-    e.p.bar.close *= c->unit;
+    e.p.bar.open = (int64_t)((uint64_t)e.p.bar.open * (uint64_t)c->unit);
+    e.p.bar.high = (int64_t)((uint64_t)e.p.bar.high * (uint64_t)c->unit);
+    e.p.bar.low = (int64_t)((uint64_t)e.p.bar.low * (uint64_t)c->unit);
+    e.p.bar.close = (int64_t)((uint64_t)e.p.bar.close * (uint64_t)c->unit);
     break;
   }
   case BT_EV_ORDER:

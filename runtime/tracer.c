@@ -557,8 +557,13 @@ static void stash_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
 static void on_event(void *ud, const bt_event *ev) {
   trace_run *r = ud;
   if (r->stash_full && ev->causation_id == r->stash.seq) {
-    put_bar(r, r->stash.seq, r->stash.created, r->stash.emitted, &r->stash.bar);
-    r->stash_full = false;
+    /* the start of a critical event's lineage waits like the event itself */
+    bool keep = r->bars_critical || (r->t->cfg.critical_mask & BT_EV_MASK(ev->type));
+    rec_bar *b = ring_reserve(r, sizeof *b, keep);
+    if (b) { /* else a later critical child may still bring it */
+      fill_bar(r, b, r->stash.seq, r->stash.created, r->stash.emitted, &r->stash.bar);
+      r->stash_full = false;
+    }
   }
   /* the payload first: it decides the record's size */
   const void *pay = NULL;

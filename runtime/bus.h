@@ -12,7 +12,8 @@
  * the bar subscribers (bt_bus_subscribe_bars), with the bar itself. A BAR published
  * through bt_bus_publish reaches the same bar subscribers. A BAR's emitted_at is the
  * bus's latest clock reading: the clock is read for every other event and every
- * BT_BUS_BAR_CLOCK_EVERY bars (a few microseconds of a fast run), not for each bar.
+ * BT_BUS_BAR_CLOCK_EVERY bars, not for each bar (so a BAR's stamp may be up to 15 bars
+ * old: a few microseconds in a fast run, more in a slow one).
  *
  * Timing (all from bt_bus_clock_ns, monotonic ns):
  *   created_at   set by the publisher when the event was created notably before it is
@@ -55,7 +56,8 @@ typedef struct bt_event {
   const char *user_type;    /* BT_EV_USER: the user's type name */
   int64_t timestamp;        /* market time (epoch seconds) */
   uint64_t causation_id;    /* event that caused this one, 0 = none */
-  const char *source;       /* emitting component: "feed", "strategy", "broker", ... */
+  const char *source;       /* emitting component: "feed", "strategy", "broker", ...; a
+                             * string that outlives the run (subscribers keep the pointer) */
   uint32_t symbol;
   /* monotonic ns from bt_bus_clock_ns (see the timing notes above) */
   uint64_t created_at, emitted_at, received_at, processed_at;

@@ -158,12 +158,14 @@ static uint64_t hist_mid(int b) {
   return lo + width / 2;
 }
 
-void bt_lat_hist_add(bt_lat_hist *h, uint64_t v) {
-  h->count++;
-  h->sum += v;
+void bt_lat_hist_add_n(bt_lat_hist *h, uint64_t v, uint64_t n) {
+  h->count += n;
+  h->sum += v * n;
   if (v > h->max) h->max = v;
-  h->b[hist_bucket(v)]++;
+  h->b[hist_bucket(v)] += n;
 }
+
+void bt_lat_hist_add(bt_lat_hist *h, uint64_t v) { bt_lat_hist_add_n(h, v, 1); }
 
 uint64_t bt_lat_hist_quantile(const bt_lat_hist *h, double q) {
   if (!h->count) return 0;
@@ -391,6 +393,9 @@ typedef struct trace_run {
   int write_failed;
   bt_err werr;
   bt_lat_hist lat[BT_EV__COUNT], queue[BT_EV__COUNT];
+  /* Consecutive events of one type with the same latency and queue time (bars that
+   * share a clock reading and a batch) go into the histograms at once. */
+  struct { int type; uint64_t lat, queue, n; } same;
   uint64_t now;                 /* the writer's clock, refreshed every CLOCK_EVERY events */
 } trace_run;
 
@@ -683,12 +688,28 @@ static void commit(trace_run *r) {
 /* Sampler output: the end of the event's life in the tracer. */
 /* The end of an event's life in the tracer: processed_at, the latency histograms, and
  * (when kept) its timings made relative to the run's clock origin, as stored. */
+static void hist_flush(trace_run *r) {
+  if (!r->same.n) return;
+  bt_lat_hist_add_n(&r->lat[r->same.type], r->same.lat, r->same.n);
+  bt_lat_hist_add_n(&r->queue[r->same.type], r->same.queue, r->same.n);
+  r->same.n = 0;
+}
+
 static inline void finish_event(trace_run *r, bt_trace_event *e, bool kept) {
   e->processed = r->now;
   uint64_t created = e->created ? e->created : e->emitted;
   if (e->type < BT_EV__COUNT) {
-    bt_lat_hist_add(&r->lat[e->type], e->processed > created ? e->processed - created : 0);
-    bt_lat_hist_add(&r->queue[e->type], e->received > e->emitted ? e->received - e->emitted : 0);
+    uint64_t lat = e->processed > created ? e->processed - created : 0;
+    uint64_t queue = e->received > e->emitted ? e->received - e->emitted : 0;
+    if (r->same.n && r->same.type == e->type && r->same.lat == lat && r->same.queue == queue) {
+      r->same.n++;
+    } else {
+      hist_flush(r);
+      r->same.type = e->type;
+      r->same.lat = lat;
+      r->same.queue = queue;
+      r->same.n = 1;
+    }
   }
   if (!kept) return;
   e->created = created - r->origin;
@@ -833,6 +854,7 @@ static void *writer_main(void *arg) {
   }
   r->now = bt_bus_clock_ns();
   bt_sampler_flush(r->sampler);
+  hist_flush(r);
   commit(r);
   return NULL;
 }

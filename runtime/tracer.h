@@ -64,6 +64,7 @@ typedef struct bt_lat_hist {
   uint64_t b[BT_HIST_BUCKETS];
 } bt_lat_hist;
 void bt_lat_hist_add(bt_lat_hist *h, uint64_t v);
+void bt_lat_hist_add_n(bt_lat_hist *h, uint64_t v, uint64_t n); /* n times the value v */
 /* Value at quantile q (0..1, nearest rank) as its bucket's midpoint, never above max. */
 uint64_t bt_lat_hist_quantile(const bt_lat_hist *h, double q);
 

@@ -41,7 +41,8 @@ conf all '{ store = "'"$tmp"'/all.db" }'
 conf sampled '{ store = "'"$tmp"'/sampled.db", bars = "sampled", sample_rate = 0.01 }'
 conf none '{ store = "'"$tmp"'/none.db", bars = "none" }'
 
-declare -A best bestcpu
+declare -A best bestcpu last
+paired="" # per round: overhead of every event against tracing off, run back to back
 run() { # name
   local name=$1 t u sy rss cpu
   rm -rf "$tmp/$name.db"*
@@ -54,6 +55,7 @@ run() { # name
   if [ -z "${bestcpu[$name]:-}" ] || awk "BEGIN{exit !($cpu < ${bestcpu[$name]})}"; then
     bestcpu[$name]=$cpu
   fi
+  last[$name]=$t
   echo "  $name: ${t}s wall, ${cpu}s CPU (user+sys, both threads), peak RSS $((rss / 1024)) MB"
 }
 echo "bench-trace: sma_cross on $bars minute bars ($(du -h "$data" | cut -f1) CSV), $(nproc) cores"
@@ -61,6 +63,7 @@ rounds="${BENCH_ROUNDS:-3}"
 echo "wall time of the whole process (run + final flush), $rounds rounds, best kept:"
 for round in $(seq "$rounds"); do
   for name in off all sampled none; do run "$name"; done
+  paired="$paired $(awk "BEGIN{print (${last[all]} / ${last[off]} - 1) * 100}")"
 done
 pct() { awk "BEGIN{printf \"%+.1f%%\", ($1 / $2 - 1) * 100}"; }
 echo "tracing overhead, wall (best of $rounds vs tracing off ${best[off]}s; meaningful only on an"
@@ -68,6 +71,9 @@ echo "otherwise idle machine: the writer thread needs the second core; load now:
 echo "  every event incl. every BAR : ${best[all]}s  $(pct "${best[all]}" "${best[off]}")"
 echo "  bars sampled at 1%          : ${best[sampled]}s  $(pct "${best[sampled]}" "${best[off]}")"
 echo "  no bars (only their causes) : ${best[none]}s  $(pct "${best[none]}" "${best[off]}")"
+# the median of each round's own ratio: robust to the machine slowing down between rounds
+echo "  every event, median of the $rounds rounds' own ratios (off and all run back to back):" \
+  "$(printf '%s\n' $paired | sort -g | awk '{v[NR]=$1} END{m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%+.1f%%", m}')"
 echo "tracing overhead, CPU of both threads (best of $rounds vs ${bestcpu[off]}s):"
 echo "  every event incl. every BAR : ${bestcpu[all]}s  $(pct "${bestcpu[all]}" "${bestcpu[off]}")"
 echo "  bars sampled at 1%          : ${bestcpu[sampled]}s  $(pct "${bestcpu[sampled]}" "${bestcpu[off]}")"

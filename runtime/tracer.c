@@ -743,6 +743,14 @@ static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
 static void *ckpt_main(void *arg) {
   pthread_setname_np(pthread_self(), "bt-trace-ckpt");
   trace_run *r = arg;
+  /* its own connection, opened here: off the run thread's start-up */
+  bt_err err = {0};
+  if (bt_store_open(&r->ckpt_store, r->t->cfg.store, &err)) {
+    /* the WAL then grows until a later run's checkpointer or `btrun events prune` */
+    bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
+    bt_err_clear(&err);
+    return NULL;
+  }
   while (!atomic_load_explicit(&r->ckpt_stop, memory_order_acquire)) {
     nap(r, &r->ckpt_wake, &r->ckpt_napping, CKPT_MS * 1000);
     bt_err err = {0};
@@ -924,13 +932,10 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
     /* The checkpointer first: the writer's connection is told to leave checkpoints to it
      * before the writer thread owns that connection. Without a checkpointer the writer
      * checkpoints itself (SQLite's default). */
-    bt_err cerr = {0};
-    if (bt_store_open(&r->ckpt_store, t->cfg.store, &cerr) == 0 &&
-        pthread_create(&r->ckpt_thread, NULL, ckpt_main, r) == 0) {
+    if (pthread_create(&r->ckpt_thread, NULL, ckpt_main, r) == 0) {
       r->ckpt_started = true;
       bt_store_no_autocheckpoint(r->store);
     }
-    bt_err_clear(&cerr);
     if (pthread_create(&r->thread, NULL, writer_main, r))
       rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
     else r->thread_started = true;

@@ -13,6 +13,7 @@
 #include "store.h"
 
 #include "check.h"
+#include "trace_events.h"
 
 static bt_err err;
 
@@ -85,26 +86,6 @@ static void make_event(uint64_t seq, bt_trace_event *e) {
     e->p.bar.close = 211728400 + (int64_t)(seq % 17) * 1000;
     e->p.bar.volume = seq % 5 == 0 ? 1234.5 : (double)(36301200 + seq);
     break;
-  }
-}
-
-static bool same_event(const bt_trace_event *a, const bt_trace_event *b) {
-  if (a->seq != b->seq || a->type != b->type || a->ts != b->ts || a->cause != b->cause ||
-      a->symbol != b->symbol || a->created != b->created || a->emitted != b->emitted ||
-      a->received != b->received || a->processed != b->processed)
-    return false;
-  if (strcmp(a->source ? a->source : "", b->source ? b->source : "") != 0) return false;
-  switch (a->type) {
-  case BT_EV_BAR:
-    return memcmp(&a->p.bar, &b->p.bar, sizeof a->p.bar) == 0;
-  case BT_EV_ORDER:
-    return a->side == b->side && a->otype == b->otype && a->ostatus == b->ostatus &&
-           memcmp(&a->p.order, &b->p.order, sizeof a->p.order) == 0 &&
-           strcmp(a->text ? a->text : "", b->text ? b->text : "") == 0;
-  case BT_EV_FILL:
-    return a->side == b->side && memcmp(&a->p.fill, &b->p.fill, sizeof a->p.fill) == 0;
-  default:
-    return strcmp(a->text ? a->text : "", b->text ? b->text : "") == 0;
   }
 }
 

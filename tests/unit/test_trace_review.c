@@ -20,6 +20,7 @@
 #include "tracer.h"
 
 #include "check.h"
+#include "trace_events.h"
 
 static bt_err err;
 static int path_no;
@@ -215,29 +216,6 @@ static void old_event(uint64_t seq, bt_trace_event *e) {
   }
 }
 
-static bool same_old(const bt_trace_event *a, const bt_trace_event *b) {
-  if (a->seq != b->seq || a->type != b->type || a->ts != b->ts || a->cause != b->cause ||
-      a->symbol != b->symbol || a->created != b->created || a->emitted != b->emitted ||
-      a->received != b->received || a->processed != b->processed ||
-      strcmp(a->source ? a->source : "", b->source ? b->source : "") != 0 ||
-      strcmp(a->user_type ? a->user_type : "", b->user_type ? b->user_type : "") != 0)
-    return false;
-  switch (a->type) {
-  case BT_EV_BAR:
-    return memcmp(&a->p.bar, &b->p.bar, sizeof a->p.bar) == 0;
-  case BT_EV_ORDER:
-    return a->side == b->side && a->otype == b->otype && a->ostatus == b->ostatus &&
-           memcmp(&a->p.order, &b->p.order, sizeof a->p.order) == 0 &&
-           strcmp(a->text ? a->text : "", b->text ? b->text : "") == 0;
-  case BT_EV_FILL:
-    return a->side == b->side && memcmp(&a->p.fill, &b->p.fill, sizeof a->p.fill) == 0;
-  default:
-    if (a->flat_len != b->flat_len || !a->text != !b->text) return false;
-    if (!a->text) return true;
-    return a->flat_len ? memcmp(a->text, b->text, a->flat_len) == 0 : strcmp(a->text, b->text) == 0;
-  }
-}
-
 static int sql(sqlite3 *db, const char *q) {
   char *msg = NULL;
   int rc = sqlite3_exec(db, q, NULL, NULL, &msg);
@@ -304,7 +282,7 @@ static void check_old_run(bt_store *s, int64_t run_no, uint64_t last_seq) {
   int r;
   while (it && (r = bt_store_iter_next(it, &ev, &err)) == 1) {
     old_event(++seen, &want);
-    if (!same_old(&ev, &want)) {
+    if (!same_event(&ev, &want)) {
       fprintf(stderr, "old chunk: event %llu differs\n", (unsigned long long)seen);
       failures++;
     }
@@ -316,7 +294,7 @@ static void check_old_run(bt_store *s, int64_t run_no, uint64_t last_seq) {
     bool found = false;
     CHECK_OK(bt_store_get_event(s, run_no, seq, &ev, &found, &err));
     old_event(seq, &want);
-    CHECK(found && same_old(&ev, &want));
+    CHECK(found && same_event(&ev, &want));
     if (found && ev.type != BT_EV_BAR) {
       char *js = bt_trace_event_data_json(&ev);
       CHECK(js != NULL);

@@ -331,6 +331,17 @@ static void gather(const uint64_t *seqs, size_t n, bt_trace_event *out) {
   for (size_t i = 0; i < n; i++) old_event(seqs[i], &out[i]);
 }
 
+/* A new store at path holding the (running) run `info`; its run_no, 0 on failure. */
+static int64_t new_store_run(const char *path, const bt_run_info *info) {
+  bt_store *s = NULL;
+  int64_t run_no = 0;
+  CHECK_OK(bt_store_open(&s, path, &err));
+  if (!s) return 0;
+  CHECK_OK(bt_store_run_begin(s, info, NULL, 0, &run_no, &err));
+  bt_store_close(s);
+  return run_no;
+}
+
 /* A schema 3 store: seq 1..6 a version 2 chunk per stream held inline (a row of an
  * upgraded schema 2 store), 7..11 version 3 chunks in the run's segment (after a few
  * stray bytes), 12..14 version 4 chunks written by bt_store_put_chunk after them. */
@@ -338,12 +349,9 @@ static void test_old_chunks_in_segment(void) {
   char path[512], segdir[600], segp[700];
   mkpath(path, sizeof path, "old-seg");
   bt_run_info info = make_info("0ld5e9a1-0000-4000-8000-000000000001");
+  int64_t run_no = new_store_run(path, &info);
+  if (!run_no) return;
   bt_store *s = NULL;
-  int64_t run_no = 0;
-  CHECK_OK(bt_store_open(&s, path, &err));
-  if (!s) return;
-  CHECK_OK(bt_store_run_begin(s, &info, NULL, 0, &run_no, &err));
-  bt_store_close(s);
 
   static const uint64_t b2[] = {1, 2, 5, 6}, o2[] = {3, 4}, b3[] = {8, 9}, o3[] = {7, 10, 11},
                         b4[] = {12, 13}, o4[] = {14};
@@ -397,12 +405,9 @@ static void test_old_chunks_schema2(void) {
   char path[512];
   mkpath(path, sizeof path, "old-inline");
   bt_run_info info = make_info("0ld1n11e-0000-4000-8000-000000000002");
+  int64_t run_no = new_store_run(path, &info);
+  if (!run_no) return;
   bt_store *s = NULL;
-  int64_t run_no = 0;
-  CHECK_OK(bt_store_open(&s, path, &err));
-  if (!s) return;
-  CHECK_OK(bt_store_run_begin(s, &info, NULL, 0, &run_no, &err));
-  bt_store_close(s);
   static const uint64_t b2[] = {1, 2, 5, 6}, o2[] = {3, 4}, b3[] = {8, 9}, o3[] = {7, 10, 11};
   bt_trace_event eb2[4], eo2[2], eb3[2], eo3[3];
   gather(b2, 4, eb2), gather(o2, 2, eo2), gather(b3, 2, eb3), gather(o3, 3, eo3);

@@ -320,6 +320,7 @@ void bt_sampler_free(bt_sampler *s) {
 #define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
 #define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
 #define SRC_CACHE 8              /* source pointers remembered per run */
+#define DROP_MEMORY 1024         /* dropped seqs remembered for lineage gaps */
 #define CLOCK_EVERY 64           /* events between the writer's clock reads (~2 us) */
 
 /* The ring is a byte ring of records, 8-byte aligned, that never wrap: a record that
@@ -359,6 +360,9 @@ typedef struct trace_run {
   /* producer */
   _Alignas(CACHE_LINE) size_t head_local, tail_cache;
   uint64_t dropped, blocked_waits, blocked_ns;
+  /* full_policy "drop": the latest dropped seqs, to count the kept events whose cause
+   * was dropped (the sampler counts them itself when it samples) */
+  uint64_t dropped_seq[DROP_MEMORY], drop_gaps;
   bool bars_critical;
   rec_bar stash;                /* bars "none": the latest BAR, pushed if it causes something */
   bool stash_full;
@@ -528,10 +532,15 @@ static inline void fill_bar(trace_run *r, rec_bar *b, uint64_t id, uint64_t crea
   ring_commit(r, sizeof *b);
 }
 
+static void note_drop(trace_run *r, uint64_t seq) {
+  r->dropped_seq[seq & (DROP_MEMORY - 1)] = seq;
+}
+
 static __attribute__((noinline)) void put_bar_slow(trace_run *r, uint64_t id, uint64_t created,
                                                    uint64_t emitted, const bt_bar *bar) {
   rec_bar *b = ring_reserve_slow(r, sizeof *b, r->bars_critical);
   if (b) fill_bar(r, b, id, created, emitted, bar);
+  else note_drop(r, id);
 }
 
 /* The bus's bar handler (bars "all" and "sampled"): runs on the run thread for every
@@ -597,10 +606,13 @@ static void on_event(void *ud, const bt_event *ev) {
   rec_event *rec =
       ring_reserve(r, size, (r->t->cfg.critical_mask & BT_EV_MASK(ev->type)) != 0);
   if (!rec) {
+    note_drop(r, ev->event_id);
     free(text);
     free(user_type);
     return;
   }
+  uint64_t cause = ev->causation_id;
+  if (r->dropped && cause && r->dropped_seq[cause & (DROP_MEMORY - 1)] == cause) r->drop_gaps++;
   rec->kind = REC_EVENT;
   rec->pay = (uint8_t)pay_kind;
   rec->pay_len = (uint16_t)pay_len;
@@ -983,7 +995,8 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
         .error = out->error ? out->error->msg : (r->write_failed ? r->werr.msg : NULL),
         .bars = out->bars, .event_count = out->events, .stored = r->stored,
         .sampled_out = r->sampled_out, .dropped = r->dropped,
-        .lineage_gaps = bt_sampler_gaps(r->sampler)};
+        .lineage_gaps = bt_sampler_gaps(r->sampler) +
+                        (t->cfg.sample_rate >= 1.0 ? r->drop_gaps : 0)};
     int rc = bt_store_begin(r->store, &err);
     if (!rc) add_latency(r, &err);
     if (!err.code) bt_store_run_finish(r->store, r->run_no, &end, &err);

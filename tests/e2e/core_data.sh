@@ -4,10 +4,12 @@
 # status failed, no complete-looking files), --skip-bad-rows, header-only data.
 source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
 
-# 1. Every file in $SHARED_DATA loads as written.
-if [ -d "${SHARED_DATA:-}" ]; then
+# 1. Every file in $MARKET_DATA (tests/fixtures/market: copies of the real OHLCV files
+#    described in its README) loads as written.
+[ -d "${MARKET_DATA:-}" ] || fail "MARKET_DATA ($MARKET_DATA) is absent"
+{
   n=0
-  for f in "$SHARED_DATA"/*.txt "$SHARED_DATA"/*.csv; do
+  for f in "$MARKET_DATA"/*.txt "$MARKET_DATA"/*.csv; do
     [ -f "$f" ] || continue
     n=$((n + 1))
     name=$(basename "$f")
@@ -53,10 +55,8 @@ if [ -d "${SHARED_DATA:-}" ]; then
     eq "$(res "$D" '.data[0].path')" "$f" "$name: path in result.json"
   done
   [ "$n" -ge 5 ] || fail "expected the 5 shared data files, found $n"
-  ok "every file in $SHARED_DATA"
-else
-  echo "skip - SHARED_DATA ($SHARED_DATA) is absent: shared data files not checked"
-fi
+  ok "every file in $MARKET_DATA"
+}
 
 # 2. Several feeds merged in time order (ties in --data order), symbols from file names
 #    (aaa.csv -> AAA, bbb.csv -> BBB; bbb uses a Datetime column).

@@ -4,12 +4,12 @@
 # kept, reproducible with a seed), config errors, SIGINT flush, SIGKILL -> incomplete,
 # prune.
 set -euo pipefail
-: "${BTRUN:?}" "${SHARED_DATA:?}"
+: "${BTRUN:?}" "${MARKET_DATA:?}"
 tmp=$(mktemp -d "${BT_TEST_TMP:-/tmp}/trace_cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export BTRUN_DATA_DIR="$tmp/data" BTRUN_LOG_LEVEL=error
 fail() { echo "FAIL: $*" >&2; exit 1; }
-data="$SHARED_DATA/orcl-1995-2014.txt"
+data="$MARKET_DATA/orcl-1995-2014.txt"
 last_run() { "$BTRUN" runs list --format jsonl --limit 1 "$@" | sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p'; }
 field() { "$BTRUN" runs show "$1" "${@:3}" | awk -v k="$2" '$1 == k {print $2}'; }
 
@@ -62,7 +62,7 @@ grep -q '^BAR  *latency  *5036 ' "$tmp/lat" || fail "BAR latency count"
 
 # --- every run of a correlation id
 for sym in orcl nvda; do
-  "$BTRUN" strategies/sma_cross.lua --data "$SHARED_DATA/$sym-"*.txt --correlation-id corr-e2e \
+  "$BTRUN" strategies/sma_cross.lua --data "$MARKET_DATA/$sym-"*.txt --correlation-id corr-e2e \
     --out "$tmp/corr-$sym" >/dev/null
 done
 "$BTRUN" runs list --correlation corr-e2e --format jsonl >"$tmp/corr_runs"

@@ -2,13 +2,13 @@
 # Lineage from EVERY FILL of a real run (ORCL 1995-2014, sma_cross) back to the BAR or
 # SIGNAL it started from, through `btrun trace lineage`; fill count against trades.jsonl.
 set -euo pipefail
-: "${BTRUN:?}" "${SHARED_DATA:?}"
+: "${BTRUN:?}" "${MARKET_DATA:?}"
 tmp=$(mktemp -d "${BT_TEST_TMP:-/tmp}/trace_lineage.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export BTRUN_DATA_DIR="$tmp/data" BTRUN_LOG_LEVEL=error
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$BTRUN" strategies/sma_cross.lua --data "$SHARED_DATA/orcl-1995-2014.txt" --out "$tmp/run" >/dev/null
+"$BTRUN" strategies/sma_cross.lua --data "$MARKET_DATA/orcl-1995-2014.txt" --out "$tmp/run" >/dev/null
 run=$("$BTRUN" runs list --format jsonl --limit 1 | sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p')
 [ -n "$run" ] || fail "no run in the store"
 grep -q "\"run_id\":[[:space:]]*\"$run\"" "$tmp/run/result.json" || fail "store run $run is not the run in result.json"

@@ -98,11 +98,12 @@ struct known {
   const char *first_open, *last_close;
 };
 
-static void test_shared_data(void) {
-  const char *dir = getenv("SHARED_DATA");
+static void test_market_data(void) {
+  const char *dir = getenv("MARKET_DATA");
   DIR *d = dir ? opendir(dir) : NULL;
   if (!d) {
-    printf("SKIP shared data checks: SHARED_DATA directory %s is absent\n", dir ? dir : "(unset)");
+    fprintf(stderr, "MARKET_DATA directory %s is absent (tests/fixtures/market)\n", dir ? dir : "(unset)");
+    failures++;
     return;
   }
   const struct known known[] = {
@@ -610,7 +611,7 @@ int main(void) {
     perror(tmpdir);
     return 2;
   }
-  test_shared_data();
+  test_market_data();
   test_sample();
   test_generator();
   test_date_forms();

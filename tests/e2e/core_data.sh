@@ -4,7 +4,7 @@
 # status failed, no complete-looking files), --skip-bad-rows, header-only data.
 source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
 
-# 1. Every file in $MARKET_DATA (tests/fixtures/market: copies of the real OHLCV files
+# 1. Every file in $MARKET_DATA (data/market: copies of the real OHLCV files
 #    described in its README) loads as written.
 [ -d "${MARKET_DATA:-}" ] || fail "MARKET_DATA ($MARKET_DATA) is absent"
 {

@@ -102,7 +102,7 @@ static void test_market_data(void) {
   const char *dir = getenv("MARKET_DATA");
   DIR *d = dir ? opendir(dir) : NULL;
   if (!d) {
-    fprintf(stderr, "MARKET_DATA directory %s is absent (tests/fixtures/market)\n", dir ? dir : "(unset)");
+    fprintf(stderr, "MARKET_DATA directory %s is absent (data/market)\n", dir ? dir : "(unset)");
     failures++;
     return;
   }

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # with clang's libFuzzer when clang is there.
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
   libcjson-dev uuid-dev libsqlite3-dev zlib1g-dev jq python3
-  libmicrohttpd-dev libpq-dev postgresql tzdata curl)
+  libmicrohttpd-dev libgnutls28-dev libpq-dev postgresql tzdata curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

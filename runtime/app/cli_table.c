@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "analytics.h"
 #include "perf.h"
+#include "serve.h"
 #include "trace_cli.h"
 
 /* One line per subcommand; modules add theirs here. */
@@ -9,6 +10,7 @@ const bt_cli_command bt_cli_commands[] = {
     {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts"},
     {"events", bt_events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
     {"trace", bt_trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
+    {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
     {"runs", bt_runs_cli, "traced runs: list, show metadata and metrics"},
     {NULL, NULL, NULL},
 };

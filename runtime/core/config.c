@@ -12,7 +12,7 @@
 static const char *const top_keys[] = {
     "cash", "commission", "slippage_bps", "out_dir", "data_dir", "user_id", "timeout",
     "max_memory", "skip_bad_rows", "progress_every", "risk", "log", "trace", "analytics", "perf",
-    NULL};
+    "service", NULL};
 static const char *const commission_keys[] = {"per_unit", "percent", "minimum", NULL};
 static const char *const risk_keys[] = {"max_drawdown", "max_position_value", NULL};
 
@@ -156,7 +156,8 @@ static void default_data_dir(char *out, size_t n) {
 }
 
 /* Sections read by their modules (bt_config_section): present means a table. */
-static const char *const module_sections[] = {"log", "trace", "analytics", "perf", NULL};
+static const char *const module_sections[] = {"log", "trace", "analytics", "perf", "service",
+                                              NULL};
 
 static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   if (bt_cfg_check_keys(L, t, "", top_keys, err)) return err->code;

@@ -1,0 +1,27 @@
+/* api.h - the /v1 HTTP API of `btrun serve` (docs/service.md): routing, request
+ * validation, authentication and the JSON views of jobs. Handlers only read and write
+ * the queue and the run directories: backtests run in the supervisor's processes.
+ *
+ * Authentication: with service.api_keys configured, every route but /healthz needs
+ * `Authorization: Bearer TOKEN` (401 without a known token) and a user sees and
+ * creates only their own jobs (403). Without keys (loopback only) anyone may name any
+ * user_id. */
+#ifndef BT_API_H
+#define BT_API_H
+
+#include "http_server.h"
+#include "queue.h"
+#include "svc_config.h"
+
+typedef struct bt_api {
+  const bt_svc_config *cfg;
+  bt_queue *q;
+  const char *out_dir;          /* where job run directories are: <out_dir>/<run_id> */
+  const bt_http_stats *http;    /* set once the server is up, for /metrics */
+  bt_svc_hist job_duration;     /* observed by the supervisor's completion hook */
+} bt_api;
+
+/* The bt_http_handler of the service: ud is a bt_api. */
+void bt_api_handle(void *ud, bt_http_request *req, bt_http_response *resp);
+
+#endif

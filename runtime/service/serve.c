@@ -1,0 +1,176 @@
+/* serve.c - `btrun serve`: flags, the queue, the HTTP server, and the signal wait. */
+#include "serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "http_server.h"
+#include "log.h"
+#include "svc_config.h"
+
+static const char USAGE[] =
+    "usage: btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR]\n"
+    "                   [--log-format json|console] [--log-level LEVEL]\n"
+    "\n"
+    "Runs the backtest service: an HTTP API (JSON) that queues backtests, and worker\n"
+    "processes that run them. Stops on SIGTERM or SIGINT.\n"
+    "\n"
+    "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080, or config\n"
+    "                       service.listen). Port 0 picks a free port (logged in\n"
+    "                       service_listening). A non-loopback address needs\n"
+    "                       service.api_keys in the config\n"
+    "  --workers N          backtests run at once (default: CPU cores, or service.workers)\n"
+    "  --data-dir DIR       queue (queue.db), run directories (runs/), event store\n"
+    "                       (default $BTRUN_DATA_DIR, else ~/.local/share/btrun)\n"
+    "  --log-format FMT     json | console (default: console on a terminal, else json)\n"
+    "  --log-level LEVEL    debug | info | warning | error\n"
+    "  --config FILE        config file (the `service` section; docs/service.md)\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Endpoints: POST /v1/backtests, GET /v1/backtests[/{run_id}[/result|trades|equity|\n"
+    "report]], POST /v1/backtests/{run_id}/cancel, GET /v1/strategies, /v1/datasets,\n"
+    "/healthz, /metrics. Docs: docs/service.md\n";
+
+static int usage_error(const char *msg, const char *arg) {
+  fprintf(stderr, "btrun serve: %s%s\nTry 'btrun serve --help'.\n", msg, arg);
+  return 1;
+}
+
+int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err) {
+  char path[1024];
+  if (!url || !*url) snprintf(path, sizeof path, "%s/queue.db", data_dir);
+  else if (strncmp(url, "sqlite:", 7) == 0) snprintf(path, sizeof path, "%s", url + 7);
+  else return bt_errf(err, BT_EINVAL, "config_error", "unsupported queue \"%s\"", url);
+  return bt_queue_open_sqlite(out, path, err);
+}
+
+typedef struct serve_opts {
+  const char *listen, *workers, *data_dir, *log_format, *log_level;
+} serve_opts;
+
+static int parse(int argc, char **argv, serve_opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char **slot = strcmp(a, "--listen") == 0       ? &o->listen
+                        : strcmp(a, "--workers") == 0    ? &o->workers
+                        : strcmp(a, "--data-dir") == 0   ? &o->data_dir
+                        : strcmp(a, "--log-format") == 0 ? &o->log_format
+                        : strcmp(a, "--log-level") == 0  ? &o->log_level
+                                                         : NULL;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(USAGE, stdout);
+      return 2;
+    }
+    if (!slot) return usage_error("unknown option ", a);
+    if (!v) return usage_error("missing value for ", a);
+    *slot = v;
+    i++;
+  }
+  return 0;
+}
+
+/* Flags over config; a non-loopback address without API keys is refused. */
+static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
+  if (o->log_format) {
+    bt_log_format f;
+    if (bt_log_format_parse(o->log_format, &f) || f == BT_LOG_FORMAT_AUTO)
+      return usage_error("--log-format: want json or console, got ", o->log_format);
+    bt_log_set_format(f);
+  }
+  if (o->log_level) {
+    bt_log_level l;
+    if (bt_log_level_parse(o->log_level, &l))
+      return usage_error("--log-level: want debug, info, warning or error, got ", o->log_level);
+    bt_log_set_level(l);
+  }
+  if (o->listen) snprintf(sc->listen, sizeof sc->listen, "%s", o->listen);
+  if (o->workers) {
+    char *end;
+    long n = strtol(o->workers, &end, 10);
+    if (!*o->workers || *end || n < 1 || n > 1024)
+      return usage_error("--workers: want 1..1024, got ", o->workers);
+    sc->workers = (int)n;
+  }
+  if (o->data_dir) snprintf(app->cfg.data_dir, sizeof app->cfg.data_dir, "%s", o->data_dir);
+  return 0;
+}
+
+static int fail(const bt_err *err) {
+  char *exc = bt_log_err_json(err);
+  bt_log("service", BT_LOG_ERROR, "service_failed", BT_F_STR("field", err->field[0] ? err->field : NULL),
+         BT_F_JSON("exception", exc));
+  free(exc);
+  fprintf(stderr, "btrun serve: %s\n", err->msg);
+  return 1;
+}
+
+int bt_serve_cli(bt_app *app, int argc, char **argv) {
+  serve_opts o = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc) return rc == 2 ? 0 : rc;
+  /* The service's log is its output (`btrun serve | jq`), unlike other commands'. */
+  bt_log_set_fd(1);
+  bt_svc_config sc;
+  bt_err err = {0};
+  if (bt_svc_config_read(&app->cfg, &sc, &err)) return fail(&err);
+  if ((rc = apply(app, &o, &sc))) goto out;
+  bool loopback;
+  if (bt_http_parse_listen(sc.listen, &loopback, &err)) {
+    rc = fail(&err);
+    goto out;
+  }
+  if (!loopback && !sc.nkeys) {
+    bt_errf_at(&err, BT_EINVAL, "config_error", app->cfg.path, 0, "service.listen",
+               "refusing to listen on %s without authentication: configure service.api_keys "
+               "or listen on a loopback address", sc.listen);
+    rc = fail(&err);
+    goto out;
+  }
+
+  /* SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts, so
+   * every thread inherits the mask and none is interrupted. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+  bt_queue *q = NULL;
+  if (bt_service_queue_open(NULL, app->cfg.data_dir, &q, &err)) {
+    rc = fail(&err);
+    goto out;
+  }
+  char runs[1024];
+  snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);
+  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs};
+  bt_http_opts ho = {.threads = sc.http_threads, .max_body = (size_t)sc.max_body,
+                     .timeout_s = (unsigned)sc.connection_timeout_s};
+  snprintf(ho.listen, sizeof ho.listen, "%s", sc.listen);
+  bt_http_server *http = bt_http_start(&ho, bt_api_handle, &api, &err);
+  if (!http) {
+    rc = fail(&err);
+    bt_queue_close(q);
+    goto out;
+  }
+  api.http = bt_http_get_stats(http);
+  bt_log("service", BT_LOG_INFO, "service_listening", BT_F_STR("listen", sc.listen),
+         BT_F_INT("port", bt_http_port(http)), BT_F_INT("workers", sc.workers),
+         BT_F_INT("http_threads", sc.http_threads), BT_F_BOOL("auth", sc.nkeys > 0),
+         BT_F_STR("data_dir", app->cfg.data_dir));
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  bt_log("service", BT_LOG_INFO, "service_stopping", BT_F_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  bt_http_quiesce(http);
+  bt_http_stop(http);
+  bt_queue_close(q);
+  bt_log("service", BT_LOG_INFO, "service_stopped");
+out:
+  bt_err_clear(&err);
+  bt_svc_config_free(&sc);
+  return rc;
+}

@@ -1,0 +1,16 @@
+/* serve.h - `btrun serve`: the HTTP API, the supervisor that runs queued jobs in worker
+ * processes, and the queue they share, in one process (docs/service.md). */
+#ifndef BT_SERVE_H
+#define BT_SERVE_H
+
+#include "queue.h"
+#include "run.h"
+
+/* Open the queue named by url: NULL or "" = SQLite at <data_dir>/queue.db,
+ * "sqlite:PATH" = SQLite at PATH. */
+int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err);
+
+/* `btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR] [--log-format FMT]` */
+int bt_serve_cli(bt_app *app, int argc, char **argv);
+
+#endif

@@ -1,0 +1,307 @@
+#include "svc_config.h"
+
+#include <dirent.h>
+#include <gnutls/crypto.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const SERVICE_KEYS[] = {
+    "listen", "workers", "http_threads", "max_body", "max_queued_per_user",
+    "connection_timeout", "strategy_dirs", "datasets", "api_keys", NULL};
+static const char *const KEY_KEYS[] = {"user_id", "sha256", NULL};
+
+static const char *cfg_path(const bt_config *cfg) { return cfg->path[0] ? cfg->path : "config"; }
+
+bool bt_svc_name_valid(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++) {
+    char ch = s[n];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.';
+    if (!ok || n >= BT_SVC_NAME_MAX) return false;
+  }
+  return n > 0 && s[0] != '.';
+}
+
+static int cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static int read_keys(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+  int n = (int)lua_rawlen(L, idx);
+  out->keys = calloc(n ? (size_t)n : 1, sizeof *out->keys);
+  if (!out->keys) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  for (int i = 1; i <= n; i++) {
+    char where[64];
+    snprintf(where, sizeof where, "service.api_keys[%d]", i);
+    if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
+                        "expected a table {user_id = ..., sha256 = ...}, got %s",
+                        luaL_typename(L, -1));
+    int k = lua_gettop(L);
+    bt_svc_key *key = &out->keys[i - 1];
+    char hex[80] = "";
+    if (bt_cfg_check_keys(L, k, where, KEY_KEYS, err) ||
+        bt_cfg_string(L, k, where, "user_id", key->user_id, sizeof key->user_id, err) ||
+        bt_cfg_string(L, k, where, "sha256", hex, sizeof hex, err))
+      return err->code;
+    char field[80];
+    if (!key->user_id[0]) {
+      snprintf(field, sizeof field, "%s.user_id", where);
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, field,
+                        "required (the user the key authenticates)");
+    }
+    bool ok = strlen(hex) == 64;
+    for (int b = 0; ok && b < 32; b++) {
+      int hi = hexval(hex[2 * b]), lo = hexval(hex[2 * b + 1]);
+      ok = hi >= 0 && lo >= 0;
+      key->sha256[b] = (unsigned char)(hi << 4 | lo);
+    }
+    if (!ok) {
+      snprintf(field, sizeof field, "%s.sha256", where);
+      /* The value is not echoed: someone may have put the token itself here. */
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, field,
+                        "want the 64 hex digits of the token's SHA-256 "
+                        "(printf %%s TOKEN | sha256sum)");
+    }
+    lua_pop(L, 1);
+    out->nkeys++;
+  }
+  return 0;
+}
+
+static int cmp_dataset(const void *a, const void *b) {
+  return strcmp(((const bt_svc_dataset *)a)->name, ((const bt_svc_dataset *)b)->name);
+}
+
+static int read_datasets(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) n++, lua_pop(L, 1);
+  out->datasets = calloc(n ? (size_t)n : 1, sizeof *out->datasets);
+  if (!out->datasets) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    char where[160];
+    if (lua_type(L, -2) != LUA_TSTRING || !bt_svc_name_valid(lua_tostring(L, -2)))
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "service.datasets",
+                        "dataset names are 1..100 characters of A-Z a-z 0-9 _ . - "
+                        "(not starting with '.')");
+    snprintf(where, sizeof where, "service.datasets.%s", lua_tostring(L, -2));
+    size_t len;
+    const char *path = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!path || !len || len >= sizeof out->datasets[0].data)
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
+                        "expected a CSV path (or SYM=path) of under 512 bytes");
+    bt_svc_dataset *d = &out->datasets[out->ndatasets++];
+    snprintf(d->name, sizeof d->name, "%s", lua_tostring(L, -2));
+    memcpy(d->data, path, len + 1);
+    lua_pop(L, 1);
+  }
+  qsort(out->datasets, (size_t)out->ndatasets, sizeof *out->datasets, cmp_dataset);
+  return 0;
+}
+
+static int read_dirs(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+  int n = (int)lua_rawlen(L, idx);
+  if (n < 1 || n > BT_SVC_MAX_DIRS)
+    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "service.strategy_dirs",
+                      "want a list of 1..%d directories", BT_SVC_MAX_DIRS);
+  for (int i = 1; i <= n; i++) {
+    char where[64];
+    snprintf(where, sizeof where, "service.strategy_dirs[%d]", i);
+    size_t len = 0;
+    const char *s = lua_rawgeti(L, idx, i) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!s || !len || len >= sizeof out->strategy_dirs[0])
+      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
+                        "expected a directory path of under 512 bytes");
+    memcpy(out->strategy_dirs[i - 1], s, len + 1);
+    lua_pop(L, 1);
+  }
+  out->nstrategy_dirs = n;
+  return 0;
+}
+
+/* t[key] must be a table (or absent); pushes it, returns its index or 0 (nothing pushed). */
+static int sub_table(bt_config *cfg, lua_State *L, int t, const char *key, bt_err *err,
+                     int *idx) {
+  *idx = 0;
+  int ty = lua_getfield(L, t, key);
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (ty != LUA_TTABLE) {
+    char where[64];
+    snprintf(where, sizeof where, "service.%s", key);
+    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
+                      "expected table, got %s", luaL_typename(L, -1));
+  }
+  *idx = lua_gettop(L);
+  return 0;
+}
+
+static int positive(bt_config *cfg, const char *key, int64_t v, int64_t max, bt_err *err) {
+  if (v >= 1 && v <= max) return 0;
+  char where[64];
+  snprintf(where, sizeof where, "service.%s", key);
+  return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
+                    "must be 1..%lld", (long long)max);
+}
+
+static int read_section(bt_config *cfg, lua_State *L, int t, bt_svc_config *out, bt_err *err) {
+  int64_t workers = 0, threads = 0;
+  const char *w = "service";
+  if (bt_cfg_check_keys(L, t, w, SERVICE_KEYS, err) ||
+      bt_cfg_string(L, t, w, "listen", out->listen, sizeof out->listen, err) ||
+      bt_cfg_integer(L, t, w, "workers", &workers, err) ||
+      bt_cfg_integer(L, t, w, "http_threads", &threads, err) ||
+      bt_cfg_integer(L, t, w, "max_body", &out->max_body, err) ||
+      bt_cfg_integer(L, t, w, "max_queued_per_user", &out->max_queued_per_user, err) ||
+      bt_cfg_integer(L, t, w, "connection_timeout", &out->connection_timeout_s, err))
+    return err->code;
+  if ((workers && positive(cfg, "workers", workers, 1024, err)) ||
+      (threads && positive(cfg, "http_threads", threads, 256, err)) ||
+      positive(cfg, "max_body", out->max_body, 64 << 20, err) ||
+      positive(cfg, "max_queued_per_user", out->max_queued_per_user, INT32_MAX, err) ||
+      positive(cfg, "connection_timeout", out->connection_timeout_s, 3600, err))
+    return err->code;
+  if (workers) out->workers = (int)workers;
+  if (threads) out->http_threads = (int)threads;
+  int idx;
+  if (sub_table(cfg, L, t, "strategy_dirs", err, &idx)) return err->code;
+  if (idx && read_dirs(cfg, L, idx, out, err)) return err->code;
+  if (sub_table(cfg, L, t, "datasets", err, &idx)) return err->code;
+  if (idx && read_datasets(cfg, L, idx, out, err)) return err->code;
+  if (sub_table(cfg, L, t, "api_keys", err, &idx)) return err->code;
+  if (idx && read_keys(cfg, L, idx, out, err)) return err->code;
+  return 0;
+}
+
+int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->listen, sizeof out->listen, "127.0.0.1:8080");
+  out->workers = out->http_threads = cores();
+  out->max_body = 65536;
+  out->max_queued_per_user = 1000;
+  out->connection_timeout_s = 10;
+  int rc = 0;
+  lua_State *L = cfg->L;
+  int top = L ? lua_gettop(L) : 0;
+  int t = bt_config_section(cfg, "service");
+  if (t) rc = read_section(cfg, L, t, out, err);
+  if (L) lua_settop(L, top);
+  if (rc) {
+    bt_svc_config_free(out);
+    return rc;
+  }
+  if (!out->nstrategy_dirs) {
+    snprintf(out->strategy_dirs[0], sizeof out->strategy_dirs[0], "strategies");
+    out->nstrategy_dirs = 1;
+  }
+  if (!out->ndatasets) {
+    /* No catalog: the data shipped with btrun (sorted by name). */
+    static const bt_svc_dataset bundled[] = {
+        {"nvda", "NVDA=" BT_SOURCE_DATA_DIR "/market/nvda-1999-2014.txt"},
+        {"orcl", "ORCL=" BT_SOURCE_DATA_DIR "/market/orcl-1995-2014.txt"},
+        {"sample", "SAMPLE=" BT_SOURCE_DATA_DIR "/sample-daily.csv"},
+        {"yhoo", "YHOO=" BT_SOURCE_DATA_DIR "/market/yhoo-1996-2014.txt"},
+    };
+    free(out->datasets);
+    out->datasets = malloc(sizeof bundled);
+    if (!out->datasets) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    memcpy(out->datasets, bundled, sizeof bundled);
+    out->ndatasets = (int)(sizeof bundled / sizeof bundled[0]);
+  }
+  return 0;
+}
+
+void bt_svc_config_free(bt_svc_config *c) {
+  free(c->datasets);
+  free(c->keys);
+  c->datasets = NULL;
+  c->keys = NULL;
+  c->ndatasets = c->nkeys = 0;
+}
+
+bool bt_svc_strategy_path(const bt_svc_config *c, const char *name, char *out, size_t n) {
+  if (!bt_svc_name_valid(name)) return false;
+  for (int i = 0; i < c->nstrategy_dirs; i++) {
+    snprintf(out, n, "%s/%s.lua", c->strategy_dirs[i], name);
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return true;
+  }
+  return false;
+}
+
+const bt_svc_dataset *bt_svc_dataset_find(const bt_svc_config *c, const char *name) {
+  bt_svc_dataset key;
+  snprintf(key.name, sizeof key.name, "%s", name);
+  return bsearch(&key, c->datasets, (size_t)c->ndatasets, sizeof key, cmp_dataset);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int bt_svc_strategy_list(const bt_svc_config *c, char ***names, int *n, bt_err *err) {
+  char **v = NULL;
+  int cnt = 0, cap = 0;
+  for (int i = 0; i < c->nstrategy_dirs; i++) {
+    DIR *d = opendir(c->strategy_dirs[i]);
+    if (!d) continue;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      size_t len = strlen(e->d_name);
+      if (len <= 4 || strcmp(e->d_name + len - 4, ".lua") != 0) continue;
+      char name[BT_SVC_NAME_MAX + 1];
+      if (len - 4 > BT_SVC_NAME_MAX) continue;
+      snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+      if (!bt_svc_name_valid(name)) continue;
+      bool dup = false;
+      for (int k = 0; k < cnt && !dup; k++) dup = strcmp(v[k], name) == 0;
+      if (dup) continue;
+      if (cnt == cap) {
+        cap = cap ? cap * 2 : 16;
+        char **nv = realloc(v, (size_t)cap * sizeof *v);
+        if (!nv) goto oom;
+        v = nv;
+      }
+      if (!(v[cnt] = strdup(name))) goto oom;
+      cnt++;
+      continue;
+    oom:
+      closedir(d);
+      for (int k = 0; k < cnt; k++) free(v[k]);
+      free(v);
+      return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    }
+    closedir(d);
+  }
+  if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+  *names = v;
+  *n = cnt;
+  return 0;
+}
+
+const char *bt_svc_key_user(const bt_svc_config *c, const char *token) {
+  unsigned char h[32];
+  if (!token || !*token || gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), h) != 0)
+    return NULL;
+  for (int i = 0; i < c->nkeys; i++)
+    if (memcmp(h, c->keys[i].sha256, sizeof h) == 0) return c->keys[i].user_id;
+  return NULL;
+}

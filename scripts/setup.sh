@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The service adds libmicrohttpd (HTTP) and libpq (PostgreSQL); the test suite starts a
+# The service adds libmicrohttpd (HTTP), gnutls (SHA-256 of API keys) and libpq (PostgreSQL); the test suite starts a
 # throwaway PostgreSQL cluster (postgresql), reads the tz database (tzdata) and fuzzes
 # with clang's libFuzzer when clang is there.
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev

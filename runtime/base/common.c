@@ -38,8 +38,11 @@ int bt_errf_at(bt_err *e, int code, const char *type, const char *file, long lin
   if (line > 0)
     snprintf(e->msg, sizeof e->msg, "%s:%ld: %s%s%s", e->file, line, field && *field ? field : "",
              field && *field ? ": " : "", detail);
-  else
+  else if (*e->file)
     snprintf(e->msg, sizeof e->msg, "%s: %s%s%s", e->file, field && *field ? field : "",
+             field && *field ? ": " : "", detail);
+  else /* not about a file (a request field): no empty "file: " prefix */
+    snprintf(e->msg, sizeof e->msg, "%s%s%s", field && *field ? field : "",
              field && *field ? ": " : "", detail);
   return code;
 }

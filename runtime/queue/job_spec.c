@@ -21,7 +21,7 @@ bool bt_job_name_valid(const char *s) {
 static int bad(bt_err *err, const char *field, const char *fmt, const char *arg) {
   char msg[256];
   snprintf(msg, sizeof msg, fmt, arg);
-  return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, field, "%s: %s", field, msg);
+  return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, field, "%s", msg);
 }
 
 static int name_field(const cJSON *v, const char *field, char *out, bt_err *err) {

@@ -186,6 +186,10 @@ static void post_backtest(bt_api *a, bt_http_request *req, bt_http_response *res
                   err.field[0] ? err.field : NULL, "%s", err.msg);
     goto out;
   }
+  if (!spec.ndata) { /* the job names its data, so the worker needs no default of its own */
+    snprintf(spec.data[0], sizeof spec.data[0], "%s", a->cfg->datasets[a->cfg->default_dataset].name);
+    spec.ndata = 1;
+  }
   char path[600];
   if (!bt_svc_strategy_path(a->cfg, spec.strategy, path, sizeof path)) {
     bt_http_error(resp, 400, "unknown_strategy", "strategy",

@@ -225,6 +225,7 @@ int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
     if (!out->datasets) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
     memcpy(out->datasets, bundled, sizeof bundled);
     out->ndatasets = (int)(sizeof bundled / sizeof bundled[0]);
+    out->default_dataset = 2;
   }
   return 0;
 }

@@ -47,6 +47,8 @@ typedef struct bt_svc_config {
   int nstrategy_dirs;
   bt_svc_dataset *datasets;        /* sorted by name */
   int ndatasets;
+  int default_dataset;             /* for a request without data: "sample" when the
+                                      catalog is the bundled one, else the first */
   bt_svc_key *keys;
   int nkeys;
 } bt_svc_config;

@@ -4,6 +4,7 @@
 #include "lua_ctx.h"
 #include "lua_events.h"
 #include "lua_log.h"
+#include "lua_ta.h"
 
 /* One line per `bt` submodule; modules add theirs here. */
 const bt_lua_module bt_lua_modules[] = {
@@ -13,5 +14,6 @@ const bt_lua_module bt_lua_modules[] = {
     {"analytics", bt_lua_open_analytics},
     {"perf", bt_lua_open_perf},
     {"events", bt_lua_open_events},
+    {"ta", bt_lua_open_ta},
     {NULL, NULL},
 };

@@ -1,0 +1,517 @@
+/* lua_ta.c - bt.ta: the bt_ta_* indicators as Lua userdata.
+ *
+ * One metatable ("bt.ta") for every indicator: the userdata starts with a header
+ * naming its type (a table of functions), then the C struct, then its window buffer,
+ * all in one Lua allocation (counted by the run's memory limit, freed by the GC, no
+ * __gc needed). An update reads its arguments, updates the struct and pushes the
+ * outputs: no table and no allocation per call. */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua_ta.h"
+#include "ta.h"
+
+#define MT "bt.ta"
+#define MAX_PERIOD (1 << 24)
+
+typedef struct lta lta;
+typedef struct lta_type {
+  const char *name;
+  void (*update)(lua_State *L, lta *h); /* arguments from index 2; sets h->warm */
+  int (*push)(lua_State *L, lta *h);    /* the outputs, nil when not warm */
+  void (*reset)(void *obj);
+} lta_type;
+
+struct lta {
+  const lta_type *t;
+  bool warm;
+  char label[48];
+  alignas(max_align_t) unsigned char obj[];
+};
+
+/* ---- arguments ---------------------------------------------------------------- */
+
+static double num_arg(lua_State *L, lta *h, int idx) {
+  int ok;
+  double x = lua_tonumberx(L, idx, &ok);
+  if (!ok) luaL_error(L, "bt.ta.%s: update: expected a number, got %s", h->t->name, luaL_typename(L, idx));
+  if (!isfinite(x)) luaL_error(L, "bt.ta.%s: update: input must be finite, got %f", h->t->name, x);
+  return x;
+}
+
+static double bar_num(lua_State *L, lta *h, const char *field) {
+  if (lua_getfield(L, 2, field) == LUA_TNIL)
+    luaL_error(L, "bt.ta.%s: update: bar.%s is missing", h->t->name, field);
+  int ok;
+  double x = lua_tonumberx(L, -1, &ok);
+  if (!ok || !isfinite(x)) luaL_error(L, "bt.ta.%s: update: bar.%s must be a finite number", h->t->name, field);
+  lua_pop(L, 1);
+  return x;
+}
+
+static void check_bar(lua_State *L, lta *h) {
+  if (lua_type(L, 2) != LUA_TTABLE)
+    luaL_error(L, "bt.ta.%s: update: expected a bar table, got %s", h->t->name, luaL_typename(L, 2));
+}
+
+static int period_arg(lua_State *L, const char *name, int idx, const char *what, int def) {
+  if (lua_isnoneornil(L, idx) && def > 0) return def;
+  int ok;
+  lua_Integer n = lua_tointegerx(L, idx, &ok);
+  if (!ok || n < 1 || n > MAX_PERIOD)
+    luaL_error(L, "bt.ta.%s: %s must be an integer from 1 to %d, got %s", name, what, MAX_PERIOD,
+               lua_isnoneornil(L, idx) ? "nothing" : luaL_tolstring(L, idx, NULL));
+  return (int)n;
+}
+
+static lta *new_lta(lua_State *L, const lta_type *t, size_t objsize, int bufn, double **buf) {
+  size_t off = (objsize + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
+  lta *h = lua_newuserdatauv(L, sizeof(lta) + off + (size_t)bufn * sizeof(double), 0);
+  h->t = t;
+  h->warm = false;
+  h->label[0] = 0;
+  if (buf) *buf = (double *)(h->obj + off);
+  luaL_setmetatable(L, MT);
+  return h;
+}
+
+static int push_or_nil(lua_State *L, bool ok, double v) {
+  if (ok) lua_pushnumber(L, v);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* ---- one-number indicators ------------------------------------------------------- */
+
+#define SCALAR_TYPE(NAME, TYPE, UPDATE, FIELD, RESET)                                  \
+  static void NAME##_update(lua_State *L, lta *h) {                                    \
+    h->warm = UPDATE((TYPE *)h->obj, num_arg(L, h, 2));                                \
+  }                                                                                    \
+  static int NAME##_push(lua_State *L, lta *h) {                                       \
+    return push_or_nil(L, h->warm, ((TYPE *)h->obj)->FIELD);                           \
+  }                                                                                    \
+  static void NAME##_reset(void *o) { RESET((TYPE *)o); }                              \
+  static const lta_type NAME##_type = {#NAME, NAME##_update, NAME##_push, NAME##_reset};
+
+SCALAR_TYPE(sma, bt_ta_sma, bt_ta_sma_update, value, bt_ta_sma_reset)
+SCALAR_TYPE(ema, bt_ta_ema, bt_ta_ema_update, value, bt_ta_ema_reset)
+SCALAR_TYPE(smma, bt_ta_ema, bt_ta_ema_update, value, bt_ta_ema_reset)
+SCALAR_TYPE(wma, bt_ta_wma, bt_ta_wma_update, value, bt_ta_wma_reset)
+SCALAR_TYPE(dema, bt_ta_dema, bt_ta_dema_update, value, bt_ta_dema_reset)
+SCALAR_TYPE(tema, bt_ta_dema, bt_ta_dema_update, value, bt_ta_dema_reset)
+SCALAR_TYPE(rsi, bt_ta_rsi, bt_ta_rsi_update, value, bt_ta_rsi_reset)
+SCALAR_TYPE(stddev, bt_ta_stddev, bt_ta_stddev_update, value, bt_ta_stddev_reset)
+SCALAR_TYPE(highest, bt_ta_minmax, bt_ta_minmax_update, value, bt_ta_minmax_reset)
+SCALAR_TYPE(lowest, bt_ta_minmax, bt_ta_minmax_update, value, bt_ta_minmax_reset)
+SCALAR_TYPE(momentum, bt_ta_change, bt_ta_change_update, momentum, bt_ta_change_reset)
+
+static void roc_update(lua_State *L, lta *h) {
+  bt_ta_change *c = (bt_ta_change *)h->obj;
+  h->warm = bt_ta_change_update(c, num_arg(L, h, 2)) && c->roc_ok;
+}
+static int roc_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_change *)h->obj)->roc); }
+static void roc_reset(void *o) { bt_ta_change_reset(o); }
+static const lta_type roc_type = {"roc", roc_update, roc_push, roc_reset};
+
+/* ---- several outputs ----------------------------------------------------------------- */
+
+static void macd_update(lua_State *L, lta *h) { h->warm = bt_ta_macd_update((bt_ta_macd *)h->obj, num_arg(L, h, 2)); }
+static int macd_push(lua_State *L, lta *h) {
+  bt_ta_macd *m = (bt_ta_macd *)h->obj;
+  push_or_nil(L, h->warm, m->line);
+  push_or_nil(L, h->warm && m->signal_ready, m->signal);
+  push_or_nil(L, h->warm && m->signal_ready, m->hist);
+  return 3;
+}
+static void macd_reset(void *o) { bt_ta_macd_reset(o); }
+static const lta_type macd_type = {"macd", macd_update, macd_push, macd_reset};
+
+static void bollinger_update(lua_State *L, lta *h) {
+  h->warm = bt_ta_bbands_update((bt_ta_bbands *)h->obj, num_arg(L, h, 2));
+}
+static int bollinger_push(lua_State *L, lta *h) {
+  bt_ta_bbands *b = (bt_ta_bbands *)h->obj;
+  push_or_nil(L, h->warm, b->mid);
+  push_or_nil(L, h->warm, b->upper);
+  push_or_nil(L, h->warm, b->lower);
+  return 3;
+}
+static void bollinger_reset(void *o) { bt_ta_bbands_reset(o); }
+static const lta_type bollinger_type = {"bollinger", bollinger_update, bollinger_push, bollinger_reset};
+
+/* ---- bar indicators ---------------------------------------------------------------------- */
+
+static void tr_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_tr_update((bt_ta_tr *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
+}
+static int tr_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_tr *)h->obj)->value); }
+static void tr_reset(void *o) { bt_ta_tr_reset(o); }
+static const lta_type tr_type = {"tr", tr_update, tr_push, tr_reset};
+
+static void atr_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_atr_update((bt_ta_atr *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
+}
+static int atr_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_atr *)h->obj)->value); }
+static void atr_reset(void *o) { bt_ta_atr_reset(o); }
+static const lta_type atr_type = {"atr", atr_update, atr_push, atr_reset};
+
+static void stochastic_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_stoch_update((bt_ta_stoch *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"),
+                               bar_num(L, h, "close"));
+}
+static int stochastic_push(lua_State *L, lta *h) {
+  bt_ta_stoch *s = (bt_ta_stoch *)h->obj;
+  push_or_nil(L, h->warm, s->k);
+  push_or_nil(L, h->warm && s->d_ready, s->d);
+  return 2;
+}
+static void stochastic_reset(void *o) { bt_ta_stoch_reset(o); }
+static const lta_type stochastic_type = {"stochastic", stochastic_update, stochastic_push, stochastic_reset};
+
+static void adx_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_adx_update((bt_ta_adx *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
+}
+static int adx_push(lua_State *L, lta *h) {
+  bt_ta_adx *a = (bt_ta_adx *)h->obj;
+  push_or_nil(L, h->warm, a->value);
+  push_or_nil(L, a->di_ready, a->plus_di);
+  push_or_nil(L, a->di_ready, a->minus_di);
+  return 3;
+}
+static void adx_reset(void *o) { bt_ta_adx_reset(o); }
+static const lta_type adx_type = {"adx", adx_update, adx_push, adx_reset};
+
+static void donchian_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_donchian_update((bt_ta_donchian *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"));
+}
+static int donchian_push(lua_State *L, lta *h) {
+  bt_ta_donchian *d = (bt_ta_donchian *)h->obj;
+  push_or_nil(L, h->warm, d->mid);
+  push_or_nil(L, h->warm, d->upper);
+  push_or_nil(L, h->warm, d->lower);
+  return 3;
+}
+static void donchian_reset(void *o) { bt_ta_donchian_reset(o); }
+static const lta_type donchian_type = {"donchian", donchian_update, donchian_push, donchian_reset};
+
+static void obv_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  h->warm = bt_ta_obv_update((bt_ta_obv *)h->obj, bar_num(L, h, "close"), bar_num(L, h, "volume"));
+}
+static int obv_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_obv *)h->obj)->value); }
+static void obv_reset(void *o) { bt_ta_obv_reset(o); }
+static const lta_type obv_type = {"obv", obv_update, obv_push, obv_reset};
+
+static void vwap_update(lua_State *L, lta *h) {
+  check_bar(L, h);
+  int ok;
+  lua_getfield(L, 2, "time");
+  lua_Integer t = lua_tointegerx(L, -1, &ok);
+  if (!ok) luaL_error(L, "bt.ta.vwap: update: bar.time must be an integer (epoch seconds)");
+  lua_pop(L, 1);
+  h->warm = bt_ta_vwap_update((bt_ta_vwap *)h->obj, t, bar_num(L, h, "high"), bar_num(L, h, "low"),
+                              bar_num(L, h, "close"), bar_num(L, h, "volume"));
+}
+static int vwap_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_vwap *)h->obj)->value); }
+static void vwap_reset(void *o) { bt_ta_vwap_reset(o); }
+static const lta_type vwap_type = {"vwap", vwap_update, vwap_push, vwap_reset};
+
+/* ---- crossover ------------------------------------------------------------------------ */
+
+/* The first output of the indicator at idx, or false when it has none yet. */
+static bool first_output(lua_State *L, int idx, double *v) {
+  lta *src = luaL_testudata(L, idx, MT);
+  if (!src) return false;
+  int n = src->t->push(L, src);
+  bool ok = lua_type(L, -n) == LUA_TNUMBER;
+  if (ok) *v = lua_tonumber(L, -n);
+  lua_pop(L, n);
+  return ok;
+}
+
+static void crossover_update(lua_State *L, lta *h) {
+  double a, b;
+  bool ok;
+  if (lua_isnone(L, 2)) {
+    if (lua_getiuservalue(L, 1, 1) == LUA_TNONE)
+      luaL_error(L, "bt.ta.crossover: update: give two numbers, or create it with two indicators");
+    lua_getiuservalue(L, 1, 2);
+    ok = first_output(L, -2, &a) && first_output(L, -1, &b);
+    lua_pop(L, 2);
+  } else {
+    /* nil (an input still warming up) records nothing */
+    ok = !lua_isnil(L, 2) && !lua_isnil(L, 3);
+    if (ok) a = num_arg(L, h, 2), b = num_arg(L, h, 3);
+  }
+  bt_ta_cross *c = (bt_ta_cross *)h->obj;
+  if (ok) bt_ta_cross_update(c, a, b);
+  else c->value = 0;
+  h->warm = true;
+}
+static int crossover_push(lua_State *L, lta *h) {
+  lua_pushinteger(L, ((bt_ta_cross *)h->obj)->value);
+  return 1;
+}
+static void crossover_reset(void *o) { bt_ta_cross_reset(o); }
+static const lta_type crossover_type = {"crossover", crossover_update, crossover_push, crossover_reset};
+
+/* ---- methods ------------------------------------------------------------------------------- */
+
+static int m_update(lua_State *L) {
+  lta *h = luaL_checkudata(L, 1, MT);
+  h->t->update(L, h);
+  return h->t->push(L, h);
+}
+
+static int m_value(lua_State *L) {
+  lta *h = luaL_checkudata(L, 1, MT);
+  return h->t->push(L, h);
+}
+
+static int m_reset(lua_State *L) {
+  lta *h = luaL_checkudata(L, 1, MT);
+  h->t->reset(h->obj);
+  h->warm = false;
+  return 0;
+}
+
+static int m_tostring(lua_State *L) {
+  lta *h = luaL_checkudata(L, 1, MT);
+  lua_pushfstring(L, "bt.ta.%s(%s)", h->t->name, h->label);
+  return 1;
+}
+
+/* ---- constructors ---------------------------------------------------------------------------- */
+
+#define LABEL(h, ...) snprintf((h)->label, sizeof (h)->label, __VA_ARGS__)
+
+static int new_sma(lua_State *L) {
+  int n = period_arg(L, "sma", 1, "period", 0);
+  double *buf;
+  lta *h = new_lta(L, &sma_type, sizeof(bt_ta_sma), bt_ta_sma_bufn(n), &buf);
+  bt_ta_sma_init((bt_ta_sma *)h->obj, n, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_ema_like(lua_State *L, const lta_type *t, bool wilder) {
+  int n = period_arg(L, t->name, 1, "period", 0);
+  lta *h = new_lta(L, t, sizeof(bt_ta_ema), 0, NULL);
+  if (wilder) bt_ta_wilder_init((bt_ta_ema *)h->obj, n);
+  else bt_ta_ema_init((bt_ta_ema *)h->obj, n);
+  LABEL(h, "%d", n);
+  return 1;
+}
+static int new_ema(lua_State *L) { return new_ema_like(L, &ema_type, false); }
+static int new_smma(lua_State *L) { return new_ema_like(L, &smma_type, true); }
+
+static int new_wma(lua_State *L) {
+  int n = period_arg(L, "wma", 1, "period", 0);
+  double *buf;
+  lta *h = new_lta(L, &wma_type, sizeof(bt_ta_wma), bt_ta_wma_bufn(n), &buf);
+  bt_ta_wma_init((bt_ta_wma *)h->obj, n, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_dema_like(lua_State *L, const lta_type *t, int order) {
+  int n = period_arg(L, t->name, 1, "period", 0);
+  lta *h = new_lta(L, t, sizeof(bt_ta_dema), 0, NULL);
+  bt_ta_dema_init((bt_ta_dema *)h->obj, n, order);
+  LABEL(h, "%d", n);
+  return 1;
+}
+static int new_dema(lua_State *L) { return new_dema_like(L, &dema_type, 2); }
+static int new_tema(lua_State *L) { return new_dema_like(L, &tema_type, 3); }
+
+static int new_rsi(lua_State *L) {
+  int n = period_arg(L, "rsi", 1, "period", 14);
+  lta *h = new_lta(L, &rsi_type, sizeof(bt_ta_rsi), 0, NULL);
+  bt_ta_rsi_init((bt_ta_rsi *)h->obj, n);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_stddev(lua_State *L) {
+  int n = period_arg(L, "stddev", 1, "period", 0);
+  double *buf;
+  lta *h = new_lta(L, &stddev_type, sizeof(bt_ta_stddev), bt_ta_stddev_bufn(n), &buf);
+  bt_ta_stddev_init((bt_ta_stddev *)h->obj, n, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_minmax(lua_State *L, const lta_type *t, bool is_max) {
+  int n = period_arg(L, t->name, 1, "period", 0);
+  double *buf;
+  lta *h = new_lta(L, t, sizeof(bt_ta_minmax), bt_ta_minmax_bufn(n), &buf);
+  bt_ta_minmax_init((bt_ta_minmax *)h->obj, n, is_max, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+static int new_highest(lua_State *L) { return new_minmax(L, &highest_type, true); }
+static int new_lowest(lua_State *L) { return new_minmax(L, &lowest_type, false); }
+
+static int new_change(lua_State *L, const lta_type *t) {
+  int n = period_arg(L, t->name, 1, "period", 0);
+  double *buf;
+  lta *h = new_lta(L, t, sizeof(bt_ta_change), bt_ta_change_bufn(n), &buf);
+  bt_ta_change_init((bt_ta_change *)h->obj, n, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+static int new_momentum(lua_State *L) { return new_change(L, &momentum_type); }
+static int new_roc(lua_State *L) { return new_change(L, &roc_type); }
+
+static int new_macd(lua_State *L) {
+  int f = period_arg(L, "macd", 1, "fast", 12), s = period_arg(L, "macd", 2, "slow", 26);
+  int g = period_arg(L, "macd", 3, "signal", 9);
+  lta *h = new_lta(L, &macd_type, sizeof(bt_ta_macd), 0, NULL);
+  bt_ta_macd_init((bt_ta_macd *)h->obj, f, s, g);
+  LABEL(h, "%d, %d, %d", f, s, g);
+  return 1;
+}
+
+static int new_bollinger(lua_State *L) {
+  int n = period_arg(L, "bollinger", 1, "period", 20);
+  double k = luaL_optnumber(L, 2, 2.0);
+  if (!isfinite(k) || k < 0) luaL_error(L, "bt.ta.bollinger: k must be a finite number >= 0");
+  double *buf;
+  lta *h = new_lta(L, &bollinger_type, sizeof(bt_ta_bbands), bt_ta_bbands_bufn(n), &buf);
+  bt_ta_bbands_init((bt_ta_bbands *)h->obj, n, k, buf);
+  LABEL(h, "%d, %g", n, k);
+  return 1;
+}
+
+static int new_tr(lua_State *L) {
+  lta *h = new_lta(L, &tr_type, sizeof(bt_ta_tr), 0, NULL);
+  bt_ta_tr_reset((bt_ta_tr *)h->obj);
+  return 1;
+}
+
+static int new_atr(lua_State *L) {
+  int n = period_arg(L, "atr", 1, "period", 14);
+  lta *h = new_lta(L, &atr_type, sizeof(bt_ta_atr), 0, NULL);
+  bt_ta_atr_init((bt_ta_atr *)h->obj, n);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_stochastic(lua_State *L) {
+  int n = period_arg(L, "stochastic", 1, "period", 14);
+  int ks = period_arg(L, "stochastic", 2, "k_smooth", 3), d = period_arg(L, "stochastic", 3, "d", 3);
+  double *buf;
+  lta *h = new_lta(L, &stochastic_type, sizeof(bt_ta_stoch), bt_ta_stoch_bufn(n, ks, d), &buf);
+  bt_ta_stoch_init((bt_ta_stoch *)h->obj, n, ks, d, buf);
+  LABEL(h, "%d, %d, %d", n, ks, d);
+  return 1;
+}
+
+static int new_adx(lua_State *L) {
+  int n = period_arg(L, "adx", 1, "period", 14);
+  lta *h = new_lta(L, &adx_type, sizeof(bt_ta_adx), 0, NULL);
+  bt_ta_adx_init((bt_ta_adx *)h->obj, n);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_donchian(lua_State *L) {
+  int n = period_arg(L, "donchian", 1, "period", 20);
+  double *buf;
+  lta *h = new_lta(L, &donchian_type, sizeof(bt_ta_donchian), bt_ta_donchian_bufn(n), &buf);
+  bt_ta_donchian_init((bt_ta_donchian *)h->obj, n, buf);
+  LABEL(h, "%d", n);
+  return 1;
+}
+
+static int new_obv(lua_State *L) {
+  lta *h = new_lta(L, &obv_type, sizeof(bt_ta_obv), 0, NULL);
+  bt_ta_obv_reset((bt_ta_obv *)h->obj);
+  return 1;
+}
+
+static int new_vwap(lua_State *L) {
+  lua_Integer session = luaL_optinteger(L, 1, 86400), offset = luaL_optinteger(L, 2, 0);
+  if (session < 1) luaL_error(L, "bt.ta.vwap: session must be >= 1 second");
+  lta *h = new_lta(L, &vwap_type, sizeof(bt_ta_vwap), 0, NULL);
+  bt_ta_vwap_init((bt_ta_vwap *)h->obj, session, offset);
+  LABEL(h, "%lld, %lld", (long long)session, (long long)offset);
+  return 1;
+}
+
+static int new_crossover(lua_State *L) {
+  bool sources = !lua_isnoneornil(L, 1) || !lua_isnoneornil(L, 2);
+  if (sources && (!luaL_testudata(L, 1, MT) || !luaL_testudata(L, 2, MT)))
+    luaL_error(L, "bt.ta.crossover: expected two bt.ta indicators (or nothing, then update(x, y))");
+  lua_settop(L, 2);
+  lta *h = lua_newuserdatauv(L, sizeof(lta) + sizeof(bt_ta_cross), sources ? 2 : 0);
+  h->t = &crossover_type;
+  h->warm = true;
+  if (sources) {
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, 2);
+    LABEL(h, "%s, %s", ((lta *)lua_touserdata(L, 1))->t->name, ((lta *)lua_touserdata(L, 2))->t->name);
+  } else {
+    h->label[0] = 0;
+  }
+  bt_ta_cross_reset((bt_ta_cross *)h->obj);
+  luaL_setmetatable(L, MT);
+  return 1;
+}
+
+/* per_symbol's __index: the first lookup of a key calls the factory and keeps its result. */
+static int per_symbol_index(lua_State *L) {
+  if (lua_isnil(L, 2)) return luaL_error(L, "bt.ta.per_symbol: the key is nil");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_call(L, 0, 1);
+  if (lua_isnil(L, -1)) return luaL_error(L, "bt.ta.per_symbol: the factory returned nil");
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+static int new_per_symbol(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, per_symbol_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+int bt_lua_open_ta(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"update", m_update}, {"value", m_value}, {"reset", m_reset}, {NULL, NULL}};
+  if (luaL_newmetatable(L, MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {
+      {"sma", new_sma},         {"ema", new_ema},           {"smma", new_smma},
+      {"wma", new_wma},         {"dema", new_dema},         {"tema", new_tema},
+      {"rsi", new_rsi},         {"macd", new_macd},         {"bollinger", new_bollinger},
+      {"stddev", new_stddev},   {"highest", new_highest},   {"lowest", new_lowest},
+      {"momentum", new_momentum}, {"roc", new_roc},         {"tr", new_tr},
+      {"atr", new_atr},         {"stochastic", new_stochastic}, {"adx", new_adx},
+      {"donchian", new_donchian}, {"obv", new_obv},         {"vwap", new_vwap},
+      {"crossover", new_crossover}, {"per_symbol", new_per_symbol}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}

@@ -23,6 +23,8 @@ static const char USAGE[] =
     "\n"
     "Runs a backtest when FILE.lua returns a strategy table, otherwise runs it as a\n"
     "script with the `bt` module (bt.backtest{...} runs backtests from Lua).\n"
+    "Indicators (SMA, EMA, RSI, MACD, ATR, ...): bt.ta, docs/indicators.md; example\n"
+    "strategies: strategies/*.lua.\n"
     "\n"
     "Run options:\n"
     "  --data [SYM=]PATH      CSV data file (repeatable; symbol from the file name\n"

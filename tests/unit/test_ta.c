@@ -1,0 +1,159 @@
+/* test_ta.c - the exactness claims of ta/: the running fsum equals an exact integer
+ * reference, SMA never drifts where a running double sum does, partial compaction
+ * keeps the sum exact, and the window structures (min/max deque, Welford stddev, WMA)
+ * agree with brute force over long random runs. Indicator values against backtrader
+ * are in tests/lua/test_ta.lua. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "ta.h"
+#include "ta_fsum.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_u64(void) { /* xorshift64: reproducible everywhere */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+static int64_t rand_range(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (uint64_t)(hi - lo + 1)); }
+
+/* A series built to make running sums drift: values on a 2^-20 grid, with spikes of
+ * +-2^58 units (2^38) now and then whose passage through the window wipes out the low bits of a
+ * plain running sum. Every value is a multiple of 2^-20 below 2^43, so the reference
+ * keeps the window sum exactly as an integer. */
+static int64_t drift_value(void) {
+  int64_t v = rand_range(-(1ll << 30), 1ll << 30);
+  if (next_u64() % 97 == 0) v += (next_u64() & 1 ? 1 : -1) * (1ll << 58);
+  return v;
+}
+
+static void test_sma_exact(int n, int bars) {
+  double *buf = calloc((size_t)bt_ta_sma_bufn(n), sizeof(double));
+  int64_t *ring = calloc((size_t)n, sizeof(int64_t));
+  bt_ta_sma s;
+  bt_ta_sma_init(&s, n, buf);
+  __int128 exact = 0;
+  double naive = 0;
+  int wrong = 0, naive_wrong = 0;
+  for (int i = 0; i < bars; i++) {
+    double x = ldexp((double)drift_value(), -20);
+    int64_t v = (int64_t)ldexp(x, 20); /* exactly the double's value, in 2^-20 units */
+    if (i >= n) {
+      exact -= ring[i % n];
+      naive -= ldexp((double)ring[i % n], -20);
+    }
+    ring[i % n] = v;
+    exact += v;
+    naive += x;
+    bool warm = bt_ta_sma_update(&s, x);
+    if (warm != (i >= n - 1)) wrong++;
+    if (!warm) continue;
+    /* the exactly rounded sum (int128 -> double rounds to nearest even), then / n */
+    double want = ldexp((double)exact, -20) / n;
+    if (s.value != want) wrong++;
+    if (naive / n != want) naive_wrong++;
+  }
+  CHECK(wrong == 0);
+  CHECK(naive_wrong > bars / 10); /* the series does defeat a running sum */
+  if (wrong) fprintf(stderr, "sma(%d): %d bars differ from the exact mean\n", n, wrong);
+  free(buf);
+  free(ring);
+}
+
+static double wide_value(void) {
+  double m = (double)rand_range(1, 1ll << 52);
+  return ldexp(m, (int)rand_range(-1000, 900)) * (next_u64() & 1 ? 1 : -1);
+}
+
+static void test_fsum_compaction(void) {
+  enum { N = 20000 };
+  static double xs[N];
+  bt_ta_fsum a, b;
+  bt_ta_fsum_reset(&a);
+  bt_ta_fsum_reset(&b);
+  bool hit_cap = false;
+  for (int i = 0; i < N; i++) {
+    xs[i] = wide_value();
+    hit_cap |= a.n == BT_TA_FSUM_CAP; /* the next add compacts */
+    bt_ta_fsum_add(&a, xs[i]);
+  }
+  CHECK(hit_cap);
+  /* exactly rounded: the same whatever the order (b compacts at other moments) */
+  for (int i = N - 1; i >= 0; i--) bt_ta_fsum_add(&b, xs[i]);
+  CHECK(bt_ta_fsum_value(&a) == bt_ta_fsum_value(&b));
+  double before = bt_ta_fsum_value(&a);
+  bt_ta_fsum_compact(&a);
+  CHECK(a.n <= 41);
+  CHECK(bt_ta_fsum_value(&a) == before);
+  /* the exact sum survived every compaction: taking all values back out leaves 0 */
+  for (int i = 0; i < N; i += 2) bt_ta_fsum_add(&a, -xs[i]);
+  for (int i = 1; i < N; i += 2) bt_ta_fsum_add(&a, -xs[i]);
+  CHECK(a.n == 0 && bt_ta_fsum_value(&a) == 0.0);
+  /* the classic: 1e-16 breaks the tie of 1 + 1e16 upwards (CPython's half-even fix) */
+  bt_ta_fsum_reset(&a);
+  bt_ta_fsum_add(&a, 1e-16);
+  bt_ta_fsum_add(&a, 1.0);
+  bt_ta_fsum_add(&a, 1e16);
+  CHECK(bt_ta_fsum_value(&a) == 10000000000000002.0);
+}
+
+static void test_minmax(void) {
+  enum { N = 50000, W = 17 };
+  double buf[2 * W], xs[N];
+  bt_ta_minmax hi, lo;
+  bt_ta_minmax_init(&hi, W, true, buf);
+  double lobuf[2 * W];
+  bt_ta_minmax_init(&lo, W, false, lobuf);
+  int bad = 0;
+  for (int i = 0; i < N; i++) {
+    xs[i] = (double)rand_range(0, 20); /* many ties */
+    bool w1 = bt_ta_minmax_update(&hi, xs[i]), w2 = bt_ta_minmax_update(&lo, xs[i]);
+    if (w1 != (i >= W - 1) || w2 != w1) bad++;
+    if (!w1) continue;
+    double mx = xs[i], mn = xs[i];
+    for (int j = i - W + 1; j <= i; j++) mx = fmax(mx, xs[j]), mn = fmin(mn, xs[j]);
+    if (hi.value != mx || lo.value != mn) bad++;
+  }
+  CHECK(bad == 0);
+}
+
+static void test_stddev_wma(void) {
+  enum { N = 300000, W = 50 };
+  static double xs[N];
+  double sbuf[W], wbuf[W];
+  bt_ta_stddev sd;
+  bt_ta_wma wma;
+  bt_ta_stddev_init(&sd, W, sbuf);
+  bt_ta_wma_init(&wma, W, wbuf);
+  double worst_sd = 0;
+  int wma_bad = 0;
+  for (int i = 0; i < N; i++) {
+    /* a level far from 0 with small moves: the hard case for a rolling variance */
+    xs[i] = 1e6 + (double)rand_range(-1000000, 1000000) / 1024.0;
+    bool w1 = bt_ta_stddev_update(&sd, xs[i]), w2 = bt_ta_wma_update(&wma, xs[i]);
+    if (!w1 || !w2 || i % 997) continue;
+    double mean = 0, m2 = 0, num;
+    for (int j = i - W + 1; j <= i; j++) mean += xs[j];
+    mean /= W;
+    for (int j = i - W + 1; j <= i; j++) m2 += (xs[j] - mean) * (xs[j] - mean);
+    worst_sd = fmax(worst_sd, fabs(sd.value - sqrt(m2 / W)) / sqrt(m2 / W));
+    /* every x is a multiple of 1/1024 below 2^21: the weighted sum, exactly, in integers */
+    __int128 acc = 0;
+    for (int j = i - W + 1; j <= i; j++) acc += (__int128)(j - (i - W)) * (__int128)(xs[j] * 1024.0);
+    num = ldexp((double)acc, -10);
+    if (wma.value != num / (W * (W + 1.0) / 2.0)) wma_bad++;
+  }
+  CHECK(worst_sd < 1e-9);
+  CHECK(wma_bad == 0);
+}
+
+int main(void) {
+  test_sma_exact(1000, 200000);
+  test_sma_exact(7, 100000);
+  test_fsum_compaction();
+  test_minmax();
+  test_stddev_wma();
+  return failures != 0;
+}

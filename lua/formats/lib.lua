@@ -117,6 +117,38 @@ function M.bar_chart(values, opts)
   return frame(w, h, opts.title or "", lo, hi, table.concat(body, "\n"))
 end
 
+-- JSON text of a Lua value for embedding in a page (the numbers a test compares): keys
+-- sorted, numbers with 17 significant digits (round-trip), NaN/inf as null, a table with
+-- [1] as an array (`M.array` marks an empty one). Inside <script> "</" is escaped.
+local ARRAY = setmetatable({}, {__mode = "k"})
+function M.array(t) ARRAY[t] = true; return t end
+function M.json(v)
+  local ty = type(v)
+  if v == nil then return "null" end
+  if ty == "boolean" then return tostring(v) end
+  if ty == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    return string.format("%.17g", v)
+  end
+  if ty == "string" then
+    return '"' .. v:gsub('[%c"\\/]', function(c)
+      local map = {['"'] = '\\"', ["\\"] = "\\\\", ["/"] = "\\/", ["\n"] = "\\n", ["\t"] = "\\t"}
+      return map[c] or string.format("\\u%04x", c:byte())
+    end) .. '"'
+  end
+  local parts = {}
+  if v[1] ~= nil or ARRAY[v] then
+    for i = 1, #v do parts[i] = M.json(v[i]) end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = M.json(k) .. ":" .. M.json(v[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
 M.css = [[
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:960px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}

@@ -1,83 +1,540 @@
--- formats/run_report.lua - report.html of one backtest run: result metrics, equity and
--- drawdown curves (downsampled to a bounded number of points), trade statistics and the
--- first trades. Input: {result=, summary=, trades=, equity={rows=,
--- downsampled=, points={{time, equity, drawdown}, ...}}}.
+-- formats/run_report.lua - report.html of one backtest run: a tearsheet. Header (strategy,
+-- symbols, dates, params, ids), KPI cards, the strategy against the buy-and-hold of its
+-- symbols (and --benchmark's series), charts with dated axes and hover tooltips, the worst
+-- drawdowns, monthly and yearly returns, per-symbol results, trades with their lineage and
+-- the positions open at the end. The page's numbers are also embedded as JSON
+-- (<script type="application/json" id="report-data">) so tests and tools can read them.
+--
+-- Input (perf_run.c): {result=, summary=, benchmark_name=, benchmark_error=,
+--   trades={total=, closed=, head={{t=trade, ["in"]={fill,order,cause,is_signal}, out=}},
+--           tail=, open=, by_symbol=, returns=, returns_stride=},
+--   series={rows=, stride=, points={{time, equity, drawdown, bench_index, extra_index}}}}
 local lib = require "formats.lib"
+local charts = require "formats.charts"
 local esc = lib.esc
 
-local function scalar(v)
-  if type(v) == "table" then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. scalar(x) end
-    table.sort(parts)
-    return table.concat(parts, ", ")
+local PERIODS = 252 -- trading days a year, as in metrics.h
+
+local function pct(x, digits)
+  if x == nil or x ~= x then return "n/a" end
+  return string.format("%." .. (digits or 2) .. "f%%", x * 100)
+end
+local function num(x, digits)
+  if x == nil or x ~= x or x == math.huge or x == -math.huge then return "n/a" end
+  return string.format("%." .. (digits or 2) .. "f", x)
+end
+local function signed_class(x) return x == nil and "" or (x >= 0 and "pos" or "neg") end
+
+-- Money for display: thousands separators, 2 decimals (the exact value stays in result.json).
+local function money(s)
+  local v = tonumber(s)
+  if v == nil then return "n/a" end
+  local neg = v < 0
+  local txt = string.format("%.2f", math.abs(v))
+  local int, frac = txt:match("^(%d+)%.(%d+)$")
+  int = int:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+  return (neg and "-" or "") .. int .. "." .. frac
+end
+
+local function mean_sd(xs)
+  local n = #xs
+  if n == 0 then return nil, nil end
+  local s = 0
+  for _, v in ipairs(xs) do s = s + v end
+  local m = s / n
+  if n < 2 then return m, nil end
+  local q = 0
+  for _, v in ipairs(xs) do q = q + (v - m) ^ 2 end
+  return m, math.sqrt(q / (n - 1))
+end
+
+-- Statistics of a value series (equity or benchmark) sampled at times ts.
+local function series_stats(ts, vs, base)
+  local rets = {}
+  for i = 2, #vs do
+    if vs[i - 1] and vs[i] and vs[i - 1] > 0 then rets[#rets + 1] = vs[i] / vs[i - 1] - 1 end
   end
-  return tostring(v)
+  local m, sd = mean_sd(rets)
+  local st = {returns = rets}
+  local last = vs[#vs]
+  st.total_return = last and base and base > 0 and last / base - 1 or nil
+  local years = #ts > 1 and (ts[#ts] - ts[1]) / (365.25 * 86400) or 0
+  if st.total_return and years > 0 and last > 0 then st.cagr = (last / base) ^ (1 / years) - 1 end
+  if sd and sd > 0 then
+    st.volatility = sd * math.sqrt(PERIODS)
+    st.sharpe = m / sd * math.sqrt(PERIODS)
+  end
+  local peak, mdd = base, 0
+  for _, v in ipairs(vs) do
+    if v > peak then peak = v end
+    if peak > 0 and 1 - v / peak > mdd then mdd = 1 - v / peak end
+  end
+  st.max_drawdown = mdd
+  return st
+end
+
+-- alpha (annualised), beta and correlation of daily returns a against b.
+local function regress(a, b)
+  local n = math.min(#a, #b)
+  if n < 3 then return nil end
+  local ma, mb = 0, 0
+  for i = 1, n do ma, mb = ma + a[i], mb + b[i] end
+  ma, mb = ma / n, mb / n
+  local cov, va, vb = 0, 0, 0
+  for i = 1, n do
+    cov = cov + (a[i] - ma) * (b[i] - mb)
+    va = va + (a[i] - ma) ^ 2
+    vb = vb + (b[i] - mb) ^ 2
+  end
+  if vb == 0 then return nil end
+  local beta = cov / vb
+  return {beta = beta, alpha = (ma - beta * mb) * PERIODS,
+          correlation = va > 0 and cov / math.sqrt(va * vb) or nil}
+end
+
+-- Drawdown periods of an equity series whose peak starts at base: each from the peak
+-- it fell from to the first row back at that peak (nil recovery = not recovered).
+local function drawdown_periods(ts, vs, base)
+  local periods, peak, peak_t, cur = {}, base, ts[1], nil
+  for i, v in ipairs(vs) do
+    if v >= peak then
+      if cur then cur.recovery = ts[i]; periods[#periods + 1] = cur; cur = nil end
+      peak, peak_t = v, ts[i]
+    else
+      local depth = 1 - v / peak
+      if not cur then cur = {start = peak_t, trough = ts[i], depth = depth} end
+      if depth > cur.depth then cur.depth, cur.trough = depth, ts[i] end
+    end
+  end
+  if cur then periods[#periods + 1] = cur end
+  local last = ts[#ts]
+  for _, p in ipairs(periods) do p.days = ((p.recovery or last) - p.start) // 86400 end
+  table.sort(periods, function(a, b)
+    if a.depth ~= b.depth then return a.depth > b.depth end
+    return a.start < b.start
+  end)
+  return periods
+end
+
+-- Month-end and year-end returns: each period's last value over the previous period's
+-- last value (the first over base).
+local function period_returns(ts, vs, base)
+  local months, years = {}, {}
+  local prev_m, prev_y, last_m, last_y = base, base, nil, nil
+  local order_m, order_y = {}, {}
+  for i, v in ipairs(vs) do
+    local y, m = charts.civil(ts[i])
+    local km, ky = string.format("%04d-%02d", y, m), y
+    if last_m and km ~= last_m then prev_m = vs[i - 1] end
+    if last_y and ky ~= last_y then prev_y = vs[i - 1] end
+    if km ~= last_m then order_m[#order_m + 1] = km end
+    if ky ~= last_y then order_y[#order_y + 1] = ky end
+    months[km] = prev_m > 0 and v / prev_m - 1 or nil
+    years[ky] = prev_y > 0 and v / prev_y - 1 or nil
+    last_m, last_y = km, ky
+  end
+  return months, years, order_m, order_y
+end
+
+local function heat_color(r)
+  if r == nil then return "#fff" end
+  local a = math.min(math.abs(r) / 0.10, 1) -- full colour at +-10% a month
+  if r >= 0 then return string.format("rgba(27,127,59,%.2f)", 0.08 + 0.6 * a) end
+  return string.format("rgba(179,38,30,%.2f)", 0.08 + 0.6 * a)
+end
+
+local function days_between(a, b)
+  local ta, tb = charts.iso_time(a), charts.iso_time(b)
+  if not ta or not tb then return nil end
+  return (tb - ta) / 86400
 end
 
 return function(d)
   local r, s = d.result or {}, d.summary or {}
+  local tr = d.trades or {}
+  local ser = d.series or {}
+  local run8 = (r.run_id or ""):sub(1, 8)
   local out = {}
   local function add(x) out[#out + 1] = x end
-  add("<!DOCTYPE html><html><head><meta charset=\"utf-8\">")
-  add("<title>btrun run " .. esc(r.run_id or "") .. "</title>")
-  add("<style>" .. lib.css .. "</style></head><body>")
-  add("<h1>Backtest " .. esc(r.strategy or "") .. "</h1>")
-  add("<p class=\"note\">run_id " .. esc(r.run_id or "") .. " &middot; correlation_id " .. esc(r.correlation_id or "") .. "</p>")
-  add("<h2>Result</h2><table>")
-  local keys = {}
-  for k in pairs(r) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do
-    if k ~= "run_id" and k ~= "correlation_id" then
-      add("<tr><th>" .. esc(k) .. "</th><td>" .. esc(scalar(r[k])) .. "</td></tr>")
+
+  -- the series
+  local ts, eq, bx, xx = {}, {}, {}, {}
+  local init = tonumber(r.initial_cash)
+  for i, p in ipairs(ser.points or {}) do
+    ts[i], eq[i] = p[1], tonumber(p[2])
+    bx[i], xx[i] = p[4], p[5]
+  end
+  if not init then init = eq[1] or 0 end
+  local have_bench, have_extra = #ts > 0 and bx[1] ~= nil, #ts > 0 and xx[1] ~= nil
+  local beq, xeq = {}, {}
+  for i = 1, #ts do
+    if have_bench then beq[i] = bx[i] * init end
+    if have_extra then xeq[i] = xx[i] * init end
+  end
+  local st = series_stats(ts, eq, init)
+  local periods = #ts > 0 and drawdown_periods(ts, eq, init) or {}
+  local worst = periods[1]
+  local months, years, order_m, order_y = period_returns(ts, eq, init)
+  local symbols = {}
+  for _, x in ipairs(r.data or {}) do symbols[#symbols + 1] = x.symbol end
+
+  local data = {
+    run_id = r.run_id, correlation_id = r.correlation_id, strategy = r.strategy, status = r.status,
+    start = ts[1] and charts.date(ts[1]), ["end"] = ts[#ts] and charts.date(ts[#ts]),
+    rows = ser.rows, stride = ser.stride,
+    kpi = {
+      total_return = r.total_return, cagr = r.cagr, sharpe = r.sharpe, sortino = r.sortino,
+      calmar = (r.cagr and r.max_drawdown and r.max_drawdown > 0) and r.cagr / r.max_drawdown or nil,
+      max_drawdown = r.max_drawdown, volatility = st.volatility,
+      max_drawdown_start = worst and charts.date(worst.start),
+      max_drawdown_trough = worst and charts.date(worst.trough),
+      max_drawdown_recovery = worst and worst.recovery and charts.date(worst.recovery) or nil,
+      max_drawdown_days = worst and worst.days,
+      win_rate = r.win_rate, profit_factor = r.profit_factor, payoff = s.payoff_ratio,
+      expectancy = r.expectancy, exposure = r.exposure, trades = r.trades,
+      open_trades = #(tr.open or {}), rejected_orders = r.rejected_orders,
+      initial_cash = r.initial_cash, final_equity = r.final_equity,
+    },
+    monthly = months, yearly = {}, drawdowns = lib.array({}), open_positions = lib.array({}),
+    by_symbol = lib.array({}), trades_total = tr.total, trades_shown = 0,
+  }
+  for y, v in pairs(years) do data.yearly[tostring(y)] = v end
+  for i = 1, math.min(5, #periods) do
+    local p = periods[i]
+    data.drawdowns[i] = {start = charts.date(p.start), trough = charts.date(p.trough),
+                         recovery = p.recovery and charts.date(p.recovery) or nil, depth = p.depth, days = p.days}
+  end
+  local function bench_block(vals, name)
+    local bs = series_stats(ts, vals, init)
+    local reg = regress(st.returns, bs.returns) or {}
+    return {name = name, total_return = bs.total_return, cagr = bs.cagr, sharpe = bs.sharpe,
+            max_drawdown = bs.max_drawdown, volatility = bs.volatility, alpha = reg.alpha, beta = reg.beta,
+            correlation = reg.correlation}
+  end
+  if have_bench then data.benchmark = bench_block(beq, "Buy & hold " .. table.concat(symbols, "+")) end
+  if have_extra then data.benchmark_extra = bench_block(xeq, d.benchmark_name or "benchmark") end
+
+  -- page
+  add('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">')
+  add('<meta name="viewport" content="width=device-width,initial-scale=1">')
+  add("<title>" .. esc((r.strategy_id or r.strategy or "run") .. " backtest " .. run8) .. "</title>")
+  add("<style>" .. charts.css .. "</style></head><body>")
+  add('<header id="summary">')
+  add("<h1>" .. esc(r.strategy_id or r.strategy or "Backtest") .. " &middot; " .. esc(table.concat(symbols, ", ")) .. "</h1>")
+  add('<p class="sub">' .. esc(data.start or "?") .. " to " .. esc(data["end"] or "?") .. " &middot; "
+    .. esc(r.bars or 0) .. " bars &middot; status <b>" .. esc(r.status or "?") .. "</b></p>")
+  add('<dl class="meta">')
+  local params = {}
+  for k, v in pairs(r.params or {}) do params[#params + 1] = k .. "=" .. tostring(v) end
+  table.sort(params)
+  local meta = {
+    {"Strategy", r.strategy}, {"Symbols", table.concat(symbols, ", ")},
+    {"Period", (data.start or "?") .. " to " .. (data["end"] or "?")},
+    {"Bars", r.bars}, {"Parameters", #params > 0 and table.concat(params, " ") or "none"},
+    {"Capital", money(r.initial_cash) .. " \u{2192} " .. money(r.final_equity)},
+    {"Run id", r.run_id}, {"Correlation id", r.correlation_id}, {"Status", r.status},
+  }
+  for _, m in ipairs(meta) do add("<dt>" .. esc(m[1]) .. "</dt><dd>" .. esc(m[2] or "n/a") .. "</dd>") end
+  add("</dl></header>")
+  if d.benchmark_error then add('<p class="warn">Benchmark not shown: ' .. esc(d.benchmark_error) .. "</p>") end
+
+  -- KPI cards
+  local k = data.kpi
+  local dd_detail = worst and string.format("%s \u{2192} %s, %d days", data.kpi.max_drawdown_start,
+    data.kpi.max_drawdown_recovery or "not recovered", worst.days) or ""
+  local cards = {
+    {"Total return", pct(k.total_return), signed_class(k.total_return), money(r.final_equity) .. " final equity"},
+    {"CAGR", pct(k.cagr), signed_class(k.cagr)},
+    {"Sharpe", num(k.sharpe)}, {"Sortino", num(k.sortino)}, {"Calmar", num(k.calmar)},
+    {"Max drawdown", pct(k.max_drawdown and -k.max_drawdown), "neg", dd_detail},
+    {"Volatility (ann.)", pct(k.volatility)},
+    {"Win rate", pct(k.win_rate, 1)}, {"Profit factor", num(k.profit_factor)}, {"Payoff", num(k.payoff)},
+    {"Expectancy", money(k.expectancy), signed_class(tonumber(k.expectancy)), "per closed trade"},
+    {"Exposure", pct(k.exposure, 1)},
+    {"Trades", tostring(k.trades or 0), "", string.format("%d open at end", k.open_trades)},
+    {"Rejected orders", tostring(k.rejected_orders or 0)},
+  }
+  if data.benchmark then
+    local b = data.benchmark
+    cards[#cards + 1] = {"Benchmark return", pct(b.total_return), signed_class(b.total_return), b.name}
+    cards[#cards + 1] = {"Alpha / beta", num(b.alpha, 3) .. " / " .. num(b.beta, 2), "",
+                         "correlation " .. num(b.correlation, 2)}
+  end
+  add('<section id="kpis"><h2>Key figures</h2><div class="cards">')
+  for _, c in ipairs(cards) do
+    add(string.format('<div class="card"><div class="k">%s</div><div class="v %s">%s</div>%s</div>', esc(c[1]),
+      c[3] or "", esc(c[2]), c[4] and c[4] ~= "" and ('<div class="d">' .. esc(c[4]) .. "</div>") or ""))
+  end
+  add("</div></section>")
+
+  -- equity with benchmarks, linear and log
+  local function tip_row(i)
+    local parts = {charts.date(ts[i]), "equity " .. money(eq[i])}
+    if have_bench then parts[#parts + 1] = "buy & hold " .. money(beq[i]) end
+    if have_extra then parts[#parts + 1] = (d.benchmark_name or "benchmark") .. " " .. money(xeq[i]) end
+    return table.concat(parts, " \u{b7} ")
+  end
+  local eq_series = {{xs = ts, ys = eq, color = "#1f77b4", name = "Strategy", stroke = "1.6"}}
+  if have_bench then
+    eq_series[#eq_series + 1] = {xs = ts, ys = beq, color = "#7f7f7f", name = data.benchmark.name, dash = "5 3"}
+  end
+  if have_extra then
+    eq_series[#eq_series + 1] = {xs = ts, ys = xeq, color = "#ff7f0e", name = data.benchmark_extra.name, dash = "2 2"}
+  end
+  add('<section id="equity"><h2>Equity</h2><div class="toggle">')
+  -- log scale first when the curves end far apart (a flat line next to a tenfold one)
+  local ratio = 1
+  for _, sr in ipairs(eq_series) do
+    local a, b = sr.ys[#sr.ys], eq[#eq]
+    if a and b and a > 0 and b > 0 then ratio = math.max(ratio, a / b, b / a) end
+  end
+  local log_first = ratio > 4
+  add('<input type="radio" name="scale" id="scale-lin"' .. (log_first and "" or " checked") .. '><label for="scale-lin">linear</label>')
+  add('<input type="radio" name="scale" id="scale-log"' .. (log_first and " checked" or "") .. '><label for="scale-log">log scale</label>')
+  local tips = {xs = ts, text = tip_row}
+  add('<div class="lin">' .. charts.chart({title = "Equity", series = eq_series, y_fmt = function(v) return (money(v):gsub("%.%d+$", "")) end,
+    tips = tips, height = 300}) .. "</div>")
+  add('<div class="log">' .. charts.chart({title = "Equity (log scale)", series = eq_series, y_log = true,
+    y_fmt = function(v) return (money(v):gsub("%.%d+$", "")) end, tips = tips, height = 300}) .. "</div>")
+  add("</div>")
+  if data.benchmark or data.benchmark_extra then
+    add('<div class="tw"><table><tr><th class="l">Series</th><th>Total return</th><th>CAGR</th><th>Sharpe</th><th>Volatility</th><th>Max drawdown</th><th>Alpha</th><th>Beta</th><th>Correlation</th></tr>')
+    add(string.format("<tr><td class=\"l\">Strategy</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td></td><td></td><td></td></tr>",
+      pct(r.total_return), pct(r.cagr), num(r.sharpe), pct(st.volatility), pct(r.max_drawdown)))
+    for _, b in ipairs({data.benchmark, data.benchmark_extra}) do
+      add(string.format("<tr><td class=\"l\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+        esc(b.name), pct(b.total_return), pct(b.cagr), num(b.sharpe), pct(b.volatility), pct(b.max_drawdown),
+        num(b.alpha, 3), num(b.beta, 2), num(b.correlation, 2)))
+    end
+    add("</table></div>")
+    add('<p class="note">Buy &amp; hold: each symbol gets an equal share of the starting capital at its first close and is held to the end (no rebalancing). Alpha is annualised; beta and correlation are of daily returns.</p>')
+  end
+  if (ser.stride or 1) > 1 then
+    add(string.format('<p class="note">%d equity rows: statistics use every %d%s row plus each month\'s last; charts draw the lowest and highest point of each pixel column.</p>',
+      ser.rows, ser.stride, ser.stride == 2 and "nd" or (ser.stride == 3 and "rd" or "th")))
+  elseif (ser.rows or 0) > charts.W then
+    add(string.format('<p class="note">%d equity rows, drawn as the lowest and highest point of each pixel column.</p>', ser.rows))
+  end
+  add("</section>")
+
+  -- drawdowns
+  add('<section id="drawdowns"><h2>Drawdowns</h2>')
+  local ddv = {}
+  local peak = init
+  for i, v in ipairs(eq) do
+    if v > peak then peak = v end
+    ddv[i] = peak > 0 and (v / peak - 1) or 0
+  end
+  local bands = {}
+  for i = 1, math.min(5, #periods) do
+    local p = periods[i]
+    bands[#bands + 1] = {x0 = p.start, x1 = p.recovery or ts[#ts], color = "#d62728",
+      title = string.format("#%d: %s, %s to %s", i, pct(-p.depth), charts.date(p.start),
+        p.recovery and charts.date(p.recovery) or "not recovered")}
+  end
+  add(charts.chart({title = "Underwater (drawdown from peak), 5 worst shaded",
+    series = {{xs = ts, ys = ddv, color = "#b3261e", area = 0}}, y_hi = 0, bands = bands,
+    y_fmt = charts.pct_axis,
+    tips = {xs = ts, text = function(i) return charts.date(ts[i]) .. " \u{b7} " .. pct(ddv[i]) end}}))
+  if #periods == 0 then
+    add("<p>No drawdown: equity never fell below its peak.</p>")
+  else
+    add('<div class="tw"><table><tr><th>#</th><th class="l">Start (peak)</th><th class="l">Trough</th><th class="l">Recovery</th><th>Depth</th><th>Days</th></tr>')
+    for i, p in ipairs(data.drawdowns) do
+      add(string.format('<tr><td>%d</td><td class="l">%s</td><td class="l">%s</td><td class="l">%s</td><td class="neg">%s</td><td>%d</td></tr>',
+        i, p.start, p.trough, p.recovery or "not recovered", pct(-p.depth), p.days))
+    end
+    add("</table></div>")
+  end
+  add("</section>")
+
+  -- monthly heatmap and yearly bars
+  add('<section id="returns"><h2>Monthly and yearly returns</h2>')
+  if #order_m == 0 then
+    add("<p>No equity rows.</p>")
+  else
+    local ys = {}
+    for _, y in ipairs(order_y) do ys[#ys + 1] = y end
+    local shown_from = math.max(1, #ys - 49)
+    if shown_from > 1 then
+      add(string.format('<p class="note">The last 50 of %d years are shown; all are in the data block.</p>', #ys))
+    end
+    add('<div class="tw"><table class="heat"><tr><th class="l">Year</th>')
+    for _, m in ipairs(charts.MONTHS) do add("<th>" .. m .. "</th>") end
+    add("<th>Year</th></tr>")
+    for i = shown_from, #ys do
+      local y = ys[i]
+      add('<tr><th class="l">' .. y .. "</th>")
+      for m = 1, 12 do
+        local key = string.format("%04d-%02d", y, m)
+        local v = months[key]
+        add(string.format('<td style="background:%s" title="%s %d: %s">%s</td>', heat_color(v),
+          charts.MONTHS[m], y, v and pct(v) or "no data", v and pct(v, 1) or ""))
+      end
+      local v = years[y]
+      add(string.format('<td style="background:%s"><b>%s</b></td></tr>', heat_color(v and v / 3), pct(v, 1)))
+    end
+    add("</table></div>")
+    local items = {}
+    for i = shown_from, #ys do
+      local y = ys[i]
+      items[#items + 1] = {label = tostring(y), value = years[y] or 0, title = y .. ": " .. pct(years[y])}
+    end
+    add(charts.bars(items, {title = "Yearly returns", y_fmt = charts.pct_axis}))
+  end
+  add("</section>")
+
+  -- rolling 6-month Sharpe
+  add('<section id="rolling"><h2>Rolling 6-month Sharpe</h2>')
+  local win = 126
+  local rets = st.returns
+  if #rets < win + 2 then
+    add(string.format("<p>Not enough history for a 6-month window (%d daily returns, %d needed).</p>", #rets, win + 2))
+  else
+    local rx, ry = {}, {}
+    local sum, sq = 0, 0
+    for i = 1, #rets do
+      sum, sq = sum + rets[i], sq + rets[i] ^ 2
+      if i > win then sum, sq = sum - rets[i - win], sq - rets[i - win] ^ 2 end
+      if i >= win then
+        local m = sum / win
+        local var = (sq - win * m * m) / (win - 1)
+        rx[#rx + 1] = ts[i + 1]
+        ry[#ry + 1] = var > 1e-18 and m / math.sqrt(var) * math.sqrt(PERIODS) or nil
+      end
+    end
+    add(charts.chart({title = "Rolling Sharpe (126 trading days)", series = {{xs = rx, ys = ry, color = "#9467bd"}},
+      y_fmt = function(v) return num(v, 1) end,
+      tips = {xs = rx, text = function(i) return charts.date(rx[i]) .. " \u{b7} Sharpe " .. num(ry[i]) end}}))
+  end
+  add("</section>")
+
+  -- distribution of trade returns and P&L by symbol
+  add('<section id="trade-stats"><h2>Trades</h2>')
+  local tr_rets = tr.returns or {}
+  if #tr_rets < 2 then
+    add(string.format("<p>%s: no distribution to draw.</p>",
+      #tr_rets == 0 and "No closed trades" or "One closed trade (" .. pct(tr_rets[1]) .. ")"))
+  else
+    local lo, hi = math.huge, -math.huge
+    for _, v in ipairs(tr_rets) do lo, hi = math.min(lo, v), math.max(hi, v) end
+    local nb = math.max(5, math.min(40, math.floor(math.sqrt(#tr_rets) * 2)))
+    if hi == lo then hi = lo + 0.01 end
+    local w = (hi - lo) / nb
+    local counts = {}
+    for i = 1, nb do counts[i] = 0 end
+    for _, v in ipairs(tr_rets) do
+      local b = math.min(nb, math.floor((v - lo) / w) + 1)
+      counts[b] = counts[b] + 1
+    end
+    local items = {}
+    for i = 1, nb do
+      local a = lo + (i - 1) * w
+      items[i] = {label = pct(a + w / 2, 1), value = counts[i],
+        color = a + w / 2 >= 0 and "#2ca02c" or "#d62728",
+        title = string.format("%s to %s: %d trades", pct(a, 1), pct(a + w, 1), counts[i])}
+    end
+    add(charts.bars(items, {title = "Distribution of trade returns (" .. #tr_rets .. " closed trades)",
+      y_fmt = function(v) return string.format("%d", math.floor(v + 0.5)) end}))
+    if (tr.returns_stride or 1) > 1 then
+      add(string.format('<p class="note">Every %d-th closed trade is in the histogram.</p>', tr.returns_stride))
     end
   end
-  add("</table>")
-  local eq, dd = {}, {}
-  for _, p in ipairs(d.equity and d.equity.points or {}) do
-    eq[#eq + 1] = tonumber(p[2])
-    dd[#dd + 1] = -tonumber(p[3])
+  local bys = tr.by_symbol or {}
+  if #bys > 0 then
+    local items = {}
+    for _, b in ipairs(bys) do
+      local total = (tonumber(b.pnl) or 0) + (tonumber(b.unrealized) or 0)
+      items[#items + 1] = {label = b.symbol, value = total,
+        title = b.symbol .. ": " .. money(total) .. " (realized " .. money(b.pnl) .. ", unrealized " .. money(b.unrealized) .. ")"}
+      data.by_symbol[#data.by_symbol + 1] = {symbol = b.symbol, trades = b.trades, wins = b.wins, pnl = b.pnl,
+        open = b.open, unrealized = b.unrealized}
+    end
+    add(charts.bars(items, {title = "P&L by symbol (realized + unrealized)", height = 200,
+      y_fmt = function(v) return (money(v):gsub("%.%d+$", "")) end}))
+    add('<div class="tw"><table><tr><th class="l">Symbol</th><th>Closed trades</th><th>Win rate</th><th>Realized P&amp;L</th><th>Open</th><th>Unrealized P&amp;L</th></tr>')
+    for _, b in ipairs(bys) do
+      add(string.format('<tr><td class="l">%s</td><td>%d</td><td>%s</td><td class="%s">%s</td><td>%d</td><td class="%s">%s</td></tr>',
+        esc(b.symbol), b.trades, b.trades > 0 and pct(b.wins / b.trades, 1) or "n/a",
+        signed_class(tonumber(b.pnl)), money(b.pnl), b.open, signed_class(tonumber(b.unrealized)), money(b.unrealized)))
+    end
+    add("</table></div>")
   end
-  add("<h2>Equity</h2>")
-  add(lib.line_chart(eq, {title = "Equity"}))
-  add(lib.line_chart(dd, {title = "Drawdown (fraction of peak)", color = "#d62728", hi = 0}))
-  if d.equity and d.equity.downsampled then
-    add(string.format("<p class=\"note\">%d equity rows drawn as %d points (lowest and highest of each bucket).</p>",
-      d.equity.rows, #eq))
-  end
-  add("<h2>Trades</h2>")
-  if s.no_trades then add("<p>No closed trades.</p>") end
-  add("<table>")
+  add('<div class="tw"><table>')
   local rows = {
     {"Closed trades", string.format("%d (%d wins, %d losses)", s.trades or 0, s.wins or 0, s.losses or 0)},
-    {"Open trades", s.open_trades or 0},
-    {"Win rate", lib.pct(s.win_rate)},
-    {"Average win / loss", lib.money(s.avg_win) .. " / " .. lib.money(s.avg_loss)},
-    {"Payoff ratio", lib.num(s.payoff_ratio)},
-    {"Profit factor", lib.num(s.profit_factor)},
-    {"Expectancy", lib.money(s.expectancy)},
+    {"Open trades", #(tr.open or {})},
+    {"Average win / loss", money(s.avg_win) .. " / " .. money(s.avg_loss)},
     {"Longest win / loss streak", (s.longest_win_streak or 0) .. " / " .. (s.longest_loss_streak or 0)},
-    {"Realized / unrealized P&L", lib.money(s.realized_pnl) .. " / " .. lib.money(s.unrealized_pnl)},
+    {"Realized / unrealized P&L", money(s.realized_pnl) .. " / " .. money(s.unrealized_pnl)},
   }
-  for _, row in ipairs(rows) do add("<tr><th>" .. esc(row[1]) .. "</th><td>" .. esc(row[2]) .. "</td></tr>") end
-  add("</table>")
-  local pnl = {}
-  for _, day in ipairs(s.days or {}) do pnl[#pnl + 1] = tonumber(day.pnl) end
-  if #pnl > 0 then add(lib.bar_chart(pnl, {title = "P&L per exit day"})) end
-  local trades = d.trades or {}
-  if #trades > 0 then
-    add("<table><tr><th>#</th><th>symbol</th><th>side</th><th>qty</th><th>entry</th><th>entry price</th><th>exit</th><th>exit price</th><th>pnl</th><th>status</th></tr>")
-    for _, t in ipairs(trades) do
-      add(string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-        esc(t.trade_id), esc(t.symbol), esc(t.side), esc(t.qty), esc(t.entry_time), esc(t.entry_price),
-        esc(t.exit_time or ""), esc(t.exit_price), esc(t.pnl), esc(t.status)))
+  for _, row in ipairs(rows) do add('<tr><th class="l">' .. esc(row[1]) .. "</th><td>" .. esc(row[2]) .. "</td></tr>") end
+  add("</table></div></section>")
+
+  -- trades table with lineage
+  local function lineage(ids, kind)
+    if not ids then return "" end
+    local cause = ids[4] and "signal" or "bar"
+    local txt = string.format("%s fill %d \u{2190} order %d \u{2190} %s %d", kind, ids[1], ids[2], cause, ids[3])
+    return string.format('<span title="btrun trace lineage %s:%d">%s</span>', esc(run8), ids[1], esc(txt))
+  end
+  local function trade_row(x)
+    local t = x.t
+    local qty, ep = tonumber(t.qty) or 0, tonumber(t.entry_price) or 0
+    local ret = qty * ep ~= 0 and (tonumber(t.pnl) or 0) / (qty * ep) or nil
+    local held = days_between(t.entry_time, t.exit_time)
+    add(string.format('<tr><td>%s</td><td class="l">%s</td><td class="l">%s</td><td>%s</td><td class="l">%s</td><td>%s</td><td class="l">%s</td><td>%s</td><td class="%s">%s</td><td class="%s">%s</td><td>%s</td><td class="l">%s%s%s</td></tr>',
+      esc(t.trade_id), esc(t.symbol), esc(t.side), esc(t.qty), esc((t.entry_time or ""):sub(1, 10)), esc(t.entry_price),
+      esc(t.exit_time and t.exit_time:sub(1, 10) or "open"), esc(t.exit_price), signed_class(tonumber(t.pnl)), money(t.pnl),
+      signed_class(ret), pct(ret), held and string.format("%.0f", held) or "", lineage(x["in"], "entry"),
+      x.out and "<br>" or "", lineage(x.out, "exit")))
+  end
+  local head, tail = tr.head or {}, tr.tail or {}
+  add('<section id="trades"><h2>Trade list</h2>')
+  if (tr.closed or 0) == 0 then
+    add("<p>No closed trades.</p>")
+  else
+    add(string.format('<p class="note">Lineage: <code>btrun trace lineage %s:SEQ</code> (hover an id for the command) shows the chain from the signal to the fill, when the run was traced.</p>', esc(run8)))
+    add('<div class="tw"><table><tr><th>#</th><th class="l">Symbol</th><th class="l">Side</th><th>Qty</th><th class="l">Entry</th><th>Price</th><th class="l">Exit</th><th>Price</th><th>P&amp;L</th><th>Return</th><th>Days</th><th class="l">Lineage (event ids)</th></tr>')
+    for _, x in ipairs(head) do trade_row(x) end
+    local skipped = (tr.closed or 0) - #head - #tail
+    if skipped > 0 then
+      add(string.format('<tr><td colspan="12" class="l note">&hellip; %d trades not listed &hellip;</td></tr>', skipped))
     end
-    add("</table>")
-    if (s.trades or 0) + (s.open_trades or 0) > #trades then
-      add(string.format("<p class=\"note\">First %d trades shown; all are in trades.jsonl.</p>", #trades))
+    for _, x in ipairs(tail) do trade_row(x) end
+    add("</table></div>")
+    data.trades_shown = #head + #tail
+    if skipped > 0 then
+      add(string.format('<p class="note">The first %d and last %d of %d closed trades are listed; all are in trades.jsonl.</p>',
+        #head, #tail, tr.closed))
     end
   end
+  add("</section>")
+
+  -- open positions at the end
+  add('<section id="open-positions"><h2>Open positions at the end</h2>')
+  local open = tr.open or {}
+  if #open == 0 then
+    add("<p>None: every position was closed by the last bar.</p>")
+  else
+    add('<div class="tw"><table><tr><th class="l">Symbol</th><th class="l">Side</th><th>Qty</th><th class="l">Entry</th><th>Entry price</th><th>Mark (last close)</th><th>Unrealized P&amp;L</th><th>Return</th><th class="l">Lineage</th></tr>')
+    for _, x in ipairs(open) do
+      local t = x.t
+      local qty, ep = tonumber(t.qty) or 0, tonumber(t.entry_price) or 0
+      local ret = qty * ep ~= 0 and (tonumber(t.pnl) or 0) / (qty * ep) or nil
+      add(string.format('<tr><td class="l">%s</td><td class="l">%s</td><td>%s</td><td class="l">%s</td><td>%s</td><td>%s</td><td class="%s">%s</td><td class="%s">%s</td><td class="l">%s</td></tr>',
+        esc(t.symbol), esc(t.side), esc(t.qty), esc((t.entry_time or ""):sub(1, 10)), esc(t.entry_price), esc(t.exit_price),
+        signed_class(tonumber(t.pnl)), money(t.pnl), signed_class(ret), pct(ret), lineage(x["in"], "entry")))
+      data.open_positions[#data.open_positions + 1] = {symbol = t.symbol, side = t.side, qty = t.qty,
+        entry_time = t.entry_time, entry_price = t.entry_price, mark = t.exit_price, pnl = t.pnl}
+    end
+    add("</table></div>")
+    add('<p class="note">Marked to the last close; their unrealized P&amp;L is in the final equity and the return figures, not in the trade statistics.</p>')
+  end
+  add("</section>")
+
+  add('<footer><p class="note">btrun report &middot; full precision in result.json, trades.jsonl and equity.csv.</p></footer>')
+  add('<script type="application/json" id="report-data">' .. lib.json(data) .. "</script>")
   add("</body></html>")
   return table.concat(out, "\n") .. "\n"
 end

@@ -39,6 +39,8 @@ static const char USAGE[] =
     "  --timeout SECONDS      wall-clock limit per run (default 600)\n"
     "  --max-memory SIZE      Lua heap cap, e.g. 256M, 1G (default 512M)\n"
     "  --skip-bad-rows        skip and count malformed CSV rows instead of failing\n"
+    "  --benchmark SYM=PATH   a price series report.html compares the run with, besides\n"
+    "                         the buy-and-hold of the run's own symbols\n"
     "  --log-format FMT       json | console (default: console on a terminal, else json)\n"
     "  --log-level LEVEL      debug | info | warning | error (default info, or $BTRUN_LOG_LEVEL)\n"
     "  --data-dir DIR         where the event store, analytics spool and ids live\n"
@@ -64,7 +66,7 @@ typedef struct cli_opts {
   int ndata;
   bt_param params[MAX_LIST];
   int nparams;
-  const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory;
+  const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory, *benchmark;
   const char *log_format, *log_level, *data_dir;
   bool skip_bad_rows;
   int script_argc;
@@ -124,6 +126,15 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
     else if (strcmp(a, "--log-level") == 0) { o->log_level = NEXT(); NEED(o->log_level); }
     else if (strcmp(a, "--data-dir") == 0) { o->data_dir = NEXT(); NEED(o->data_dir); }
     else if (strcmp(a, "--skip-bad-rows") == 0) o->skip_bad_rows = true;
+    else if (strcmp(a, "--benchmark") == 0) {
+      o->benchmark = NEXT();
+      NEED(o->benchmark);
+      const char *eq = strchr(o->benchmark, '=');
+      if (!eq || eq == o->benchmark || !eq[1])
+        return usage_error("--benchmark wants SYM=PATH, got '%s'", o->benchmark);
+      if (access(eq + 1, R_OK) != 0)
+        return usage_error("--benchmark: cannot read %s", eq + 1);
+    }
     else if (!o->file && a[0] != '-') {
       o->file = a;
       o->script_argc = argc - i;
@@ -372,6 +383,7 @@ int bt_cli_main(int argc, char **argv) {
   if (o.log_format) bt_log_set_format(o.log_format[0] == 'j' ? BT_LOG_FORMAT_JSON : BT_LOG_FORMAT_CONSOLE);
   if (o.log_level) bt_log_set_level(lvl);
   snprintf(app.correlation_id, sizeof app.correlation_id, "%s", cid);
+  app.benchmark = o.benchmark;
   int rc = apply_overrides(&app, &o);
   if (!rc) rc = run_file(&app, &o);
   bt_app_close(&app);

@@ -1,5 +1,9 @@
+#define _GNU_SOURCE /* memmem */
 /* perf_run.c - report.html for every completed run, rendered by lua/formats/run_report.lua
- * from the run directory's result.json, trades.jsonl and equity.csv. */
+ * from the run directory's result.json, trades.jsonl and equity.csv, plus what the run's
+ * bus showed while it ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and
+ * the app's --benchmark series. */
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +16,28 @@
 #include "perf.h"
 #include "perf_files.h"
 #include "perf_time.h"
+#include "run_collect.h"
 
-#define EQUITY_BUCKETS 1000  /* at most 2 points per bucket in the SVG, whatever the bar count */
-#define TRADE_ROWS 200       /* trades listed in the report table */
+/* Daily rows handed to the format: beyond this, every k-th row plus each month's last
+ * (so monthly and yearly returns stay exact); the charts are drawn from at most a few
+ * points per pixel whatever the count. */
+#define SERIES_CAP 100000
+#define TRADE_HEAD 25        /* first and last closed trades listed in the report table */
+#define TRADE_TAIL 25
+#define RETURNS_CAP 20000    /* closed trades' returns in the histogram (every k-th beyond) */
+#define MAX_SYMBOLS 64
+
+typedef struct run_state {
+  const bt_run_info *info;
+  bt_run_collect *collect;
+  struct run_state *next;
+} run_state;
 
 typedef struct run_report {
   char formats_dir[1024];
+  const bt_app *app;
   bt_report *report;
+  run_state *runs;         /* runs between on_start and on_end */
 } run_report;
 
 static int find_col(const char *hdr, size_t n, const char *name) {
@@ -40,6 +59,7 @@ typedef struct row {
   const char *f[8];
   size_t n[8];
   bt_dec equity;
+  int64_t time;
 } row;
 
 static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, row *r) {
@@ -56,23 +76,57 @@ static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, r
     i = j + 1;
   }
   if (tcol >= col || ecol >= col || dcol >= col) return false;
-  return bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
+  return bt_perf_time_parse(r->f[tcol], (long)r->n[tcol], &r->time) &&
+         bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
 }
 
-static void emit_point(bt_log_buf *b, const row *r, int tcol, int ecol, int dcol, bool *first) {
-  bt_log_buf_printf(b, "%s[\"%.*s\",\"%.*s\",\"%.*s\"]", *first ? "" : ",", (int)r->n[tcol],
-                    r->f[tcol], (int)r->n[ecol], r->f[ecol], (int)r->n[dcol], r->f[dcol]);
+static int64_t day_of(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
+
+/* year*12+month of a day number (civil calendar, Howard Hinnant's days_from_civil inverse) */
+static int64_t month_of(int64_t day) {
+  int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+  return y * 12 + m - 1;
+}
+
+/* A growth-index series by day, looked up for ascending days (cursor kept by caller). */
+typedef struct index_series {
+  const bt_rc_point *pts;
+  size_t n, at;
+} index_series;
+
+static void put_index(bt_log_buf *b, index_series *s, int64_t day) {
+  if (!s->pts) {
+    bt_log_buf_printf(b, ",null");
+    return;
+  }
+  while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
+  bt_log_buf_putc(b, ',');
+  bt_log_buf_json_dbl(b, s->at ? s->pts[s->at - 1].value : 1.0);
+}
+
+static void emit_row(bt_log_buf *b, const row *r, int ecol, int dcol, index_series *bench,
+                     index_series *extra, bool *first) {
+  bt_log_buf_printf(b, "%s[%lld,%.*s,%.*s", *first ? "" : ",", (long long)r->time, (int)r->n[ecol],
+                    r->f[ecol], (int)r->n[dcol], r->f[dcol]);
+  put_index(b, bench, day_of(r->time));
+  put_index(b, extra, day_of(r->time));
+  bt_log_buf_putc(b, ']');
   *first = false;
 }
 
-/* equity.csv -> {"rows":N,"downsampled":bool,"points":[[time,equity,drawdown],...]} keeping
- * each bucket's lowest and highest equity rows in time order. */
-static int equity_json(const char *path, bt_log_buf *b, bt_err *err) {
+/* equity.csv -> "series":{"rows":N,"stride":K,"points":[[time,equity,drawdown,bench,extra],...]}:
+ * every row (time in epoch seconds, equity and drawdown as numbers, the benchmarks' growth
+ * index or null), or beyond SERIES_CAP rows every K-th row plus the last of each month. */
+static int series_json(const char *path, bt_log_buf *b, index_series *bench, index_series *extra,
+                       bt_err *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
     if (fd >= 0) close(fd);
-    bt_log_buf_printf(b, "{\"rows\":0,\"downsampled\":false,\"points\":[]}");
+    bt_log_buf_printf(b, "{\"rows\":0,\"stride\":1,\"points\":[]}");
     return 0;
   }
   size_t size = (size_t)st.st_size;
@@ -87,8 +141,8 @@ static int equity_json(const char *path, bt_log_buf *b, bt_err *err) {
     munmap((void *)m, size);
     return bt_errf(err, BT_EINVAL, "csv_error", "%s: header needs time, equity and drawdown", path);
   }
-  /* Bucket size from the first rows' length: one pass over a file that can hold tens of
-   * millions of rows; a skewed estimate only changes the point count by that factor. */
+  /* Stride from the first rows' length: one pass over a file that can hold tens of
+   * millions of rows; a skewed estimate only changes the row count by that factor. */
   size_t sample = 0;
   uint64_t sampled = 0;
   for (const char *p = body; p < e && sampled < 256; sampled++) {
@@ -97,12 +151,11 @@ static int equity_json(const char *path, bt_log_buf *b, bt_err *err) {
     sample = (size_t)(p - body);
   }
   uint64_t est = sampled ? (uint64_t)((double)(e - body) / ((double)sample / (double)sampled)) : 0;
-  uint64_t per = est / EQUITY_BUCKETS + 1;
-  bt_log_buf_printf(b, "{\"downsampled\":%s,\"points\":[", per > 1 ? "true" : "false");
-  bool first = true;
+  uint64_t stride = est > SERIES_CAP ? est / SERIES_CAP + 1 : 1;
+  bt_log_buf_printf(b, "{\"stride\":%llu,\"points\":[", (unsigned long long)stride);
+  bool first = true, have = false;
   uint64_t k = 0, line = 1;
-  row lo, hi, cur;
-  bool have = false;
+  row prev, cur;
   for (const char *p = body; p < e; line++) {
     const char *nl = memchr(p, '\n', (size_t)(e - p));
     size_t len = (size_t)((nl ? nl : e) - p);
@@ -111,29 +164,214 @@ static int equity_json(const char *path, bt_log_buf *b, bt_err *err) {
         munmap((void *)m, size);
         return bt_errf_at(err, BT_EINVAL, "csv_error", path, (long)line + 1, "equity", "bad row");
       }
-      if (!have) lo = hi = cur, have = true;
-      if (bt_dec_cmp(cur.equity, lo.equity) < 0) lo = cur;
-      if (bt_dec_cmp(cur.equity, hi.equity) > 0) hi = cur;
-      if (++k % per == 0 || !nl || nl + 1 >= e) {
-        bool lo_first = lo.f[tcol] <= hi.f[tcol];
-        emit_point(b, lo_first ? &lo : &hi, tcol, ecol, dcol, &first);
-        if (lo.f[tcol] != hi.f[tcol]) emit_point(b, lo_first ? &hi : &lo, tcol, ecol, dcol, &first);
-        have = false;
-      }
+      /* the previous row is kept when it is a stride row or its month's last */
+      if (have && ((k - 1) % stride == 0 || month_of(day_of(prev.time)) != month_of(day_of(cur.time))))
+        emit_row(b, &prev, ecol, dcol, bench, extra, &first);
+      prev = cur, have = true, k++;
     }
     p = nl ? nl + 1 : e;
   }
+  if (have) emit_row(b, &prev, ecol, dcol, bench, extra, &first);
   bt_log_buf_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
   munmap((void *)m, size);
   return 0;
 }
 
-static int render(run_report *rr, const char *dir, bt_err *err) {
+/* --benchmark SYM=PATH: the series' last close of each day, as a growth index from its
+ * close on (or just before) the run's first day. Its own error names the file and line. */
+static int extra_series(const char *arg, int64_t run_start, bt_rc_point **out, size_t *n,
+                        char *name, size_t namelen, bt_err *err) {
+  const char *path;
+  bt_feed_symbol_from_arg(arg, name, namelen, &path);
+  bt_feed *f;
+  bt_feed_opts fo = {0};
+  int rc = bt_feed_open(&f, path, name, 0, &fo, err);
+  if (rc) return rc;
+  bt_rc_point *p = NULL;
+  size_t np = 0, cap = 0;
+  bt_bar bar;
+  while ((rc = bt_feed_next(f, &bar, err)) == 1) {
+    int64_t d = day_of(bar.time);
+    if (np && p[np - 1].day == d) {
+      p[np - 1].value = bt_dec_to_double(bar.close);
+      continue;
+    }
+    if (np == cap) {
+      cap = cap ? cap * 2 : 1024;
+      bt_rc_point *q = realloc(p, cap * sizeof *p);
+      if (!q) {
+        rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        break;
+      }
+      p = q;
+    }
+    p[np++] = (bt_rc_point){d, bt_dec_to_double(bar.close)};
+  }
+  bt_feed_close(f);
+  if (rc < 0 || (rc == 0 && np == 0)) {
+    free(p);
+    return rc < 0 ? rc : bt_errf(err, BT_EINVAL, "csv_error", "%s: no bars", path);
+  }
+  size_t base = 0;
+  while (base + 1 < np && p[base + 1].day <= day_of(run_start)) base++;
+  double b0 = p[base].value;
+  for (size_t i = 0; i < np; i++) p[i].value = b0 > 0 ? p[i].value / b0 : 1.0;
+  *out = p, *n = np;
+  return 0;
+}
+
+/* One trades.jsonl line as {"t":<line>,"in":[fill,order,cause,signal?],"out":[...]} with
+ * the event ids behind its entry and exit fills (when the run's bus was seen). */
+static void trade_json(bt_log_buf *b, const char *line, size_t len, const bt_run_collect *c,
+                       const cJSON *symbols) {
+  bt_log_buf_printf(b, "{\"t\":");
+  bt_log_buf_put(b, line, len);
+  cJSON *t = c ? cJSON_ParseWithLength(line, len) : NULL;
+  const char *sym = t ? cJSON_GetStringValue(cJSON_GetObjectItem(t, "symbol")) : NULL;
+  int si = -1, i = 0;
+  const cJSON *s;
+  cJSON_ArrayForEach(s, symbols) {
+    const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(s, "symbol"));
+    if (sym && nm && strcmp(sym, nm) == 0) si = i;
+    i++;
+  }
+  const char *keys[2] = {"entry_time", "exit_time"}, *names[2] = {"in", "out"};
+  for (int k = 0; k < 2 && si >= 0; k++) {
+    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(t, keys[k]));
+    int64_t when;
+    if (!ts || !bt_perf_time_parse(ts, (long)strlen(ts), &when)) continue;
+    const bt_rc_fill *f = bt_run_collect_fill(c, (uint32_t)si, when, k == 0);
+    if (f)
+      bt_log_buf_printf(b, ",\"%s\":[%llu,%llu,%llu,%s]", names[k], (unsigned long long)f->fill_id,
+                        (unsigned long long)f->order_id, (unsigned long long)f->cause_id,
+                        f->cause_signal ? "true" : "false");
+  }
+  cJSON_Delete(t);
+  bt_log_buf_putc(b, '}');
+}
+
+typedef struct sym_stats {
+  char name[64];
+  uint64_t trades, wins, open;
+  bt_dec pnl, unrealized;
+} sym_stats;
+
+/* All trades: per-symbol results (exact sums) and each closed trade's return
+ * (pnl / (qty x entry price)), every `stride`-th when there are more than RETURNS_CAP. */
+static void trade_stats(bt_log_buf *b, const char *m, const size_t *starts, size_t n, size_t size,
+                        size_t nclosed) {
+  sym_stats *syms = calloc(MAX_SYMBOLS, sizeof *syms);
+  int nsyms = 0;
+  size_t stride = nclosed > RETURNS_CAP ? nclosed / RETURNS_CAP + 1 : 1, k = 0;
+  bt_log_buf_printf(b, ",\"returns_stride\":%zu,\"returns\":[", stride);
+  bool first = true;
+  for (size_t i = 0; i < n && syms; i++) {
+    const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
+    cJSON *t = cJSON_ParseWithLength(ln, (size_t)(nl - ln));
+    const char *sym = cJSON_GetStringValue(cJSON_GetObjectItem(t, "symbol"));
+    const char *pnl_s = cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl"));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(t, "status"));
+    bt_dec pnl;
+    if (!sym || !pnl_s || !st || bt_dec_parse(pnl_s, (long)strlen(pnl_s), &pnl) != (int)strlen(pnl_s)) {
+      cJSON_Delete(t);
+      continue;
+    }
+    int j = 0;
+    while (j < nsyms && strcmp(syms[j].name, sym)) j++;
+    if (j == nsyms && nsyms < MAX_SYMBOLS) snprintf(syms[nsyms++].name, sizeof syms[0].name, "%s", sym);
+    bool open = strcmp(st, "open") == 0;
+    if (j < nsyms) {
+      sym_stats *x = &syms[j];
+      if (open) x->open++, bt_dec_add(x->unrealized, pnl, &x->unrealized);
+      else x->trades++, x->wins += pnl.v > 0, bt_dec_add(x->pnl, pnl, &x->pnl);
+    }
+    if (!open && k++ % stride == 0) {
+      double qty = 0, px = 0;
+      const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(t, "qty"));
+      const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(t, "entry_price"));
+      if (q) qty = strtod(q, NULL);
+      if (p) px = strtod(p, NULL);
+      if (qty * px != 0) {
+        if (!first) bt_log_buf_putc(b, ',');
+        bt_log_buf_json_dbl(b, bt_dec_to_double(pnl) / (qty * px));
+        first = false;
+      }
+    }
+    cJSON_Delete(t);
+  }
+  bt_log_buf_printf(b, "],\"by_symbol\":[");
+  for (int j = 0; j < nsyms; j++) {
+    char pnl[BT_DEC_STRLEN], unr[BT_DEC_STRLEN];
+    bt_dec_format(syms[j].pnl, pnl);
+    bt_dec_format(syms[j].unrealized, unr);
+    bt_log_buf_printf(b, "%s{\"symbol\":", j ? "," : "");
+    bt_log_buf_json_str(b, syms[j].name, strlen(syms[j].name));
+    bt_log_buf_printf(b, ",\"trades\":%llu,\"wins\":%llu,\"pnl\":\"%s\",\"open\":%llu,\"unrealized\":\"%s\"}",
+                      (unsigned long long)syms[j].trades, (unsigned long long)syms[j].wins, pnl,
+                      (unsigned long long)syms[j].open, unr);
+  }
+  bt_log_buf_putc(b, ']');
+  free(syms);
+}
+
+/* trades.jsonl -> "trades":{"total":N,"closed":C,"head":[first closed],"tail":[last
+ * closed],"open":[open at the end],...trade_stats}. Open trades are the file's last
+ * lines (outputs.md). */
+static void trades_json(const char *path, bt_log_buf *b, const bt_run_collect *c,
+                        const cJSON *symbols) {
+  size_t size = 0;
+  char *m = bt_perf_slurp(path, &size);
+  size_t nlines = 0, cap = 0, *starts = NULL;
+  for (size_t i = 0; m && i < size;) {
+    char *nl = memchr(m + i, '\n', size - i);
+    if (!nl) break; /* a partial last line is not a trade yet */
+    if (nl > m + i) {
+      if (nlines == cap) {
+        cap = cap ? cap * 2 : 256;
+        size_t *q = realloc(starts, cap * sizeof *q);
+        if (!q) break;
+        starts = q;
+      }
+      starts[nlines++] = i;
+    }
+    i = (size_t)(nl - m) + 1;
+  }
+  size_t nopen = 0;
+  while (nopen < nlines) {
+    size_t s = starts[nlines - 1 - nopen];
+    const char *nl = memchr(m + s, '\n', size - s);
+    if (!memmem(m + s, (size_t)(nl - (m + s)), "\"status\":\"open\"", 15)) break;
+    nopen++;
+  }
+  size_t nclosed = nlines - nopen;
+  size_t head = nclosed < TRADE_HEAD ? nclosed : TRADE_HEAD;
+  size_t tail_from = nclosed - head > TRADE_TAIL ? nclosed - TRADE_TAIL : head;
+  bt_log_buf_printf(b, "{\"total\":%zu,\"closed\":%zu", nlines, nclosed);
+  const char *part[3] = {"head", "tail", "open"};
+  size_t from[3] = {0, tail_from, nclosed}, to[3] = {head, nclosed, nlines};
+  for (int p = 0; p < 3; p++) {
+    bt_log_buf_printf(b, ",\"%s\":[", part[p]);
+    for (size_t i = from[p]; i < to[p]; i++) {
+      const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
+      if (i > from[p]) bt_log_buf_putc(b, ',');
+      trade_json(b, ln, (size_t)(nl - ln), c, symbols);
+    }
+    bt_log_buf_putc(b, ']');
+  }
+  trade_stats(b, m, starts, nlines, size, nclosed);
+  bt_log_buf_putc(b, '}');
+  free(starts);
+  free(m);
+}
+
+static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *err) {
   char path[1200];
   size_t rlen;
   snprintf(path, sizeof path, "%s/result.json", dir);
   char *result = bt_perf_slurp(path, &rlen);
   if (!result) return 0; /* the run wrote no files */
+  cJSON *rj = cJSON_ParseWithLength(result, rlen);
+  const cJSON *symbols = rj ? cJSON_GetObjectItem(rj, "data") : NULL;
   bt_log_buf b = {0};
   bt_log_buf_printf(&b, "{\"result\":");
   bt_log_buf_put(&b, result, rlen);
@@ -145,7 +383,14 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   int rc = 0;
   if (access(path, F_OK) == 0) rc = bt_perf_index_refresh(&ix, true, err);
   if (!rc) {
-    int64_t a = ix.ndays ? ix.days[0].day : 0, z = ix.ndays ? ix.days[ix.ndays - 1].day : 0;
+    /* the window runs from the first exit day to the last exit or open entry day, so a
+     * position opened after the last exit is still counted as open */
+    int64_t a = ix.ndays ? ix.days[0].day : INT64_MAX, z = ix.ndays ? ix.days[ix.ndays - 1].day : INT64_MIN;
+    for (size_t i = 0; i < ix.nopen; i++) {
+      if (ix.open[i].entry_day < a) a = ix.open[i].entry_day;
+      if (ix.open[i].entry_day > z) z = ix.open[i].entry_day;
+    }
+    if (a > z) a = z = 0;
     bt_perf_summary s;
     rc = bt_perf_summarize(&ix, BT_PERF_CUSTOM, a, z, &s, err);
     if (!rc) {
@@ -159,25 +404,45 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
     }
   }
   bt_perf_index_free(&ix);
-  /* the first trades, spliced as they are (each line is a JSON object); read line by
-   * line so a run with millions of trades costs no more memory than one with 200 */
-  FILE *tf = rc ? NULL : fopen(path, "r");
-  bt_log_buf_printf(&b, ",\"trades\":[");
-  int rows = 0;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t got;
-  while (tf && rows < TRADE_ROWS && (got = getline(&line, &cap, tf)) > 0) {
-    if (line[got - 1] != '\n') break; /* partial last line */
-    if (got == 1) continue; /* blank line */
-    if (rows++) bt_log_buf_putc(&b, ',');
-    bt_log_buf_put(&b, line, (size_t)got - 1);
+  bt_log_buf_printf(&b, ",\"trades\":");
+  trades_json(path, &b, c, symbols);
+
+  /* benchmarks: the run's own buy-and-hold, and --benchmark's series */
+  index_series bench = {0}, extra = {0};
+  bt_rc_point *extra_pts = NULL;
+  char extra_name[64] = "";
+  if (c) bench.pts = bt_run_collect_bench(c, &bench.n);
+  if (bench.pts && !bench.n) bench.pts = NULL;
+  const char *barg = rr->app ? rr->app->benchmark : NULL;
+  if (!rc && barg && *barg) {
+    int64_t start = 0;
+    snprintf(path, sizeof path, "%s/equity.csv", dir);
+    FILE *ef = fopen(path, "r");
+    char l1[256], l2[256];
+    if (ef && fgets(l1, sizeof l1, ef) && fgets(l2, sizeof l2, ef)) {
+      char *comma = strchr(l2, ',');
+      if (comma) bt_perf_time_parse(l2, (long)(comma - l2), &start);
+    }
+    if (ef) fclose(ef);
+    bt_err berr = {0};
+    if (extra_series(barg, start, &extra_pts, &extra.n, extra_name, sizeof extra_name, &berr)) {
+      bt_log("perf", BT_LOG_WARNING, "benchmark_unreadable", BT_F_STR("benchmark", barg),
+             BT_F_STR("error", berr.msg));
+      bt_log_buf_printf(&b, ",\"benchmark_error\":");
+      bt_log_buf_json_str(&b, berr.msg, strlen(berr.msg));
+    }
+    bt_err_clear(&berr);
+    extra.pts = extra_pts;
   }
-  free(line);
-  if (tf) fclose(tf);
-  bt_log_buf_printf(&b, "],\"equity\":");
+  if (extra.pts) {
+    bt_log_buf_printf(&b, ",\"benchmark_name\":");
+    bt_log_buf_json_str(&b, extra_name, strlen(extra_name));
+  }
+  bt_log_buf_printf(&b, ",\"series\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
-  if (!rc) rc = equity_json(path, &b, err);
+  if (!rc) rc = series_json(path, &b, &bench, &extra, err);
+  free(extra_pts);
+  cJSON_Delete(rj);
   bt_log_buf_printf(&b, "}");
   size_t len;
   char *doc = bt_log_buf_take(&b, &len);
@@ -196,17 +461,48 @@ static int render(run_report *rr, const char *dir, bt_err *err) {
   return rc;
 }
 
+static int on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
+  run_report *rr = ud;
+  cJSON *data = info->data_json ? cJSON_Parse(info->data_json) : NULL;
+  int nsym = cJSON_GetArraySize(data);
+  cJSON_Delete(data);
+  run_state *s = calloc(1, sizeof *s);
+  if (!s || !(s->collect = bt_run_collect_new(nsym))) {
+    free(s);
+    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  }
+  s->info = info;
+  s->next = rr->runs;
+  rr->runs = s;
+  return bt_run_collect_subscribe(s->collect, bus, err);
+}
+
 static void on_end(void *ud, const bt_run_info *info, const bt_run_outcome *outcome) {
-  if (outcome->status != BT_RUN_COMPLETED || !info->out_dir) return;
-  bt_err err = {0};
-  if (render(ud, info->out_dir, &err))
-    bt_log("perf", BT_LOG_WARNING, "run_report_failed", BT_F_STR("out_dir", info->out_dir),
-           BT_F_STR("error", err.msg));
-  bt_err_clear(&err);
+  run_report *rr = ud;
+  run_state **pp = &rr->runs, *s;
+  while (*pp && (*pp)->info != info) pp = &(*pp)->next;
+  if ((s = *pp)) *pp = s->next;
+  bt_run_collect *c = s ? s->collect : NULL;
+  free(s);
+  if (outcome->status == BT_RUN_COMPLETED && info->out_dir) {
+    if (c) bt_run_collect_finish(c);
+    bt_err err = {0};
+    if (render(rr, info->out_dir, c, &err))
+      bt_log("perf", BT_LOG_WARNING, "run_report_failed", BT_F_STR("out_dir", info->out_dir),
+             BT_F_STR("error", err.msg));
+    bt_err_clear(&err);
+  }
+  bt_run_collect_free(c);
 }
 
 static void on_close(void *ud) {
   run_report *rr = ud;
+  while (rr->runs) {
+    run_state *s = rr->runs;
+    rr->runs = s->next;
+    bt_run_collect_free(s->collect);
+    free(s);
+  }
   bt_report_close(rr->report);
   free(rr);
 }
@@ -218,7 +514,9 @@ int bt_perf_register(bt_app *app, bt_err *err) {
   run_report *rr = calloc(1, sizeof *rr);
   if (!rr) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   snprintf(rr->formats_dir, sizeof rr->formats_dir, "%s", cfg.formats_dir);
-  bt_run_observer obs = {.name = "perf_report", .ud = rr, .on_end = on_end, .on_close = on_close};
+  rr->app = app;
+  bt_run_observer obs = {.name = "perf_report", .ud = rr, .on_start = on_start, .on_end = on_end,
+                         .on_close = on_close};
   if (bt_app_add_observer(app, &obs)) {
     free(rr);
     return bt_errf(err, BT_ENOMEM, "error", "too many run observers");

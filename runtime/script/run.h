@@ -57,6 +57,7 @@ typedef struct bt_app {
   bt_config cfg;
   const char *origin;           /* "cli" for a strategy run, "script" under bt.backtest */
   char correlation_id[128];     /* --correlation-id, "" = generate per run */
+  const char *benchmark;        /* --benchmark SYM=PATH: a series report.html compares with */
   bt_run_observer observers[8];
   int nobservers;
 } bt_app;

@@ -9,6 +9,10 @@
  *   backtest_analytics.backtest_runs    one row per run (the tracing plan's columns and
  *                                       btrun's: user, strategy, origin, job, metrics)
  *   backtest_analytics.event_latencies  per run and event type: latency statistics
+ *   btrun.jobs, btrun.jobs_archive      the job queue: queued and running jobs, and the
+ *                                       ended ones (moved there as they end)
+ *   btrun.job_keys                      run_id, idempotency and unique keys of every job
+ *   btrun.job_history                   every state change of every job
  * Migrations are never edited once released: a change is a new version. */
 #ifndef BT_PG_SCHEMA_H
 #define BT_PG_SCHEMA_H

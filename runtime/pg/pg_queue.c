@@ -132,6 +132,8 @@ typedef struct pg_queue {
   bt_queue base;
   bt_pg *pg;
   bool prepared[S_N];   /* on the current connection; reset when it is re-established */
+  bool harmless;        /* the last failure changed nothing: a prepare, or the server's
+                         * own error answer (it has an SQLSTATE: rolled back) */
   pthread_mutex_t mu;
   char url[1024];       /* as given (with its password): the listener connects with it */
   bt_pg *listener;      /* LISTEN btrun_jobs, for bt_pg_queue_wait; NULL until first wait */
@@ -147,6 +149,7 @@ static PGresult *run(pg_queue *q, int which, int n, const char *const *params, b
   if (!q->prepared[which]) {
     PGresult *p = PQprepare(c, name, SQL[which], 0, NULL);
     if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+      q->harmless = true;
       bt_pg_fail(q->pg, p, "prepare", err);
       PQclear(p);
       return NULL;
@@ -157,12 +160,22 @@ static PGresult *run(pg_queue *q, int which, int n, const char *const *params, b
   PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  q->harmless = r && PQresultErrorField(r, PG_DIAG_SQLSTATE);
   bt_pg_fail(q->pg, r, "queue", err);
   PQclear(r);
   return NULL;
 }
 
-static int exec_sql(pg_queue *q, const char *sql, bt_err *err) { return bt_pg_exec(q->pg, sql, err); }
+static int exec_sql(pg_queue *q, const char *sql, bt_err *err) {
+  PGresult *r = PQexec(bt_pg_conn(q->pg), sql);
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    q->harmless = r && PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    rc = bt_pg_fail(q->pg, r, sql, err);
+  }
+  PQclear(r);
+  return rc;
+}
 
 static void rollback(pg_queue *q) {
   if (!bt_pg_lost(q->pg)) PQclear(PQexec(bt_pg_conn(q->pg), "ROLLBACK"));
@@ -296,47 +309,26 @@ static bool retry(pg_queue *q, int rc, int *attempt) {
 
 /* The body of every public call: lock, (re)connect, run the call, and run it again while
  * the connection is what failed: always when the call is safe to repeat, else only when
- * it never went out (the reconnect before it failed). */
-#define WITH_RETRY(q, safe, err, call)                    \
-  do {                                                    \
-    int attempt_ = 0;                                     \
-    pthread_mutex_lock(&(q)->mu);                         \
-    for (;;) {                                            \
-      bool ran_ = false;                                  \
-      rc = ensure((q), (err));                            \
-      if (!rc) ran_ = true, rc = (call);                  \
-      if ((ran_ && !(safe)) || !retry((q), rc, &attempt_)) \
-        break;                                            \
-    }                                                     \
-    pthread_mutex_unlock(&(q)->mu);                       \
+ * it cannot have committed: it never went out (the reconnect before it failed), or the
+ * server answered it with an error (a restart's "terminating connection" is such an
+ * answer: the transaction was rolled back). Only a connection that broke without a
+ * word leaves an unsafe call's outcome unknown; it then fails with BT_EIO. */
+#define WITH_RETRY(q, safe, err, call)                                    \
+  do {                                                                    \
+    int attempt_ = 0;                                                     \
+    pthread_mutex_lock(&(q)->mu);                                         \
+    for (;;) {                                                            \
+      bool ran_ = false;                                                  \
+      (q)->harmless = false;                                               \
+      rc = ensure((q), (err));                                            \
+      if (!rc) ran_ = true, rc = (call);                                  \
+      if ((ran_ && !(safe) && !(q)->harmless) || !retry((q), rc, &attempt_)) \
+        break;                                                            \
+    }                                                                     \
+    pthread_mutex_unlock(&(q)->mu);                                       \
   } while (0)
 
 /* ---- enqueue -------------------------------------------------------------------------- */
-
-static int check_new(const bt_job_new *nj, bt_err *err) {
-  const char *missing = !nj->spec_json                                 ? "spec"
-                        : !nj->strategy || !*nj->strategy              ? "strategy"
-                        : !nj->correlation_id || !*nj->correlation_id ? "correlation_id"
-                        : !nj->origin                                  ? "origin"
-                                                                       : NULL;
-  if (missing)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, missing, "job: %s is required",
-                      missing);
-  if (!bt_job_origin_valid(nj->origin))
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "origin",
-                      "job: origin '%s' is not one of manual, schedule, api, sweep", nj->origin);
-  const char *long_field = strlen(nj->correlation_id) >= BT_JOB_TEXT_LEN ? "correlation_id"
-                           : strlen(nj->strategy) >= BT_JOB_TEXT_LEN     ? "strategy"
-                           : nj->user_id && strlen(nj->user_id) >= BT_JOB_TEXT_LEN ? "user_id"
-                                                                                   : NULL;
-  if (long_field)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, long_field,
-                      "job: value longer than %d characters", BT_JOB_TEXT_LEN - 1);
-  if (nj->run_id && strlen(nj->run_id) >= BT_JOB_ID_LEN)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "run_id",
-                      "job: run_id longer than %d characters", BT_JOB_ID_LEN - 1);
-  return 0;
-}
 
 /* One attempt. A retry after a lost answer finds its own run_id taken: *mine says the
  * run_id was ours (generated for this call), so that job is returned as new. */
@@ -405,7 +397,7 @@ static int pq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *e
                       bt_err *err) {
   pg_queue *q = (pg_queue *)base;
   if (existed) *existed = false;
-  if (check_new(nj, err)) return err->code;
+  if (bt_job_new_check(nj, err)) return err->code;
   char run_id[BT_JOB_ID_LEN];
   bool mine = !(nj->run_id && *nj->run_id);
   if (mine) bt_uuid(run_id);
@@ -429,9 +421,9 @@ static int pq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_
   pg_queue *q = (pg_queue *)base;
   *got = false;
   int rc;
-  /* Retried only when the statement never reached the server (the connection was found
-   * lost before it); a claim lost in flight is recovered by its lease. */
-  WITH_RETRY(q, false, err, claim_once(q, worker_id, lease_ms, out, got, err));
+  /* Repeated like the others: should a claim have committed with its answer lost, that
+   * job waits for its lease to expire and is requeued (one attempt spent). */
+  WITH_RETRY(q, true, err, claim_once(q, worker_id, lease_ms, out, got, err));
   return rc;
 }
 

@@ -13,11 +13,11 @@
  * costs at most one poll interval).
  *
  * A lost connection (server restart, network) is re-established with backoff inside
- * each call, for up to about 10 s, and the call is retried when that is safe: every call
- * but release and claim is idempotent, a finish repeated after its commit was lost is
- * recognised as already done, and a claim whose answer was lost only costs that job one
- * lease (it is requeued when the lease expires). After that the call fails with BT_EIO
- * and the caller tries again later. Lease times are the clients' wall clocks: keep the
+ * each call, for up to about 10 s, and the call is repeated: every call but release is
+ * idempotent (a finish repeated after its commit was lost is recognised as already done;
+ * a claim whose answer was lost only costs that job one lease: it is requeued when the
+ * lease expires); a release is repeated only when it cannot have committed. After that
+ * the call fails with BT_EIO and the caller tries again later. Lease times are the clients' wall clocks: keep the
  * machines' clocks synchronised (NTP); leases are tens of seconds. */
 #ifndef BT_PG_QUEUE_H
 #define BT_PG_QUEUE_H

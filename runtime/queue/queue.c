@@ -32,3 +32,29 @@ void bt_job_clear(bt_job *j) {
   free(j->unique_key);
   memset(j, 0, sizeof *j);
 }
+
+int bt_job_new_check(const bt_job_new *nj, bt_err *err) {
+  const char *missing = !nj->spec_json                                      ? "spec"
+                        : !nj->strategy || !*nj->strategy                   ? "strategy"
+                        : !nj->correlation_id || !*nj->correlation_id      ? "correlation_id"
+                        : !nj->origin                                       ? "origin"
+                                                                            : NULL;
+  if (missing)
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, missing, "job: %s is required",
+                      missing);
+  if (!bt_job_origin_valid(nj->origin))
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "origin",
+                      "job: origin '%s' is not one of manual, schedule, api, sweep", nj->origin);
+  if (strlen(nj->correlation_id) >= BT_JOB_TEXT_LEN ||
+      (nj->user_id && strlen(nj->user_id) >= BT_JOB_TEXT_LEN) ||
+      strlen(nj->strategy) >= BT_JOB_TEXT_LEN)
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0,
+                      strlen(nj->correlation_id) >= BT_JOB_TEXT_LEN ? "correlation_id"
+                      : strlen(nj->strategy) >= BT_JOB_TEXT_LEN    ? "strategy"
+                                                                   : "user_id",
+                      "job: value longer than %d characters", BT_JOB_TEXT_LEN - 1);
+  if (nj->run_id && strlen(nj->run_id) >= BT_JOB_ID_LEN)
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "run_id",
+                      "job: run_id longer than %d characters", BT_JOB_ID_LEN - 1);
+  return 0;
+}

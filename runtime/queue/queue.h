@@ -109,6 +109,10 @@ typedef struct bt_job_new {
   const char *run_id;                  /* NULL = generate a UUID (the usual case) */
 } bt_job_new;
 
+/* The checks every backend's enqueue makes first: required fields, a known origin,
+ * lengths. BT_EINVAL, type "invalid_request", err->field naming the field. */
+int bt_job_new_check(const bt_job_new *nj, bt_err *err);
+
 /* Filters of bt_queue_list. Newest first (by creation, then run order). */
 typedef struct bt_job_filter {
   int state;                           /* a bt_job_state, or -1 for any */

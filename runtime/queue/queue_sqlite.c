@@ -259,37 +259,11 @@ static int get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq
 
 /* ---- enqueue ------------------------------------------------------------------------- */
 
-static int check_new(const bt_job_new *nj, bt_err *err) {
-  const char *missing = !nj->spec_json                                      ? "spec"
-                        : !nj->strategy || !*nj->strategy                   ? "strategy"
-                        : !nj->correlation_id || !*nj->correlation_id      ? "correlation_id"
-                        : !nj->origin                                       ? "origin"
-                                                                            : NULL;
-  if (missing)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, missing, "job: %s is required",
-                      missing);
-  if (!bt_job_origin_valid(nj->origin))
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "origin",
-                      "job: origin '%s' is not one of manual, schedule, api, sweep", nj->origin);
-  if (strlen(nj->correlation_id) >= BT_JOB_TEXT_LEN ||
-      (nj->user_id && strlen(nj->user_id) >= BT_JOB_TEXT_LEN) ||
-      strlen(nj->strategy) >= BT_JOB_TEXT_LEN)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0,
-                      strlen(nj->correlation_id) >= BT_JOB_TEXT_LEN ? "correlation_id"
-                      : strlen(nj->strategy) >= BT_JOB_TEXT_LEN    ? "strategy"
-                                                                   : "user_id",
-                      "job: value longer than %d characters", BT_JOB_TEXT_LEN - 1);
-  if (nj->run_id && strlen(nj->run_id) >= BT_JOB_ID_LEN)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "run_id",
-                      "job: run_id longer than %d characters", BT_JOB_ID_LEN - 1);
-  return 0;
-}
-
 static int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
                       bt_err *err) {
   sq_queue *q = (sq_queue *)base;
   if (existed) *existed = false;
-  if (check_new(nj, err)) return err->code;
+  if (bt_job_new_check(nj, err)) return err->code;
   const char *user = nj->user_id ? nj->user_id : "";
   char run_id[BT_JOB_ID_LEN];
   if (nj->run_id && *nj->run_id) snprintf(run_id, sizeof run_id, "%s", nj->run_id);

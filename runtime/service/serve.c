@@ -10,6 +10,8 @@
 #include "api.h"
 #include "http_server.h"
 #include "log.h"
+#include "pg_conn.h"
+#include "pg_queue.h"
 #include "svc_config.h"
 
 static const char USAGE[] =
@@ -42,9 +44,17 @@ static int usage_error(const char *msg, const char *arg) {
 
 int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err) {
   char path[1024];
-  if (!url || !*url) snprintf(path, sizeof path, "%s/queue.db", data_dir);
-  else if (strncmp(url, "sqlite:", 7) == 0) snprintf(path, sizeof path, "%s", url + 7);
-  else return bt_errf(err, BT_EINVAL, "config_error", "unsupported queue \"%s\"", url);
+  if (bt_pg_is_url(url)) return bt_queue_open_pg(out, url, err);
+  if (!url || !*url) {
+    snprintf(path, sizeof path, "%s/queue.db", data_dir);
+  } else if (strncmp(url, "sqlite:", 7) == 0) {
+    snprintf(path, sizeof path, "%s", url + 7);
+  } else {
+    char shown[512]; /* an unknown URL may still hold a password */
+    bt_pg_redact(url, shown, sizeof shown);
+    return bt_errf(err, BT_EINVAL, "config_error",
+                   "unsupported queue \"%s\" (want postgresql://..., sqlite:PATH or none)", shown);
+  }
   return bt_queue_open_sqlite(out, path, err);
 }
 

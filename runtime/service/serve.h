@@ -7,7 +7,7 @@
 #include "run.h"
 
 /* Open the queue named by url: NULL or "" = SQLite at <data_dir>/queue.db,
- * "sqlite:PATH" = SQLite at PATH. */
+ * "sqlite:PATH" = SQLite at PATH, "postgresql://..." = PostgreSQL (runtime/pg). */
 int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err);
 
 /* `btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR] [--log-format FMT]` */

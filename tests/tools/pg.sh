@@ -13,7 +13,7 @@
 #
 # Each cluster: a fresh data dir under /tmp (short unix socket path), owned by an
 # unprivileged user when run as root (PostgreSQL refuses root), listening on 127.0.0.1
-# and a socket in its own dir only, on a free port, with durability off for speed. The
+# and a socket in its own dir only, on a free port, without fsync for speed. The
 # superuser "postgres" gets a random password, required over TCP (scram), so tests see
 # the password path; the socket is trust for the harness itself. A watchdog stops and
 # removes the cluster when the owner process dies, even by kill -9 or a ctest timeout.
@@ -57,7 +57,9 @@ pg__free_port() {
 pg__template() { # pg__template BIN USER -> prints the template dir
   local bin=$1 user=$2 root="${BT_TEST_TMP:-/tmp}" ver
   ver=$("$bin/postgres" --version | tr -cd '0-9.')
-  local tpl="$root/pg-template-$ver-$user"
+  # v2: commits are synchronous (crash tests kill the server; fsync stays off: the
+  # kernel keeps what was written)
+  local tpl="$root/pg-template-$ver-$user-v2"
   mkdir -p "$root"
   (
     flock 9
@@ -76,7 +78,6 @@ pg__template() { # pg__template BIN USER -> prints the template dir
 # tests: throwaway data, loopback only, quick start
 listen_addresses = '127.0.0.1'
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 shared_buffers = 16MB
 max_connections = 200

@@ -1,9 +1,8 @@
-#define _GNU_SOURCE /* pthread_setname_np */
-#include "tracer.h"
+/* tracer.c - the tracer observer: the run thread's side (ring records for each event)
+ * and the run's start and end. The writer thread is in tracer_writer.c, the config in
+ * tracer_config.c, the sampler and histograms in tracer_sampler.c and tracer_hist.c. */
+#include "tracer_internal.h"
 
-#include <cjson/cJSON.h>
-#include <lauxlib.h>
-#include <lua.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -13,404 +12,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "bus.h"
 #include "log.h"
-
-#define CRITICAL_DEFAULT                                                                   \
-  (BT_EV_MASK(BT_EV_SIGNAL) | BT_EV_MASK(BT_EV_ORDER) | BT_EV_MASK(BT_EV_FILL) |          \
-   BT_EV_MASK(BT_EV_PORTFOLIO) | BT_EV_MASK(BT_EV_RISK_BREACH))
-
-/* ---- config -------------------------------------------------------------------- */
-
-void bt_trace_cfg_defaults(bt_trace_cfg *c, const char *data_dir) {
-  memset(c, 0, sizeof *c);
-  c->enabled = true;
-  snprintf(c->store, sizeof c->store, "%s/events.db", data_dir && *data_dir ? data_dir : ".");
-  c->sample_rate = 1.0;
-  c->context_window = 5;
-  c->critical_mask = CRITICAL_DEFAULT;
-  c->bars = BT_TRACE_BARS_ALL;
-  c->seed = 1;
-  c->ring_size = 65536;
-  c->full_policy = BT_TRACE_FULL_BLOCK;
-  c->commit_ms = 100;
-}
-
-static const char *const bars_names[] = {"all", "sampled", "none"};
-static const char *const full_names[] = {"block", "drop"};
-
-static int pick(const char *v, const char *const *names, int n) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(v, names[i]) == 0) return i;
-  return -1;
-}
-
-static int cfg_bad(bt_config *cfg, const char *key, bt_err *err, const char *what) {
-  char k[64];
-  snprintf(k, sizeof k, "trace.%s", key);
-  return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, k, "%s", what);
-}
-
-int bt_trace_cfg_load(bt_config *cfg, bt_trace_cfg *c, bt_err *err) {
-  bt_trace_cfg_defaults(c, cfg->data_dir);
-  lua_State *L = cfg->L;
-  int t = bt_config_section(cfg, "trace");
-  if (!t) return 0;
-  static const char *const keys[] = {"enabled", "store",     "sample_rate", "context_window",
-                                     "critical", "bars",     "seed",        "ring_size",
-                                     "full_policy", "commit_ms", NULL};
-  char bars[16] = "", full[16] = "";
-  double rate = c->sample_rate;
-  int64_t ctx = c->context_window, seed = (int64_t)c->seed, ring = c->ring_size,
-          commit = c->commit_ms;
-  int rc = bt_cfg_check_keys(L, t, "trace", keys, err);
-  if (!rc) rc = bt_cfg_bool(L, t, "trace", "enabled", &c->enabled, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "store", c->store, sizeof c->store, err);
-  if (!rc) rc = bt_cfg_number(L, t, "trace", "sample_rate", &rate, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "context_window", &ctx, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "bars", bars, sizeof bars, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "seed", &seed, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "ring_size", &ring, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "full_policy", full, sizeof full, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "commit_ms", &commit, err);
-  if (!rc && !(rate >= 0 && rate <= 1)) rc = cfg_bad(cfg, "sample_rate", err, "must be in 0..1");
-  if (!rc && (ctx < 0 || ctx > 10000))
-    rc = cfg_bad(cfg, "context_window", err, "must be in 0..10000");
-  if (!rc && (ring < 1024 || ring > (1 << 24)))
-    rc = cfg_bad(cfg, "ring_size", err, "must be in 1024..16777216");
-  if (!rc && (commit < 1 || commit > 60000))
-    rc = cfg_bad(cfg, "commit_ms", err, "must be in 1..60000");
-  if (!rc && *bars) {
-    int b = pick(bars, bars_names, 3);
-    if (b < 0) rc = cfg_bad(cfg, "bars", err, "must be \"all\", \"sampled\" or \"none\"");
-    else c->bars = (bt_trace_bars)b;
-  }
-  if (!rc && *full) {
-    int f = pick(full, full_names, 2);
-    if (f < 0) rc = cfg_bad(cfg, "full_policy", err, "must be \"block\" or \"drop\"");
-    else c->full_policy = (bt_trace_full)f;
-  }
-  if (!rc) {
-    int ct = lua_getfield(L, t, "critical");
-    if (ct == LUA_TTABLE) {
-      c->critical_mask = 0;
-      lua_Integer n = luaL_len(L, -1);
-      for (lua_Integer i = 1; !rc && i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        int ty = lua_type(L, -1) == LUA_TSTRING ? bt_event_type_parse(lua_tostring(L, -1)) : -1;
-        if (ty < 0) {
-          char k[48];
-          snprintf(k, sizeof k, "critical[%lld]", (long long)i);
-          rc = cfg_bad(cfg, k, err, "not an event type (SIGNAL, ORDER, FILL, ...)");
-        } else {
-          c->critical_mask |= BT_EV_MASK(ty);
-        }
-        lua_pop(L, 1);
-      }
-    } else if (ct != LUA_TNIL) {
-      rc = cfg_bad(cfg, "critical", err, "expected a list of event type names");
-    }
-    lua_pop(L, 1);
-  }
-  lua_settop(L, t - 1);
-  if (rc) return rc;
-  c->sample_rate = rate;
-  c->context_window = (int)ctx;
-  c->seed = (uint64_t)seed;
-  uint32_t r = 1024;
-  while (r < (uint32_t)ring) r <<= 1;
-  c->ring_size = r;
-  c->commit_ms = (int)commit;
-  return 0;
-}
-
-char *bt_trace_cfg_json(const bt_trace_cfg *c) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "store", c->store);
-  cJSON_AddNumberToObject(o, "sample_rate", c->sample_rate);
-  cJSON_AddNumberToObject(o, "context_window", c->context_window);
-  cJSON *crit = cJSON_AddArrayToObject(o, "critical");
-  for (int t = 0; t < BT_EV__COUNT; t++)
-    if (c->critical_mask & BT_EV_MASK(t))
-      cJSON_AddItemToArray(crit, cJSON_CreateString(bt_event_type_name((bt_event_type)t)));
-  cJSON_AddStringToObject(o, "bars", bars_names[c->bars]);
-  cJSON_AddNumberToObject(o, "seed", (double)c->seed);
-  cJSON_AddNumberToObject(o, "ring_size", c->ring_size);
-  cJSON_AddStringToObject(o, "full_policy", full_names[c->full_policy]);
-  cJSON_AddNumberToObject(o, "commit_ms", c->commit_ms);
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return s;
-}
-
-/* ---- latency histogram --------------------------------------------------------- */
-
-static int hist_bucket(uint64_t v) {
-  if (v < BT_HIST_SUB) return (int)v;
-  int e = 63 - __builtin_clzll(v); /* >= 4 */
-  return (e - 3) * BT_HIST_SUB + (int)((v >> (e - 4)) & (BT_HIST_SUB - 1));
-}
-
-static uint64_t hist_mid(int b) {
-  if (b < BT_HIST_SUB) return (uint64_t)b;
-  int e = b / BT_HIST_SUB + 3, sub = b % BT_HIST_SUB;
-  uint64_t lo = (uint64_t)(BT_HIST_SUB + sub) << (e - 4), width = 1ull << (e - 4);
-  return lo + width / 2;
-}
-
-void bt_lat_hist_add_n(bt_lat_hist *h, uint64_t v, uint64_t n) {
-  h->count += n;
-  h->sum += v * n;
-  if (v > h->max) h->max = v;
-  h->b[hist_bucket(v)] += n;
-}
-
-void bt_lat_hist_add(bt_lat_hist *h, uint64_t v) { bt_lat_hist_add_n(h, v, 1); }
-
-uint64_t bt_lat_hist_quantile(const bt_lat_hist *h, double q) {
-  if (!h->count) return 0;
-  uint64_t rank = (uint64_t)(q * (double)h->count + 0.999999999);
-  if (rank < 1) rank = 1;
-  uint64_t acc = 0;
-  for (int b = 0; b < BT_HIST_BUCKETS; b++) {
-    acc += h->b[b];
-    if (acc >= rank) {
-      uint64_t m = hist_mid(b);
-      return m > h->max ? h->max : m;
-    }
-  }
-  return h->max;
-}
-
-/* ---- sampler ------------------------------------------------------------------- */
-
-#define KEPT_CACHE 65536 /* recently kept seqs, to tell whether an old cause was kept */
-
-struct bt_sampler {
-  bt_sampler_out out;
-  void *ud;
-  bool keep_all;                /* sample_rate 1: no window needed */
-  double rate;
-  int ctx;
-  uint32_t critical;
-  bt_trace_bars bars;
-  uint64_t rng;
-  double activity;
-  int after_left;               /* events still to keep after the last critical one */
-  uint64_t gaps;
-  /* look-back window: a ring of pending events with their keep flags; cap events at
-   * most, in mask + 1 slots */
-  size_t cap, mask, head, n;
-  bt_trace_event *win;
-  bool *keep;
-  uint64_t *kept_cache;
-};
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-int bt_sampler_new(bt_sampler **out, const bt_trace_cfg *cfg, bt_sampler_out fn, void *ud) {
-  bt_sampler *s = calloc(1, sizeof *s);
-  if (!s) return BT_ENOMEM;
-  s->out = fn;
-  s->ud = ud;
-  s->rate = cfg->sample_rate;
-  s->ctx = cfg->context_window;
-  s->critical = cfg->critical_mask;
-  s->bars = cfg->bars;
-  s->rng = cfg->seed;
-  s->keep_all = cfg->sample_rate >= 1.0;
-  if (!s->keep_all) {
-    s->cap = BT_SAMPLER_LOOKBACK + (size_t)cfg->context_window;
-    size_t slots = 1;
-    while (slots < s->cap) slots <<= 1; /* indexes by mask: no division per event */
-    s->mask = slots - 1;
-    s->win = calloc(slots, sizeof *s->win);
-    s->keep = calloc(slots, sizeof *s->keep);
-    s->kept_cache = calloc(KEPT_CACHE, sizeof *s->kept_cache);
-    if (!s->win || !s->keep || !s->kept_cache) {
-      bt_sampler_free(s);
-      return BT_ENOMEM;
-    }
-  }
-  *out = s;
-  return 0;
-}
-
-static void emit_oldest(bt_sampler *s) {
-  size_t i = s->head;
-  bool kept = s->keep[i];
-  if (kept) s->kept_cache[s->win[i].seq % KEPT_CACHE] = s->win[i].seq;
-  s->head = (s->head + 1) & s->mask;
-  s->n--;
-  s->out(s->ud, &s->win[i], kept);
-}
-
-void bt_sampler_push(bt_sampler *s, const bt_trace_event *ev) {
-  if (s->keep_all) {
-    bt_trace_event e = *ev;
-    s->out(s->ud, &e, true);
-    return;
-  }
-  bool crit = (s->critical & BT_EV_MASK(ev->type)) != 0;
-  /* bars "all" always keeps BARs; under "none" the run thread only sends the BARs that
-   * caused something, which are kept too */
-  bool bar_fixed = ev->type == BT_EV_BAR && s->bars != BT_TRACE_BARS_SAMPLED;
-  s->activity *= 0.99;
-  bool keep;
-  if (crit || bar_fixed) {
-    keep = true;
-  } else if (s->after_left > 0) {
-    keep = true;
-  } else {
-    double p = s->rate * (1.0 + s->activity);
-    keep = (double)(splitmix64(&s->rng) >> 11) * 0x1.0p-53 < p;
-  }
-  if (s->after_left > 0 && !crit) s->after_left--;
-  if (crit) {
-    s->activity += 1.0;
-    s->after_left = s->ctx;
-    /* context before: the newest ctx pending events */
-    for (size_t k = 0; k < s->n && k < (size_t)s->ctx; k++)
-      s->keep[(s->head + s->n - 1 - k) & s->mask] = true;
-  }
-  if (keep && ev->cause) {
-    bool found = false;
-    for (size_t k = 0; k < s->n; k++) {
-      size_t i = (s->head + s->n - 1 - k) & s->mask;
-      if (s->win[i].seq == ev->cause) {
-        s->keep[i] = true;
-        found = true;
-        break;
-      }
-      if (s->win[i].seq < ev->cause) break;
-    }
-    if (!found && s->kept_cache[ev->cause % KEPT_CACHE] != ev->cause) s->gaps++;
-  }
-  if (s->n == s->cap) emit_oldest(s);
-  size_t i = (s->head + s->n) & s->mask;
-  s->win[i] = *ev;
-  s->keep[i] = keep;
-  s->n++;
-}
-
-void bt_sampler_flush(bt_sampler *s) {
-  while (s->n) emit_oldest(s);
-}
-
-uint64_t bt_sampler_gaps(const bt_sampler *s) { return s->gaps; }
-
-void bt_sampler_free(bt_sampler *s) {
-  if (!s) return;
-  free(s->win);
-  free(s->keep);
-  free(s->kept_cache);
-  free(s);
-}
-
-/* ---- tracer -------------------------------------------------------------------- */
-
-#define MAX_SOURCES 64
-#define CACHE_LINE 64
-#define RING_BYTES_PER_EVENT 128 /* trace.ring_size counts events of this size */
-#define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
-#define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
-#define SRC_CACHE 8              /* source pointers remembered per run */
-#define DROP_MEMORY 1024         /* dropped seqs remembered for lineage gaps */
-#define CLOCK_EVERY 64           /* events between the writer's clock reads (~2 us) */
-
-/* The ring is a byte ring of records, 8-byte aligned, that never wrap: a record that
- * would cross the end is preceded by REC_WRAP and starts over at offset 0. The first
- * byte is the kind. Bars are almost every event of a run, so a bar is the bt_bar as the
- * feed made it plus its id and time: a few stores, no conversion on the run thread (a
- * delta-encoded 40-byte form was tried: its range checks cost the run thread more than
- * the bytes it saved, once the writer stays clear of the lines being written). */
-enum { REC_WRAP = 0, REC_BAR, REC_EVENT };
-
-typedef struct rec_bar {
-  uint8_t kind, pad[7];
-  uint64_t seq;
-  uint64_t created, emitted;
-  bt_bar bar;
-} rec_bar;
-
-enum { PAY_NONE, PAY_FLAT, PAY_JSON };
-typedef struct rec_event {
-  uint8_t kind, pay;            /* PAY_*: how the payload bytes after the record read */
-  uint16_t pay_len;
-  uint32_t size;                /* of the whole record, payload and padding included */
-  bt_trace_event ev;            /* text: NULL when the payload is inline, else heap */
-} rec_event;
-
-/* State of one traced run. The run thread owns the producer side, the writer thread
- * the consumer side; they share only the ring offsets and the stop flag. */
-typedef struct trace_run {
-  struct bt_tracer *t;
-  const bt_run_info *info;
-  struct trace_run *next;
-  bt_store *store;
-  int64_t run_no;
-  uint64_t origin;              /* clock origin: timings are stored relative to it */
-  uint8_t *ring;
-  size_t cap;                   /* bytes, a power of two */
-  /* producer */
-  _Alignas(CACHE_LINE) size_t head_local, tail_cache;
-  uint64_t dropped, blocked_waits, blocked_ns;
-  /* full_policy "drop": the latest dropped seqs, to count the kept events whose cause
-   * was dropped (the sampler counts them itself when it samples) */
-  uint64_t dropped_seq[DROP_MEMORY], drop_gaps;
-  bool bars_critical;
-  rec_bar stash;                /* bars "none": the latest BAR, pushed if it causes something */
-  bool stash_full;
-  const char *src_ptr[SRC_CACHE], *src_name[SRC_CACHE], *src_feed;
-  int nsrc_seen;
-  /* shared: byte offsets that count up forever */
-  _Alignas(CACHE_LINE) _Atomic size_t head;
-  _Alignas(CACHE_LINE) _Atomic size_t tail;
-  _Atomic bool stop;
-  /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer,
-   * looking every wake_every bytes, signals it once the ring is a quarter full); the
-   * producer waits on `space` when the ring is full (the writer signals after each batch
-   * while it waits). Naps are short (1 ms), so a signal is only a shortcut. */
-  _Atomic bool writer_napping, producer_waiting, ckpt_napping;
-  pthread_mutex_t mu;
-  pthread_cond_t wake, space, ckpt_wake;
-  size_t wake_every;
-  /* writer */
-  _Alignas(CACHE_LINE) pthread_t thread;
-  bool thread_started;
-  /* checkpointer: its own connection copies the WAL into the database file every
-   * CKPT_MS, so the writer never stalls on a checkpoint's copy and fsync */
-  bt_store *ckpt_store;
-  pthread_t ckpt_thread;
-  bool ckpt_started;
-  _Atomic bool ckpt_stop;
-  bt_sampler *sampler;
-  bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
-  size_t nchunk[2];
-  bool in_tx;
-  uint64_t stored, sampled_out;
-  int write_failed;
-  bt_err werr;
-  bt_lat_hist lat[BT_EV__COUNT], queue[BT_EV__COUNT];
-  /* Consecutive events of one type with the same latency and queue time (bars that
-   * share a clock reading and a batch) go into the histograms at once. */
-  struct { int type; uint64_t lat, queue, n; } same;
-  uint64_t now;                 /* the writer's clock, refreshed every CLOCK_EVERY events */
-} trace_run;
-
-struct bt_tracer {
-  bt_trace_cfg cfg;
-  char *cfg_json;
-  trace_run *runs;
-  /* interned source names (the run thread adds, the writer reads through the ring) */
-  char *sources[MAX_SOURCES];
-  int nsources;
-};
 
 static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   if (!src) return NULL;
@@ -448,7 +50,7 @@ static void ring_free(void *p, size_t n) {
 }
 
 /* Wait on cv for at most `us` microseconds (the caller rechecks its condition). */
-static void nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
+void tracer_nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_nsec += us * 1000;
@@ -461,7 +63,7 @@ static void nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us) {
   pthread_mutex_unlock(&r->mu);
 }
 
-static void signal_cv(trace_run *r, pthread_cond_t *cv) {
+void tracer_signal(trace_run *r, pthread_cond_t *cv) {
   pthread_mutex_lock(&r->mu);
   pthread_cond_signal(cv);
   pthread_mutex_unlock(&r->mu);
@@ -484,8 +86,8 @@ static __attribute__((noinline)) void *ring_reserve_slow(trace_run *r, size_t si
       while (h + need - (r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire)) >
              r->cap) {
         if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
-          signal_cv(r, &r->wake);
-        nap(r, &r->space, &r->producer_waiting, 1000);
+          tracer_signal(r, &r->wake);
+        tracer_nap(r, &r->space, &r->producer_waiting, 1000);
       }
       r->blocked_ns += bt_bus_clock_ns() - t0;
     }
@@ -510,7 +112,7 @@ static inline void *ring_reserve(trace_run *r, size_t size, bool must_keep) {
 static __attribute__((noinline)) void wake_writer(trace_run *r) {
   if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed) &&
       r->head_local - atomic_load_explicit(&r->tail, memory_order_relaxed) > r->cap / 4)
-    signal_cv(r, &r->wake);
+    tracer_signal(r, &r->wake);
 }
 
 static inline void ring_commit(trace_run *r, size_t size) {
@@ -654,244 +256,19 @@ static void on_event(void *ud, const bt_event *ev) {
   ring_commit(r, size);
 }
 
-/* ---- writer thread ---- */
-
-static void write_fail(trace_run *r, bt_err *err) {
-  if (!r->write_failed) {
-    r->werr = *err;
-    r->werr.traceback = NULL;
-    bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err->msg),
-           BT_F_STR("store", r->t->cfg.store));
-  }
-  r->write_failed = 1;
-  bt_err_clear(err);
-}
-
-static void ensure_tx(trace_run *r) {
-  bt_err err = {0};
-  if (!r->in_tx && !r->write_failed) {
-    if (bt_store_begin(r->store, &err)) write_fail(r, &err);
-    else r->in_tx = true;
-  }
-}
-
-static void flush_chunk(trace_run *r, int stream) {
-  size_t n = r->nchunk[stream];
-  if (!n) return;
-  ensure_tx(r);
-  bt_err err = {0};
-  if (!r->write_failed && bt_store_put_chunk(r->store, r->run_no, stream, r->chunk[stream], n, &err))
-    write_fail(r, &err);
-  for (size_t i = 0; i < n; i++) {
-    free(r->chunk[stream][i].text);
-    free(r->chunk[stream][i].user_type);
-  }
-  r->nchunk[stream] = 0;
-}
-
-static void commit(trace_run *r) {
-  flush_chunk(r, 0);
-  flush_chunk(r, 1);
-  bt_err err = {0};
-  if (r->in_tx && !r->write_failed && bt_store_commit(r->store, &err)) write_fail(r, &err);
-  r->in_tx = false;
-}
-
-/* Sampler output: the end of the event's life in the tracer. */
-/* The end of an event's life in the tracer: processed_at, the latency histograms, and
- * (when kept) its timings made relative to the run's clock origin, as stored. */
-static void hist_flush(trace_run *r) {
-  if (!r->same.n) return;
-  bt_lat_hist_add_n(&r->lat[r->same.type], r->same.lat, r->same.n);
-  bt_lat_hist_add_n(&r->queue[r->same.type], r->same.queue, r->same.n);
-  r->same.n = 0;
-}
-
-static inline void finish_event(trace_run *r, bt_trace_event *e, bool kept) {
-  e->processed = r->now;
-  uint64_t created = e->created ? e->created : e->emitted;
-  if (e->type < BT_EV__COUNT) {
-    uint64_t lat = e->processed > created ? e->processed - created : 0;
-    uint64_t queue = e->received > e->emitted ? e->received - e->emitted : 0;
-    if (r->same.n && r->same.type == e->type && r->same.lat == lat && r->same.queue == queue) {
-      r->same.n++;
-    } else {
-      hist_flush(r);
-      r->same.type = e->type;
-      r->same.lat = lat;
-      r->same.queue = queue;
-      r->same.n = 1;
-    }
-  }
-  if (!kept) return;
-  e->created = created - r->origin;
-  e->emitted -= r->origin;
-  e->received -= r->origin;
-  e->processed -= r->origin;
-}
-
-static inline void chunk_added(trace_run *r, int stream) {
-  r->stored++;
-  if (++r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
-}
-
-/* Sampler output. */
-static void on_sampled(void *ud, bt_trace_event *e, bool kept) {
-  trace_run *r = ud;
-  finish_event(r, e, kept);
-  if (!kept) {
-    r->sampled_out++;
-    free(e->text);
-    free(e->user_type);
-    return;
-  }
-  int stream = e->type != BT_EV_BAR;
-  r->chunk[stream][r->nchunk[stream]] = *e;
-  chunk_added(r, stream);
-}
-
-#define CKPT_MS 250
-
-static void *ckpt_main(void *arg) {
-  pthread_setname_np(pthread_self(), "bt-trace-ckpt");
-  trace_run *r = arg;
-  /* its own connection, opened here: off the run thread's start-up */
-  bt_err err = {0};
-  if (bt_store_open(&r->ckpt_store, r->t->cfg.store, &err)) {
-    /* the WAL then grows until a later run's checkpointer or `btrun events prune` */
-    bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
-    bt_err_clear(&err);
-    return NULL;
-  }
-  while (!atomic_load_explicit(&r->ckpt_stop, memory_order_acquire)) {
-    nap(r, &r->ckpt_wake, &r->ckpt_napping, CKPT_MS * 1000);
-    bt_err err = {0};
-    if (bt_store_checkpoint(r->ckpt_store, &err)) {
-      bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
-      bt_err_clear(&err);
-    }
-  }
-  return NULL;
-}
-
-/* The record at p as an event (strings on the heap); its size in *size. */
-static void read_record(trace_run *r, const uint8_t *p, bt_trace_event *e, size_t *size) {
-  if (p[0] == REC_BAR) {
-    const rec_bar *b = (const rec_bar *)p;
-    *e = (bt_trace_event){.seq = b->seq, .ts = b->bar.time, .created = b->created,
-                          .emitted = b->emitted, .symbol = b->bar.symbol, .type = BT_EV_BAR,
-                          .source = r->src_feed,
-                          .p.bar = {b->bar.open.v, b->bar.high.v, b->bar.low.v,
-                                    b->bar.close.v, b->bar.volume}};
-    *size = sizeof *b;
-    return;
-  }
-  const rec_event *rec = (const rec_event *)p; /* REC_EVENT */
-  *e = rec->ev;
-  e->flat_len = 0;
-  *size = rec->size;
-  if (rec->pay == PAY_JSON) {
-    e->text = strndup((const char *)(rec + 1), rec->pay_len);
-  } else if (rec->pay == PAY_FLAT && rec->pay_len && (e->text = malloc(rec->pay_len))) {
-    /* stored as is: the store renders its JSON when it is read */
-    memcpy(e->text, rec + 1, rec->pay_len);
-    e->flat_len = rec->pay_len;
-  }
-}
-
-static void *writer_main(void *arg) {
-  pthread_setname_np(pthread_self(), "bt-trace-writer");
-  trace_run *r = arg;
-  uint64_t commit_ns = (uint64_t)r->t->cfg.commit_ms * 1000000ull;
-  uint64_t last_commit = bt_bus_clock_ns();
-  size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-  size_t lag = r->cap / 16 < LAG_BYTES ? r->cap / 16 : LAG_BYTES;
-  uint64_t short_since = 0;     /* since when the backlog has been shorter than `lag` */
-  uint64_t taken = 0;
-  /* sample_rate 1 keeps every event the ring brings (bars "none" already left out the
-   * bars that caused nothing): no look-back window needed */
-  bool keep_all = r->t->cfg.sample_rate >= 1.0;
-  for (;;) {
-    bool stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
-    size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-    /* Reading records just behind the producer would bounce each cache line between
-     * the two cores while the run thread is still writing next to it (~4x the cost of
-     * the run thread's own work per event, measured). So the writer stays `lag` bytes
-     * behind, and takes a short backlog only once it has waited for half a commit
-     * interval (a run that publishes slowly still has its events committed). */
-    if (head - tail < lag && !stopping) {
-      uint64_t now = bt_bus_clock_ns();
-      if (!short_since) short_since = now;
-      if (head == tail || now - short_since < commit_ns / 2) {
-        if ((r->in_tx || r->nchunk[0] || r->nchunk[1]) && now - last_commit >= commit_ns) {
-          commit(r);
-          last_commit = now;
-        }
-        nap(r, &r->wake, &r->writer_napping, 1000);
-        continue;
-      }
-    }
-    short_since = 0;
-    if (head == tail) break; /* stopping, and everything taken */
-    /* received_at: when this batch was taken off the ring */
-    uint64_t received = r->now = bt_bus_clock_ns();
-    size_t end = head - tail > r->cap / 8 ? tail + r->cap / 8 : head;
-    while (tail < end) {
-      const uint8_t *p = r->ring + (tail & (r->cap - 1));
-      if (p[0] == REC_WRAP) {
-        tail += r->cap - (tail & (r->cap - 1));
-        continue;
-      }
-      /* processed_at: the clock is read every CLOCK_EVERY events, not per event */
-      if ((++taken & (CLOCK_EVERY - 1)) == 0) r->now = bt_bus_clock_ns();
-      /* decoded out of the ring (writing into it would pull its cache lines away from
-       * the run thread, which writes them again one lap later): when every event is
-       * kept, straight into its chunk */
-      size_t size;
-      if (keep_all) {
-        int stream = p[0] != REC_BAR;
-        bt_trace_event *e = &r->chunk[stream][r->nchunk[stream]];
-        read_record(r, p, e, &size);
-        e->received = received;
-        finish_event(r, e, true);
-        chunk_added(r, stream);
-      } else {
-        bt_trace_event e;
-        read_record(r, p, &e, &size);
-        e.received = received;
-        bt_sampler_push(r->sampler, &e);
-      }
-      tail += size;
-    }
-    atomic_store_explicit(&r->tail, tail, memory_order_release);
-    if (atomic_load_explicit(&r->producer_waiting, memory_order_relaxed))
-      signal_cv(r, &r->space);
-    uint64_t now = bt_bus_clock_ns();
-    if (now - last_commit >= commit_ns) {
-      commit(r);
-      last_commit = now;
-    }
-  }
-  r->now = bt_bus_clock_ns();
-  bt_sampler_flush(r->sampler);
-  hist_flush(r);
-  commit(r);
-  return NULL;
-}
-
 /* ---- observer ---- */
 
 /* Stop the writer (it drains the ring and commits), then the checkpointer. */
 static void stop_threads(trace_run *r) {
   if (r->thread_started) {
     atomic_store_explicit(&r->stop, true, memory_order_release);
-    signal_cv(r, &r->wake);
+    tracer_signal(r, &r->wake);
     pthread_join(r->thread, NULL);
     r->thread_started = false;
   }
   if (r->ckpt_started) {
     atomic_store_explicit(&r->ckpt_stop, true, memory_order_release);
-    signal_cv(r, &r->ckpt_wake);
+    tracer_signal(r, &r->ckpt_wake);
     pthread_join(r->ckpt_thread, NULL);
     r->ckpt_started = false;
   }
@@ -927,7 +304,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->ckpt_wake, NULL);
   r->ring = ring_alloc(r->cap);
   int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
-  if (!rc && bt_sampler_new(&r->sampler, &t->cfg, on_sampled, r))
+  if (!rc && bt_sampler_new(&r->sampler, &t->cfg, tracer_on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
   r->origin = bt_bus_clock_ns();
@@ -944,11 +321,11 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
     /* The checkpointer first: the writer's connection is told to leave checkpoints to it
      * before the writer thread owns that connection. Without a checkpointer the writer
      * checkpoints itself (SQLite's default). */
-    if (pthread_create(&r->ckpt_thread, NULL, ckpt_main, r) == 0) {
+    if (pthread_create(&r->ckpt_thread, NULL, tracer_ckpt_main, r) == 0) {
       r->ckpt_started = true;
       bt_store_no_autocheckpoint(r->store);
     }
-    if (pthread_create(&r->thread, NULL, writer_main, r))
+    if (pthread_create(&r->thread, NULL, tracer_writer_main, r))
       rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
     else r->thread_started = true;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

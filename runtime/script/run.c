@@ -4,7 +4,6 @@
  * from earlier bars of the bar's symbol (FILL events, on_fill), 2. the ledger marks the
  * symbol, 3. on_bar(ctx, bar), 4. equity sample and metrics. Lua is called only through
  * registry refs resolved once; the bar table is reused. */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -29,79 +28,6 @@ void bt_uuid(char out[40]) {
   uuid_unparse_lower(u, out);
 }
 
-static int mkdirs(const char *path) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* ---- limits ---------------------------------------------------------------------- */
-
-static void stop_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  bt_run *run = bt_lua_run(L);
-  /* The hook stays armed: a strategy that catches the error with pcall meets it again
-   * at its next instruction, so it cannot outlive the limit. */
-  if (run && atomic_load(&run->stop) == BT_STOP_INTERRUPT)
-    luaL_error(L, "btrun: interrupted");
-  luaL_error(L, "btrun: timeout after %f s", run ? run->app->cfg.timeout_s : 0.0);
-}
-
-/* Sleeps until the deadline (or the run ends), polling for SIGINT/SIGTERM; then asks
- * Lua to stop at its next instruction. lua_sethook is safe to call asynchronously
- * (lua.c does it from a signal handler). */
-static void *watchdog_main(void *arg) {
-  pthread_setname_np(pthread_self(), "bt-watchdog");
-  bt_run *run = arg;
-  uint64_t deadline = bt_now_ns() + (uint64_t)(run->app->cfg.timeout_s * 1e9);
-  pthread_mutex_lock(&run->wd_mu);
-  while (!run->finished) {
-    uint64_t now = bt_now_ns();
-    int reason = bt_interrupted ? BT_STOP_INTERRUPT : now >= deadline ? BT_STOP_TIMEOUT : 0;
-    if (reason) {
-      atomic_store(&run->stop, reason);
-      lua_sethook(run->L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-      break;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000;
-    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-    pthread_cond_timedwait(&run->wd_cv, &run->wd_mu, &ts);
-  }
-  pthread_mutex_unlock(&run->wd_mu);
-  return NULL;
-}
-
-static void watchdog_start(bt_run *run) {
-  pthread_mutex_init(&run->wd_mu, NULL);
-  pthread_cond_init(&run->wd_cv, NULL);
-  run->watchdog_started = pthread_create(&run->watchdog, NULL, watchdog_main, run) == 0;
-}
-
-static void watchdog_stop(bt_run *run) {
-  if (!run->watchdog_started) return;
-  pthread_mutex_lock(&run->wd_mu);
-  run->finished = true;
-  pthread_cond_signal(&run->wd_cv);
-  pthread_mutex_unlock(&run->wd_mu);
-  pthread_join(run->watchdog, NULL);
-  lua_sethook(run->L, NULL, 0, 0);
-  run->watchdog_started = false;
-}
-
-static int stopped_error(bt_run *run, bt_err *err) {
-  if (atomic_load(&run->stop) == BT_STOP_INTERRUPT)
-    return bt_errf(err, BT_ELIMIT, "interrupted", "run interrupted by signal");
-  return bt_errf(err, BT_ELIMIT, "timeout", "run exceeded the time limit of %g s",
-                 run->app->cfg.timeout_s);
-}
 
 /* ---- feeds --------------------------------------------------------------------- */
 
@@ -165,177 +91,13 @@ static int next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
   return 1;
 }
 
-/* ---- output files -------------------------------------------------------------- */
-
-
-static void write_trade(bt_run *run, const bt_trade *t) {
-  if (!run->trades_f) return;
-  char entry_t[32], exit_t[32], ep[BT_DEC_STRLEN], xp[BT_DEC_STRLEN], qty[BT_DEC_STRLEN],
-      pnl[BT_DEC_STRLEN], com[BT_DEC_STRLEN];
-  bt_format_time(t->entry_time, entry_t);
-  bt_dec_format(t->entry_price, ep);
-  bt_dec_format(t->exit_price, xp);
-  bt_dec_format(t->qty, qty);
-  bt_dec_format(t->pnl, pnl);
-  bt_dec_format(t->commission, com);
-  char exit_json[40];
-  if (t->open) snprintf(exit_json, sizeof exit_json, "null");
-  else {
-    bt_format_time(t->exit_time, exit_t);
-    snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
-  }
-  fprintf(run->trades_f,
-          "{\"trade_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\","
-          "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
-          "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
-          (unsigned long long)t->trade_id, bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
-          entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
-}
 
 static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
   if (bt_metrics_on_trade(&run->metrics, t))
     return bt_errf(err, BT_ERANGE, "overflow_error", "trade statistics overflow at trade %llu",
                    (unsigned long long)t->trade_id);
-  write_trade(run, t);
+  run_write_trade(run, t);
   return 0;
-}
-
-/* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
- * bar, minute data its daily closes, and the file stays small for 10M-bar runs. The
- * sample is kept raw and formatted only when its day is over. */
-static void equity_write(bt_run *run) {
-  const bt_equity_sample *e = &run->equity_last;
-  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
-  bt_format_time(e->time, t);
-  bt_dec_format(e->equity, eq);
-  bt_dec_format(e->cash, cash);
-  bt_dec_format(e->position_value, pv);
-  fprintf(run->equity_f, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv, e->drawdown);
-}
-
-static void equity_sample(bt_run *run, int64_t time, bt_dec equity, double drawdown) {
-  int64_t day = time >= 0 ? time / 86400 : (time - 86399) / 86400;
-  if (run->equity_pending && day != run->equity_day) equity_write(run);
-  run->equity_day = day;
-  run->equity_pending = true;
-  bt_dec cash = bt_ledger_cash(run->ledger);
-  run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
-}
-
-static int open_outputs(bt_run *run, bt_err *err) {
-  const char *dir = run->info.out_dir;
-  if (mkdirs(dir) != 0)
-    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot create run directory: %s",
-                      strerror(errno));
-  /* A reused --out directory must not mix this run's result with an earlier run's files. */
-  static const char *const previous[] = {"result.json", "trades.jsonl", "equity.csv",
-                                         "report.html", "trades.jsonl.part", "equity.csv.part"};
-  for (size_t i = 0; i < sizeof previous / sizeof previous[0]; i++) {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, previous[i]);
-    if (unlink(path) != 0 && errno != ENOENT)
-      return bt_errf_at(err, BT_EIO, "io_error", path, 0, "", "cannot remove: %s", strerror(errno));
-  }
-  /* Written under .part names and renamed only when the run completes, so a failed or
-   * killed run never leaves files that look complete. */
-  snprintf(run->trades_tmp, sizeof run->trades_tmp, "%s/trades.jsonl.part", dir);
-  snprintf(run->equity_tmp, sizeof run->equity_tmp, "%s/equity.csv.part", dir);
-  run->trades_f = fopen(run->trades_tmp, "w");
-  run->equity_f = fopen(run->equity_tmp, "w");
-  if (!run->trades_f || !run->equity_f)
-    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot write run files: %s",
-                      strerror(errno));
-  fputs("time,equity,cash,position_value,drawdown\n", run->equity_f);
-  return 0;
-}
-
-static int finish_file(FILE **f, const char *tmp, const char *dir, const char *name,
-                       bool keep, bt_err *err) {
-  if (!*f) return 0;
-  int bad = ferror(*f);
-  bad |= fclose(*f);
-  *f = NULL;
-  if (!keep) return 0;
-  char final[700];
-  snprintf(final, sizeof final, "%s/%s", dir, name);
-  if (bad || rename(tmp, final) != 0)
-    return bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s",
-                      strerror(errno));
-  return 0;
-}
-
-static cJSON *dec_json(bt_dec d) {
-  char b[BT_DEC_STRLEN];
-  bt_dec_format(d, b);
-  return cJSON_CreateString(b);
-}
-
-static cJSON *num_or_null(bool has, double v) {
-  return has && v == v ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-/* The metrics object shared by result.json and the observers. */
-static cJSON *metrics_json(const bt_metrics_result *m) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "bars", (double)m->bars);
-  cJSON_AddNumberToObject(o, "trades", (double)m->trades);
-  cJSON_AddItemToObject(o, "final_equity", dec_json(m->final_equity));
-  cJSON_AddNumberToObject(o, "total_return", m->total_return);
-  cJSON_AddItemToObject(o, "cagr", num_or_null(m->has_cagr, m->cagr));
-  cJSON_AddItemToObject(o, "sharpe", num_or_null(m->has_sharpe, m->sharpe));
-  cJSON_AddItemToObject(o, "sortino", num_or_null(m->has_sortino, m->sortino));
-  cJSON_AddNumberToObject(o, "max_drawdown", m->max_drawdown);
-  cJSON_AddItemToObject(o, "win_rate", num_or_null(m->has_win_rate, m->win_rate));
-  cJSON_AddItemToObject(o, "profit_factor", num_or_null(m->has_profit_factor, m->profit_factor));
-  cJSON_AddItemToObject(o, "expectancy", dec_json(m->expectancy));
-  cJSON_AddNumberToObject(o, "exposure", m->exposure);
-  return o;
-}
-
-static void add_json_text(cJSON *o, const char *key, const char *json) {
-  cJSON *v = json ? cJSON_Parse(json) : NULL;
-  cJSON_AddItemToObject(o, key, v ? v : cJSON_CreateNull());
-}
-
-static int write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics,
-                        const bt_err *failure, bt_err *err) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "run_id", run->info.run_id);
-  cJSON_AddStringToObject(o, "correlation_id", run->info.correlation_id);
-  cJSON_AddStringToObject(o, "status", failure ? "failed" : "completed");
-  cJSON_AddStringToObject(o, "strategy", run->info.strategy_path);
-  cJSON_AddStringToObject(o, "strategy_id", run->info.strategy_id);
-  add_json_text(o, "params", run->info.params_json);
-  add_json_text(o, "data", run->info.data_json);
-  cJSON_AddItemToObject(o, "initial_cash", dec_json(run->metrics.initial_cash));
-  cJSON_AddNumberToObject(o, "bars", (double)run->bars);
-  cJSON_AddNumberToObject(o, "skipped_rows", (double)res->skipped_rows);
-  if (metrics) {
-    for (const cJSON *m = metrics->child; m; m = m->next)
-      if (strcmp(m->string, "bars") != 0)
-        cJSON_AddItemToObject(o, m->string, cJSON_Duplicate(m, 1));
-  }
-  cJSON_AddNumberToObject(o, "rejected_orders", (double)run->rejections);
-  cJSON_AddNumberToObject(o, "risk_breaches", (double)run->risk_breaches);
-  cJSON_AddNumberToObject(o, "wall_ms", (double)res->wall_ms);
-  cJSON_AddNumberToObject(o, "bars_per_s", res->bars_per_s);
-  if (failure) {
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "type", failure->type);
-    cJSON_AddStringToObject(e, "message", failure->msg);
-    if (failure->traceback) cJSON_AddStringToObject(e, "traceback", failure->traceback);
-  }
-  char *text = cJSON_Print(o);
-  cJSON_Delete(o);
-  char tmp[700], final[700];
-  snprintf(tmp, sizeof tmp, "%s/result.json.part", run->info.out_dir);
-  snprintf(final, sizeof final, "%s/result.json", run->info.out_dir);
-  FILE *f = fopen(tmp, "w");
-  int rc = 0;
-  if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, final) != 0)
-    rc = bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s", strerror(errno));
-  free(text);
-  return rc;
 }
 
 /* ---- strategy ------------------------------------------------------------------ */
@@ -449,7 +211,7 @@ static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
   int nargs = 1;
   if (arg_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, arg_ref), nargs = 2;
   int rc = bt_lua_pcall(L, nargs, 0, err);
-  if (rc && atomic_load(&run->stop)) return stopped_error(run, err);
+  if (rc && atomic_load(&run->stop)) return run_stopped_error(run, err);
   return rc;
 }
 
@@ -617,7 +379,7 @@ static int loop(bt_run *run, bt_err *err) {
   /* The bar lives in the run, so a failure report can still name it after the loop. */
   while ((rc = next_bar(run, &run->current, err)) == 1) {
     const bt_bar bar = run->current;
-    if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return stopped_error(run, err);
+    if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return run_stopped_error(run, err);
     run->bar = &run->current;
     run->bars++;
     run->bar_event = bt_bus_publish_bar(run->bus, &run->current);
@@ -658,7 +420,7 @@ static int loop(bt_run *run, bt_err *err) {
       lua_pushvalue(L, bar_t);
       int status = lua_pcall(L, 2, 0, handler);
       if (status != LUA_OK) {
-        if (atomic_load(&run->stop)) return stopped_error(run, err);
+        if (atomic_load(&run->stop)) return run_stopped_error(run, err);
         return bt_lua_error(L, status, err);
       }
     }
@@ -666,7 +428,7 @@ static int loop(bt_run *run, bt_err *err) {
     double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity,
                                      bt_ledger_exposed(run->ledger));
     if (has_risk && check_risk(run, dd, err)) return err->code;
-    if (run->equity_f) equity_sample(run, bar.time, equity, dd);
+    if (run->equity_f) run_equity_sample(run, bar.time, equity, dd);
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
       char when[32];
@@ -738,23 +500,6 @@ static void free_run(bt_run *run) {
   free((void *)run->info.config_json);
 }
 
-static char *config_json(const bt_app *app, bt_dec cash) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "cash", dec_json(cash));
-  cJSON *c = cJSON_AddObjectToObject(o, "commission");
-  cJSON_AddItemToObject(c, "per_unit", dec_json(app->cfg.broker.commission_per_unit));
-  cJSON_AddItemToObject(c, "percent", dec_json(app->cfg.broker.commission_percent));
-  cJSON_AddItemToObject(c, "minimum", dec_json(app->cfg.broker.commission_minimum));
-  cJSON_AddItemToObject(o, "slippage_bps", dec_json(app->cfg.broker.slippage_bps));
-  cJSON_AddNumberToObject(o, "timeout", app->cfg.timeout_s);
-  cJSON_AddNumberToObject(o, "max_memory", (double)app->cfg.max_memory);
-  cJSON *r = cJSON_AddObjectToObject(o, "risk");
-  cJSON_AddNumberToObject(r, "max_drawdown", app->cfg.risk_max_drawdown);
-  cJSON_AddItemToObject(r, "max_position_value", dec_json(app->cfg.risk_max_position_value));
-  char *s = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return s;
-}
 
 /* Everything after the strategy table is on top of run->L. */
 static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
@@ -769,8 +514,8 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   run->ledger = bt_ledger_new(cash, (uint32_t)run->nfeeds);
   if (!run->broker || !run->ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   bt_metrics_init(&run->metrics, cash);
-  run->info.config_json = config_json(run->app, cash);
-  if (run->spec->write_files && open_outputs(run, err)) return err->code;
+  run->info.config_json = run_config_json(run->app, cash);
+  if (run->spec->write_files && run_open_outputs(run, err)) return err->code;
 
   bt_log("run", BT_LOG_INFO, "backtest_started",
          BT_F_STR("strategy", run->info.strategy_path), BT_F_JSON("data", run->info.data_json),
@@ -781,11 +526,11 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
     if (o->on_start && o->on_start(o->ud, &run->info, run->bus, err)) return err->code;
   }
 
-  watchdog_start(run);
+  run_watchdog_start(run);
   int rc = call_cb(run, run->ref_on_start, LUA_NOREF, err);
   if (!rc) rc = loop(run, err);
   if (!rc) rc = call_cb(run, run->ref_on_finish, LUA_NOREF, err);
-  watchdog_stop(run);
+  run_watchdog_stop(run);
   lua_settop(L, strategy - 1);
   for (int i = 0; i < run->nfeeds; i++) {
     const bt_feed *f = run->feeds[i];
@@ -796,12 +541,12 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
            BT_F_INT("first_line", bt_feed_first_skipped_line(f)));
   }
   if (rc) return rc;
-  if (run->equity_pending) equity_write(run);
+  if (run->equity_pending) run_equity_write(run);
 
   /* Open positions stay open: report them as open trades marked at the last close. */
   for (int i = 0; i < run->nfeeds; i++) {
     const bt_trade *t = bt_ledger_open_trade(run->ledger, (uint32_t)i);
-    if (t) write_trade(run, t);
+    if (t) run_write_trade(run, t);
   }
   return 0;
 }
@@ -852,14 +597,14 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   res->bars_per_s = secs > 0 ? (double)run->bars / secs : 0;
   res->status = rc ? BT_RUN_FAILED : BT_RUN_COMPLETED;
 
-  cJSON *mj = rc ? NULL : metrics_json(&res->metrics);
+  cJSON *mj = rc ? NULL : run_metrics_json(&res->metrics);
   char *mtext = mj ? cJSON_PrintUnformatted(mj) : NULL;
   if (spec->write_files && (run->trades_f || rc)) {
     bt_err werr = {0};
     bool keep = rc == 0;
-    int wrc = finish_file(&run->trades_f, run->trades_tmp, res->out_dir, "trades.jsonl", keep, &werr);
-    if (!wrc) wrc = finish_file(&run->equity_f, run->equity_tmp, res->out_dir, "equity.csv", keep, &werr);
-    if (!wrc && mkdirs(res->out_dir) == 0) wrc = write_result(run, res, mj, rc ? err : NULL, &werr);
+    int wrc = run_finish_file(&run->trades_f, run->trades_tmp, res->out_dir, "trades.jsonl", keep, &werr);
+    if (!wrc) wrc = run_finish_file(&run->equity_f, run->equity_tmp, res->out_dir, "equity.csv", keep, &werr);
+    if (!wrc && run_mkdirs(res->out_dir) == 0) wrc = run_write_result(run, res, mj, rc ? err : NULL, &werr);
     if (wrc && !rc) {
       *err = werr;
       werr.traceback = NULL;

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "broker.h"
 #include "bus.h"
 #include "feed.h"
@@ -69,6 +71,36 @@ typedef struct bt_run {
 } bt_run;
 
 enum { BT_STOP_TIMEOUT = 1, BT_STOP_INTERRUPT = 2 };
+
+/* run_output.c: the run directory */
+int run_mkdirs(const char *path);
+int run_open_outputs(bt_run *run, bt_err *err);
+void run_write_trade(bt_run *run, const bt_trade *t);
+void run_equity_write(bt_run *run);
+/* Per bar: keeps the day's latest sample; a new day writes the previous one (inline: it
+ * runs on every bar). */
+static inline void run_equity_sample(bt_run *run, int64_t time, bt_dec equity, double drawdown) {
+  int64_t day = time >= 0 ? time / 86400 : (time - 86399) / 86400;
+  if (run->equity_pending && day != run->equity_day) run_equity_write(run);
+  run->equity_day = day;
+  run->equity_pending = true;
+  bt_dec cash = bt_ledger_cash(run->ledger);
+  run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
+}
+/* Closes *f; when keep, renames tmp to dir/name. */
+int run_finish_file(FILE **f, const char *tmp, const char *dir, const char *name, bool keep,
+                    bt_err *err);
+/* The metrics object shared by result.json and the observers. */
+cJSON *run_metrics_json(const bt_metrics_result *m);
+int run_write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics,
+                     const bt_err *failure, bt_err *err);
+char *run_config_json(const bt_app *app, bt_dec cash);
+
+/* run_watchdog.c: the time limit and signals */
+void run_watchdog_start(bt_run *run);
+void run_watchdog_stop(bt_run *run);
+/* The error of a run stopped by the watchdog (timeout or interrupt). */
+int run_stopped_error(bt_run *run, bt_err *err);
 
 /* lua_ctx.c */
 void bt_ctx_push_new(bt_run *run);          /* pushes a new ctx table for the run */

@@ -1,0 +1,194 @@
+/* run_output.c - the run directory: trades.jsonl, equity.csv (one row per UTC day) and
+ * result.json, written as *.part and renamed when the run completes. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run_internal.h"
+
+int run_mkdirs(const char *path) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+void run_write_trade(bt_run *run, const bt_trade *t) {
+  if (!run->trades_f) return;
+  char entry_t[32], exit_t[32], ep[BT_DEC_STRLEN], xp[BT_DEC_STRLEN], qty[BT_DEC_STRLEN],
+      pnl[BT_DEC_STRLEN], com[BT_DEC_STRLEN];
+  bt_format_time(t->entry_time, entry_t);
+  bt_dec_format(t->entry_price, ep);
+  bt_dec_format(t->exit_price, xp);
+  bt_dec_format(t->qty, qty);
+  bt_dec_format(t->pnl, pnl);
+  bt_dec_format(t->commission, com);
+  char exit_json[40];
+  if (t->open) snprintf(exit_json, sizeof exit_json, "null");
+  else {
+    bt_format_time(t->exit_time, exit_t);
+    snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
+  }
+  fprintf(run->trades_f,
+          "{\"trade_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\","
+          "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
+          "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
+          (unsigned long long)t->trade_id, bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
+          entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
+}
+
+/* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
+ * bar, minute data its daily closes, and the file stays small for 10M-bar runs. The
+ * sample is kept raw and formatted only when its day is over. */
+void run_equity_write(bt_run *run) {
+  const bt_equity_sample *e = &run->equity_last;
+  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
+  bt_format_time(e->time, t);
+  bt_dec_format(e->equity, eq);
+  bt_dec_format(e->cash, cash);
+  bt_dec_format(e->position_value, pv);
+  fprintf(run->equity_f, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv, e->drawdown);
+}
+
+int run_open_outputs(bt_run *run, bt_err *err) {
+  const char *dir = run->info.out_dir;
+  if (run_mkdirs(dir) != 0)
+    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot create run directory: %s",
+                      strerror(errno));
+  /* A reused --out directory must not mix this run's result with an earlier run's files. */
+  static const char *const previous[] = {"result.json", "trades.jsonl", "equity.csv",
+                                         "report.html", "trades.jsonl.part", "equity.csv.part"};
+  for (size_t i = 0; i < sizeof previous / sizeof previous[0]; i++) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, previous[i]);
+    if (unlink(path) != 0 && errno != ENOENT)
+      return bt_errf_at(err, BT_EIO, "io_error", path, 0, "", "cannot remove: %s", strerror(errno));
+  }
+  /* Written under .part names and renamed only when the run completes, so a failed or
+   * killed run never leaves files that look complete. */
+  snprintf(run->trades_tmp, sizeof run->trades_tmp, "%s/trades.jsonl.part", dir);
+  snprintf(run->equity_tmp, sizeof run->equity_tmp, "%s/equity.csv.part", dir);
+  run->trades_f = fopen(run->trades_tmp, "w");
+  run->equity_f = fopen(run->equity_tmp, "w");
+  if (!run->trades_f || !run->equity_f)
+    return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot write run files: %s",
+                      strerror(errno));
+  fputs("time,equity,cash,position_value,drawdown\n", run->equity_f);
+  return 0;
+}
+
+int run_finish_file(FILE **f, const char *tmp, const char *dir, const char *name, bool keep, bt_err *err) {
+  if (!*f) return 0;
+  int bad = ferror(*f);
+  bad |= fclose(*f);
+  *f = NULL;
+  if (!keep) return 0;
+  char final[700];
+  snprintf(final, sizeof final, "%s/%s", dir, name);
+  if (bad || rename(tmp, final) != 0)
+    return bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s",
+                      strerror(errno));
+  return 0;
+}
+
+static cJSON *dec_json(bt_dec d) {
+  char b[BT_DEC_STRLEN];
+  bt_dec_format(d, b);
+  return cJSON_CreateString(b);
+}
+
+static cJSON *num_or_null(bool has, double v) {
+  return has && v == v ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* The metrics object shared by result.json and the observers. */
+cJSON *run_metrics_json(const bt_metrics_result *m) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "bars", (double)m->bars);
+  cJSON_AddNumberToObject(o, "trades", (double)m->trades);
+  cJSON_AddItemToObject(o, "final_equity", dec_json(m->final_equity));
+  cJSON_AddNumberToObject(o, "total_return", m->total_return);
+  cJSON_AddItemToObject(o, "cagr", num_or_null(m->has_cagr, m->cagr));
+  cJSON_AddItemToObject(o, "sharpe", num_or_null(m->has_sharpe, m->sharpe));
+  cJSON_AddItemToObject(o, "sortino", num_or_null(m->has_sortino, m->sortino));
+  cJSON_AddNumberToObject(o, "max_drawdown", m->max_drawdown);
+  cJSON_AddItemToObject(o, "win_rate", num_or_null(m->has_win_rate, m->win_rate));
+  cJSON_AddItemToObject(o, "profit_factor", num_or_null(m->has_profit_factor, m->profit_factor));
+  cJSON_AddItemToObject(o, "expectancy", dec_json(m->expectancy));
+  cJSON_AddNumberToObject(o, "exposure", m->exposure);
+  return o;
+}
+
+static void add_json_text(cJSON *o, const char *key, const char *json) {
+  cJSON *v = json ? cJSON_Parse(json) : NULL;
+  cJSON_AddItemToObject(o, key, v ? v : cJSON_CreateNull());
+}
+
+int run_write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics,
+                     const bt_err *failure, bt_err *err) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "run_id", run->info.run_id);
+  cJSON_AddStringToObject(o, "correlation_id", run->info.correlation_id);
+  cJSON_AddStringToObject(o, "status", failure ? "failed" : "completed");
+  cJSON_AddStringToObject(o, "strategy", run->info.strategy_path);
+  cJSON_AddStringToObject(o, "strategy_id", run->info.strategy_id);
+  add_json_text(o, "params", run->info.params_json);
+  add_json_text(o, "data", run->info.data_json);
+  cJSON_AddItemToObject(o, "initial_cash", dec_json(run->metrics.initial_cash));
+  cJSON_AddNumberToObject(o, "bars", (double)run->bars);
+  cJSON_AddNumberToObject(o, "skipped_rows", (double)res->skipped_rows);
+  if (metrics) {
+    for (const cJSON *m = metrics->child; m; m = m->next)
+      if (strcmp(m->string, "bars") != 0)
+        cJSON_AddItemToObject(o, m->string, cJSON_Duplicate(m, 1));
+  }
+  cJSON_AddNumberToObject(o, "rejected_orders", (double)run->rejections);
+  cJSON_AddNumberToObject(o, "risk_breaches", (double)run->risk_breaches);
+  cJSON_AddNumberToObject(o, "wall_ms", (double)res->wall_ms);
+  cJSON_AddNumberToObject(o, "bars_per_s", res->bars_per_s);
+  if (failure) {
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "type", failure->type);
+    cJSON_AddStringToObject(e, "message", failure->msg);
+    if (failure->traceback) cJSON_AddStringToObject(e, "traceback", failure->traceback);
+  }
+  char *text = cJSON_Print(o);
+  cJSON_Delete(o);
+  char tmp[700], final[700];
+  snprintf(tmp, sizeof tmp, "%s/result.json.part", run->info.out_dir);
+  snprintf(final, sizeof final, "%s/result.json", run->info.out_dir);
+  FILE *f = fopen(tmp, "w");
+  int rc = 0;
+  if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, final) != 0)
+    rc = bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s", strerror(errno));
+  free(text);
+  return rc;
+}
+
+char *run_config_json(const bt_app *app, bt_dec cash) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "cash", dec_json(cash));
+  cJSON *c = cJSON_AddObjectToObject(o, "commission");
+  cJSON_AddItemToObject(c, "per_unit", dec_json(app->cfg.broker.commission_per_unit));
+  cJSON_AddItemToObject(c, "percent", dec_json(app->cfg.broker.commission_percent));
+  cJSON_AddItemToObject(c, "minimum", dec_json(app->cfg.broker.commission_minimum));
+  cJSON_AddItemToObject(o, "slippage_bps", dec_json(app->cfg.broker.slippage_bps));
+  cJSON_AddNumberToObject(o, "timeout", app->cfg.timeout_s);
+  cJSON_AddNumberToObject(o, "max_memory", (double)app->cfg.max_memory);
+  cJSON *r = cJSON_AddObjectToObject(o, "risk");
+  cJSON_AddNumberToObject(r, "max_drawdown", app->cfg.risk_max_drawdown);
+  cJSON_AddItemToObject(r, "max_position_value", dec_json(app->cfg.risk_max_position_value));
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+

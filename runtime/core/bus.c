@@ -189,7 +189,7 @@ bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const
   return true;
 }
 
-size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
+size_t bt_flat_render_json(const void *p, size_t len, bt_json_buf *b) {
   const uint8_t *s = p, *end = s + len;
   flat_field f[BT_FLAT_MAX_FIELDS];
   int n = 0;
@@ -215,41 +215,41 @@ size_t bt_flat_render_json(const void *p, size_t len, bt_log_buf *b) {
     f[j] = x;
   }
   size_t off = b->len;
-  bt_log_buf_putc(b, '{');
+  bt_json_putc(b, '{');
   for (int i = 0; i < n; i++) {
-    if (i) bt_log_buf_putc(b, ',');
-    bt_log_buf_json_str(b, (const char *)f[i].key, f[i].klen);
-    bt_log_buf_putc(b, ':');
+    if (i) bt_json_putc(b, ',');
+    bt_log_json_str(b, (const char *)f[i].key, f[i].klen);
+    bt_json_putc(b, ':');
     if (bt_log_secret_key((const char *)f[i].key, f[i].klen)) {
-      bt_log_buf_put(b, "\"[REDACTED]\"", 12);
+      bt_json_put(b, "\"[REDACTED]\"", 12);
       continue;
     }
     switch (f[i].type) {
     case BT_FLAT_INT: {
       int64_t v;
       memcpy(&v, f[i].val, 8);
-      bt_log_buf_json_int(b, v);
+      bt_json_int(b, v);
       break;
     }
     case BT_FLAT_DBL: {
       double v;
       memcpy(&v, f[i].val, 8);
-      bt_log_buf_json_dbl(b, v);
+      bt_json_dbl(b, v);
       break;
     }
     case BT_FLAT_DEC: {
       bt_dec v;
       char txt[BT_DEC_STRLEN];
       memcpy(&v.v, f[i].val, 8);
-      bt_log_buf_json_str(b, txt, (size_t)bt_dec_format(v, txt));
+      bt_log_json_str(b, txt, (size_t)bt_dec_format(v, txt));
       break;
     }
-    case BT_FLAT_TRUE: bt_log_buf_put(b, "true", 4); break;
-    case BT_FLAT_FALSE: bt_log_buf_put(b, "false", 5); break;
-    default: bt_log_buf_json_str(b, (const char *)f[i].val + 1, f[i].val[0]); break;
+    case BT_FLAT_TRUE: bt_json_put(b, "true", 4); break;
+    case BT_FLAT_FALSE: bt_json_put(b, "false", 5); break;
+    default: bt_log_json_str(b, (const char *)f[i].val + 1, f[i].val[0]); break;
     }
   }
-  bt_log_buf_putc(b, '}');
-  bt_log_buf_put(b, "", 1);
+  bt_json_putc(b, '}');
+  bt_json_put(b, "", 1);
   return off;
 }

@@ -96,8 +96,8 @@ typedef enum {
  * at the value; TRUE/FALSE take none. */
 bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const char *key,
                  size_t klen, const void *v, size_t n);
-struct bt_log_buf;
-size_t bt_flat_render_json(const void *p, size_t len, struct bt_log_buf *b);
+struct bt_json_buf;
+size_t bt_flat_render_json(const void *p, size_t len, struct bt_json_buf *b);
 
 typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);
 /* A BAR: its id, created_at and emitted_at (as in bt_event), and the bar (its time is

@@ -201,119 +201,6 @@ static void sink_write(const char *data, size_t len) {
   pthread_mutex_unlock(&g_sink.write_lock);
 }
 
-/* -------------------------------------------------------------- buffer ----- */
-
-static bool buf_reserve(bt_log_buf *b, size_t extra) {
-  if (b->failed) return false;
-  if (b->len + extra + 1 <= b->cap) return true;
-  size_t cap = b->cap ? b->cap : 512;
-  while (cap < b->len + extra + 1) cap *= 2;
-  char *p = realloc(b->data, cap);
-  if (!p) return b->failed = true, false;
-  b->data = p;
-  b->cap = cap;
-  return true;
-}
-
-void bt_log_buf_put(bt_log_buf *b, const char *s, size_t n) {
-  if (!buf_reserve(b, n)) return;
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-}
-
-void bt_log_buf_putc(bt_log_buf *b, char c) {
-  if (!buf_reserve(b, 1)) return;
-  b->data[b->len++] = c;
-  b->data[b->len] = 0;
-}
-
-#define PUTS(b, lit) bt_log_buf_put((b), (lit), sizeof(lit) - 1)
-
-void bt_log_buf_printf(bt_log_buf *b, const char *fmt, ...) {
-  if (!buf_reserve(b, 64)) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    b->failed = true;
-    return;
-  }
-  if ((size_t)n >= b->cap - b->len) { /* did not fit: grow and format again */
-    if (!buf_reserve(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-  }
-  b->len += (size_t)n;
-}
-
-void bt_log_buf_free(bt_log_buf *b) {
-  free(b->data);
-  memset(b, 0, sizeof *b);
-}
-
-char *bt_log_buf_take(bt_log_buf *b, size_t *len) {
-  char *p = b->failed ? NULL : b->data ? b->data : calloc(1, 1);
-  if (b->failed) free(b->data);
-  if (len) *len = p ? b->len : 0;
-  memset(b, 0, sizeof *b);
-  return p;
-}
-
-void bt_log_buf_json_int(bt_log_buf *b, int64_t v) {
-  char tmp[24];
-  char *p = tmp + sizeof tmp;
-  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  do *--p = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0) *--p = '-';
-  bt_log_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-/* Prices and rates usually have few decimals: find the smallest k such that the
- * integer r = round(|v| * 10^k) gives back v as r / 10^k (k <= 7, else printf).
- * Both are exact doubles (r < 2^53, 10^k), so the division rounds the decimal r*10^-k exactly
- * as strtod would: the printed digits read back as v. Much cheaper than printf. */
-static bool put_dbl_fixed(bt_log_buf *b, double v) {
-  static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
-  static const int64_t i10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-  double a = fabs(v);
-  if (!(a >= 1e-4 && a < 1e15)) return false;
-  for (int k = 1; k <= 7; k++) {
-    double x = a * p10[k];
-    if (x >= 9007199254740992.0) return false;
-    double r = nearbyint(x);
-    if (r / p10[k] != a) continue;
-    int64_t ir = (int64_t)r;
-    if (v < 0) bt_log_buf_putc(b, '-');
-    bt_log_buf_json_int(b, ir / i10[k]);
-    char frac[8];
-    int64_t f = ir % i10[k];
-    for (int i = k - 1; i >= 0; i--, f /= 10) frac[i] = (char)('0' + f % 10);
-    bt_log_buf_putc(b, '.');
-    bt_log_buf_put(b, frac, (size_t)k);
-    return true;
-  }
-  return false;
-}
-
-void bt_log_buf_json_dbl(bt_log_buf *b, double v) {
-  if (!isfinite(v)) {
-    PUTS(b, "null");
-    return;
-  }
-  if (v == trunc(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
-    bt_log_buf_json_int(b, (int64_t)v);
-    return;
-  }
-  if (put_dbl_fixed(b, v)) return;
-  char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, "%.15g", v);
-  if (strtod(tmp, NULL) != v) n = snprintf(tmp, sizeof tmp, "%.17g", v);
-  bt_log_buf_put(b, tmp, (size_t)n);
-}
 
 /* ----------------------------------------------------------- redaction ----- */
 
@@ -415,93 +302,24 @@ static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t 
   return false;
 }
 
-/* ------------------------------------------------------------- escaping ----- */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or
- * code points above U+10FFFF). When invalid, returns 0 and sets *bad to the length
- * of the maximal valid prefix (at least 1), which becomes one U+FFFD (Unicode's
- * "substitution of maximal subparts"). */
-static size_t utf8_len(const unsigned char *s, size_t n, size_t *bad) {
-  unsigned char c = s[0];
-  *bad = 1;
-  if (c < 0x80) return 1;
-  size_t len;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    unsigned char lo_i = i == 1 ? (unsigned char)lo : 0x80, hi_i = i == 1 ? (unsigned char)hi : 0xBF;
-    if (i >= n || s[i] < lo_i || s[i] > hi_i) {
-      *bad = i;
-      return 0;
-    }
-  }
-  return len;
-}
 
-static void escape_raw(bt_log_buf *b, const char *str, size_t n) {
-  const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0;
-  while (i < n) {
-    size_t start = i;
-    while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') i++;
-    if (i > start) bt_log_buf_put(b, str + start, i - start);
-    if (i >= n) break;
-    unsigned char c = s[i];
-    if (c >= 0x80) {
-      size_t bad, l = utf8_len(s + i, n - i, &bad);
-      if (l) bt_log_buf_put(b, str + i, l), i += l;
-      else PUTS(b, "\\ufffd"), i += bad;
-      continue;
-    }
-    i++;
-    switch (c) {
-    case '"': PUTS(b, "\\\""); break;
-    case '\\': PUTS(b, "\\\\"); break;
-    case '\n': PUTS(b, "\\n"); break;
-    case '\r': PUTS(b, "\\r"); break;
-    case '\t': PUTS(b, "\\t"); break;
-    case '\b': PUTS(b, "\\b"); break;
-    case '\f': PUTS(b, "\\f"); break;
-    default: {
-      char u[7];
-      snprintf(u, sizeof u, "\\u%04x", c);
-      bt_log_buf_put(b, u, 6);
-    }
-    }
-  }
-}
-
-static void escape_redacted(bt_log_buf *b, const char *s, size_t n) {
+static void escape_redacted(bt_json_buf *b, const char *s, size_t n) {
   size_t pos = 0, rs, re;
   while (pos < n && find_secret(s, n, pos, &rs, &re)) {
-    escape_raw(b, s + pos, rs - pos);
-    PUTS(b, "[REDACTED]");
+    bt_json_escape(b, s + pos, rs - pos);
+    BT_JSON_PUTS(b, "[REDACTED]");
     pos = re;
   }
-  if (pos < n) escape_raw(b, s + pos, n - pos);
+  if (pos < n) bt_json_escape(b, s + pos, n - pos);
 }
 
-void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n) {
-  bt_log_buf_putc(b, '"');
+void bt_log_json_str(bt_json_buf *b, const char *s, size_t n) {
+  bt_json_putc(b, '"');
   escape_redacted(b, s, n);
-  bt_log_buf_putc(b, '"');
+  bt_json_putc(b, '"');
 }
 
-void bt_log_buf_json_str_raw(bt_log_buf *b, const char *s, size_t n) {
-  bt_log_buf_putc(b, '"');
-  escape_raw(b, s, n);
-  bt_log_buf_putc(b, '"');
-}
 
 /* --------------------------------------------- JSON copy (validate+redact) --- */
 
@@ -510,7 +328,7 @@ void bt_log_buf_json_str_raw(bt_log_buf *b, const char *s, size_t n) {
  * depth. Strings are decoded into `scratch` and re-escaped. */
 typedef struct {
   const char *p, *end;
-  bt_log_buf *scratch;
+  bt_json_buf *scratch;
 } jsrc;
 
 static void jws(jsrc *s) {
@@ -538,7 +356,7 @@ static bool read_hex4(jsrc *s, unsigned *out) {
   return true;
 }
 
-static void put_utf8(bt_log_buf *b, unsigned cp) {
+static void put_utf8(bt_json_buf *b, unsigned cp) {
   char u[4];
   size_t n;
   if (cp < 0x80) u[0] = (char)cp, n = 1;
@@ -549,12 +367,12 @@ static void put_utf8(bt_log_buf *b, unsigned cp) {
   else
     u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
     u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-  bt_log_buf_put(b, u, n);
+  bt_json_put(b, u, n);
 }
 
 /* Decode the JSON string at s->p (which is '"') into scratch (reset first). */
 static bool jstring(jsrc *s) {
-  bt_log_buf *d = s->scratch;
+  bt_json_buf *d = s->scratch;
   d->len = 0;
   s->p++;
   while (s->p < s->end) {
@@ -562,19 +380,19 @@ static bool jstring(jsrc *s) {
     if (c == '"') return !d->failed;
     if (c < 0x20) return false;
     if (c != '\\') {
-      bt_log_buf_putc(d, (char)c);
+      bt_json_putc(d, (char)c);
       continue;
     }
     if (s->p >= s->end) return false;
     char e = *s->p++;
     unsigned cp;
     switch (e) {
-    case '"': case '\\': case '/': bt_log_buf_putc(d, e); break;
-    case 'n': bt_log_buf_putc(d, '\n'); break;
-    case 'r': bt_log_buf_putc(d, '\r'); break;
-    case 't': bt_log_buf_putc(d, '\t'); break;
-    case 'b': bt_log_buf_putc(d, '\b'); break;
-    case 'f': bt_log_buf_putc(d, '\f'); break;
+    case '"': case '\\': case '/': bt_json_putc(d, e); break;
+    case 'n': bt_json_putc(d, '\n'); break;
+    case 'r': bt_json_putc(d, '\r'); break;
+    case 't': bt_json_putc(d, '\t'); break;
+    case 'b': bt_json_putc(d, '\b'); break;
+    case 'f': bt_json_putc(d, '\f'); break;
     case 'u':
       if (!read_hex4(s, &cp)) return false;
       if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -595,15 +413,15 @@ static bool jstring(jsrc *s) {
   return false;
 }
 
-static bool jliteral(jsrc *s, bt_log_buf *out, const char *lit) {
+static bool jliteral(jsrc *s, bt_json_buf *out, const char *lit) {
   size_t n = strlen(lit);
   if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0) return false;
-  if (out) bt_log_buf_put(out, lit, n);
+  if (out) bt_json_put(out, lit, n);
   s->p += n;
   return true;
 }
 
-static bool jnumber(jsrc *s, bt_log_buf *out) {
+static bool jnumber(jsrc *s, bt_json_buf *out) {
   const char *st = s->p, *p = s->p, *e = s->end;
   if (p < e && *p == '-') p++;
   if (p < e && *p == '0') p++;
@@ -622,29 +440,29 @@ static bool jnumber(jsrc *s, bt_log_buf *out) {
     if (!(p < e && isdigit((unsigned char)*p))) return false;
     while (p < e && isdigit((unsigned char)*p)) p++;
   }
-  if (out) bt_log_buf_put(out, st, (size_t)(p - st));
+  if (out) bt_json_put(out, st, (size_t)(p - st));
   s->p = p;
   return true;
 }
 
-static bool jvalue(jsrc *s, bt_log_buf *out, int depth) {
+static bool jvalue(jsrc *s, bt_json_buf *out, int depth) {
   if (depth > JSON_MAX_DEPTH) return false;
   jws(s);
   if (s->p >= s->end) return false;
   char c = *s->p;
   if (c == '"') {
     if (!jstring(s)) return false;
-    if (out) bt_log_buf_json_str(out, s->scratch->data ? s->scratch->data : "", s->scratch->len);
+    if (out) bt_log_json_str(out, s->scratch->data ? s->scratch->data : "", s->scratch->len);
     return true;
   }
   if (c == '{' || c == '[') {
     char close = c == '{' ? '}' : ']';
-    if (out) bt_log_buf_putc(out, c);
+    if (out) bt_json_putc(out, c);
     s->p++;
     jws(s);
     if (s->p < s->end && *s->p == close) {
       s->p++;
-      if (out) bt_log_buf_putc(out, close);
+      if (out) bt_json_putc(out, close);
       return true;
     }
     for (;;) {
@@ -654,20 +472,20 @@ static bool jvalue(jsrc *s, bt_log_buf *out, int depth) {
         if (s->p >= s->end || *s->p != '"' || !jstring(s)) return false;
         const char *k = s->scratch->data ? s->scratch->data : "";
         secret = bt_log_secret_key(k, s->scratch->len);
-        if (out) bt_log_buf_json_str(out, k, s->scratch->len), bt_log_buf_putc(out, ':');
+        if (out) bt_log_json_str(out, k, s->scratch->len), bt_json_putc(out, ':');
         jws(s);
         if (s->p >= s->end || *s->p++ != ':') return false;
       }
       if (!jvalue(s, secret ? NULL : out, depth + 1)) return false;
-      if (secret && out) PUTS(out, "\"[REDACTED]\"");
+      if (secret && out) BT_JSON_PUTS(out, "\"[REDACTED]\"");
       jws(s);
       if (s->p >= s->end) return false;
       char d = *s->p++;
       if (d == close) break;
       if (d != ',') return false;
-      if (out) bt_log_buf_putc(out, ',');
+      if (out) bt_json_putc(out, ',');
     }
-    if (out) bt_log_buf_putc(out, close);
+    if (out) bt_json_putc(out, close);
     return true;
   }
   if (c == 't') return jliteral(s, out, "true");
@@ -677,14 +495,14 @@ static bool jvalue(jsrc *s, bt_log_buf *out, int depth) {
 }
 
 /* Copy JSON text; when it is not one valid JSON value, emit it as a string. */
-static void put_json_value(bt_log_buf *b, bt_log_buf *scratch, const char *json) {
+static void put_json_value(bt_json_buf *b, bt_json_buf *scratch, const char *json) {
   size_t n = strlen(json), start = b->len;
   jsrc s = {json, json + n, scratch};
   bool ok = jvalue(&s, b, 0);
   if (ok) jws(&s);
   if (ok && s.p == s.end && !scratch->failed) return;
   if (!b->failed) b->len = start;
-  bt_log_buf_json_str(b, json, n);
+  bt_log_json_str(b, json, n);
 }
 
 /* ------------------------------------------------------ per-thread state ----- */
@@ -696,7 +514,7 @@ struct bt_log_ctx {
 
 typedef struct {
   struct bt_log_ctx ctx;
-  bt_log_buf buf, scratch;
+  bt_json_buf buf, scratch;
   int64_t ts_sec;
   char ts_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
 } tls_state;
@@ -717,8 +535,8 @@ static void ctx_free_entries(struct bt_log_ctx *c) {
 static void tls_destroy(void *p) {
   tls_state *t = p;
   ctx_free_entries(&t->ctx);
-  bt_log_buf_free(&t->buf);
-  bt_log_buf_free(&t->scratch);
+  bt_json_free(&t->buf);
+  bt_json_free(&t->scratch);
   free(t);
   t_state = NULL;
 }
@@ -861,8 +679,8 @@ static void put_timestamp(tls_state *t) {
   char ms[6] = {'.', 0, 0, 0, 'Z', 0};
   long m = ts.tv_nsec / 1000000;
   ms[1] = (char)('0' + m / 100), ms[2] = (char)('0' + m / 10 % 10), ms[3] = (char)('0' + m % 10);
-  bt_log_buf_put(&t->buf, t->ts_prefix, strlen(t->ts_prefix));
-  bt_log_buf_put(&t->buf, ms, 5);
+  bt_json_put(&t->buf, t->ts_prefix, strlen(t->ts_prefix));
+  bt_json_put(&t->buf, ms, 5);
 }
 
 static bool reserved_key(const char *k) {
@@ -872,42 +690,42 @@ static bool reserved_key(const char *k) {
 }
 
 /* A field key; keys that would collide with the fixed ones get a '_' prefix. */
-static void put_key(bt_log_buf *b, const char *k, bool json) {
-  if (json) bt_log_buf_putc(b, '"');
-  if (reserved_key(k)) bt_log_buf_putc(b, '_');
-  escape_raw(b, k, strlen(k));
-  if (json) PUTS(b, "\":");
-  else bt_log_buf_putc(b, '=');
+static void put_key(bt_json_buf *b, const char *k, bool json) {
+  if (json) bt_json_putc(b, '"');
+  if (reserved_key(k)) bt_json_putc(b, '_');
+  bt_json_escape(b, k, strlen(k));
+  if (json) BT_JSON_PUTS(b, "\":");
+  else bt_json_putc(b, '=');
 }
 
 static void put_value(tls_state *t, const bt_field *f) {
-  bt_log_buf *b = &t->buf;
+  bt_json_buf *b = &t->buf;
   if (bt_log_secret_key(f->key, strlen(f->key)) && f->type != BT_F_NULL_T) {
-    PUTS(b, "\"[REDACTED]\"");
+    BT_JSON_PUTS(b, "\"[REDACTED]\"");
     return;
   }
   switch (f->type) {
   case BT_F_STR_T:
-    if (f->v.s) bt_log_buf_json_str(b, f->v.s, strlen(f->v.s));
-    else PUTS(b, "null");
+    if (f->v.s) bt_log_json_str(b, f->v.s, strlen(f->v.s));
+    else BT_JSON_PUTS(b, "null");
     break;
-  case BT_F_INT_T: bt_log_buf_json_int(b, f->v.i); break;
-  case BT_F_DBL_T: bt_log_buf_json_dbl(b, f->v.d); break;
+  case BT_F_INT_T: bt_json_int(b, f->v.i); break;
+  case BT_F_DBL_T: bt_json_dbl(b, f->v.d); break;
   case BT_F_BOOL_T:
-    if (f->v.b) PUTS(b, "true");
-    else PUTS(b, "false");
+    if (f->v.b) BT_JSON_PUTS(b, "true");
+    else BT_JSON_PUTS(b, "false");
     break;
   case BT_F_JSON_T:
     if (f->v.s) put_json_value(b, &t->scratch, f->v.s);
-    else PUTS(b, "null");
+    else BT_JSON_PUTS(b, "null");
     break;
-  default: PUTS(b, "null");
+  default: BT_JSON_PUTS(b, "null");
   }
 }
 
 /* Console values: bare when the rendered string needs no quoting, else JSON-quoted. */
 static void put_console_value(tls_state *t, const bt_field *f) {
-  bt_log_buf *b = &t->buf;
+  bt_json_buf *b = &t->buf;
   size_t start = b->len;
   put_value(t, f);
   if (b->failed || b->len - start < 3 || b->data[start] != '"') return;
@@ -950,34 +768,34 @@ static bool has_key(const bt_field *fields, size_t from, size_t n, const char *k
 
 static void render_json(tls_state *t, const char *logger, bt_log_level lvl, const char *event,
                         const bt_field *fields, size_t n) {
-  bt_log_buf *b = &t->buf;
-  PUTS(b, "{\"timestamp\":\"");
+  bt_json_buf *b = &t->buf;
+  BT_JSON_PUTS(b, "{\"timestamp\":\"");
   put_timestamp(t);
-  PUTS(b, "\",\"level\":\"");
+  BT_JSON_PUTS(b, "\",\"level\":\"");
   const char *ln = bt_log_level_name(lvl);
-  bt_log_buf_put(b, ln, strlen(ln));
-  PUTS(b, "\",\"event\":");
-  bt_log_buf_json_str(b, event, strlen(event));
-  PUTS(b, ",\"logger\":");
-  bt_log_buf_json_str(b, logger, strlen(logger));
+  bt_json_put(b, ln, strlen(ln));
+  BT_JSON_PUTS(b, "\",\"event\":");
+  bt_log_json_str(b, event, strlen(event));
+  BT_JSON_PUTS(b, ",\"logger\":");
+  bt_log_json_str(b, logger, strlen(logger));
   FOR_EACH_FIELD(t, fields, n, f, {
-    bt_log_buf_putc(b, ',');
+    bt_json_putc(b, ',');
     put_key(b, f->key, true);
     put_value(t, f);
   });
-  PUTS(b, "}\n");
+  BT_JSON_PUTS(b, "}\n");
 }
 
 #define ANSI(code) (g_sink.color ? "\033[" code "m" : "")
 
-static void put_str(bt_log_buf *b, const char *s) { bt_log_buf_put(b, s, strlen(s)); }
+static void put_str(bt_json_buf *b, const char *s) { bt_json_put(b, s, strlen(s)); }
 
-static void pad_to(bt_log_buf *b, size_t from, size_t width) {
-  for (size_t w = b->len - from; w < width; w++) bt_log_buf_putc(b, ' ');
+static void pad_to(bt_json_buf *b, size_t from, size_t width) {
+  for (size_t w = b->len - from; w < width; w++) bt_json_putc(b, ' ');
 }
 
 /* A human traceback under the record: "  type: message" then "    at file:line in fn". */
-static void put_console_exception(bt_log_buf *b, const char *json) {
+static void put_console_exception(bt_json_buf *b, const char *json) {
   cJSON *ex = cJSON_Parse(json);
   if (!ex) return;
   const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(ex, "type"));
@@ -994,9 +812,9 @@ static void put_console_exception(bt_log_buf *b, const char *json) {
     const char *fn = cJSON_GetStringValue(cJSON_GetObjectItem(fr, "function"));
     const cJSON *line = cJSON_GetObjectItem(fr, "line");
     put_str(b, "\n      at ");
-    if (src) escape_raw(b, src, strlen(src));
-    if (cJSON_IsNumber(line)) bt_log_buf_putc(b, ':'), bt_log_buf_json_int(b, (int64_t)line->valuedouble);
-    if (fn) put_str(b, " in "), escape_raw(b, fn, strlen(fn));
+    if (src) bt_json_escape(b, src, strlen(src));
+    if (cJSON_IsNumber(line)) bt_json_putc(b, ':'), bt_json_int(b, (int64_t)line->valuedouble);
+    if (fn) put_str(b, " in "), bt_json_escape(b, fn, strlen(fn));
   }
   cJSON_Delete(ex);
 }
@@ -1004,13 +822,13 @@ static void put_console_exception(bt_log_buf *b, const char *json) {
 static void render_console(tls_state *t, const char *logger, bt_log_level lvl,
                            const char *event, const bt_field *fields, size_t n) {
   static const char *const lvl_color[] = {"34", "32", "33", "1;31"};
-  bt_log_buf *b = &t->buf;
+  bt_json_buf *b = &t->buf;
   int li = lvl >= BT_LOG_ERROR ? 3 : lvl >= BT_LOG_WARNING ? 2 : lvl >= BT_LOG_INFO ? 1 : 0;
   put_str(b, ANSI("2"));
   put_timestamp(t);
   put_str(b, ANSI("0"));
   put_str(b, " [");
-  if (g_sink.color) PUTS(b, "\033["), put_str(b, lvl_color[li]), bt_log_buf_putc(b, 'm');
+  if (g_sink.color) BT_JSON_PUTS(b, "\033["), put_str(b, lvl_color[li]), bt_json_putc(b, 'm');
   size_t col = b->len;
   put_str(b, bt_log_level_name(lvl));
   pad_to(b, col, 7);
@@ -1018,28 +836,28 @@ static void render_console(tls_state *t, const char *logger, bt_log_level lvl,
   put_str(b, "] ");
   put_str(b, ANSI("1"));
   col = b->len;
-  escape_raw(b, event, strlen(event));
+  bt_json_escape(b, event, strlen(event));
   pad_to(b, col, 28);
   put_str(b, ANSI("0"));
   put_str(b, " ");
   put_str(b, ANSI("36"));
   put_str(b, "logger=");
   put_str(b, ANSI("0"));
-  escape_raw(b, logger, strlen(logger));
+  bt_json_escape(b, logger, strlen(logger));
   const char *exception = NULL;
   FOR_EACH_FIELD(t, fields, n, f, {
     if (f->type == BT_F_JSON_T && f->v.s && !strcmp(f->key, "exception") && !exception) {
       exception = f->v.s;
       continue;
     }
-    bt_log_buf_putc(b, ' ');
+    bt_json_putc(b, ' ');
     put_str(b, ANSI("36"));
     put_key(b, f->key, false);
     put_str(b, ANSI("0"));
     put_console_value(t, f);
   });
   if (exception) put_console_exception(b, exception);
-  bt_log_buf_putc(b, '\n');
+  bt_json_putc(b, '\n');
 }
 
 void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
@@ -1051,7 +869,7 @@ void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
     atomic_fetch_add(&g_sink.dropped, 1);
     return;
   }
-  bt_log_buf *b = &t->buf;
+  bt_json_buf *b = &t->buf;
   b->len = 0;
   b->failed = false;
   t->scratch.failed = false;
@@ -1062,15 +880,15 @@ void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
   if (b->failed) atomic_fetch_add(&g_sink.dropped, 1);
   else sink_write(b->data, b->len);
   /* Keep the common buffer; give back the rare huge one. */
-  if (b->cap > BUF_KEEP_MAX) bt_log_buf_free(b);
-  if (t->scratch.cap > BUF_KEEP_MAX) bt_log_buf_free(&t->scratch);
+  if (b->cap > BUF_KEEP_MAX) bt_json_free(b);
+  if (t->scratch.cap > BUF_KEEP_MAX) bt_json_free(&t->scratch);
 }
 
 /* ------------------------------------------------------------ exceptions ----- */
 
 /* One traceback line after "\t": "src:line: in what", "src: in what" ([C] frames),
  * or a marker that is skipped. */
-static void put_frame(bt_log_buf *b, const char *line, size_t len, bool *first) {
+static void put_frame(bt_json_buf *b, const char *line, size_t len, bool *first) {
   const char *in = NULL;
   for (size_t i = 0; i + 5 <= len; i++)
     if (memcmp(line + i, ": in ", 5) == 0) {
@@ -1102,21 +920,21 @@ static void put_frame(bt_log_buf *b, const char *line, size_t len, bool *first) 
     fn = lt;
     fnlen = wlen - (size_t)(lt - what);
   }
-  if (!*first) bt_log_buf_putc(b, ',');
+  if (!*first) bt_json_putc(b, ',');
   *first = false;
-  PUTS(b, "{\"source\":");
-  bt_log_buf_json_str(b, line, srclen);
-  PUTS(b, ",\"line\":");
-  if (lineno >= 0) bt_log_buf_json_int(b, lineno);
-  else PUTS(b, "null");
-  PUTS(b, ",\"function\":");
-  if (wlen == 1 && what[0] == '?') PUTS(b, "null");
-  else bt_log_buf_json_str(b, fn, fnlen);
-  bt_log_buf_putc(b, '}');
+  BT_JSON_PUTS(b, "{\"source\":");
+  bt_log_json_str(b, line, srclen);
+  BT_JSON_PUTS(b, ",\"line\":");
+  if (lineno >= 0) bt_json_int(b, lineno);
+  else BT_JSON_PUTS(b, "null");
+  BT_JSON_PUTS(b, ",\"function\":");
+  if (wlen == 1 && what[0] == '?') BT_JSON_PUTS(b, "null");
+  else bt_log_json_str(b, fn, fnlen);
+  bt_json_putc(b, '}');
 }
 
-static void put_frames(bt_log_buf *b, const char *tb) {
-  PUTS(b, "\"frames\":[");
+static void put_frames(bt_json_buf *b, const char *tb) {
+  BT_JSON_PUTS(b, "\"frames\":[");
   if (tb) {
     const char *p = strstr(tb, "stack traceback:");
     p = p ? p + 16 : tb;
@@ -1132,50 +950,50 @@ static void put_frames(bt_log_buf *b, const char *tb) {
       p = eol + 1;
     }
   }
-  bt_log_buf_putc(b, ']');
+  bt_json_putc(b, ']');
 }
 
-static char *finish(bt_log_buf *b) {
+static char *finish(bt_json_buf *b) {
   if (b->failed) {
-    bt_log_buf_free(b);
+    bt_json_free(b);
     return NULL;
   }
   return b->data;
 }
 
 char *bt_log_exception_json(const char *type, const char *message, const char *traceback) {
-  bt_log_buf b = {0};
-  PUTS(&b, "{\"type\":");
+  bt_json_buf b = {0};
+  BT_JSON_PUTS(&b, "{\"type\":");
   type = type ? type : "error";
-  bt_log_buf_json_str(&b, type, strlen(type));
-  PUTS(&b, ",\"message\":");
+  bt_log_json_str(&b, type, strlen(type));
+  BT_JSON_PUTS(&b, ",\"message\":");
   message = message ? message : "";
-  bt_log_buf_json_str(&b, message, strlen(message));
-  bt_log_buf_putc(&b, ',');
+  bt_log_json_str(&b, message, strlen(message));
+  bt_json_putc(&b, ',');
   put_frames(&b, traceback);
-  bt_log_buf_putc(&b, '}');
+  bt_json_putc(&b, '}');
   return finish(&b);
 }
 
 char *bt_log_err_json(const bt_err *e) {
   if (!e) return bt_log_exception_json(NULL, NULL, NULL);
-  bt_log_buf b = {0};
-  PUTS(&b, "{\"type\":");
+  bt_json_buf b = {0};
+  BT_JSON_PUTS(&b, "{\"type\":");
   const char *type = e->type[0] ? e->type : "error";
-  bt_log_buf_json_str(&b, type, strlen(type));
-  PUTS(&b, ",\"message\":");
-  bt_log_buf_json_str(&b, e->msg, strnlen(e->msg, sizeof e->msg));
+  bt_log_json_str(&b, type, strlen(type));
+  BT_JSON_PUTS(&b, ",\"message\":");
+  bt_log_json_str(&b, e->msg, strnlen(e->msg, sizeof e->msg));
   if (e->file[0]) {
-    PUTS(&b, ",\"file\":");
-    bt_log_buf_json_str(&b, e->file, strnlen(e->file, sizeof e->file));
+    BT_JSON_PUTS(&b, ",\"file\":");
+    bt_log_json_str(&b, e->file, strnlen(e->file, sizeof e->file));
   }
-  if (e->line > 0) PUTS(&b, ",\"line\":"), bt_log_buf_json_int(&b, e->line);
+  if (e->line > 0) BT_JSON_PUTS(&b, ",\"line\":"), bt_json_int(&b, e->line);
   if (e->field[0]) {
-    PUTS(&b, ",\"field\":");
-    bt_log_buf_json_str(&b, e->field, strnlen(e->field, sizeof e->field));
+    BT_JSON_PUTS(&b, ",\"field\":");
+    bt_log_json_str(&b, e->field, strnlen(e->field, sizeof e->field));
   }
-  bt_log_buf_putc(&b, ',');
+  bt_json_putc(&b, ',');
   put_frames(&b, e->traceback);
-  bt_log_buf_putc(&b, '}');
+  bt_json_putc(&b, '}');
   return finish(&b);
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
+
 typedef enum {
   BT_LOG_DEBUG = 10,
   BT_LOG_INFO = 20,
@@ -122,29 +124,9 @@ char *bt_log_err_json(const struct bt_err *e);
  * case-insensitively as substrings. */
 bool bt_log_secret_key(const char *key, size_t len);
 
-/* Growable text buffer and the JSON writers the record renderer uses, shared with
- * bindings that render their own values (lua_log.c). On OOM `failed` is set and
- * later writes are ignored. */
-typedef struct bt_log_buf {
-  char *data;
-  size_t len, cap;
-  bool failed;
-} bt_log_buf;
-
-void bt_log_buf_put(bt_log_buf *b, const char *s, size_t n);
-void bt_log_buf_putc(bt_log_buf *b, char c);
-/* A quoted JSON string: control characters escaped, invalid UTF-8 replaced by
- * U+FFFD, embedded secrets ("Bearer ...", "token=...") replaced by [REDACTED]. */
-void bt_log_buf_json_str(bt_log_buf *b, const char *s, size_t n);
-/* The same without redaction, for values that are data rather than free text (trade
- * symbols, dates, file paths, user-returned values) and must read back as written. */
-void bt_log_buf_json_str_raw(bt_log_buf *b, const char *s, size_t n);
-void bt_log_buf_json_int(bt_log_buf *b, int64_t v);
-void bt_log_buf_json_dbl(bt_log_buf *b, double v);   /* shortest round-trip; NaN/inf -> null */
-void bt_log_buf_printf(bt_log_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bt_log_buf_free(bt_log_buf *b);
-/* Hand over the NUL-terminated text (an empty string when nothing was written; NULL
- * after a failed write, the text is then freed) and reset the buffer. */
-char *bt_log_buf_take(bt_log_buf *b, size_t *len);
+/* A quoted JSON string (json.h's bt_json_str) with embedded secrets ("Bearer ...",
+ * "token=...") replaced by [REDACTED]: for free text. Data that must read back as
+ * written (symbols, dates, paths, user-returned values) uses bt_json_str. */
+void bt_log_json_str(bt_json_buf *b, const char *s, size_t n);
 
 #endif

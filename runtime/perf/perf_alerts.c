@@ -357,9 +357,9 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
       fmt_num(slot[k], num[k]);
     } else if (lua_type(L, idx) == LUA_TSTRING) {
       const char *str = lua_tostring(L, idx);
-      bt_log_buf b = {0};
-      bt_log_buf_json_str_raw(&b, str, strlen(str));
-      char *q = bt_log_buf_take(&b, NULL);
+      bt_json_buf b = {0};
+      bt_json_str(&b, str, strlen(str));
+      char *q = bt_json_take(&b, NULL);
       snprintf(slot[k], 40, "%s", q ? q : "null");
       free(q);
     }
@@ -456,7 +456,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   int dirfd;
   int rc = read_alerts(path, &text, &len, &dirfd, name, err);
   if (rc) return rc;
-  bt_log_buf b = {0};
+  bt_json_buf b = {0};
   char now[32], a[16], e[16];
   bt_perf_time_format(now_ms / 1000, now);
   bt_perf_day_format(s->start, a);
@@ -466,18 +466,18 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
     if (c->status != BT_PERF_CHECK_BREACH) continue;
     alert_id(s, c, c->alert_id);
     if (text_has_id(text, c->alert_id)) continue;
-    bt_log_buf_printf(&b, "{\"event\":\"performance.alert\",\"id\":\"%s\",\"type\":", c->alert_id);
-    bt_log_buf_json_str_raw(&b, c->type, strlen(c->type));
-    bt_log_buf_printf(&b, ",\"window\":\"%s\",\"period_start\":\"%s\",\"period_end\":\"%s\",\"metric\":",
+    bt_json_printf(&b, "{\"event\":\"performance.alert\",\"id\":\"%s\",\"type\":", c->alert_id);
+    bt_json_str(&b, c->type, strlen(c->type));
+    bt_json_printf(&b, ",\"window\":\"%s\",\"period_start\":\"%s\",\"period_end\":\"%s\",\"metric\":",
                        bt_perf_window_name(s->window), a, e);
-    bt_log_buf_json_str_raw(&b, c->name, strlen(c->name));
-    bt_log_buf_printf(&b, ",\"actual\":%s,\"target\":%s,\"op\":\"%s\",\"window_trades\":%u,\"severity\":",
+    bt_json_str(&b, c->name, strlen(c->name));
+    bt_json_printf(&b, ",\"actual\":%s,\"target\":%s,\"op\":\"%s\",\"window_trades\":%u,\"severity\":",
                        c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null", c->op,
                        c->window_trades);
-    bt_log_buf_json_str_raw(&b, c->severity, strlen(c->severity));
-    bt_log_buf_printf(&b, ",\"note\":");
-    bt_log_buf_json_str_raw(&b, c->note, strlen(c->note));
-    bt_log_buf_printf(&b, ",\"raised_at\":\"%s\",\"acknowledged_at\":null}\n", now);
+    bt_json_str(&b, c->severity, strlen(c->severity));
+    bt_json_printf(&b, ",\"note\":");
+    bt_json_str(&b, c->note, strlen(c->note));
+    bt_json_printf(&b, ",\"raised_at\":\"%s\",\"acknowledged_at\":null}\n", now);
     bt_log("perf", BT_LOG_WARNING, c->type, BT_F_STR("alert_id", c->alert_id),
            BT_F_STR("window", bt_perf_window_name(s->window)), BT_F_STR("period_start", a),
            BT_F_STR("metric", c->name), BT_F_JSON("actual", c->actual[0] ? c->actual : "null"),
@@ -486,7 +486,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   }
   free(text);
   size_t n;
-  char *add = bt_log_buf_take(&b, &n);
+  char *add = bt_json_take(&b, &n);
   if (!add) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (!rc && n) {
     int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -549,13 +549,13 @@ int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err 
   }
   char now[32];
   bt_perf_time_format(now_ms / 1000, now);
-  bt_log_buf b = {0};
-  bt_log_buf_put(&b, text, (size_t)(slot - text));
-  bt_log_buf_printf(&b, "\"acknowledged_at\":\"%s\"", now);
+  bt_json_buf b = {0};
+  bt_json_put(&b, text, (size_t)(slot - text));
+  bt_json_printf(&b, "\"acknowledged_at\":\"%s\"", now);
   size_t after = (size_t)(slot - text) + strlen(nul);
-  bt_log_buf_put(&b, text + after, len - after);
+  bt_json_put(&b, text + after, len - after);
   size_t n;
-  char *out = bt_log_buf_take(&b, &n);
+  char *out = bt_json_take(&b, &n);
   rc = out ? bt_perf_write(dirfd, name, out, n, true, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   free(out);
   free(text);

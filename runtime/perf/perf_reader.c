@@ -764,16 +764,16 @@ static char *put_i64(char *p, int64_t v) {
 }
 
 char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
-  bt_log_buf b = {0};
-  bt_log_buf_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
-  bt_log_buf_json_str_raw(&b, ix->source, strlen(ix->source));
-  bt_log_buf_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
+  bt_json_buf b = {0};
+  bt_json_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
+  bt_json_str(&b, ix->source, strlen(ix->source));
+  bt_json_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
                     ix->tail_k);
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
-    bt_log_buf_printf(&b, "%s\n{\"path\":", i ? "," : "");
-    bt_log_buf_json_str_raw(&b, f->path, strlen(f->path));
-    bt_log_buf_printf(&b,
+    bt_json_printf(&b, "%s\n{\"path\":", i ? "," : "");
+    bt_json_str(&b, f->path, strlen(f->path));
+    bt_json_printf(&b,
                       ",\"dev\":\"%" PRIu64 "\",\"ino\":\"%" PRIu64 "\",\"offset\":%" PRIu64
                       ",\"lines\":%" PRIu64 ",\"head_crc\":%u,\"tail_crc\":%u,\"partial\":%s}",
                       f->dev, f->ino, f->offset, f->lines, f->head_crc, f->tail_crc,
@@ -782,7 +782,7 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
   /* One string per day keeps the file cheap to parse: date, counts, money sums in units
    * of 10^-8, streak and drawdown monoids, fingerprint, then the tail as "pnl/risk"
    * items (10^-8 units, oldest first). */
-  bt_log_buf_printf(&b, "],\n\"days\":[");
+  bt_json_printf(&b, "],\n\"days\":[");
   char *line = malloc(640 + (size_t)ix->tail_k * 48);
   if (!line) b.failed = true;
   for (size_t i = 0; i < ix->ndays && line; i++) {
@@ -808,17 +808,17 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
       p = put_i64(p, d->tail[at].risk.v);
     }
     *p++ = '"';
-    bt_log_buf_put(&b, line, (size_t)(p - line));
+    bt_json_put(&b, line, (size_t)(p - line));
   }
   free(line);
-  bt_log_buf_printf(&b, "],\n\"open\":[");
+  bt_json_printf(&b, "],\n\"open\":[");
   for (size_t i = 0; i < ix->nopen; i++) {
     const bt_perf_open_trade *o = &ix->open[i];
-    bt_log_buf_printf(&b, "%s\"%" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu64 "\"", i ? "," : "",
+    bt_json_printf(&b, "%s\"%" PRIu64 " %" PRId64 " %" PRId64 " %" PRIu64 "\"", i ? "," : "",
                       o->key, o->entry_day, o->pnl.v, o->fp);
   }
-  bt_log_buf_printf(&b, "]}\n");
-  return bt_log_buf_take(&b, len);
+  bt_json_printf(&b, "]}\n");
+  return bt_json_take(&b, len);
 }
 
 /* Field reader over a day string. */

@@ -97,36 +97,36 @@ typedef struct index_series {
   size_t n, at;
 } index_series;
 
-static void put_index(bt_log_buf *b, index_series *s, int64_t day) {
+static void put_index(bt_json_buf *b, index_series *s, int64_t day) {
   if (!s->pts) {
-    bt_log_buf_printf(b, ",null");
+    bt_json_printf(b, ",null");
     return;
   }
   while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
-  bt_log_buf_putc(b, ',');
-  bt_log_buf_json_dbl(b, s->at ? s->pts[s->at - 1].value : 1.0);
+  bt_json_putc(b, ',');
+  bt_json_dbl(b, s->at ? s->pts[s->at - 1].value : 1.0);
 }
 
-static void emit_row(bt_log_buf *b, const row *r, int ecol, int dcol, index_series *bench,
+static void emit_row(bt_json_buf *b, const row *r, int ecol, int dcol, index_series *bench,
                      index_series *extra, bool *first) {
-  bt_log_buf_printf(b, "%s[%lld,%.*s,%.*s", *first ? "" : ",", (long long)r->time, (int)r->n[ecol],
+  bt_json_printf(b, "%s[%lld,%.*s,%.*s", *first ? "" : ",", (long long)r->time, (int)r->n[ecol],
                     r->f[ecol], (int)r->n[dcol], r->f[dcol]);
   put_index(b, bench, day_of(r->time));
   put_index(b, extra, day_of(r->time));
-  bt_log_buf_putc(b, ']');
+  bt_json_putc(b, ']');
   *first = false;
 }
 
 /* equity.csv -> "series":{"rows":N,"stride":K,"points":[[time,equity,drawdown,bench,extra],...]}:
  * every row (time in epoch seconds, equity and drawdown as numbers, the benchmarks' growth
  * index or null), or beyond SERIES_CAP rows every K-th row plus the last of each month. */
-static int series_json(const char *path, bt_log_buf *b, index_series *bench, index_series *extra,
+static int series_json(const char *path, bt_json_buf *b, index_series *bench, index_series *extra,
                        bt_err *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
     if (fd >= 0) close(fd);
-    bt_log_buf_printf(b, "{\"rows\":0,\"stride\":1,\"points\":[]}");
+    bt_json_printf(b, "{\"rows\":0,\"stride\":1,\"points\":[]}");
     return 0;
   }
   size_t size = (size_t)st.st_size;
@@ -152,7 +152,7 @@ static int series_json(const char *path, bt_log_buf *b, index_series *bench, ind
   }
   uint64_t est = sampled ? (uint64_t)((double)(e - body) / ((double)sample / (double)sampled)) : 0;
   uint64_t stride = est > SERIES_CAP ? est / SERIES_CAP + 1 : 1;
-  bt_log_buf_printf(b, "{\"stride\":%llu,\"points\":[", (unsigned long long)stride);
+  bt_json_printf(b, "{\"stride\":%llu,\"points\":[", (unsigned long long)stride);
   bool first = true, have = false;
   uint64_t k = 0, line = 1;
   row prev, cur;
@@ -172,7 +172,7 @@ static int series_json(const char *path, bt_log_buf *b, index_series *bench, ind
     p = nl ? nl + 1 : e;
   }
   if (have) emit_row(b, &prev, ecol, dcol, bench, extra, &first);
-  bt_log_buf_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
+  bt_json_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
   munmap((void *)m, size);
   return 0;
 }
@@ -222,10 +222,10 @@ static int extra_series(const char *arg, int64_t run_start, bt_rc_point **out, s
 
 /* One trades.jsonl line as {"t":<line>,"in":[fill,order,cause,signal?],"out":[...]} with
  * the event ids behind its entry and exit fills (when the run's bus was seen). */
-static void trade_json(bt_log_buf *b, const char *line, size_t len, const bt_run_collect *c,
+static void trade_json(bt_json_buf *b, const char *line, size_t len, const bt_run_collect *c,
                        const cJSON *symbols) {
-  bt_log_buf_printf(b, "{\"t\":");
-  bt_log_buf_put(b, line, len);
+  bt_json_printf(b, "{\"t\":");
+  bt_json_put(b, line, len);
   cJSON *t = c ? cJSON_ParseWithLength(line, len) : NULL;
   const char *sym = t ? cJSON_GetStringValue(cJSON_GetObjectItem(t, "symbol")) : NULL;
   int si = -1, i = 0;
@@ -242,12 +242,12 @@ static void trade_json(bt_log_buf *b, const char *line, size_t len, const bt_run
     if (!ts || !bt_perf_time_parse(ts, (long)strlen(ts), &when)) continue;
     const bt_rc_fill *f = bt_run_collect_fill(c, (uint32_t)si, when, k == 0);
     if (f)
-      bt_log_buf_printf(b, ",\"%s\":[%llu,%llu,%llu,%s]", names[k], (unsigned long long)f->fill_id,
+      bt_json_printf(b, ",\"%s\":[%llu,%llu,%llu,%s]", names[k], (unsigned long long)f->fill_id,
                         (unsigned long long)f->order_id, (unsigned long long)f->cause_id,
                         f->cause_signal ? "true" : "false");
   }
   cJSON_Delete(t);
-  bt_log_buf_putc(b, '}');
+  bt_json_putc(b, '}');
 }
 
 typedef struct sym_stats {
@@ -258,12 +258,12 @@ typedef struct sym_stats {
 
 /* All trades: per-symbol results (exact sums) and each closed trade's return
  * (pnl / (qty x entry price)), every `stride`-th when there are more than RETURNS_CAP. */
-static void trade_stats(bt_log_buf *b, const char *m, const size_t *starts, size_t n, size_t size,
+static void trade_stats(bt_json_buf *b, const char *m, const size_t *starts, size_t n, size_t size,
                         size_t nclosed) {
   sym_stats *syms = calloc(MAX_SYMBOLS, sizeof *syms);
   int nsyms = 0;
   size_t stride = nclosed > RETURNS_CAP ? nclosed / RETURNS_CAP + 1 : 1, k = 0;
-  bt_log_buf_printf(b, ",\"returns_stride\":%zu,\"returns\":[", stride);
+  bt_json_printf(b, ",\"returns_stride\":%zu,\"returns\":[", stride);
   bool first = true;
   for (size_t i = 0; i < n && syms; i++) {
     const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
@@ -292,32 +292,32 @@ static void trade_stats(bt_log_buf *b, const char *m, const size_t *starts, size
       if (q) qty = strtod(q, NULL);
       if (p) px = strtod(p, NULL);
       if (qty * px != 0) {
-        if (!first) bt_log_buf_putc(b, ',');
-        bt_log_buf_json_dbl(b, bt_dec_to_double(pnl) / (qty * px));
+        if (!first) bt_json_putc(b, ',');
+        bt_json_dbl(b, bt_dec_to_double(pnl) / (qty * px));
         first = false;
       }
     }
     cJSON_Delete(t);
   }
-  bt_log_buf_printf(b, "],\"by_symbol\":[");
+  bt_json_printf(b, "],\"by_symbol\":[");
   for (int j = 0; j < nsyms; j++) {
     char pnl[BT_DEC_STRLEN], unr[BT_DEC_STRLEN];
     bt_dec_format(syms[j].pnl, pnl);
     bt_dec_format(syms[j].unrealized, unr);
-    bt_log_buf_printf(b, "%s{\"symbol\":", j ? "," : "");
-    bt_log_buf_json_str(b, syms[j].name, strlen(syms[j].name));
-    bt_log_buf_printf(b, ",\"trades\":%llu,\"wins\":%llu,\"pnl\":\"%s\",\"open\":%llu,\"unrealized\":\"%s\"}",
+    bt_json_printf(b, "%s{\"symbol\":", j ? "," : "");
+    bt_log_json_str(b, syms[j].name, strlen(syms[j].name));
+    bt_json_printf(b, ",\"trades\":%llu,\"wins\":%llu,\"pnl\":\"%s\",\"open\":%llu,\"unrealized\":\"%s\"}",
                       (unsigned long long)syms[j].trades, (unsigned long long)syms[j].wins, pnl,
                       (unsigned long long)syms[j].open, unr);
   }
-  bt_log_buf_putc(b, ']');
+  bt_json_putc(b, ']');
   free(syms);
 }
 
 /* trades.jsonl -> "trades":{"total":N,"closed":C,"head":[first closed],"tail":[last
  * closed],"open":[open at the end],...trade_stats}. Open trades are the file's last
  * lines (outputs.md). */
-static void trades_json(const char *path, bt_log_buf *b, const bt_run_collect *c,
+static void trades_json(const char *path, bt_json_buf *b, const bt_run_collect *c,
                         const cJSON *symbols) {
   size_t size = 0;
   char *m = bt_perf_slurp(path, &size);
@@ -346,20 +346,20 @@ static void trades_json(const char *path, bt_log_buf *b, const bt_run_collect *c
   size_t nclosed = nlines - nopen;
   size_t head = nclosed < TRADE_HEAD ? nclosed : TRADE_HEAD;
   size_t tail_from = nclosed - head > TRADE_TAIL ? nclosed - TRADE_TAIL : head;
-  bt_log_buf_printf(b, "{\"total\":%zu,\"closed\":%zu", nlines, nclosed);
+  bt_json_printf(b, "{\"total\":%zu,\"closed\":%zu", nlines, nclosed);
   const char *part[3] = {"head", "tail", "open"};
   size_t from[3] = {0, tail_from, nclosed}, to[3] = {head, nclosed, nlines};
   for (int p = 0; p < 3; p++) {
-    bt_log_buf_printf(b, ",\"%s\":[", part[p]);
+    bt_json_printf(b, ",\"%s\":[", part[p]);
     for (size_t i = from[p]; i < to[p]; i++) {
       const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
-      if (i > from[p]) bt_log_buf_putc(b, ',');
+      if (i > from[p]) bt_json_putc(b, ',');
       trade_json(b, ln, (size_t)(nl - ln), c, symbols);
     }
-    bt_log_buf_putc(b, ']');
+    bt_json_putc(b, ']');
   }
   trade_stats(b, m, starts, nlines, size, nclosed);
-  bt_log_buf_putc(b, '}');
+  bt_json_putc(b, '}');
   free(starts);
   free(m);
 }
@@ -372,9 +372,9 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   if (!result) return 0; /* the run wrote no files */
   cJSON *rj = cJSON_ParseWithLength(result, rlen);
   const cJSON *symbols = rj ? cJSON_GetObjectItem(rj, "data") : NULL;
-  bt_log_buf b = {0};
-  bt_log_buf_printf(&b, "{\"result\":");
-  bt_log_buf_put(&b, result, rlen);
+  bt_json_buf b = {0};
+  bt_json_printf(&b, "{\"result\":");
+  bt_json_put(&b, result, rlen);
   free(result);
 
   snprintf(path, sizeof path, "%s/trades.jsonl", dir);
@@ -396,15 +396,15 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
     if (!rc) {
       size_t n;
       char *js = bt_perf_summary_json(&s, "", 0, &n);
-      bt_log_buf_printf(&b, ",\"summary\":");
-      if (js) bt_log_buf_put(&b, js, n);
+      bt_json_printf(&b, ",\"summary\":");
+      if (js) bt_json_put(&b, js, n);
       else b.failed = true;
       free(js);
       bt_perf_summary_free(&s);
     }
   }
   bt_perf_index_free(&ix);
-  bt_log_buf_printf(&b, ",\"trades\":");
+  bt_json_printf(&b, ",\"trades\":");
   trades_json(path, &b, c, symbols);
 
   /* benchmarks: the run's own buy-and-hold, and --benchmark's series */
@@ -428,24 +428,24 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
     if (extra_series(barg, start, &extra_pts, &extra.n, extra_name, sizeof extra_name, &berr)) {
       bt_log("perf", BT_LOG_WARNING, "benchmark_unreadable", BT_F_STR("benchmark", barg),
              BT_F_STR("error", berr.msg));
-      bt_log_buf_printf(&b, ",\"benchmark_error\":");
-      bt_log_buf_json_str(&b, berr.msg, strlen(berr.msg));
+      bt_json_printf(&b, ",\"benchmark_error\":");
+      bt_log_json_str(&b, berr.msg, strlen(berr.msg));
     }
     bt_err_clear(&berr);
     extra.pts = extra_pts;
   }
   if (extra.pts) {
-    bt_log_buf_printf(&b, ",\"benchmark_name\":");
-    bt_log_buf_json_str(&b, extra_name, strlen(extra_name));
+    bt_json_printf(&b, ",\"benchmark_name\":");
+    bt_log_json_str(&b, extra_name, strlen(extra_name));
   }
-  bt_log_buf_printf(&b, ",\"series\":");
+  bt_json_printf(&b, ",\"series\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
   if (!rc) rc = series_json(path, &b, &bench, &extra, err);
   free(extra_pts);
   cJSON_Delete(rj);
-  bt_log_buf_printf(&b, "}");
+  bt_json_printf(&b, "}");
   size_t len;
-  char *doc = bt_log_buf_take(&b, &len);
+  char *doc = bt_json_take(&b, &len);
   if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (!rc && !rr->report) rc = bt_report_open(&rr->report, rr->formats_dir, err);
   if (!rc) rc = bt_report_push_json(bt_report_lua(rr->report), doc, len, err);

@@ -150,58 +150,58 @@ void bt_perf_money_json(bt_dec d, char out[40]) {
   snprintf(out, 40, "\"%s\"", s);
 }
 
-static void put_money(bt_log_buf *b, bt_dec d) {
+static void put_money(bt_json_buf *b, bt_dec d) {
   char s[40];
   bt_perf_money_json(d, s);
-  bt_log_buf_put(b, s, strlen(s));
+  bt_json_put(b, s, strlen(s));
 }
 
 /* %.10g (ratios need no more), null when unknown or not finite; no "-0". */
-static void put_num(bt_log_buf *b, bool has, double v) {
-  if (!has || !isfinite(v)) bt_log_buf_put(b, "null", 4);
-  else if (v == 0) bt_log_buf_putc(b, '0');
-  else bt_log_buf_printf(b, "%.10g", v);
+static void put_num(bt_json_buf *b, bool has, double v) {
+  if (!has || !isfinite(v)) bt_json_put(b, "null", 4);
+  else if (v == 0) bt_json_putc(b, '0');
+  else bt_json_printf(b, "%.10g", v);
 }
 
-static void put_str(bt_log_buf *b, const char *s) { bt_log_buf_json_str_raw(b, s, strlen(s)); }
+static void put_str(bt_json_buf *b, const char *s) { bt_json_str(b, s, strlen(s)); }
 
 static const char *const check_status[] = {"ok", "breach", "skipped"};
 
 char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
                            uint64_t checksum_extra, size_t *len) {
-  bt_log_buf b = {0};
+  bt_json_buf b = {0};
   char a[16], e[16], tz[8], ck[24];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
   bt_perf_tz_format(s->tz_offset, tz);
   bt_perf_summary_checksum(s, checksum_extra, ck);
-  bt_log_buf_printf(&b,
+  bt_json_printf(&b,
                     "{\n  \"schema\": \"btrun.performance.summary/1\",\n  \"window\": \"%s\",\n"
                     "  \"period_start\": \"%s\",\n  \"period_end\": \"%s\",\n"
                     "  \"timezone\": \"%s\",\n  \"generated_at\": ",
                      bt_perf_window_name(s->window), a, e, tz);
   put_str(&b, generated_at ? generated_at : "");
-  bt_log_buf_printf(&b,
+  bt_json_printf(&b,
                     ",\n  \"source_checksum\": \"%s\",\n  \"partial\": %s,\n  \"no_trades\": %s,\n"
                     "  \"trades\": %u,\n  \"wins\": %u,\n  \"losses\": %u,\n  \"breakeven\": %u,\n"
                     "  \"open_trades\": %u,\n  \"win_rate\": ",
                     ck, s->partial ? "true" : "false", s->no_trades ? "true" : "false", s->trades,
                     s->wins, s->losses, s->breakeven, s->open_trades);
   put_num(&b, true, s->win_rate);
-  bt_log_buf_printf(&b,
+  bt_json_printf(&b,
                     ",\n  \"current_streak\": {\"kind\": \"%s\", \"length\": %u},\n"
                     "  \"longest_win_streak\": %u,\n  \"longest_loss_streak\": %u,\n"
                     "  \"avg_win\": ",
                     s->cur_streak_sign > 0 ? "win" : s->cur_streak_sign < 0 ? "loss" : "none",
                     s->cur_streak, s->longest_win_streak, s->longest_loss_streak);
   put_money(&b, s->avg_win);
-  bt_log_buf_printf(&b, ",\n  \"avg_loss\": ");
+  bt_json_printf(&b, ",\n  \"avg_loss\": ");
   put_money(&b, s->avg_loss);
-  bt_log_buf_printf(&b, ",\n  \"payoff_ratio\": ");
+  bt_json_printf(&b, ",\n  \"payoff_ratio\": ");
   put_num(&b, s->has_payoff_ratio, s->payoff_ratio);
-  bt_log_buf_printf(&b, ",\n  \"avg_r_multiple\": ");
+  bt_json_printf(&b, ",\n  \"avg_r_multiple\": ");
   put_num(&b, s->has_avg_r_multiple, s->avg_r_multiple);
-  bt_log_buf_printf(&b, ",\n  \"r_trades\": %u,\n  \"profit_factor\": ", s->r_trades);
+  bt_json_printf(&b, ",\n  \"r_trades\": %u,\n  \"profit_factor\": ", s->r_trades);
   put_num(&b, s->has_profit_factor, s->profit_factor);
   static const char *const money_names[] = {"expectancy",   "gross_profit",   "gross_loss",
                                             "commission",   "realized_pnl",   "unrealized_pnl",
@@ -209,44 +209,44 @@ char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
   const bt_dec money[] = {s->expectancy,   s->gross_profit,   s->gross_loss, s->commission,
                           s->realized_pnl, s->unrealized_pnl, s->total_pnl,  s->max_drawdown};
   for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
-    bt_log_buf_printf(&b, ",\n  \"%s\": ", money_names[i]);
+    bt_json_printf(&b, ",\n  \"%s\": ", money_names[i]);
     put_money(&b, money[i]);
   }
-  bt_log_buf_printf(&b, ",\n  \"days\": [");
+  bt_json_printf(&b, ",\n  \"days\": [");
   for (size_t i = 0; i < s->nseries; i++) {
     const bt_perf_point *p = &s->series[i];
     char d[16];
     bt_perf_day_format(p->day, d);
-    bt_log_buf_printf(&b, "%s\n    {\"date\": \"%s\", \"trades\": %u, \"wins\": %u, \"losses\": %u, \"pnl\": ",
+    bt_json_printf(&b, "%s\n    {\"date\": \"%s\", \"trades\": %u, \"wins\": %u, \"losses\": %u, \"pnl\": ",
                       i ? "," : "", d, p->trades, p->wins, p->losses);
     put_money(&b, p->pnl);
-    bt_log_buf_printf(&b, ", \"equity\": ");
+    bt_json_printf(&b, ", \"equity\": ");
     put_money(&b, p->equity);
-    bt_log_buf_printf(&b, ", \"drawdown\": ");
+    bt_json_printf(&b, ", \"drawdown\": ");
     put_money(&b, p->drawdown);
-    bt_log_buf_printf(&b, ", \"win_rate\": ");
+    bt_json_printf(&b, ", \"win_rate\": ");
     put_num(&b, true, p->win_rate);
-    bt_log_buf_printf(&b, "}");
+    bt_json_printf(&b, "}");
   }
-  bt_log_buf_printf(&b, "%s],\n  \"targets\": [", s->nseries ? "\n  " : "");
+  bt_json_printf(&b, "%s],\n  \"targets\": [", s->nseries ? "\n  " : "");
   for (size_t i = 0; i < s->nchecks; i++) {
     const bt_perf_check *c = &s->checks[i];
-    bt_log_buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
+    bt_json_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
     put_str(&b, c->name);
-    bt_log_buf_printf(&b, ", \"type\": ");
+    bt_json_printf(&b, ", \"type\": ");
     put_str(&b, c->type);
-    bt_log_buf_printf(&b, ", \"op\": \"%s\", \"actual\": %s, \"target\": %s, \"variance\": ", c->op,
+    bt_json_printf(&b, ", \"op\": \"%s\", \"actual\": %s, \"target\": %s, \"variance\": ", c->op,
                       c->actual[0] ? c->actual : "null", c->target[0] ? c->target : "null");
     put_num(&b, c->has_variance, c->variance);
-    bt_log_buf_printf(&b, ", \"status\": \"%s\", \"severity\": ", check_status[c->status]);
+    bt_json_printf(&b, ", \"status\": \"%s\", \"severity\": ", check_status[c->status]);
     put_str(&b, c->severity);
-    bt_log_buf_printf(&b, ", \"window_trades\": %u, \"note\": ", c->window_trades);
+    bt_json_printf(&b, ", \"window_trades\": %u, \"note\": ", c->window_trades);
     put_str(&b, c->note);
-    bt_log_buf_printf(&b, ", \"alert_id\": ");
+    bt_json_printf(&b, ", \"alert_id\": ");
     if (c->alert_id[0]) put_str(&b, c->alert_id);
-    else bt_log_buf_printf(&b, "null");
-    bt_log_buf_printf(&b, "}");
+    else bt_json_printf(&b, "null");
+    bt_json_printf(&b, "}");
   }
-  bt_log_buf_printf(&b, "%s]\n}\n", s->nchecks ? "\n  " : "");
-  return bt_log_buf_take(&b, len);
+  bt_json_printf(&b, "%s]\n}\n", s->nchecks ? "\n  " : "");
+  return bt_json_take(&b, len);
 }

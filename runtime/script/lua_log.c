@@ -20,10 +20,10 @@
 #define SCOPE_MT "bt.log.scope"
 #define DEFAULT_LOGGER "strategy"
 
-#define PUTS(b, lit) bt_log_buf_put((b), (lit), sizeof(lit) - 1)
+#define PUTS(b, lit) bt_json_put((b), (lit), sizeof(lit) - 1)
 
 typedef struct {
-  bt_log_buf buf;
+  bt_json_buf buf;
 } scratch;
 
 static scratch *get_scratch(lua_State *L) {
@@ -44,10 +44,10 @@ static const char *type_marker(int t) {
   }
 }
 
-static void put_marker(bt_log_buf *b, const char *m) { bt_log_buf_json_str(b, m, strlen(m)); }
+static void put_marker(bt_json_buf *b, const char *m) { bt_log_json_str(b, m, strlen(m)); }
 
-static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void **path);
-static size_t render_json_at(lua_State *L, int idx, bt_log_buf *b);
+static void render(lua_State *L, int idx, bt_json_buf *b, int depth, const void **path);
+static size_t render_json_at(lua_State *L, int idx, bt_json_buf *b);
 
 /* Keys sort numbers first (numerically), then strings (bytewise), then the rest
  * (booleans, tables, ...) in traversal order: a record does not depend on table
@@ -87,7 +87,7 @@ static int collect_keys(lua_State *L, int t, int max, int *ord, size_t *skipped)
 }
 
 /* A key as a JSON string, or as raw NUL-terminated text when nul_term. */
-static void put_key_string(lua_State *L, int k, bt_log_buf *b, bool nul_term) {
+static void put_key_string(lua_State *L, int k, bt_json_buf *b, bool nul_term) {
   char tmp[64];
   size_t len;
   const char *s;
@@ -102,10 +102,10 @@ static void put_key_string(lua_State *L, int k, bt_log_buf *b, bool nul_term) {
   default: s = type_marker(lua_type(L, k)), len = strlen(s);
   }
   if (nul_term) {
-    bt_log_buf_put(b, s, len);
-    bt_log_buf_put(b, "", 1);
+    bt_json_put(b, s, len);
+    bt_json_put(b, "", 1);
   } else {
-    bt_log_buf_json_str(b, s, len);
+    bt_log_json_str(b, s, len);
   }
 }
 
@@ -116,7 +116,7 @@ static bool secret_key_at(lua_State *L, int k) {
   return bt_log_secret_key(s, len);
 }
 
-static void render_table(lua_State *L, int t, bt_log_buf *b, int depth, const void **path) {
+static void render_table(lua_State *L, int t, bt_json_buf *b, int depth, const void **path) {
   const void *p = lua_topointer(L, t);
   for (int i = 0; i < depth; i++)
     if (path[i] == p) return put_marker(b, "<cycle>");
@@ -136,10 +136,10 @@ static void render_table(lua_State *L, int t, bt_log_buf *b, int depth, const vo
       seq = false;
   }
   if (seq && count == n) {
-    bt_log_buf_putc(b, '[');
+    bt_json_putc(b, '[');
     lua_Unsigned shown = n < MAX_ITEMS ? n : MAX_ITEMS;
     for (lua_Unsigned i = 1; i <= shown; i++) {
-      if (i > 1) bt_log_buf_putc(b, ',');
+      if (i > 1) bt_json_putc(b, ',');
       lua_rawgeti(L, t, (lua_Integer)i);
       render(L, -1, b, depth + 1, path);
       lua_pop(L, 1);
@@ -147,20 +147,20 @@ static void render_table(lua_State *L, int t, bt_log_buf *b, int depth, const vo
     if (n > shown) {
       char more[48];
       snprintf(more, sizeof more, ",\"<%llu more>\"", (unsigned long long)(n - shown));
-      bt_log_buf_put(b, more, strlen(more));
+      bt_json_put(b, more, strlen(more));
     }
-    bt_log_buf_putc(b, ']');
+    bt_json_putc(b, ']');
     return;
   }
 
   int base = lua_gettop(L), ord[MAX_ITEMS];
   size_t skipped;
   int m = collect_keys(L, t, MAX_ITEMS, ord, &skipped);
-  bt_log_buf_putc(b, '{');
+  bt_json_putc(b, '{');
   for (int i = 0; i < m; i++) {
-    if (i) bt_log_buf_putc(b, ',');
+    if (i) bt_json_putc(b, ',');
     put_key_string(L, ord[i], b, false);
-    bt_log_buf_putc(b, ':');
+    bt_json_putc(b, ':');
     if (secret_key_at(L, ord[i])) {
       PUTS(b, "\"[REDACTED]\"");
       continue;
@@ -171,15 +171,15 @@ static void render_table(lua_State *L, int t, bt_log_buf *b, int depth, const vo
     lua_pop(L, 1);
   }
   if (skipped) {
-    if (m) bt_log_buf_putc(b, ',');
+    if (m) bt_json_putc(b, ',');
     PUTS(b, "\"_truncated\":");
-    bt_log_buf_json_int(b, (int64_t)skipped);
+    bt_json_int(b, (int64_t)skipped);
   }
-  bt_log_buf_putc(b, '}');
+  bt_json_putc(b, '}');
   lua_settop(L, base);
 }
 
-static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void **path) {
+static void render(lua_State *L, int idx, bt_json_buf *b, int depth, const void **path) {
   idx = lua_absindex(L, idx);
   switch (lua_type(L, idx)) {
   case LUA_TNIL: PUTS(b, "null"); break;
@@ -188,13 +188,13 @@ static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void *
     else PUTS(b, "false");
     break;
   case LUA_TNUMBER:
-    if (lua_isinteger(L, idx)) bt_log_buf_json_int(b, lua_tointeger(L, idx));
-    else bt_log_buf_json_dbl(b, lua_tonumber(L, idx));
+    if (lua_isinteger(L, idx)) bt_json_int(b, lua_tointeger(L, idx));
+    else bt_json_dbl(b, lua_tonumber(L, idx));
     break;
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    bt_log_buf_json_str(b, s, len);
+    bt_log_json_str(b, s, len);
     break;
   }
   case LUA_TTABLE: render_table(L, idx, b, depth, path); break;
@@ -202,16 +202,16 @@ static void render(lua_State *L, int idx, bt_log_buf *b, int depth, const void *
   }
 }
 
-size_t bt_lua_log_render_json(lua_State *L, int idx, bt_log_buf *b) {
+size_t bt_lua_log_render_json(lua_State *L, int idx, bt_json_buf *b) {
   return render_json_at(L, idx, b);
 }
 
 /* Render the value at idx as NUL-terminated JSON text in b; returns its offset. */
-static size_t render_json_at(lua_State *L, int idx, bt_log_buf *b) {
+static size_t render_json_at(lua_State *L, int idx, bt_json_buf *b) {
   const void *path[MAX_DEPTH];
   size_t off = b->len;
   render(L, idx, b, 0, path);
-  bt_log_buf_put(b, "", 1);
+  bt_json_put(b, "", 1);
   return off;
 }
 
@@ -219,7 +219,7 @@ static size_t render_json_at(lua_State *L, int idx, bt_log_buf *b) {
  * (which anchors them); tables, odd keys and strings with NULs are rendered into b.
  * Pushes the sorted keys on the stack: the caller restores the top afterwards.
  * With skip_logger, a string `logger` field is left out (it names the logger). */
-static size_t collect_fields(lua_State *L, int t, bt_log_buf *b, bt_field *out, bool skip_logger) {
+static size_t collect_fields(lua_State *L, int t, bt_json_buf *b, bt_field *out, bool skip_logger) {
   enum { NONE = 0, KEY = 1, VAL = 2 };
   size_t koff[MAX_FIELDS + 1], voff[MAX_FIELDS + 1];
   int inbuf[MAX_FIELDS + 1];
@@ -427,7 +427,7 @@ static int l_enabled(lua_State *L) {
 
 static int scratch_gc(lua_State *L) {
   scratch *s = luaL_checkudata(L, 1, SCRATCH_MT);
-  bt_log_buf_free(&s->buf);
+  bt_json_free(&s->buf);
   return 0;
 }
 

@@ -19,6 +19,6 @@ int bt_lua_open_log(lua_State *L);
 /* Render the Lua value at idx as NUL-terminated JSON appended to b, the way log records
  * render values (sorted keys, no metamethods, depth/cycle limits); returns its offset.
  * Used for event payloads too. */
-size_t bt_lua_log_render_json(lua_State *L, int idx, bt_log_buf *b);
+size_t bt_lua_log_render_json(lua_State *L, int idx, bt_json_buf *b);
 
 #endif

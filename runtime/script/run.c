@@ -494,7 +494,7 @@ static void free_run(bt_run *run) {
     bt_lua_set_run(L, NULL);
     if (run->owns_state) bt_lua_close(L);
   }
-  bt_log_buf_free(&run->payload);
+  bt_json_free(&run->payload);
   free((void *)run->info.params_json);
   free((void *)run->info.data_json);
   free((void *)run->info.config_json);

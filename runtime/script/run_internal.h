@@ -56,7 +56,7 @@ typedef struct bt_run {
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   uint64_t bars;
   uint64_t rejections;
-  bt_log_buf payload;          /* reused for SIGNAL/USER event payloads */
+  bt_json_buf payload;          /* reused for SIGNAL/USER event payloads */
   bool in_breach[2];           /* per risk rule: breached now (re-armed when back inside) */
   uint64_t risk_breaches;
   char event_json[256];        /* PORTFOLIO / RISK_BREACH payloads */

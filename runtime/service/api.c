@@ -463,26 +463,26 @@ static void healthz(bt_api *a, bt_http_response *resp) {
 }
 
 static void metrics(bt_api *a, bt_http_response *resp) {
-  bt_log_buf b = {0};
+  bt_json_buf b = {0};
   bt_queue_counts c;
   bt_err err = {0};
   if (bt_queue_counts_get(a->q, NULL, &c, &err)) {
     queue_error(resp, &err);
     return;
   }
-  bt_log_buf_printf(&b, "# HELP btrun_queue_jobs Jobs in the queue by state.\n"
+  bt_json_printf(&b, "# HELP btrun_queue_jobs Jobs in the queue by state.\n"
                         "# TYPE btrun_queue_jobs gauge\n");
   for (int s = 0; s < BT_JOB_NSTATES; s++)
     if (!bt_job_state_final((bt_job_state)s))
-      bt_log_buf_printf(&b, "btrun_queue_jobs{state=\"%s\"} %lld\n",
+      bt_json_printf(&b, "btrun_queue_jobs{state=\"%s\"} %lld\n",
                         bt_job_state_name((bt_job_state)s), (long long)c.by_state[s]);
-  bt_log_buf_printf(&b, "btrun_queue_jobs{state=\"cancel_requested\"} %lld\n",
+  bt_json_printf(&b, "btrun_queue_jobs{state=\"cancel_requested\"} %lld\n",
                     (long long)c.cancel_requested);
-  bt_log_buf_printf(&b, "# HELP btrun_jobs_finished Jobs that ended, by outcome.\n"
+  bt_json_printf(&b, "# HELP btrun_jobs_finished Jobs that ended, by outcome.\n"
                         "# TYPE btrun_jobs_finished gauge\n");
   for (int s = 0; s < BT_JOB_NSTATES; s++)
     if (bt_job_state_final((bt_job_state)s))
-      bt_log_buf_printf(&b, "btrun_jobs_finished{outcome=\"%s\"} %lld\n",
+      bt_json_printf(&b, "btrun_jobs_finished{outcome=\"%s\"} %lld\n",
                         bt_job_state_name((bt_job_state)s), (long long)c.by_state[s]);
   if (a->http) {
     bt_svc_status_render(&a->http->by_status, "btrun_http_requests_total",
@@ -493,7 +493,7 @@ static void metrics(bt_api *a, bt_http_response *resp) {
   bt_svc_hist_render(&a->job_duration, "btrun_job_duration_seconds",
                      "Wall time of jobs run by this server, claim to end.", NULL, &b);
   size_t len;
-  char *text = bt_log_buf_take(&b, &len);
+  char *text = bt_json_take(&b, &len);
   if (!text) {
     bt_http_error(resp, 500, "internal", NULL, "out of memory");
     return;

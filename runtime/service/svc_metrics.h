@@ -25,7 +25,7 @@ void bt_svc_hist_observe(bt_svc_hist *h, uint64_t micros);
  * (labels: an extra label pair such as `outcome="failed"` or NULL; help NULL = only
  * the sample lines, for a second label set of one family). */
 void bt_svc_hist_render(const bt_svc_hist *h, const char *name, const char *help,
-                        const char *labels, bt_log_buf *out);
+                        const char *labels, bt_json_buf *out);
 
 /* Requests counted by status code (100..599). */
 typedef struct bt_svc_status_counts {
@@ -34,6 +34,6 @@ typedef struct bt_svc_status_counts {
 
 void bt_svc_status_count(bt_svc_status_counts *c, int status);
 void bt_svc_status_render(const bt_svc_status_counts *c, const char *name, const char *help,
-                          bt_log_buf *out);
+                          bt_json_buf *out);
 
 #endif

@@ -299,10 +299,10 @@ char *bt_trace_event_data_json(const bt_trace_event *ev) {
     break;
   default:
     if (ev->text && ev->flat_len) {
-      bt_log_buf b = {0};
+      bt_json_buf b = {0};
       size_t off = bt_flat_render_json(ev->text, ev->flat_len, &b);
       char *json = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
-      bt_log_buf_free(&b);
+      bt_json_free(&b);
       return json;
     }
     return strdup(ev->text && *ev->text ? ev->text : "{}");

@@ -193,10 +193,10 @@ static void on_event(void *ud, const bt_event *ev) {
     if (ev->data_flat && ev->data_flat_len <= BT_FLAT_MAX) {
       pay = ev->data_flat, pay_len = ev->data_flat_len, pay_kind = PAY_FLAT;
     } else if (ev->data_flat) { /* longer than bus.h allows: kept, as its JSON text */
-      bt_log_buf b = {0};
+      bt_json_buf b = {0};
       size_t off = bt_flat_render_json(ev->data_flat, ev->data_flat_len, &b);
       text = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
-      bt_log_buf_free(&b);
+      bt_json_free(&b);
     } else if (ev->data_json) {
       size_t n = strnlen(ev->data_json, INLINE_MAX);
       if (n < INLINE_MAX) pay = ev->data_json, pay_len = n, pay_kind = PAY_JSON;

@@ -33,7 +33,7 @@ static void add_bool(flat *f, const char *k, int v) {
 
 /* The flat text must equal the log rendering of the Lua table built by `lua_src`. */
 static void same_as_lua(lua_State *L, const flat *f, const char *lua_src) {
-  bt_log_buf a = {0}, b = {0};
+  bt_json_buf a = {0}, b = {0};
   size_t oa = bt_flat_render_json(f->b, f->n, &a);
   CHECK(oa != (size_t)-1);
   CHECK(luaL_dostring(L, lua_src) == LUA_OK);
@@ -43,8 +43,8 @@ static void same_as_lua(lua_State *L, const flat *f, const char *lua_src) {
     fprintf(stderr, "flat %s\n lua %s\n", a.data + oa, b.data + ob);
     failures++;
   }
-  bt_log_buf_free(&a);
-  bt_log_buf_free(&b);
+  bt_json_free(&a);
+  bt_json_free(&b);
 }
 
 int main(void) {
@@ -110,7 +110,7 @@ int main(void) {
   CHECK(f.n == BT_FLAT_MAX);
 
   /* malformed: truncated key, truncated value, unknown type, key past the end */
-  bt_log_buf b = {0};
+  bt_json_buf b = {0};
   f = (flat){0};
   add_dbl(&f, "x", 1.5);
   CHECK(bt_flat_render_json(f.b, 2, &b) == (size_t)-1);
@@ -121,7 +121,7 @@ int main(void) {
   add_bool(&f, "x", 1);
   f.b[1] = 5; /* key longer than the payload */
   CHECK(bt_flat_render_json(f.b, f.n, &b) == (size_t)-1);
-  bt_log_buf_free(&b);
+  bt_json_free(&b);
 
   lua_close(L);
   return failures ? 1 : 0;

@@ -238,7 +238,7 @@ static void test_escaping(void) {
 
 /* Every double renders as the shortest-looking text that reads back exactly. */
 static void test_doubles(void) {
-  bt_log_buf b = {0};
+  bt_json_buf b = {0};
   const double fixed[] = {0.1, 0.2, 0.3, 101.25, -2.37037, 1e-4, 0.00012, 99.99, 1234567.891,
                           123456789012.5, 0.1 + 0.2, 1e-7, 5e-324, 1.7976931348623157e308, -1.5};
   const char *want[] = {"0.1", "0.2", "0.3", "101.25", "-2.37037", "0.0001", "0.00012", "99.99",
@@ -246,7 +246,7 @@ static void test_doubles(void) {
                         "4.94065645841247e-324", "1.7976931348623157e+308", "-1.5"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
     b.len = 0;
-    bt_log_buf_json_dbl(&b, fixed[i]);
+    bt_json_dbl(&b, fixed[i]);
     if (strcmp(b.data, want[i]) != 0) {
       fprintf(stderr, "  double %.17g: got %s want %s\n", fixed[i], b.data, want[i]);
       failures++;
@@ -265,7 +265,7 @@ static void test_doubles(void) {
     }
     }
     b.len = 0;
-    bt_log_buf_json_dbl(&b, v);
+    bt_json_dbl(&b, v);
     if (!isfinite(v)) {
       CHECK(strcmp(b.data, "null") == 0);
       continue;
@@ -276,7 +276,7 @@ static void test_doubles(void) {
       break;
     }
   }
-  bt_log_buf_free(&b);
+  bt_json_free(&b);
 }
 
 static void test_redaction(void) {
@@ -900,21 +900,21 @@ static void test_no_alloc(void) {
 
 /* The buffer writers other modules render JSON with (perf, event payloads). */
 static void test_buf_writers(void) {
-  bt_log_buf b = {0};
-  bt_log_buf_json_str_raw(&b, "token=abc\n\x01", 11);
-  bt_log_buf_putc(&b, ' ');
-  bt_log_buf_json_str(&b, "token=abc", 9);
-  bt_log_buf_printf(&b, " %d-%s", 42, "x");
+  bt_json_buf b = {0};
+  bt_json_str(&b, "token=abc\n\x01", 11);
+  bt_json_putc(&b, ' ');
+  bt_log_json_str(&b, "token=abc", 9);
+  bt_json_printf(&b, " %d-%s", 42, "x");
   size_t len = 0;
-  char *s = bt_log_buf_take(&b, &len);
+  char *s = bt_json_take(&b, &len);
   CHECK(s && strcmp(s, "\"token=abc\\n\\u0001\" \"token=[REDACTED]\" 42-x") == 0);
   CHECK(s && len == strlen(s));
   free(s);
   CHECK(b.len == 0);
-  s = bt_log_buf_take(&b, &len); /* nothing written: an empty string, not NULL */
+  s = bt_json_take(&b, &len); /* nothing written: an empty string, not NULL */
   CHECK(s && s[0] == '\0' && len == 0);
   free(s);
-  bt_log_buf_free(&b);
+  bt_json_free(&b);
 }
 
 int main(void) {

@@ -33,10 +33,10 @@ static void expected(int i, char *json, size_t n, uint8_t *flat, size_t *flen) {
     CHECK(bt_flat_add(flat, flen, BT_FLAT_STR, "side", 4, s, (size_t)sl));
     CHECK(bt_flat_add(flat, flen, BT_FLAT_DBL, "fast", 4, &x, 8));
     CHECK(bt_flat_add(flat, flen, BT_FLAT_INT, "i", 1, &v, 8));
-    bt_log_buf b = {0};
+    bt_json_buf b = {0};
     size_t off = bt_flat_render_json(flat, *flen, &b);
     snprintf(json, n, "%s", b.data + off);
-    bt_log_buf_free(&b);
+    bt_json_free(&b);
   } else if (kind == 1) {
     snprintf(json, n, "{\"cash\":\"%d.5\",\"position\":\"1.0\"}", i);
   } else {

@@ -3,7 +3,7 @@
  * cJSON is for parsing and for building trees; this is for streaming text fast.
  * On out-of-memory `failed` is set and later writes are ignored; bt_json_take then
  * returns NULL. A zeroed struct is an empty buffer.
- * (Until issue 10 these were bt_json_buf / bt_log_buf_* in log.h.) */
+ * (Until issue 10 these were bt_log_buf and bt_log_buf_* in log.h.) */
 #ifndef BT_JSON_H
 #define BT_JSON_H
 

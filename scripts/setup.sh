@@ -2,6 +2,7 @@
 # setup.sh - install btrun's build dependencies (Debian/Ubuntu) and build it.
 #   scripts/setup.sh              -> build/btrun (RelWithDebInfo)
 #   scripts/setup.sh --sanitize   -> build-asan/btrun (AddressSanitizer + UBSan)
+#   scripts/setup.sh --release    -> build-release/btrun (Release: -O3, still -Werror)
 # Installing is skipped when every package is already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [ "${1:-}" = "--sanitize" ]; then
   build=build-asan
   flags=(-DCMAKE_BUILD_TYPE=Debug -DBT_SANITIZE=ON)
+elif [ "${1:-}" = "--release" ]; then
+  build=build-release
+  flags=(-DCMAKE_BUILD_TYPE=Release)
 fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"

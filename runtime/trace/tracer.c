@@ -429,7 +429,7 @@ int bt_trace_register(bt_app *app, bt_err *err) {
   bt_trace_cfg cfg;
   if (bt_trace_cfg_load(&app->cfg, &cfg, err)) return err->code;
   if (!cfg.enabled) return 0;
-  bt_tracer *t;
+  bt_tracer *t = NULL; /* gcc -O3 cannot see bt_errf never returns 0 */
   if (bt_tracer_new(&t, &cfg, err)) return err->code;
   bt_run_observer obs = bt_tracer_observer(t);
   if (bt_app_add_observer(app, &obs)) {

@@ -14,6 +14,7 @@ return {
   timeout = 600,            -- seconds a run may take before it is stopped
   max_memory = 512 * 1024 * 1024, -- bytes of Lua heap a strategy may use
   skip_bad_rows = false,    -- true: skip and count malformed CSV rows instead of failing
+  trust_strategies = false, -- true: strategies run unsandboxed (docs/sandbox.md)
   progress_every = 1000000, -- bars between backtest_progress log records (0 = off)
   risk = {                  -- limits; crossing one publishes a RISK_BREACH event, logs
                             -- risk_breach and calls the strategy's on_risk (0 = no limit)

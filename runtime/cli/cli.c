@@ -25,6 +25,9 @@ static const char USAGE[] =
     "script with the `bt` module (bt.backtest{...} runs backtests from Lua).\n"
     "Indicators (SMA, EMA, RSI, MACD, ATR, ...): bt.ta, docs/indicators.md; example\n"
     "strategies: strategies/*.lua.\n"
+    "Strategies run sandboxed: no processes, no C modules, no debug, no writes, reads\n"
+    "only below their own directory (docs/sandbox.md); config trust_strategies = true\n"
+    "or BTRUN_TRUST_STRATEGIES=1 trusts local strategies. Scripts are trusted.\n"
     "\n"
     "Run options:\n"
     "  --data [SYM=]PATH      CSV data file (repeatable; symbol from the file name\n"
@@ -239,7 +242,11 @@ static int run_strategy(bt_app *app, lua_State *L, const cli_opts *o) {
 
 static int run_file(bt_app *app, const cli_opts *o) {
   bt_err err = {0};
-  lua_State *L = bt_lua_new_state(app, &err);
+  /* A strategy runs sandboxed from its first line on (unless the config trusts
+   * strategies); a script (it drives bt.backtest, writes files) is trusted. */
+  bool strategy = bt_lua_file_is_strategy(o->file);
+  lua_State *L = strategy ? bt_lua_new_strategy_state(app, o->file, !app->cfg.trust_strategies, &err)
+                          : bt_lua_new_state(app, &err);
   if (!L) {
     report_error(&err);
     return 1;
@@ -269,7 +276,7 @@ static int run_file(bt_app *app, const cli_opts *o) {
 
   int rc = 0;
   script_state = L;
-  if (luaL_loadfile(L, o->file) != LUA_OK) {
+  if (luaL_loadfilex(L, o->file, strategy ? "t" : NULL) != LUA_OK) {
     bt_errf(&err, BT_ELUA, "lua_error", "%s", lua_tostring(L, -1));
     char *exc = bt_log_err_json(&err);
     bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
@@ -283,6 +290,15 @@ static int run_file(bt_app *app, const cli_opts *o) {
       char *exc = bt_log_err_json(&err);
       bt_log("cli", BT_LOG_ERROR, "script_failed", BT_F_STR("file", o->file), BT_F_JSON("exception", exc));
       free(exc);
+      report_error(&err);
+      rc = 1;
+    } else if (lua_istable(L, -1) && !strategy) {
+      /* It ran as a trusted script: running its table as a strategy would skip the
+       * sandbox for its top-level code. */
+      bt_errf_at(&err, BT_EINVAL, "strategy_error", o->file, 0, "",
+                 "%s returned a strategy table but was run as a script: a strategy file "
+                 "returns its table with a line starting with `return` (docs/sandbox.md)",
+                 o->file);
       report_error(&err);
       rc = 1;
     } else if (lua_istable(L, -1)) {

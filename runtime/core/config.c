@@ -11,8 +11,8 @@
 /* Sections owned by other modules; each validates its own keys. */
 static const char *const top_keys[] = {
     "cash", "commission", "slippage_bps", "out_dir", "data_dir", "user_id", "timeout",
-    "max_memory", "skip_bad_rows", "progress_every", "risk", "log", "trace", "analytics", "perf",
-    "service", NULL};
+    "max_memory", "skip_bad_rows", "progress_every", "trust_strategies", "risk", "log",
+    "trace", "analytics", "perf", "service", NULL};
 static const char *const commission_keys[] = {"per_unit", "percent", "minimum", NULL};
 static const char *const risk_keys[] = {"max_drawdown", "max_position_value", NULL};
 
@@ -174,6 +174,7 @@ static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   if (bt_cfg_number(L, t, "", "timeout", &cfg->timeout_s, err)) return err->code;
   if (bt_cfg_integer(L, t, "", "max_memory", &cfg->max_memory, err)) return err->code;
   if (bt_cfg_bool(L, t, "", "skip_bad_rows", &cfg->skip_bad_rows, err)) return err->code;
+  if (bt_cfg_bool(L, t, "", "trust_strategies", &cfg->trust_strategies, err)) return err->code;
   int64_t progress = (int64_t)cfg->progress_every;
   if (bt_cfg_integer(L, t, "", "progress_every", &progress, err)) return err->code;
   cfg->progress_every = (uint64_t)(progress < 0 ? 0 : progress);
@@ -262,6 +263,8 @@ int bt_config_load(bt_config *cfg, const char *path, bool explicit_path, bt_err 
     cfg->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   if (!cfg->data_dir[0]) default_data_dir(cfg->data_dir, sizeof cfg->data_dir);
+  const char *trust = getenv("BTRUN_TRUST_STRATEGIES");
+  if (trust && *trust) cfg->trust_strategies = strcmp(trust, "0") != 0;
   return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "perf_hash.h"
 #include "perf_time.h"
 #include "report.h"
+#include "sandbox.h"
 
 typedef struct rule {
   char name[64];
@@ -200,6 +201,14 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
     t->L = luaL_newstate();
     if (!t->L) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
     luaL_openlibs(t->L);
+    /* Target rules are untrusted code: they read (and require) files beside them only. */
+    char dir[1100], req[2300];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else *slash = '\0';
+    snprintf(req, sizeof req, "%s/?.lua;%s/?/init.lua", dir, dir);
+    if (bt_sandbox_apply(t->L, dir, req, err)) return err->code;
     lua_pushstring(t->L, path); /* config readers name this file in their messages */
     lua_setfield(t->L, LUA_REGISTRYINDEX, "btrun.config_path");
     FILE *f = fopen(path, "rb");
@@ -209,7 +218,7 @@ int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_
       while ((n = fread(buf, 1, sizeof buf, f)) > 0) t->hash = bt_perf_fnv(t->hash, buf, n);
       fclose(f);
     }
-    if (luaL_loadfile(t->L, path) != LUA_OK) {
+    if (luaL_loadfilex(t->L, path, "t") != LUA_OK) {
       bt_errf(err, BT_EINVAL, "config_error", "%s", lua_tostring(t->L, -1));
       return err->code;
     }

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "luabind.h"
 #include "perf_files.h"
 #include "perf_hash.h"
+#include "sandbox.h"
 
 #define MAX_FORMATS 16
 
@@ -39,10 +41,13 @@ int bt_report_open(bt_report **out, const char *formats_dir, bt_err *err) {
   if (formats_dir && *formats_dir) snprintf(r->dirs[r->ndirs++], sizeof r->dirs[0], "%s", formats_dir);
   snprintf(r->dirs[r->ndirs++], sizeof r->dirs[0], "%s/formats", bt_lua_dir());
   /* require "formats.lib" finds the shared helpers */
-  lua_getglobal(r->L, "package");
-  lua_pushfstring(r->L, "%s/?.lua;%s/?.lua", r->dirs[0], bt_lua_dir());
-  lua_setfield(r->L, -2, "path");
-  lua_pop(r->L, 1);
+  /* Formats are untrusted code: data in, text out; they read files beside them only. */
+  char path[2100];
+  snprintf(path, sizeof path, "%s/?.lua;%s/?.lua", r->dirs[0], bt_lua_dir());
+  if (bt_sandbox_apply(r->L, access(r->dirs[0], F_OK) == 0 ? r->dirs[0] : NULL, path, err)) {
+    bt_report_close(r);
+    return err->code;
+  }
   *out = r;
   return 0;
 }
@@ -115,7 +120,7 @@ static int load_format(bt_report *r, const char *name, bt_err *err) {
   lua_State *L = r->L;
   char chunk[1210];
   snprintf(chunk, sizeof chunk, "@%s", path);
-  int rc = luaL_loadbuffer(L, text, len, chunk);
+  int rc = luaL_loadbufferx(L, text, len, chunk, "t");
   uint64_t h = bt_perf_fnv(BT_PERF_FNV_BASIS, text, len);
   free(text);
   if (rc != LUA_OK) {

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "lua_mem.h"
+#include "sandbox.h"
 
 static const char APP_KEY[] = "btrun.app";
 static const char RUN_KEY[] = "btrun.run";
@@ -155,6 +156,52 @@ lua_State *bt_lua_new_state(bt_app *app, bt_err *err) {
   lua_setfield(L, -2, "bt");
   lua_pop(L, 2);
   return L;
+}
+
+lua_State *bt_lua_new_strategy_state(bt_app *app, const char *strategy_path, bool sandbox,
+                                     bt_err *err) {
+  lua_State *L = bt_lua_new_state(app, err);
+  if (!L) return NULL;
+  bt_sandbox_no_exit(L);
+  if (!sandbox) return L;
+  char dir[2048];
+  snprintf(dir, sizeof dir, "%s", strategy_path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = '\0';
+  else *slash = '\0';
+  char path[8400];
+  snprintf(path, sizeof path, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s/?/init.lua", dir, dir,
+           bt_lua_dir(), bt_lua_dir());
+  if (bt_sandbox_apply(L, dir, path, err)) {
+    bt_lua_close(L);
+    return NULL;
+  }
+  /* bt functions that take file paths belong to trusted scripts */
+  lua_getglobal(L, "bt");
+  static const char *const trusted_only[] = {"backtest", "perf", "events", NULL};
+  for (const char *const *k = trusted_only; *k; k++) {
+    lua_pushnil(L);
+    lua_setfield(L, -2, *k);
+  }
+  lua_pop(L, 1);
+  return L;
+}
+
+bool bt_lua_file_is_strategy(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  char line[4096];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "return", 6) != 0) continue;
+    const char *p = line + 6;
+    if (*p != ' ' && *p != '\t' && *p != '{' && *p != '(') continue; /* returned, returns_x */
+    while (*p == ' ' || *p == '\t') p++;
+    found = *p && *p != '\n' && *p != '\r' && strncmp(p, "--", 2) != 0;
+  }
+  fclose(f);
+  return found;
 }
 
 bt_app *bt_lua_app(lua_State *L) {

@@ -8,6 +8,7 @@
 #define BT_LUABIND_H
 
 #include <lua.h>
+#include <stdbool.h>
 
 #include "run.h"
 
@@ -21,6 +22,17 @@ extern const bt_lua_module bt_lua_modules[];  /* terminated by {NULL} */
 /* Create a state with the standard libraries, generational GC, package.path set to
  * btrun's lua/ directory, and the `bt` global (require "bt" also works). */
 lua_State *bt_lua_new_state(bt_app *app, bt_err *err);
+/* A state for a strategy file: bt_lua_new_state, then os.exit disabled (a strategy never
+ * ends the process) and, when sandbox, bt_sandbox_apply: files below the strategy's
+ * directory readable, require along that directory and btrun's lua/, and no bt.backtest,
+ * bt.perf or bt.events (they name files). */
+lua_State *bt_lua_new_strategy_state(bt_app *app, const char *strategy_path, bool sandbox,
+                                     bt_err *err);
+/* Whether the CLI runs `path` as a strategy (sandboxed unless trusted) rather than a
+ * script (trusted): a line of the file starts with `return` and a value, as a strategy
+ * file's last statement `return strategy` does. Decided from the text, before any of it
+ * runs, so a strategy's top-level code never runs trusted. */
+bool bt_lua_file_is_strategy(const char *path);
 bt_app *bt_lua_app(lua_State *L);
 /* The run executing in this state, NULL in a script outside bt.backtest. */
 struct bt_run *bt_lua_run(lua_State *L);

@@ -457,7 +457,7 @@ static void strategy_id_of(const char *path, char *out, size_t n) {
  * stack. A file that does not return a table is not a strategy. */
 static int load_strategy(bt_run *run, bt_err *err) {
   lua_State *L = run->L;
-  if (luaL_loadfile(L, run->spec->strategy_path) != LUA_OK) {
+  if (luaL_loadfilex(L, run->spec->strategy_path, "t") != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     int rc = bt_errf_at(err, BT_ELUA, "lua_error", run->spec->strategy_path, 0, "", "%s",
                         msg ? msg : "cannot load");
@@ -646,7 +646,8 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
 int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err) {
   bt_run run = {0};
   memset(res, 0, sizeof *res);
-  run.L = bt_lua_new_state(app, err);
+  run.L = bt_lua_new_strategy_state(app, spec->strategy_path,
+                                    spec->sandbox || !app->cfg.trust_strategies, err);
   if (!run.L) return err->code;
   run.owns_state = true;
   return execute(app, &run, spec, res, err);

@@ -79,6 +79,8 @@ typedef struct bt_run_spec {
   const char *out_dir;          /* NULL = <config out_dir>/<run_id> */
   const char *correlation_id;   /* NULL = app's, else generated */
   bool write_files;             /* result.json, trades.jsonl, equity.csv */
+  bool sandbox;                 /* sandbox the strategy file even when the config trusts
+                                 * strategies (service mode sets it) */
 } bt_run_spec;
 
 typedef struct bt_run_result {

@@ -2,6 +2,8 @@
 # The run command's options and exit codes: --help/--version, --param, --cash, --out,
 # --correlation-id, usage errors, and determinism of the run files.
 source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
+# The test strategies write what they see to files (or dofile a shipped one): trusted.
+export BTRUN_TRUST_STRATEGIES=1
 WALK="$FIX/walk-300.csv"  # generated: scripts/gen_bars.lua --bars 300 --seed 7 --start 2014-01-02 --price 40
 
 # --help / --version / no arguments

@@ -3,6 +3,8 @@
 # header), several --data files merged in time order, bad CSV (file:line:field, exit 1,
 # status failed, no complete-looking files), --skip-bad-rows, header-only data.
 source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
+# The test strategies write what they see to files (or dofile a shipped one): trusted.
+export BTRUN_TRUST_STRATEGIES=1
 
 # 1. Every file in $MARKET_DATA (data/market: copies of the real OHLCV files
 #    described in its README) loads as written.

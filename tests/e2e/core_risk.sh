@@ -3,6 +3,8 @@
 # bar, logs risk_breach, calls on_risk(ctx, info) and counts it in result.json; orders
 # placed in on_risk are caused by the breach; every fill is followed by a PORTFOLIO event.
 source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
+# The test strategy dofile()s strategies/sma_cross.lua, outside its directory: trusted.
+export BTRUN_TRUST_STRATEGIES=1
 
 cat >"$T/risk.lua" <<'LUA'
 return { risk = { max_position_value = 9000 } }

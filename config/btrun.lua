@@ -53,6 +53,19 @@ return {
   --   shutdown_timeout_ms = 2000,
   -- },
 
+  -- Service mode, `btrun serve` (docs/service.md)
+  -- service = {
+  --   listen = "127.0.0.1:8080",  -- a non-loopback address needs api_keys
+  --   workers = 0,              -- backtests at once (0 = CPU cores)
+  --   http_threads = 0,         -- HTTP thread pool (0 = CPU cores)
+  --   max_body = 65536,         -- bytes per request body (413 above)
+  --   max_queued_per_user = 1000, -- queued jobs per user (429 above)
+  --   connection_timeout = 10,  -- seconds before an idle or trickling connection is cut
+  --   strategy_dirs = { "strategies" },
+  --   datasets = { orcl = "data/market/orcl-1995-2014.txt" },  -- default: bundled data
+  --   api_keys = { { user_id = "u1", sha256 = "<sha256 hex of the token>" } },
+  -- },
+
   -- Performance summaries and alerts (docs/performance.md; targets in config/targets.lua)
   -- perf = {
   --   trades = "logs/trades",

@@ -11,6 +11,8 @@
 
 #include "job_spec.h"
 #include "log.h"
+#include "store.h"
+#include "trace_cli.h"
 
 #define KEY_MAX 128 /* Idempotency-Key, user_id */
 
@@ -414,6 +416,57 @@ out:
   bt_job_clear(&j);
 }
 
+/* The traced events of the job's run as JSON lines (at most ?limit=, default 10,000):
+ * read from the event store the job processes write, while it runs or after. */
+static void get_events(bt_api *a, bt_http_request *req, const char *id, bt_http_response *resp,
+                       const auth *au) {
+  bt_job j = {0};
+  bt_store *st = NULL;
+  bt_err err = {0};
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = NULL;
+  if (!load_job(a, id, au, &j, resp)) goto out;
+  long limit = 10000;
+  const char *lim = bt_http_query(req, "limit");
+  if (lim) {
+    char *end;
+    limit = strtol(lim, &end, 10);
+    if (!*lim || *end || limit < 1 || limit > 1000000) {
+      bt_http_error(resp, 400, "invalid_request", "limit", "limit: want an integer 1..1000000");
+      goto out;
+    }
+  }
+  if (!a->events_store || j.state == BT_JOB_QUEUED ||
+      bt_store_open_readonly(&st, a->events_store, &err)) {
+    bt_http_error(resp, 404, "not_found", NULL, "backtest %s has no traced events (it is %s%s)",
+                  id, bt_job_state_name(j.state), a->events_store ? "" : "; tracing is off");
+    goto out;
+  }
+  if (!(mem = open_memstream(&text, &len))) {
+    bt_http_error(resp, 500, "internal", NULL, "out of memory");
+    goto out;
+  }
+  int rc = bt_events_write_jsonl(st, j.run_id, (uint64_t)limit, mem, &err);
+  fclose(mem);
+  if (rc) {
+    bt_http_error(resp, strcmp(err.type, "not_found") == 0 ? 404 : 503,
+                  strcmp(err.type, "not_found") == 0 ? "not_found" : "store_unavailable", NULL,
+                  "backtest %s: no traced events (%s)", id, err.type);
+    goto out;
+  }
+  resp->status = 200;
+  resp->body = text;
+  resp->len = len;
+  resp->content_type = "application/x-ndjson";
+  text = NULL;
+out:
+  free(text);
+  if (st) bt_store_close(st);
+  bt_err_clear(&err);
+  bt_job_clear(&j);
+}
+
 /* ---- catalog, health, metrics ------------------------------------------------------ */
 
 static void list_strategies(bt_api *a, bt_http_response *resp) {
@@ -554,6 +607,10 @@ void bt_api_handle(void *ud, bt_http_request *req, bt_http_response *resp) {
     if (strcmp(sub, "cancel") == 0) {
       if (!post) return bad_method(resp, "POST");
       return cancel_backtest(a, id, resp, &au);
+    }
+    if (strcmp(sub, "events") == 0) {
+      if (!get) return bad_method(resp, "GET, HEAD");
+      return get_events(a, req, id, resp, &au);
     }
     for (const artifact *art = ARTIFACTS; art->name; art++)
       if (strcmp(sub, art->name) == 0) {

@@ -17,6 +17,7 @@ typedef struct bt_api {
   const bt_svc_config *cfg;
   bt_queue *q;
   const char *out_dir;          /* where job run directories are: <out_dir>/<run_id> */
+  const char *events_store;     /* the event store jobs write (trace.store), NULL = off */
   const bt_http_stats *http;    /* set once the server is up, for /metrics */
   bt_svc_hist job_duration;     /* observed by the supervisor's completion hook */
 } bt_api;

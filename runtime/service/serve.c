@@ -13,6 +13,7 @@
 #include "pg_conn.h"
 #include "pg_queue.h"
 #include "svc_config.h"
+#include "tracer.h"
 
 static const char USAGE[] =
     "usage: btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR]\n"
@@ -127,6 +128,13 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   bt_svc_config sc;
   bt_err err = {0};
   if (bt_svc_config_read(&app->cfg, &sc, &err)) return fail(&err);
+  /* The event store the app's tracer writes was fixed when the app was set up (before
+   * --data-dir applies), so it is read from the config as it was then. */
+  bt_trace_cfg tc;
+  if (bt_trace_cfg_load(&app->cfg, &tc, &err)) {
+    rc = fail(&err);
+    goto out;
+  }
   if ((rc = apply(app, &o, &sc))) goto out;
   bool loopback;
   if (bt_http_parse_listen(sc.listen, &loopback, &err)) {
@@ -156,7 +164,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   }
   char runs[1024];
   snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);
-  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs};
+  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs, .events_store = tc.enabled ? tc.store : NULL};
   bt_http_opts ho = {.threads = sc.http_threads, .max_body = (size_t)sc.max_body,
                      .timeout_s = (unsigned)sc.connection_timeout_s};
   snprintf(ho.listen, sizeof ho.listen, "%s", sc.listen);

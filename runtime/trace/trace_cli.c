@@ -159,6 +159,35 @@ static int find_run(bt_store *s, const char *id, bt_store_run *run, symbols *sy)
   return 0;
 }
 
+int bt_events_write_jsonl(bt_store *s, const char *run_id, uint64_t limit, FILE *out,
+                          bt_err *err) {
+  bt_store_run run;
+  if (bt_store_find_run(s, run_id, &run, err)) return err->code;
+  symbols sy = {run.data ? cJSON_Parse(run.data) : NULL};
+  bt_store_filter q = {0};
+  q.run_no = run.run_no;
+  bt_store_iter *it;
+  int rc = bt_store_query(s, &q, &it, err);
+  if (!rc) {
+    bt_trace_event e;
+    uint64_t n = 0;
+    int r = 0;
+    while ((limit == 0 || n < limit) && (r = bt_store_iter_next(it, &e, err)) == 1) {
+      n++;
+      cJSON *j = event_json(&run, &sy, &e);
+      char *line = cJSON_PrintUnformatted(j);
+      if (line) fprintf(out, "%s\n", line);
+      free(line);
+      cJSON_Delete(j);
+    }
+    if (r < 0) rc = err->code;
+    bt_store_iter_free(it);
+  }
+  cJSON_Delete(sy.arr);
+  bt_store_run_clear(&run);
+  return rc;
+}
+
 static void csv_field(const char *s) {
   if (!strpbrk(s, ",\"\n\r")) {
     fputs(s, stdout);

@@ -2,10 +2,19 @@
 #ifndef BT_TRACE_CLI_H
 #define BT_TRACE_CLI_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 #include "run.h"
+#include "store.h"
 
 int bt_events_cli(bt_app *app, int argc, char **argv); /* btrun events list|prune */
 int bt_trace_cli(bt_app *app, int argc, char **argv);  /* btrun trace lineage|latency */
 int bt_runs_cli(bt_app *app, int argc, char **argv);   /* btrun runs list|show */
+
+/* The events of one run as JSON lines, the `btrun events list --format jsonl` form, at
+ * most limit (0 = all). bt_store_find_run's error when the store has no such run. */
+int bt_events_write_jsonl(bt_store *s, const char *run_id, uint64_t limit, FILE *out,
+                          bt_err *err);
 
 #endif

@@ -324,6 +324,16 @@ static const char *take_config(int *argc, char **argv) {
   return NULL;
 }
 
+/* A run stuck in a C function after its limit cannot be stopped from inside the
+ * process: end it, as SIGKILL would, but saying why. Its run directory holds no
+ * result.json (failed, docs/outputs.md) and the store shows the run incomplete. */
+static void on_stuck(bt_app *app, const char *msg) {
+  (void)app;
+  bt_log("run", BT_LOG_ERROR, "run_stuck", BT_F_STR("message", msg));
+  fprintf(stderr, "btrun: %s; exiting\n", msg);
+  _exit(1);
+}
+
 static int init_app(bt_app *app, const char *config) {
   bt_err err = {0};
   const char *path = config ? config : getenv("BTRUN_CONFIG");
@@ -339,6 +349,7 @@ static int init_app(bt_app *app, const char *config) {
     bt_app_close(app);
     return 1;
   }
+  app->on_stuck = on_stuck;
   return 0;
 }
 

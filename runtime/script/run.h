@@ -60,7 +60,14 @@ typedef struct bt_app {
   const char *benchmark;        /* --benchmark SYM=PATH: a series report.html compares with */
   bt_run_observer observers[8];
   int nobservers;
+  /* Called on the watchdog thread when a run told to stop (time limit, SIGINT) has not
+   * returned to Lua within BT_RUN_STUCK_GRACE_S: it is stuck in a C function (e.g. a
+   * catastrophic string.find) that no hook can interrupt. app/ ends the process there;
+   * NULL: keep waiting. */
+  void (*on_stuck)(struct bt_app *app, const char *msg);
 } bt_app;
+
+#define BT_RUN_STUCK_GRACE_S 3
 
 int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err);
 int bt_app_add_observer(bt_app *app, const bt_run_observer *obs);

@@ -68,6 +68,10 @@ typedef struct bt_run {
   pthread_cond_t wd_cv;
   bool finished;
   atomic_int stop;             /* 0, or STOP_TIMEOUT / STOP_INTERRUPT */
+  /* coroutines being resumed (innermost last), so that the watchdog hooks them too: a
+   * coroutine has its own hook, and one spinning never returns to the hooked thread */
+  lua_State *co_active[256];
+  int nco;
 } bt_run;
 
 enum { BT_STOP_TIMEOUT = 1, BT_STOP_INTERRUPT = 2 };

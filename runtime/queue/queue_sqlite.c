@@ -81,6 +81,7 @@ enum {
   S_COUNTS_USER,
   S_HISTORY,
   S_CANCEL_REQUESTED,
+  S_ANY_QUEUED,
   S_N
 };
 
@@ -128,6 +129,7 @@ static const char *const SQL[S_N] = {
                   " WHERE j.run_id = ?1 ORDER BY h.rowid",
     [S_CANCEL_REQUESTED] = "SELECT run_id FROM jobs WHERE state = 'running'"
                            " AND worker_id = ?1 AND cancel_requested = 1",
+    [S_ANY_QUEUED] = "SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1",
 };
 
 typedef struct sq_queue {
@@ -327,6 +329,14 @@ static int sq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_
   *got = false;
   int64_t now = bt_wall_ms();
   pthread_mutex_lock(&q->mu);
+  /* Idle workers poll: a read finds "nothing queued" without taking the write lock. */
+  sqlite3_stmt *any = stmt(q, S_ANY_QUEUED);
+  int arc = sqlite3_step(any);
+  sqlite3_reset(any);
+  if (arc == SQLITE_DONE) {
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+  }
   int rc = begin(q, err);
   if (!rc) {
     sqlite3_stmt *s = stmt(q, S_CLAIM);

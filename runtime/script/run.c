@@ -22,6 +22,8 @@
 
 volatile sig_atomic_t bt_interrupted;
 
+void bt_run_interrupt(void) { bt_interrupted = 1; }
+
 void bt_uuid(char out[40]) {
   uuid_t u;
   uuid_generate_random(u);
@@ -429,6 +431,11 @@ static int loop(bt_run *run, bt_err *err) {
                                      bt_ledger_exposed(run->ledger));
     if (has_risk && check_risk(run, dd, err)) return err->code;
     if (run->equity_f) run_equity_sample(run, bar.time, equity, dd);
+    if (run->spec->on_progress && run->bars % BT_RUN_PROGRESS_BARS == 0) {
+      double done = 0;
+      for (int i = 0; i < run->nfeeds; i++) done += bt_feed_progress(run->feeds[i]);
+      run->spec->on_progress(run->spec->progress_ud, run->bars, done / run->nfeeds);
+    }
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
       char when[32];
@@ -560,7 +567,9 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
   run->ref_on_start = run->ref_on_bar = run->ref_on_fill = run->ref_on_finish =
       run->ref_on_reject = run->ref_on_risk = LUA_NOREF;
-  bt_uuid(run->info.run_id);
+  if (spec->run_id && *spec->run_id)
+    snprintf(run->info.run_id, sizeof run->info.run_id, "%s", spec->run_id);
+  else bt_uuid(run->info.run_id);
   const char *cid = spec->correlation_id && *spec->correlation_id ? spec->correlation_id
                     : app->correlation_id[0]                     ? app->correlation_id
                                                                  : NULL;

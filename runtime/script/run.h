@@ -85,10 +85,17 @@ typedef struct bt_run_spec {
   bt_dec cash;                  /* overrides config when has_cash */
   const char *out_dir;          /* NULL = <config out_dir>/<run_id> */
   const char *correlation_id;   /* NULL = app's, else generated */
+  const char *run_id;           /* NULL = generate (a queued job brings its own) */
   bool write_files;             /* result.json, trades.jsonl, equity.csv */
   bool sandbox;                 /* sandbox the strategy file even when the config trusts
                                  * strategies (service mode sets it) */
+  /* Called every BT_RUN_PROGRESS_BARS bars with the bars done and the fraction of the
+   * data read (0..1); NULL = none. It runs on the backtest's thread: keep it cheap. */
+  void (*on_progress)(void *ud, uint64_t bars, double fraction);
+  void *progress_ud;
 } bt_run_spec;
+
+#define BT_RUN_PROGRESS_BARS 1024
 
 typedef struct bt_run_result {
   char run_id[40];
@@ -109,6 +116,10 @@ int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_
  * script's bt.backtest{strategy = {...}} runs. */
 int bt_run_execute_in(bt_app *app, struct lua_State *L, const bt_run_spec *spec,
                       bt_run_result *res, bt_err *err);
+
+/* Stop every run of this process at its next Lua instruction, as SIGINT/SIGTERM do
+ * (the run fails with type "interrupted"). Async-signal-safe: for signal handlers. */
+void bt_run_interrupt(void);
 
 /* Generate a random UUID v4 string (36 chars + NUL). */
 void bt_uuid(char out[40]);

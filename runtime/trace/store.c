@@ -222,8 +222,27 @@ void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
 
 /* ---- runs ---------------------------------------------------------------------- */
 
-int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
-                       uint64_t clock_origin, int64_t *run_no, bt_err *err) {
+/* Deletes the rows of run_id (an earlier attempt of a job run again); its segment file
+ * stays and the new attempt appends after it (its process may not be quite gone). */
+static int drop_attempt(bt_store *s, const char *run_id, bt_err *err) {
+  static const char *const del[] = {
+      "DELETE FROM chunks WHERE run IN (SELECT run_no FROM runs WHERE run_id = ?)",
+      "DELETE FROM links WHERE run IN (SELECT run_no FROM runs WHERE run_id = ?)",
+      "DELETE FROM latency WHERE run IN (SELECT run_no FROM runs WHERE run_id = ?)",
+      "DELETE FROM runs WHERE run_id = ?"};
+  for (size_t d = 0; d < 4; d++) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, del[d], -1, &st, NULL)) return db_err(s, err, "replace run");
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "replace run");
+    sqlite3_finalize(st);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int insert_run(bt_store *s, const bt_run_info *info, const char *trace_config_json,
+                      uint64_t clock_origin, int64_t *run_no, bt_err *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db,
                          "INSERT INTO runs(run_id, correlation_id, created_at, strategy,"
@@ -251,6 +270,16 @@ int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_c
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "insert run");
   sqlite3_finalize(st);
   if (!rc) *run_no = sqlite3_last_insert_rowid(s->db);
+  return rc;
+}
+
+int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
+                       uint64_t clock_origin, int64_t *run_no, bt_err *err) {
+  bool own_tx = sqlite3_get_autocommit(s->db) != 0;
+  int rc = own_tx ? exec(s, "BEGIN IMMEDIATE", err) : 0;
+  if (!rc) rc = drop_attempt(s, info->run_id, err);
+  if (!rc) rc = insert_run(s, info, trace_config_json, clock_origin, run_no, err);
+  if (own_tx) rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
   return rc;
 }
 

@@ -66,7 +66,9 @@ void bt_store_close(bt_store *s);
 const char *bt_store_path(const bt_store *s);
 
 /* ---- runs ---- */
-/* Insert the runs row (status "running") and commit it at once. */
+/* Insert the runs row (status "running") and commit it at once. A run_id already in the
+ * store is an earlier attempt of the same run (a queued job run again after its worker
+ * died): its rows are replaced, so a run_id names one run. */
 int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
                        uint64_t clock_origin, int64_t *run_no, bt_err *err);
 

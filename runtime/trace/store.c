@@ -232,9 +232,9 @@ static int drop_attempt(bt_store *s, const char *run_id, bt_err *err) {
       "DELETE FROM runs WHERE run_id = ?"};
   for (size_t d = 0; d < 4; d++) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, del[d], -1, &st, NULL)) return db_err(s, err, "replace run");
+    if (sqlite3_prepare_v2(s->db, del[d], -1, &st, NULL)) return store_db_err(s, err, "replace run");
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, err, "replace run");
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "replace run");
     sqlite3_finalize(st);
     if (rc) return rc;
   }
@@ -276,10 +276,10 @@ static int insert_run(bt_store *s, const bt_run_info *info, const char *trace_co
 int bt_store_run_begin(bt_store *s, const bt_run_info *info, const char *trace_config_json,
                        uint64_t clock_origin, int64_t *run_no, bt_err *err) {
   bool own_tx = sqlite3_get_autocommit(s->db) != 0;
-  int rc = own_tx ? exec(s, "BEGIN IMMEDIATE", err) : 0;
+  int rc = own_tx ? store_exec(s, "BEGIN IMMEDIATE", err) : 0;
   if (!rc) rc = drop_attempt(s, info->run_id, err);
   if (!rc) rc = insert_run(s, info, trace_config_json, clock_origin, run_no, err);
-  if (own_tx) rc = rc ? (exec(s, "ROLLBACK", NULL), rc) : exec(s, "COMMIT", err);
+  if (own_tx) rc = rc ? (store_exec(s, "ROLLBACK", NULL), rc) : store_exec(s, "COMMIT", err);
   return rc;
 }
 

@@ -40,7 +40,7 @@ int bt_job_execute(void *ud, const bt_job_exec *x, bt_job_outcome *out) {
                       .params = params, .nparams = x->spec->nparams,
                       .has_cash = x->spec->has_cash, .cash = x->spec->cash,
                       .out_dir = x->out_dir, .correlation_id = j->correlation_id, .run_id = j->run_id,
-                      .write_files = true, .on_progress = x->on_progress,
+                      .write_files = true, .sandbox = true, .on_progress = x->on_progress,
                       .progress_ud = x->progress_ud};
   bt_run_result res;
   bt_err err = {0};

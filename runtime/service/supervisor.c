@@ -173,7 +173,7 @@ static void child_main(sup *s, slot *sl, int wfd, const bt_job_exec *x) {
   free(out.result_json);
   free(out.error_json);
   /* Observers flush (analytics spool, event store) after the outcome is on its way. */
-  if (!s->o.run && s->o.app) bt_app_close(s->o.app);
+  if (s->o.app) bt_app_close(s->o.app);
   _exit(0);
 }
 
@@ -499,6 +499,8 @@ static void defaults(bt_supervisor_opts *o) {
 
 int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor_stats *stats,
                       bt_err *err) {
+  if (!opts->run && !opts->app)
+    return bt_errf(err, BT_EINVAL, "worker_error", "supervisor: no app to run jobs with");
   sup s = {.q = q, .o = *opts, .pid = getpid()};
   defaults(&s.o);
   if (s.o.worker_id && *s.o.worker_id) snprintf(s.worker_id, sizeof s.worker_id, "%s", s.o.worker_id);

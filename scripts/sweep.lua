@@ -1,5 +1,7 @@
--- sweep.lua: run strategies/sma_cross.lua over a grid of parameters and print a
--- table ranked by Sharpe ratio. Each run is a full backtest with its own run directory.
+-- sweep.lua: run strategies/sma_cross.lua over a grid of parameters, print a table
+-- ranked by Sharpe ratio and write compare.html (the runs' figures side by side and their
+-- equity curves overlaid, as `btrun runs compare --html`). Each run is a full backtest
+-- with its own run directory and report.html.
 --
 --   btrun scripts/sweep.lua --data ../shared/data/nvda-1999-2014.txt
 --   btrun scripts/sweep.lua --data ORCL=orcl.csv --param fast=5,10,20 --param slow=30,50
@@ -48,5 +50,12 @@ for _, r in ipairs(results) do
     fmt(r.total_return and r.total_return * 100, "%.2f%%"), fmt(r.sharpe, "%.3f"),
     fmt(r.max_drawdown and r.max_drawdown * 100, "%.2f%%"),
     fmt(r.win_rate and r.win_rate * 100, "%.1f%%"), r.status .. (r.error and (": " .. r.error) or "")))
+end
+local dirs = {}
+for _, r in ipairs(results) do
+  if r.status == "completed" then dirs[#dirs + 1] = r.out_dir end
+end
+if #dirs > 0 then
+  print("comparison: " .. bt.perf.compare_html { dirs = dirs, out = base_out .. "/compare.html" })
 end
 print(string.format("%d runs in %s", #results, base_out))

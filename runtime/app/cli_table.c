@@ -2,7 +2,12 @@
 #include "analytics.h"
 #include "perf.h"
 #include "serve.h"
+#include "run_compare.h"
 #include "trace_cli.h"
+
+static int runs_cli(bt_app *app, int argc, char **argv) {
+  return bt_runs_cli(app, argc, argv, bt_run_compare_html);
+}
 
 /* One line per subcommand; modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
@@ -11,6 +16,6 @@ const bt_cli_command bt_cli_commands[] = {
     {"events", bt_events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
     {"trace", bt_trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
     {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
-    {"runs", bt_runs_cli, "traced runs: list, show metadata and metrics"},
+    {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare"},
     {NULL, NULL, NULL},
 };

@@ -6,6 +6,7 @@
 #include "luabind.h"
 #include "perf.h"
 #include "perf_time.h"
+#include "run_compare.h"
 
 static const char *opt_string(lua_State *L, int idx, const char *key) {
   lua_getfield(L, idx, key);
@@ -90,8 +91,36 @@ static int l_summary(lua_State *L) {
   return 1;
 }
 
+/* bt.perf.compare_html{dirs = {run_dir, ...}, out = "page.html"}: the page of
+ * `btrun runs compare --html` for the given run directories (scripts/sweep.lua). */
+static int l_compare_html(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "out");
+  const char *out = lua_tostring(L, -1);
+  if (!out) return luaL_error(L, "bt.perf.compare_html: out: expected a file name");
+  lua_getfield(L, 1, "dirs");
+  if (!lua_istable(L, -1)) return luaL_error(L, "bt.perf.compare_html: dirs: expected a list of run directories");
+  int n = (int)luaL_len(L, -1);
+  if (n < 1 || n > 256) return luaL_error(L, "bt.perf.compare_html: dirs: 1 to 256 run directories");
+  const char *dirs[256];
+  luaL_checkstack(L, n + 4, "bt.perf.compare_html");
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, -1 - i, i + 1); /* stays on the stack: keeps the string alive */
+    if (!(dirs[i] = lua_tostring(L, -1)))
+      return luaL_error(L, "bt.perf.compare_html: dirs[%d]: expected a string", i + 1);
+  }
+  bt_err err = {0};
+  if (bt_run_compare_html(bt_lua_app(L), dirs, n, out, &err)) {
+    lua_pushfstring(L, "bt.perf.compare_html: %s", err.msg);
+    bt_err_clear(&err);
+    return lua_error(L);
+  }
+  lua_pushstring(L, out);
+  return 1;
+}
+
 int bt_lua_open_perf(lua_State *L) {
-  static const luaL_Reg fns[] = {{"summary", l_summary}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"summary", l_summary}, {"compare_html", l_compare_html}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

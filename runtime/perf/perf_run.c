@@ -17,11 +17,8 @@
 #include "perf_files.h"
 #include "perf_time.h"
 #include "run_collect.h"
+#include "run_series.h"
 
-/* Daily rows handed to the format: beyond this, every k-th row plus each month's last
- * (so monthly and yearly returns stay exact); the charts are drawn from at most a few
- * points per pixel whatever the count. */
-#define SERIES_CAP 100000
 #define TRADE_HEAD 25        /* first and last closed trades listed in the report table */
 #define TRADE_TAIL 25
 #define RETURNS_CAP 20000    /* closed trades' returns in the histogram (every k-th beyond) */
@@ -40,146 +37,9 @@ typedef struct run_report {
   run_state *runs;         /* runs between on_start and on_end */
 } run_report;
 
-static int find_col(const char *hdr, size_t n, const char *name) {
-  int col = 0;
-  size_t nl = strlen(name);
-  for (size_t i = 0; i <= n;) {
-    size_t j = i;
-    while (j < n && hdr[j] != ',') j++;
-    size_t l = j - i;
-    if (l && hdr[i + l - 1] == '\r') l--;
-    if (l == nl && memcmp(hdr + i, name, nl) == 0) return col;
-    col++;
-    i = j + 1;
-  }
-  return -1;
-}
-
-typedef struct row {
-  const char *f[8];
-  size_t n[8];
-  bt_dec equity;
-  int64_t time;
-} row;
-
-static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, row *r) {
-  int col = 0;
-  size_t i = 0;
-  while (col < 8) {
-    size_t j = i;
-    while (j < len && p[j] != ',') j++;
-    size_t l = j - i;
-    if (l && p[i + l - 1] == '\r') l--;
-    r->f[col] = p + i, r->n[col] = l;
-    col++;
-    if (j >= len) break;
-    i = j + 1;
-  }
-  if (tcol >= col || ecol >= col || dcol >= col) return false;
-  return bt_perf_time_parse(r->f[tcol], (long)r->n[tcol], &r->time) &&
-         bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
-}
-
-static int64_t day_of(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
-
-/* year*12+month of a day number (civil calendar, Howard Hinnant's days_from_civil inverse) */
-static int64_t month_of(int64_t day) {
-  int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
-  return y * 12 + m - 1;
-}
-
-/* A growth-index series by day, looked up for ascending days (cursor kept by caller). */
-typedef struct index_series {
-  const bt_rc_point *pts;
-  size_t n, at;
-} index_series;
-
-static void put_index(bt_json_buf *b, index_series *s, int64_t day) {
-  if (!s->pts) {
-    bt_json_printf(b, ",null");
-    return;
-  }
-  while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
-  bt_json_putc(b, ',');
-  bt_json_dbl(b, s->at ? s->pts[s->at - 1].value : 1.0);
-}
-
-static void emit_row(bt_json_buf *b, const row *r, int ecol, int dcol, index_series *bench,
-                     index_series *extra, bool *first) {
-  bt_json_printf(b, "%s[%lld,%.*s,%.*s", *first ? "" : ",", (long long)r->time, (int)r->n[ecol],
-                    r->f[ecol], (int)r->n[dcol], r->f[dcol]);
-  put_index(b, bench, day_of(r->time));
-  put_index(b, extra, day_of(r->time));
-  bt_json_putc(b, ']');
-  *first = false;
-}
-
-/* equity.csv -> "series":{"rows":N,"stride":K,"points":[[time,equity,drawdown,bench,extra],...]}:
- * every row (time in epoch seconds, equity and drawdown as numbers, the benchmarks' growth
- * index or null), or beyond SERIES_CAP rows every K-th row plus the last of each month. */
-static int series_json(const char *path, bt_json_buf *b, index_series *bench, index_series *extra,
-                       bt_err *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
-    if (fd >= 0) close(fd);
-    bt_json_printf(b, "{\"rows\":0,\"stride\":1,\"points\":[]}");
-    return 0;
-  }
-  size_t size = (size_t)st.st_size;
-  const char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  close(fd);
-  if (m == MAP_FAILED) return bt_errf(err, BT_EIO, "io_error", "%s: mmap failed", path);
-  const char *e = m + size, *hdr_end = memchr(m, '\n', size);
-  const char *body = hdr_end ? hdr_end + 1 : e;
-  size_t hl = (size_t)((hdr_end ? hdr_end : e) - m);
-  int tcol = find_col(m, hl, "time"), ecol = find_col(m, hl, "equity"), dcol = find_col(m, hl, "drawdown");
-  if (tcol < 0 || ecol < 0 || dcol < 0 || tcol > 7 || ecol > 7 || dcol > 7) {
-    munmap((void *)m, size);
-    return bt_errf(err, BT_EINVAL, "csv_error", "%s: header needs time, equity and drawdown", path);
-  }
-  /* Stride from the first rows' length: one pass over a file that can hold tens of
-   * millions of rows; a skewed estimate only changes the row count by that factor. */
-  size_t sample = 0;
-  uint64_t sampled = 0;
-  for (const char *p = body; p < e && sampled < 256; sampled++) {
-    const char *nl = memchr(p, '\n', (size_t)(e - p));
-    p = nl ? nl + 1 : e;
-    sample = (size_t)(p - body);
-  }
-  uint64_t est = sampled ? (uint64_t)((double)(e - body) / ((double)sample / (double)sampled)) : 0;
-  uint64_t stride = est > SERIES_CAP ? est / SERIES_CAP + 1 : 1;
-  bt_json_printf(b, "{\"stride\":%llu,\"points\":[", (unsigned long long)stride);
-  bool first = true, have = false;
-  uint64_t k = 0, line = 1;
-  row prev, cur;
-  for (const char *p = body; p < e; line++) {
-    const char *nl = memchr(p, '\n', (size_t)(e - p));
-    size_t len = (size_t)((nl ? nl : e) - p);
-    if (len) {
-      if (!split_row(p, len, tcol, ecol, dcol, &cur)) {
-        munmap((void *)m, size);
-        return bt_errf_at(err, BT_EINVAL, "csv_error", path, (long)line + 1, "equity", "bad row");
-      }
-      /* the previous row is kept when it is a stride row or its month's last */
-      if (have && ((k - 1) % stride == 0 || month_of(day_of(prev.time)) != month_of(day_of(cur.time))))
-        emit_row(b, &prev, ecol, dcol, bench, extra, &first);
-      prev = cur, have = true, k++;
-    }
-    p = nl ? nl + 1 : e;
-  }
-  if (have) emit_row(b, &prev, ecol, dcol, bench, extra, &first);
-  bt_json_printf(b, "],\"rows\":%llu}", (unsigned long long)k);
-  munmap((void *)m, size);
-  return 0;
-}
-
 /* --benchmark SYM=PATH: the series' last close of each day, as a growth index from its
  * close on (or just before) the run's first day. Its own error names the file and line. */
-static int extra_series(const char *arg, int64_t run_start, bt_rc_point **out, size_t *n,
+static int extra_series(const char *arg, int64_t run_start, bt_index_point **out, size_t *n,
                         char *name, size_t namelen, bt_err *err) {
   const char *path;
   bt_feed_symbol_from_arg(arg, name, namelen, &path);
@@ -187,25 +47,25 @@ static int extra_series(const char *arg, int64_t run_start, bt_rc_point **out, s
   bt_feed_opts fo = {0};
   int rc = bt_feed_open(&f, path, name, 0, &fo, err);
   if (rc) return rc;
-  bt_rc_point *p = NULL;
+  bt_index_point *p = NULL;
   size_t np = 0, cap = 0;
   bt_bar bar;
   while ((rc = bt_feed_next(f, &bar, err)) == 1) {
-    int64_t d = day_of(bar.time);
+    int64_t d = bt_run_series_day(bar.time);
     if (np && p[np - 1].day == d) {
       p[np - 1].value = bt_dec_to_double(bar.close);
       continue;
     }
     if (np == cap) {
       cap = cap ? cap * 2 : 1024;
-      bt_rc_point *q = realloc(p, cap * sizeof *p);
+      bt_index_point *q = realloc(p, cap * sizeof *p);
       if (!q) {
         rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
         break;
       }
       p = q;
     }
-    p[np++] = (bt_rc_point){d, bt_dec_to_double(bar.close)};
+    p[np++] = (bt_index_point){d, bt_dec_to_double(bar.close)};
   }
   bt_feed_close(f);
   if (rc < 0 || (rc == 0 && np == 0)) {
@@ -213,7 +73,7 @@ static int extra_series(const char *arg, int64_t run_start, bt_rc_point **out, s
     return rc < 0 ? rc : bt_errf(err, BT_EINVAL, "csv_error", "%s: no bars", path);
   }
   size_t base = 0;
-  while (base + 1 < np && p[base + 1].day <= day_of(run_start)) base++;
+  while (base + 1 < np && p[base + 1].day <= bt_run_series_day(run_start)) base++;
   double b0 = p[base].value;
   for (size_t i = 0; i < np; i++) p[i].value = b0 > 0 ? p[i].value / b0 : 1.0;
   *out = p, *n = np;
@@ -408,8 +268,8 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   trades_json(path, &b, c, symbols);
 
   /* benchmarks: the run's own buy-and-hold, and --benchmark's series */
-  index_series bench = {0}, extra = {0};
-  bt_rc_point *extra_pts = NULL;
+  bt_index_series bench = {0}, extra = {0};
+  bt_index_point *extra_pts = NULL;
   char extra_name[64] = "";
   if (c) bench.pts = bt_run_collect_bench(c, &bench.n);
   if (bench.pts && !bench.n) bench.pts = NULL;
@@ -440,7 +300,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   }
   bt_json_printf(&b, ",\"series\":");
   snprintf(path, sizeof path, "%s/equity.csv", dir);
-  if (!rc) rc = series_json(path, &b, &bench, &extra, err);
+  if (!rc) rc = bt_run_series_json(path, &b, &bench, &extra, err);
   free(extra_pts);
   cJSON_Delete(rj);
   bt_json_printf(&b, "}");

@@ -9,7 +9,7 @@ struct bt_run_collect {
   int nsym;
   double *first, *last;  /* per symbol: first and latest close (0 = no bar yet) */
   int64_t day;           /* day of the latest bar; INT64_MIN before the first */
-  bt_rc_point *pts;
+  bt_index_point *pts;
   size_t npts, cappts;
   bt_rc_fill *fills;
   size_t nfills, capfills;
@@ -30,22 +30,20 @@ struct bt_run_collect {
     }                                                                           \
   } while (0)
 
-static int64_t day_of(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
-
 /* The index at the end of c->day: the mean over symbols of close / first close (1 for a
  * symbol not yet traded: its share is still cash). */
 static void close_day(bt_run_collect *c) {
   double sum = 0;
   for (int i = 0; i < c->nsym; i++) sum += c->first[i] > 0 ? c->last[i] / c->first[i] : 1.0;
   GROW(c, c->pts, c->npts, c->cappts);
-  c->pts[c->npts++] = (bt_rc_point){c->day, c->nsym ? sum / c->nsym : 1.0};
+  c->pts[c->npts++] = (bt_index_point){c->day, c->nsym ? sum / c->nsym : 1.0};
 }
 
 static void on_bar(void *ud, uint64_t id, uint64_t created_at, uint64_t emitted_at, const bt_bar *bar) {
   (void)id, (void)created_at, (void)emitted_at;
   bt_run_collect *c = ud;
   if (bar->symbol >= (uint32_t)c->nsym) return;
-  int64_t d = day_of(bar->time);
+  int64_t d = bt_run_series_day(bar->time);
   if (d != c->day && c->day != INT64_MIN) close_day(c);
   c->day = d;
   double px = bt_dec_to_double(bar->close);
@@ -119,7 +117,7 @@ void bt_run_collect_finish(bt_run_collect *c) {
   }
 }
 
-const bt_rc_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n) {
+const bt_index_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n) {
   *n = c->oom ? 0 : c->npts;
   return c->pts;
 }

@@ -14,11 +14,7 @@
 
 #include "bus.h"
 #include "common.h"
-
-typedef struct bt_rc_point {
-  int64_t day;      /* UTC day number (epoch seconds / 86400) */
-  double value;     /* growth index: 1.0 at the start */
-} bt_rc_point;
+#include "run_series.h"
 
 typedef struct bt_rc_fill {
   int64_t time;     /* market time, epoch seconds */
@@ -34,7 +30,7 @@ bt_run_collect *bt_run_collect_new(int nsymbols);
 int bt_run_collect_subscribe(bt_run_collect *c, bt_bus *bus, bt_err *err);
 /* Close the last day; call once after the run (before reading the series). */
 void bt_run_collect_finish(bt_run_collect *c);
-const bt_rc_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n);
+const bt_index_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n);
 /* The fill of `symbol` at `time` (the first when `first`, else the last), or NULL. */
 const bt_rc_fill *bt_run_collect_fill(const bt_run_collect *c, uint32_t symbol, int64_t time,
                                       bool first);

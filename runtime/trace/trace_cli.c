@@ -19,7 +19,7 @@
 /* ---- shared helpers ------------------------------------------------------------ */
 
 typedef struct opts {
-  const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr;
+  const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr, *html;
   char **pos; /* positional arguments, in argv order */
   int npos;
   bool help;
@@ -36,7 +36,7 @@ static int parse_opts(int argc, char **argv, int first, const char *allowed, opt
       {"--store", &o->store}, {"--run", &o->run},       {"--type", &o->types},
       {"--from", &o->from},   {"--to", &o->to},         {"--format", &o->format},
       {"--before", &o->before}, {"--keep-runs", &o->keep}, {"--limit", &o->limit},
-      {"--correlation", &o->corr}};
+      {"--correlation", &o->corr}, {"--html", &o->html}};
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -707,13 +707,19 @@ int bt_trace_cli(bt_app *app, int argc, char **argv) {
 static const char RUNS_HELP[] =
     "usage: btrun runs list [--limit N] [--correlation ID] [--format table|jsonl] [--store PATH]\n"
     "       btrun runs show RUN_ID [--format text|json] [--store PATH]\n"
+    "       btrun runs compare RUN RUN [...] [--html FILE] [--store PATH]\n"
     "\n"
-    "list  traced runs, newest first: run id, status, start time, strategy, events\n"
-    "      published and stored, duration. Status is running, completed, failed,\n"
-    "      interrupted (SIGINT/SIGTERM), or incomplete: the process died mid-run\n"
-    "      (killed); its events up to the last commit are readable.\n"
-    "show  one run's metadata, counts and metrics (RUN_ID may be a unique prefix).\n"
-    "Docs: docs/events.md\n";
+    "list     traced runs, newest first: run id, status, start time, strategy, total\n"
+    "         return, Sharpe, max drawdown, events published and stored, duration.\n"
+    "         Status is running, completed, failed, interrupted (SIGINT/SIGTERM), or\n"
+    "         incomplete: the process died mid-run (killed); its events up to the last\n"
+    "         commit are readable.\n"
+    "show     one run's metadata, counts and metrics (RUN_ID may be a unique prefix).\n"
+    "compare  runs side by side: parameters and key figures from each run's result.json.\n"
+    "         RUN is a run id (or unique prefix) from the store, or a run directory.\n"
+    "         --html FILE also writes one page with the figures and the equity curves\n"
+    "         overlaid.\n"
+    "Docs: docs/events.md, docs/outputs.md#comparing-runs\n";
 
 static const char *status_of(const bt_store_run *r) { return r->incomplete ? "incomplete" : r->status; }
 
@@ -768,19 +774,163 @@ static int print_run(void *ud, const bt_store_run *r) {
     cJSON_Delete(o);
     return 0;
   }
-  char t[32], ev[24] = "-", st[24] = "-", dur[24] = "-";
+  char t[32], ev[24] = "-", st[24] = "-", dur[24] = "-", ret[24] = "-", sh[24] = "-", dd[24] = "-";
   time_str(r->created_at / 1000, t);
+  cJSON *m = r->metrics ? cJSON_Parse(r->metrics) : NULL;
+  const cJSON *v;
+  if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "total_return"))) snprintf(ret, sizeof ret, "%.2f%%", v->valuedouble * 100);
+  if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "sharpe"))) snprintf(sh, sizeof sh, "%.2f", v->valuedouble);
+  if (cJSON_IsNumber(v = cJSON_GetObjectItem(m, "max_drawdown"))) snprintf(dd, sizeof dd, "%.2f%%", v->valuedouble * 100);
+  cJSON_Delete(m);
   if (strcmp(r->status, "running")) {
     snprintf(ev, sizeof ev, "%" PRIu64, r->event_count);
     snprintf(st, sizeof st, "%" PRIu64, r->stored);
     snprintf(dur, sizeof dur, "%.2fs", (double)r->duration_ms / 1000.0);
   }
-  printf("%-36s  %-11s %-20s %-18s %10s %10s %9s\n", r->run_id, status_of(r), t, r->strategy, ev,
-         st, dur);
+  printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", r->run_id, status_of(r), t,
+         r->strategy, ret, sh, dd, ev, st, dur);
   return 0;
 }
 
-int bt_runs_cli(bt_app *app, int argc, char **argv) {
+/* A compare argument -> its run directory: a directory holding result.json as given,
+ * else a run id (prefix) looked up in the store (opened on first need). */
+static int resolve_run(bt_app *app, const opts *o, bt_store **s, const char *arg, char *dir,
+                       size_t n) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/result.json", arg);
+  if (access(path, R_OK) == 0) {
+    snprintf(dir, n, "%s", arg);
+    return 0;
+  }
+  if (!*s && open_store(app, o, s)) return 1;
+  bt_store_run r;
+  bt_err err = {0};
+  if (bt_store_find_run(*s, arg, &r, &err)) return fail(&err);
+  int rc = 0;
+  if (!r.out_dir || !*r.out_dir) {
+    fprintf(stderr, "btrun runs compare: run %s wrote no run directory\n", r.run_id);
+    rc = 1;
+  } else {
+    snprintf(dir, n, "%s", r.out_dir);
+  }
+  bt_store_run_clear(&r);
+  return rc;
+}
+
+typedef struct cmp_row {
+  const char *label, *key;
+  int kind; /* 0 string/int as is, 1 percent, 2 ratio */
+} cmp_row;
+
+static void cmp_cell(const cJSON *v, int kind, char *buf, size_t n) {
+  if (cJSON_IsNumber(v)) {
+    if (kind == 1) snprintf(buf, n, "%.2f%%", v->valuedouble * 100);
+    else if (kind == 2) snprintf(buf, n, "%.3f", v->valuedouble);
+    else snprintf(buf, n, "%.17g", v->valuedouble);
+  } else if (cJSON_IsString(v)) {
+    snprintf(buf, n, "%s", v->valuestring);
+  } else {
+    snprintf(buf, n, "-");
+  }
+}
+
+#define CMP_MAX 32
+
+static int runs_compare(bt_app *app, const opts *o, bt_runs_html_fn html) {
+  if (o->npos < 2 || o->npos > CMP_MAX) {
+    fprintf(stderr, "btrun runs compare: give 2 to %d runs (run ids or run directories)\n", CMP_MAX);
+    return 1;
+  }
+  bt_store *s = NULL;
+  char dirs[CMP_MAX][1024];
+  const char *dirp[CMP_MAX];
+  cJSON *res[CMP_MAX] = {0};
+  int rc = 0, n = o->npos;
+  for (int i = 0; i < n && !rc; i++) {
+    rc = resolve_run(app, o, &s, o->pos[i], dirs[i], sizeof dirs[i]);
+    dirp[i] = dirs[i];
+    char path[1100];
+    snprintf(path, sizeof path, "%s/result.json", dirs[i]);
+    FILE *f = rc ? NULL : fopen(path, "r");
+    if (!rc && !f) {
+      fprintf(stderr, "btrun runs compare: %s: cannot read\n", path);
+      rc = 1;
+    }
+    if (f) {
+      long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+      char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+      size_t len = buf && fseek(f, 0, SEEK_SET) == 0 ? fread(buf, 1, (size_t)size, f) : 0;
+      fclose(f);
+      if (buf) buf[len] = 0;
+      res[i] = buf ? cJSON_Parse(buf) : NULL;
+      free(buf);
+      if (!res[i]) {
+        fprintf(stderr, "btrun runs compare: %s: not valid JSON\n", path);
+        rc = 1;
+      }
+    }
+  }
+  if (s) bt_store_close(s);
+  if (!rc) {
+    /* one column per run; the parameters of all runs as rows, then the figures */
+    static const cmp_row rows[] = {
+        {"strategy", "strategy_id", 0}, {"status", "status", 0}, {"bars", "bars", 0},
+        {"trades", "trades", 0}, {"final_equity", "final_equity", 0},
+        {"total_return", "total_return", 1}, {"cagr", "cagr", 1}, {"sharpe", "sharpe", 2},
+        {"sortino", "sortino", 2}, {"max_drawdown", "max_drawdown", 1}, {"win_rate", "win_rate", 1},
+        {"profit_factor", "profit_factor", 2}, {"exposure", "exposure", 1},
+        {"rejected_orders", "rejected_orders", 0}};
+    char cell[64];
+    printf("%-16s", "");
+    for (int i = 0; i < n; i++) {
+      cmp_cell(cJSON_GetObjectItem(res[i], "run_id"), 0, cell, sizeof cell);
+      printf(" %14.8s", cell);
+    }
+    putchar('\n');
+    /* parameter names, in first-seen order */
+    const char *pnames[64];
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+      const cJSON *p;
+      cJSON_ArrayForEach(p, cJSON_GetObjectItem(res[i], "params")) {
+        int k = 0;
+        while (k < np && strcmp(pnames[k], p->string)) k++;
+        if (k == np && np < 64) pnames[np++] = p->string;
+      }
+    }
+    for (int k = 0; k < np; k++) {
+      printf("param %-10.10s", pnames[k]);
+      for (int i = 0; i < n; i++) {
+        cmp_cell(cJSON_GetObjectItem(cJSON_GetObjectItem(res[i], "params"), pnames[k]), 0, cell, sizeof cell);
+        printf(" %14.14s", cell);
+      }
+      putchar('\n');
+    }
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+      printf("%-16s", rows[r].label);
+      for (int i = 0; i < n; i++) {
+        cmp_cell(cJSON_GetObjectItem(res[i], rows[r].key), rows[r].kind, cell, sizeof cell);
+        printf(" %14.14s", cell);
+      }
+      putchar('\n');
+    }
+  }
+  for (int i = 0; i < n; i++) cJSON_Delete(res[i]);
+  if (!rc && o->html) {
+    bt_err err = {0};
+    if (!html) {
+      fprintf(stderr, "btrun runs compare: --html is not available in this build\n");
+      rc = 1;
+    } else if (html(app, dirp, n, o->html, &err)) {
+      rc = fail(&err);
+    } else {
+      printf("wrote %s\n", o->html);
+    }
+  }
+  return rc;
+}
+
+int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
   opts o;
   const char *sub = argc > 1 ? argv[1] : NULL;
   if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
@@ -788,8 +938,13 @@ int bt_runs_cli(bt_app *app, int argc, char **argv) {
     return sub ? 0 : 1;
   }
   bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
+  if (strcmp(sub, "compare") == 0) {
+    if (parse_opts(argc, argv, 2, " --store --html ", &o, "runs compare")) return 1;
+    if (o.help) return fputs(RUNS_HELP, stdout), 0;
+    return runs_compare(app, &o, html);
+  }
   if (!list && !show) {
-    fprintf(stderr, "btrun runs: unknown subcommand '%s' (list, show)\n", sub);
+    fprintf(stderr, "btrun runs: unknown subcommand '%s' (list, show, compare)\n", sub);
     return 1;
   }
   if (parse_opts(argc, argv, 2,
@@ -821,8 +976,8 @@ int bt_runs_cli(bt_app *app, int argc, char **argv) {
     if (open_store(app, &o, &s)) return 1;
     list_ctx c = {strcmp(format, "jsonl") == 0, 0};
     if (!c.jsonl)
-      printf("%-36s  %-11s %-20s %-18s %10s %10s %9s\n", "RUN_ID", "STATUS", "STARTED", "STRATEGY",
-             "EVENTS", "STORED", "DURATION");
+      printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", "RUN_ID", "STATUS", "STARTED",
+             "STRATEGY", "RETURN", "SHARPE", "MAX_DD", "EVENTS", "STORED", "DURATION");
     if (bt_store_list_runs(s, o.corr, (int)limit, print_run, &c, &err)) rc = fail(&err);
     else if (!c.jsonl && c.n == 0) puts("(no runs)");
   } else {

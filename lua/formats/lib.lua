@@ -14,6 +14,12 @@ function M.md(s)
   return (s:gsub("|", "\\|"):gsub("\n", " "))
 end
 
+-- The summary's zone for people: "UTC-05:00" for a fixed offset, else the IANA name.
+function M.zone(tz)
+  if tz:match("^[+-]") then return "UTC" .. tz end
+  return tz
+end
+
 function M.pct(x)
   if x == nil then return "n/a" end
   return string.format("%.2f%%", x * 100)

@@ -12,7 +12,7 @@ return function(s)
   add("<title>" .. esc(s.window .. " performance " .. period) .. "</title>")
   add("<style>" .. lib.css .. "</style></head><body>")
   add("<h1>Performance summary: " .. esc(s.window) .. " " .. esc(period) .. "</h1>")
-  add("<p class=\"note\">Market timezone UTC" .. esc(s.timezone) .. ". Generated " .. esc(s.generated_at or "") .. ".</p>")
+  add("<p class=\"note\">Market timezone " .. esc(lib.zone(s.timezone)) .. ". Generated " .. esc(s.generated_at or "") .. ".</p>")
   if s.partial then
     add("<p class=\"partial\">Partial: a trade log ends with an incomplete line; it was skipped.</p>")
   end

@@ -9,7 +9,7 @@ return function(s)
                  or (s.period_start .. " to " .. s.period_end)
   add(string.format("# Performance summary: %s %s", s.window, period))
   add("")
-  add(string.format("Market timezone UTC%s. Generated %s.", s.timezone, s.generated_at or ""))
+  add(string.format("Market timezone %s. Generated %s.", lib.zone(s.timezone), s.generated_at or ""))
   if s.partial then
     add("")
     add("> **Partial:** a trade log ends with an incomplete line; it was skipped.")

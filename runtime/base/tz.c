@@ -1,6 +1,7 @@
 #include "tz.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,19 @@ static const unsigned char *tzif_block(const unsigned char *p, const unsigned ch
   return p + need;
 }
 
+/* config_error with field "timezone"; the caller adds the file it came from. */
+static int zone_err(bt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int zone_err(bt_err *err, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  bt_errf(err, BT_EINVAL, "config_error", "%s", msg);
+  snprintf(err->field, sizeof err->field, "timezone");
+  return BT_EINVAL;
+}
+
 static void widen(int32_t *lo, int32_t *hi, int32_t v) {
   if (v < *lo) *lo = v;
   if (v > *hi) *hi = v;
@@ -369,8 +383,7 @@ static int load_file(bt_tz *tz, const char *spec, bt_err *err) {
   snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", spec);
   FILE *f = fopen(path, "rb");
   if (!f)
-    return bt_errf_at(err, BT_EINVAL, "config_error", "", 0, "timezone",
-                      "unknown time zone \"%s\" (%s: %s)", spec, path, strerror(errno));
+    return zone_err(err, "unknown time zone \"%s\" (%s: %s)", spec, path, strerror(errno));
   unsigned char *buf = malloc(1 << 20);
   size_t len = buf ? fread(buf, 1, 1 << 20, f) : 0;
   bool dir_or_err = ferror(f);
@@ -404,8 +417,7 @@ static int load_file(bt_tz *tz, const char *spec, bt_err *err) {
   }
   free(buf);
   if (why)
-    return bt_errf_at(err, BT_EINVAL, "config_error", "", 0, "timezone",
-                      "time zone \"%s\": %s (%s)", spec, why, path);
+    return zone_err(err, "time zone \"%s\": %s (%s)", spec, why, path);
   int32_t lo = tz->off0, hi = tz->off0;
   for (size_t i = 0; i < tz->n; i++) widen(&lo, &hi, tz->offs[i]);
   if (tz->has_rule) widen(&lo, &hi, tz->std_off);
@@ -417,7 +429,7 @@ static int load_file(bt_tz *tz, const char *spec, bt_err *err) {
 int bt_tz_load(const char *spec, bt_tz **out, bt_err *err) {
   *out = NULL;
   if (!spec)
-    return bt_errf_at(err, BT_EINVAL, "config_error", "", 0, "timezone", "no time zone given");
+    return zone_err(err, "no time zone given");
   bt_tz *tz = calloc(1, sizeof *tz);
   if (!tz) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   int32_t off;
@@ -426,8 +438,7 @@ int bt_tz_load(const char *spec, bt_tz **out, bt_err *err) {
     tz->fixed = true;
     tz->fixed_off = off;
   } else if (!valid_name(spec)) {
-    rc = bt_errf_at(err, BT_EINVAL, "config_error", "", 0, "timezone",
-                    "invalid time zone \"%s\": expected an IANA name such as America/New_York "
+    rc = zone_err(err, "invalid time zone \"%s\": expected an IANA name such as America/New_York "
                     "or a fixed offset such as -05:00",
                     spec);
   } else {
@@ -440,6 +451,11 @@ int bt_tz_load(const char *spec, bt_tz **out, bt_err *err) {
   snprintf(tz->name, sizeof tz->name, "%s", spec);
   *out = tz;
   return BT_OK;
+}
+
+const bt_tz *bt_tz_utc(void) {
+  static const bt_tz utc = {.name = "UTC", .fixed = true};
+  return &utc;
 }
 
 void bt_tz_free(bt_tz *tz) {

@@ -25,6 +25,8 @@ typedef struct bt_tz bt_tz;
  * rejected (config_error naming the zone). */
 int bt_tz_load(const char *spec, bt_tz **out, bt_err *err);
 void bt_tz_free(bt_tz *tz);
+/* UTC, never freed (a constant: nothing to load, nothing to free). */
+const bt_tz *bt_tz_utc(void);
 
 /* The spec the zone was loaded from. */
 const char *bt_tz_name(const bt_tz *tz);

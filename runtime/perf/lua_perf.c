@@ -52,8 +52,10 @@ static int l_summary(lua_State *L) {
   const char *s;
   if ((s = opt_string(L, 1, "trades"))) snprintf(cfg.trades, sizeof cfg.trades, "%s", s);
   if ((s = opt_string(L, 1, "out"))) snprintf(cfg.out_dir, sizeof cfg.out_dir, "%s", s);
-  if ((s = opt_string(L, 1, "timezone")) && !bt_perf_tz_parse(s, &cfg.tz_offset))
-    return luaL_error(L, "bt.perf.summary: timezone: expected an offset like \"-05:00\", got \"%s\"", s);
+  if ((s = opt_string(L, 1, "timezone"))) {
+    if (bt_perf_timezone_check(s, &err)) return luaL_error(L, "bt.perf.summary: timezone: %s", err.msg);
+    snprintf(cfg.timezone, sizeof cfg.timezone, "%s", s);
+  }
   bool has_start, has_end;
   int64_t start = opt_day(L, 1, "start", &has_start), end = opt_day(L, 1, "end", &has_end);
   lua_getfield(L, 1, "write");

@@ -21,7 +21,7 @@ int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
   snprintf(cfg->out_dir, sizeof cfg->out_dir, "logs/performance");
   snprintf(cfg->alerts_file, sizeof cfg->alerts_file, "logs/performance-alerts.jsonl");
   snprintf(cfg->targets, sizeof cfg->targets, "config/targets.lua");
-  char tz[32] = "UTC";
+  snprintf(cfg->timezone, sizeof cfg->timezone, "UTC");
   int rc = 0;
   int idx = app ? bt_config_section(&app->cfg, "perf") : 0;
   if (idx) {
@@ -37,26 +37,26 @@ int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
                !(rc = bt_cfg_string(L, idx, "perf", "targets", targets, sizeof targets, err)) &&
                !(rc = bt_cfg_string(L, idx, "perf", "formats_dir", cfg->formats_dir,
                                     sizeof cfg->formats_dir, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "timezone", tz, sizeof tz, err)) &&
+               !(rc = bt_cfg_string(L, idx, "perf", "timezone", cfg->timezone,
+                                    sizeof cfg->timezone, err)) &&
                !(rc = bt_cfg_bool(L, idx, "perf", "html", &cfg->html, err))) {
       if (targets[0]) {
         snprintf(cfg->targets, sizeof cfg->targets, "%s", targets);
         cfg->targets_explicit = true;
       }
-      if (!bt_perf_tz_parse(tz, &cfg->tz_offset))
-        rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf.timezone",
-                        "expected a fixed offset like \"+05:30\", \"-04:00\" or \"UTC\", got \"%s\"", tz);
+      if (bt_perf_timezone_check(cfg->timezone, err))
+        rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf.timezone", "%s",
+                        err->msg);
     }
     lua_settop(L, idx - 1);
     if (rc) return rc;
-  } else if (!bt_perf_tz_parse(tz, &cfg->tz_offset)) {
-    return BT_EINVAL;
   }
   const char *env = getenv("PERFORMANCE_SUMMARY_TIMEZONE");
-  if (env && *env && !bt_perf_tz_parse(env, &cfg->tz_offset))
-    return bt_errf(err, BT_EINVAL, "config_error",
-                   "PERFORMANCE_SUMMARY_TIMEZONE: expected a fixed offset like \"+05:30\" or \"UTC\", got \"%s\"",
-                   env);
+  if (env && *env) {
+    if (bt_perf_timezone_check(env, err))
+      return bt_errf(err, BT_EINVAL, "config_error", "PERFORMANCE_SUMMARY_TIMEZONE: %s", err->msg);
+    snprintf(cfg->timezone, sizeof cfg->timezone, "%s", env);
+  }
   env = getenv("PERFORMANCE_ALERT_ROLLING_WINDOW");
   if (env && *env) {
     char *end;
@@ -69,11 +69,22 @@ int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
   return 0;
 }
 
+int bt_perf_timezone_check(const char *spec, bt_err *err) {
+  bt_tz *tz;
+  if (strlen(spec) >= sizeof(((bt_perf_cfg *)0)->timezone))
+    return bt_errf(err, BT_EINVAL, "config_error", "time zone name too long");
+  int rc = bt_tz_load(spec, &tz, err);
+  bt_tz_free(tz);
+  return rc;
+}
+
 int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   memset(p, 0, sizeof *p);
   p->cfg = *cfg;
   p->outfd = -1;
-  int rc = bt_perf_targets_load(&p->targets, cfg->targets, cfg->targets_explicit,
+  int rc = bt_tz_load(cfg->timezone, &p->tz, err);
+  if (rc) return rc;
+  rc = bt_perf_targets_load(&p->targets, cfg->targets, cfg->targets_explicit,
                                 cfg->rolling_window, err);
   if (rc) return rc;
   int fd = bt_perf_dir_open(cfg->out_dir, err);
@@ -82,7 +93,7 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   /* The same logs named by another relative path must find the same index. */
   char real[PATH_MAX];
   const char *src = realpath(cfg->trades, real) ? real : cfg->trades;
-  bt_perf_index_init(&p->ix, src, cfg->tz_offset, bt_perf_targets_tail_k(p->targets));
+  bt_perf_index_init(&p->ix, src, p->tz, bt_perf_targets_tail_k(p->targets));
   char *text;
   size_t len;
   rc = bt_perf_read(fd, INDEX_NAME, &text, &len, err);
@@ -96,6 +107,7 @@ void bt_perf_close(bt_perf *p) {
   bt_perf_index_free(&p->ix);
   bt_perf_targets_free(p->targets);
   bt_report_close(p->report);
+  bt_tz_free(p->tz);
   if (p->outfd >= 0) close(p->outfd);
   memset(p, 0, sizeof *p);
   p->outfd = -1;
@@ -118,7 +130,7 @@ int bt_perf_refresh(bt_perf *p, bool cold, bt_err *err) {
 
 int64_t bt_perf_anchor_day(const bt_perf *p) {
   if (p->ix.ndays) return p->ix.days[p->ix.ndays - 1].day;
-  return bt_perf_local_day((int64_t)time(NULL), p->cfg.tz_offset);
+  return bt_perf_local_day((int64_t)time(NULL), p->tz);
 }
 
 int bt_perf_window_summary(bt_perf *p, bt_perf_window w, int64_t start, int64_t end,

@@ -27,12 +27,14 @@ typedef struct bt_perf_cfg {
   char targets[1024];      /* default config/targets.lua */
   char formats_dir[1024];  /* "" = btrun's lua/formats */
   bool targets_explicit;   /* a missing explicitly named targets file is an error */
-  int32_t tz_offset;       /* seconds east of UTC */
+  char timezone[128];      /* IANA zone or fixed offset (tz.h); default "UTC" */
   int64_t rolling_window;  /* > 0: overrides targets win_rate.window */
   bool html;               /* always write the .html summary */
 } bt_perf_cfg;
 
 int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err);
+/* Is spec a zone bt_perf_open accepts (tz.h)? The error says why not. */
+int bt_perf_timezone_check(const char *spec, bt_err *err);
 
 typedef struct bt_perf {
   bt_perf_cfg cfg;
@@ -40,6 +42,7 @@ typedef struct bt_perf {
   bt_perf_index ix;
   bt_perf_targets *targets;
   bt_report *report;
+  bt_tz *tz;               /* cfg.timezone, loaded */
   double refresh_ms;       /* time of the last refresh (for --stats and the benchmark) */
 } bt_perf;
 

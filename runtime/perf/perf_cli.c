@@ -13,7 +13,7 @@
 static const char usage[] =
     "usage: btrun perf [--window daily|weekly|monthly] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "                  [--export json|md|html] [--backfill N] [--trades PATH] [--out DIR]\n"
-    "                  [--timezone +HH:MM] [--targets FILE] [--stats]\n"
+    "                  [--timezone ZONE] [--targets FILE] [--stats]\n"
     "       btrun perf watch [--every SECONDS] [--count N] [--window W] [options above]\n"
     "       btrun perf ack ALERT_ID\n"
     "\n"
@@ -27,7 +27,9 @@ static const char usage[] =
     "                  (html is also written next to the .json/.md files)\n"
     "  --trades PATH   a .jsonl file or a directory of them (config perf.trades, logs/trades)\n"
     "  --out DIR       output directory (config perf.out_dir, logs/performance)\n"
-    "  --timezone TZ   market offset such as -05:00 (PERFORMANCE_SUMMARY_TIMEZONE, config)\n"
+    "  --timezone TZ   market time zone: an IANA name such as America/New_York (days follow\n"
+    "                  its DST changes) or a fixed offset such as -05:00\n"
+    "                  (PERFORMANCE_SUMMARY_TIMEZONE, config perf.timezone; default UTC)\n"
     "  --targets FILE  targets file (config perf.targets, config/targets.lua)\n"
     "  --stats         print refresh timing and bytes read\n"
     "watch re-evaluates the current window every --every seconds (default 60) until\n"
@@ -64,13 +66,13 @@ static bool color(void) { return isatty(1) && !getenv("NO_COLOR"); }
 static void money(char out[BT_DEC_STRLEN], bt_dec d) { bt_dec_format(d, out); }
 
 static void print_summary(const bt_perf_summary *s) {
-  char a[16], e[16], tz[8];
+  char a[16], e[16];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
-  bt_perf_tz_format(s->tz_offset, tz);
   bool c = color();
-  printf("Performance %s %s%s%s (UTC%s)%s\n", bt_perf_window_name(s->window), a,
-         s->start == s->end ? "" : " .. ", s->start == s->end ? "" : e, tz,
+  printf("Performance %s %s%s%s (%s%s)%s\n", bt_perf_window_name(s->window), a,
+         s->start == s->end ? "" : " .. ", s->start == s->end ? "" : e,
+         s->timezone[0] == '+' || s->timezone[0] == '-' ? "UTC" : "", s->timezone,
          s->partial ? "  [partial: last line incomplete]" : "");
   if (s->no_trades) {
     printf("  No trades in window%s\n", s->open_trades ? " (open trades only)" : "");
@@ -144,8 +146,10 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
       snprintf(cfg->targets, sizeof cfg->targets, "%s", v);
       cfg->targets_explicit = true;
     } else if (strcmp(a, "--timezone") == 0) {
-      if (!bt_perf_tz_parse(v, &cfg->tz_offset))
-        return usage_error("--timezone: expected a fixed offset like -05:00 or UTC, got '%s'", v);
+      bt_err err = {0};
+      if (bt_perf_timezone_check(v, &err) || strlen(v) >= sizeof cfg->timezone)
+        return usage_error("--timezone: %s", err.msg);
+      snprintf(cfg->timezone, sizeof cfg->timezone, "%s", v);
     } else if (strcmp(a, "--every") == 0) {
       char *end;
       o->every = strtod(v, &end);

@@ -22,14 +22,15 @@
 #include "perf_hash.h"
 #include "perf_time.h"
 
-#define PERF_INDEX_VERSION 2
+#define PERF_INDEX_VERSION 3
 #define CRC_SPAN 4096
 
-void bt_perf_index_init(bt_perf_index *ix, const char *source, int32_t tz_offset,
+void bt_perf_index_init(bt_perf_index *ix, const char *source, const bt_tz *tz,
                         uint32_t tail_k) {
   memset(ix, 0, sizeof *ix);
   snprintf(ix->source, sizeof ix->source, "%s", source ? source : "");
-  ix->tz_offset = tz_offset;
+  ix->tz = tz;
+  bt_perf_tz_label(tz, ix->tz_label);
   ix->tail_k = tail_k ? tail_k : 1;
 }
 
@@ -390,7 +391,7 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
       }
       i = (int)ix->nopen++;
     }
-    ix->open[i] = (bt_perf_open_trade){t->key, bt_perf_local_day(t->entry_ts, ix->tz_offset), t->pnl,
+    ix->open[i] = (bt_perf_open_trade){t->key, bt_perf_local_day(t->entry_ts, ix->tz), t->pnl,
                                  trade_fp(t)};
     return 0;
   }
@@ -398,7 +399,7 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
     int i = open_find(ix, t->key);
     if (i >= 0) ix->open[i] = ix->open[--ix->nopen];
   }
-  bt_perf_day *d = day_get(ix, bt_perf_local_day(t->exit_ts, ix->tz_offset), err);
+  bt_perf_day *d = day_get(ix, bt_perf_local_day(t->exit_ts, ix->tz), err);
   if (!d) return err->code;
   int s = bt_dec_sign(t->pnl);
   d->trades++;
@@ -767,8 +768,9 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
   bt_json_buf b = {0};
   bt_json_printf(&b, "{\"version\":%d,\"source\":", PERF_INDEX_VERSION);
   bt_json_str(&b, ix->source, strlen(ix->source));
-  bt_json_printf(&b, ",\"timezone_offset_s\":%d,\"tail_k\":%u,\"files\":[", (int)ix->tz_offset,
-                    ix->tail_k);
+  bt_json_printf(&b, ",\"timezone\":");
+  bt_json_str(&b, ix->tz_label, strlen(ix->tz_label));
+  bt_json_printf(&b, ",\"tail_k\":%u,\"files\":[", ix->tail_k);
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
     bt_json_printf(&b, "%s\n{\"path\":", i ? "," : "");
@@ -894,13 +896,13 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
   if (!root) return 1;
   const cJSON *ver = member(root, "version", cJSON_IsNumber),
               *src = member(root, "source", cJSON_IsString),
-              *tz = member(root, "timezone_offset_s", cJSON_IsNumber),
+              *tz = member(root, "timezone", cJSON_IsString),
               *tk = member(root, "tail_k", cJSON_IsNumber),
               *files = member(root, "files", cJSON_IsArray),
               *days = member(root, "days", cJSON_IsArray),
               *open = member(root, "open", cJSON_IsArray);
   if (!ver || ver->valueint != PERF_INDEX_VERSION || !src || strcmp(src->valuestring, ix->source) != 0 ||
-      !tz || tz->valueint != ix->tz_offset || !tk || (uint32_t)tk->valueint != ix->tail_k ||
+      !tz || strcmp(tz->valuestring, ix->tz_label) != 0 || !tk || (uint32_t)tk->valueint != ix->tail_k ||
       !files || !days || !open)
     goto out;
   size_t nf = (size_t)cJSON_GetArraySize(files), nd = (size_t)cJSON_GetArraySize(days),

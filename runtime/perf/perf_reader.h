@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "decimal.h"
+#include "tz.h"
 
 /* Runs of wins (+1) and losses (-1) in exit order; a breakeven trade (0) breaks runs. */
 typedef struct bt_perf_streak {
@@ -65,7 +66,8 @@ typedef struct bt_perf_file {
 
 typedef struct bt_perf_index {
   char source[1024];
-  int32_t tz_offset;
+  const bt_tz *tz;          /* not owned: the market zone days are counted in */
+  char tz_label[128];       /* bt_perf_tz_label: an index made for another zone is rebuilt */
   uint32_t tail_k;
   bt_perf_file *files;
   size_t nfiles;
@@ -89,7 +91,7 @@ typedef struct bt_perf_trade {
   uint64_t key;
 } bt_perf_trade;
 
-void bt_perf_index_init(bt_perf_index *ix, const char *source, int32_t tz_offset,
+void bt_perf_index_init(bt_perf_index *ix, const char *source, const bt_tz *tz,
                         uint32_t tail_k);
 void bt_perf_index_free(bt_perf_index *ix);
 

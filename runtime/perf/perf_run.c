@@ -239,7 +239,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
 
   snprintf(path, sizeof path, "%s/trades.jsonl", dir);
   bt_perf_index ix;
-  bt_perf_index_init(&ix, path, 0, 1);
+  bt_perf_index_init(&ix, path, bt_tz_utc(), 1);
   int rc = 0;
   if (access(path, F_OK) == 0) rc = bt_perf_index_refresh(&ix, true, err);
   if (!rc) {

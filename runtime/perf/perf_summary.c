@@ -14,7 +14,8 @@ static double ratio(bt_dec a, bt_dec b) { return bt_dec_to_double(a) / bt_dec_to
 int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, int64_t end,
                       bt_perf_summary *s, bt_err *err) {
   memset(s, 0, sizeof *s);
-  s->window = w, s->start = start, s->end = end, s->tz_offset = ix->tz_offset;
+  s->window = w, s->start = start, s->end = end;
+  memcpy(s->timezone, ix->tz_label, sizeof s->timezone);
   s->partial = bt_perf_index_partial(ix);
   if (ix->ndays) {
     s->has_data = true;
@@ -23,7 +24,7 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
   }
   uint64_t h = bt_perf_mix64((uint64_t)w * 31 + (uint64_t)start) ^
                bt_perf_mix64((uint64_t)end + 7) ^
-               bt_perf_mix64((uint64_t)(int64_t)ix->tz_offset + 11) ^
+               bt_perf_mix64(bt_perf_fnv(BT_PERF_FNV_BASIS, ix->tz_label, strlen(ix->tz_label)) + 11) ^
                (s->partial ? 0x5bd1e995ULL : 0);
   bt_perf_streak st = {0};
   bt_perf_dd dd = {0};
@@ -170,16 +171,15 @@ static const char *const check_status[] = {"ok", "breach", "skipped"};
 char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
                            uint64_t checksum_extra, size_t *len) {
   bt_json_buf b = {0};
-  char a[16], e[16], tz[8], ck[24];
+  char a[16], e[16], ck[24];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
-  bt_perf_tz_format(s->tz_offset, tz);
   bt_perf_summary_checksum(s, checksum_extra, ck);
   bt_json_printf(&b,
                     "{\n  \"schema\": \"btrun.performance.summary/1\",\n  \"window\": \"%s\",\n"
                     "  \"period_start\": \"%s\",\n  \"period_end\": \"%s\",\n"
                     "  \"timezone\": \"%s\",\n  \"generated_at\": ",
-                     bt_perf_window_name(s->window), a, e, tz);
+                     bt_perf_window_name(s->window), a, e, s->timezone);
   put_str(&b, generated_at ? generated_at : "");
   bt_json_printf(&b,
                     ",\n  \"source_checksum\": \"%s\",\n  \"partial\": %s,\n  \"no_trades\": %s,\n"

@@ -53,7 +53,7 @@ typedef struct bt_perf_check {
 typedef struct bt_perf_summary {
   bt_perf_window window;
   int64_t start, end;
-  int32_t tz_offset;
+  char timezone[128];   /* bt_perf_tz_label of the market zone */
   uint32_t trades, wins, losses, breakeven, open_trades, r_trades;
   double win_rate, payoff_ratio, avg_r_multiple, profit_factor;
   bool has_payoff_ratio, has_avg_r_multiple, has_profit_factor;

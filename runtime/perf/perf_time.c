@@ -106,35 +106,13 @@ void bt_perf_time_format(int64_t t, char *buf) {
            (int)(rem % 60));
 }
 
-bool bt_perf_tz_parse(const char *s, int32_t *offset_s) {
-  if (!s) return false;
-  if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0 || strcmp(s, "utc") == 0) {
-    *offset_s = 0;
-    return true;
+void bt_perf_tz_label(const bt_tz *tz, char *buf) {
+  if (!bt_tz_is_fixed(tz)) {
+    snprintf(buf, 128, "%s", bt_tz_name(tz));
+    return;
   }
-  if (*s != '+' && *s != '-') return false;
-  int sign = *s == '-' ? -1 : 1;
-  const char *p = s + 1;
-  size_t n = strlen(p);
-  int h = 0, m = 0;
-  if (n == 5 && p[2] == ':') {
-    if (!digits(p, 2, &h) || !digits(p + 3, 2, &m)) return false;
-  } else if (n == 4) {
-    if (!digits(p, 2, &h) || !digits(p + 2, 2, &m)) return false;
-  } else if (n == 1 || n == 2) {
-    if (!digits(p, (int)n, &h)) return false;
-  } else {
-    return false;
-  }
-  if (h > 14 || m > 59) return false;
-  *offset_s = sign * (h * 3600 + m * 60);
-  return true;
-}
-
-void bt_perf_tz_format(int32_t offset_s, char *buf) {
-  int32_t a = abs(offset_s);
-  snprintf(buf, 8, "%c%02d:%02d", offset_s < 0 ? '-' : '+', (int)(a / 3600) % 100,
-           (int)(a / 60 % 60));
+  int32_t off = bt_tz_offset(tz, 0), a = abs(off);
+  snprintf(buf, 128, "%c%02d:%02d", off < 0 ? '-' : '+', (int)(a / 3600), (int)(a / 60 % 60));
 }
 
 void bt_perf_window_bounds(bt_perf_window w, int64_t day, int64_t *start, int64_t *end) {

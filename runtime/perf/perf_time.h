@@ -1,15 +1,18 @@
 /* perf_time.h - dates, market-timezone offsets and summary windows for performance
  * tracking.
  *
- * A "day" is a day number (days since 1970-01-01) in the market's local time, i.e.
- * floor((utc_seconds + offset) / 86400): window boundaries are UTC midnights shifted
- * by the configured fixed offset. Weeks are ISO weeks (Monday to Sunday), months are
- * calendar months; a window is the inclusive day range [start, end]. */
+ * A "day" is a day number (days since 1970-01-01) in the market's local time: the
+ * local date of a UTC instant in the market's zone (tz.h: an IANA zone with its DST
+ * changes, or a fixed offset), so a day can last 23 or 25 hours. Weeks are ISO weeks
+ * (Monday to Sunday), months are calendar months; a window is the inclusive day range
+ * [start, end]. */
 #ifndef BT_PERF_TIME_H
 #define BT_PERF_TIME_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "tz.h"
 
 typedef enum {
   BT_PERF_DAILY = 0,
@@ -34,14 +37,13 @@ bool bt_perf_time_parse(const char *s, long len, int64_t *out);
 /* Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ" (buf >= 32). */
 void bt_perf_time_format(int64_t t, char *buf);
 
-/* Fixed market offset: "UTC", "Z", "+05:30", "-04:00", "+0530", "-4" (hours).
- * Returns false on anything else (named zones with DST rules are not supported). */
-bool bt_perf_tz_parse(const char *s, int32_t *offset_s);
-void bt_perf_tz_format(int32_t offset_s, char *buf); /* "+05:30" (buf >= 8) */
+/* How summaries name the zone: "+05:30" for a fixed offset (as before named zones),
+ * else the IANA name (buf >= 128). */
+void bt_perf_tz_label(const bt_tz *tz, char *buf);
 
-/* Local day number of a UTC instant. */
-static inline int64_t bt_perf_local_day(int64_t utc_s, int32_t offset_s) {
-  int64_t t = utc_s + offset_s;
+/* Local day number of a UTC instant in the market's zone. */
+static inline int64_t bt_perf_local_day(int64_t utc_s, const bt_tz *tz) {
+  int64_t t = bt_tz_to_local(tz, utc_s);
   return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 }
 

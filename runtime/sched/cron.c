@@ -34,8 +34,10 @@ typedef struct parse_ctx {
 static int fail(parse_ctx *p, const char *field, const char *what, const char *item, size_t n) {
   char msg[256];
   snprintf(msg, sizeof msg, what, (int)(n < 40 ? n : 40), item);
-  return bt_errf_at(p->err, BT_EINVAL, "config_error", "", 0, "cron", "%s: cron \"%s\": %s%s%s",
-                    p->label, p->expr, field ? field : "", field ? ": " : "", msg);
+  bt_errf(p->err, BT_EINVAL, "config_error", "%s: cron \"%s\": %s%s%s", p->label, p->expr,
+          field ? field : "", field ? ": " : "", msg);
+  snprintf(p->err->field, sizeof p->err->field, "cron");
+  return BT_EINVAL;
 }
 
 static bool number(const char *s, size_t n, int *out) {

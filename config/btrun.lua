@@ -56,6 +56,7 @@ return {
   -- Service mode, `btrun serve` (docs/service.md)
   -- service = {
   --   listen = "127.0.0.1:8080",  -- a non-loopback address needs api_keys
+  --   queue = "",               -- "" = SQLite <data_dir>/queue.db | "sqlite:PATH" | "postgresql://..."
   --   workers = 0,              -- backtests at once (0 = CPU cores)
   --   http_threads = 0,         -- HTTP thread pool (0 = CPU cores)
   --   max_body = 65536,         -- bytes per request body (413 above)

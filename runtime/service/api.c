@@ -244,6 +244,7 @@ static void post_backtest(bt_api *a, bt_http_request *req, bt_http_response *res
                   "this Idempotency-Key was used for a different request (job %s)", job.run_id);
     goto out;
   }
+  if (!existed && a->on_enqueued) a->on_enqueued(a->enqueued_ud);
   if (!existed)
     bt_log("api", BT_LOG_INFO, "backtest_queued", BT_F_STR("run_id", job.run_id),
            BT_F_STR("strategy_id", job.strategy), BT_F_STR("user_id", user),
@@ -536,8 +537,13 @@ static void metrics(bt_api *a, bt_http_response *resp) {
     bt_svc_hist_render(&a->http->duration, "btrun_http_request_duration_seconds",
                        "Time from request line to response sent.", NULL, &b);
   }
-  bt_svc_hist_render(&a->job_duration, "btrun_job_duration_seconds",
-                     "Wall time of jobs run by this server, claim to end.", NULL, &b);
+  if (a->job_duration) {
+    bt_svc_hist_render(&a->job_duration[0], "btrun_job_duration_seconds",
+                       "Run time of the backtests of this server's jobs, by run status.",
+                       "status=\"completed\"", &b);
+    bt_svc_hist_render(&a->job_duration[1], "btrun_job_duration_seconds", NULL,
+                       "status=\"failed\"", &b);
+  }
   size_t len;
   char *text = bt_json_take(&b, &len);
   if (!text) {

@@ -19,7 +19,12 @@ typedef struct bt_api {
   const char *out_dir;          /* where job run directories are: <out_dir>/<run_id> */
   const char *events_store;     /* the event store jobs write (trace.store), NULL = off */
   const bt_http_stats *http;    /* set once the server is up, for /metrics */
-  bt_svc_hist job_duration;     /* observed by the supervisor's completion hook */
+  /* Run durations of this server's jobs by run status (completed, failed), observed in
+   * the job processes (shared memory); NULL = none. */
+  const bt_svc_hist *job_duration;
+  /* Called after a job was queued (wakes the supervisor); NULL = none. */
+  void (*on_enqueued)(void *ud);
+  void *enqueued_ud;
 } bt_api;
 
 /* The bt_http_handler of the service: ud is a bt_api. */

@@ -1,8 +1,11 @@
 /* serve.c - `btrun serve`: flags, the queue, the HTTP server, and the signal wait. */
 #include "serve.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_queue.h"
+#include "supervisor.h"
 #include "svc_config.h"
 #include "tracer.h"
 
@@ -57,6 +61,41 @@ int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out,
                    "unsupported queue \"%s\" (want postgresql://..., sqlite:PATH or none)", shown);
   }
   return bt_queue_open_sqlite(out, path, err);
+}
+
+/* The service's catalog, as the supervisor resolves job specs (ud: bt_svc_config). */
+static bool catalog_strategy(void *ud, const char *name, char *path, size_t n) {
+  return bt_svc_strategy_path(ud, name, path, n);
+}
+
+static const char *catalog_dataset(void *ud, const char *name) {
+  const bt_svc_dataset *d = bt_svc_dataset_find(ud, name);
+  return d ? d->data : NULL;
+}
+
+/* In the supervisor process. */
+typedef struct queue_where {
+  const char *url, *data_dir;
+} queue_where;
+
+static int open_queue(void *ud, bt_queue **out, bt_err *err) {
+  const queue_where *w = ud;
+  return bt_service_queue_open(w->url, w->data_dir, out, err);
+}
+
+/* Job durations for /metrics: the histograms live in shared memory mapped before the
+ * supervisor is forked, and a run observer of the app (inherited by every job process)
+ * records each run's duration there. [0] completed, [1] failed. */
+static void job_metrics_end(void *ud, const bt_run_info *info, const bt_run_outcome *o) {
+  (void)info;
+  bt_svc_hist *h = ud;
+  bt_svc_hist_observe(&h[o->status == BT_RUN_COMPLETED ? 0 : 1], (uint64_t)o->duration_ms * 1000);
+}
+
+/* A job was queued: the supervisor claims at once instead of at its next poll. */
+static void wake_supervisor(void *ud) {
+  pid_t pid = *(pid_t *)ud;
+  if (pid > 0) kill(pid, SIGUSR1);
 }
 
 typedef struct serve_opts {
@@ -149,43 +188,88 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
     goto out;
   }
 
-  /* SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts, so
-   * every thread inherits the mask and none is interrupted. */
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  /* SIGINT/SIGTERM (stop) and SIGCHLD (the supervisor died) are taken by sigwait below:
+   * blocked before any thread starts, so every thread inherits the mask. */
+  sigset_t wait_set;
+  sigemptyset(&wait_set);
+  sigaddset(&wait_set, SIGINT);
+  sigaddset(&wait_set, SIGTERM);
+  sigaddset(&wait_set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
 
-  bt_queue *q = NULL;
-  if (bt_service_queue_open(NULL, app->cfg.data_dir, &q, &err)) {
+  char runs[1024];
+  snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);
+  bt_svc_hist *durations = mmap(NULL, 2 * sizeof *durations, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (durations == MAP_FAILED) durations = NULL;
+  bt_run_observer mo = {.name = "service_metrics", .ud = durations, .on_end = job_metrics_end};
+  if (durations && bt_app_add_observer(app, &mo)) {
+    munmap(durations, 2 * sizeof *durations);
+    durations = NULL;
+  }
+  /* The supervisor is forked first, while this process has no threads (supervisor.h). */
+  bt_supervisor_opts so = {.workers = sc.workers, .app = app, .runs_dir = runs,
+                           .catalog = {&sc, catalog_strategy, catalog_dataset}};
+  pid_t sup = 0;
+  queue_where qw = {sc.queue, app->cfg.data_dir};
+  if (bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err)) {
     rc = fail(&err);
     goto out;
   }
-  char runs[1024];
-  snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);
-  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs, .events_store = tc.enabled ? tc.store : NULL};
+  bt_queue *q = NULL;
+  bt_http_server *http = NULL;
+  if (bt_service_queue_open(sc.queue, app->cfg.data_dir, &q, &err)) {
+    rc = fail(&err);
+    goto stop;
+  }
+  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs,
+                .events_store = tc.enabled ? tc.store : NULL,
+                .job_duration = durations, .on_enqueued = wake_supervisor, .enqueued_ud = &sup};
   bt_http_opts ho = {.threads = sc.http_threads, .max_body = (size_t)sc.max_body,
                      .timeout_s = (unsigned)sc.connection_timeout_s};
   snprintf(ho.listen, sizeof ho.listen, "%s", sc.listen);
-  bt_http_server *http = bt_http_start(&ho, bt_api_handle, &api, &err);
-  if (!http) {
+  if (!(http = bt_http_start(&ho, bt_api_handle, &api, &err))) {
     rc = fail(&err);
-    bt_queue_close(q);
-    goto out;
+    goto stop;
   }
   api.http = bt_http_get_stats(http);
   bt_log("service", BT_LOG_INFO, "service_listening", BT_F_STR("listen", sc.listen),
          BT_F_INT("port", bt_http_port(http)), BT_F_INT("workers", sc.workers),
          BT_F_INT("http_threads", sc.http_threads), BT_F_BOOL("auth", sc.nkeys > 0),
-         BT_F_STR("data_dir", app->cfg.data_dir));
+         BT_F_STR("data_dir", app->cfg.data_dir), BT_F_INT("supervisor_pid", sup));
 
-  int sig = 0;
-  sigwait(&stop, &sig);
-  bt_log("service", BT_LOG_INFO, "service_stopping", BT_F_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  for (;;) {
+    int sig = 0;
+    sigwait(&wait_set, &sig);
+    if (sig != SIGCHLD) {
+      bt_log("service", BT_LOG_INFO, "service_stopping",
+             BT_F_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+      break;
+    }
+    /* WNOWAIT: the dead supervisor stays a zombie until reaped below, so its pid cannot
+     * be reused while HTTP threads may still signal it. */
+    siginfo_t si = {0};
+    if (waitid(P_PID, (id_t)sup, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == sup) {
+      /* Without its supervisor the server would queue jobs nobody runs: stop, and let
+       * the service manager restart the whole. */
+      bt_log("service", BT_LOG_ERROR, "supervisor_exited",
+             BT_F_INT("status", si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status));
+      rc = 1;
+      break;
+    }
+  }
+  /* Stop accepting; requests on open connections are still answered while the
+   * supervisor lets running jobs finish and hands the rest back to the queue. */
   bt_http_quiesce(http);
+stop:
+  if (sup > 0) {
+    kill(sup, SIGTERM);
+    int status;
+    while (waitpid(sup, &status, 0) < 0 && errno == EINTR) {}
+  }
   bt_http_stop(http);
   bt_queue_close(q);
+  if (durations) munmap(durations, 2 * sizeof *durations);
   bt_log("service", BT_LOG_INFO, "service_stopped");
 out:
   bt_err_clear(&err);

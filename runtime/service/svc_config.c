@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static const char *const SERVICE_KEYS[] = {
-    "listen", "workers", "http_threads", "max_body", "max_queued_per_user",
+    "listen", "queue", "workers", "http_threads", "max_body", "max_queued_per_user",
     "connection_timeout", "strategy_dirs", "datasets", "api_keys", NULL};
 static const char *const KEY_KEYS[] = {"user_id", "sha256", NULL};
 
@@ -167,6 +167,7 @@ static int read_section(bt_config *cfg, lua_State *L, int t, bt_svc_config *out,
   const char *w = "service";
   if (bt_cfg_check_keys(L, t, w, SERVICE_KEYS, err) ||
       bt_cfg_string(L, t, w, "listen", out->listen, sizeof out->listen, err) ||
+      bt_cfg_string(L, t, w, "queue", out->queue, sizeof out->queue, err) ||
       bt_cfg_integer(L, t, w, "workers", &workers, err) ||
       bt_cfg_integer(L, t, w, "http_threads", &threads, err) ||
       bt_cfg_integer(L, t, w, "max_body", &out->max_body, err) ||

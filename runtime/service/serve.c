@@ -195,7 +195,11 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   sigaddset(&wait_set, SIGINT);
   sigaddset(&wait_set, SIGTERM);
   sigaddset(&wait_set, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &wait_set, NULL);
+  /* SIGUSR1 (wake_supervisor) too: the forked supervisor inherits it blocked, so a nudge
+   * sent before its loop is set up waits instead of killing it (default action). */
+  sigset_t block = wait_set;
+  sigaddset(&block, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &block, NULL);
 
   char runs[1024];
   snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);

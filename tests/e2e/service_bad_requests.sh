@@ -104,19 +104,25 @@ try:
     check(resp.startswith(b"HTTP/1.1 413"), "chunked body over max_body -> 413")
     check(s.alive(), "serving after the chunked 413")
 
-    # per-user cap (3 queued) -> 429; another user is not affected
+    # per-user cap (3 queued) -> 429; another user is not affected. A hanging job holds
+    # the only worker, so the capped user's jobs stay queued.
+    st, _, blk = s.request("POST", "/v1/backtests", {"strategy": "core_hang", "user_id": "blocker"})
+    s.wait_job(blk["run_id"], states=("running",))
     ids = []
     for i in range(3):
         st, h, b = s.request("POST", "/v1/backtests", dict(good, params={"fast": i + 2}))
-        check(st == 202, "capped user: job %d accepted" % (i + 1))
+        check(st == 202 and b["status"] == "queued", "capped user: job %d queued" % (i + 1))
         ids.append(b["run_id"])
     st, h, b = s.request("POST", "/v1/backtests", good)
     check(st == 429 and b["error"]["type"] == "too_many_queued" and h.get("retry-after"),
           "4th queued job of one user -> 429 with Retry-After")
-    st, _, _ = s.request("POST", "/v1/backtests", dict(good, user_id="other"))
+    st, _, b = s.request("POST", "/v1/backtests", dict(good, user_id="other"))
     check(st == 202, "another user still gets 202")
-    for rid in ids + []:
-        s.request("POST", "/v1/backtests/%s/cancel" % rid)
+    for rid in ids + [b["run_id"], blk["run_id"]]:
+        st, _, c = s.request("POST", "/v1/backtests/%s/cancel" % rid)
+        if st != 200:
+            fail("cancel %s: %s %s" % (rid, st, c))
+    check(s.wait_job(blk["run_id"])["status"] == "cancelled", "the hanging job is cancelled")
 
     # Idempotency-Key: the same request -> the same job; a different body -> 409
     k = {"Idempotency-Key": "retry-1"}

@@ -10,7 +10,7 @@ PY=python3
 mkdir -p "${BT_TEST_TMP:-/tmp}"
 T=$(mktemp -d "${BT_TEST_TMP:-/tmp}/svc-corr.XXXXXX")
 PH=""
-trap '[ -n "$PH" ] && kill "$PH" 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$PH" ] && kill "$PH" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 "$PY" "$BTRUN_SRC/tests/tools/posthog_server.py" --port-file "$T/ph.port" \
   --events "$T/ph.jsonl" --requests "$T/ph.req" --lifetime 120 &
 PH=$!

@@ -50,6 +50,8 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(state, lease_until_ms);"
     "CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user_id, seq);"
+    /* Covers the per-user counts the API checks on every POST (its per-user cap). */
+    "CREATE INDEX IF NOT EXISTS jobs_user_state ON jobs(user_id, state, cancel_requested);"
     "CREATE TABLE IF NOT EXISTS job_history("
     " job_seq INTEGER NOT NULL,"
     " at_ms INTEGER NOT NULL,"

@@ -130,6 +130,51 @@ static bool may_access(const auth *au, const char *owner, bt_http_response *resp
   return false;
 }
 
+/* ---- the per-user cap ---------------------------------------------------------------- */
+
+/* A count is reused for this long: the cap is then checked against a number at most this
+ * old (jobs claimed since are still counted, jobs this server queued since are added). */
+#define CAP_FRESH_NS 200000000ull
+
+void bt_api_init(bt_api *a) {
+  memset(a, 0, sizeof *a);
+  pthread_mutex_init(&a->cap_mu, NULL);
+}
+
+void bt_api_free(bt_api *a) { pthread_mutex_destroy(&a->cap_mu); }
+
+static bt_api_cap_slot *cap_slot(bt_api *a, const char *user) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = user; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  return &a->cap[h % BT_API_CAP_SLOTS];
+}
+
+static int queued_of(bt_api *a, const char *user, int64_t *queued, bt_err *err) {
+  uint64_t now = bt_now_ns();
+  pthread_mutex_lock(&a->cap_mu);
+  bt_api_cap_slot *c = cap_slot(a, user);
+  bool hit = c->at_ns && now - c->at_ns < CAP_FRESH_NS && strcmp(c->user, user) == 0;
+  if (hit) *queued = c->queued;
+  pthread_mutex_unlock(&a->cap_mu);
+  if (hit) return 0;
+  bt_queue_counts counts;
+  if (bt_queue_counts_get(a->q, user, &counts, err)) return err->code;
+  *queued = counts.by_state[BT_JOB_QUEUED];
+  pthread_mutex_lock(&a->cap_mu);
+  snprintf(c->user, sizeof c->user, "%s", user);
+  c->queued = *queued;
+  c->at_ns = now;
+  pthread_mutex_unlock(&a->cap_mu);
+  return 0;
+}
+
+static void queued_bump(bt_api *a, const char *user) {
+  pthread_mutex_lock(&a->cap_mu);
+  bt_api_cap_slot *c = cap_slot(a, user);
+  if (c->at_ns && strcmp(c->user, user) == 0) c->queued++;
+  pthread_mutex_unlock(&a->cap_mu);
+}
+
 /* ---- POST /v1/backtests -------------------------------------------------------------- */
 
 static const char *const BODY_EXTRA[] = {"user_id", NULL};
@@ -212,17 +257,17 @@ static void post_backtest(bt_api *a, bt_http_request *req, bt_http_response *res
                   "Idempotency-Key: want 1..127 printable characters without spaces");
     goto out;
   }
-  bt_queue_counts counts;
-  if (bt_queue_counts_get(a->q, user ? user : "", &counts, &err)) {
+  int64_t queued = 0;
+  if (queued_of(a, user ? user : "", &queued, &err)) {
     queue_error(resp, &err);
     goto out;
   }
-  if (counts.by_state[BT_JOB_QUEUED] >= a->cfg->max_queued_per_user) {
+  if (queued >= a->cfg->max_queued_per_user) {
     resp->headers[0][0] = "Retry-After";
     resp->headers[0][1] = "1";
     bt_http_error(resp, 429, "too_many_queued", NULL,
                   "%lld jobs of this user are queued (limit %lld); retry when some have started",
-                  (long long)counts.by_state[BT_JOB_QUEUED], (long long)a->cfg->max_queued_per_user);
+                  (long long)queued, (long long)a->cfg->max_queued_per_user);
     goto out;
   }
   if (!(spec_json = bt_job_spec_to_json(&spec))) {
@@ -244,6 +289,7 @@ static void post_backtest(bt_api *a, bt_http_request *req, bt_http_response *res
                   "this Idempotency-Key was used for a different request (job %s)", job.run_id);
     goto out;
   }
+  if (!existed) queued_bump(a, user ? user : "");
   if (!existed && a->on_enqueued) a->on_enqueued(a->enqueued_ud);
   if (!existed)
     bt_log("api", BT_LOG_INFO, "backtest_queued", BT_F_STR("run_id", job.run_id),

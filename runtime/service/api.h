@@ -9,9 +9,20 @@
 #ifndef BT_API_H
 #define BT_API_H
 
+#include <pthread.h>
+
 #include "http_server.h"
 #include "queue.h"
 #include "svc_config.h"
+
+/* Recent per-user queued counts, so a burst of POSTs does not count a user's jobs in
+ * the queue once per request. */
+#define BT_API_CAP_SLOTS 64
+typedef struct bt_api_cap_slot {
+  char user[128];
+  int64_t queued;      /* as counted, plus the jobs this server queued since */
+  uint64_t at_ns;      /* when counted; 0 = empty */
+} bt_api_cap_slot;
 
 typedef struct bt_api {
   const bt_svc_config *cfg;
@@ -25,7 +36,13 @@ typedef struct bt_api {
   /* Called after a job was queued (wakes the supervisor); NULL = none. */
   void (*on_enqueued)(void *ud);
   void *enqueued_ud;
+  pthread_mutex_t cap_mu;
+  bt_api_cap_slot cap[BT_API_CAP_SLOTS];
 } bt_api;
+
+/* Set the fields above (cfg, q, out_dir, ...) after bt_api_init; bt_api_free undoes it. */
+void bt_api_init(bt_api *a);
+void bt_api_free(bt_api *a);
 
 /* The bt_http_handler of the service: ud is a bt_api. */
 void bt_api_handle(void *ud, bt_http_request *req, bt_http_response *resp);

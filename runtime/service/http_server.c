@@ -320,7 +320,7 @@ static int resolve_listen(const char *listen, listen_addr *out, bt_err *err) {
 }
 
 int bt_http_parse_listen(const char *listen, bool *loopback, bt_err *err) {
-  listen_addr a;
+  listen_addr a = {0};
   if (resolve_listen(listen, &a, err)) return err->code;
   *loopback = a.loopback;
   return 0;
@@ -329,7 +329,7 @@ int bt_http_parse_listen(const char *listen, bool *loopback, bt_err *err) {
 /* ---- lifecycle --------------------------------------------------------------------- */
 
 bt_http_server *bt_http_start(const bt_http_opts *o, bt_http_handler h, void *ud, bt_err *err) {
-  listen_addr a;
+  listen_addr a = {0};
   if (resolve_listen(o->listen, &a, err)) return NULL;
   bt_http_server *s = calloc(1, sizeof *s);
   if (!s) {

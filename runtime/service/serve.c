@@ -215,6 +215,8 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   bt_supervisor_opts so = {.workers = sc.workers, .app = app, .runs_dir = runs,
                            .catalog = {&sc, catalog_strategy, catalog_dataset}};
   pid_t sup = 0;
+  bt_api api;
+  bt_api_init(&api);
   queue_where qw = {sc.queue, app->cfg.data_dir};
   if (bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err)) {
     rc = fail(&err);
@@ -226,9 +228,13 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
     rc = fail(&err);
     goto stop;
   }
-  bt_api api = {.cfg = &sc, .q = q, .out_dir = runs,
-                .events_store = tc.enabled ? tc.store : NULL,
-                .job_duration = durations, .on_enqueued = wake_supervisor, .enqueued_ud = &sup};
+  api.cfg = &sc;
+  api.q = q;
+  api.out_dir = runs;
+  api.events_store = tc.enabled ? tc.store : NULL;
+  api.job_duration = durations;
+  api.on_enqueued = wake_supervisor;
+  api.enqueued_ud = &sup;
   bt_http_opts ho = {.threads = sc.http_threads, .max_body = (size_t)sc.max_body,
                      .timeout_s = (unsigned)sc.connection_timeout_s};
   snprintf(ho.listen, sizeof ho.listen, "%s", sc.listen);
@@ -273,6 +279,7 @@ stop:
   }
   bt_http_stop(http);
   bt_queue_close(q);
+  bt_api_free(&api);
   if (durations) munmap(durations, 2 * sizeof *durations);
   bt_log("service", BT_LOG_INFO, "service_stopped");
 out:

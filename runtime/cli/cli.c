@@ -42,6 +42,8 @@ static const char USAGE[] =
     "  --timeout SECONDS      wall-clock limit per run (default 600)\n"
     "  --max-memory SIZE      Lua heap cap, e.g. 256M, 1G (default 512M)\n"
     "  --skip-bad-rows        skip and count malformed CSV rows instead of failing\n"
+    "  --date-format FMT      strptime form of the data's time column (%m/%d/%Y), UTC\n"
+    "  --columns MAP          column names for roles: time=open_time,close=c,...\n"
     "  --benchmark SYM=PATH   a price series report.html compares the run with, besides\n"
     "                         the buy-and-hold of the run's own symbols\n"
     "  --log-format FMT       json | console (default: console on a terminal, else json)\n"
@@ -70,7 +72,7 @@ typedef struct cli_opts {
   bt_param params[MAX_LIST];
   int nparams;
   const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory, *benchmark;
-  const char *log_format, *log_level, *data_dir;
+  const char *log_format, *log_level, *data_dir, *date_format, *columns;
   bool skip_bad_rows;
   int script_argc;
   char **script_argv;
@@ -129,6 +131,8 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
     else if (strcmp(a, "--log-level") == 0) { o->log_level = NEXT(); NEED(o->log_level); }
     else if (strcmp(a, "--data-dir") == 0) { o->data_dir = NEXT(); NEED(o->data_dir); }
     else if (strcmp(a, "--skip-bad-rows") == 0) o->skip_bad_rows = true;
+    else if (strcmp(a, "--date-format") == 0) { o->date_format = NEXT(); NEED(o->date_format); }
+    else if (strcmp(a, "--columns") == 0) { o->columns = NEXT(); NEED(o->columns); }
     else if (strcmp(a, "--benchmark") == 0) {
       o->benchmark = NEXT();
       NEED(o->benchmark);
@@ -172,6 +176,8 @@ static int apply_overrides(bt_app *app, const cli_opts *o) {
   }
   if (o->data_dir) snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir);
   if (o->skip_bad_rows) c->skip_bad_rows = true;
+  if (o->date_format) snprintf(c->date_format, sizeof c->date_format, "%s", o->date_format);
+  if (o->columns) snprintf(c->columns, sizeof c->columns, "%s", o->columns);
   return 0;
 }
 

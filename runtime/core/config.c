@@ -11,7 +11,7 @@
 /* Sections owned by other modules; each validates its own keys. */
 static const char *const top_keys[] = {
     "cash", "commission", "slippage_bps", "out_dir", "data_dir", "user_id", "timeout",
-    "max_memory", "skip_bad_rows", "progress_every", "trust_strategies", "risk", "log",
+    "max_memory", "skip_bad_rows", "date_format", "columns", "progress_every", "trust_strategies", "risk", "log",
     "trace", "analytics", "perf", "service", NULL};
 static const char *const commission_keys[] = {"per_unit", "percent", "minimum", NULL};
 static const char *const risk_keys[] = {"max_drawdown", "max_position_value", NULL};
@@ -174,6 +174,10 @@ static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   if (bt_cfg_number(L, t, "", "timeout", &cfg->timeout_s, err)) return err->code;
   if (bt_cfg_integer(L, t, "", "max_memory", &cfg->max_memory, err)) return err->code;
   if (bt_cfg_bool(L, t, "", "skip_bad_rows", &cfg->skip_bad_rows, err)) return err->code;
+  if (bt_cfg_string(L, t, "", "date_format", cfg->date_format, sizeof cfg->date_format, err))
+    return err->code;
+  if (bt_cfg_string(L, t, "", "columns", cfg->columns, sizeof cfg->columns, err))
+    return err->code;
   if (bt_cfg_bool(L, t, "", "trust_strategies", &cfg->trust_strategies, err)) return err->code;
   int64_t progress = (int64_t)cfg->progress_every;
   if (bt_cfg_integer(L, t, "", "progress_every", &progress, err)) return err->code;

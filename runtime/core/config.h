@@ -27,6 +27,8 @@ typedef struct bt_config {
   double timeout_s;                /* wall-clock limit per run, default 600 */
   int64_t max_memory;              /* Lua heap cap in bytes, default 512 MiB */
   bool skip_bad_rows;
+  char date_format[64];            /* strptime form of data files' time column, "" = built-in */
+  char columns[256];               /* column mapping "time=open_time,close=c", "" = by header */
   bool trust_strategies;           /* false (default): strategies run sandboxed (sandbox.h);
                                     * env BTRUN_TRUST_STRATEGIES=1|0 overrides the file */
   uint64_t progress_every;         /* bars between backtest_progress records, 0 = off */

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum role {
@@ -57,6 +58,7 @@ struct bt_feed {
   int64_t date_cache_days;
   bool date_cache_ok;
   size_t released;  /* bytes at the start of the mapping already given back to the kernel */
+  char *date_format, *columns; /* owned copies of the options (NULL when not given) */
 };
 
 /* ---- time ---- */
@@ -109,9 +111,24 @@ static int parse_tod(const char *s, const char *e, int *secs) {
   return (int)(p - s);
 }
 
-/* Latest accepted instant: 9999-12-31T23:59:59Z. Larger integers are most likely
- * milliseconds and are refused rather than read as a far-future date. */
+/* Latest accepted instant: 9999-12-31T23:59:59Z. */
 #define MAX_EPOCH 253402300799LL
+/* Integer times of 12 or more digits (>= 10^11, the year 5138 in seconds) are epoch
+ * milliseconds, as exchanges export them: no real bar is dated past 5138, and 10^11 ms is
+ * 1973. A millisecond time must be a whole second (bars are whole seconds). */
+#define MS_FROM 100000000000LL
+#define MAX_EPOCH_MS (MAX_EPOCH * 1000 + 999)
+
+/* An integer time: seconds below MS_FROM, whole milliseconds from it. */
+static inline bool epoch_int(int64_t v, int64_t *t) {
+  if (v < MS_FROM) {
+    *t = v;
+    return true;
+  }
+  if (v > MAX_EPOCH_MS || v % 1000 != 0) return false;
+  *t = v / 1000;
+  return true;
+}
 
 bool bt_parse_time(const char *s, long len, int64_t *epoch_out) {
   if (len < 0) len = (long)strlen(s);
@@ -127,11 +144,14 @@ bool bt_parse_time(const char *s, long len, int64_t *epoch_out) {
   if (q < e && isdig(*q)) {
     const char *r = q;
     int64_t v = 0;
-    while (r < e && isdig(*r) && v <= MAX_EPOCH) v = v * 10 + (*r++ - '0');
+    while (r < e && isdig(*r) && v <= MAX_EPOCH_MS) v = v * 10 + (*r++ - '0');
     if (r == e) {
-      if (v > MAX_EPOCH) return false;
-      *epoch_out = neg ? -v : v;
-      return true;
+      if (neg) {
+        if (v >= MS_FROM) return false;
+        *epoch_out = -v;
+        return true;
+      }
+      return epoch_int(v, epoch_out);
     }
   }
   if (e - p < 10) return false;
@@ -320,7 +340,62 @@ static int role_of(const char *name) {
   return R_IGNORE;
 }
 
+/* opts.columns: "role=name,..." */
+enum { MAP_TIME = R_VOLUME + 1, MAP_DATE, MAP_N };
+typedef struct col_map {
+  char name[MAP_N][MAX_NAME]; /* "" = role not mapped */
+  bool used[MAP_N];
+} col_map;
+
+static int parse_columns(const bt_feed *f, col_map *m, bt_err *err) {
+  static const struct {
+    const char *role;
+    int idx;
+  } roles[] = {{"time", MAP_TIME}, {"date", MAP_DATE}, {"open", R_OPEN}, {"high", R_HIGH},
+               {"low", R_LOW},     {"close", R_CLOSE}, {"volume", R_VOLUME}};
+  memset(m, 0, sizeof *m);
+  const char *p = f->columns;
+  while (p && *p) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    size_t rlen = eq ? (size_t)(eq - p) : 0;
+    int idx = -1;
+    for (size_t i = 0; eq && i < sizeof roles / sizeof roles[0]; i++)
+      if (strlen(roles[i].role) == rlen && strncasecmp(p, roles[i].role, rlen) == 0)
+        idx = roles[i].idx;
+    if (idx < 0 || end - eq - 1 <= 0 || end - eq - 1 >= MAX_NAME)
+      return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, 0, "columns",
+                        "bad column mapping '%.*s': expected ROLE=NAME with ROLE one of "
+                        "time, date, open, high, low, close, volume", (int)(end - p), p);
+    snprintf(m->name[idx], MAX_NAME, "%.*s", (int)(end - eq - 1), eq + 1);
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+}
+
+/* The mapped role of column name nm, or -1. */
+static int mapped_role(col_map *m, const char *nm) {
+  for (int i = R_OPEN; i < MAP_N; i++)
+    if (m->name[i][0] && !m->used[i] && strcasecmp(m->name[i], nm) == 0) {
+      m->used[i] = true;
+      return i;
+    }
+  return -1;
+}
+
+/* A header line that is really a data row: several fields and no letter in any of them
+ * but those numbers and ISO times use (1e5, 2020-01-02T00:00:00Z). */
+static bool looks_like_data(const char *s, const char *e) {
+  if (!memchr(s, ',', (size_t)(e - s))) return false;
+  for (const char *p = s; p < e; p++)
+    if (isalpha((unsigned char)*p) && !strchr("eETZ", *p)) return false;
+  return true;
+}
+
 static int read_header(bt_feed *f, bt_err *err) {
+  col_map map;
+  if (parse_columns(f, &map, err)) return err->code;
   const char *s, *e;
   /* A UTF-8 byte-order mark is not part of the first column's name. */
   if (f->size >= 3 && memcmp(f->data, "\xEF\xBB\xBF", 3) == 0) f->pos = 3;
@@ -353,11 +428,28 @@ static int read_header(bt_feed *f, bt_err *err) {
     memcpy(f->name[i], a, n);
     f->name[i][n] = '\0';
     const char *nm = f->name[i];
-    if (strcasecmp(nm, "date") == 0 && col_date < 0) col_date = i;
-    else if (strcasecmp(nm, "time") == 0 && col_time < 0) col_time = i;
-    else if (strcasecmp(nm, "datetime") == 0 && col_dt < 0) col_dt = i;
-    else if (strcasecmp(nm, "timestamp") == 0 && col_ts < 0) col_ts = i;
-    int r = role_of(nm);
+    int mr = mapped_role(&map, nm);
+    int r;
+    if (mr == MAP_TIME) {
+      col_dt = i;
+      r = R_IGNORE;
+    } else if (mr == MAP_DATE) {
+      col_date = i;
+      r = R_IGNORE;
+    } else if (mr >= 0) {
+      r = mr;
+    } else {
+      /* the header's own names, for every role the mapping leaves alone */
+      bool time_mapped = map.name[MAP_TIME][0] || map.name[MAP_DATE][0];
+      if (time_mapped) {
+      } else if (strcasecmp(nm, "date") == 0 && col_date < 0) col_date = i;
+      else if (strcasecmp(nm, "time") == 0 && col_time < 0) col_time = i;
+      else if (strcasecmp(nm, "datetime") == 0 && col_dt < 0) col_dt = i;
+      else if ((strcasecmp(nm, "timestamp") == 0 || strcasecmp(nm, "open_time") == 0) &&
+               col_ts < 0) col_ts = i;
+      r = role_of(nm);
+      if (r != R_IGNORE && map.name[r][0]) r = R_IGNORE;
+    }
     if (r != R_IGNORE) {
       if (seen[r] >= 0)
         return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, nm,
@@ -368,6 +460,10 @@ static int read_header(bt_feed *f, bt_err *err) {
     p = fe + 1;
   }
   f->ncols = nh;
+  for (int i = R_OPEN; i < MAP_N; i++)
+    if (map.name[i][0] && !map.used[i])
+      return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, map.name[i],
+                        "column mapping names a column the header does not have");
 
   /* Peek at the first data row: one field more than the header names, with Date first
    * and no Time column, is backtrader's Date,Time,... minute layout. */
@@ -408,7 +504,11 @@ static int read_header(bt_feed *f, bt_err *err) {
     return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, "Date",
                       "missing required column (need Date, Datetime, Time or Timestamp; "
                       "header has %d column%s)%s", nh, nh == 1 ? "" : "s",
-                      other_sep ? "; fields must be separated by commas" : "");
+                      other_sep ? "; fields must be separated by commas"
+                      : looks_like_data(hs, he)
+                          ? "; the first line looks like data, not a header: add a header "
+                            "line such as Date,Open,High,Low,Close,Volume"
+                          : "; name the columns with --columns time=NAME,... if they differ");
   }
   static const struct {
     int role;
@@ -417,7 +517,8 @@ static int read_header(bt_feed *f, bt_err *err) {
   for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
     if (seen[required[i].role] < 0)
       return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, required[i].name,
-                        "missing required column");
+                        "missing required column (name it with --columns %s=NAME if the "
+                        "file calls it otherwise)", required[i].name);
   return 0;
 }
 
@@ -433,7 +534,19 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
     return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
   }
   f->symbol_index = symbol_index;
-  if (opts) f->opts = *opts;
+  bool rc_oom = false;
+  if (opts) {
+    f->opts = *opts;
+    if (opts->date_format && *opts->date_format && !(f->date_format = strdup(opts->date_format)))
+      rc_oom = true;
+    if (opts->columns && *opts->columns && !(f->columns = strdup(opts->columns))) rc_oom = true;
+  }
+  f->opts.date_format = f->date_format;
+  f->opts.columns = f->columns;
+  if (rc_oom) {
+    bt_feed_close(f);
+    return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+  }
   int rc = load_file(f, err);
   if (rc == 0) rc = read_header(f, err);
   if (rc != 0) {
@@ -529,7 +642,21 @@ static inline bool date_cached(bt_feed *f, const char *p, int64_t *days) {
 
 /* Full timestamp field; the common "YYYY-MM-DD" and "YYYY-MM-DD HH:MM:SS" use the
  * date cache. */
+static bool parse_with_format(const char *fmt, const char *p, const char *e, int64_t *t) {
+  char buf[128];
+  trim(&p, &e);
+  if (e - p <= 0 || e - p >= (long)sizeof buf) return false;
+  memcpy(buf, p, (size_t)(e - p));
+  buf[e - p] = '\0';
+  struct tm tm = {0};
+  const char *rest = strptime(buf, fmt, &tm);
+  if (!rest || *rest) return false;
+  *t = timegm(&tm);
+  return true;
+}
+
 static inline bool parse_ts_field(bt_feed *f, const char *p, const char *e, int64_t *t) {
+  if (f->opts.date_format) return parse_with_format(f->opts.date_format, p, e, t);
   long n = e - p;
   int64_t days;
   if (n == 10 && date_cached(f, p, &days)) {
@@ -602,7 +729,12 @@ static int parse_row(bt_feed *f, const char *s, const char *e, bt_bar *bar, bt_e
     switch (f->role[col]) {
       case R_IGNORE: break;
       case R_TS:
-        if (!parse_ts_field(f, p, fe, &t)) why = "not a date/time";
+        if (!parse_ts_field(f, p, fe, &t))
+          why = f->opts.date_format ? "does not match --date-format"
+                : memchr(p, '/', (size_t)(fe - p))
+                    ? "not a date/time (for dates like 01/02/2020 give the form with "
+                      "--date-format %m/%d/%Y or %d/%m/%Y)"
+                    : "not a date/time";
         break;
       case R_DATE: {
         const char *a = p, *b = fe;
@@ -658,12 +790,12 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
         break;
       case R_TS: {
         /* epoch seconds, or "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DDTHH:MM:SS[Z]" */
+        if (f->opts.date_format) return NULL;
         if (end - p < 11 || p[4] != '-') {
           const char *s = p;
           int64_t v = 0;
-          while (p < end && isdig(*p) && p - s < 12) v = v * 10 + (*p++ - '0');
-          if (p == s || p - s == 12 || v > MAX_EPOCH) return NULL;
-          t = v;
+          while (p < end && isdig(*p) && p - s < 16) v = v * 10 + (*p++ - '0');
+          if (p == s || p - s == 16 || !epoch_int(v, &t)) return NULL;
           break;
         }
         if (!date_cached(f, p, &days)) return NULL;
@@ -756,9 +888,13 @@ int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
       char a[32], b[32];
       bt_format_time(bar->time, a);
       bt_format_time(f->prev_time, b);
+      const char *hint = bar->time == f->prev_time ? ""
+                         : f->rows == 1 ? "; the file looks sorted newest first: sort its rows "
+                                          "oldest first"
+                                        : "; rows must be in ascending time order: sort the file";
       return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line, f->name[f->time_col],
-                        "time not after previous row (line %ld): %s %s %s", f->prev_line, a,
-                        bar->time == f->prev_time ? "duplicates" : "is before", b);
+                        "time not after previous row (line %ld): %s %s %s%s", f->prev_line, a,
+                        bar->time == f->prev_time ? "duplicates" : "is before", b, hint);
     }
     f->has_prev = true;
     f->prev_time = bar->time;
@@ -784,5 +920,7 @@ void bt_feed_close(bt_feed *f) {
   free(f->name);
   free(f->path);
   free(f->symbol);
+  free(f->date_format);
+  free(f->columns);
   free(f);
 }

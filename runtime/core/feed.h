@@ -4,7 +4,10 @@
  * case-insensitively: date/datetime/time/timestamp, open, high, low, close, volume;
  * "adj close" and "openinterest" are ignored. Date forms: YYYY-MM-DD,
  * "YYYY-MM-DD HH:MM:SS", ISO-8601 with 'T' and an optional zone (Z, +HH:MM), epoch
- * seconds, or separate Date and Time columns. A row with one more field than the
+ * seconds or milliseconds (an integer of 12 or more digits is milliseconds, as exchanges
+ * export them; it must be a whole second), separate Date and Time columns, or any form
+ * given as a strptime format (opts.date_format). An "open_time" column is a time column
+ * too; opts.columns maps roles to other column names. A row with one more field than the
  * header names is read as Date,Time,... (backtrader's minute files). LF or CRLF.
  * Rows must be in strictly increasing time; anything else is an error that names the
  * file, the line and the field. */
@@ -26,6 +29,13 @@ typedef struct bt_bar {
 
 typedef struct bt_feed_opts {
   bool skip_bad_rows;    /* skip (and count) malformed rows instead of failing */
+  /* strptime(3) format of the time column, e.g. "%m/%d/%Y" or "%d.%m.%Y %H:%M", read as
+   * UTC; NULL/"" = the built-in forms. The whole field must match. */
+  const char *date_format;
+  /* Column mapping "role=name,...", roles time, date, open, high, low, close, volume:
+   * "time=open_time,close=c". Named columns override the header's own names; a name the
+   * header lacks is an error. NULL/"" = by header names only. */
+  const char *columns;
 } bt_feed_opts;
 
 typedef struct bt_feed bt_feed;

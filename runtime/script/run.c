@@ -42,7 +42,9 @@ static int open_feeds(bt_run *run, bt_err *err) {
   run->has_next = calloc((size_t)n, sizeof *run->has_next);
   if (!run->feeds || !run->next || !run->has_next)
     return bt_errf(err, BT_ENOMEM, "error", "out of memory");
-  bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows};
+  bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows,
+                       .date_format = run->app->cfg.date_format,
+                       .columns = run->app->cfg.columns};
   cJSON *arr = cJSON_CreateArray();
   for (int i = 0; i < n; i++) {
     char sym[64];

@@ -335,11 +335,16 @@ static void test_parse_time(void) {
   CHECK(bt_parse_time("0", -1, &t) && t == 0);
   CHECK(bt_parse_time("-86400", -1, &t) && t == -86400);
   CHECK(bt_parse_time("1583055000", -1, &t) && t == utc(2020, 3, 1, 9, 30, 0));
+  /* 12+ digits are epoch milliseconds (exchange klines), whole seconds only */
+  CHECK(bt_parse_time("1583055000000", -1, &t) && t == utc(2020, 3, 1, 9, 30, 0));
+  CHECK(bt_parse_time("99999999999", -1, &t) && t == 99999999999LL);
+  CHECK(bt_parse_time("100000000000", -1, &t) && t == 100000000);
   CHECK(bt_parse_time("1995-05-12,rest", 10, &t) && t == utc(1995, 5, 12, 0, 0, 0));
   const char *bad[] = {"", "abc", "2021-02-29", "1900-02-29", "2021-13-01", "2021-00-10",
                        "2021-04-31", "2021-1-01", "2021-01-01 24:00:00", "2021-01-01 10:60",
                        "2021-01-01T10:00:00.5", "2021-01-01T10:00:00+25:00", "2021-01-01X",
-                       "2021-01-01T10:00:00 Z", "1583055000000", "12:00:00", "1.5"};
+                       "2021-01-01T10:00:00 Z", "1583055000001", "-1583055000000",
+                       "253402300800000", "12:00:00", "1.5"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     if (bt_parse_time(bad[i], -1, &t)) {
       fprintf(stderr, "  bt_parse_time accepted '%s'\n", bad[i]);
@@ -358,6 +363,74 @@ static void test_parse_time(void) {
     bt_format_time(e, buf);
     CHECK(bt_parse_time(buf, -1, &t) && t == e);
   }
+}
+
+/* Load with options; -1 on error (err filled). */
+static long load_opts(const char *path, const bt_feed_opts *o, bt_bar *bars, long max,
+                      bt_err *err) {
+  bt_feed *f;
+  memset(err, 0, sizeof *err);
+  if (bt_feed_open(&f, path, "T", 0, o, err) != 0) return -1;
+  long n = 0;
+  bt_bar b;
+  int rc;
+  while ((rc = bt_feed_next(f, &b, err)) == 1)
+    if (n < max) bars[n++] = b;
+  bt_feed_close(f);
+  return rc < 0 ? -1 : n;
+}
+
+/* Files as people really have them: exchange klines in epoch ms with open_time, US
+ * dates, other column names, no header, newest first. Each loads with the right option
+ * or fails with a message that says what to do. */
+static void test_real_world_files(void) {
+  bt_bar bars[8];
+  bt_err err;
+  const char *klines = write_tmp("klines.csv",
+      "open_time,open,high,low,close,volume,close_time\n"
+      "1577836800000,7195.24,7196.25,7175.46,7177.02,511.814901,1577837699999\n"
+      "1577837700000,7176.47,7230.00,7175.71,7216.27,883.052603,1577838599999\n");
+  CHECK(load_opts(klines, &(bt_feed_opts){0}, bars, 8, &err) == 2);
+  CHECK(bars[0].time == utc(2020, 1, 1, 0, 0, 0) && bars[1].time == utc(2020, 1, 1, 0, 15, 0));
+  CHECK(bars[1].close.v == dec("7216.27"));
+  expect_error("klines_subsecond.csv",
+               "open_time,open,high,low,close\n1577836800500,1,2,0.5,1\n", 2, "open_time",
+               "not a date/time");
+
+  /* write_tmp returns one static buffer: expect_error (which writes too) comes first */
+  expect_error("us_hint.csv", "Date,Open,High,Low,Close\n01/02/2020,1,2,0.5,1\n", 2, "Date",
+               "--date-format %m/%d/%Y");
+  const char *us = write_tmp("us.csv", "Date,Open,High,Low,Close\n01/02/2020,1,2,0.5,1\n"
+                                       "12/31/2020,1,2,0.5,1\n");
+  CHECK(load_opts(us, &(bt_feed_opts){.date_format = "%m/%d/%Y"}, bars, 8, &err) == 2);
+  CHECK(bars[0].time == utc(2020, 1, 2, 0, 0, 0) && bars[1].time == utc(2020, 12, 31, 0, 0, 0));
+  CHECK(load_opts(us, &(bt_feed_opts){.date_format = "%d/%m/%Y"}, bars, 8, &err) == -1);
+  CHECK(strstr(err.msg, "us.csv:3: Date: does not match --date-format") != NULL);
+  const char *eu = write_tmp("eu.csv", "Date,Open,High,Low,Close\n02.01.2020 15:30,1,2,0.5,1\n");
+  CHECK(load_opts(eu, &(bt_feed_opts){.date_format = "%d.%m.%Y %H:%M"}, bars, 8, &err) == 1);
+  CHECK(bars[0].time == utc(2020, 1, 2, 15, 30, 0));
+
+  /* --columns: the mapped name wins over the header's own "close" */
+  const char *odd = write_tmp("odd.csv", "ts,o,h,l,close,c\n2020-01-02,1,2,0.5,9,1.5\n");
+  bt_feed_opts map = {.columns = "time=ts,open=o,high=h,low=l,close=c"};
+  CHECK(load_opts(odd, &map, bars, 8, &err) == 1);
+  CHECK(bars[0].time == utc(2020, 1, 2, 0, 0, 0) && bars[0].close.v == dec("1.5"));
+  CHECK(load_opts(odd, &(bt_feed_opts){.columns = "time=ts,open=o,high=h,low=l,close=cc"}, bars,
+                  8, &err) == -1);
+  CHECK(strstr(err.msg, "odd.csv:1: cc: column mapping names a column the header does not have"));
+  CHECK(load_opts(odd, &(bt_feed_opts){.columns = "price=c"}, bars, 8, &err) == -1);
+  CHECK(strstr(err.msg, "bad column mapping 'price=c'") != NULL);
+  expect_error("odd_hint.csv", "ts,o,h,l,c\n2020-01-02,1,2,0.5,1\n", 1, "Date",
+               "--columns time=NAME");
+
+  expect_error("noheader.csv", "2020-01-02,1,2,0.5,1\n2020-01-03,1,2,0.5,1\n", 1, "Date",
+               "the first line looks like data, not a header");
+  expect_error("newest_first.csv",
+               "Date,Open,High,Low,Close\n2020-01-03,1,2,0.5,1\n2020-01-02,1,2,0.5,1\n", 3,
+               "Date", "sorted newest first: sort its rows oldest first");
+  expect_error("unsorted.csv",
+               "Date,Open,High,Low,Close\n2020-01-02,1,2,0.5,1\n2020-01-04,1,2,0.5,1\n"
+               "2020-01-03,1,2,0.5,1\n", 4, "Date", "rows must be in ascending time order");
 }
 
 static void test_symbols(void) {
@@ -617,6 +690,7 @@ int main(void) {
   test_date_forms();
   test_parse_time();
   test_symbols();
+  test_real_world_files();
   test_errors();
   test_skip_bad_rows();
   test_fuzz();

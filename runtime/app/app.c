@@ -1,7 +1,10 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analytics.h"
 #include "perf.h"
+#include "pg_runs.h"
 #include "run.h"
 #include "tracer.h"
 
@@ -13,6 +16,9 @@ int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_e
   if (bt_trace_register(app, err)) return err->code;
   if (bt_analytics_register(app, err)) return err->code;
   if (bt_perf_register(app, err)) return err->code;
+  if (bt_pg_register(app, err)) return err->code;
+  const char *db = getenv("BTRUN_DB");
+  if (db) snprintf(app->db, sizeof app->db, "%s", db);
   return 0;
 }
 

@@ -1,21 +1,31 @@
 #include "cli.h"
 #include "analytics.h"
 #include "perf.h"
+#include "pg_cli.h"
+#include "pg_store.h"
 #include "serve.h"
 #include "run_compare.h"
 #include "trace_cli.h"
 
+/* The event store commands read a postgresql:// database too (--db, BTRUN_DB). */
+static int events_cli(bt_app *app, int argc, char **argv) {
+  return bt_events_cli(app, &bt_pg_store_remote, argc, argv);
+}
+static int trace_cli(bt_app *app, int argc, char **argv) {
+  return bt_trace_cli(app, &bt_pg_store_remote, argc, argv);
+}
 static int runs_cli(bt_app *app, int argc, char **argv) {
-  return bt_runs_cli(app, argc, argv, bt_run_compare_html);
+  return bt_runs_cli(app, &bt_pg_store_remote, argc, argv, bt_run_compare_html);
 }
 
 /* One line per subcommand; modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
     {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in"},
     {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts"},
-    {"events", bt_events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
-    {"trace", bt_trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
+    {"events", events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
+    {"trace", trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
     {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
+    {"db", bt_db_cli, "the shared PostgreSQL database: migrate, status, sync spooled runs"},
     {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare"},
     {NULL, NULL, NULL},
 };

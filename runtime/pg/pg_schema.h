@@ -7,12 +7,15 @@
  * btrun (a version this one does not know) is refused with a clear error rather than
  * written with an older idea of the schema. Tables (docs/postgresql.md has them all):
  *   backtest_analytics.backtest_runs    one row per run (the tracing plan's columns and
- *                                       btrun's: user, strategy, origin, job, metrics)
+ *                                       btrun's: user, origin, attempt, host, counts,
+ *                                       params, data, config, metrics, error)
  *   backtest_analytics.event_latencies  per run and event type: latency statistics
  *   btrun.jobs, btrun.jobs_archive      the job queue: queued and running jobs, and the
  *                                       ended ones (moved there as they end)
  *   btrun.job_keys                      run_id, idempotency and unique keys of every job
  *   btrun.job_history                   every state change of every job
+ *   btrun.event_chunks, btrun.event_links  the traced events of runs (the event store's
+ *                                       rows, the same chunk codec as bytea)
  * Migrations are never edited once released: a change is a new version. */
 #ifndef BT_PG_SCHEMA_H
 #define BT_PG_SCHEMA_H

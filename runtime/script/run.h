@@ -58,6 +58,9 @@ typedef struct bt_app {
   const char *origin;           /* "cli" for a strategy run, "script" under bt.backtest */
   char correlation_id[128];     /* --correlation-id, "" = generate per run */
   const char *benchmark;        /* --benchmark SYM=PATH: a series report.html compares with */
+  /* The shared database of runs, jobs and events (postgresql://...): --db, else
+   * $BTRUN_DB; "" = none (the local SQLite files in data_dir). */
+  char db[1024];
   bt_run_observer observers[8];
   int nobservers;
   /* Called on the watchdog thread when a run told to stop (time limit, SIGINT) has not

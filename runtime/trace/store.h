@@ -169,4 +169,38 @@ char *bt_trace_event_data_json(const bt_trace_event *ev);
  * the rows are committed. */
 int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, bt_err *err);
 
+/* ---- copying a run between stores (a shared database keeps the same rows) ----
+ * The rows of a run as stored: chunk blobs in the chunk codec (docs/events.md), link
+ * blobs as written. bt_store_export hands them out in (stream, first_seq) and bucket
+ * order; the bt_store_import_* calls write them into another store, which then reads
+ * the run exactly as the original. */
+typedef struct bt_store_raw_chunk {
+  int stream;
+  uint64_t first_seq, last_seq;
+  int64_t ts_min, ts_max;
+  uint32_t n, types;
+  const uint8_t *data;
+  size_t len;
+} bt_store_raw_chunk;
+
+typedef struct bt_store_raw_links {
+  uint64_t bucket, first_seq;
+  const uint8_t *data;
+  size_t len;
+} bt_store_raw_links;
+
+typedef struct bt_store_sink {
+  void *ud;
+  int (*chunk)(void *ud, const bt_store_raw_chunk *c, bt_err *err);
+  int (*links)(void *ud, const bt_store_raw_links *l, bt_err *err);
+} bt_store_sink;
+
+/* Every chunk, then every links row of run_no; a sink returning non-zero stops it. */
+int bt_store_export(bt_store *s, int64_t run_no, const bt_store_sink *sink, bt_err *err);
+/* Insert a run's row as r describes it (any earlier row of r->run_id is replaced);
+ * *run_no is its number in this store. */
+int bt_store_import_run(bt_store *s, const bt_store_run *r, int64_t *run_no, bt_err *err);
+int bt_store_import_chunk(bt_store *s, int64_t run_no, const bt_store_raw_chunk *c, bt_err *err);
+int bt_store_import_links(bt_store *s, int64_t run_no, const bt_store_raw_links *l, bt_err *err);
+
 #endif

@@ -3,10 +3,12 @@
  * EVENT_ID, as printed and accepted: "<run_id>:<seq>" (the run's UUID, or any unique
  * prefix of at least 4 characters, then the event's sequence number in the run). */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -19,10 +21,13 @@
 /* ---- shared helpers ------------------------------------------------------------ */
 
 typedef struct opts {
-  const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr, *html;
+  const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr, *html,
+      *db;
   char **pos; /* positional arguments, in argv order */
   int npos;
   bool help;
+  const bt_store_remote *remote;
+  char cache[512]; /* the temporary store a remote database was copied into, "" = none */
 } opts;
 
 /* Parses "--name value" pairs among `allowed`; the rest are positional. */
@@ -36,7 +41,7 @@ static int parse_opts(int argc, char **argv, int first, const char *allowed, opt
       {"--store", &o->store}, {"--run", &o->run},       {"--type", &o->types},
       {"--from", &o->from},   {"--to", &o->to},         {"--format", &o->format},
       {"--before", &o->before}, {"--keep-runs", &o->keep}, {"--limit", &o->limit},
-      {"--correlation", &o->corr}, {"--html", &o->html}};
+      {"--correlation", &o->corr}, {"--html", &o->html}, {"--db", &o->db}};
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -65,7 +70,81 @@ static int parse_opts(int argc, char **argv, int first, const char *allowed, opt
   return 0;
 }
 
-static int open_store(bt_app *app, const opts *o, bt_store **s) {
+/* What a command reads: a remote database copies only that into the local cache. */
+typedef struct wants {
+  const char *const *ids;  /* run ids (or prefixes), or EVENT_IDs when event_ids */
+  int nids;
+  bool event_ids;
+  const char *corr;        /* with no ids: runs of this correlation id (NULL = any) */
+  int limit;
+  bool events;             /* events and links too, not only the runs' rows */
+} wants;
+
+/* The database the command reads: --db, else the app's (BTRUN_DB), unless --store names
+ * a local store. NULL = the local store. */
+static const char *remote_url(const bt_app *app, const opts *o) {
+  if (o->store) return NULL;
+  const char *url = o->db ? o->db : app->db[0] ? app->db : NULL;
+  return url && o->remote && o->remote->handles(url) ? url : NULL;
+}
+
+static int fail(bt_err *err);
+static void close_store(opts *o, bt_store *s);
+
+/* Copy what w names from the database into a new store in a temporary directory. */
+static int fetch_remote(opts *o, const char *url, const wants *w, bt_store **s) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(o->cache, sizeof o->cache, "%s/btrun-db.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(o->cache)) {
+    fprintf(stderr, "btrun: cannot create a temporary directory in %s\n", tmp ? tmp : "/tmp");
+    o->cache[0] = 0;
+    return 1;
+  }
+  char path[600];
+  snprintf(path, sizeof path, "%s/events.db", o->cache);
+  bt_err err = {0};
+  if (bt_store_open(s, path, &err)) return fail(&err);
+  int rc = 0;
+  for (int i = 0; !rc && i < w->nids; i++) {
+    char id[128];
+    snprintf(id, sizeof id, "%s", w->ids[i]);
+    char *colon = w->event_ids ? strrchr(id, ':') : NULL;
+    if (colon) *colon = 0;
+    rc = o->remote->fetch(url, id, NULL, 0, w->events, *s, &err);
+  }
+  if (!w->nids) rc = o->remote->fetch(url, NULL, w->corr, w->limit, w->events, *s, &err);
+  if (rc) close_store(o, *s);
+  return rc ? fail(&err) : 0;
+}
+
+/* Closes the store and removes the temporary copy of a remote database's rows: the
+ * store file, its WAL files and <cache>/events.db.chunks/<run_id>.seg. */
+static void close_store(opts *o, bt_store *s) {
+  bt_store_close(s);
+  if (!o->cache[0]) return;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/events.db.chunks", o->cache);
+  DIR *d = opendir(path);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    char f[1400];
+    snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+    unlink(f);
+  }
+  if (d) closedir(d);
+  rmdir(path);
+  const char *files[] = {"events.db", "events.db-wal", "events.db-shm"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", o->cache, files[i]);
+    unlink(path);
+  }
+  rmdir(o->cache);
+  o->cache[0] = 0;
+}
+
+static int open_store(bt_app *app, opts *o, const wants *w, bt_store **s) {
+  const char *url = remote_url(app, o);
+  if (url) return fetch_remote(o, url, w, s);
   bt_err err = {0};
   bt_trace_cfg cfg;
   if (!o->store && bt_trace_cfg_load(&app->cfg, &cfg, &err)) {
@@ -347,7 +426,7 @@ static int collect_run(void *ud, const bt_store_run *r) {
   return 0;
 }
 
-static int events_list(bt_app *app, const opts *o) {
+static int events_list(bt_app *app, opts *o) {
   if (!o->run == !o->corr) {
     fprintf(stderr, "btrun events list: give --run RUN_ID or --correlation ID (see btrun runs list)\n");
     return 1;
@@ -370,7 +449,8 @@ static int events_list(bt_app *app, const opts *o) {
   }
   bool count_gaps = !o->types && !o->from && !o->to;
   bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+  wants w = {.ids = &o->run, .nids = o->run != NULL, .corr = o->corr, .events = true};
+  if (open_store(app, o, &w, &s)) return 1;
   int rc = 0;
   if (o->run) {
     rc = list_one(s, o->run, q, format, limit, &listed, true, count_gaps);
@@ -384,11 +464,11 @@ static int events_list(bt_app *app, const opts *o) {
       rc = list_one(s, l.ids[i], q, format, limit, &listed, i + 1 == l.n, count_gaps);
     free(l.ids);
   }
-  bt_store_close(s);
+  close_store(o, s);
   return rc;
 }
 
-static int events_prune(bt_app *app, const opts *o) {
+static int events_prune(bt_app *app, opts *o) {
   if (!o->before && !o->keep) {
     fprintf(stderr, "btrun events prune: give --before DATE and/or --keep-runs N\n");
     return 1;
@@ -411,17 +491,21 @@ static int events_prune(bt_app *app, const opts *o) {
     }
     keep = (int)k;
   }
+  if (remote_url(app, o)) { /* retention in the database is its own job (docs/postgresql.md) */
+    fprintf(stderr, "btrun events prune: prunes a local store only (give --store, or unset BTRUN_DB)\n");
+    return 1;
+  }
   bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+  if (open_store(app, o, &(wants){0}, &s)) return 1;
   bt_err err = {0};
   int deleted = 0, rc = 0;
   if (bt_store_prune(s, before_ms, keep, &deleted, &err)) rc = fail(&err);
   else printf("pruned %d run(s) from %s\n", deleted, bt_store_path(s));
-  bt_store_close(s);
+  close_store(o, s);
   return rc;
 }
 
-int bt_events_cli(bt_app *app, int argc, char **argv) {
+int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   opts o;
   const char *sub = argc > 1 ? argv[1] : NULL;
   if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
@@ -429,15 +513,18 @@ int bt_events_cli(bt_app *app, int argc, char **argv) {
     return sub ? 0 : 1;
   }
   if (strcmp(sub, "list") == 0) {
-    if (parse_opts(argc, argv, 2, " --store --run --correlation --type --from --to --format --limit ", &o,
+    if (parse_opts(argc, argv, 2,
+                   " --store --db --run --correlation --type --from --to --format --limit ", &o,
                    "events list"))
       return 1;
     if (o.help) return fputs(EVENTS_HELP, stdout), 0;
+    o.remote = remote;
     return events_list(app, &o);
   }
   if (strcmp(sub, "prune") == 0) {
     if (parse_opts(argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
     if (o.help) return fputs(EVENTS_HELP, stdout), 0;
+    o.remote = remote;
     return events_prune(app, &o);
   }
   fprintf(stderr, "btrun events: unknown subcommand '%s' (list, prune)\n", sub);
@@ -594,7 +681,7 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
   return rc;
 }
 
-static int trace_lineage(bt_app *app, const opts *o) {
+static int trace_lineage(bt_app *app, opts *o) {
   if (o->npos < 1) {
     fprintf(stderr, "btrun trace lineage: give an EVENT_ID (RUN_ID:SEQ)\n");
     return 1;
@@ -605,17 +692,18 @@ static int trace_lineage(bt_app *app, const opts *o) {
     return 1;
   }
   bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+  wants w = {.ids = (const char *const *)o->pos, .nids = o->npos, .event_ids = true, .events = true};
+  if (open_store(app, o, &w, &s)) return 1;
   int rc = 0;
   for (int i = 0; i < o->npos && !rc; i++) {
     if (i) putchar('\n');
     rc = lineage_one(s, o->pos[i], format);
   }
-  bt_store_close(s);
+  close_store(o, s);
   return rc;
 }
 
-static int trace_latency(bt_app *app, const opts *o) {
+static int trace_latency(bt_app *app, opts *o) {
   if (!o->run) {
     fprintf(stderr, "btrun trace latency: --run RUN_ID is required\n");
     return 1;
@@ -626,11 +714,11 @@ static int trace_latency(bt_app *app, const opts *o) {
     return 1;
   }
   bt_store *s;
-  if (open_store(app, o, &s)) return 1;
+  if (open_store(app, o, &(wants){.ids = &o->run, .nids = 1}, &s)) return 1;
   bt_store_run run;
   symbols sy = {0};
   if (find_run(s, o->run, &run, &sy)) {
-    bt_store_close(s);
+    close_store(o, s);
     return 1;
   }
   bt_err err = {0};
@@ -677,11 +765,11 @@ static int trace_latency(bt_app *app, const opts *o) {
   free(ls);
   cJSON_Delete(sy.arr);
   bt_store_run_clear(&run);
-  bt_store_close(s);
+  close_store(o, s);
   return rc;
 }
 
-int bt_trace_cli(bt_app *app, int argc, char **argv) {
+int bt_trace_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   opts o;
   const char *sub = argc > 1 ? argv[1] : NULL;
   if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
@@ -689,13 +777,15 @@ int bt_trace_cli(bt_app *app, int argc, char **argv) {
     return sub ? 0 : 1;
   }
   if (strcmp(sub, "lineage") == 0) {
-    if (parse_opts(argc, argv, 2, " --store --format ", &o, "trace lineage")) return 1;
+    if (parse_opts(argc, argv, 2, " --store --db --format ", &o, "trace lineage")) return 1;
     if (o.help) return fputs(TRACE_HELP, stdout), 0;
+    o.remote = remote;
     return trace_lineage(app, &o);
   }
   if (strcmp(sub, "latency") == 0) {
-    if (parse_opts(argc, argv, 2, " --store --run --format ", &o, "trace latency")) return 1;
+    if (parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace latency")) return 1;
     if (o.help) return fputs(TRACE_HELP, stdout), 0;
+    o.remote = remote;
     return trace_latency(app, &o);
   }
   fprintf(stderr, "btrun trace: unknown subcommand '%s' (lineage, latency)\n", sub);
@@ -794,7 +884,7 @@ static int print_run(void *ud, const bt_store_run *r) {
 
 /* A compare argument -> its run directory: a directory holding result.json as given,
  * else a run id (prefix) looked up in the store (opened on first need). */
-static int resolve_run(bt_app *app, const opts *o, bt_store **s, const char *arg, char *dir,
+static int resolve_run(bt_app *app, opts *o, bt_store **s, const char *arg, char *dir,
                        size_t n) {
   char path[1100];
   snprintf(path, sizeof path, "%s/result.json", arg);
@@ -802,7 +892,7 @@ static int resolve_run(bt_app *app, const opts *o, bt_store **s, const char *arg
     snprintf(dir, n, "%s", arg);
     return 0;
   }
-  if (!*s && open_store(app, o, s)) return 1;
+  if (!*s && open_store(app, o, &(wants){0}, s)) return 1;
   bt_store_run r;
   bt_err err = {0};
   if (bt_store_find_run(*s, arg, &r, &err)) return fail(&err);
@@ -836,7 +926,7 @@ static void cmp_cell(const cJSON *v, int kind, char *buf, size_t n) {
 
 #define CMP_MAX 32
 
-static int runs_compare(bt_app *app, const opts *o, bt_runs_html_fn html) {
+static int runs_compare(bt_app *app, opts *o, bt_runs_html_fn html) {
   if (o->npos < 2 || o->npos > CMP_MAX) {
     fprintf(stderr, "btrun runs compare: give 2 to %d runs (run ids or run directories)\n", CMP_MAX);
     return 1;
@@ -870,7 +960,7 @@ static int runs_compare(bt_app *app, const opts *o, bt_runs_html_fn html) {
       }
     }
   }
-  if (s) bt_store_close(s);
+  if (s) close_store(o, s);
   if (!rc) {
     /* one column per run; the parameters of all runs as rows, then the figures */
     static const cmp_row rows[] = {
@@ -930,7 +1020,8 @@ static int runs_compare(bt_app *app, const opts *o, bt_runs_html_fn html) {
   return rc;
 }
 
-int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
+int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv,
+                bt_runs_html_fn html) {
   opts o;
   const char *sub = argc > 1 ? argv[1] : NULL;
   if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
@@ -948,10 +1039,11 @@ int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
     return 1;
   }
   if (parse_opts(argc, argv, 2,
-                 list ? " --store --limit --correlation --format " : " --store --format ", &o,
-                 list ? "runs list" : "runs show"))
+                 list ? " --store --db --limit --correlation --format " : " --store --db --format ",
+                 &o, list ? "runs list" : "runs show"))
     return 1;
   if (o.help) return fputs(RUNS_HELP, stdout), 0;
+  o.remote = remote;
   bt_store *s;
   bt_err err = {0};
   int rc = 0;
@@ -967,13 +1059,14 @@ int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
       return 1;
     }
     bt_trace_cfg cfg;
-    if (!o.store && bt_trace_cfg_load(&app->cfg, &cfg, &err)) return fail(&err);
+    bool remote_db = remote_url(app, &o) != NULL;
+    if (!o.store && !remote_db && bt_trace_cfg_load(&app->cfg, &cfg, &err)) return fail(&err);
     const char *path = o.store ? o.store : cfg.store;
-    if (access(path, F_OK) != 0) { /* no store yet: no runs */
+    if (!remote_db && access(path, F_OK) != 0) { /* no store yet: no runs */
       if (strcmp(format, "table") == 0) printf("(no runs: no event store at %s yet)\n", path);
       return 0;
     }
-    if (open_store(app, &o, &s)) return 1;
+    if (open_store(app, &o, &(wants){.corr = o.corr, .limit = (int)limit}, &s)) return 1;
     list_ctx c = {strcmp(format, "jsonl") == 0, 0};
     if (!c.jsonl)
       printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", "RUN_ID", "STATUS", "STARTED",
@@ -990,7 +1083,7 @@ int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
       fprintf(stderr, "btrun runs show: --format must be text or json\n");
       return 1;
     }
-    if (open_store(app, &o, &s)) return 1;
+    if (open_store(app, &o, &(wants){.ids = (const char *const *)o.pos, .nids = 1}, &s)) return 1;
     bt_store_run r;
     if (bt_store_find_run(s, o.pos[0], &r, &err)) {
       rc = fail(&err);
@@ -1011,6 +1104,6 @@ int bt_runs_cli(bt_app *app, int argc, char **argv, bt_runs_html_fn html) {
       bt_store_run_clear(&r);
     }
   }
-  bt_store_close(s);
+  close_store(&o, s);
   return rc;
 }

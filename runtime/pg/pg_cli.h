@@ -1,0 +1,10 @@
+/* pg_cli.h - `btrun db`: the shared PostgreSQL database (docs/postgresql.md). */
+#ifndef BT_PG_CLI_H
+#define BT_PG_CLI_H
+
+#include "run.h"
+
+/* btrun db migrate|status|sync [--db URL] */
+int bt_db_cli(bt_app *app, int argc, char **argv);
+
+#endif

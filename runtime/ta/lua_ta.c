@@ -7,7 +7,6 @@
  * outputs: no table and no allocation per call. */
 #include <lauxlib.h>
 #include <math.h>
-#include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +29,7 @@ struct lta {
   const lta_type *t;
   bool warm;
   char label[48];
-  alignas(max_align_t) unsigned char obj[];
+  double obj[]; /* the C struct, then its window: 8-byte aligned, as Lua aligns userdata */
 };
 
 /* ---- arguments ---------------------------------------------------------------- */
@@ -69,12 +68,12 @@ static int period_arg(lua_State *L, const char *name, int idx, const char *what,
 }
 
 static lta *new_lta(lua_State *L, const lta_type *t, size_t objsize, int bufn, double **buf) {
-  size_t off = (objsize + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
-  lta *h = lua_newuserdatauv(L, sizeof(lta) + off + (size_t)bufn * sizeof(double), 0);
+  size_t off = (objsize + sizeof(double) - 1) / sizeof(double); /* in doubles */
+  lta *h = lua_newuserdatauv(L, sizeof(lta) + (off + (size_t)bufn) * sizeof(double), 0);
   h->t = t;
   h->warm = false;
   h->label[0] = 0;
-  if (buf) *buf = (double *)(h->obj + off);
+  if (buf) *buf = h->obj + off;
   luaL_setmetatable(L, MT);
   return h;
 }

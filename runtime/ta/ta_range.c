@@ -21,12 +21,15 @@ void bt_ta_minmax_reset(bt_ta_minmax *m) {
   m->value = 0;
 }
 
+/* (a + b) mod n for 0 <= a, b < n, without a division */
+static int wrap(int a, int b, int n) { return a + b >= n ? a + b - n : a + b; }
+
 bool bt_ta_minmax_update(bt_ta_minmax *m, double x) {
   /* The deque holds inputs still in the window that no later input beats, best first:
    * each input enters and leaves once, so O(1) amortized. */
   int n = m->n;
   while (m->len > 0) {
-    int back = (m->head + m->len - 1) % n;
+    int back = wrap(m->head, m->len - 1, n);
     if (m->is_max ? m->val[back] > x : m->val[back] < x) break;
     m->len--;
   }
@@ -34,7 +37,7 @@ bool bt_ta_minmax_update(bt_ta_minmax *m, double x) {
     m->head = m->head + 1 == n ? 0 : m->head + 1;
     m->len--;
   }
-  int slot = (m->head + m->len) % n;
+  int slot = wrap(m->head, m->len, n);
   m->val[slot] = x;
   m->at[slot] = (double)m->t;
   m->len++;

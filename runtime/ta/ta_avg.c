@@ -37,7 +37,7 @@ bool bt_ta_sma_update(bt_ta_sma *s, double x) {
   if (bt_ta_win_push(&s->w, x, &old)) bt_ta_fsum_add(&s->sum, -old);
   bt_ta_fsum_add(&s->sum, x);
   if (s->w.count < s->w.n) return false;
-  s->value = bt_ta_fsum_value(&s->sum) / s->w.n;
+  s->value = bt_ta_fsum_div(&s->sum, s->w.n);
   return true;
 }
 
@@ -64,7 +64,7 @@ bool bt_ta_ema_update(bt_ta_ema *e, double x) {
   }
   bt_ta_fsum_add(&e->seed, x);
   if (++e->count < e->n) return false;
-  e->value = bt_ta_fsum_value(&e->seed) / e->n;
+  e->value = bt_ta_fsum_div(&e->seed, e->n);
   return true;
 }
 
@@ -100,7 +100,7 @@ bool bt_ta_wma_update(bt_ta_wma *s, double x) {
   bt_ta_fsum_add(&s->sum, x);
   add_product(&s->wsum, weight, x);
   if (s->w.count < s->w.n) return false;
-  s->value = bt_ta_fsum_value(&s->wsum) / (s->w.n * (s->w.n + 1.0) / 2.0);
+  s->value = bt_ta_fsum_div(&s->wsum, s->w.n * (s->w.n + 1.0) / 2.0);
   return true;
 }
 

@@ -23,6 +23,10 @@ void bt_ta_fsum_reset(bt_ta_fsum *s);
 void bt_ta_fsum_add(bt_ta_fsum *s, double x);
 /* The exact sum rounded to the nearest double (ties to even). */
 double bt_ta_fsum_value(const bt_ta_fsum *s);
+/* The exact sum divided by d, rounded once to the nearest double (ties to even): the
+ * correctly rounded mean when d is the count. d: a positive whole number below 2^53;
+ * results in the normal range (no subnormals). */
+double bt_ta_fsum_div(const bt_ta_fsum *s, double d);
 /* Rewrite the partials in canonical form (same exact sum, at most ~41 parts). Called
  * by bt_ta_fsum_add when full; public so tests can check it keeps the sum. */
 void bt_ta_fsum_compact(bt_ta_fsum *s);

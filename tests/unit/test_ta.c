@@ -19,6 +19,20 @@ static uint64_t next_u64(void) { /* xorshift64: reproducible everywhere */
 }
 static int64_t rand_range(int64_t lo, int64_t hi) { return lo + (int64_t)(next_u64() % (uint64_t)(hi - lo + 1)); }
 
+/* s * 2^e / d rounded once to the nearest double (ties to even), from integers: the
+ * quotient is taken with >= 76 bits and a sticky bit for any remainder, so the one
+ * rounding in the int128 -> double conversion is the correct one. */
+static double exact_div(__int128 s, int64_t d, int e) {
+  if (s == 0) return 0;
+  unsigned __int128 a = s < 0 ? -(unsigned __int128)s : (unsigned __int128)s;
+  int k = 0;
+  while (a < ((unsigned __int128)1 << 100)) a <<= 1, k++;
+  unsigned __int128 q = a / (unsigned __int128)d;
+  q |= a % (unsigned __int128)d != 0;
+  double r = ldexp((double)q, e - k);
+  return s < 0 ? -r : r;
+}
+
 /* A series built to make running sums drift: values on a 2^-20 grid, with spikes of
  * +-2^58 units (2^38) now and then whose passage through the window wipes out the low bits of a
  * plain running sum. Every value is a multiple of 2^-20 below 2^43, so the reference
@@ -36,7 +50,7 @@ static void test_sma_exact(int n, int bars) {
   bt_ta_sma_init(&s, n, buf);
   __int128 exact = 0;
   double naive = 0;
-  int wrong = 0, naive_wrong = 0;
+  int wrong = 0, naive_wrong = 0, twice_rounded = 0;
   for (int i = 0; i < bars; i++) {
     double x = ldexp((double)drift_value(), -20);
     int64_t v = (int64_t)ldexp(x, 20); /* exactly the double's value, in 2^-20 units */
@@ -50,13 +64,14 @@ static void test_sma_exact(int n, int bars) {
     bool warm = bt_ta_sma_update(&s, x);
     if (warm != (i >= n - 1)) wrong++;
     if (!warm) continue;
-    /* the exactly rounded sum (int128 -> double rounds to nearest even), then / n */
-    double want = ldexp((double)exact, -20) / n;
+    double want = exact_div(exact, n, -20); /* the exact mean, rounded once */
     if (s.value != want) wrong++;
     if (naive / n != want) naive_wrong++;
+    if (bt_ta_fsum_value(&s.sum) / n != want) twice_rounded++;
   }
   CHECK(wrong == 0);
   CHECK(naive_wrong > bars / 10); /* the series does defeat a running sum */
+  CHECK(twice_rounded > 0);        /* and fsum(window) / n is not the exact mean */
   if (wrong) fprintf(stderr, "sma(%d): %d bars differ from the exact mean\n", n, wrong);
   free(buf);
   free(ring);
@@ -99,6 +114,25 @@ static void test_fsum_compaction(void) {
   CHECK(bt_ta_fsum_value(&a) == 10000000000000002.0);
 }
 
+/* Exact quotients halfway between two doubles go to the even one. */
+static void test_div_ties(void) {
+  bt_ta_fsum f;
+  bt_ta_fsum_reset(&f);
+  bt_ta_fsum_add(&f, 3.0);
+  bt_ta_fsum_add(&f, 9 * 0x1p-53); /* S / 3 = 1 + 1.5 ulp: between 1 + ulp (odd) and 1 + 2 ulp */
+  CHECK(bt_ta_fsum_div(&f, 3) == 1 + 0x1p-51);
+  bt_ta_fsum_reset(&f);
+  bt_ta_fsum_add(&f, 3.0);
+  bt_ta_fsum_add(&f, 3 * 0x1p-53); /* S / 3 = 1 + ulp/2: 1 is even */
+  CHECK(bt_ta_fsum_div(&f, 3) == 1.0);
+  bt_ta_fsum_add(&f, 0x1p-80);     /* just above the tie: up */
+  CHECK(bt_ta_fsum_div(&f, 3) == 1 + 0x1p-52);
+  bt_ta_fsum_reset(&f);
+  bt_ta_fsum_add(&f, -3.0);
+  bt_ta_fsum_add(&f, -9 * 0x1p-53);
+  CHECK(bt_ta_fsum_div(&f, 3) == -(1 + 0x1p-51));
+}
+
 static void test_minmax(void) {
   enum { N = 50000, W = 17 };
   double buf[2 * W], xs[N];
@@ -134,7 +168,7 @@ static void test_stddev_wma(void) {
     xs[i] = 1e6 + (double)rand_range(-1000000, 1000000) / 1024.0;
     bool w1 = bt_ta_stddev_update(&sd, xs[i]), w2 = bt_ta_wma_update(&wma, xs[i]);
     if (!w1 || !w2 || i % 997) continue;
-    double mean = 0, m2 = 0, num;
+    double mean = 0, m2 = 0;
     for (int j = i - W + 1; j <= i; j++) mean += xs[j];
     mean /= W;
     for (int j = i - W + 1; j <= i; j++) m2 += (xs[j] - mean) * (xs[j] - mean);
@@ -142,8 +176,7 @@ static void test_stddev_wma(void) {
     /* every x is a multiple of 1/1024 below 2^21: the weighted sum, exactly, in integers */
     __int128 acc = 0;
     for (int j = i - W + 1; j <= i; j++) acc += (__int128)(j - (i - W)) * (__int128)(xs[j] * 1024.0);
-    num = ldexp((double)acc, -10);
-    if (wma.value != num / (W * (W + 1.0) / 2.0)) wma_bad++;
+    if (wma.value != exact_div(acc, W * (W + 1) / 2, -10)) wma_bad++;
   }
   CHECK(worst_sd < 1e-9);
   CHECK(wma_bad == 0);
@@ -153,6 +186,7 @@ int main(void) {
   test_sma_exact(1000, 200000);
   test_sma_exact(7, 100000);
   test_fsum_compaction();
+  test_div_ties();
   test_minmax();
   test_stddev_wma();
   return failures != 0;

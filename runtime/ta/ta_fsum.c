@@ -26,27 +26,35 @@ static void partials_add(double *p, int *n, double x) {
   *n = i;
 }
 
-static double partials_round(const double *p, int n) {
+/* The partials' exact sum rounded to nearest even; *rest gets S - that, to about
+ * 2^-50 relative (what is left of the parts below it). */
+static double partials_round(const double *p, int n, double *rest) {
+  *rest = 0.0;
   if (n == 0) return 0.0;
   double hi = p[--n], lo = 0.0;
-  /* Sum from the top while it stays exact. */
+  /* Sum from the top while it stays exact: then S = hi + lo + p[0..n). */
   while (n > 0) {
     double x = hi, y = p[--n];
     hi = x + y;
     lo = y - (hi - x);
     if (lo != 0.0) break;
   }
+  double below = n > 0 ? p[n - 1] : 0.0;
   /* Half-even rounding across partials: the parts below can break a tie at `lo`. */
-  if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0))) {
+  if ((lo < 0.0 && below < 0.0) || (lo > 0.0 && below > 0.0)) {
     double y = lo * 2.0, x = hi + y;
-    if (y == x - hi) hi = x;
+    if (y == x - hi) hi = x, lo -= y;
   }
+  *rest = lo + below;
   return hi;
 }
 
 void bt_ta_fsum_reset(bt_ta_fsum *s) { s->n = 0; }
 
-double bt_ta_fsum_value(const bt_ta_fsum *s) { return partials_round(s->p, s->n); }
+double bt_ta_fsum_value(const bt_ta_fsum *s) {
+  double rest;
+  return partials_round(s->p, s->n, &rest);
+}
 
 void bt_ta_fsum_compact(bt_ta_fsum *s) {
   /* c[k] = the remainder rounded, then the remainder minus it, exactly: each part is at
@@ -56,7 +64,7 @@ void bt_ta_fsum_compact(bt_ta_fsum *s) {
   int wn = s->n, k = 0;
   for (int i = 0; i < wn; i++) work[i] = s->p[i];
   while (wn > 0 && k < BT_TA_FSUM_CAP) {
-    double r = partials_round(work, wn);
+    double rest, r = partials_round(work, wn, &rest);
     c[k++] = r;
     partials_add(work, &wn, -r);
   }
@@ -78,39 +86,55 @@ static double value_plus(const double *p, int n, double a, double b, double c) {
   if (a != 0) partials_add(w, &wn, a);
   if (b != 0) partials_add(w, &wn, b);
   if (c != 0) partials_add(w, &wn, c);
-  return partials_round(w, wn);
+  double rest;
+  return partials_round(w, wn, &rest);
 }
 
-static bool odd(double q) {
-  uint64_t bits;
-  memcpy(&bits, &q, sizeof bits);
-  return bits & 1;
+static uint64_t bits_of(double q) {
+  uint64_t b;
+  memcpy(&b, &q, sizeof b);
+  return b;
 }
+
+static double of_bits(uint64_t b) {
+  double q;
+  memcpy(&q, &b, sizeof q);
+  return q;
+}
+
+/* The neighbouring double of a finite non-zero q, towards +inf (dir 1) or -inf (-1):
+ * for IEEE doubles, one step of the magnitude's bit pattern (nextafter without errno). */
+static double neighbour(double q, int dir) { return of_bits(bits_of(q) + ((q > 0) == (dir > 0) ? 1 : -1)); }
 
 double bt_ta_fsum_div(const bt_ta_fsum *s, double d) {
-  /* fl(fl(S) / d) is within 2 ulps of S / d; step to the neighbour while S / d lies
-   * beyond the midpoint towards it (ties to even). The midpoints are q +- ulp/2, and
-   * d * (ulp/2) is exact (a power of two times an integer), so every comparison is on
-   * the exact expansion S - d q -+ d ulp/2, where d q = p + e exactly (fma). */
-  double q = partials_round(s->p, s->n) / d;
+  /* q = fl(fl(S) / d) is within 2 ulps of S / d: step to the neighbour while S / d is
+   * beyond the midpoint towards it. The midpoints are q +- gap/2 and d * gap/2 is exact
+   * (a power of two times a whole number), so comparing the remainder S - d q with them
+   * decides. The remainder is ((hi - p) - e) + rest, where d q = p + e exactly (fma) and
+   * S = hi + rest: accurate to far better than 2^-40 of the gap, so only a remainder
+   * within that of a midpoint needs the exact expansion (and ties go to even). */
+  double rest, hi = partials_round(s->p, s->n, &rest);
+  double q = hi / d;
   if (q == 0 || !isfinite(q)) return q;
+  const double m = 0x1p-40;
   for (int step = 0; step < 4; step++) {
     double p = q * d, e = fma(q, d, -p);
-    double up = nextafter(q, INFINITY), down = nextafter(q, -INFINITY);
+    double rem = ((hi - p) - e) + rest;
+    double up = neighbour(q, 1), down = neighbour(q, -1);
     double hu = (up - q) * 0.5 * d, hd = (q - down) * 0.5 * d;
-    /* the usual case: the remainder S - d q is well inside both midpoints */
-    if (fabs(value_plus(s->p, s->n, -p, -e, 0)) < 0.5 * fmin(hu, hd)) break;
-    double above = value_plus(s->p, s->n, -p, -e, -hu);
-    if (above > 0 || (above == 0 && odd(q))) {
+    if (rem > hu * (1 + m)) {
       q = up;
-      continue;
-    }
-    double below = value_plus(s->p, s->n, -p, -e, hd);
-    if (below < 0 || (below == 0 && odd(q))) {
+    } else if (rem < -hd * (1 + m)) {
       q = down;
-      continue;
+    } else if (rem < hu * (1 - m) && rem > -hd * (1 - m)) {
+      break;
+    } else {
+      double above = value_plus(s->p, s->n, -p, -e, -hu);
+      double below = value_plus(s->p, s->n, -p, -e, hd);
+      if (above > 0 || (above == 0 && (bits_of(q) & 1))) q = up;
+      else if (below < 0 || (below == 0 && (bits_of(q) & 1))) q = down;
+      else break;
     }
-    break;
   }
   return q;
 }

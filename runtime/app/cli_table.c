@@ -5,6 +5,7 @@
 #include "pg_store.h"
 #include "serve.h"
 #include "run_compare.h"
+#include "sched_cli.h"
 #include "trace_cli.h"
 
 /* The event store commands read a postgresql:// database too (--db, BTRUN_DB). */
@@ -18,6 +19,10 @@ static int runs_cli(bt_app *app, int argc, char **argv) {
   return bt_runs_cli(app, &bt_pg_store_remote, argc, argv, bt_run_compare_html);
 }
 
+static int schedules_cli(bt_app *app, int argc, char **argv) {
+  return bt_sched_cli(app, argc, argv, bt_service_queue_open);
+}
+
 /* One line per subcommand; modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
     {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in"},
@@ -27,5 +32,6 @@ const bt_cli_command bt_cli_commands[] = {
     {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
     {"db", bt_db_cli, "the shared PostgreSQL database: migrate, status, sync spooled runs"},
     {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare"},
+    {"schedules", schedules_cli, "cron schedules (config/schedules.lua): next fire times, run one now, history"},
     {NULL, NULL, NULL},
 };

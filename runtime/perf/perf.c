@@ -133,6 +133,25 @@ int64_t bt_perf_anchor_day(const bt_perf *p) {
   return bt_perf_local_day((int64_t)time(NULL), p->tz);
 }
 
+int bt_perf_evaluate(bt_perf *p, bt_perf_window w, int64_t day, int64_t now_ms,
+                     bt_perf_eval *out, bt_err *err) {
+  memset(out, 0, sizeof *out);
+  uint64_t t0 = bt_now_ns();
+  int rc = bt_perf_refresh(p, false, err);
+  if (rc) return rc;
+  bt_perf_window_bounds(w, day, &out->start, &out->end);
+  bt_perf_summary s;
+  if ((rc = bt_perf_window_summary(p, w, out->start, out->end, &s, err))) return rc;
+  out->trades = s.trades;
+  out->win_rate = s.win_rate;
+  if (!s.no_trades) rc = bt_perf_alerts_raise(p->cfg.alerts_file, &s, now_ms, &out->raised, err);
+  if (!rc) rc = bt_perf_write_outputs(p, &s, p->cfg.html, &out->written, err);
+  if (!rc) rc = bt_perf_alerts_active(p->cfg.alerts_file, &out->active, err);
+  bt_perf_summary_free(&s);
+  out->ms = (double)(bt_now_ns() - t0) / 1e6;
+  return rc;
+}
+
 int bt_perf_window_summary(bt_perf *p, bt_perf_window w, int64_t start, int64_t end,
                            bt_perf_summary *s, bt_err *err) {
   int rc = bt_perf_summarize(&p->ix, w, start, end, s, err);

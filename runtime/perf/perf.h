@@ -66,6 +66,23 @@ int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char *
 int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *written,
                           bt_err *err);
 
+/* One evaluation of a window, as `btrun perf watch` and scheduled perf jobs do it. */
+typedef struct bt_perf_eval {
+  int64_t start, end;      /* the window (local days) */
+  uint32_t trades;
+  double win_rate;
+  int raised;              /* alerts appended by this evaluation */
+  int active;              /* unacknowledged alerts after it: > 0 = degraded */
+  int written;             /* summary files written (0 = unchanged) */
+  double ms;               /* wall time of the whole evaluation */
+} bt_perf_eval;
+
+/* Refresh, summarise the window of kind w holding `day` with its targets, append an alert
+ * per new breach (performance.alert record + WARN log) when the window has trades, write
+ * its files, count the active alerts. */
+int bt_perf_evaluate(bt_perf *p, bt_perf_window w, int64_t day, int64_t now_ms,
+                     bt_perf_eval *out, bt_err *err);
+
 /* Subcommand `btrun perf ...` (cli_table.c). */
 int bt_perf_cli(bt_app *app, int argc, char **argv);
 /* `bt.perf` Lua submodule (luabind_table.c). */

@@ -330,29 +330,18 @@ static int cmd_watch(bt_perf *p, const opts *o) {
       }
       if (stop_watch) break;
     }
-    uint64_t t0 = bt_now_ns();
     bt_err err = {0};
-    bt_perf_summary s;
-    int raised = 0, active = 0, wr = 0;
-    int64_t a, e;
+    bt_perf_eval ev;
+    /* The anchor is the latest day with trades: refresh first so a new day counts. */
     int rc = bt_perf_refresh(p, false, &err);
+    if (!rc) rc = bt_perf_evaluate(p, w, bt_perf_anchor_day(p), bt_wall_ms(), &ev, &err);
     if (!rc) {
-      bt_perf_window_bounds(w, bt_perf_anchor_day(p), &a, &e);
-      rc = bt_perf_window_summary(p, w, a, e, &s, &err);
-    }
-    if (!rc) {
-      if (!s.no_trades) rc = bt_perf_alerts_raise(p->cfg.alerts_file, &s, bt_wall_ms(), &raised, &err);
-      if (!rc) rc = bt_perf_write_outputs(p, &s, p->cfg.html, &wr, &err);
-      if (!rc) rc = active_status(p, &active, &err);
-      double ms = (double)(bt_now_ns() - t0) / 1e6;
       char now[32], d[16];
       bt_perf_time_format(bt_wall_ms() / 1000, now);
-      bt_perf_day_format(s.start, d);
-      if (!rc)
-        printf("%s %s %s trades %u win_rate %.4f new_alerts %d active_alerts %d eval_ms %.2f\n", now,
-               bt_perf_window_name(w), d, s.trades, s.win_rate, raised, active, ms);
+      bt_perf_day_format(ev.start, d);
+      printf("%s %s %s trades %u win_rate %.4f new_alerts %d active_alerts %d eval_ms %.2f\n",
+             now, bt_perf_window_name(w), d, ev.trades, ev.win_rate, ev.raised, ev.active, ev.ms);
       fflush(stdout);
-      bt_perf_summary_free(&s);
     }
     if (rc) {
       fail(&err);
@@ -360,7 +349,7 @@ static int cmd_watch(bt_perf *p, const opts *o) {
       code = 1;
       continue; /* a bad line may be fixed before the next round */
     }
-    code = active ? 2 : 0;
+    code = ev.active ? 2 : 0;
   }
   return code;
 }

@@ -84,6 +84,7 @@ int bt_sched_trigger(const bt_sched_env *env, const bt_schedule *s, int64_t fire
     snprintf(f.state, sizeof f.state, "enqueued");
     if ((rc = bt_sched_ledger_claim(env->ledger, &f, &claimed, err))) return rc;
     r->fired = !existed;
+    if (r->fired && env->on_enqueued) env->on_enqueued(env->enqueued_ud);
     if (r->fired)
       bt_log("sched", BT_LOG_INFO, "schedule_fired", BT_F_STR("schedule", s->name),
              BT_F_STR("fire_time", when), BT_F_STR("origin", origin), BT_F_STR("kind", "backtest"),
@@ -288,13 +289,18 @@ int bt_scheduler_start(const bt_scheduler_opts *o, bt_scheduler **out, bt_err *e
   snprintf(s->user_id, sizeof s->user_id, "%s", o->user_id ? o->user_id : "");
   snprintf(s->path, sizeof s->path, "%s", o->path);
   s->explicit_path = o->explicit_path;
-  s->tick_s = o->tick_s > 0 ? o->tick_s : 1;
-  s->env = (bt_sched_env){.queue = o->queue, .perf = &s->perf, .user_id = s->user_id};
+  s->env = (bt_sched_env){.queue = o->queue, .perf = &s->perf, .user_id = s->user_id,
+                          .on_enqueued = o->on_enqueued, .enqueued_ud = o->enqueued_ud};
   bt_sched_env_owner(s->env.owner);
   int rc = bt_sched_clock_init(&s->clock, err);
   if (!rc) {
-    /* Fires found late by up to a few ticks are on time; older ones were missed. */
-    double g = 3 * s->tick_s * 1000 * (s->clock.simulated ? s->clock.speed : 1);
+    /* A sped-up test clock is checked more often (at most 10 simulated s apart, but not
+     * more than every 50 ms). */
+    double t = s->clock.simulated ? 10.0 / s->clock.speed : 1.0;
+    s->tick_s = o->tick_s > 0 ? o->tick_s : t < 0.05 ? 0.05 : t > 1 ? 1 : t;
+    /* Fires found late by up to a minute (or 20 ticks: a loaded machine may stall a
+     * sped-up clock's ticks) are on time; older ones were missed. */
+    double g = 20 * s->tick_s * 1000 * (s->clock.simulated ? s->clock.speed : 1);
     s->grace_ms = g > 60000 ? (int64_t)g : 60000;
     file_stat(s->path, &s->st);
     rc = bt_schedules_load(s->path, s->explicit_path, &s->set, err);

@@ -32,6 +32,8 @@ typedef struct bt_sched_env {
   bt_sched_ledger *ledger;
   const bt_perf_cfg *perf;   /* the `perf` config section: defaults for perf jobs */
   const char *user_id;       /* of the jobs ("" = none) */
+  void (*on_enqueued)(void *ud); /* a new job is queued (wakes the workers); may be NULL */
+  void *enqueued_ud;
   char owner[64];            /* host:pid, recorded with each fire */
 } bt_sched_env;
 
@@ -61,7 +63,10 @@ typedef struct bt_scheduler_opts {
   const char *user_id;
   const char *path;          /* schedules file */
   bool explicit_path;        /* a missing file is an error (else: no schedules) */
-  double tick_s;             /* real seconds between checks; 0 = 1 s */
+  void (*on_enqueued)(void *ud); /* as in bt_sched_env */
+  void *enqueued_ud;
+  double tick_s;             /* real seconds between checks; 0 = 1 s (less with a
+                                sped-up test clock, sched_clock.h) */
 } bt_scheduler_opts;
 
 /* Load the schedules (an error here fails the start), open the ledger, start the thread. */

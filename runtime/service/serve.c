@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_queue.h"
+#include "scheduler.h"
 #include "supervisor.h"
 #include "svc_config.h"
 #include "tracer.h"
@@ -25,6 +26,7 @@ static const char USAGE[] =
     "\n"
     "Runs the backtest service: an HTTP API (JSON) that queues backtests, and worker\n"
     "processes that run them. Stops on SIGTERM or SIGINT.\n"
+    "Fires the schedules of config/schedules.lua as jobs (SIGHUP reloads them).\n"
     "\n"
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080, or config\n"
     "                       service.listen). Port 0 picks a free port (logged in\n"
@@ -35,6 +37,9 @@ static const char USAGE[] =
     "                       (default $BTRUN_DATA_DIR, else ~/.local/share/btrun)\n"
     "  --log-format FMT     json | console (default: console on a terminal, else json)\n"
     "  --log-level LEVEL    debug | info | warning | error\n"
+    "  --schedules FILE     cron schedules to fire (default config/schedules.lua when it\n"
+    "                       exists; docs/schedules.md). Reloaded when the file changes\n"
+    "                       and on SIGHUP\n"
     "  --config FILE        config file (the `service` section; docs/service.md)\n"
     "  -h, --help           this help\n"
     "\n"
@@ -99,7 +104,7 @@ static void wake_supervisor(void *ud) {
 }
 
 typedef struct serve_opts {
-  const char *listen, *workers, *data_dir, *log_format, *log_level;
+  const char *listen, *workers, *data_dir, *log_format, *log_level, *schedules;
 } serve_opts;
 
 static int parse(int argc, char **argv, serve_opts *o) {
@@ -110,6 +115,7 @@ static int parse(int argc, char **argv, serve_opts *o) {
                         : strcmp(a, "--data-dir") == 0   ? &o->data_dir
                         : strcmp(a, "--log-format") == 0 ? &o->log_format
                         : strcmp(a, "--log-level") == 0  ? &o->log_level
+                        : strcmp(a, "--schedules") == 0  ? &o->schedules
                                                          : NULL;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(USAGE, stdout);
@@ -188,13 +194,15 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
     goto out;
   }
 
-  /* SIGINT/SIGTERM (stop) and SIGCHLD (the supervisor died) are taken by sigwait below:
-   * blocked before any thread starts, so every thread inherits the mask. */
+  /* SIGINT/SIGTERM (stop), SIGCHLD (the supervisor died) and SIGHUP (reload the
+   * schedules) are taken by sigwait below: blocked before any thread starts, so every
+   * thread inherits the mask. */
   sigset_t wait_set;
   sigemptyset(&wait_set);
   sigaddset(&wait_set, SIGINT);
   sigaddset(&wait_set, SIGTERM);
   sigaddset(&wait_set, SIGCHLD);
+  sigaddset(&wait_set, SIGHUP);
   /* SIGUSR1 (wake_supervisor) too: the forked supervisor inherits it blocked, so a nudge
    * sent before its loop is set up waits instead of killing it (default action). */
   sigset_t block = wait_set;
@@ -223,6 +231,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
     goto out;
   }
   bt_queue *q = NULL;
+  bt_scheduler *sched = NULL;
   bt_http_server *http = NULL;
   if (bt_service_queue_open(sc.queue, app->cfg.data_dir, &q, &err)) {
     rc = fail(&err);
@@ -247,10 +256,18 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
          BT_F_INT("port", bt_http_port(http)), BT_F_INT("workers", sc.workers),
          BT_F_INT("http_threads", sc.http_threads), BT_F_BOOL("auth", sc.nkeys > 0),
          BT_F_STR("data_dir", app->cfg.data_dir), BT_F_INT("supervisor_pid", sup));
+  if (bt_serve_sched_start(app, q, o.schedules, wake_supervisor, &sup, &sched, &err)) {
+    rc = fail(&err);
+    goto stop;
+  }
 
   for (;;) {
     int sig = 0;
     sigwait(&wait_set, &sig);
+    if (sig == SIGHUP) {
+      bt_scheduler_reload(sched);
+      continue;
+    }
     if (sig != SIGCHLD) {
       bt_log("service", BT_LOG_INFO, "service_stopping",
              BT_F_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
@@ -272,6 +289,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
    * supervisor lets running jobs finish and hands the rest back to the queue. */
   bt_http_quiesce(http);
 stop:
+  bt_scheduler_stop(sched);
   if (sup > 0) {
     kill(sup, SIGTERM);
     int status;

@@ -114,9 +114,34 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
     return bt_errf(err, BT_EIO, "store_error", "%s: cannot create directory: %s", path,
                    strerror(errno));
   }
-  /* Readers open read-write too (without creating): WAL readers need the -shm file. */
-  int flags = SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+  /* Readers open read-write too (without creating) where they can: WAL readers share
+   * the -shm file with live writers. On read-only media nobody writes: the file is
+   * opened immutable, which needs no -shm and writes nothing. */
+  char dir[1024], uri[2200];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  bool immutable = readonly && access(slash ? dir : ".", W_OK) != 0;
+  int flags = (immutable ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI : SQLITE_OPEN_READWRITE) |
+              (readonly ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+  if (immutable) {
+    size_t n = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const char *p = path; *p && n + 4 < sizeof uri; p++) /* percent-encode ? # % */
+      n += (size_t)(strchr("?#%", *p) ? snprintf(uri + n, sizeof uri - n, "%%%02X", *p)
+                                       : snprintf(uri + n, sizeof uri - n, "%c", *p));
+    snprintf(uri + n, sizeof uri - n, "?immutable=1");
+  }
+  /* Read-only media: plain read-only first (it reads a -wal left there, with its
+   * -shm); immutable when SQLite cannot use them that way. */
+  if (immutable && sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                   NULL) == SQLITE_OK &&
+      sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) == SQLITE_OK) {
+    flags = 0; /* opened */
+  } else if (immutable) {
+    sqlite3_close(s->db);
+    s->db = NULL;
+  }
+  if (flags && sqlite3_open_v2(immutable ? uri : path, &s->db, flags, NULL) != SQLITE_OK) {
     int rc = bt_errf(err, BT_EIO, "store_error", "%s: cannot open: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
     sqlite3_close(s->db);
@@ -124,7 +149,7 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
     return rc;
   }
   sqlite3_busy_timeout(s->db, 10000);
-  int rc = store_exec(s,
+  int rc = immutable ? 0 : store_exec(s,
                 /* page size and auto_vacuum only take effect on a new file */
                 "PRAGMA page_size=16384; PRAGMA auto_vacuum=INCREMENTAL;"
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -198,6 +223,8 @@ void bt_store_close(bt_store *s) {
   store_seg_close(&s->rseg);
   free(s->buf);
   free(s->rb.p);
+  free(s->stage);
+  free(s->stage_blob);
   free(s);
 }
 
@@ -398,8 +425,101 @@ int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_st
 
 /* ---- writing ------------------------------------------------------------------- */
 
-int bt_store_begin(bt_store *s, bt_err *err) { return store_exec(s, "BEGIN IMMEDIATE", err); }
-int bt_store_commit(bt_store *s, bt_err *err) { return store_exec(s, "COMMIT", err); }
+int store_stage(bt_store *s, const staged_row *row, const uint8_t *blob, size_t len) {
+  if (s->nstage == s->capstage) {
+    size_t cap = s->capstage ? s->capstage * 2 : 64;
+    staged_row *n = realloc(s->stage, cap * sizeof *n);
+    if (!n) return BT_ENOMEM;
+    s->stage = n, s->capstage = cap;
+  }
+  if (len && s->stage_blob_len + len > s->stage_blob_cap) {
+    size_t cap = s->stage_blob_cap ? s->stage_blob_cap : 4096;
+    while (cap < s->stage_blob_len + len) cap *= 2;
+    uint8_t *n = realloc(s->stage_blob, cap);
+    if (!n) return BT_ENOMEM;
+    s->stage_blob = n, s->stage_blob_cap = cap;
+  }
+  staged_row *r = &s->stage[s->nstage++];
+  *r = *row;
+  r->blob_off = s->stage_blob_len, r->blob_len = len;
+  if (len) memcpy(s->stage_blob + s->stage_blob_len, blob, len);
+  s->stage_blob_len += len;
+  return 0;
+}
+
+static int insert_staged(bt_store *s, bt_err *err) {
+  for (size_t i = 0; i < s->nstage; i++) {
+    const staged_row *r = &s->stage[i];
+    sqlite3_stmt *st = s->st[r->links ? ST_INS_LINKS : ST_INS_CHUNK];
+    sqlite3_bind_int64(st, 1, r->run_no);
+    if (r->links) {
+      sqlite3_bind_int64(st, 2, r->bucket);
+      sqlite3_bind_int64(st, 3, r->first_seq);
+      sqlite3_bind_blob(st, 4, s->stage_blob + r->blob_off, (int)r->blob_len, SQLITE_STATIC);
+    } else {
+      const int64_t v[] = {r->stream,   r->first_seq, r->last_seq, r->ts_min, r->ts_max,
+                           r->n,        r->types,     r->seg_off,  r->seg_len};
+      for (int k = 0; k < 9; k++) sqlite3_bind_int64(st, k + 2, v[k]);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "insert events");
+    sqlite3_reset(st);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void clear_staged(bt_store *s) {
+  s->nstage = 0;
+  s->stage_blob_len = 0;
+  s->staged_events = 0;
+}
+
+/* Leave no transaction open, whatever failed: an open one holds the write lock until
+ * the process exits and makes every later BEGIN fail. */
+void bt_store_rollback(bt_store *s) {
+  if (!sqlite3_get_autocommit(s->db)) store_exec(s, "ROLLBACK", NULL);
+  s->in_tx = false;
+}
+
+int bt_store_flush(bt_store *s, uint64_t *events, bt_err *err) {
+  if (events) *events = 0;
+  if (!s->nstage) return 0;
+  bool own = !s->in_tx;
+  int rc = own ? store_exec(s, "BEGIN IMMEDIATE", err) : 0;
+  if (!rc) rc = insert_staged(s, err);
+  if (!rc && own) rc = store_exec(s, "COMMIT", err);
+  if (rc) {
+    if (own) bt_store_rollback(s);
+    return rc; /* the rows stay staged for the next attempt */
+  }
+  if (events) *events = s->staged_events;
+  clear_staged(s);
+  return 0;
+}
+
+void bt_store_busy_timeout(bt_store *s, int ms) { sqlite3_busy_timeout(s->db, ms); }
+
+uint64_t bt_store_staged_events(const bt_store *s) { return s->staged_events; }
+
+uint64_t bt_store_drop_staged(bt_store *s) {
+  uint64_t n = s->staged_events;
+  clear_staged(s);
+  return n;
+}
+
+int bt_store_begin(bt_store *s, bt_err *err) {
+  int rc = store_exec(s, "BEGIN IMMEDIATE", err);
+  s->in_tx = rc == 0;
+  return rc;
+}
+
+int bt_store_commit(bt_store *s, bt_err *err) {
+  int rc = bt_store_flush(s, NULL, err);
+  if (!rc) rc = store_exec(s, "COMMIT", err);
+  if (rc) bt_store_rollback(s);
+  s->in_tx = false;
+  return rc;
+}
 
 void bt_store_no_autocheckpoint(bt_store *s) {
   sqlite3_wal_autocheckpoint(s->db, 0);

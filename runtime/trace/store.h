@@ -105,8 +105,22 @@ typedef int (*bt_store_run_fn)(void *ud, const bt_store_run *r);
 int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,
                        void *ud, bt_err *err);
 
-/* ---- writing events (one thread) ---- */
+/* ---- writing events (one thread) ----
+ * bt_store_put_chunk appends the chunk to the run's segment file and stages its rows;
+ * bt_store_flush inserts the staged rows in one short write transaction, so that many
+ * processes can write one store: the write lock is held for the inserts only. A failed
+ * flush rolls back and keeps the rows staged for the next attempt (the caller retries
+ * with backoff, or drops them and counts the events as lost). */
+int bt_store_flush(bt_store *s, uint64_t *events, bt_err *err); /* *events: committed */
+uint64_t bt_store_staged_events(const bt_store *s);
+uint64_t bt_store_drop_staged(bt_store *s);   /* returns the events dropped */
+/* An explicit transaction (begin .. commit) also covers the staged rows. A failed commit
+ * rolls back; bt_store_rollback ends a transaction whatever happened in it. */
 int bt_store_begin(bt_store *s, bt_err *err);   /* start a write transaction */
+void bt_store_rollback(bt_store *s);
+/* How long one statement waits for another process's write lock (default 10 s). A
+ * writer that retries with its own backoff waits less per attempt. */
+void bt_store_busy_timeout(bt_store *s, int ms);
 /* Leave checkpoints (copying the WAL into the database file, with an fsync) to another
  * connection calling bt_store_checkpoint, so that a writer never stalls on them. */
 void bt_store_no_autocheckpoint(bt_store *s);
@@ -114,7 +128,7 @@ void bt_store_no_autocheckpoint(bt_store *s);
 int bt_store_checkpoint(bt_store *s, bt_err *err);
 int bt_store_commit(bt_store *s, bt_err *err);
 /* n (1..BT_STORE_CHUNK) events of one stream (0: BARs, 1: the other types) in increasing
- * seq order: one chunks row, plus the links of those that have a cause. */
+ * seq order: one chunks row, plus the links of those that have a cause (staged). */
 int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_event *evs,
                        size_t n, bt_err *err);
 

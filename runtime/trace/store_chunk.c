@@ -193,20 +193,12 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
   uint64_t off;
   int rc = store_seg_append(s, run_no, p, len, &off, err);
   if (rc) return rc;
-  sqlite3_stmt *st = s->st[ST_INS_CHUNK];
-  sqlite3_bind_int64(st, 1, run_no);
-  sqlite3_bind_int(st, 2, stream);
-  sqlite3_bind_int64(st, 3, (int64_t)evs[0].seq);
-  sqlite3_bind_int64(st, 4, (int64_t)evs[n - 1].seq);
-  sqlite3_bind_int64(st, 5, ts_min);
-  sqlite3_bind_int64(st, 6, ts_max);
-  sqlite3_bind_int64(st, 7, (int64_t)n);
-  sqlite3_bind_int64(st, 8, types);
-  sqlite3_bind_int64(st, 9, (int64_t)off);
-  sqlite3_bind_int64(st, 10, (int64_t)len);
-  rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "insert events");
-  sqlite3_reset(st);
-  if (rc) return rc;
+  staged_row row = {.run_no = run_no, .stream = stream, .first_seq = (int64_t)evs[0].seq,
+                    .last_seq = (int64_t)evs[n - 1].seq, .ts_min = ts_min, .ts_max = ts_max,
+                    .n = (int64_t)n, .types = types, .seg_off = (int64_t)off,
+                    .seg_len = (int64_t)len};
+  if (store_stage(s, &row, NULL, 0)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  s->staged_events += n;
 
   /* links for forward lineage: (cause, seq) pairs, one row per bucket of 1024 causes */
   uint64_t *buckets = s->buckets;
@@ -229,13 +221,9 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
       l += put_uv(p + l, e->seq - e->cause);
       prev_cause = e->cause;
     }
-    st = s->st[ST_INS_LINKS];
-    sqlite3_bind_int64(st, 1, run_no);
-    sqlite3_bind_int64(st, 2, (int64_t)bucket);
-    sqlite3_bind_int64(st, 3, (int64_t)first);
-    sqlite3_bind_blob(st, 4, p, (int)l, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "insert links");
-    sqlite3_reset(st);
+    staged_row lr = {.links = true, .run_no = run_no, .bucket = (int64_t)bucket,
+                     .first_seq = (int64_t)first};
+    if (store_stage(s, &lr, p, l)) rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
   }
   return rc;
 }

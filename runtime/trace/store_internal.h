@@ -28,6 +28,14 @@ typedef struct rbuf {
   size_t cap;
 } rbuf;
 
+/* A row whose blob is already in its segment file, waiting for bt_store_flush. */
+typedef struct staged_row {
+  bool links;                         /* a links row, else a chunks row */
+  int stream;
+  int64_t run_no, first_seq, last_seq, ts_min, ts_max, n, types, seg_off, seg_len, bucket;
+  size_t blob_off, blob_len;          /* links: the blob in stage_blob */
+} staged_row;
+
 struct bt_store {
   sqlite3 *db;
   char path[1024];
@@ -38,6 +46,14 @@ struct bt_store {
   size_t cap;
   seg wseg, rseg; /* the segment being appended to / read from */
   rbuf rb;        /* blob of bt_store_get_event */
+  /* Rows of chunks written to their segment but not yet inserted: the write lock is
+   * taken only for the inserts (bt_store_flush), never while chunks are encoded. */
+  staged_row *stage;
+  size_t nstage, capstage;
+  uint8_t *stage_blob;
+  size_t stage_blob_len, stage_blob_cap;
+  uint64_t staged_events;
+  bool in_tx;     /* inside bt_store_begin .. bt_store_commit */
   /* per-chunk scratch, kept so that the writer does not allocate per chunk */
   uint8_t src_of[BT_STORE_CHUNK];
   uint64_t buckets[BT_STORE_CHUNK];
@@ -125,6 +141,8 @@ static inline int cmp_u64(const void *a, const void *b) {
 }
 
 int store_db_err(bt_store *s, bt_err *err, const char *what);
+/* Queue a row for the next flush (links: blob copied). 0, or BT_ENOMEM. */
+int store_stage(bt_store *s, const staged_row *row, const uint8_t *blob, size_t len);
 int store_exec(bt_store *s, const char *sql, bt_err *err);
 void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n);
 

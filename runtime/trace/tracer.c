@@ -309,6 +309,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
   r->origin = bt_bus_clock_ns();
   if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
+  /* then short waits per attempt: the writer retries with its own backoff */
+  if (!rc) bt_store_busy_timeout(r->store, 250);
   if (!rc && (bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r) ||
               bt_bus_subscribe_bars(bus, t->cfg.bars == BT_TRACE_BARS_NONE ? stash_bar : put_bar,
                                     r)))
@@ -363,21 +365,40 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
   uint64_t drain_ns = bt_now_ns() - t0;
   if (r->store && r->run_no) {
     bt_err err = {0};
+    /* A run that lost events says so: status "events_lost" (it completed, its events
+     * are not all there) and the count and cause in its error. */
+    char lost_msg[sizeof r->werr.msg + 64];
+    if (r->lost)
+      snprintf(lost_msg, sizeof lost_msg, "trace: %llu events lost: %s",
+               (unsigned long long)r->lost, r->werr.msg);
     bt_store_run_end end = {
-        .status = out->status == BT_RUN_COMPLETED                              ? "completed"
+        .status = out->status == BT_RUN_COMPLETED ? (r->lost ? "events_lost" : "completed")
                   : out->error && strcmp(out->error->type, "interrupted") == 0 ? "interrupted"
                                                                                : "failed",
         .completed_at = bt_wall_ms(), .duration_ms = out->duration_ms,
         .metrics_json = out->metrics_json,
-        .error = out->error ? out->error->msg : (r->write_failed ? r->werr.msg : NULL),
+        .error = out->error ? out->error->msg : (r->lost ? lost_msg : NULL),
         .bars = out->bars, .event_count = out->events, .stored = r->stored,
         .sampled_out = r->sampled_out, .dropped = r->dropped,
         .lineage_gaps = bt_sampler_gaps(r->sampler) +
                         (t->cfg.sample_rate >= 1.0 ? r->drop_gaps : 0)};
-    int rc = bt_store_begin(r->store, &err);
-    if (!rc) add_latency(r, &err);
-    if (!err.code) bt_store_run_finish(r->store, r->run_no, &end, &err);
-    if (!rc) rc = err.code ? (bt_store_commit(r->store, NULL), err.code) : bt_store_commit(r->store, &err);
+    /* one short transaction, retried with backoff while other writers hold the lock */
+    uint64_t t_end = bt_now_ns(), backoff_ns = 20000000;
+    for (;;) {
+      bt_err_clear(&err);
+      int rc = bt_store_begin(r->store, &err);
+      if (!rc) {
+        add_latency(r, &err);
+        rc = err.code;
+      }
+      if (!rc) rc = bt_store_run_finish(r->store, r->run_no, &end, &err);
+      if (!rc) rc = bt_store_commit(r->store, &err);
+      else bt_store_rollback(r->store);
+      if (!rc || bt_now_ns() - t_end >= FINAL_RETRY_NS) break;
+      struct timespec ts = {0, (long)backoff_ns};
+      nanosleep(&ts, NULL);
+      if ((backoff_ns *= 2) > 500000000) backoff_ns = 500000000;
+    }
     if (err.code)
       bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err.msg),
              BT_F_STR("store", t->cfg.store));

@@ -90,10 +90,10 @@ typedef struct trace_run {
   bt_sampler *sampler;
   bt_trace_event chunk[2][BT_STORE_CHUNK]; /* stream 0: BARs, 1: other events */
   size_t nchunk[2];
-  bool in_tx;
-  uint64_t stored, sampled_out;
-  int write_failed;
+  uint64_t stored, sampled_out;  /* stored: events in committed rows */
+  uint64_t lost;                 /* events that could not be stored (werr says why) */
   bt_err werr;
+  uint64_t failing_since, retry_at, backoff_ns; /* flush retries (bt_bus_clock_ns) */
   bt_lat_hist lat[BT_EV__COUNT], queue[BT_EV__COUNT];
   /* Consecutive events of one type with the same latency and queue time (bars that
    * share a clock reading and a batch) go into the histograms at once. */
@@ -111,6 +111,9 @@ struct bt_tracer {
 };
 
 /* Wait on cv for at most `us` microseconds (the caller rechecks its condition). */
+/* How long the writer keeps retrying the run's last events before counting them lost. */
+#define FINAL_RETRY_NS 10000000000ull
+
 void tracer_nap(trace_run *r, pthread_cond_t *cv, _Atomic bool *flag, long us);
 void tracer_signal(trace_run *r, pthread_cond_t *cv);
 /* The sampler's output (ud: the trace_run): the event goes into its chunk, or is counted. */

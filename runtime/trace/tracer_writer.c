@@ -12,32 +12,46 @@
 
 #include "log.h"
 
-static void write_fail(trace_run *r, bt_err *err) {
-  if (!r->write_failed) {
-    r->werr = *err;
+/* Events that will never be stored: counted, and said once per failure streak (the run's
+ * status, result and log name the count; tracing goes on). */
+static void lose(trace_run *r, uint64_t n, const bt_err *why) {
+  if (!n) return;
+  if (!r->lost) {
+    r->werr = *why;
     r->werr.traceback = NULL;
-    bt_log("trace", BT_LOG_ERROR, "trace_store_error", BT_F_STR("error", err->msg),
-           BT_F_STR("store", r->t->cfg.store));
   }
-  r->write_failed = 1;
-  bt_err_clear(err);
+  r->lost += n;
+  bt_log("trace", BT_LOG_ERROR, "trace_events_lost", BT_F_INT("lost", n),
+         BT_F_INT("lost_total", r->lost), BT_F_STR("error", why->msg),
+         BT_F_STR("store", r->t->cfg.store));
 }
 
-static void ensure_tx(trace_run *r) {
-  bt_err err = {0};
-  if (!r->in_tx && !r->write_failed) {
-    if (bt_store_begin(r->store, &err)) write_fail(r, &err);
-    else r->in_tx = true;
-  }
-}
+/* A segment write that fails (disk full for a moment) is retried for SEG_RETRY_NS (the
+ * ring holds the run back meanwhile); then this chunk is lost, and counted. */
+#define SEG_RETRY_NS 3000000000ull
 
 static void flush_chunk(trace_run *r, int stream) {
   size_t n = r->nchunk[stream];
   if (!n) return;
-  ensure_tx(r);
   bt_err err = {0};
-  if (!r->write_failed && bt_store_put_chunk(r->store, r->run_no, stream, r->chunk[stream], n, &err))
-    write_fail(r, &err);
+  uint64_t t0 = 0;
+  long backoff_ns = 10000000;
+  while (bt_store_put_chunk(r->store, r->run_no, stream, r->chunk[stream], n, &err)) {
+    uint64_t now = bt_bus_clock_ns();
+    if (!t0) {
+      t0 = now;
+      bt_log("trace", BT_LOG_WARNING, "trace_store_retry", BT_F_STR("error", err.msg));
+    }
+    if (now - t0 >= SEG_RETRY_NS) {
+      lose(r, n, &err);
+      break;
+    }
+    struct timespec ts = {0, backoff_ns};
+    nanosleep(&ts, NULL);
+    if ((backoff_ns *= 2) > 200000000) backoff_ns = 200000000;
+    bt_err_clear(&err);
+  }
+  bt_err_clear(&err);
   for (size_t i = 0; i < n; i++) {
     free(r->chunk[stream][i].text);
     free(r->chunk[stream][i].user_type);
@@ -45,12 +59,67 @@ static void flush_chunk(trace_run *r, int stream) {
   r->nchunk[stream] = 0;
 }
 
+/* Staged rows are retried with backoff (another process holds the write lock, the disk
+ * is full for a moment) and given up as lost only after STAGE_GIVE_UP_NS of failures or
+ * beyond STAGE_MAX events: memory stays bounded and nothing is lost silently. */
+#define BACKOFF_MIN_NS 20000000ull     /* 20 ms */
+#define BACKOFF_MAX_NS 1000000000ull   /* 1 s */
+#define STAGE_GIVE_UP_NS 30000000000ull
+#define STAGE_MAX (1u << 21)
+
+static bool try_flush(trace_run *r, uint64_t now) {
+  bt_err err = {0};
+  uint64_t n = 0;
+  if (!bt_store_flush(r->store, &n, &err)) {
+    r->stored += n;
+    if (r->failing_since)
+      bt_log("trace", BT_LOG_INFO, "trace_store_recovered",
+             BT_F_INT("failed_ms", (now - r->failing_since) / 1000000));
+    r->failing_since = 0;
+    r->backoff_ns = 0;
+    return true;
+  }
+  if (!r->failing_since) {
+    r->failing_since = now;
+    bt_log("trace", BT_LOG_WARNING, "trace_store_retry", BT_F_STR("error", err.msg),
+           BT_F_INT("staged_events", bt_store_staged_events(r->store)));
+  }
+  r->backoff_ns = r->backoff_ns ? r->backoff_ns * 2 : BACKOFF_MIN_NS;
+  if (r->backoff_ns > BACKOFF_MAX_NS) r->backoff_ns = BACKOFF_MAX_NS;
+  r->retry_at = now + r->backoff_ns;
+  if (now - r->failing_since >= STAGE_GIVE_UP_NS || bt_store_staged_events(r->store) > STAGE_MAX) {
+    lose(r, bt_store_drop_staged(r->store), &err);
+    r->failing_since = 0;
+  }
+  bt_err_clear(&err);
+  return false;
+}
+
 static void commit(trace_run *r) {
   flush_chunk(r, 0);
   flush_chunk(r, 1);
-  bt_err err = {0};
-  if (r->in_tx && !r->write_failed && bt_store_commit(r->store, &err)) write_fail(r, &err);
-  r->in_tx = false;
+  uint64_t now = bt_bus_clock_ns();
+  if (bt_store_staged_events(r->store) && now >= r->retry_at) try_flush(r, now);
+}
+
+/* The run's end: retry for a bounded time, then count what is left as lost. */
+static void final_commit(trace_run *r) {
+  flush_chunk(r, 0);
+  flush_chunk(r, 1);
+  uint64_t t0 = bt_bus_clock_ns();
+  while (bt_store_staged_events(r->store)) {
+    uint64_t now = bt_bus_clock_ns();
+    if (try_flush(r, now)) break;
+    if (now - t0 >= FINAL_RETRY_NS) {
+      bt_err err = {0};
+      bt_errf(&err, BT_EIO, "store_error", "%s: could not store the run's last events within "
+              "%llu s", r->t->cfg.store, (unsigned long long)(FINAL_RETRY_NS / 1000000000ull));
+      lose(r, bt_store_drop_staged(r->store), &err);
+      break;
+    }
+    struct timespec ts = {0, (long)r->backoff_ns};
+    nanosleep(&ts, NULL);
+  }
 }
 
 /* Sampler output: the end of the event's life in the tracer. */
@@ -87,7 +156,6 @@ static inline void finish_event(trace_run *r, bt_trace_event *e, bool kept) {
 }
 
 static inline void chunk_added(trace_run *r, int stream) {
-  r->stored++;
   if (++r->nchunk[stream] == BT_STORE_CHUNK) flush_chunk(r, stream);
 }
 
@@ -119,12 +187,17 @@ void *tracer_ckpt_main(void *arg) {
     bt_err_clear(&err);
     return NULL;
   }
+  bool failing = false;
   while (!atomic_load_explicit(&r->ckpt_stop, memory_order_acquire)) {
     tracer_nap(r, &r->ckpt_wake, &r->ckpt_napping, CKPT_MS * 1000);
     bt_err err = {0};
     if (bt_store_checkpoint(r->ckpt_store, &err)) {
-      bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
+      if (!failing) /* once per streak: it is retried every CKPT_MS */
+        bt_log("trace", BT_LOG_WARNING, "trace_checkpoint_failed", BT_F_STR("error", err.msg));
+      failing = true;
       bt_err_clear(&err);
+    } else {
+      failing = false;
     }
   }
   return NULL;
@@ -179,7 +252,8 @@ void *tracer_writer_main(void *arg) {
       uint64_t now = bt_bus_clock_ns();
       if (!short_since) short_since = now;
       if (head == tail || now - short_since < commit_ns / 2) {
-        if ((r->in_tx || r->nchunk[0] || r->nchunk[1]) && now - last_commit >= commit_ns) {
+        if ((bt_store_staged_events(r->store) || r->nchunk[0] || r->nchunk[1]) &&
+            now - last_commit >= commit_ns) {
           commit(r);
           last_commit = now;
         }
@@ -231,7 +305,7 @@ void *tracer_writer_main(void *arg) {
   r->now = bt_bus_clock_ns();
   bt_sampler_flush(r->sampler);
   hist_flush(r);
-  commit(r);
+  final_commit(r);
   return NULL;
 }
 

@@ -100,6 +100,7 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   if (rc < 0) return rc;
   if (rc == 0) bt_perf_index_load(&p->ix, text, len);
   free(text);
+  p->ix.strict = cfg->strict;
   return 0;
 }
 

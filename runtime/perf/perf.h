@@ -30,6 +30,7 @@ typedef struct bt_perf_cfg {
   char timezone[128];      /* IANA zone or fixed offset (tz.h); default "UTC" */
   int64_t rolling_window;  /* > 0: overrides targets win_rate.window */
   bool html;               /* always write the .html summary */
+  bool strict;             /* --strict: an unusable trade-log line is an error */
 } bt_perf_cfg;
 
 int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err);

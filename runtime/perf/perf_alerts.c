@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -499,8 +500,14 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   if (!add) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   if (!rc && n) {
     int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    struct stat st;
     if (fd < 0) {
       rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+    } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
+      /* a hard link planted as the alerts file would make us append to a file elsewhere */
+      rc = bt_errf(err, BT_EINVAL, "path_error",
+                   "%s: refusing to append to a file with other hard links or not regular", path);
+      close(fd);
     } else {
       /* one write per batch: appenders never interleave inside a record */
       if (write(fd, add, n) != (ssize_t)n || fsync(fd) != 0)

@@ -13,7 +13,7 @@
 static const char usage[] =
     "usage: btrun perf [--window daily|weekly|monthly] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "                  [--export json|md|html] [--backfill N] [--trades PATH] [--out DIR]\n"
-    "                  [--timezone ZONE] [--targets FILE] [--stats]\n"
+    "                  [--timezone ZONE] [--targets FILE] [--stats] [--strict]\n"
     "       btrun perf watch [--every SECONDS] [--count N] [--window W] [options above]\n"
     "       btrun perf ack ALERT_ID\n"
     "\n"
@@ -32,6 +32,8 @@ static const char usage[] =
     "                  (PERFORMANCE_SUMMARY_TIMEZONE, config perf.timezone; default UTC)\n"
     "  --targets FILE  targets file (config perf.targets, config/targets.lua)\n"
     "  --stats         print refresh timing and bytes read\n"
+    "  --strict        fail on the first trade-log line that cannot be used (default: skip\n"
+    "                  it, count it in skipped_lines, log trade_line_skipped, mark partial)\n"
     "watch re-evaluates the current window every --every seconds (default 60) until\n"
     "interrupted or --count evaluations. ack marks an alert acknowledged.\n"
     "Files: {window}-summary-YYYY-MM-DD.json/.md(/.html) in the output directory, rewritten only\n"
@@ -117,7 +119,7 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes = strcmp(a, "--stats") != 0;
+    bool takes = strcmp(a, "--stats") != 0 && strcmp(a, "--strict") != 0;
     if (takes && !v) return usage_error("%s needs a value", a);
     if (strcmp(a, "--window") == 0) {
       if (!bt_perf_window_parse(v, &o->window) || o->window == BT_PERF_CUSTOM)
@@ -161,6 +163,9 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
       if (*end || o->count < 0) return usage_error("--count: expected a number >= 0, got '%s'", v);
     } else if (strcmp(a, "--stats") == 0) {
       o->stats = true;
+      continue;
+    } else if (strcmp(a, "--strict") == 0) {
+      cfg->strict = true;
       continue;
     } else {
       return usage_error("unknown argument '%s'", a);

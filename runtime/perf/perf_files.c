@@ -1,6 +1,8 @@
 #include "perf_files.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,30 @@ static bool has_dotdot(const char *p) {
   return false;
 }
 
+/* Temporary files are ".<name>.<pid>.tmp": one whose process is gone was left by a
+ * killed run and is removed (never followed: unlinkat removes the entry only). */
+static void clean_stale_tmp(int dirfd) {
+  int fd = dup(dirfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    size_t len = strlen(n);
+    if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0) continue;
+    const char *end = n + len - 4, *p = end;
+    while (p > n && p[-1] >= '0' && p[-1] <= '9') p--;
+    if (p == end || p[-1] != '.') continue;
+    long pid = strtol(p, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    unlinkat(dirfd, n, 0);
+  }
+  closedir(d);
+}
+
 int bt_perf_dir_open(const char *path, bt_err *err) {
   if (!path || !*path) return bt_errf(err, BT_EINVAL, "config_error", "empty directory path");
   if (has_dotdot(path))
@@ -27,17 +53,33 @@ int bt_perf_dir_open(const char *path, bt_err *err) {
   char tmp[1024];
   if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
     return bt_errf(err, BT_EINVAL, "path_error", "%s: path too long", path);
-  for (char *s = tmp + 1; *s; s++) {
-    if (*s != '/') continue;
+  /* A relative path is ours from the working directory down: none of its components
+   * may be a symlink (one planted there would redirect every write), checked before
+   * anything is created below it; the directory itself is opened without following
+   * one, whatever the path. */
+  bool relative = path[0] != '/';
+  for (char *s = tmp + 1;; s++) {
+    if (*s && *s != '/') continue;
+    char c = *s;
     *s = '\0';
+    struct stat st;
+    if (relative && c && lstat(tmp, &st) == 0 && S_ISLNK(st.st_mode))
+      return bt_errf(err, BT_EINVAL, "path_error",
+                     "%s: %s is a symlink: refusing to follow it for performance output", path,
+                     tmp);
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
       return bt_errf(err, BT_EIO, "io_error", "mkdir %s: %s", tmp, strerror(errno));
+    if (!c) break;
     *s = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return bt_errf(err, BT_EIO, "io_error", "mkdir %s: %s", tmp, strerror(errno));
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat lst;
+  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && lstat(path, &lst) == 0 &&
+      S_ISLNK(lst.st_mode))
+    return bt_errf(err, BT_EINVAL, "path_error",
+                   "%s: the output directory is a symlink: refusing to follow it", path);
   if (fd < 0) return bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+  clean_stale_tmp(fd);
   return fd;
 }
 
@@ -112,7 +154,11 @@ int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, boo
   if (rc) return rc;
   char tmp[256];
   snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
-  int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  /* O_EXCL: never write into an existing entry; one left there (a stale temp file, or a
+   * hard link planted to make us overwrite a file elsewhere) is unlinked first. */
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = openat(dirfd, tmp, flags, 0644);
+  if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0) fd = openat(dirfd, tmp, flags, 0644);
   if (fd < 0) return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
   size_t put = 0;
   while (put < len) {

@@ -45,6 +45,7 @@ static void reset_data(bt_perf_index *ix) {
   ix->open = NULL, ix->nopen = ix->capopen = 0;
   ix->last_hit = 0;
   ix->overflow = false;
+  ix->skipped_lines = 0;
 }
 
 void bt_perf_index_free(bt_perf_index *ix) { reset_data(ix); }
@@ -253,8 +254,13 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
   } else {
     t->closed = given(&f[K_EXIT_TIME]);
   }
-  if (!given(&f[K_PNL])) return bad(err, file, line, "pnl", "missing");
-  if (parse_money(&f[K_PNL], &t->pnl, file, line, "pnl", err)) return err->code;
+  if (f[K_PNL].kind == 'z' && !t->closed) {
+    /* an open trade logged before its first mark: open, unrealized P&L unknown */
+    t->pnl = BT_PERF_PNL_UNKNOWN;
+  } else {
+    if (!given(&f[K_PNL])) return bad(err, file, line, "pnl", "missing");
+    if (parse_money(&f[K_PNL], &t->pnl, file, line, "pnl", err)) return err->code;
+  }
   if (given(&f[K_COMMISSION]) &&
       parse_money(&f[K_COMMISSION], &t->commission, file, line, "commission", err))
     return err->code;
@@ -434,13 +440,16 @@ typedef struct block {
   size_t n, cap;
   int rc;
   bt_err err;
+  bool strict;                  /* a bad line is an error, not skipped */
+  uint64_t skipped;
+  struct { uint64_t line; char why[200]; } skip[BT_PERF_SKIP_KEEP];
 } block;
 
 static void *parse_block(void *arg) {
   block *b = arg;
   const char *p = b->p;
   uint64_t line = b->first_line;
-  b->n = 0, b->rc = 0;
+  b->n = 0, b->rc = 0, b->skipped = 0;
   /* One pass: the parser stops at each object's end and the newline must follow. */
   while (p < b->e) {
     const char *q = skip_ws(p, b->e);
@@ -454,13 +463,25 @@ static void *parse_block(void *arg) {
         }
         b->t = t, b->cap = cap;
       }
-      if ((b->rc = parse_obj(q, b->e, &b->t[b->n], b->file, line, &b->err, &q))) return NULL;
-      q = skip_ws(q, b->e);
-      if (*q != '\n') {
-        b->rc = bad(&b->err, b->file, line, "", "trailing characters after the object");
+      const char *start = q;
+      int rc = parse_obj(q, b->e, &b->t[b->n], b->file, line, &b->err, &q);
+      if (!rc && *(q = skip_ws(q, b->e)) != '\n')
+        rc = bad(&b->err, b->file, line, "", "trailing characters after the object");
+      if (rc && (b->strict || rc == BT_ENOMEM)) {
+        b->rc = rc;
         return NULL;
       }
-      b->n++;
+      if (rc) {
+        /* a line that cannot be used is skipped and counted: the report is partial */
+        if (b->skipped < BT_PERF_SKIP_KEEP) {
+          b->skip[b->skipped].line = line;
+          snprintf(b->skip[b->skipped].why, sizeof b->skip[0].why, "%s", b->err.msg);
+        }
+        b->skipped++;
+        q = memchr(start, '\n', (size_t)(b->e - start)); /* b->e is just after a newline */
+      } else {
+        b->n++;
+      }
     }
     p = q + 1;
     line++;
@@ -481,6 +502,7 @@ int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, con
   uint64_t line = first_line;
   block b[2];
   memset(b, 0, sizeof b);
+  b[0].strict = b[1].strict = ix->strict;
   int rc = 0;
   /* Big inputs (a cold start) parse two blocks at a time on two threads; trades are
    * then added in file order, so results do not depend on the split. */
@@ -498,6 +520,16 @@ int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, con
     if (threaded) pthread_join(th, NULL);
     else if (nb == 2) parse_block(&b[1]);
     for (int k = 0; k < nb && !rc; k++) {
+      for (uint64_t i = 0; i < b[k].skipped; i++) {
+        if (i < BT_PERF_SKIP_KEEP) {
+          if (ix->skipped_lines < BT_PERF_SKIP_KEEP)
+            snprintf(ix->skipped_first[ix->skipped_lines], sizeof ix->skipped_first[0],
+                     "%s:%" PRIu64, file, b[k].skip[i].line);
+          bt_log("perf", BT_LOG_WARNING, "trade_line_skipped", BT_F_STR("file", file),
+                 BT_F_INT("line", b[k].skip[i].line), BT_F_STR("error", b[k].skip[i].why));
+        }
+        ix->skipped_lines++;
+      }
       if (b[k].rc) {
         /* re-parse to report the error with its real line number */
         b[k].first_line = line;
@@ -738,6 +770,9 @@ int bt_perf_index_refresh(bt_perf_index *ix, bool force_cold, bt_err *err) {
 }
 
 bool bt_perf_index_partial(const bt_perf_index *ix) {
+  if (ix->skipped_lines) return true;
+  for (size_t i = 0; i < ix->nopen; i++)
+    if (ix->open[i].pnl.v == BT_PERF_PNL_UNKNOWN.v) return true;
   for (size_t i = 0; i < ix->nfiles; i++)
     if (ix->files[i].partial) return true;
   return false;
@@ -770,7 +805,13 @@ char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len) {
   bt_json_str(&b, ix->source, strlen(ix->source));
   bt_json_printf(&b, ",\"timezone\":");
   bt_json_str(&b, ix->tz_label, strlen(ix->tz_label));
-  bt_json_printf(&b, ",\"tail_k\":%u,\"files\":[", ix->tail_k);
+  bt_json_printf(&b, ",\"tail_k\":%u,\"skipped_lines\":%" PRIu64 ",\"skipped_first\":[",
+                 ix->tail_k, ix->skipped_lines);
+  for (uint64_t i = 0; i < ix->skipped_lines && i < BT_PERF_SKIP_KEEP; i++) {
+    if (i) bt_json_printf(&b, ",");
+    bt_json_str(&b, ix->skipped_first[i], strlen(ix->skipped_first[i]));
+  }
+  bt_json_printf(&b, "],\"files\":[");
   for (size_t i = 0; i < ix->nfiles; i++) {
     const bt_perf_file *f = &ix->files[i];
     bt_json_printf(&b, "%s\n{\"path\":", i ? "," : "");
@@ -843,8 +884,8 @@ static int64_t rd_int(rd *r) {
   bool neg = *r->p == '-';
   if (neg) r->p++;
   uint64_t u = rd_u64(r);
-  if (u > (uint64_t)INT64_MAX) r->ok = false;
-  return neg ? -(int64_t)u : (int64_t)u;
+  if (u > (uint64_t)INT64_MAX + neg) r->ok = false; /* INT64_MIN: BT_PERF_PNL_UNKNOWN */
+  return neg ? (int64_t)(0 - u) : (int64_t)u;
 }
 
 static bool load_day(bt_perf_index *ix, const char *s, bt_perf_day *d) {
@@ -905,6 +946,15 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
       !tz || strcmp(tz->valuestring, ix->tz_label) != 0 || !tk || (uint32_t)tk->valueint != ix->tail_k ||
       !files || !days || !open)
     goto out;
+  const cJSON *sk = member(root, "skipped_lines", cJSON_IsNumber),
+              *skf = member(root, "skipped_first", cJSON_IsArray);
+  if (sk && sk->valuedouble > 0) ix->skipped_lines = (uint64_t)sk->valuedouble;
+  const cJSON *sit;
+  size_t nsk = 0;
+  if (skf) cJSON_ArrayForEach(sit, skf) {
+      if (nsk < BT_PERF_SKIP_KEEP && cJSON_IsString(sit))
+        snprintf(ix->skipped_first[nsk++], sizeof ix->skipped_first[0], "%s", sit->valuestring);
+    }
   size_t nf = (size_t)cJSON_GetArraySize(files), nd = (size_t)cJSON_GetArraySize(days),
          no = (size_t)cJSON_GetArraySize(open);
   ix->files = calloc(nf ? nf : 1, sizeof *ix->files);

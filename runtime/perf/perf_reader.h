@@ -64,6 +64,12 @@ typedef struct bt_perf_file {
   bool partial;             /* bytes after offset without a final newline */
 } bt_perf_file;
 
+/* The pnl of an open trade logged before its first mark ("pnl": null): counted as open,
+ * left out of the unrealized P&L, and the report is partial. */
+#define BT_PERF_PNL_UNKNOWN ((bt_dec){INT64_MIN})
+/* Skipped lines whose "file:line" the index keeps (the count is complete). */
+#define BT_PERF_SKIP_KEEP 5
+
 typedef struct bt_perf_index {
   char source[1024];
   const bt_tz *tz;          /* not owned: the market zone days are counted in */
@@ -75,6 +81,9 @@ typedef struct bt_perf_index {
   size_t ndays, capdays;
   bt_perf_open_trade *open;
   size_t nopen, capopen;
+  bool strict;              /* a line that cannot be used is an error (else skipped) */
+  uint64_t skipped_lines;   /* lines skipped as unusable, since the index was built */
+  char skipped_first[BT_PERF_SKIP_KEEP][300]; /* "file:line" of the first ones */
   bool dirty;               /* differs from what was loaded */
   bool overflow;            /* a sum left the bt_dec range */
   size_t last_hit;

@@ -17,6 +17,8 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
   s->window = w, s->start = start, s->end = end;
   memcpy(s->timezone, ix->tz_label, sizeof s->timezone);
   s->partial = bt_perf_index_partial(ix);
+  s->skipped_lines = ix->skipped_lines;
+  memcpy(s->skipped_first, ix->skipped_first, sizeof s->skipped_first);
   if (ix->ndays) {
     s->has_data = true;
     s->first_data_day = ix->days[0].day;
@@ -57,7 +59,8 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
     const bt_perf_open_trade *o = &ix->open[i];
     if (o->entry_day > end) continue;
     s->open_trades++;
-    ovf |= !bt_dec_add(s->unrealized_pnl, o->pnl, &s->unrealized_pnl);
+    if (o->pnl.v == BT_PERF_PNL_UNKNOWN.v) s->open_unknown_pnl++; /* left out, flagged */
+    else ovf |= !bt_dec_add(s->unrealized_pnl, o->pnl, &s->unrealized_pnl);
     h ^= bt_perf_mix64(o->fp + 0x632be59bd9b4e019ULL);
   }
   if (ovf) {
@@ -212,6 +215,15 @@ char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
     bt_json_printf(&b, ",\n  \"%s\": ", money_names[i]);
     put_money(&b, money[i]);
   }
+  /* what could not be used: the report is partial when any of these is non-zero */
+  bt_json_printf(&b, ",\n  \"open_trades_unknown_pnl\": %u,\n  \"skipped_lines\": %" PRIu64
+                     ",\n  \"skipped_line_numbers\": [",
+                 s->open_unknown_pnl, s->skipped_lines);
+  for (uint64_t i = 0; i < s->skipped_lines && i < BT_PERF_SKIP_KEEP; i++) {
+    if (i) bt_json_printf(&b, ", ");
+    put_str(&b, s->skipped_first[i]);
+  }
+  bt_json_printf(&b, "]");
   bt_json_printf(&b, ",\n  \"days\": [");
   for (size_t i = 0; i < s->nseries; i++) {
     const bt_perf_point *p = &s->series[i];

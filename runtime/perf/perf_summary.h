@@ -62,6 +62,9 @@ typedef struct bt_perf_summary {
   bt_dec avg_win, avg_loss, gross_profit, gross_loss, commission, expectancy;
   bt_dec realized_pnl, unrealized_pnl, total_pnl, max_drawdown;
   bool partial, no_trades;
+  uint32_t open_unknown_pnl;      /* open trades logged with "pnl": null */
+  uint64_t skipped_lines;         /* unusable trade-log lines skipped (index lifetime) */
+  char skipped_first[BT_PERF_SKIP_KEEP][300]; /* "file:line" of the first ones */
   uint64_t checksum;    /* of the index data that fed this window */
   bt_perf_point *series;
   size_t nseries;

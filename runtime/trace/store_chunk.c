@@ -298,14 +298,23 @@ int store_chunk_next(chunk_rd *c, bt_trace_event *ev, bool want_strings) {
   bt_trace_event e;
   e.text = e.user_type = NULL;
   e.flat_len = 0;
-  e.seq = c->prev.seq + get_uv(r);
+  /* Every field is range-checked: a damaged or hostile chunk is corrupt (-1), never
+   * undefined behaviour (a shift past the mask's width, a signed overflow). */
+  uint64_t dseq = get_uv(r);
+  e.seq = c->prev.seq + dseq;
+  if (dseq == 0 || e.seq < c->prev.seq) r->bad = true; /* strictly increasing */
   e.type = r->p < r->end ? *r->p++ : (r->bad = true, 0);
-  e.ts = c->prev.ts + get_sv(r);
-  e.symbol = (uint32_t)get_uv(r);
+  if (e.type >= BT_EV__COUNT) r->bad = true, e.type = 0;
+  if (__builtin_add_overflow(c->prev.ts, get_sv(r), &e.ts)) r->bad = true;
+  uint64_t sym = get_uv(r);
+  if (sym > UINT32_MAX) r->bad = true;
+  e.symbol = (uint32_t)sym;
   uint64_t si = get_uv(r);
+  if (si >= c->nsrc && c->nsrc) r->bad = true;
   e.source = si < c->nsrc ? c->srcs[si] : "";
   uint64_t back = get_uv(r);
-  e.cause = back ? e.seq - back : 0;
+  if (back >= e.seq && back) r->bad = true;
+  e.cause = back && back < e.seq ? e.seq - back : 0;
   e.created = c->prev.created + (uint64_t)get_sv(r);
   e.emitted = e.created + (uint64_t)get_sv(r);
   if (c->version >= 4) {

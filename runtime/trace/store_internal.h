@@ -10,6 +10,10 @@
 
 #include "store.h"
 
+/* Bound on one chunk's encoded size (1024 events and their payloads): a row claiming
+ * more is corrupt. */
+#define BT_STORE_CHUNK_MAX_BYTES ((int64_t)1 << 30)
+
 enum { ST_INS_CHUNK, ST_INS_LINKS, ST_GET_CHUNK, ST_GET_LINKS, ST_RUN_ID, ST__N };
 
 /* One run's segment file, <store>.chunks/<run_id>.seg: the chunk blobs of the run,

@@ -102,11 +102,25 @@ int store_chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rbu
     *len = sqlite3_column_bytes(st, col);
     return 0;
   }
-  uint64_t off = (uint64_t)sqlite3_column_int64(st, col + 1);
-  size_t n = (size_t)sqlite3_column_int64(st, col + 2);
+  int64_t soff = sqlite3_column_int64(st, col + 1), slen = sqlite3_column_int64(st, col + 2);
   seg *g = &s->rseg;
   int rc = seg_open(s, g, run_no, false, err);
   if (rc) return rc;
+  /* A damaged or hostile store: a chunk is at most a few hundred KB (1024 events). */
+  if (soff < 0 || slen < 0 || slen > BT_STORE_CHUNK_MAX_BYTES || soff > INT64_MAX - slen)
+    return bt_errf(err, BT_EINVAL, "store_error",
+                   "%s: corrupt event chunk of run %s: bytes %lld-%lld (offset or length out of "
+                   "range)", g->path, g->run_id, (long long)soff,
+                   (long long)((uint64_t)soff + (uint64_t)slen));
+  uint64_t off = (uint64_t)soff;
+  size_t n = (size_t)slen;
+  struct stat sb;
+  if (fstat(g->fd, &sb) == 0 && off + n > (uint64_t)sb.st_size) /* before allocating */
+    return bt_errf(err, BT_EIO, "store_error",
+                   "%s: the segment file of run %s is truncated: it has %llu bytes, a chunk "
+                   "of events is at bytes %llu-%llu (cut short, or lost in a power failure)",
+                   g->path, g->run_id, (unsigned long long)sb.st_size, (unsigned long long)off,
+                   (unsigned long long)(off + n));
   if (n > b->cap) {
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < n) cap *= 2;

@@ -98,9 +98,10 @@ grep -q 'No trades in window' logs/performance/daily-summary-2024-02-01.md || fa
 grep -q '"no_trades": true' logs/performance/daily-summary-2024-02-01.json || fail "empty window json"
 ok "backfill, missing days, empty window"
 
-# 7. bad input: exit 1 naming file, line and field
+# 7. bad input with --strict: exit 1 naming file, line and field (the default skips the
+#    line and counts it: tests/e2e/rel_perf.sh)
 mkdir -p bad && printf '%s\n' '{"exit_time":"2024-01-08T15:00:00Z","pnl":"abc"}' >bad/x.jsonl
-perf --trades bad --out badout >/dev/null; rc=$?
+perf --trades bad --out badout --strict >/dev/null; rc=$?
 [ $rc -eq 1 ] || fail "bad line exit $rc"
 grep -q 'bad/x.jsonl:1: pnl' err.log || fail "error message: $(cat err.log)"
 perf --window hourly >/dev/null; [ $? -eq 1 ] || fail "bad window must exit 1"

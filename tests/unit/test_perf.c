@@ -188,6 +188,7 @@ static void test_errors(void) {
   bt_perf_index ix;
   bt_err err = {0};
   bt_perf_index_init(&ix, path, bt_tz_utc(), 1);
+  ix.strict = true; /* fail fast (--strict); the default skips: test_rel_perf.c */
   CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL);
   CHECK(err.line == 3 && strcmp(err.field, "pnl") == 0 && strstr(err.msg, "bad.jsonl:3"));
   bt_perf_index_free(&ix);
@@ -197,10 +198,12 @@ static void test_errors(void) {
              "\",\"status\":\"closed\"}\n",
              "w");
   bt_perf_index_init(&ix, path, bt_tz_utc(), 1);
+  ix.strict = true; /* fail fast (--strict); the default skips: test_rel_perf.c */
   CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL && err.line == 1);
   bt_perf_index_free(&ix);
   write_file(path, "{\"exit_time\":\"2024-01-08T15:00:00Z\",\"pnl\":\"1\"} x\n", "w");
   bt_perf_index_init(&ix, path, bt_tz_utc(), 1);
+  ix.strict = true; /* fail fast (--strict); the default skips: test_rel_perf.c */
   CHECK(bt_perf_index_refresh(&ix, false, &err) == BT_EINVAL && strstr(err.msg, "trailing"));
   bt_perf_index_free(&ix);
   const char *bad[] = {
@@ -367,6 +370,7 @@ static void test_blocks(void) {
   }
   bt_err err = {0};
   bt_perf_index_init(&a, path, bt_tz_utc(), 1);
+  a.strict = true;
   CHECK(bt_perf_index_refresh(&a, false, &err) == BT_EINVAL);
   CHECK(err.line == n + 1 && strcmp(err.field, "status") == 0);
   bt_perf_index_free(&a);

@@ -267,7 +267,9 @@ function M.chart(opts)
     local x = X(tk[1])
     if x >= L - 1 and x <= W - R + 1 then
       add(string.format('<line x1="%s" y1="%d" x2="%s" y2="%d" class="ck"/>', f1(x), T + ph, f1(x), T + ph + 4))
-      add(string.format('<text x="%s" y="%d" class="cl" text-anchor="middle">%s</text>', f1(x), H - 8, esc(tk[2])))
+      -- labels at the edges grow inwards so they are not cut
+      local anchor = x > W - R - 30 and "end" or (x < L + 30 and "start" or "middle")
+      add(string.format('<text x="%s" y="%d" class="cl" text-anchor="%s">%s</text>', f1(x), H - 8, anchor, esc(tk[2])))
     end
   end
   add(string.format('<rect x="%d" y="%d" width="%d" height="%d" class="cf"/>', L, T, pw, ph))

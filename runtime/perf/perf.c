@@ -1,5 +1,6 @@
 #include "perf.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <lauxlib.h>
@@ -174,6 +175,47 @@ static uint64_t extra_hash(bt_perf *p) {
 
 static void now_iso(char out[32]) { bt_perf_time_format(bt_wall_ms() / 1000, out); }
 
+#define PAGE_ALERTS 200 /* alerts listed on a summary page (the latest) */
+
+/* The alerts raised for windows inside this summary's period, as the `alerts` list of
+ * the table on top of L (the HTML page shows them with their ack state). */
+static void set_alerts(bt_perf *p, const bt_perf_summary *s, lua_State *L) {
+  size_t len;
+  char *text = bt_perf_slurp(p->cfg.alerts_file, &len);
+  char a[16], z[16];
+  bt_perf_day_format(s->start, a);
+  bt_perf_day_format(s->end, z);
+  lua_newtable(L);
+  int n = 0;
+  for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+    nl = strchr(line, '\n');
+    cJSON *o = cJSON_ParseWithLength(line, nl ? (size_t)(nl - line) : strlen(line));
+    const char *ps = cJSON_GetStringValue(cJSON_GetObjectItem(o, "period_start"));
+    const char *pe = cJSON_GetStringValue(cJSON_GetObjectItem(o, "period_end"));
+    if (ps && pe && strcmp(ps, a) >= 0 && strcmp(pe, z) <= 0) {
+      char *js = cJSON_PrintUnformatted(o);
+      bt_err err = {0};
+      if (js && bt_report_push_json(L, js, strlen(js), &err) == 0) {
+        if (n == PAGE_ALERTS) { /* keep the latest: drop the oldest */
+          lua_getglobal(L, "table");
+          lua_getfield(L, -1, "remove");
+          lua_pushvalue(L, -4);
+          lua_pushinteger(L, 1);
+          lua_call(L, 2, 0);
+          lua_pop(L, 1);
+          n--;
+        }
+        lua_rawseti(L, -2, ++n);
+      }
+      bt_err_clear(&err);
+      free(js);
+    }
+    cJSON_Delete(o);
+  }
+  free(text);
+  lua_setfield(L, -2, "alerts");
+}
+
 int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char **out,
                    size_t *len, bt_err *err) {
   int rc = report(p, err);
@@ -195,6 +237,7 @@ int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char *
   rc = bt_report_push_json(L, json, *len, err);
   free(json);
   if (rc) return rc;
+  if (html) set_alerts(p, s, L);
   return bt_report_render(p->report, html ? "summary_html" : "summary_md", out, len, err);
 }
 

@@ -239,7 +239,7 @@ function M.chart(opts)
     yt = {}
     local a, b = math.floor(ylo), math.ceil(yhi)
     for e = a, b do
-      for _, f in ipairs(b - a <= 2 and {1, 2, 5} or {1}) do
+      for _, f in ipairs(b - a <= 3 and {1, 2, 5} or {1}) do
         local v = math.log(f, 10) + e
         if v >= ylo and v <= yhi then yt[#yt + 1] = v end
       end

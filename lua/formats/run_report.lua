@@ -17,7 +17,8 @@ local PERIODS = 252 -- trading days a year, as in metrics.h
 
 local function pct(x, digits)
   if x == nil or x ~= x then return "n/a" end
-  return string.format("%." .. (digits or 2) .. "f%%", x * 100)
+  -- a tiny loss rounds to "0.0%", not "-0.0%"
+  return (string.format("%." .. (digits or 2) .. "f%%", x * 100):gsub("^%-(0%.?0*%%)$", "%1"))
 end
 local function num(x, digits)
   if x == nil or x ~= x or x == math.huge or x == -math.huge then return "n/a" end
@@ -310,10 +311,10 @@ return function(d)
     add('<p class="note">Buy &amp; hold: each symbol gets an equal share of the starting capital at its first close and is held to the end (no rebalancing). Alpha is annualised; beta and correlation are of daily returns.</p>')
   end
   if (ser.stride or 1) > 1 then
-    add(string.format('<p class="note">%d equity rows: statistics use every %d%s row plus each month\'s last; charts draw the lowest and highest point of each pixel column.</p>',
+    add(string.format('<p class="note">%d equity rows: statistics use every %d%s row plus each month\'s last; charts draw the lowest and highest point of each of 320 columns.</p>',
       ser.rows, ser.stride, ser.stride == 2 and "nd" or (ser.stride == 3 and "rd" or "th")))
   elseif (ser.rows or 0) > charts.W then
-    add(string.format('<p class="note">%d equity rows, drawn as the lowest and highest point of each pixel column.</p>', ser.rows))
+    add(string.format('<p class="note">%d equity rows, drawn as the lowest and highest point of each of 320 columns.</p>', ser.rows))
   end
   add("</section>")
 

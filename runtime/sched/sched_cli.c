@@ -164,6 +164,10 @@ static int cmd_run(bt_app *app, const bt_schedules *set, const opts *o, bt_sched
   bt_queue_close(env.queue);
   bt_sched_ledger_close(env.ledger);
   if (rc) return fail(&err);
+  if (!r.fired) { /* only with a frozen test clock: the same instant asked twice */
+    printf("%s: already fired at that instant (%s)\n", s->name, r.correlation_id);
+    return 0;
+  }
   if (s->kind == BT_SCHED_BACKTEST) {
     printf("%s: enqueued job %s (origin manual, correlation id %s); btrun serve runs it\n",
            s->name, r.run_id, r.correlation_id);

@@ -114,10 +114,17 @@ printf 'return { { name = "broken", cron = "61 * * * *", backtest = { strategy =
 for _ in $(seq 100); do grep -q '"event":"schedules_reload_failed"' serve3.log && break; sleep 0.1; done
 grep '"event":"schedules_reload_failed"' serve3.log | grep -q 'schedule \\"broken\\": cron' || fail "bad edit not reported"
 wait_fired half 2027-03-14T13:00:00Z
+# A good edit (and SIGHUP) takes effect without a restart: a new schedule starts firing.
+sed 's|^}$|  { name = "added", cron = "*/5 * * * *", timezone = "UTC", backtest = bt },\n}|' good.lua >schedules.lua
+kill -HUP "${pids[0]}"
+for _ in $(seq 100); do [ "$(grep -c '"event":"schedules_reloaded".*"schedules":5' serve3.log)" -ge 1 ] && break; sleep 0.1; done
+grep -q '"event":"schedules_reloaded".*"schedules":5' serve3.log || fail "good edit not reloaded"
+for _ in $(seq 100); do history | jq -e 'any(.[]; .schedule == "added")' >/dev/null && break; sleep 0.1; done
+history | jq -e 'any(.[]; .schedule == "added" and .origin == "schedule")' >/dev/null || fail "added schedule never fired"
 curl -sf "http://127.0.0.1:$port/v1/backtests?limit=1000" >jobs2.json || fail "GET /v1/backtests (2)"
 stop_all
 jq -r '.backtests[] | select(.origin == "schedule") | .correlation_id' jobs2.json | sort >got2.txt
-comm -13 want1.txt got2.txt | grep -v 'half@2027-03-14T13:00:00Z\|hourly-all@2027-03-14T13:00:00Z\|quarter-last@2027-03-14T12:45:00Z' >new2.txt
+comm -13 want1.txt got2.txt | grep -v 'T13:\|quarter-last@2027-03-14T12:45:00Z\|schedule:added@' >new2.txt
 cat >want2.txt <<'TXT'
 schedule:half@2027-03-14T12:30:00Z
 schedule:hourly-all@2027-03-14T10:00:00Z
@@ -130,3 +137,17 @@ diff want2.txt new2.txt >/dev/null || fail "after downtime: $(diff want2.txt new
 grep '"event":"schedule_missed_fires"' serve3.log | grep -q '"schedule":"half".*"missed":8.*"catch_up":"skip"' ||
   fail "skip not logged"
 ok "downtime: skip drops 8 (08:30Z-12:00Z), last runs 11:45Z, all runs the last 3; bad edit kept the old schedules"
+
+# 3. `btrun schedules run NAME`: origin manual; a perf job prints its outcome (exit 2 when
+# degraded, as btrun perf), a backtest is enqueued.
+BTRUN_TEST_NOW=2027-03-14T14:00:00Z "$BTRUN" schedules run perf-hourly --schedules good.lua >run.txt 2>err.txt
+rc=$?
+[ $rc -eq 2 ] || fail "schedules run perf: exit $rc: $(cat run.txt err.txt)"
+grep -q '^perf-hourly: degraded  daily 2027-03-14..2027-03-14  trades 1' run.txt || fail "run output: $(cat run.txt)"
+"$BTRUN" schedules run half --schedules good.lua >run.txt 2>err.txt || fail "schedules run half: $(cat err.txt)"
+grep -q '^half: enqueued job .* (origin manual, correlation id manual:half@' run.txt || fail "run output: $(cat run.txt)"
+history | jq -e '[.[] | select(.origin == "manual")] | length == 2 and any(.[]; .kind == "backtest" and (.run_id | length) == 36)' >/dev/null ||
+  fail "manual fires not in the ledger"
+"$BTRUN" schedules run nope --schedules good.lua >/dev/null 2>err.txt && fail "unknown schedule ran"
+grep -q 'no schedule named "nope"' err.txt || fail "unknown schedule error: $(cat err.txt)"
+ok "schedules run: manual perf job (exit 2, degraded) and backtest enqueue"

@@ -7,6 +7,7 @@
 #include "run_compare.h"
 #include "sched_cli.h"
 #include "trace_cli.h"
+#include "worker_cli.h"
 
 /* The event store commands read a postgresql:// database too (--db, BTRUN_DB). */
 static int events_cli(bt_app *app, int argc, char **argv) {
@@ -31,6 +32,8 @@ const bt_cli_command bt_cli_commands[] = {
     {"trace", trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
     {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
     {"db", bt_db_cli, "the shared PostgreSQL database: migrate, status, sync spooled runs"},
+    {"worker", bt_worker_cli, "run queued backtest jobs (no HTTP API): one per machine, or next to serve"},
+    {"jobs", bt_jobs_cli, "the job queue from the command line: submit, list, show, cancel"},
     {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare"},
     {"schedules", schedules_cli, "cron schedules (config/schedules.lua): next fire times, run one now, history"},
     {NULL, NULL, NULL},

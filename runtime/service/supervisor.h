@@ -82,7 +82,7 @@ typedef struct bt_supervisor_opts {
   int64_t poll_ms;               /* claim attempts while idle, default 100 */
   int64_t cancel_poll_ms;        /* default 250 */
   int64_t kill_grace_ms;         /* SIGTERM -> SIGKILL of a cancelled job, default 500 */
-  int64_t shutdown_grace_ms;     /* default 30000 */
+  int64_t shutdown_grace_ms;     /* 0 = 30000, < 0 = none (kill and hand back at once) */
   const char *worker_id;         /* NULL = "<host>:<pid>:<random>" */
   bt_app *app;                   /* the composition root's app, for bt_job_execute */
   const char *runs_dir;          /* run directories: <runs_dir>/<run_id>; NULL = the

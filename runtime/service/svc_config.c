@@ -12,7 +12,8 @@
 
 static const char *const SERVICE_KEYS[] = {
     "listen", "queue", "workers", "http_threads", "max_body", "max_queued_per_user",
-    "connection_timeout", "strategy_dirs", "datasets", "api_keys", NULL};
+    "connection_timeout", "strategy_dirs", "datasets", "api_keys", "max_attempts",
+    "job_lease", "shutdown_grace", NULL};
 static const char *const KEY_KEYS[] = {"user_id", "sha256", NULL};
 
 static const char *cfg_path(const bt_config *cfg) { return cfg->path[0] ? cfg->path : "config"; }
@@ -168,6 +169,9 @@ static int read_section(bt_config *cfg, lua_State *L, int t, bt_svc_config *out,
   if (bt_cfg_check_keys(L, t, w, SERVICE_KEYS, err) ||
       bt_cfg_string(L, t, w, "listen", out->listen, sizeof out->listen, err) ||
       bt_cfg_string(L, t, w, "queue", out->queue, sizeof out->queue, err) ||
+      bt_cfg_integer(L, t, w, "max_attempts", &out->max_attempts, err) ||
+      bt_cfg_integer(L, t, w, "job_lease", &out->job_lease_s, err) ||
+      bt_cfg_integer(L, t, w, "shutdown_grace", &out->shutdown_grace_s, err) ||
       bt_cfg_integer(L, t, w, "workers", &workers, err) ||
       bt_cfg_integer(L, t, w, "http_threads", &threads, err) ||
       bt_cfg_integer(L, t, w, "max_body", &out->max_body, err) ||
@@ -178,7 +182,13 @@ static int read_section(bt_config *cfg, lua_State *L, int t, bt_svc_config *out,
       (threads && positive(cfg, "http_threads", threads, 256, err)) ||
       positive(cfg, "max_body", out->max_body, 64 << 20, err) ||
       positive(cfg, "max_queued_per_user", out->max_queued_per_user, INT32_MAX, err) ||
-      positive(cfg, "connection_timeout", out->connection_timeout_s, 3600, err))
+      positive(cfg, "connection_timeout", out->connection_timeout_s, 3600, err) ||
+      positive(cfg, "max_attempts", out->max_attempts, 100, err) ||
+      (out->job_lease_s < 3 && bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0,
+                                           "service.job_lease",
+                                           "must be 3..3600 (heartbeats come every second)")) ||
+      positive(cfg, "job_lease", out->job_lease_s, 3600, err) ||
+      (out->shutdown_grace_s && positive(cfg, "shutdown_grace", out->shutdown_grace_s, 86400, err)))
     return err->code;
   if (workers) out->workers = (int)workers;
   if (threads) out->http_threads = (int)threads;
@@ -199,6 +209,9 @@ int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
   out->max_body = 65536;
   out->max_queued_per_user = 1000;
   out->connection_timeout_s = 10;
+  out->max_attempts = 3;
+  out->job_lease_s = 30;
+  out->shutdown_grace_s = 30;
   int rc = 0;
   lua_State *L = cfg->L;
   int top = L ? lua_gettop(L) : 0;

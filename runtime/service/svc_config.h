@@ -5,6 +5,9 @@
  *     listen = "127.0.0.1:8080",
  *     queue = "",                  -- "" = SQLite <data_dir>/queue.db; "sqlite:PATH";
  *                                  -- "postgresql://user@host/db" (shared by many machines)
+ *     max_attempts = 3,            -- a job whose process dies this often: "worker_lost"
+ *     job_lease = 30,              -- seconds a job stays claimed without a heartbeat
+ *     shutdown_grace = 30,         -- seconds running jobs get on SIGTERM (0: none)
  *     workers = 0,                 -- job processes at once, 0 = CPU cores
  *     http_threads = 0,            -- HTTP thread pool, 0 = CPU cores
  *     max_body = 65536,            -- bytes per request body (413 above)
@@ -42,6 +45,7 @@ typedef struct bt_svc_key {
 typedef struct bt_svc_config {
   char listen[128];
   char queue[1024];                /* queue URL; may hold a password: never logged */
+  int64_t max_attempts, job_lease_s, shutdown_grace_s;
   int workers, http_threads;       /* resolved: never 0 after bt_svc_config_read */
   int64_t max_body;
   int64_t max_queued_per_user;

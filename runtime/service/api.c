@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job_json.h"
 #include "job_spec.h"
 #include "log.h"
 #include "store.h"
@@ -37,63 +38,9 @@ static bool run_id_ok(const char *s) {
   return true;
 }
 
-static void iso_ms(int64_t ms, char out[32]) {
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
-static void add_time(cJSON *o, const char *key, int64_t ms) {
-  char t[32];
-  if (!ms) {
-    cJSON_AddNullToObject(o, key);
-    return;
-  }
-  iso_ms(ms, t);
-  cJSON_AddStringToObject(o, key, t);
-}
-
-/* A stored JSON text as a value (null when absent, a string when it does not parse). */
-static void add_raw(cJSON *o, const char *key, const char *json) {
-  cJSON *v = json ? cJSON_Parse(json) : NULL;
-  if (json && !v) v = cJSON_CreateString(json);
-  cJSON_AddItemToObject(o, key, v ? v : cJSON_CreateNull());
-}
-
 static void queue_error(bt_http_response *resp, const bt_err *e) {
   bt_log("api", BT_LOG_ERROR, "queue_error", BT_F_STR("type", e->type), BT_F_STR("message", e->msg));
   bt_http_error(resp, 503, "queue_unavailable", NULL, "the job queue failed: %s", e->msg);
-}
-
-/* ---- the job view ------------------------------------------------------------------ */
-
-static cJSON *job_json(const bt_job *j) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "run_id", j->run_id);
-  cJSON_AddStringToObject(o, "status", bt_job_state_name(j->state));
-  cJSON_AddBoolToObject(o, "cancel_requested", j->cancel_requested);
-  cJSON_AddNumberToObject(o, "progress", j->state == BT_JOB_SUCCEEDED ? 1.0 : j->progress);
-  cJSON_AddNumberToObject(o, "bars_done", (double)j->bars_done);
-  cJSON_AddNumberToObject(o, "attempt", j->attempt);
-  cJSON_AddNumberToObject(o, "max_attempts", j->max_attempts);
-  cJSON_AddStringToObject(o, "origin", j->origin);
-  if (j->user_id[0]) cJSON_AddStringToObject(o, "user_id", j->user_id);
-  else cJSON_AddNullToObject(o, "user_id");
-  cJSON_AddStringToObject(o, "correlation_id", j->correlation_id);
-  cJSON_AddStringToObject(o, "strategy", j->strategy);
-  add_time(o, "created_at", j->created_ms);
-  add_time(o, "started_at", j->started_ms);
-  add_time(o, "finished_at", j->finished_ms);
-  add_time(o, "updated_at", j->updated_ms);
-  add_raw(o, "request", j->spec_json);
-  cJSON *result = j->result_json ? cJSON_Parse(j->result_json) : NULL;
-  cJSON *metrics = result ? cJSON_DetachItemFromObject(result, "metrics") : NULL;
-  cJSON_Delete(result);
-  cJSON_AddItemToObject(o, "metrics", metrics ? metrics : cJSON_CreateNull());
-  add_raw(o, "error", j->error_json);
-  return o;
 }
 
 /* ---- authentication ---------------------------------------------------------------- */
@@ -183,7 +130,7 @@ static void created(bt_http_response *resp, int status, const bt_job *j) {
   snprintf(resp->location, sizeof resp->location, "/v1/backtests/%s", j->run_id);
   resp->headers[0][0] = "Location";
   resp->headers[0][1] = resp->location;
-  bt_http_json(resp, status, job_json(j));
+  bt_http_json(resp, status, bt_job_json(j));
 }
 
 static void post_backtest(bt_api *a, bt_http_request *req, bt_http_response *resp,
@@ -371,7 +318,7 @@ static void list_backtests(bt_api *a, bt_http_request *req, bt_http_response *re
   }
   cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "backtests");
   for (size_t i = 0; i < n; i++) {
-    cJSON_AddItemToArray(arr, job_json(&jobs[i]));
+    cJSON_AddItemToArray(arr, bt_job_json(&jobs[i]));
     bt_job_clear(&jobs[i]);
   }
   free(jobs);
@@ -417,7 +364,7 @@ static void cancel_backtest(bt_api *a, const char *id, bt_http_response *resp, c
   } else {
     bt_log("api", BT_LOG_INFO, "backtest_cancel_requested", BT_F_STR("run_id", j.run_id),
            BT_F_STR("status", bt_job_state_name(j.state)));
-    bt_http_json(resp, 200, job_json(&j));
+    bt_http_json(resp, 200, bt_job_json(&j));
   }
 out:
   bt_job_clear(&j);
@@ -652,7 +599,7 @@ void bt_api_handle(void *ud, bt_http_request *req, bt_http_response *resp) {
     bt_job j = {0};
     if (!sub) {
       if (!get) return bad_method(resp, "GET, HEAD");
-      if (load_job(a, id, &au, &j, resp)) bt_http_json(resp, 200, job_json(&j));
+      if (load_job(a, id, &au, &j, resp)) bt_http_json(resp, 200, bt_job_json(&j));
       bt_job_clear(&j);
       return;
     }

@@ -17,6 +17,7 @@
 #include "pg_queue.h"
 #include "scheduler.h"
 #include "supervisor.h"
+#include "svc_jobs.h"
 #include "svc_config.h"
 #include "tracer.h"
 
@@ -66,16 +67,6 @@ int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out,
                    "unsupported queue \"%s\" (want postgresql://..., sqlite:PATH or none)", shown);
   }
   return bt_queue_open_sqlite(out, path, err);
-}
-
-/* The service's catalog, as the supervisor resolves job specs (ud: bt_svc_config). */
-static bool catalog_strategy(void *ud, const char *name, char *path, size_t n) {
-  return bt_svc_strategy_path(ud, name, path, n);
-}
-
-static const char *catalog_dataset(void *ud, const char *name) {
-  const bt_svc_dataset *d = bt_svc_dataset_find(ud, name);
-  return d ? d->data : NULL;
 }
 
 /* In the supervisor process. */
@@ -220,8 +211,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
     durations = NULL;
   }
   /* The supervisor is forked first, while this process has no threads (supervisor.h). */
-  bt_supervisor_opts so = {.workers = sc.workers, .app = app, .runs_dir = runs,
-                           .catalog = {&sc, catalog_strategy, catalog_dataset}};
+  bt_supervisor_opts so = bt_svc_supervisor_opts(&sc, app, runs);
   pid_t sup = 0;
   bt_api api;
   bt_api_init(&api);
@@ -233,7 +223,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   bt_queue *q = NULL;
   bt_scheduler *sched = NULL;
   bt_http_server *http = NULL;
-  if (bt_service_queue_open(sc.queue, app->cfg.data_dir, &q, &err)) {
+  if (bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err)) {
     rc = fail(&err);
     goto stop;
   }

@@ -17,7 +17,7 @@ PH=$!
 for _ in $(seq 100); do [ -s "$T/ph.port" ] && break; sleep 0.05; done
 [ -s "$T/ph.port" ] || { echo "FAIL: fake PostHog did not start" >&2; exit 1; }
 export T PH_PORT=$(cat "$T/ph.port")
-exec "$PY" - <<'PY'
+"$PY" - <<'PY'  # not exec: the EXIT trap must stop the fake PostHog
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.environ["BTRUN_SRC"], "tests", "tools"))
 from svc import Server, check, fail

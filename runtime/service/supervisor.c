@@ -533,7 +533,8 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
   int rc = 0;
   int64_t next_expiry = 0, next_cancel_poll = 0, idle_since = now_ms();
   struct pollfd *pfds = calloc((size_t)s.nslots + 1, sizeof *pfds);
-  if (!pfds) rc = bt_errf(err, BT_ENOMEM, "worker_error", "out of memory");
+  slot **owner = calloc((size_t)s.nslots + 1, sizeof *owner); /* owner[i]: slot of pfds[i] */
+  if (!pfds || !owner) rc = bt_errf(err, BT_ENOMEM, "worker_error", "out of memory");
   while (!rc) {
     int64_t now = now_ms();
     if (s.o.stop && *s.o.stop && !s.stopping) {
@@ -577,9 +578,8 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
 
     int n = 0;
     pfds[n++] = (struct pollfd){.fd = s.sigfd, .events = POLLIN};
-    slot *owner[64];
     for (int i = 0; i < s.nslots; i++)
-      if (s.slots[i].used && s.slots[i].fd >= 0 && n < (int)(sizeof owner / sizeof owner[0])) {
+      if (s.slots[i].used && s.slots[i].fd >= 0) {
         owner[n] = &s.slots[i];
         pfds[n++] = (struct pollfd){.fd = s.slots[i].fd, .events = POLLIN};
       }
@@ -614,6 +614,7 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
          BT_F_INT("failed", s.st.failed), BT_F_INT("cancelled", s.st.cancelled),
          BT_F_INT("lost", s.st.lost), BT_F_INT("handed_back", s.st.handed_back));
   free(pfds);
+  free(owner);
   free(s.slots);
   close(s.sigfd);
   /* Signals that arrived while blocked stay pending; drop ours so restoring the mask

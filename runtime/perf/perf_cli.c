@@ -50,9 +50,11 @@ typedef struct opts {
   long count;
 } opts;
 
-static int fail(const bt_err *err) {
+/* Print the error and release it (a Lua error owns its traceback). */
+static int fail(bt_err *err) {
   fprintf(stderr, "btrun perf: %s\n", err->msg[0] ? err->msg : "error");
   if (err->traceback && !strstr(err->msg, err->traceback)) fprintf(stderr, "%s\n", err->traceback);
+  bt_err_clear(err);
   return 1;
 }
 
@@ -350,7 +352,6 @@ static int cmd_watch(bt_perf *p, const opts *o) {
     }
     if (rc) {
       fail(&err);
-      bt_err_clear(&err);
       code = 1;
       continue; /* a bad line may be fixed before the next round */
     }

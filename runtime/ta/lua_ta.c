@@ -265,26 +265,36 @@ static const lta_type crossover_type = {"crossover", crossover_update, crossover
 
 /* ---- methods ------------------------------------------------------------------------------- */
 
+/* The indicator at index 1. The methods hold the metatable as upvalue 1: comparing with
+ * it is cheaper than luaL_checkudata's registry lookup by name, on every update. */
+static lta *self(lua_State *L) {
+  lta *h = lua_touserdata(L, 1);
+  if (!h || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    luaL_typeerror(L, 1, MT);
+  lua_pop(L, 1);
+  return h;
+}
+
 static int m_update(lua_State *L) {
-  lta *h = luaL_checkudata(L, 1, MT);
+  lta *h = self(L);
   h->t->update(L, h);
   return h->t->push(L, h);
 }
 
 static int m_value(lua_State *L) {
-  lta *h = luaL_checkudata(L, 1, MT);
+  lta *h = self(L);
   return h->t->push(L, h);
 }
 
 static int m_reset(lua_State *L) {
-  lta *h = luaL_checkudata(L, 1, MT);
+  lta *h = self(L);
   h->t->reset(h->obj);
   h->warm = false;
   return 0;
 }
 
 static int m_tostring(lua_State *L) {
-  lta *h = luaL_checkudata(L, 1, MT);
+  lta *h = self(L);
   lua_pushfstring(L, "bt.ta.%s(%s)", h->t->name, h->label);
   return 1;
 }
@@ -496,9 +506,12 @@ int bt_lua_open_ta(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"update", m_update}, {"value", m_value}, {"reset", m_reset}, {NULL, NULL}};
   if (luaL_newmetatable(L, MT)) {
-    luaL_newlib(L, methods);
+    luaL_newlibtable(L, methods);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_tostring);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, m_tostring, 1);
     lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);

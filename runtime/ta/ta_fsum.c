@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Add x to the partials p[0..*n) (exact); *n grows by at most one. */
-static void partials_add(double *p, int *n, double x) {
+/* Add x to the partials p[0..*n) (exact); *n grows by at most one. Inlined: it is most
+ * of an SMA update. */
+static inline __attribute__((always_inline)) void partials_add(double *p, int *n, double x) {
   int i = 0;
   for (int j = 0; j < *n; j++) {
     double y = p[j];

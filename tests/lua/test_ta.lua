@@ -130,6 +130,7 @@ C.check(err(s.update, s, "x"):find("expected a number", 1, true), "string input"
 local a = ta.atr(3)
 C.check(err(a.update, a, 5):find("bt.ta.atr: update: expected a bar table", 1, true), "atr needs a bar")
 C.check(err(a.update, a, { high = 1, low = 1 }):find("bar.close is missing", 1, true), "missing field")
+C.check(err(s.update, io.stdout, 1):find("bt.ta expected, got FILE*", 1, true), "method on another userdata")
 C.check(err(ta.crossover, s, 3):find("two bt.ta indicators", 1, true), "crossover sources")
 C.check(err(ta.per_symbol, 1):find("function expected", 1, true), "per_symbol factory")
 

@@ -38,7 +38,8 @@ try:
     done = s.wait_job(rid)
     check(done["status"] == "succeeded" and done["correlation_id"] == "bug-4711",
           "the job succeeded and carries the correlation id")
-    check(done["metrics"]["bars"] == 5036 and done["progress"] == 1 and done["attempt"] == 1
+    check(done["metrics"]["bars"] == 5036 and done["bars_done"] == 5036 and done["progress"] == 1
+          and done["attempt"] == 1
           and done["origin"] == "api" and done["started_at"] and done["finished_at"],
           "the job shows metrics, progress, attempt, origin, timestamps")
     st, h, _ = s.request("GET", "/v1/backtests/" + rid, headers={"X-Correlation-ID": "look-1"})

@@ -227,4 +227,18 @@ open(cfgp, "w").write("return {}")
 p = subprocess.run([BTRUN, "serve", "--config", cfgp, "--listen", "0.0.0.0:0", "--data-dir",
                     os.path.join(T, "nk")], capture_output=True, text=True, timeout=20, cwd=SRC)
 check(p.returncode == 1 and "api_keys" in p.stderr, "--listen 0.0.0.0 without api_keys -> exit 1")
+
+# ---- config errors name the key; the server does not start -------------------------------
+for text, key in (
+        ('return { service = { api_keys = { { user_id = "u", sha256 = "secret-token" } } } }',
+         "service.api_keys[1].sha256"),
+        ('return { service = { max_body = 0 } }', "service.max_body"),
+        ('return { service = { listen = 8080 } }', "service.listen"),
+        ('return { service = { datasets = { ["../x"] = "/etc/passwd" } } }', "service.datasets"),
+        ('return { service = { bogus = 1 } }', "service.bogus")):
+    open(cfgp, "w").write(text)
+    p = subprocess.run([BTRUN, "serve", "--config", cfgp, "--listen", "127.0.0.1:0", "--data-dir",
+                        os.path.join(T, "nk")], capture_output=True, text=True, timeout=20, cwd=SRC)
+    check(p.returncode == 1 and key in p.stderr and "secret-token" not in p.stderr + p.stdout,
+          "config %s -> exit 1 naming %s" % (text[18:60], key))
 PY

@@ -817,12 +817,18 @@ int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
   /* Writers of other processes hold the lock for a few statements at most. */
   sqlite3_busy_timeout(q->db, 10000);
   char *msg = NULL;
+  /* The schema under a write lock taken up front (BEGIN IMMEDIATE waits in the busy
+   * handler): two processes creating it at once (serve and its supervisor) would
+   * otherwise meet in a lock upgrade, which fails at once with "database is locked". */
   if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                    &msg) != SQLITE_OK ||
-      sqlite3_exec(q->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+      sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(q->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
     bt_errf(err, BT_EIO, "queue_error", "%s: cannot set up the schema: %s", path,
             msg ? msg : sqlite3_errmsg(q->db));
     sqlite3_free(msg);
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     sq_close(&q->base);
     return err->code;
   }

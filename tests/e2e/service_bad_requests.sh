@@ -10,7 +10,7 @@ PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 mkdir -p "${BT_TEST_TMP:-/tmp}"
 T=$(mktemp -d "${BT_TEST_TMP:-/tmp}/svc-bad.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 export T
 exec "$PY" - <<'PY'
 import hashlib, json, os, subprocess, sys, time

@@ -70,8 +70,13 @@ class Server:
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+        except OSError as e:
+            fail("%s %s: %s (serve exit status %s)\n-- serve.log tail:\n%s\n-- serve.err:\n%s" % (
+                method, path, e, self.proc.poll(), "".join(open(self.log_path).readlines()[-5:]),
+                open(self.err_path).read()[-3000:]))
         data = r.read().decode()
         h = {k.lower(): v for k, v in r.getheaders()}
         c.close()

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "queue.h"
 #include "run.h"
@@ -818,13 +819,24 @@ int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
   sqlite3_busy_timeout(q->db, 10000);
   char *msg = NULL;
   /* The schema under a write lock taken up front (BEGIN IMMEDIATE waits in the busy
-   * handler): two processes creating it at once (serve and its supervisor) would
-   * otherwise meet in a lock upgrade, which fails at once with "database is locked". */
-  if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                   &msg) != SQLITE_OK ||
-      sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-      sqlite3_exec(q->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK ||
-      sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+   * handler). Two processes opening a new queue at once (serve and its supervisor) can
+   * still get "database is locked" without any wait (the switch to WAL, a lock upgrade),
+   * so that is retried for as long as the busy timeout. */
+  int rc = SQLITE_BUSY;
+  for (int tries = 0; tries < 200 && (rc & 0xff) == SQLITE_BUSY; tries++) {
+    if (tries) {
+      sqlite3_free(msg);
+      msg = NULL;
+      sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+      usleep(50000);
+    }
+    if ((rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+                           NULL, &msg)) == SQLITE_OK &&
+        (rc = sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg)) == SQLITE_OK &&
+        (rc = sqlite3_exec(q->db, SCHEMA, NULL, NULL, &msg)) == SQLITE_OK)
+      rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg);
+  }
+  if (rc != SQLITE_OK) {
     bt_errf(err, BT_EIO, "queue_error", "%s: cannot set up the schema: %s", path,
             msg ? msg : sqlite3_errmsg(q->db));
     sqlite3_free(msg);

@@ -212,18 +212,23 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   }
   /* The supervisor is forked first, while this process has no threads (supervisor.h). */
   bt_supervisor_opts so = bt_svc_supervisor_opts(&sc, app, runs);
+  /* Open the queue once before the fork, so a new queue's schema exists before the
+   * supervisor opens it, and close it again: no SQLite state may cross a fork. */
+  bt_queue *q = NULL;
+  bt_scheduler *sched = NULL;
+  bt_http_server *http = NULL;
   pid_t sup = 0;
   bt_api api;
   bt_api_init(&api);
   queue_where qw = {sc.queue, app->cfg.data_dir};
-  if (bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err)) {
-    rc = fail(&err);
-    goto out;
-  }
-  bt_queue *q = NULL;
-  bt_scheduler *sched = NULL;
-  bt_http_server *http = NULL;
   if (bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err)) {
+    rc = fail(&err);
+    goto stop;
+  }
+  bt_queue_close(q);
+  q = NULL;
+  if (bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err) ||
+      bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err)) {
     rc = fail(&err);
     goto stop;
   }

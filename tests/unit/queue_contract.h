@@ -53,6 +53,7 @@ static void test_enqueue_claim_finish(bt_queue *q) {
   CHECK(got && strcmp(c.run_id, a.run_id) == 0);
   CHECK(c.state == BT_JOB_RUNNING && c.attempt == 1 && strcmp(c.worker_id, "w1") == 0);
   CHECK(c.lease_until_ms >= c.started_ms + 30000);
+  bt_job_clear(&c);
 
   bool cancel = true;
   CHECK_OK(bt_queue_heartbeat(q, a.run_id, "w1", 1, 30000, 0.5, 1234, &cancel, &err));
@@ -282,7 +283,7 @@ static void test_list(bt_queue *q) {
     bt_job_clear(&j);
   }
   bt_job_filter f = {.state = BT_JOB_QUEUED, .limit = 10};
-  char cursor[BT_QUEUE_CURSOR_LEN];
+  char cursor[BT_QUEUE_CURSOR_LEN], prev[BT_QUEUE_CURSOR_LEN];
   bt_job *jobs;
   size_t n;
   int seen = 0;
@@ -296,9 +297,9 @@ static void test_list(bt_queue *q) {
     }
     free(jobs);
     if (!cursor[0]) break;
-    f.cursor = strdup(cursor);
+    memcpy(prev, cursor, sizeof prev);
+    f.cursor = prev;
   }
-  free((char *)f.cursor);
   CHECK(seen == 25);
   f = (bt_job_filter){.state = -1, .user_id = "lister"};
   CHECK_OK(bt_queue_list(q, &f, &jobs, &n, cursor, &err));

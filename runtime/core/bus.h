@@ -87,6 +87,11 @@ typedef struct bt_event {
  * redacted, secrets in strings redacted); a DEC is a string of its exact decimal text
  * (bt_dec_format), the way money is shown elsewhere. */
 #define BT_FLAT_MAX 128
+/* A traced event's data as JSON, at most (bt.trace.signal/emit refuse more): events are
+ * buffered until they are stored, and the store reads them back whole. */
+#define BT_TRACE_PAYLOAD_MAX (64 * 1024)
+/* An event type name (bt.trace.emit), at most; never with a NUL byte. */
+#define BT_TRACE_TYPE_MAX 64
 #define BT_FLAT_MAX_FIELDS (BT_FLAT_MAX / 2) /* a field takes at least 2 bytes */
 typedef enum {
   BT_FLAT_INT = 1, BT_FLAT_DBL, BT_FLAT_TRUE, BT_FLAT_FALSE, BT_FLAT_STR, BT_FLAT_DEC

@@ -1,7 +1,7 @@
 /* feed.c - CSV bar reader.
  *
- * The file is memory-mapped and scanned in place. A row of the usual shape is parsed
- * in one pass (fast_row): prices straight into bt_dec with integer arithmetic, dates
+ * The file is read through a window (read(2), 1 MiB) and scanned in place. A row of the
+ * usual shape is parsed in one pass (fast_row): prices straight into bt_dec with integer arithmetic, dates
  * through days-from-civil with the last date cached. Any other row is re-read by the
  * general parser (parse_row), which handles every accepted spelling through
  * bt_dec_parse / bt_parse_time and explains what is wrong. Nothing is allocated per row. */
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,8 @@ enum role {
   R_VOLUME,
 };
 
+#define WINDOW (1u << 20)      /* the read buffer; grows for a longer line */
+#define LINE_MAX_BYTES (64u << 20)
 #define MAX_NAME 64
 #define MAX_COLS 1024 /* bounds the per-column tables a hostile header could inflate */
 
@@ -40,9 +41,17 @@ struct bt_feed {
   char *path, *symbol;
   uint32_t symbol_index;
   bt_feed_opts opts;
-  const char *data; /* whole file */
-  size_t size;
-  bool mapped;      /* data is an mmap (else malloc'd, or NULL when empty) */
+  /* A window on the file, read with read(2): a file truncated under the run is an I/O
+   * error naming it (a mapping would kill the process with SIGBUS), and memory stays flat
+   * however long the file is. */
+  int fd;
+  char *data;       /* the window: file bytes [base, base + size) */
+  size_t size, cap;
+  uint64_t base;    /* file offset of data[0] */
+  uint64_t total;   /* the file's size when opened (0: not a regular file) */
+  size_t last_nl;   /* data[last_nl] is the window's last '\n' (SIZE_MAX: none) */
+  size_t pin;       /* bytes from here on are kept by a refill (0 while the header is read) */
+  bool eof;
   size_t pos;       /* start of the next unread line */
   long line;        /* 1-based number of the line last read */
   int ncols;        /* fields per data row */
@@ -57,7 +66,6 @@ struct bt_feed {
   char date_cache[10]; /* last YYYY-MM-DD seen and its day number */
   int64_t date_cache_days;
   bool date_cache_ok;
-  size_t released;  /* bytes at the start of the mapping already given back to the kernel */
   char *date_format, *columns; /* owned copies of the options (NULL when not given) */
 };
 
@@ -235,70 +243,77 @@ void bt_feed_symbol_from_arg(const char *arg, char *buf, size_t buflen, const ch
 /* ---- file access ---- */
 
 static int load_file(bt_feed *f, bt_err *err) {
-  int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0)
     return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "cannot open data file: %s",
                       strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "cannot stat: %s", strerror(e));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
+  if (fstat(f->fd, &st) != 0)
+    return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "cannot stat: %s",
+                      strerror(errno));
+  if (S_ISDIR(st.st_mode))
     return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "is a directory, not a data file");
+  if (S_ISREG(st.st_mode)) {
+    f->total = (uint64_t)st.st_size;
+    posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
-  if (S_ISREG(st.st_mode) && st.st_size > 0) {
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m != MAP_FAILED) {
-      madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-      close(fd);
-      f->data = m;
-      f->size = (size_t)st.st_size;
-      f->mapped = true;
-      return 0;
-    }
-  }
-  /* Pipes, character devices, empty files, or mmap refused: read it all. */
-  size_t cap = 0, len = 0;
-  char *buf = NULL;
-  for (;;) {
-    if (len == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      char *nb = realloc(buf, ncap);
-      if (!nb) {
-        free(buf);
-        close(fd);
-        return bt_errf_at(err, BT_ENOMEM, "io_error", f->path, 0, NULL, "out of memory");
-      }
-      buf = nb, cap = ncap;
-    }
-    ssize_t r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int e = errno;
-      free(buf);
-      close(fd);
-      return bt_errf_at(err, BT_EIO, "io_error", f->path, 0, NULL, "read failed: %s", strerror(e));
-    }
-    if (r == 0) break;
-    len += (size_t)r;
-  }
-  close(fd);
-  if (len == 0) {
-    free(buf);
-    buf = NULL;
-  }
-  f->data = buf;
-  f->size = len;
-  f->mapped = false;
+  f->last_nl = SIZE_MAX;
   return 0;
+}
+
+/* Make [pos, size) hold a whole line (a newline), unless the file ends first: drops the
+ * consumed bytes (those before pos and pin), then reads, growing the window for a line
+ * longer than it. A file that ends short of the size it had when opened was truncated
+ * under the run: an I/O error naming it. */
+static int refill(bt_feed *f, bt_err *err) {
+  size_t keep = f->pos < f->pin ? f->pos : f->pin;
+  if (keep) {
+    memmove(f->data, f->data + keep, f->size - keep);
+    f->size -= keep, f->pos -= keep, f->base += keep;
+  }
+  for (;;) {
+    if (f->size == f->cap) {
+      size_t ncap = f->cap ? f->cap * 2 : WINDOW;
+      if (ncap > LINE_MAX_BYTES)
+        return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line + 1, NULL,
+                          "line longer than %u bytes", LINE_MAX_BYTES);
+      char *nb = realloc(f->data, ncap);
+      if (!nb) return bt_errf_at(err, BT_ENOMEM, "io_error", f->path, 0, NULL, "out of memory");
+      f->data = nb, f->cap = ncap;
+    }
+    ssize_t r = read(f->fd, f->data + f->size, f->cap - f->size);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0)
+      return bt_errf_at(err, BT_EIO, "io_error", f->path, f->line, NULL, "read failed: %s",
+                        strerror(errno));
+    if (r == 0) {
+      if (f->total && f->base + f->size < f->total) {
+        struct stat st;
+        long long now = fstat(f->fd, &st) == 0 ? (long long)st.st_size : -1;
+        return bt_errf_at(err, BT_EIO, "io_error", f->path, f->line, NULL,
+                          "data file truncated while it was read: %llu bytes when the run "
+                          "started, %lld now", (unsigned long long)f->total, now);
+      }
+      f->eof = true;
+      break;
+    }
+    f->size += (size_t)r;
+    if (memchr(f->data + f->size - (size_t)r, '\n', (size_t)r)) break;
+  }
+  const char *nl = f->size > f->pos ? memrchr(f->data + f->pos, '\n', f->size - f->pos) : NULL;
+  f->last_nl = nl ? (size_t)(nl - f->data) : SIZE_MAX;
+  return 0;
+}
+
+/* A whole line at pos, or the end of the file: 0, or an error. */
+static inline int need_line(bt_feed *f, bt_err *err) {
+  if (f->eof || (f->last_nl != SIZE_MAX && f->pos <= f->last_nl)) return 0;
+  return refill(f, err);
 }
 
 /* Next line as [*s, *e) without its line end; false at end of data. */
 static inline bool next_line(bt_feed *f, const char **s, const char **e) {
-  if (f->pos >= f->size) return false;
+  if (f->pos >= f->size) return false; /* callers call need_line first */
   const char *p = f->data + f->pos, *end = f->data + f->size;
   const char *nl = memchr(p, '\n', (size_t)(end - p));
   const char *le = nl ? nl : end;
@@ -398,12 +413,16 @@ static int read_header(bt_feed *f, bt_err *err) {
   if (parse_columns(f, &map, err)) return err->code;
   const char *s, *e;
   /* A UTF-8 byte-order mark is not part of the first column's name. */
+  if (need_line(f, err)) return err->code;
   if (f->size >= 3 && memcmp(f->data, "\xEF\xBB\xBF", 3) == 0) f->pos = 3;
   do {
+    if (need_line(f, err)) return err->code;
     if (!next_line(f, &s, &e)) return 0; /* empty file: no bars */
   } while (is_blank(s, e));
   long hline = f->line;
-  const char *hs = s, *he = e; /* s and e move on when the first data row is peeked at */
+  /* s and e move on when the first data row is peeked at, and a refill may move the
+   * window (nothing is dropped while the header is read: f->pin is 0) */
+  size_t hs_off = (size_t)(s - f->data), he_off = (size_t)(e - f->data);
   int nh = count_fields(s, e);
   if (nh > MAX_COLS)
     return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, NULL,
@@ -470,7 +489,7 @@ static int read_header(bt_feed *f, bt_err *err) {
   if (col_date == 0 && col_time < 0 && col_dt < 0 && col_ts < 0) {
     size_t save_pos = f->pos;
     long save_line = f->line;
-    while (next_line(f, &s, &e)) {
+    while (need_line(f, err) == 0 && next_line(f, &s, &e)) {
       if (is_blank(s, e)) continue;
       if (count_fields(s, e) == nh + 1) {
         memmove(f->role + 2, f->role + 1, (size_t)(nh - 1));
@@ -500,12 +519,13 @@ static int read_header(bt_feed *f, bt_err *err) {
     f->role[f->time_col] = R_TS;
   } else {
     bool other_sep =
-        nh == 1 && (memchr(hs, ';', (size_t)(he - hs)) || memchr(hs, '\t', (size_t)(he - hs)));
+        nh == 1 && (memchr(f->data + hs_off, ';', he_off - hs_off) ||
+                    memchr(f->data + hs_off, '\t', he_off - hs_off));
     return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, hline, "Date",
                       "missing required column (need Date, Datetime, Time or Timestamp; "
                       "header has %d column%s)%s", nh, nh == 1 ? "" : "s",
                       other_sep ? "; fields must be separated by commas"
-                      : looks_like_data(hs, he)
+                      : looks_like_data(f->data + hs_off, f->data + he_off)
                           ? "; the first line looks like data, not a header: add a header "
                             "line such as Date,Open,High,Low,Close,Volume"
                           : "; name the columns with --columns time=NAME,... if they differ");
@@ -527,6 +547,7 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
   *out = NULL;
   bt_feed *f = calloc(1, sizeof *f);
   if (!f) return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+  f->fd = -1;
   f->path = strdup(path);
   f->symbol = strdup(symbol ? symbol : "");
   if (!f->path || !f->symbol) {
@@ -553,6 +574,7 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
     bt_feed_close(f);
     return rc;
   }
+  f->pin = SIZE_MAX; /* from now on a refill drops what was read */
   *out = f;
   return 0;
 }
@@ -844,25 +866,16 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
   return p < end ? p : end;
 }
 
-/* Page-cache pages of a mapped file count in the process RSS; give back what has been
- * read, in 8 MiB steps, so memory stays flat however long the file is. */
-#define RELEASE_STEP ((size_t)8 << 20)
-static void release_consumed(bt_feed *f) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t upto = f->pos / page * page;
-  if (upto - f->released < RELEASE_STEP) return;
-  madvise((char *)f->data + f->released, upto - f->released, MADV_DONTNEED);
-  f->released = upto;
-}
-
 double bt_feed_progress(const bt_feed *f) {
-  return f->size ? (double)f->pos / (double)f->size : 1.0;
+  if (!f->total) return f->eof && f->pos >= f->size ? 1.0 : 0.0;
+  return (double)(f->base + f->pos) / (double)f->total;
 }
 
 int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
   if (!f->role) return 0; /* empty file */
-  if (f->mapped && f->pos - f->released >= RELEASE_STEP) release_consumed(f);
-  while (f->pos < f->size) {
+  for (;;) {
+    if (need_line(f, err)) return err->code;
+    if (f->pos >= f->size) break;
     /* When bad rows are skipped their message goes to a scratch error: only counted. */
     bt_err scratch;
     bt_err *perr = f->opts.skip_bad_rows ? &scratch : err;
@@ -914,8 +927,8 @@ long bt_feed_first_skipped_line(const bt_feed *f) { return f->first_skipped; }
 
 void bt_feed_close(bt_feed *f) {
   if (!f) return;
-  if (f->mapped) munmap((void *)f->data, f->size);
-  else free((void *)f->data);
+  if (f->fd >= 0) close(f->fd);
+  free(f->data);
   free(f->role);
   free(f->name);
   free(f->path);

@@ -257,6 +257,11 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
       run->payload.failed = false;
       size_t off = bt_lua_log_render_json(L, data_idx, &run->payload);
       if (!run->payload.failed) json = run->payload.data + off;
+      /* bounded: a payload is stored with its event and buffered until then */
+      if (json && run->payload.len - off > BT_TRACE_PAYLOAD_MAX)
+        luaL_error(L, "bt.trace: the event's data is %I bytes as JSON, more than the "
+                      "limit of %d bytes: store large data in a file, trace a reference",
+                   (lua_Integer)(run->payload.len - off), BT_TRACE_PAYLOAD_MAX);
     }
   }
   if (flat_len < 0 && lua_istable(L, data_idx) &&
@@ -283,7 +288,11 @@ static int trace_signal(lua_State *L) {
 /* bt.trace.emit(type, data): a typed event (a standard type name or a user-defined one). */
 static int trace_emit(lua_State *L) {
   bt_run *run = current_run(L);
-  const char *name = luaL_checkstring(L, 1);
+  size_t nlen;
+  const char *name = luaL_checklstring(L, 1, &nlen);
+  if (strlen(name) != nlen || nlen == 0 || nlen > BT_TRACE_TYPE_MAX)
+    return luaL_error(L, "bt.trace.emit: an event type is 1 to %d bytes without NUL",
+                      BT_TRACE_TYPE_MAX);
   int t = bt_event_type_parse(name);
   if (t == BT_EV_BAR || t == BT_EV_ORDER || t == BT_EV_FILL)
     return luaL_error(L, "bt.trace.emit: %s events are emitted by the runtime", name);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "lua_mem.h"
 #include "sandbox.h"
@@ -114,7 +115,16 @@ static int json_print(lua_State *L) {
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
-  bt_log("lua", BT_LOG_INFO, "print", BT_F_STR("message", lua_tostring(L, -1)));
+  size_t len;
+  const char *msg = lua_tolstring(L, -1, &len);
+  if (strlen(msg) == len) {
+    bt_log("lua", BT_LOG_INFO, "print", BT_F_STR("message", msg));
+  } else { /* embedded NUL: every byte kept, NUL as \u0000 */
+    bt_json_buf jb = {0};
+    bt_json_str(&jb, msg, len);
+    bt_log("lua", BT_LOG_INFO, "print", BT_F_JSON("message", jb.failed ? NULL : jb.data));
+    bt_json_free(&jb);
+  }
   return 0;
 }
 

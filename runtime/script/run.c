@@ -611,16 +611,29 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   cJSON *mj = rc ? NULL : run_metrics_json(&res->metrics);
   char *mtext = mj ? cJSON_PrintUnformatted(mj) : NULL;
   if (spec->write_files && (run->trades_f || rc)) {
+    /* Publishing: trades and equity on disk (.part), then result.json (fsync'd, renamed),
+     * then their final names. So trades.jsonl or equity.csv never exist without a
+     * result.json saying completed; a process killed just after result.json leaves
+     * complete .part files beside it (docs/outputs.md). */
     bt_err werr = {0};
     bool keep = rc == 0;
-    int wrc = run_finish_file(&run->trades_f, run->trades_tmp, res->out_dir, "trades.jsonl", keep, &werr);
-    if (!wrc) wrc = run_finish_file(&run->equity_f, run->equity_tmp, res->out_dir, "equity.csv", keep, &werr);
+    int wrc = run_close_file(&run->trades_f, run->trades_tmp, keep, &werr);
+    if (!wrc) wrc = run_close_file(&run->equity_f, run->equity_tmp, keep, &werr);
     if (!wrc && run_mkdirs(res->out_dir) == 0) wrc = run_write_result(run, res, mj, rc ? err : NULL, &werr);
+    if (!wrc && keep) wrc = run_publish_file(run->trades_tmp, res->out_dir, "trades.jsonl", &werr);
+    if (!wrc && keep) wrc = run_publish_file(run->equity_tmp, res->out_dir, "equity.csv", &werr);
     if (wrc && !rc) {
+      /* The publish failed (disk full, a directory in the way): nothing may look
+       * complete; a failed result.json replaces the completed one when it can. */
+      run_unpublish(run);
       *err = werr;
       werr.traceback = NULL;
       rc = err->code;
       res->status = BT_RUN_FAILED;
+      bt_err_clear(&werr);
+      char rp[700];
+      snprintf(rp, sizeof rp, "%s/result.json", res->out_dir);
+      if (run_write_result(run, res, NULL, err, &werr)) unlink(rp);
     }
     bt_err_clear(&werr);
   }

@@ -91,9 +91,13 @@ static inline void run_equity_sample(bt_run *run, int64_t time, bt_dec equity, d
   bt_dec cash = bt_ledger_cash(run->ledger);
   run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
 }
-/* Closes *f; when keep, renames tmp to dir/name. */
-int run_finish_file(FILE **f, const char *tmp, const char *dir, const char *name, bool keep,
-                    bt_err *err);
+/* Closes *f (fsync'd when keep: the run completed). */
+int run_close_file(FILE **f, const char *tmp, bool keep, bt_err *err);
+/* Gives a closed .part file its final name dir/name. */
+int run_publish_file(const char *tmp, const char *dir, const char *name, bt_err *err);
+/* Publishing failed after trades.jsonl / equity.csv got their final names: back to
+ * .part, so that nothing looks complete without a result.json that says so. */
+void run_unpublish(bt_run *run);
 /* The metrics object shared by result.json and the observers. */
 cJSON *run_metrics_json(const bt_metrics_result *m);
 int run_write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics,

@@ -86,18 +86,35 @@ int run_open_outputs(bt_run *run, bt_err *err) {
   return 0;
 }
 
-int run_finish_file(FILE **f, const char *tmp, const char *dir, const char *name, bool keep, bt_err *err) {
+int run_close_file(FILE **f, const char *tmp, bool keep, bt_err *err) {
   if (!*f) return 0;
-  int bad = ferror(*f);
+  /* on disk before anything says the run completed */
+  int bad = ferror(*f) || fflush(*f) != 0 || (keep && fsync(fileno(*f)) != 0);
+  int e = errno;
   bad |= fclose(*f);
   *f = NULL;
-  if (!keep) return 0;
+  if (keep && bad)
+    return bt_errf_at(err, BT_EIO, "io_error", tmp, 0, "", "cannot write: %s", strerror(e));
+  return 0;
+}
+
+int run_publish_file(const char *tmp, const char *dir, const char *name, bt_err *err) {
   char final[700];
   snprintf(final, sizeof final, "%s/%s", dir, name);
-  if (bad || rename(tmp, final) != 0)
+  if (rename(tmp, final) != 0)
     return bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s",
                       strerror(errno));
   return 0;
+}
+
+void run_unpublish(bt_run *run) {
+  static const char *const names[] = {"trades.jsonl", "equity.csv"};
+  const char *tmps[] = {run->trades_tmp, run->equity_tmp};
+  for (int i = 0; i < 2; i++) {
+    char final[700];
+    snprintf(final, sizeof final, "%s/%s", run->info.out_dir, names[i]);
+    if (rename(final, tmps[i]) != 0) unlink(final); /* never leave it looking complete */
+  }
 }
 
 static cJSON *dec_json(bt_dec d) {
@@ -168,8 +185,15 @@ int run_write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics
   snprintf(final, sizeof final, "%s/result.json", run->info.out_dir);
   FILE *f = fopen(tmp, "w");
   int rc = 0;
-  if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, final) != 0)
-    rc = bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s", strerror(errno));
+  bool ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) >= 0 && fflush(f) == 0 &&
+            fsync(fileno(f)) == 0;
+  int e = errno;
+  if (f && fclose(f) != 0 && ok) ok = false, e = errno;
+  if (ok && rename(tmp, final) != 0) ok = false, e = errno;
+  if (!ok) {
+    if (f) unlink(tmp); /* no empty or torn result.json.part */
+    rc = bt_errf_at(err, BT_EIO, "io_error", final, 0, "", "cannot write: %s", strerror(e));
+  }
   free(text);
   return rc;
 }

@@ -225,7 +225,8 @@ static cJSON *event_json(const bt_store_run *run, const symbols *sy, const bt_tr
   cJSON_AddNumberToObject(o, "latency_ns", (double)(e->processed - e->created));
   cJSON_AddNumberToObject(o, "queue_time_ns", (double)(e->received - e->emitted));
   char *data = bt_trace_event_data_json(e);
-  cJSON *dj = data ? cJSON_Parse(data) : NULL;
+  /* our own valid JSON; as is when it holds a NUL (\u0000), which cJSON strings cut */
+  cJSON *dj = !data ? NULL : strstr(data, "\\u0000") ? cJSON_CreateRaw(data) : cJSON_Parse(data);
   cJSON_AddItemToObject(o, "data", dj ? dj : cJSON_CreateString(data ? data : ""));
   free(data);
   return o;

@@ -169,6 +169,22 @@ static void stash_bar(void *ud, uint64_t id, uint64_t created, uint64_t emitted,
   r->stash_full = true;
 }
 
+/* Payloads too long for the ring travel as heap copies: their bytes in flight are bounded
+ * (HEAP_MAX), the run thread waiting for the writer as on a full ring, so a strategy
+ * tracing large data cannot grow the process without limit. */
+static void heap_reserve(trace_run *r, size_t n) {
+  uint64_t t0 = 0;
+  while (r->thread_started && atomic_load_explicit(&r->heap_bytes, memory_order_acquire) &&
+         atomic_load_explicit(&r->heap_bytes, memory_order_acquire) + n > HEAP_MAX) {
+    if (!t0) t0 = bt_bus_clock_ns(), r->blocked_waits++;
+    if (atomic_load_explicit(&r->writer_napping, memory_order_relaxed))
+      tracer_signal(r, &r->wake);
+    tracer_nap(r, &r->space, &r->producer_waiting, 1000);
+  }
+  if (t0) r->blocked_ns += bt_bus_clock_ns() - t0;
+  atomic_fetch_add_explicit(&r->heap_bytes, n, memory_order_relaxed);
+}
+
 /* The bus handler for every other event: runs on the run thread; copies, never formats. */
 static void on_event(void *ud, const bt_event *ev) {
   trace_run *r = ud;
@@ -204,11 +220,14 @@ static void on_event(void *ud, const bt_event *ev) {
     }
     if (ev->type == BT_EV_USER && ev->user_type) user_type = strdup(ev->user_type);
   }
+  size_t heap = text ? strlen(text) + 1 : 0;
+  if (heap) heap_reserve(r, heap);
   size_t size = (sizeof(rec_event) + pay_len + 7) & ~(size_t)7;
   rec_event *rec =
       ring_reserve(r, size, (r->t->cfg.critical_mask & BT_EV_MASK(ev->type)) != 0);
   if (!rec) {
     note_drop(r, ev->event_id);
+    atomic_fetch_sub_explicit(&r->heap_bytes, heap, memory_order_relaxed);
     free(text);
     free(user_type);
     return;

@@ -16,6 +16,7 @@
 #define CACHE_LINE 64
 #define RING_BYTES_PER_EVENT 128 /* trace.ring_size counts events of this size */
 #define INLINE_MAX 4096          /* longer JSON payloads travel as a heap copy */
+#define HEAP_MAX ((size_t)32 << 20) /* bytes of heap copies in flight, at most */
 #define LAG_BYTES (256 * 1024)   /* how far the writer stays behind the producer */
 #define SRC_CACHE 8              /* source pointers remembered per run */
 #define DROP_MEMORY 1024         /* dropped seqs remembered for lineage gaps */
@@ -70,6 +71,7 @@ typedef struct trace_run {
   _Alignas(CACHE_LINE) _Atomic size_t head;
   _Alignas(CACHE_LINE) _Atomic size_t tail;
   _Atomic bool stop;
+  _Atomic size_t heap_bytes;    /* payload heap copies between the run thread and the writer */
   /* Sleeping and waking: the writer naps on `wake` when the ring is empty (the producer,
    * looking every wake_every bytes, signals it once the ring is a quarter full); the
    * producer waits on `space` when the ring is full (the writer signals after each batch

@@ -217,6 +217,8 @@ static void read_record(trace_run *r, const uint8_t *p, bt_trace_event *e, size_
   }
   const rec_event *rec = (const rec_event *)p; /* REC_EVENT */
   *e = rec->ev;
+  if (e->text) /* a heap copy (tracer.c heap_reserve): now the writer's */
+    atomic_fetch_sub_explicit(&r->heap_bytes, strlen(e->text) + 1, memory_order_relaxed);
   e->flat_len = 0;
   *size = rec->size;
   if (rec->pay == PAY_JSON) {

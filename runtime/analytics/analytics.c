@@ -136,10 +136,11 @@ static void add_reserved(cJSON *props, int64_t version, const char *sid, int64_t
 /* Render and queue an already validated event. */
 static int stamp_and_queue(bt_analytics *a, const char *event, cJSON *props, int64_t version,
                            const char *distinct, bool anonymous, const char *sid,
-                           int64_t session_ms, int64_t ts_ms, bool urgent,
+                           int64_t session_ms, int64_t ts_ms, bool urgent, const char *key,
                            char uuid_out[40]) {
   char uuid[40], iso[32];
-  bt_an_uuid4(uuid);
+  if (key) bt_an_uuid_of(key, uuid);
+  else bt_an_uuid4(uuid);
   bt_an_iso_ms(ts_ms, iso);
   add_reserved(props, version, sid, session_ms, anonymous);
   cJSON *ev = cJSON_CreateObject();
@@ -185,7 +186,7 @@ static void session_event(bt_analytics *a, const char *name, const char *distinc
     return; /* schema removed by the user: no session events */
   }
   stamp_and_queue(a, name, props, info.version, distinct, strcmp(distinct, a->install_id) == 0,
-                  sid, at_ms - start_ms, at_ms, false, NULL);
+                  sid, at_ms - start_ms, at_ms, false, NULL, NULL);
 }
 
 static void on_session_end(void *ud, const char *distinct, const char *id, int64_t start,
@@ -240,7 +241,8 @@ int bt_analytics_capture(bt_analytics *a, const char *event, cJSON *props,
                               sc.ended_last_ms);
   if (sc.started) session_event(a, "session_start", distinct, sc.id, sc.start_ms, sc.start_ms);
   rc = stamp_and_queue(a, info.name, props, info.version, distinct, anonymous, sc.id,
-                       now - sc.start_ms, ts, co && co->urgent, uuid_out);
+                       now - sc.start_ms, ts, co && co->urgent, co ? co->idempotency_key : NULL,
+                       uuid_out);
   if (rc) return bt_errf(err, rc, "analytics_error", "out of memory");
   return 0;
 }

@@ -69,6 +69,10 @@ typedef struct bt_analytics_capture_opts {
   const char *user_id;   /* overrides props.user_id and the default user */
   int64_t timestamp_ms;  /* when it happened (0 = now); old ones go as historical */
   bool urgent;           /* journal within one sender cycle instead of sync_interval */
+  /* Non-NULL: the event's uuid is derived from this key (a name-based UUID), so the same
+   * fact sent twice (a job run again after its worker died) is one event to PostHog,
+   * which deduplicates by uuid. NULL: a random uuid. */
+  const char *idempotency_key;
 } bt_analytics_capture_opts;
 
 /* Validate, stamp and queue one event. props (a JSON object or NULL) is consumed.

@@ -150,7 +150,11 @@ static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err
 
 static void obs_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
   ud = lazy_client(ud);
-  bt_analytics_capture_opts co = {.user_id = info->user_id, .urgent = true};
+  /* One end per run_id: a job run again after a lost worker re-sends the same event. */
+  char key[80];
+  snprintf(key, sizeof key, "backtest_job_end:%s", info->run_id);
+  bt_analytics_capture_opts co = {.user_id = info->user_id, .urgent = true,
+                                  .idempotency_key = key};
   cJSON *p = base_props(info, out->duration_ms, true);
   if (!p) return;
   if (out->status == BT_RUN_COMPLETED) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include "run.h"
 
@@ -69,6 +70,15 @@ static void hex_uuid(const unsigned char *b, char out[40]) {
     out[o++] = hx[b[i] & 15];
   }
   out[o] = '\0';
+}
+
+void bt_an_uuid_of(const char *key, char out[40]) {
+  /* btrun's namespace: a fixed random UUID, so keys never collide with other names */
+  static const uuid_t ns = {0x6b, 0x1f, 0x52, 0x0e, 0x3c, 0x94, 0x4d, 0x1a,
+                            0x9a, 0x57, 0x2e, 0x0c, 0x81, 0x44, 0xd3, 0x60};
+  uuid_t b;
+  uuid_generate_sha1(b, ns, key, strlen(key));
+  hex_uuid(b, out);
 }
 
 void bt_an_uuid4(char out[40]) {

@@ -15,6 +15,8 @@ void bt_an_uuid7(int64_t epoch_ms, char out[40]);
 /* UUID v4 from a per-thread pool of getrandom() bytes: libuuid's generator costs
  * ~10 us per call here, too much for a capture from the bar loop. */
 void bt_an_uuid4(char out[40]);
+/* The name-based (version 5, SHA-1) UUID of key in btrun's namespace: same key, same id. */
+void bt_an_uuid_of(const char *key, char out[40]);
 /* Write a whole file atomically (temp file + fsync + rename). 0 or -1 with errno. */
 int bt_an_write_file_atomic(const char *path, const char *data, size_t len);
 /* Uniform random double in [0, 1) from a per-thread xorshift state seeded from

@@ -36,6 +36,17 @@ static void test_format(void) {
   cJSON_AddStringToObject(p, "user_id", "alice");
   CHECK(bt_analytics_capture(a, "ev", p, NULL, uuid, NULL) == 0);
   CHECK(strlen(uuid) == 36 && uuid[14] == '4');
+  /* An idempotency key: the same fact captured twice has one uuid (version 5). */
+  char k[3][40];
+  bt_analytics_capture_opts idem = {.idempotency_key = "backtest_job_end:r1"};
+  for (int i = 0; i < 3; i++) {
+    if (i == 2) idem.idempotency_key = "backtest_job_end:r2";
+    cJSON *pi = cJSON_CreateObject();
+    cJSON_AddNumberToObject(pi, "n", 4 + i);
+    CHECK(bt_analytics_capture(a, "ev", pi, &idem, k[i], NULL) == 0);
+  }
+  CHECK(strcmp(k[0], k[1]) == 0 && strcmp(k[0], k[2]) != 0 && k[0][14] == '5');
+  CHECK(strlen(k[0]) == 36 && k[0][19] >= '8' && k[0][19] <= 'b'); /* RFC 4122 variant */
   CHECK(cap_n(a, 2, NULL) == 0); /* anonymous */
   /* a backfilled event, three days old: its own request, historical_migration */
   bt_analytics_capture_opts old = {.user_id = "alice", .timestamp_ms = 1700000000123};
@@ -47,7 +58,7 @@ static void test_format(void) {
   server_stop(&s);
 
   cJSON *ev = read_jsonl(s.events);
-  CHECK(count_event(ev, "ev") == 3);
+  CHECK(count_event(ev, "ev") == 6);
   CHECK(count_event(ev, "session_start") == 2); /* alice and the installation */
   char inst[40] = "";
   bt_err err = {0};
@@ -80,9 +91,12 @@ static void test_format(void) {
       seen |= 4;
       CHECK(strcmp(str_of(e, "timestamp"), "2023-11-14T22:13:20.123Z") == 0);
       CHECK(hist);
+    } else {
+      seen |= 8;
+      CHECK(strcmp(str_of(e, "uuid"), k[n == 6 ? 2 : 0]) == 0);
     }
   }
-  CHECK(seen == 7);
+  CHECK(seen == 15);
   cJSON_Delete(ev);
 }
 

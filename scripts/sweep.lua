@@ -5,8 +5,14 @@
 --
 --   btrun scripts/sweep.lua --data ../shared/data/nvda-1999-2014.txt
 --   btrun scripts/sweep.lua --data ORCL=orcl.csv --param fast=5,10,20 --param slow=30,50
+--   btrun scripts/sweep.lua --queue postgresql://btrun@db/btrun --dataset orcl
 --
 -- --param NAME=a,b,c sets the values swept for NAME (defaults below).
+-- --queue URL submits the runs as jobs to that queue (postgresql://..., sqlite:PATH, or
+-- "local" for this data dir's) and waits for them: every worker of every machine takes
+-- part (docs/postgresql.md). Jobs name datasets (--dataset NAME, repeatable; default:
+-- the workers' default dataset), not files; there is no compare.html then (the run
+-- directories are on the workers' machines).
 
 local function list(v, default)
   if v == nil then return default end
@@ -21,19 +27,60 @@ local slows = list(opts.params.slow, { 30, 50, 100 })
 local data = #opts.data > 0 and opts.data or nil
 local base_out = opts.out or ("runs/sweep-" .. os.date("!%Y%m%dT%H%M%S"))
 
-local results = {}
+-- Script arguments (after the file name): --queue URL, --dataset NAME.
+local queue_url, datasets = nil, {}
+do
+  local i = 1
+  while arg and arg[i] do
+    if arg[i] == "--queue" and arg[i + 1] then
+      queue_url = arg[i + 1] == "local" and "" or arg[i + 1]
+      i = i + 2
+    elseif arg[i] == "--dataset" and arg[i + 1] then
+      datasets[#datasets + 1] = arg[i + 1]
+      i = i + 2
+    else
+      i = i + 1
+    end
+  end
+end
+
+local grid = {}
 for _, fast in ipairs(fasts) do
   for _, slow in ipairs(slows) do
-    if fast < slow then
-      local r = bt.backtest {
-        strategy = "strategies/sma_cross.lua",
-        data = data,
-        params = { fast = fast, slow = slow },
-        out = string.format("%s/fast%s-slow%s", base_out, fast, slow),
-      }
-      r.fast, r.slow = fast, slow
-      results[#results + 1] = r
-    end
+    if fast < slow then grid[#grid + 1] = { fast = fast, slow = slow } end
+  end
+end
+
+local results = {}
+if queue_url then
+  local q = assert(bt.jobs.queue(queue_url))
+  local ids = {}
+  for i, g in ipairs(grid) do
+    ids[i] = q:submit { strategy = "sma_cross", data = #datasets > 0 and datasets or nil,
+                        params = { fast = g.fast, slow = g.slow } }
+  end
+  local done = assert(q:wait(ids, 24 * 3600))
+  q:close()
+  for i, j in ipairs(done) do
+    local m = j.result and j.result.metrics or {}
+    results[i] = {
+      fast = grid[i].fast, slow = grid[i].slow, run_id = j.run_id, trades = m.trades,
+      final_equity = m.final_equity, total_return = m.total_return, sharpe = m.sharpe,
+      max_drawdown = m.max_drawdown, win_rate = m.win_rate,
+      status = j.status == "succeeded" and "completed" or j.status,
+      error = j.error and j.error.message,
+    }
+  end
+else
+  for _, g in ipairs(grid) do
+    local r = bt.backtest {
+      strategy = "strategies/sma_cross.lua",
+      data = data,
+      params = { fast = g.fast, slow = g.slow },
+      out = string.format("%s/fast%s-slow%s", base_out, g.fast, g.slow),
+    }
+    r.fast, r.slow = g.fast, g.slow
+    results[#results + 1] = r
   end
 end
 
@@ -53,7 +100,7 @@ for _, r in ipairs(results) do
 end
 local dirs = {}
 for _, r in ipairs(results) do
-  if r.status == "completed" then dirs[#dirs + 1] = r.out_dir end
+  if r.status == "completed" and r.out_dir then dirs[#dirs + 1] = r.out_dir end
 end
 if #dirs > 0 then
   print("comparison: " .. bt.perf.compare_html { dirs = dirs, out = base_out .. "/compare.html" })

@@ -3,6 +3,7 @@
 #include "perf.h"
 #include "lua_ctx.h"
 #include "lua_events.h"
+#include "lua_jobs.h"
 #include "lua_log.h"
 #include "lua_ta.h"
 
@@ -15,5 +16,6 @@ const bt_lua_module bt_lua_modules[] = {
     {"perf", bt_lua_open_perf},
     {"events", bt_lua_open_events},
     {"ta", bt_lua_open_ta},
+    {"jobs", bt_lua_open_jobs},
     {NULL, NULL},
 };

@@ -1,5 +1,6 @@
 #include "luabind.h"
 
+#include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -187,9 +188,9 @@ lua_State *bt_lua_new_strategy_state(bt_app *app, const char *strategy_path, boo
     bt_lua_close(L);
     return NULL;
   }
-  /* bt functions that take file paths belong to trusted scripts */
+  /* bt functions that take file paths or queue work belong to trusted scripts */
   lua_getglobal(L, "bt");
-  static const char *const trusted_only[] = {"backtest", "perf", "events", NULL};
+  static const char *const trusted_only[] = {"backtest", "perf", "events", "jobs", NULL};
   for (const char *const *k = trusted_only; *k; k++) {
     lua_pushnil(L);
     lua_setfield(L, -2, *k);
@@ -235,4 +236,26 @@ void bt_lua_set_run(lua_State *L, struct bt_run *run) {
 
 void bt_lua_close(lua_State *L) {
   if (L) bt_lua_mem_close(L);
+}
+
+void bt_lua_push_json(lua_State *L, const cJSON *j) {
+  if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
+    lua_newtable(L);
+    int i = 1;
+    for (const cJSON *c = j->child; c; c = c->next) {
+      bt_lua_push_json(L, c);
+      if (cJSON_IsArray(j)) lua_rawseti(L, -2, i++);
+      else lua_setfield(L, -2, c->string);
+    }
+  } else if (cJSON_IsString(j)) {
+    lua_pushstring(L, j->valuestring);
+  } else if (cJSON_IsNumber(j)) {
+    double d = j->valuedouble;
+    if (d == (double)(lua_Integer)d) lua_pushinteger(L, (lua_Integer)d);
+    else lua_pushnumber(L, d);
+  } else if (cJSON_IsBool(j)) {
+    lua_pushboolean(L, cJSON_IsTrue(j));
+  } else {
+    lua_pushnil(L);
+  }
 }

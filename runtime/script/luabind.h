@@ -51,5 +51,9 @@ const char *bt_lua_dir(void);
 /* lua_pcall with a traceback message handler; on error fills err (type "lua_error",
  * message, traceback) and pops the error. */
 int bt_lua_pcall(lua_State *L, int nargs, int nresults, bt_err *err);
+/* Push a JSON value as Lua: objects and arrays as tables, integral numbers as integers,
+ * null as nil. */
+struct cJSON;
+void bt_lua_push_json(lua_State *L, const struct cJSON *j);
 
 #endif

@@ -38,28 +38,6 @@ static int query_gc(lua_State *L) {
   return 0;
 }
 
-static void push_json(lua_State *L, const cJSON *j) {
-  if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
-    lua_newtable(L);
-    int i = 1;
-    for (const cJSON *c = j->child; c; c = c->next) {
-      push_json(L, c);
-      if (cJSON_IsArray(j)) lua_rawseti(L, -2, i++);
-      else lua_setfield(L, -2, c->string);
-    }
-  } else if (cJSON_IsString(j)) {
-    lua_pushstring(L, j->valuestring);
-  } else if (cJSON_IsNumber(j)) {
-    double d = j->valuedouble;
-    if (d == (double)(lua_Integer)d) lua_pushinteger(L, (lua_Integer)d);
-    else lua_pushnumber(L, d);
-  } else if (cJSON_IsBool(j)) {
-    lua_pushboolean(L, cJSON_IsTrue(j));
-  } else {
-    lua_pushnil(L);
-  }
-}
-
 static void set_num(lua_State *L, const char *k, int64_t raw) {
   lua_pushnumber(L, bt_dec_to_double(bt_dec_raw(raw)));
   lua_setfield(L, -2, k);
@@ -85,7 +63,7 @@ static void push_data(lua_State *L, const bt_trace_event *e) {
     lua_newtable(L);
     return;
   }
-  push_json(L, j);
+  bt_lua_push_json(L, j);
   cJSON_Delete(j);
   if (e->type == BT_EV_ORDER || e->type == BT_EV_FILL) { /* money as numbers too */
     const int64_t *v = e->type == BT_EV_ORDER ? &e->p.order.qty : &e->p.fill.qty;

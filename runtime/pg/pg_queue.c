@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +135,8 @@ typedef struct pg_queue {
                          * own error answer (it has an SQLSTATE: rolled back) */
   pthread_mutex_t mu;
   char url[1024];       /* as given (with its password): the listener connects with it */
-  bt_pg *listener;      /* LISTEN btrun_jobs, for bt_pg_queue_wait; NULL until first wait */
+  bt_pg *listener;      /* LISTEN btrun_jobs (the wake fd); NULL until first asked for */
+  int64_t listen_tried_ms;
   pthread_mutex_t listen_mu;
 } pg_queue;
 
@@ -803,38 +803,48 @@ static int pq_cancel_requested(bt_queue *base, const char *worker_id,
 
 /* ---- wake-up hint --------------------------------------------------------------------- */
 
-int bt_pg_queue_wait(bt_queue *base, int timeout_ms) {
+#define LISTEN_RETRY_MS 1000 /* a lost listener is reopened at most this often */
+
+static int pq_wake_fd(bt_queue *base) {
   pg_queue *q = (pg_queue *)base;
   pthread_mutex_lock(&q->listen_mu);
-  bt_err err = {0};
-  int woken = 0;
   if (q->listener && bt_pg_lost(q->listener)) {
     bt_pg_close(q->listener);
     q->listener = NULL;
   }
-  if (!q->listener && bt_pg_open(&q->listener, q->url, &err) == 0 &&
-      bt_pg_exec(q->listener, "LISTEN btrun_jobs", &err) != 0) {
-    bt_pg_close(q->listener);
-    q->listener = NULL;
+  int64_t now = bt_wall_ms();
+  if (!q->listener && now - q->listen_tried_ms >= LISTEN_RETRY_MS) {
+    q->listen_tried_ms = now;
+    bt_err err = {0};
+    if (bt_pg_open(&q->listener, q->url, &err) == 0 &&
+        bt_pg_exec(q->listener, "LISTEN btrun_jobs", &err) != 0) {
+      bt_pg_close(q->listener);
+      q->listener = NULL;
+    }
+    bt_err_clear(&err);
   }
-  if (!q->listener) {
-    pthread_mutex_unlock(&q->listen_mu);
-    sleep_ms(timeout_ms); /* no server: the caller's poll will report the error */
-    return 0;
-  }
-  PGconn *c = bt_pg_conn(q->listener);
-  int64_t deadline = bt_wall_ms() + timeout_ms;
-  for (;;) {
-    PQconsumeInput(c);
-    PGnotify *n;
-    while ((n = PQnotifies(c))) {
-      woken = 1;
+  int fd = q->listener ? PQsocket(bt_pg_conn(q->listener)) : -1;
+  pthread_mutex_unlock(&q->listen_mu);
+  return fd;
+}
+
+static bool pq_wake_drain(bt_queue *base) {
+  pg_queue *q = (pg_queue *)base;
+  pthread_mutex_lock(&q->listen_mu);
+  bool woken = false;
+  if (q->listener) {
+    PGconn *c = bt_pg_conn(q->listener);
+    bool ok = PQconsumeInput(c) && PQstatus(c) == CONNECTION_OK;
+    for (PGnotify *n; ok && (n = PQnotifies(c));) {
+      woken = true;
       PQfreemem(n);
     }
-    int64_t left = deadline - bt_wall_ms();
-    if (woken || left <= 0 || PQstatus(c) != CONNECTION_OK) break;
-    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-    if (poll(&pfd, 1, (int)left) <= 0) break;
+    /* Readable without a notification: on a connection that only listens, that is the
+     * server going away (its last words, then EOF). Reopened by the next wake_fd. */
+    if (!woken) {
+      bt_pg_close(q->listener);
+      q->listener = NULL;
+    }
   }
   pthread_mutex_unlock(&q->listen_mu);
   return woken;
@@ -866,6 +876,8 @@ static const bt_queue_ops pg_ops = {
     .counts = pq_counts,
     .history = pq_history,
     .cancel_requested = pq_cancel_requested,
+    .wake_fd = pq_wake_fd,
+    .wake_drain = pq_wake_drain,
     .close = pq_close,
 };
 

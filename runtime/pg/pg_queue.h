@@ -8,9 +8,10 @@
  * statement, so the hot table stays small however many jobs ran. Keys (run_id,
  * idempotency, unique) live in btrun.job_keys and are unique across both.
  *
- * Enqueue and requeue NOTIFY the channel "btrun_jobs"; bt_pg_queue_wait uses it to wake
- * a waiting worker at once. It is only a hint: polling is the truth (a lost notification
- * costs at most one poll interval).
+ * Enqueue and requeue NOTIFY the channel "btrun_jobs"; the queue's wake fd
+ * (bt_queue_wake_fd) is a second connection LISTENing on it, so an idle worker claims at
+ * once. It is only a hint: polling is the truth (a lost notification costs at most one
+ * poll interval).
  *
  * A lost connection (server restart, network) is re-established with backoff inside
  * each call, for up to about 10 s, and the call is repeated: every call but release is
@@ -26,10 +27,5 @@
 
 /* Connect (URL as for bt_pg_open), apply missing migrations, and return the queue. */
 int bt_queue_open_pg(bt_queue **out, const char *url, bt_err *err);
-
-/* Block up to timeout_ms until a job may have been queued (a notification came) on a
- * queue opened by bt_queue_open_pg. 1 = woken, 0 = timed out; errors count as a timeout
- * (the caller polls anyway). */
-int bt_pg_queue_wait(bt_queue *q, int timeout_ms);
 
 #endif

@@ -169,6 +169,9 @@ typedef struct bt_queue_ops {
                  bt_err *err);
   int (*cancel_requested)(bt_queue *q, const char *worker_id, char (**run_ids)[BT_JOB_ID_LEN],
                           size_t *n, bt_err *err);
+  /* Optional (NULL: none): see bt_queue_wake_fd / bt_queue_wake_drain. */
+  int (*wake_fd)(bt_queue *q);
+  bool (*wake_drain)(bt_queue *q);
   void (*close)(bt_queue *q);
 } bt_queue_ops;
 
@@ -270,6 +273,18 @@ static inline int bt_queue_cancel_requested(bt_queue *q, const char *worker_id,
                                             char (**run_ids)[BT_JOB_ID_LEN], size_t *n,
                                             bt_err *err) {
   return q->ops->cancel_requested(q, worker_id, run_ids, n, err);
+}
+
+/* A descriptor that becomes readable when a job may have been queued, for a worker to
+ * poll() along with its others (PostgreSQL: its LISTEN connection), or -1 (none, or not
+ * now). Only a hint: workers poll the queue anyway, which is the truth. */
+static inline int bt_queue_wake_fd(bt_queue *q) {
+  return q->ops->wake_fd ? q->ops->wake_fd(q) : -1;
+}
+
+/* Consume what made the wake fd readable; true when it said a job was queued. */
+static inline bool bt_queue_wake_drain(bt_queue *q) {
+  return q->ops->wake_drain ? q->ops->wake_drain(q) : false;
 }
 
 static inline void bt_queue_close(bt_queue *q) {

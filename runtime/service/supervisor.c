@@ -532,8 +532,8 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
 
   int rc = 0;
   int64_t next_expiry = 0, next_cancel_poll = 0, idle_since = now_ms();
-  struct pollfd *pfds = calloc((size_t)s.nslots + 1, sizeof *pfds);
-  slot **owner = calloc((size_t)s.nslots + 1, sizeof *owner); /* owner[i]: slot of pfds[i] */
+  struct pollfd *pfds = calloc((size_t)s.nslots + 2, sizeof *pfds);
+  slot **owner = calloc((size_t)s.nslots + 2, sizeof *owner); /* owner[i]: slot of pfds[i] */
   if (!pfds || !owner) rc = bt_errf(err, BT_ENOMEM, "worker_error", "out of memory");
   while (!rc) {
     int64_t now = now_ms();
@@ -578,6 +578,10 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
 
     int n = 0;
     pfds[n++] = (struct pollfd){.fd = s.sigfd, .events = POLLIN};
+    /* With a free slot, a job queued elsewhere wakes us at once (a hint; we poll too). */
+    int wake = s.running < s.nslots && !s.stopping ? bt_queue_wake_fd(q) : -1;
+    if (wake >= 0) pfds[n++] = (struct pollfd){.fd = wake, .events = POLLIN};
+    int first_slot = n;
     for (int i = 0; i < s.nslots; i++)
       if (s.slots[i].used && s.slots[i].fd >= 0) {
         owner[n] = &s.slots[i];
@@ -591,8 +595,9 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
     }
     if (s.stopping && s.stop_deadline - now < wait) wait = s.stop_deadline > now ? s.stop_deadline - now : 10;
     if (poll(pfds, (nfds_t)n, (int)wait) > 0) {
-      for (int i = 1; i < n; i++)
+      for (int i = first_slot; i < n; i++)
         if (pfds[i].revents) read_pipe(&s, owner[i]);
+      if (wake >= 0 && pfds[1].revents) bt_queue_wake_drain(q);
       if (pfds[0].revents) on_signals(&s);
     }
     reap(&s);

@@ -3,6 +3,7 @@
  * job exactly once, LISTEN/NOTIFY wakes a waiting worker, a finish repeated after a lost
  * answer is recognised, the connection comes back after a server restart and after its
  * backend is killed, and the password stays out of errors. */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,35 +116,39 @@ static void test_concurrent_claims(bt_queue *q) {
               "(SELECT run_id FROM btrun.jobs_archive WHERE strategy = 'many')") == JOBS);
 }
 
-typedef struct waiter {
-  bt_queue *q;
-  int woken;
-  uint64_t ns;
-} waiter;
-
-static void *wait_once(void *arg) {
-  waiter *w = arg;
+/* Milliseconds until fd is readable (up to timeout_ms), or -1. */
+static int readable_in(int fd, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
   uint64_t t0 = bt_now_ns();
-  w->woken = bt_pg_queue_wait(w->q, 5000);
-  w->ns = bt_now_ns() - t0;
-  return NULL;
+  return poll(&p, 1, timeout_ms) == 1 ? (int)((bt_now_ns() - t0) / 1000000) : -1;
 }
 
 static void test_notify(bt_queue *q) {
-  waiter w = {0};
-  CHECK_OK(bt_queue_open_pg(&w.q, pg.url, &err));
-  if (!w.q) return;
-  /* Nothing queued: the wait times out. */
-  CHECK(bt_pg_queue_wait(w.q, 200) == 0);
-  pthread_t t;
-  pthread_create(&t, NULL, wait_once, &w);
-  usleep(300 * 1000); /* the waiter is listening (its first wait above connected it) */
+  bt_queue *w = NULL;
+  CHECK_OK(bt_queue_open_pg(&w, pg.url, &err));
+  if (!w) return;
+  int fd = bt_queue_wake_fd(w);
+  CHECK(fd >= 0);
+  /* Nothing queued: no wake-up. */
+  CHECK(readable_in(fd, 200) < 0);
   bt_job j = enqueue(q, new_job("wake", NULL));
-  pthread_join(t, NULL);
-  CHECK(w.woken == 1);
-  CHECK(w.ns < 2000ull * 1000000); /* well before the 5 s timeout */
+  int ms = readable_in(fd, 5000);
+  CHECK(ms >= 0 && ms < 2000); /* at once, not at the 5 s timeout */
+  CHECK(bt_queue_wake_drain(w));
+  CHECK(readable_in(fd, 100) < 0); /* drained */
   bt_job_clear(&j);
-  bt_queue_close(w.q);
+  /* Its connection killed: drain notices, the next wake fd is a new connection. */
+  CHECK(count("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE query = 'LISTEN btrun_jobs') x") == 1);
+  CHECK(readable_in(fd, 2000) >= 0);
+  CHECK(!bt_queue_wake_drain(w));
+  usleep(1100 * 1000); /* reopening is rate-limited */
+  fd = bt_queue_wake_fd(w);
+  CHECK(fd >= 0);
+  j = enqueue(q, new_job("wake-again", NULL));
+  CHECK(readable_in(fd, 5000) >= 0 && bt_queue_wake_drain(w));
+  bt_job_clear(&j);
+  bt_queue_close(w);
 }
 
 static void test_reconnect(bt_queue *q) {

@@ -22,7 +22,7 @@
 #include "tracer.h"
 
 static const char USAGE[] =
-    "usage: btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR]\n"
+    "usage: btrun serve [--listen HOST:PORT] [--workers N] [--db URL] [--data-dir DIR]\n"
     "                   [--log-format json|console] [--log-level LEVEL]\n"
     "\n"
     "Runs the backtest service: an HTTP API (JSON) that queues backtests, and worker\n"
@@ -33,7 +33,11 @@ static const char USAGE[] =
     "                       service.listen). Port 0 picks a free port (logged in\n"
     "                       service_listening). A non-loopback address needs\n"
     "                       service.api_keys in the config\n"
-    "  --workers N          backtests run at once (default: CPU cores, or service.workers)\n"
+    "  --workers N          backtests run at once (default: CPU cores, or service.workers);\n"
+    "                       0: none here (API only; `btrun worker`s elsewhere run them)\n"
+    "  --db URL             the queue, runs and events: postgresql://... (shared by many\n"
+    "                       machines, docs/postgresql.md) or sqlite:PATH (default\n"
+    "                       service.queue, else $BTRUN_DB, else <data dir>/queue.db)\n"
     "  --data-dir DIR       queue (queue.db), run directories (runs/), event store\n"
     "                       (default $BTRUN_DATA_DIR, else ~/.local/share/btrun)\n"
     "  --log-format FMT     json | console (default: console on a terminal, else json)\n"
@@ -95,7 +99,7 @@ static void wake_supervisor(void *ud) {
 }
 
 typedef struct serve_opts {
-  const char *listen, *workers, *data_dir, *log_format, *log_level, *schedules;
+  const char *listen, *workers, *db, *data_dir, *log_format, *log_level, *schedules;
 } serve_opts;
 
 static int parse(int argc, char **argv, serve_opts *o) {
@@ -103,6 +107,7 @@ static int parse(int argc, char **argv, serve_opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **slot = strcmp(a, "--listen") == 0       ? &o->listen
                         : strcmp(a, "--workers") == 0    ? &o->workers
+                        : strcmp(a, "--db") == 0         ? &o->db
                         : strcmp(a, "--data-dir") == 0   ? &o->data_dir
                         : strcmp(a, "--log-format") == 0 ? &o->log_format
                         : strcmp(a, "--log-level") == 0  ? &o->log_level
@@ -138,10 +143,11 @@ static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
   if (o->workers) {
     char *end;
     long n = strtol(o->workers, &end, 10);
-    if (!*o->workers || *end || n < 1 || n > 1024)
-      return usage_error("--workers: want 1..1024, got ", o->workers);
+    if (!*o->workers || *end || n < 0 || n > 1024)
+      return usage_error("--workers: want 0..1024, got ", o->workers);
     sc->workers = (int)n;
   }
+  bt_svc_resolve_db(sc, app, o->db);
   if (o->data_dir) snprintf(app->cfg.data_dir, sizeof app->cfg.data_dir, "%s", o->data_dir);
   return 0;
 }
@@ -227,7 +233,7 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   }
   bt_queue_close(q);
   q = NULL;
-  if (bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err) ||
+  if ((sc.workers > 0 && bt_supervisor_spawn(open_queue, &qw, &so, &sup, &err)) ||
       bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err)) {
     rc = fail(&err);
     goto stop;

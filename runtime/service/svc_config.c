@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pg_conn.h"
+#include "run.h"
+
 static const char *const SERVICE_KEYS[] = {
     "listen", "queue", "workers", "http_threads", "max_body", "max_queued_per_user",
     "connection_timeout", "strategy_dirs", "datasets", "api_keys", "max_attempts",
@@ -319,4 +322,10 @@ const char *bt_svc_key_user(const bt_svc_config *c, const char *token) {
   for (int i = 0; i < c->nkeys; i++)
     if (memcmp(h, c->keys[i].sha256, sizeof h) == 0) return c->keys[i].user_id;
   return NULL;
+}
+
+void bt_svc_resolve_db(bt_svc_config *c, struct bt_app *app, const char *flag) {
+  if (flag) snprintf(c->queue, sizeof c->queue, "%s", flag);
+  else if (!c->queue[0]) snprintf(c->queue, sizeof c->queue, "%s", app->db);
+  if (bt_pg_is_url(c->queue)) snprintf(app->db, sizeof app->db, "%s", c->queue);
 }

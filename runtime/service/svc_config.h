@@ -76,4 +76,9 @@ int bt_svc_strategy_list(const bt_svc_config *c, char ***names, int *n, bt_err *
 /* The user of a bearer token, NULL when no key matches. */
 const char *bt_svc_key_user(const bt_svc_config *c, const char *token);
 
+/* The queue: flag (--db) when given, else service.queue, else app->db ($BTRUN_DB); when
+ * it is postgresql://, it is also where this process's runs and events go (app->db). */
+struct bt_app;
+void bt_svc_resolve_db(bt_svc_config *c, struct bt_app *app, const char *flag);
+
 #endif

@@ -86,6 +86,7 @@ void bt_analytics_opts_default(bt_analytics_opts *o) {
 /* ---- capture ------------------------------------------------------------------- */
 
 static void drain_locked(bt_analytics *a);
+static void drain_to_spool(bt_analytics *a, bool sync);
 
 static void enqueue(bt_analytics *a, char *p, size_t n, bool urgent) {
   bool wake = false, full = false;
@@ -244,6 +245,7 @@ int bt_analytics_capture(bt_analytics *a, const char *event, cJSON *props,
                        now - sc.start_ms, ts, co && co->urgent, co ? co->idempotency_key : NULL,
                        uuid_out);
   if (rc) return bt_errf(err, rc, "analytics_error", "out of memory");
+  if (co && co->durable) drain_to_spool(a, true);
   return 0;
 }
 

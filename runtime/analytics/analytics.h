@@ -73,6 +73,9 @@ typedef struct bt_analytics_capture_opts {
    * fact sent twice (a job run again after its worker died) is one event to PostHog,
    * which deduplicates by uuid. NULL: a random uuid. */
   const char *idempotency_key;
+  /* Journaled to the spool (and synced) before capture returns, so the event survives
+   * the process being killed right after: for facts other processes act on at once. */
+  bool durable;
 } bt_analytics_capture_opts;
 
 /* Validate, stamp and queue one event. props (a JSON object or NULL) is consumed.

@@ -150,11 +150,12 @@ static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err
 
 static void obs_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
   ud = lazy_client(ud);
-  /* One end per run_id: a job run again after a lost worker re-sends the same event. */
+  /* One end per run_id: a job run again after a lost worker re-sends the same event.
+   * Durable: a job process killed right after its job was marked done still sent it. */
   char key[80];
   snprintf(key, sizeof key, "backtest_job_end:%s", info->run_id);
   bt_analytics_capture_opts co = {.user_id = info->user_id, .urgent = true,
-                                  .idempotency_key = key};
+                                  .idempotency_key = key, .durable = true};
   cJSON *p = base_props(info, out->duration_ms, true);
   if (!p) return;
   if (out->status == BT_RUN_COMPLETED) {

@@ -124,11 +124,20 @@ bt_an_spool *bt_an_spool_open(const char *dir, int64_t max_bytes, bt_err *err) {
   snprintf(sp->dir, sizeof sp->dir, "%s", dir);
   snprintf(sp->path, sizeof sp->path, "%s/%013" PRId64 "-%ld-%08" PRIx32 ".spool", dir,
            bt_wall_ms(), (long)getpid(), rnd);
-  sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-  if (sp->fd < 0 || flock(sp->fd, LOCK_EX | LOCK_NB) != 0) {
+  /* Created and locked under a name adopters skip, then renamed: a process scanning for
+   * orphans (whose lock it can take) must never find a new segment not yet locked, or it
+   * would adopt and delete it under its owner (seen with job processes starting together
+   * on one data dir). */
+  char tmp[sizeof sp->path + 8];
+  snprintf(tmp, sizeof tmp, "%s.new", sp->path);
+  sp->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (sp->fd < 0 || flock(sp->fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, sp->path) != 0) {
     bt_errf(err, BT_EIO, "io_error", "%s: cannot create spool segment: %s", sp->path,
             strerror(errno));
-    if (sp->fd >= 0) close(sp->fd);
+    if (sp->fd >= 0) {
+      close(sp->fd);
+      unlink(tmp);
+    }
     free(sp);
     return NULL;
   }

@@ -221,6 +221,15 @@ int bt_pg_sync(bt_app *app, int *copied, int *left, bt_err *err) {
     return bt_errf(err, BT_EINVAL, "usage_error",
                    "no postgresql:// database: give --db URL or set BTRUN_DB");
   pg_obs o = {.app = app};
+  char dir[600];
+  spool_dir(app, dir, sizeof dir);
+  DIR *d = opendir(dir);
+  bool any = false;
+  for (struct dirent *e; d && !any && (e = readdir(d));) any = e->d_name[0] != '.';
+  if (d) closedir(d);
+  if (copied) *copied = 0;
+  if (left) *left = 0;
+  if (!any) return 0; /* nothing spooled (maybe no local store either) */
   bt_store *local = open_local(&o, err);
   int rc = local ? sync_spool(&o, local, 1 << 30, copied, left, err) : err->code;
   bt_store_close(local);

@@ -205,7 +205,8 @@ int bt_jobs_cli(bt_app *app, int argc, char **argv) {
   bt_err err = {0};
   bt_queue *q = NULL;
   rc = bt_svc_config_read(&app->cfg, &sc, &err);
-  if (!rc) rc = bt_svc_queue_open(&sc, o.db, app->cfg.data_dir, &q, &err);
+  if (!rc) bt_svc_resolve_db(&sc, app, o.db);
+  if (!rc) rc = bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err);
   if (!rc) {
     rc = is_submit ? submit(q, &sc, &o, &err)
          : is_list ? list(q, &o, &err)

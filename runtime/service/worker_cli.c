@@ -105,7 +105,8 @@ int bt_worker_cli(bt_app *app, int argc, char **argv) {
   bt_err err = {0};
   bt_queue *q = NULL;
   if (bt_svc_config_read(&app->cfg, &sc, &err)) goto fail;
-  if (bt_svc_queue_open(&sc, o.db, app->cfg.data_dir, &q, &err)) goto fail;
+  bt_svc_resolve_db(&sc, app, o.db); /* its job processes write runs and events there too */
+  if (bt_svc_queue_open(&sc, NULL, app->cfg.data_dir, &q, &err)) goto fail;
   char runs[1024];
   snprintf(runs, sizeof runs, "%s/runs", app->cfg.data_dir);
   bt_supervisor_opts so = bt_svc_supervisor_opts(&sc, app, runs);

@@ -91,9 +91,9 @@ CONF
   echo "$tpl"
 }
 
-pg__ctl() { # pg__ctl DIR args...
+pg__ctl() { # pg__ctl DIR args... (from /: the caller's directory may be closed to the user)
   local dir=$1; shift
-  pg__as "$(stat -c %U "$dir/data")" "$(cat "$dir/bindir")/pg_ctl" -D "$dir/data" "$@"
+  (cd / && pg__as "$(stat -c %U "$dir/data")" "$(cat "$dir/bindir")/pg_ctl" -D "$dir/data" "$@")
 }
 
 pg__cmd_start() {

@@ -71,7 +71,7 @@ t0=$(now)
 BTRUN_DB="postgresql://nobody@127.0.0.1:1/none" "$btrun" "$src/strategies/sma_cross.lua" \
   --data "$data" --out "$tmp/run" >/dev/null 2>&1
 t1=$(now)
-run=$(ls "$BTRUN_DATA_DIR/pg-spool")
+run=$(ls "$BTRUN_DATA_DIR/events.db.pg-spool")
 events=$("$btrun" runs show "$run" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_stored"])')
 t2=$(now)
 BTRUN_DB="$url" "$btrun" db sync >/dev/null

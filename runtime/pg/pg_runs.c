@@ -19,13 +19,17 @@
 
 typedef struct pg_obs {
   bt_app *app;
+  /* The local event store as the tracer writes it: fixed when the app is set up, like
+   * the tracer's (a later --data-dir does not move it). "" when tracing is off. */
+  char store[1024];
   bt_pg *pg;           /* opened at the first run, kept for the process's later runs */
   char url[1024];      /* what pg was opened with (app->db may change between runs) */
   bool migrated;
 } pg_obs;
 
-static void spool_dir(const bt_app *app, char *out, size_t n) {
-  snprintf(out, n, "%s/pg-spool", app->cfg.data_dir);
+/* Next to the store it replays from: <store>.pg-spool/<run_id>. */
+static void spool_dir(const pg_obs *o, char *out, size_t n) {
+  snprintf(out, n, "%s.pg-spool", o->store);
 }
 
 /* The connection, (re)opened and migrated as needed. */
@@ -48,15 +52,12 @@ static int connect_db(pg_obs *o, bt_err *err) {
 /* The local store of this app, read-only; NULL (err set) when tracing is off or it is
  * missing. */
 static bt_store *open_local(pg_obs *o, bt_err *err) {
-  bt_trace_cfg cfg;
   bt_store *s = NULL;
-  if (bt_trace_cfg_load(&o->app->cfg, &cfg, err)) return NULL;
-  if (!cfg.enabled) {
+  if (!o->store[0]) {
     bt_errf(err, BT_ESTATE, "db_error", "tracing is off: no local store");
     return NULL;
   }
-  if (bt_store_open_readonly(&s, cfg.store, err)) return NULL;
-  return s;
+  return bt_store_open_readonly(&s, o->store, err) ? NULL : s;
 }
 
 /* Copy run_id from the local store (row, events, latency). BT_EINVAL type "not_found"
@@ -71,8 +72,8 @@ static int copy_run(pg_obs *o, bt_store *local, const char *run_id, bt_err *err)
 }
 
 static void spool(pg_obs *o, const char *run_id, const bt_err *why) {
-  char dir[600], path[700];
-  spool_dir(o->app, dir, sizeof dir);
+  char dir[1100], path[1200];
+  spool_dir(o, dir, sizeof dir);
   snprintf(path, sizeof path, "%s/%s", dir, run_id);
   FILE *f = (mkdir(dir, 0755) == 0 || errno == EEXIST) ? fopen(path, "w") : NULL;
   if (f) fclose(f);
@@ -84,8 +85,8 @@ static void spool(pg_obs *o, const char *run_id, const bt_err *why) {
 /* Copy up to max spooled runs; the rest stay. */
 static int sync_spool(pg_obs *o, bt_store *local, int max, int *copied, int *left,
                       bt_err *err) {
-  char dir[600];
-  spool_dir(o->app, dir, sizeof dir);
+  char dir[1100];
+  spool_dir(o, dir, sizeof dir);
   int nc = 0, nl = 0, rc = 0;
   DIR *d = opendir(dir);
   for (struct dirent *e; d && (e = readdir(d));) {
@@ -94,7 +95,7 @@ static int sync_spool(pg_obs *o, bt_store *local, int max, int *copied, int *lef
       nl++;
       continue;
     }
-    char path[900];
+    char path[1400];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     rc = copy_run(o, local, e->d_name, err);
     if (rc && !strcmp(err->type, "not_found")) { /* pruned locally: nothing left to copy */
@@ -207,6 +208,12 @@ int bt_pg_register(bt_app *app, bt_err *err) {
   pg_obs *o = calloc(1, sizeof *o);
   if (!o) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   o->app = app;
+  bt_trace_cfg tc;
+  if (bt_trace_cfg_load(&app->cfg, &tc, err)) {
+    free(o);
+    return err->code;
+  }
+  if (tc.enabled) snprintf(o->store, sizeof o->store, "%s", tc.store);
   bt_run_observer obs = {.name = "pg", .ud = o, .on_start = obs_start, .on_end = obs_end,
                          .on_close = obs_close};
   if (bt_app_add_observer(app, &obs)) {
@@ -221,8 +228,11 @@ int bt_pg_sync(bt_app *app, int *copied, int *left, bt_err *err) {
     return bt_errf(err, BT_EINVAL, "usage_error",
                    "no postgresql:// database: give --db URL or set BTRUN_DB");
   pg_obs o = {.app = app};
-  char dir[600];
-  spool_dir(app, dir, sizeof dir);
+  bt_trace_cfg tc;
+  if (bt_trace_cfg_load(&app->cfg, &tc, err)) return err->code;
+  if (tc.enabled) snprintf(o.store, sizeof o.store, "%s", tc.store);
+  char dir[1100];
+  spool_dir(&o, dir, sizeof dir);
   DIR *d = opendir(dir);
   bool any = false;
   for (struct dirent *e; d && !any && (e = readdir(d));) any = e->d_name[0] != '.';

@@ -5,8 +5,8 @@
  *
  * The database never slows a run down nor fails it: events go to the local event store
  * first, as always. When the database cannot be reached at a run's end, the run's id is
- * spooled in <data_dir>/pg-spool/ and the run is copied later, from the local store, at
- * the end of a later run of a process on this data dir (or by `btrun db sync`); a
+ * spooled in <event store>.pg-spool/ and the run is copied later, from the local store,
+ * at the end of a later run of a process writing that store (or by `btrun db sync`); a
  * warning (pg_unavailable) says so. Copying is idempotent, so a run copied twice is
  * still one run. A run without tracing (trace.enabled false) has no local store row:
  * its row is written from what the run reports, and is not spooled. */

@@ -72,8 +72,8 @@ BTRUN_DATA_DIR="$tmp/a" BTRUN_DB="$PG_URL" BTRUN_LOG_FORMAT=json "$BTRUN" strate
   --data "$data" --out "$tmp/run2" >"$tmp/down.out" 2>&1 || { cat "$tmp/down.out"; fail "run with the database down"; }
 grep -q '"pg_unavailable"' "$tmp/down.out" || fail "no pg_unavailable warning"
 grep -q "$PG_PASSWORD" "$tmp/down.out" && fail "password in the warning"
-[ "$(ls "$tmp/a/pg-spool" | wc -l)" = 1 ] || fail "not spooled"
-run2=$(ls "$tmp/a/pg-spool")
+[ "$(ls "$tmp/a/events.db.pg-spool" | wc -l)" = 1 ] || fail "not spooled"
+run2=$(ls "$tmp/a/events.db.pg-spool")
 bash "$PG_SH" up "$PG_DIR"
 BTRUN_DATA_DIR="$tmp/a" BTRUN_DB="$PG_URL" "$BTRUN" db sync | grep -qx "copied 1 spooled run(s), 0 left" ||
   fail "db sync"

@@ -37,7 +37,7 @@ echo "== 1. queue: empty jobs claimed and finished (btrun db bench)"
 for w in 1 2 4; do "$btrun" db bench --db "$url" --jobs 3000 --workers "$w" | tail -1; done
 
 echo "== 2. a $sweep_runs-run sweep: through the queue (2 workers) vs locally in sequence"
-if "$btrun" scripts/sweep.lua --help 2>/dev/null | grep -q -- "--queue"; then
+if grep -q -- "--queue" "$src/scripts/sweep.lua"; then
   cd "$src"
   fasts=$(seq -s, 2 11)   # 10 x 10 = 100 runs (every fast < slow)
   slows=$(seq -s, 20 10 110)

@@ -29,9 +29,11 @@ static const char usage[] =
     "    --limit N     rows (default 20)\n"
     "  --schedules FILE   the schedules file (default config/schedules.lua)\n";
 
-static int fail(const bt_err *err) {
+/* Print the error and free what it holds (a Lua traceback). */
+static int fail(bt_err *err) {
   fprintf(stderr, "btrun schedules: %s\n", err->msg[0] ? err->msg : "error");
   if (err->traceback && !strstr(err->msg, err->traceback)) fprintf(stderr, "%s\n", err->traceback);
+  bt_err_clear(err);
   return 1;
 }
 
@@ -197,18 +199,7 @@ static int cmd_history(bt_app *app, const opts *o) {
     char when[32];
     bt_perf_time_format(f->fire_ms / 1000, when);
     if (json) {
-      cJSON *o_ = cJSON_CreateObject();
-      cJSON_AddStringToObject(o_, "schedule", f->schedule);
-      cJSON_AddStringToObject(o_, "fire_time", when);
-      cJSON_AddStringToObject(o_, "kind", f->kind);
-      cJSON_AddStringToObject(o_, "origin", f->origin);
-      cJSON_AddStringToObject(o_, "state", f->state);
-      cJSON_AddStringToObject(o_, "outcome", f->outcome);
-      cJSON_AddStringToObject(o_, "run_id", f->run_id);
-      cJSON_AddStringToObject(o_, "owner", f->owner);
-      cJSON *d = cJSON_Parse(f->detail);
-      cJSON_AddItemToObject(o_, "detail", d ? d : cJSON_CreateObject());
-      cJSON_AddItemToArray(arr, o_);
+      cJSON_AddItemToArray(arr, bt_sched_fire_json(f));
     } else {
       printf("%s  %-20s %-8s %-8s %-8s %-8s %s %s\n", when, f->schedule, f->kind, f->origin,
              f->state, f->outcome[0] ? f->outcome : "-", f->run_id[0] ? f->run_id : "-", f->detail);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perf_time.h"
+
 struct bt_sched_ledger {
   sqlite3 *db;
 };
@@ -127,6 +129,23 @@ int bt_sched_ledger_finish(bt_sched_ledger *l, const char *schedule, int64_t fir
   int r = sqlite3_step(st);
   sqlite3_finalize(st);
   return r == SQLITE_DONE ? 0 : db_err(l, err, "finish");
+}
+
+cJSON *bt_sched_fire_json(const bt_sched_fire *f) {
+  char when[32];
+  bt_perf_time_format(f->fire_ms / 1000, when);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "schedule", f->schedule);
+  cJSON_AddStringToObject(o, "fire_time", when);
+  cJSON_AddStringToObject(o, "kind", f->kind);
+  cJSON_AddStringToObject(o, "origin", f->origin);
+  cJSON_AddStringToObject(o, "state", f->state);
+  cJSON_AddStringToObject(o, "outcome", f->outcome);
+  cJSON_AddStringToObject(o, "run_id", f->run_id);
+  cJSON_AddStringToObject(o, "owner", f->owner);
+  cJSON *d = cJSON_Parse(f->detail);
+  cJSON_AddItemToObject(o, "detail", d ? d : cJSON_CreateObject());
+  return o;
 }
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t n) {

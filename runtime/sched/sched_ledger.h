@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "common.h"
 
 typedef struct bt_sched_ledger bt_sched_ledger;
@@ -49,5 +51,9 @@ int bt_sched_ledger_finish(bt_sched_ledger *l, const char *schedule, int64_t fir
 /* Fires newest first (schedule NULL = all), at most limit; heap array of *n, free it. */
 int bt_sched_ledger_list(bt_sched_ledger *l, const char *schedule, int limit,
                          bt_sched_fire **out, size_t *n, bt_err *err);
+
+/* {"schedule","fire_time","kind","origin","state","outcome","run_id","owner","detail"}:
+ * one fire as `btrun schedules history --format json` and GET /v1/schedules/fires show it. */
+cJSON *bt_sched_fire_json(const bt_sched_fire *f);
 
 #endif

@@ -320,6 +320,8 @@ int bt_scheduler_start(const bt_scheduler_opts *o, bt_scheduler **out, bt_err *e
   return 0;
 }
 
+bt_sched_ledger *bt_scheduler_ledger(bt_scheduler *s) { return s->env.ledger; }
+
 void bt_scheduler_reload(bt_scheduler *s) { atomic_store(&s->reload, 1); }
 
 void bt_scheduler_stop(bt_scheduler *s) {

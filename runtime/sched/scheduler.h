@@ -71,6 +71,8 @@ typedef struct bt_scheduler_opts {
 
 /* Load the schedules (an error here fails the start), open the ledger, start the thread. */
 int bt_scheduler_start(const bt_scheduler_opts *o, bt_scheduler **out, bt_err *err);
+/* The scheduler's ledger (thread-safe), e.g. for the service's API. */
+bt_sched_ledger *bt_scheduler_ledger(bt_scheduler *s);
 /* Reload the schedules file at the next tick. Async-signal-safe. */
 void bt_scheduler_reload(bt_scheduler *s);
 /* Stop the thread (a fire in progress completes) and free everything. */

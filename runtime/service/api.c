@@ -549,6 +549,48 @@ static void metrics(bt_api *a, bt_http_response *resp) {
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* ---- GET /v1/schedules/fires ------------------------------------------------------- */
+
+static const char *const FIRES_ARGS[] = {"schedule", "limit", NULL};
+
+static int check_fires_arg(void *ud, const char *key) {
+  for (const char *const *k = FIRES_ARGS; *k; k++)
+    if (strcmp(*k, key) == 0) return 0;
+  ((arg_check *)ud)->bad = key;
+  return 1;
+}
+
+/* The scheduler's fires, newest first: a perf job's outcome (healthy/degraded) and
+ * numbers, a backtest fire's run_id (docs/schedules.md). */
+static void list_fires(bt_api *a, bt_http_request *req, bt_http_response *resp) {
+  arg_check ac = {NULL};
+  if (bt_http_query_each(req, check_fires_arg, &ac)) {
+    bt_http_error(resp, 400, "invalid_request", ac.bad, "unknown query parameter (want schedule, limit)");
+    return;
+  }
+  long limit = 100;
+  const char *lim = bt_http_query(req, "limit");
+  if (lim) {
+    char *end;
+    limit = strtol(lim, &end, 10);
+    if (!*lim || *end || limit < 1 || limit > 1000) {
+      bt_http_error(resp, 400, "invalid_request", "limit", "limit: want an integer 1..1000");
+      return;
+    }
+  }
+  bt_sched_fire *v = NULL;
+  size_t n = 0;
+  bt_err err = {0};
+  if (a->ledger && bt_sched_ledger_list(a->ledger, bt_http_query(req, "schedule"), (int)limit, &v, &n, &err)) {
+    bt_http_error(resp, 500, "internal", NULL, "%s", err.msg);
+    return;
+  }
+  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "fires");
+  for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, bt_sched_fire_json(&v[i]));
+  free(v);
+  bt_http_json(resp, 200, root);
+}
+
 /* ---- routing ----------------------------------------------------------------------- */
 
 static void bad_method(bt_http_response *resp, const char *allow) {
@@ -584,6 +626,10 @@ void bt_api_handle(void *ud, bt_http_request *req, bt_http_response *resp) {
   if (strcmp(path, "/v1/datasets") == 0) {
     if (!get) return bad_method(resp, "GET, HEAD");
     return list_datasets(a, resp);
+  }
+  if (strcmp(path, "/v1/schedules/fires") == 0) {
+    if (!get) return bad_method(resp, "GET, HEAD");
+    return list_fires(a, req, resp);
   }
   if (strcmp(path, "/v1/backtests") == 0 || strcmp(path, "/v1/backtests/") == 0) {
     if (post) return post_backtest(a, req, resp, &au);

@@ -13,6 +13,7 @@
 
 #include "http_server.h"
 #include "queue.h"
+#include "sched_ledger.h"
 #include "svc_config.h"
 
 /* Recent per-user queued counts, so a burst of POSTs does not count a user's jobs in
@@ -36,6 +37,8 @@ typedef struct bt_api {
   /* Called after a job was queued (wakes the supervisor); NULL = none. */
   void (*on_enqueued)(void *ud);
   void *enqueued_ud;
+  /* What the scheduler fired (GET /v1/schedules/fires); NULL = none. */
+  bt_sched_ledger *ledger;
   pthread_mutex_t cap_mu;
   bt_api_cap_slot cap[BT_API_CAP_SLOTS];
 } bt_api;

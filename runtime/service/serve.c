@@ -245,6 +245,12 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   api.job_duration = durations;
   api.on_enqueued = wake_supervisor;
   api.enqueued_ud = &sup;
+  /* Before the HTTP threads: they read the scheduler's ledger (GET /v1/schedules/fires). */
+  if (bt_serve_sched_start(app, q, o.schedules, wake_supervisor, &sup, &sched, &err)) {
+    rc = fail(&err);
+    goto stop;
+  }
+  api.ledger = bt_scheduler_ledger(sched);
   bt_http_opts ho = {.threads = sc.http_threads, .max_body = (size_t)sc.max_body,
                      .timeout_s = (unsigned)sc.connection_timeout_s};
   snprintf(ho.listen, sizeof ho.listen, "%s", sc.listen);
@@ -257,10 +263,6 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
          BT_F_INT("port", bt_http_port(http)), BT_F_INT("workers", sc.workers),
          BT_F_INT("http_threads", sc.http_threads), BT_F_BOOL("auth", sc.nkeys > 0),
          BT_F_STR("data_dir", app->cfg.data_dir), BT_F_INT("supervisor_pid", sup));
-  if (bt_serve_sched_start(app, q, o.schedules, wake_supervisor, &sup, &sched, &err)) {
-    rc = fail(&err);
-    goto stop;
-  }
 
   for (;;) {
     int sig = 0;

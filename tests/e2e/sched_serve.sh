@@ -65,6 +65,7 @@ wait_fired half 2027-03-14T08:00:00Z
 wait_fired hourly-all 2027-03-14T08:00:00Z
 wait_fired perf-hourly 2027-03-14T08:00:00Z
 curl -sf "http://127.0.0.1:$port/v1/backtests?limit=1000" >jobs1.json || fail "GET /v1/backtests"
+curl -sf "http://127.0.0.1:$port/v1/schedules/fires?schedule=perf-hourly" >fires1.json || fail "GET /v1/schedules/fires"
 stop_all
 
 # The queue: every scheduled job once, keyed by its correlation id. 02:00 and 02:30 EST do
@@ -97,10 +98,12 @@ grep -h '"event":"perf_job_completed"' serve1.log serve2.log | grep -q '"level":
   fail "perf outcome not degraded in the log"
 history | jq -e '[.[] | select(.schedule == "perf-hourly")] | length == 3 and all(.state == "done" and .outcome == "degraded" and .detail.period_start == "2027-03-14")' >/dev/null ||
   fail "perf ledger: $(history | jq -c '[.[] | select(.schedule == "perf-hourly")]')"
+jq -e '[.fires[] | .outcome] == ["degraded", "degraded", "degraded"]' fires1.json >/dev/null ||
+  fail "API fires: $(cat fires1.json)"
 [ "$(jq -r .realized_pnl perfout/daily-summary-2027-03-14.json)" = 8.0 ] || fail "perf summary"
 [ "$(grep -c '"type":"performance.alert"\|performance.alert' alerts.jsonl)" -ge 1 ] || fail "no alert record"
 grep -h '"level":"warning"' serve1.log serve2.log | grep -q 'avg_win' || fail "no WARN line for the breach"
-ok "perf job once per fire, breach recorded, outcome degraded"
+ok "perf job once per fire, breach recorded, outcome degraded (log, ledger, API)"
 
 # 2. Downtime: restart at 12:25Z (08:25 EDT), over four simulated hours later (beyond the
 # grace period of 20 ticks = 20 simulated minutes, 12:00Z was missed too).

@@ -6,6 +6,7 @@
 #include "serve.h"
 #include "run_compare.h"
 #include "sched_cli.h"
+#include "svc_config.h"
 #include "trace_cli.h"
 #include "worker_cli.h"
 
@@ -20,8 +21,17 @@ static int runs_cli(bt_app *app, int argc, char **argv) {
   return bt_runs_cli(app, &bt_pg_store_remote, argc, argv, bt_run_compare_html);
 }
 
+/* The queue `btrun serve` uses: service.queue, else SQLite in the data dir. */
+static int open_service_queue(bt_app *app, bt_queue **out, bt_err *err) {
+  bt_svc_config sc;
+  int rc = bt_svc_config_read(&app->cfg, &sc, err);
+  if (!rc) rc = bt_service_queue_open(sc.queue, app->cfg.data_dir, out, err);
+  bt_svc_config_free(&sc);
+  return rc;
+}
+
 static int schedules_cli(bt_app *app, int argc, char **argv) {
-  return bt_sched_cli(app, argc, argv, bt_service_queue_open);
+  return bt_sched_cli(app, argc, argv, open_service_queue);
 }
 
 /* One line per subcommand; modules add theirs here. */

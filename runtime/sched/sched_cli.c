@@ -160,7 +160,7 @@ static int cmd_run(bt_app *app, const bt_schedules *set, const opts *o, bt_sched
   int rc = bt_perf_cfg_load(app, &perf, &err);
   if (!rc) rc = bt_sched_clock_init(&clock, &err);
   if (!rc) rc = bt_sched_ledger_open_in(app->cfg.data_dir, &env.ledger, &err);
-  if (!rc && s->kind == BT_SCHED_BACKTEST) rc = open(NULL, app->cfg.data_dir, &env.queue, &err);
+  if (!rc && s->kind == BT_SCHED_BACKTEST) rc = open(app, &env.queue, &err);
   bt_sched_result r;
   if (!rc) rc = bt_sched_trigger(&env, s, bt_sched_clock_ms(&clock), "manual", &r, &err);
   bt_queue_close(env.queue);

@@ -5,10 +5,9 @@
 #include "queue.h"
 #include "run.h"
 
-/* Opens the queue the service uses (url NULL = its default in data_dir): the opener
- * lives above this layer (runtime/service), so app/ passes it in. */
-typedef int (*bt_sched_queue_open_fn)(const char *url, const char *data_dir, bt_queue **out,
-                                      bt_err *err);
+/* Opens the queue `btrun serve` uses (its config's service.queue, else SQLite in the data
+ * dir): the opener lives above this layer (runtime/service), so app/ passes it in. */
+typedef int (*bt_sched_queue_open_fn)(bt_app *app, bt_queue **out, bt_err *err);
 
 int bt_sched_cli(bt_app *app, int argc, char **argv, bt_sched_queue_open_fn open);
 

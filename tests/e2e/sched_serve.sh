@@ -149,8 +149,14 @@ rc=$?
 grep -q '^perf-hourly: degraded  daily 2027-03-14..2027-03-14  trades 1' run.txt || fail "run output: $(cat run.txt)"
 "$BTRUN" schedules run half --schedules good.lua >run.txt 2>err.txt || fail "schedules run half: $(cat err.txt)"
 grep -q '^half: enqueued job .* (origin manual, correlation id manual:half@' run.txt || fail "run output: $(cat run.txt)"
-history | jq -e '[.[] | select(.origin == "manual")] | length == 2 and any(.[]; .kind == "backtest" and (.run_id | length) == 36)' >/dev/null ||
+history | jq -e '[.[] | select(.origin == "manual")] | length >= 2 and any(.[]; .kind == "backtest" and (.run_id | length) == 36)' >/dev/null ||
   fail "manual fires not in the ledger"
+# ... into the queue serve uses: config service.queue.
+printf 'return { service = { queue = "sqlite:%s/other-queue.db" } }\n' "$T" >cfg.lua
+"$BTRUN" schedules run half --schedules good.lua --config cfg.lua >run.txt 2>err.txt || fail "run with service.queue: $(cat err.txt)"
+rid=$(grep -o 'enqueued job [0-9a-f-]*' run.txt | cut -d' ' -f3)
+python3 -c 'import sqlite3, sys; sys.exit(0 if sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM jobs WHERE run_id = ?", (sys.argv[2],)).fetchone()[0] == 1 else 1)' \
+  "$T/other-queue.db" "$rid" || fail "manual job not in service.queue"
 "$BTRUN" schedules run nope --schedules good.lua >/dev/null 2>err.txt && fail "unknown schedule ran"
 grep -q 'no schedule named "nope"' err.txt || fail "unknown schedule error: $(cat err.txt)"
-ok "schedules run: manual perf job (exit 2, degraded) and backtest enqueue"
+ok "schedules run: manual perf job (exit 2, degraded) and backtest enqueue (service.queue honoured)"

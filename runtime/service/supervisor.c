@@ -189,7 +189,7 @@ static void slot_free(slot *sl) {
 }
 
 static char *error_obj(const char *type, const char *fmt, const char *arg) {
-  char msg[512];
+  char msg[1024]; /* room for a bt_err message */
   snprintf(msg, sizeof msg, fmt, arg);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "type", type);

@@ -83,7 +83,7 @@ static int l_summary(lua_State *L) {
     }
   }
   bt_perf_close(&p);
-  if (!rc) rc = bt_report_push_json(L, json, len, &err);
+  if (!rc) rc = bt_formats_push_json(L, json, len, &err);
   free(json);
   if (rc) {
     lua_pushfstring(L, "bt.perf.summary: %s", err.msg);

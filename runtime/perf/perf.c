@@ -108,7 +108,7 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
 void bt_perf_close(bt_perf *p) {
   bt_perf_index_free(&p->ix);
   bt_perf_targets_free(p->targets);
-  bt_report_close(p->report);
+  bt_formats_close(p->report);
   bt_tz_free(p->tz);
   if (p->outfd >= 0) close(p->outfd);
   memset(p, 0, sizeof *p);
@@ -163,14 +163,14 @@ int bt_perf_window_summary(bt_perf *p, bt_perf_window w, int64_t start, int64_t 
 }
 
 static int report(bt_perf *p, bt_err *err) {
-  return p->report ? 0 : bt_report_open(&p->report, p->cfg.formats_dir, err);
+  return p->report ? 0 : bt_formats_open(&p->report, p->cfg.formats_dir, err);
 }
 
 /* Targets and format scripts are inputs of the rendered files too. */
 static uint64_t extra_hash(bt_perf *p) {
   uint64_t h = bt_perf_targets_hash(p->targets);
-  h = h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_md");
-  return h * 1099511628211ULL ^ bt_report_hash(p->report, "summary_html");
+  h = h * 1099511628211ULL ^ bt_formats_hash(p->report, "summary_md");
+  return h * 1099511628211ULL ^ bt_formats_hash(p->report, "summary_html");
 }
 
 static void now_iso(char out[32]) { bt_perf_time_format(bt_wall_ms() / 1000, out); }
@@ -195,7 +195,7 @@ static void set_alerts(bt_perf *p, const bt_perf_summary *s, lua_State *L) {
     if (ps && pe && strcmp(ps, a) >= 0 && strcmp(pe, z) <= 0) {
       char *js = cJSON_PrintUnformatted(o);
       bt_err err = {0};
-      if (js && bt_report_push_json(L, js, strlen(js), &err) == 0) {
+      if (js && bt_formats_push_json(L, js, strlen(js), &err) == 0) {
         if (n == PAGE_ALERTS) { /* keep the latest: drop the oldest */
           lua_getglobal(L, "table");
           lua_getfield(L, -1, "remove");
@@ -233,12 +233,12 @@ int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char *
     free(json);
     return bt_errf(err, BT_EINVAL, "usage", "unknown export format '%s' (json, md, html)", fmt);
   }
-  lua_State *L = bt_report_lua(p->report);
-  rc = bt_report_push_json(L, json, *len, err);
+  lua_State *L = bt_formats_lua(p->report);
+  rc = bt_formats_push_json(L, json, *len, err);
   free(json);
   if (rc) return rc;
   if (html) set_alerts(p, s, L);
-  return bt_report_render(p->report, html ? "summary_html" : "summary_md", out, len, err);
+  return bt_formats_render(p->report, html ? "summary_html" : "summary_md", out, len, err);
 }
 
 int bt_perf_write_outputs(bt_perf *p, const bt_perf_summary *s, bool html, int *written,

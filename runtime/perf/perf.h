@@ -3,7 +3,7 @@
  * A bt_perf engine ties the pieces together for one trade-log source: the confined
  * output directory (perf_files.h), the incremental index persisted there
  * (perf_reader.h), window metrics (perf_summary.h), targets and alerts
- * (perf_alerts.h) and the Lua format scripts (report.h). docs/performance.md is the
+ * (perf_alerts.h) and the Lua format scripts (formats.h). docs/performance.md is the
  * user-facing description. */
 #ifndef BT_PERF_H
 #define BT_PERF_H
@@ -15,7 +15,7 @@
 #include "perf_alerts.h"
 #include "perf_reader.h"
 #include "perf_summary.h"
-#include "report.h"
+#include "formats.h"
 #include "run.h"
 
 /* Section `perf` of config/btrun.lua, then PERFORMANCE_SUMMARY_TIMEZONE and
@@ -42,7 +42,7 @@ typedef struct bt_perf {
   int outfd;
   bt_perf_index ix;
   bt_perf_targets *targets;
-  bt_report *report;
+  bt_formats *report;
   bt_tz *tz;               /* cfg.timezone, loaded */
   double refresh_ms;       /* time of the last refresh (for --stats and the benchmark) */
 } bt_perf;

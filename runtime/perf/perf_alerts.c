@@ -22,7 +22,7 @@
 #include "perf_files.h"
 #include "perf_hash.h"
 #include "perf_time.h"
-#include "report.h"
+#include "formats.h"
 #include "sandbox.h"
 
 typedef struct rule {
@@ -348,7 +348,7 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
   char *json = bt_perf_summary_json(s, "", 0, &jl);
   if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
-  int rc = bt_report_push_json(L, json, jl, err);
+  int rc = bt_formats_push_json(L, json, jl, err);
   free(json);
   if (rc) {
     lua_settop(L, 0);

@@ -8,7 +8,7 @@
 #include "log.h"
 #include "perf.h"
 #include "perf_files.h"
-#include "report.h"
+#include "formats.h"
 #include "run_series.h"
 
 int bt_run_compare_html(bt_app *app, const char *const *dirs, int n, const char *out_path, bt_err *err) {
@@ -40,13 +40,13 @@ int bt_run_compare_html(bt_app *app, const char *const *dirs, int n, const char 
   size_t len;
   char *doc = bt_json_take(&b, &len);
   if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
-  bt_report *rep = NULL;
-  if (!rc) rc = bt_report_open(&rep, cfg.formats_dir, err);
-  if (!rc) rc = bt_report_push_json(bt_report_lua(rep), doc, len, err);
+  bt_formats *rep = NULL;
+  if (!rc) rc = bt_formats_open(&rep, cfg.formats_dir, err);
+  if (!rc) rc = bt_formats_push_json(bt_formats_lua(rep), doc, len, err);
   free(doc);
   char *html = NULL;
-  if (!rc) rc = bt_report_render(rep, "compare_html", &html, &len, err);
-  bt_report_close(rep);
+  if (!rc) rc = bt_formats_render(rep, "compare_html", &html, &len, err);
+  bt_formats_close(rep);
   if (!rc) {
     char d[1024], f[256];
     int fd = -1;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua_ctx.h"
+#include "lua_backtest.h"
 #include "luabind.h"
 #include "run.h"
 

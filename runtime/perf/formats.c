@@ -1,4 +1,4 @@
-#include "report.h"
+#include "formats.h"
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
@@ -16,7 +16,7 @@
 
 #define MAX_FORMATS 16
 
-struct bt_report {
+struct bt_formats {
   lua_State *L;
   char dirs[2][1024];   /* search order: user formats dir, then btrun's */
   int ndirs;
@@ -29,8 +29,8 @@ struct bt_report {
 };
 
 
-int bt_report_open(bt_report **out, const char *formats_dir, bt_err *err) {
-  bt_report *r = calloc(1, sizeof *r);
+int bt_formats_open(bt_formats **out, const char *formats_dir, bt_err *err) {
+  bt_formats *r = calloc(1, sizeof *r);
   if (!r) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
   r->L = luaL_newstate();
   if (!r->L) {
@@ -45,20 +45,20 @@ int bt_report_open(bt_report **out, const char *formats_dir, bt_err *err) {
   char path[2100];
   snprintf(path, sizeof path, "%s/?.lua;%s/?.lua", r->dirs[0], bt_lua_dir());
   if (bt_sandbox_apply(r->L, access(r->dirs[0], F_OK) == 0 ? r->dirs[0] : NULL, path, err)) {
-    bt_report_close(r);
+    bt_formats_close(r);
     return err->code;
   }
   *out = r;
   return 0;
 }
 
-void bt_report_close(bt_report *r) {
+void bt_formats_close(bt_formats *r) {
   if (!r) return;
   lua_close(r->L);
   free(r);
 }
 
-lua_State *bt_report_lua(bt_report *r) { return r->L; }
+lua_State *bt_formats_lua(bt_formats *r) { return r->L; }
 
 static void push_item(lua_State *L, const cJSON *it) {
   if (cJSON_IsString(it)) {
@@ -90,7 +90,7 @@ static void push_item(lua_State *L, const cJSON *it) {
   }
 }
 
-int bt_report_push_json(lua_State *L, const char *json, size_t len, bt_err *err) {
+int bt_formats_push_json(lua_State *L, const char *json, size_t len, bt_err *err) {
   cJSON *root = cJSON_ParseWithLength(json, len);
   if (!root) return bt_errf(err, BT_EINVAL, "json_error", "invalid JSON document");
   luaL_checkstack(L, 64, "json depth");
@@ -100,7 +100,7 @@ int bt_report_push_json(lua_State *L, const char *json, size_t len, bt_err *err)
 }
 
 /* Load (once) the format's function; returns its cache slot or -1 with err. */
-static int load_format(bt_report *r, const char *name, bt_err *err) {
+static int load_format(bt_formats *r, const char *name, bt_err *err) {
   for (int i = 0; i < r->ncache; i++)
     if (strcmp(r->cache[i].name, name) == 0) return i;
   if (r->ncache == MAX_FORMATS) return bt_errf(err, BT_ELIMIT, "format_error", "too many formats"), -1;
@@ -141,7 +141,7 @@ static int load_format(bt_report *r, const char *name, bt_err *err) {
   return i;
 }
 
-int bt_report_render(bt_report *r, const char *name, char **out, size_t *len, bt_err *err) {
+int bt_formats_render(bt_formats *r, const char *name, char **out, size_t *len, bt_err *err) {
   lua_State *L = r->L;
   int i = load_format(r, name, err);
   if (i < 0) {
@@ -171,7 +171,7 @@ int bt_report_render(bt_report *r, const char *name, char **out, size_t *len, bt
   return 0;
 }
 
-uint64_t bt_report_hash(bt_report *r, const char *name) {
+uint64_t bt_formats_hash(bt_formats *r, const char *name) {
   bt_err err = {0};
   int i = load_format(r, name, &err);
   bt_err_clear(&err);

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* memmem */
-/* perf_run.c - report.html for every completed run, rendered by lua/formats/run_report.lua
+/* run_report.c - report.html for every completed run, rendered by lua/formats/run_report.lua
  * from the run directory's result.json, trades.jsonl and equity.csv, plus what the run's
  * bus showed while it ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and
  * the app's --benchmark series. */
@@ -33,7 +33,7 @@ typedef struct run_state {
 typedef struct run_report {
   char formats_dir[1024];
   const bt_app *app;
-  bt_report *report;
+  bt_formats *report;
   run_state *runs;         /* runs between on_start and on_end */
 } run_report;
 
@@ -307,11 +307,11 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   size_t len;
   char *doc = bt_json_take(&b, &len);
   if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
-  if (!rc && !rr->report) rc = bt_report_open(&rr->report, rr->formats_dir, err);
-  if (!rc) rc = bt_report_push_json(bt_report_lua(rr->report), doc, len, err);
+  if (!rc && !rr->report) rc = bt_formats_open(&rr->report, rr->formats_dir, err);
+  if (!rc) rc = bt_formats_push_json(bt_formats_lua(rr->report), doc, len, err);
   free(doc);
   char *html = NULL;
-  if (!rc) rc = bt_report_render(rr->report, "run_report", &html, &len, err);
+  if (!rc) rc = bt_formats_render(rr->report, "run_report", &html, &len, err);
   if (!rc) {
     int fd = bt_perf_dir_open(dir, err);
     rc = fd < 0 ? fd : bt_perf_write(fd, "report.html", html, len, true, err);
@@ -363,7 +363,7 @@ static void on_close(void *ud) {
     bt_run_collect_free(s->collect);
     free(s);
   }
-  bt_report_close(rr->report);
+  bt_formats_close(rr->report);
   free(rr);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "log.h"
 #include "log_config.h"
 #include "luabind.h"
@@ -78,12 +79,8 @@ typedef struct cli_opts {
   char **script_argv;
 } cli_opts;
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "btrun: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'btrun --help'.\n");
-  return 1;
-}
+static const bt_cli_usage USAGE_ERR = {"btrun", "Try 'btrun --help'.", "unknown option '%s'",
+                                       "option %s needs a value", .rest = true};
 
 static int parse_size(const char *s, int64_t *out) {
   char *end;
@@ -103,53 +100,48 @@ static int parse_size(const char *s, int64_t *out) {
 
 /* Options may come before or after FILE.lua; after FILE, unknown arguments go to the script. */
 static int parse_args(int argc, char **argv, cli_opts *o) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-#define NEXT() (i + 1 < argc ? argv[++i] : NULL)
-#define NEED(v) do { if (!(v)) return usage_error("option %s needs a value", a); } while (0)
-    if (strcmp(a, "--data") == 0) {
-      const char *v = NEXT();
-      NEED(v);
-      if (o->ndata == MAX_LIST) return usage_error("too many --data files (max 64)%s", "");
-      o->data[o->ndata++] = v;
-    } else if (strcmp(a, "--param") == 0) {
-      char *v = NEXT();
-      NEED(v);
-      char *eq = strchr(v, '=');
-      if (!eq || eq == v) return usage_error("--param wants NAME=VALUE, got '%s'", v);
-      if (o->nparams == MAX_LIST) return usage_error("too many --param (max 64)%s", "");
-      *eq = '\0';
-      o->params[o->nparams++] = (bt_param){v, eq + 1};
-    } else if (strcmp(a, "--cash") == 0) { o->cash = NEXT(); NEED(o->cash); }
-    else if (strcmp(a, "--out") == 0) { o->out = NEXT(); NEED(o->out); }
-    else if (strcmp(a, "--config") == 0) { o->config = NEXT(); NEED(o->config); }
-    else if (strcmp(a, "--correlation-id") == 0) { o->correlation_id = NEXT(); NEED(o->correlation_id); }
-    else if (strcmp(a, "--user-id") == 0) { o->user_id = NEXT(); NEED(o->user_id); }
-    else if (strcmp(a, "--timeout") == 0) { o->timeout = NEXT(); NEED(o->timeout); }
-    else if (strcmp(a, "--max-memory") == 0) { o->max_memory = NEXT(); NEED(o->max_memory); }
-    else if (strcmp(a, "--log-format") == 0) { o->log_format = NEXT(); NEED(o->log_format); }
-    else if (strcmp(a, "--log-level") == 0) { o->log_level = NEXT(); NEED(o->log_level); }
-    else if (strcmp(a, "--data-dir") == 0) { o->data_dir = NEXT(); NEED(o->data_dir); }
-    else if (strcmp(a, "--skip-bad-rows") == 0) o->skip_bad_rows = true;
-    else if (strcmp(a, "--date-format") == 0) { o->date_format = NEXT(); NEED(o->date_format); }
-    else if (strcmp(a, "--columns") == 0) { o->columns = NEXT(); NEED(o->columns); }
-    else if (strcmp(a, "--benchmark") == 0) {
-      o->benchmark = NEXT();
-      NEED(o->benchmark);
-      const char *eq = strchr(o->benchmark, '=');
-      if (!eq || eq == o->benchmark || !eq[1])
-        return usage_error("--benchmark wants SYM=PATH, got '%s'", o->benchmark);
-      if (access(eq + 1, R_OK) != 0)
-        return usage_error("--benchmark: cannot read %s", eq + 1);
-    }
-    else if (!o->file && a[0] != '-') {
-      o->file = a;
-      o->script_argc = argc - i;
-      o->script_argv = argv + i;
-    } else if (!o->file) return usage_error("unknown option '%s'", a);
-    /* after FILE: left for the script (visible in `arg`) */
-#undef NEXT
-#undef NEED
+  const char *param_args[MAX_LIST];
+  int nparam_args = 0;
+  const bt_cli_opt opts[] = {
+      {"--data", .list = o->data, .count = &o->ndata, .max = MAX_LIST,
+       .too_many = "too many --data files (max 64)"},
+      {"--param", .list = param_args, .count = &nparam_args, .max = MAX_LIST,
+       .too_many = "too many --param (max 64)"},
+      {"--cash", .value = &o->cash},
+      {"--out", .value = &o->out},
+      {"--config", .value = &o->config},
+      {"--correlation-id", .value = &o->correlation_id},
+      {"--user-id", .value = &o->user_id},
+      {"--timeout", .value = &o->timeout},
+      {"--max-memory", .value = &o->max_memory},
+      {"--log-format", .value = &o->log_format},
+      {"--log-level", .value = &o->log_level},
+      {"--data-dir", .value = &o->data_dir},
+      {"--date-format", .value = &o->date_format},
+      {"--columns", .value = &o->columns},
+      {"--skip-bad-rows", .flag = &o->skip_bad_rows},
+      {"--benchmark", .value = &o->benchmark},
+      {.name = NULL}};
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, opts, argc, argv, 1, &args)) return 1;
+  if (args.first_pos >= 0) {
+    o->file = args.pos[0];
+    o->script_argc = args.npos;
+    o->script_argv = args.pos;
+  }
+  for (int i = 0; i < nparam_args; i++) {
+    char *v = (char *)param_args[i], *eq = strchr(v, '=');
+    if (!eq || eq == v)
+      return bt_cli_usage_error(&USAGE_ERR, "--param wants NAME=VALUE, got '%s'", v);
+    *eq = '\0';
+    o->params[o->nparams++] = (bt_param){v, eq + 1};
+  }
+  if (o->benchmark) {
+    const char *eq = strchr(o->benchmark, '=');
+    if (!eq || eq == o->benchmark || !eq[1])
+      return bt_cli_usage_error(&USAGE_ERR, "--benchmark wants SYM=PATH, got '%s'", o->benchmark);
+    if (access(eq + 1, R_OK) != 0)
+      return bt_cli_usage_error(&USAGE_ERR, "--benchmark: cannot read %s", eq + 1);
   }
   return 0;
 }
@@ -160,15 +152,17 @@ static int apply_overrides(bt_app *app, const cli_opts *o) {
   if (o->cash) {
     long n = (long)strlen(o->cash);
     if (bt_dec_parse(o->cash, n, &c->cash) != n || c->cash.v <= 0)
-      return usage_error("--cash: not a positive amount: '%s'", o->cash);
+      return bt_cli_usage_error(&USAGE_ERR, "--cash: not a positive amount: '%s'", o->cash);
   }
   if (o->timeout) {
     char *end;
     c->timeout_s = strtod(o->timeout, &end);
-    if (*end || c->timeout_s <= 0) return usage_error("--timeout: not a positive number: '%s'", o->timeout);
+    if (*end || c->timeout_s <= 0)
+      return bt_cli_usage_error(&USAGE_ERR, "--timeout: not a positive number: '%s'", o->timeout);
   }
   if (o->max_memory && (parse_size(o->max_memory, &c->max_memory) || c->max_memory < (1 << 20)))
-    return usage_error("--max-memory: want a size of at least 1M, got '%s'", o->max_memory);
+    return bt_cli_usage_error(&USAGE_ERR, "--max-memory: want a size of at least 1M, got '%s'",
+                              o->max_memory);
   if (o->user_id) snprintf(c->user_id, sizeof c->user_id, "%s", o->user_id);
   if (c->user_id[0]) {
     bt_field f = BT_F_STR("user_id", c->user_id);
@@ -375,7 +369,7 @@ int bt_cli_main(int argc, char **argv) {
   }
   /* --config may stand anywhere, also before a command name. */
   const char *config = take_config(&argc, argv);
-  if (argc < 2) return usage_error("no strategy, script or command given%s", "");
+  if (argc < 2) return bt_cli_usage_error(&USAGE_ERR, "no strategy, script or command given");
   for (const bt_cli_command *c = bt_cli_commands; c->name; c++) {
     if (strcmp(argv[1], c->name) != 0) continue;
     /* A command's stdout is its output (tables, jsonl, csv): its log records go to
@@ -390,17 +384,20 @@ int bt_cli_main(int argc, char **argv) {
 
   cli_opts o = {.config = config};
   if (parse_args(argc, argv, &o)) return 1;
-  if (!o.file) return usage_error("no strategy or script file given%s", "");
+  if (!o.file) return bt_cli_usage_error(&USAGE_ERR, "no strategy or script file given");
   /* Command-line log settings win over config; set them first so config errors are
    * rendered in the requested format. */
   if (o.log_format) {
     if (strcmp(o.log_format, "json") == 0) bt_log_set_format(BT_LOG_FORMAT_JSON);
     else if (strcmp(o.log_format, "console") == 0) bt_log_set_format(BT_LOG_FORMAT_CONSOLE);
-    else return usage_error("--log-format: want json or console, got '%s'", o.log_format);
+    else
+      return bt_cli_usage_error(&USAGE_ERR, "--log-format: want json or console, got '%s'",
+                                o.log_format);
   }
   bt_log_level lvl;
   if (o.log_level && bt_log_level_parse(o.log_level, &lvl))
-    return usage_error("--log-level: want debug, info, warning or error, got '%s'", o.log_level);
+    return bt_cli_usage_error(
+        &USAGE_ERR, "--log-level: want debug, info, warning or error, got '%s'", o.log_level);
   if (o.log_level) bt_log_set_level(lvl);
   /* One correlation id for the whole invocation (given or generated), bound before
    * anything logs: every line of the process carries it, and runs inherit it (a script's

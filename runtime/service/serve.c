@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "cli_opts.h"
 #include "http_server.h"
 #include "log.h"
 #include "pg_conn.h"
@@ -52,10 +53,8 @@ static const char USAGE[] =
     "report]], POST /v1/backtests/{run_id}/cancel, GET /v1/strategies, /v1/datasets,\n"
     "/healthz, /metrics. Docs: docs/service.md\n";
 
-static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "btrun serve: %s%s\nTry 'btrun serve --help'.\n", msg, arg);
-  return 1;
-}
+static const bt_cli_usage USAGE_ERR = {"btrun serve", "Try 'btrun serve --help'.",
+                                       "unknown option %s", "missing value for %s", .help = true};
 
 int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err) {
   char path[1024];
@@ -103,25 +102,22 @@ typedef struct serve_opts {
 } serve_opts;
 
 static int parse(int argc, char **argv, serve_opts *o) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    const char **slot = strcmp(a, "--listen") == 0       ? &o->listen
-                        : strcmp(a, "--workers") == 0    ? &o->workers
-                        : strcmp(a, "--db") == 0         ? &o->db
-                        : strcmp(a, "--data-dir") == 0   ? &o->data_dir
-                        : strcmp(a, "--log-format") == 0 ? &o->log_format
-                        : strcmp(a, "--log-level") == 0  ? &o->log_level
-                        : strcmp(a, "--schedules") == 0  ? &o->schedules
-                                                         : NULL;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(USAGE, stdout);
-      return 2;
-    }
-    if (!slot) return usage_error("unknown option ", a);
-    if (!v) return usage_error("missing value for ", a);
-    *slot = v;
-    i++;
+  const bt_cli_opt table[] = {
+      {"--listen", .value = &o->listen},
+      {"--workers", .value = &o->workers},
+      {"--db", .value = &o->db},
+      {"--data-dir", .value = &o->data_dir},
+      {"--log-format", .value = &o->log_format},
+      {"--log-level", .value = &o->log_level},
+      {"--schedules", .value = &o->schedules},
+      {.name = NULL}};
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 1, &args)) return 1;
+  if (args.help) {
+    fputs(USAGE, stdout);
+    return 2;
   }
+  if (args.npos) return bt_cli_usage_error(&USAGE_ERR, "unknown option %s", args.pos[0]);
   return 0;
 }
 
@@ -130,13 +126,15 @@ static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
   if (o->log_format) {
     bt_log_format f;
     if (bt_log_format_parse(o->log_format, &f) || f == BT_LOG_FORMAT_AUTO)
-      return usage_error("--log-format: want json or console, got ", o->log_format);
+      return bt_cli_usage_error(&USAGE_ERR, "--log-format: want json or console, got %s",
+                                o->log_format);
     bt_log_set_format(f);
   }
   if (o->log_level) {
     bt_log_level l;
     if (bt_log_level_parse(o->log_level, &l))
-      return usage_error("--log-level: want debug, info, warning or error, got ", o->log_level);
+      return bt_cli_usage_error(
+          &USAGE_ERR, "--log-level: want debug, info, warning or error, got %s", o->log_level);
     bt_log_set_level(l);
   }
   if (o->listen) snprintf(sc->listen, sizeof sc->listen, "%s", o->listen);
@@ -144,7 +142,7 @@ static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
     char *end;
     long n = strtol(o->workers, &end, 10);
     if (!*o->workers || *end || n < 0 || n > 1024)
-      return usage_error("--workers: want 0..1024, got ", o->workers);
+      return bt_cli_usage_error(&USAGE_ERR, "--workers: want 0..1024, got %s", o->workers);
     sc->workers = (int)n;
   }
   bt_svc_resolve_db(sc, app, o->db);
@@ -152,13 +150,12 @@ static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
   return 0;
 }
 
-static int fail(const bt_err *err) {
+static int fail(bt_err *err) {
   char *exc = bt_log_err_json(err);
   bt_log("service", BT_LOG_ERROR, "service_failed", BT_F_STR("field", err->field[0] ? err->field : NULL),
          BT_F_JSON("exception", exc));
   free(exc);
-  fprintf(stderr, "btrun serve: %s\n", err->msg);
-  return 1;
+  return bt_cli_fail("btrun serve", err);
 }
 
 int bt_serve_cli(bt_app *app, int argc, char **argv) {

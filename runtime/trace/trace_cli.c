@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "cli.h"
+#include "cli_opts.h"
 #include "feed.h"
 #include "store.h"
 #include "trace_cli.h"
@@ -34,39 +35,26 @@ typedef struct opts {
 static int parse_opts(int argc, char **argv, int first, const char *allowed, opts *o,
                       const char *cmd) {
   memset(o, 0, sizeof *o);
-  /* positional arguments are compacted in place to argv[first...] (only slots already
-   * read are overwritten; option values are kept as pointers to the strings) */
-  o->pos = argv + first;
-  struct { const char *name; const char **dst; } map[] = {
+  const struct { const char *name; const char **dst; } map[] = {
       {"--store", &o->store}, {"--run", &o->run},       {"--type", &o->types},
       {"--from", &o->from},   {"--to", &o->to},         {"--format", &o->format},
       {"--before", &o->before}, {"--keep-runs", &o->keep}, {"--limit", &o->limit},
       {"--correlation", &o->corr}, {"--html", &o->html}, {"--db", &o->db}};
-  for (int i = first; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      o->help = true;
-      return 0;
-    }
-    if (a[0] == '-' && a[1] == '-') {
-      const char **dst = NULL;
-      for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
-        if (strcmp(a, map[k].name) == 0) dst = map[k].dst;
-      char pat[40];
-      snprintf(pat, sizeof pat, " %s ", a);
-      if (!dst || !strstr(allowed, pat)) {
-        fprintf(stderr, "btrun %s: unknown option %s (see --help)\n", cmd, a);
-        return 1;
-      }
-      if (i + 1 >= argc) {
-        fprintf(stderr, "btrun %s: %s needs a value\n", cmd, a);
-        return 1;
-      }
-      *dst = argv[++i];
-    } else {
-      argv[first + o->npos++] = (char *)a;
-    }
+  bt_cli_opt table[sizeof map / sizeof map[0] + 1];
+  size_t n = 0;
+  for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
+    char pat[40];
+    snprintf(pat, sizeof pat, " %s ", map[k].name);
+    if (strstr(allowed, pat)) table[n++] = (bt_cli_opt){map[k].name, .value = map[k].dst};
   }
+  table[n] = (bt_cli_opt){.name = NULL};
+  char prog[64];
+  snprintf(prog, sizeof prog, "btrun %s", cmd);
+  const bt_cli_usage u = {prog, NULL, "unknown option %s (see --help)", "%s needs a value",
+                          .help = true};
+  bt_cli_args args;
+  if (bt_cli_parse(&u, table, argc, argv, first, &args)) return 1;
+  o->pos = args.pos, o->npos = args.npos, o->help = args.help;
   return 0;
 }
 
@@ -88,7 +76,6 @@ static const char *remote_url(const bt_app *app, const opts *o) {
   return url && o->remote && o->remote->handles(url) ? url : NULL;
 }
 
-static int fail(bt_err *err);
 static void close_store(opts *o, bt_store *s);
 
 /* Copy what w names from the database into a new store in a temporary directory. */
@@ -103,7 +90,7 @@ static int fetch_remote(opts *o, const char *url, const wants *w, bt_store **s) 
   char path[600];
   snprintf(path, sizeof path, "%s/events.db", o->cache);
   bt_err err = {0};
-  if (bt_store_open(s, path, &err)) return fail(&err);
+  if (bt_store_open(s, path, &err)) return bt_cli_fail("btrun", &err);
   int rc = 0;
   for (int i = 0; !rc && i < w->nids; i++) {
     char id[128];
@@ -114,7 +101,7 @@ static int fetch_remote(opts *o, const char *url, const wants *w, bt_store **s) 
   }
   if (!w->nids) rc = o->remote->fetch(url, NULL, w->corr, w->limit, w->events, *s, &err);
   if (rc) close_store(o, *s);
-  return rc ? fail(&err) : 0;
+  return rc ? bt_cli_fail("btrun", &err) : 0;
 }
 
 /* Closes the store and removes the temporary copy of a remote database's rows: the
@@ -148,20 +135,12 @@ static int open_store(bt_app *app, opts *o, const wants *w, bt_store **s) {
   bt_err err = {0};
   bt_trace_cfg cfg;
   if (!o->store && bt_trace_cfg_load(&app->cfg, &cfg, &err)) {
-    fprintf(stderr, "btrun: %s\n", err.msg);
-    return 1;
+    return bt_cli_fail("btrun", &err);
   }
   if (bt_store_open_readonly(s, o->store ? o->store : cfg.store, &err)) {
-    fprintf(stderr, "btrun: %s\n", err.msg);
-    return 1;
+    return bt_cli_fail("btrun", &err);
   }
   return 0;
-}
-
-static int fail(bt_err *err) {
-  fprintf(stderr, "btrun: %s\n", err->msg);
-  bt_err_clear(err);
-  return 1;
 }
 
 static bool parse_u64(const char *s, uint64_t *out) {
@@ -234,7 +213,7 @@ static cJSON *event_json(const bt_store_run *run, const symbols *sy, const bt_tr
 
 static int find_run(bt_store *s, const char *id, bt_store_run *run, symbols *sy) {
   bt_err err = {0};
-  if (bt_store_find_run(s, id, run, &err)) return fail(&err);
+  if (bt_store_find_run(s, id, run, &err)) return bt_cli_fail("btrun", &err);
   sy->arr = run->data ? cJSON_Parse(run->data) : NULL;
   return 0;
 }
@@ -347,7 +326,7 @@ static int list_one(bt_store *s, const char *run_id, bt_store_filter q, const ch
   bt_err err = {0};
   bt_store_iter *it;
   int rc = 0;
-  if (bt_store_query(s, &q, &it, &err)) rc = fail(&err);
+  if (bt_store_query(s, &q, &it, &err)) rc = bt_cli_fail("btrun", &err);
   if (!rc) {
     bool table = strcmp(format, "table") == 0, csv = strcmp(format, "csv") == 0;
     if (table)
@@ -396,7 +375,7 @@ static int list_one(bt_store *s, const char *run_id, bt_store_filter q, const ch
         cJSON_Delete(j);
       }
     }
-    if (r < 0) rc = fail(&err);
+    if (r < 0) rc = bt_cli_fail("btrun", &err);
     if (table) {
       printf("%" PRIu64 " event(s)", n);
       if (gaps) printf(", %" PRIu64 " gap(s) in the sequence (sampled out or dropped)", gaps);
@@ -459,7 +438,7 @@ static int events_list(bt_app *app, opts *o) {
     /* every run of the correlation id, oldest first */
     id_list l = {0};
     bt_err err = {0};
-    if (bt_store_list_runs(s, o->corr, 0, collect_run, &l, &err)) rc = fail(&err);
+    if (bt_store_list_runs(s, o->corr, 0, collect_run, &l, &err)) rc = bt_cli_fail("btrun", &err);
     else if (l.n == 0) rc = (fprintf(stderr, "btrun events list: no run with correlation id '%s'\n", o->corr), 1);
     for (size_t i = l.n; !rc && (limit == 0 || listed < limit) && i-- > 0;)
       rc = list_one(s, l.ids[i], q, format, limit, &listed, i + 1 == l.n, count_gaps);
@@ -500,7 +479,7 @@ static int events_prune(bt_app *app, opts *o) {
   if (open_store(app, o, &(wants){0}, &s)) return 1;
   bt_err err = {0};
   int deleted = 0, rc = 0;
-  if (bt_store_prune(s, before_ms, keep, &deleted, &err)) rc = fail(&err);
+  if (bt_store_prune(s, before_ms, keep, &deleted, &err)) rc = bt_cli_fail("btrun", &err);
   else printf("pruned %d run(s) from %s\n", deleted, bt_store_path(s));
   close_store(o, s);
   return rc;
@@ -579,7 +558,8 @@ static int descend(lineage *l, uint64_t seq, const char *prefix, cJSON *jparent)
   bt_trace_event *kids;
   size_t n;
   bt_err err = {0};
-  if (bt_store_children(l->s, l->run->run_no, seq, &kids, &n, &err)) return fail(&err);
+  if (bt_store_children(l->s, l->run->run_no, seq, &kids, &n, &err))
+    return bt_cli_fail("btrun", &err);
   int rc = 0;
   cJSON *arr = NULL;
   if (l->json && n) arr = cJSON_AddArrayToObject(jparent, "caused");
@@ -627,7 +607,7 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
   for (uint64_t cur = seq; cur && n < 256; n++) {
     seqs[n] = cur;
     if (bt_store_get_event(s, run.run_no, cur, &chain[n], &found[n], &err)) {
-      rc = fail(&err);
+      rc = bt_cli_fail("btrun", &err);
       break;
     }
     if (!found[n] && n == 0) {
@@ -725,7 +705,7 @@ static int trace_latency(bt_app *app, opts *o) {
   bt_err err = {0};
   bt_store_latency *ls = NULL;
   size_t n = 0;
-  int rc = bt_store_get_latency(s, run.run_no, &ls, &n, &err) ? fail(&err) : 0;
+  int rc = bt_store_get_latency(s, run.run_no, &ls, &n, &err) ? bt_cli_fail("btrun", &err) : 0;
   if (!rc && strcmp(format, "json") == 0) {
     cJSON *o2 = cJSON_CreateObject();
     cJSON_AddStringToObject(o2, "run_id", run.run_id);
@@ -897,7 +877,7 @@ static int resolve_run(bt_app *app, opts *o, bt_store **s, const char *arg, char
   if (!*s && open_store(app, o, &(wants){0}, s)) return 1;
   bt_store_run r;
   bt_err err = {0};
-  if (bt_store_find_run(*s, arg, &r, &err)) return fail(&err);
+  if (bt_store_find_run(*s, arg, &r, &err)) return bt_cli_fail("btrun", &err);
   int rc = 0;
   if (!r.out_dir || !*r.out_dir) {
     fprintf(stderr, "btrun runs compare: run %s wrote no run directory\n", r.run_id);
@@ -1014,7 +994,7 @@ static int runs_compare(bt_app *app, opts *o, bt_runs_html_fn html) {
       fprintf(stderr, "btrun runs compare: --html is not available in this build\n");
       rc = 1;
     } else if (html(app, dirp, n, o->html, &err)) {
-      rc = fail(&err);
+      rc = bt_cli_fail("btrun", &err);
     } else {
       printf("wrote %s\n", o->html);
     }
@@ -1062,7 +1042,8 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
     }
     bt_trace_cfg cfg;
     bool remote_db = remote_url(app, &o) != NULL;
-    if (!o.store && !remote_db && bt_trace_cfg_load(&app->cfg, &cfg, &err)) return fail(&err);
+    if (!o.store && !remote_db && bt_trace_cfg_load(&app->cfg, &cfg, &err))
+      return bt_cli_fail("btrun", &err);
     const char *path = o.store ? o.store : cfg.store;
     if (!remote_db && access(path, F_OK) != 0) { /* no store yet: no runs */
       if (strcmp(format, "table") == 0) printf("(no runs: no event store at %s yet)\n", path);
@@ -1073,7 +1054,8 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
     if (!c.jsonl)
       printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", "RUN_ID", "STATUS", "STARTED",
              "STRATEGY", "RETURN", "SHARPE", "MAX_DD", "EVENTS", "STORED", "DURATION");
-    if (bt_store_list_runs(s, o.corr, (int)limit, print_run, &c, &err)) rc = fail(&err);
+    if (bt_store_list_runs(s, o.corr, (int)limit, print_run, &c, &err))
+      rc = bt_cli_fail("btrun", &err);
     else if (!c.jsonl && c.n == 0) puts("(no runs)");
   } else {
     if (o.npos != 1) {
@@ -1088,7 +1070,7 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
     if (open_store(app, &o, &(wants){.ids = (const char *const *)o.pos, .nids = 1}, &s)) return 1;
     bt_store_run r;
     if (bt_store_find_run(s, o.pos[0], &r, &err)) {
-      rc = fail(&err);
+      rc = bt_cli_fail("btrun", &err);
     } else {
       cJSON *j = run_json(&r);
       if (strcmp(format, "json") == 0) {

@@ -1,0 +1,60 @@
+/* cli_opts.h - the option parser and error printers every btrun command uses.
+ *
+ * A command describes its options in a table and its messages in a bt_cli_usage:
+ *
+ *   static const bt_cli_usage U = {"btrun perf", "(see btrun perf --help)",
+ *                                  "unknown argument '%s'", "%s needs a value"};
+ *   bt_cli_opt opts[] = {{"--out", .value = &o.out}, {"--stats", .flag = &o.stats}, {.name = NULL}};
+ *   if (bt_cli_parse(&U, opts, argc, argv, 1, &args)) return 1;
+ *
+ * Options take their value from the next argument ("--name value"). Errors go to stderr
+ * as "PROG: message" and then the hint line; the functions return the exit code 1. */
+#ifndef BT_CLI_OPTS_H
+#define BT_CLI_OPTS_H
+
+#include <stdbool.h>
+
+#include "common.h"
+
+typedef struct bt_cli_opt {
+  const char *name;        /* "--data"; NULL ends the table */
+  const char **value;      /* a valued option: its argument (the last one given wins) */
+  bool *flag;              /* a flag: set to true */
+  const char **list;       /* a repeatable valued option: list[(*count)++] */
+  int *count, max;
+  const char *too_many;    /* the message when more than max are given */
+} bt_cli_opt;
+
+typedef struct bt_cli_usage {
+  const char *prog;        /* message prefix: "btrun", "btrun perf" */
+  const char *hint;        /* the line after a usage error, or NULL */
+  const char *unknown;     /* message for an unknown option; %s: the option */
+  const char *needs_value; /* message for an option given without its value; %s: the option */
+  bool help;               /* "-h" / "--help" anywhere stop parsing and set args->help */
+  bool rest;               /* after the first positional argument, unknown arguments are left
+                              alone (a script's own arguments) */
+} bt_cli_usage;
+
+typedef struct bt_cli_args {
+  char **pos;              /* positional arguments in argv order, compacted in place at
+                              argv[first..] (only slots already read are overwritten); with
+                              u->rest: argv from the first positional on, untouched */
+  int npos;
+  int first_pos;           /* argv index of the first positional argument, -1 if none */
+  bool help;
+} bt_cli_args;
+
+/* Parses argv[first..argc). Without u->rest, every argument starting with "--" must be
+ * in the table; with it, "-x" arguments before the first positional must be. */
+int bt_cli_parse(const bt_cli_usage *u, const bt_cli_opt *opts, int argc, char **argv, int first,
+                 bt_cli_args *args);
+
+/* "PROG: <message>\n<hint>\n" on stderr; returns 1. */
+int bt_cli_usage_error(const bt_cli_usage *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A failed operation: "PROG: <message>\n" on stderr (the traceback after it when the
+ * message does not hold it); clears err; returns 1. */
+int bt_cli_fail(const char *prog, bt_err *err);
+
+#endif

@@ -10,7 +10,6 @@
 
 int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err) {
   memset(app, 0, sizeof *app);
-  app->origin = "cli";
   if (bt_config_load(&app->cfg, config_path, explicit_config, err)) return err->code;
   /* Modules that observe runs register here, in the order they should see them. */
   if (bt_trace_register(app, err)) return err->code;

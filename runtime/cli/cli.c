@@ -14,7 +14,6 @@
 #include "log.h"
 #include "log_config.h"
 #include "luabind.h"
-#include "run_internal.h"
 
 #define MAX_LIST 64
 
@@ -181,12 +180,12 @@ static lua_State *volatile script_state;
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  luaL_error(L, "btrun: interrupted");
+  bt_lua_raise_stop(L, BT_LUA_STOP_INTERRUPT, 0);
 }
 
 static void on_signal(int sig) {
   (void)sig;
-  bt_interrupted = 1;
+  bt_run_interrupt();
   lua_State *L = script_state;
   /* lua_sethook is async-signal-safe (lua.c's laction does the same). */
   if (L) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -284,7 +283,6 @@ static int run_file(bt_app *app, const cli_opts *o) {
     report_error(&err);
     rc = 1;
   } else {
-    app->origin = "script";
     int status = bt_lua_pcall(L, 0, 1, &err);
     if (status) {
       char *exc = bt_log_err_json(&err);
@@ -302,7 +300,6 @@ static int run_file(bt_app *app, const cli_opts *o) {
       report_error(&err);
       rc = 1;
     } else if (lua_istable(L, -1)) {
-      app->origin = "cli";
       rc = run_strategy(app, L, o);
     }
   }

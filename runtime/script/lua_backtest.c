@@ -121,18 +121,16 @@ static int l_backtest(lua_State *L) {
   if (lua_getfield(L, 1, "correlation_id") == LUA_TSTRING) spec.correlation_id = anchor(L, -1);
   if (lua_getfield(L, 1, "write_files") == LUA_TBOOLEAN) spec.write_files = lua_toboolean(L, -1);
   lua_settop(L, 2);
+  spec.origin = "script";
 
   bt_run_result res;
   bt_err err = {0};
-  const char *saved_origin = app->origin;
-  app->origin = "script";
   if (st == LUA_TTABLE) {
     lua_getfield(L, 1, "strategy");
     bt_run_execute_in(app, L, &spec, &res, &err);
   } else {
     bt_run_execute(app, &spec, &res, &err);
   }
-  app->origin = saved_origin;
   lua_settop(L, 2);
   if (err.code && !res.run_id[0]) {
     /* Failed before the run existed (e.g. called inside a run): a usage error. */

@@ -1,16 +1,28 @@
-/* lua_ctx.c - what a strategy sees: the ctx methods. */
+/* lua_ctx.c - what a strategy sees: ctx, a full userdata bound to its run's engine.
+ *
+ * The methods are closures over the ctx userdata and check its engine pointer, which
+ * bt_ctx_end clears when the run ends: a ctx kept past its run raises an error instead
+ * of reaching freed memory. Fields (params, symbols, run_id, ...) and the methods live
+ * in a per-ctx table that the metatable's __index/__newindex point at. */
 #include <lauxlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "luabind.h"
-#include "run_internal.h"
+#include "lua_ctx.h"
 
-static bt_run *check_run(lua_State *L) {
-  bt_run *run = lua_touserdata(L, lua_upvalueindex(1));
-  if (!run || !run->L) luaL_error(L, "ctx used outside its run");
-  return run;
+struct bt_ctx {
+  bt_engine *e; /* NULL once the run ended */
+  int ref_order; /* the order table bt_ctx_push_order reuses */
+};
+
+static bt_ctx *check_ctx(lua_State *L) {
+  bt_ctx *c = lua_touserdata(L, lua_upvalueindex(1));
+  if (!c->e) luaL_error(L, "ctx used after its run ended");
+  return c;
 }
+
+static bt_engine *check_engine(lua_State *L) { return check_ctx(L)->e; }
 
 static bt_dec check_dec(lua_State *L, int idx, const char *what) {
   bt_dec d;
@@ -19,26 +31,26 @@ static bt_dec check_dec(lua_State *L, int idx, const char *what) {
   return d;
 }
 
-static uint32_t opt_symbol(lua_State *L, bt_run *run, int idx) {
+static uint32_t opt_symbol(lua_State *L, bt_engine *e, int idx) {
   const char *name = lua_tostring(L, idx);
   if (!name) {
-    if (run->nfeeds == 1) return 0;
-    if (run->bar) return run->bar->symbol;
-    luaL_error(L, "symbol required: the run has %d data feeds", run->nfeeds);
+    if (e->nfeeds == 1) return 0;
+    if (e->bar) return e->bar->symbol;
+    luaL_error(L, "symbol required: the run has %d data feeds", e->nfeeds);
   }
-  int i = bt_run_symbol_index(run, name);
+  int i = bt_engine_symbol_index(e, name);
   if (i < 0) luaL_error(L, "unknown symbol '%s'", name);
   return (uint32_t)i;
 }
 
 static int submit(lua_State *L, bt_side side) {
-  bt_run *run = check_run(L);
+  bt_engine *e = check_engine(L);
   bt_dec qty = check_dec(L, 2, "qty");
   if (qty.v <= 0) return luaL_error(L, "qty must be > 0");
   bt_order_type type = BT_MARKET;
   bt_dec limit = BT_DEC_ZERO, stop = BT_DEC_ZERO;
   uint32_t symbol;
-  uint64_t cause = run->cause;
+  uint64_t cause = e->cause;
   if (lua_istable(L, 3)) {
     lua_getfield(L, 3, "type");
     const char *t = luaL_optstring(L, -1, "market");
@@ -54,17 +66,17 @@ static int submit(lua_State *L, bt_side side) {
     else if (type == BT_STOP || type == BT_STOP_LIMIT)
       return luaL_error(L, "%s order needs stop=", t);
     lua_getfield(L, 3, "symbol");
-    symbol = opt_symbol(L, run, -1);
+    symbol = opt_symbol(L, e, -1);
     if (lua_getfield(L, 3, "cause") != LUA_TNIL)
       cause = (uint64_t)luaL_checkinteger(L, -1);
     lua_settop(L, 3);
   } else {
     luaL_argexpected(L, lua_isnoneornil(L, 3), 3, "table of order options");
-    symbol = opt_symbol(L, run, 4); /* none: default symbol */
+    symbol = opt_symbol(L, e, 4); /* none: default symbol */
   }
   uint64_t id;
   bt_err err = {0};
-  if (bt_submit_order(run, side, qty, type, limit, stop, symbol, cause, &id, &err)) {
+  if (bt_engine_submit(e, side, qty, type, limit, stop, symbol, cause, &id, &err)) {
     lua_pushstring(L, err.msg);
     bt_err_clear(&err);
     return lua_error(L);
@@ -73,34 +85,21 @@ static int submit(lua_State *L, bt_side side) {
   return 1;
 }
 
-int bt_submit_order(bt_run *run, bt_side side, bt_dec qty, bt_order_type type, bt_dec limit,
-                    bt_dec stop, uint32_t symbol, uint64_t cause, uint64_t *id, bt_err *err) {
-  bt_order o = {.symbol = symbol, .side = side, .type = type, .qty = qty, .limit = limit,
-                .stop = stop, .submitted_time = run->bar ? run->bar->time : 0,
-                .cause_id = cause, .event_id = bt_bus_next_id(run->bus)};
-  if (bt_broker_submit(run->broker, &o, id, err)) return err->code;
-  bt_event ev = {.type = BT_EV_ORDER, .timestamp = o.submitted_time, .causation_id = cause,
-                 .source = "strategy", .symbol = symbol,
-                 .p.order = bt_broker_order(run->broker, *id)};
-  bt_bus_publish(run->bus, &ev); /* takes the id reserved above */
-  return 0;
-}
-
 static int ctx_buy(lua_State *L) { return submit(L, BT_BUY); }
 static int ctx_sell(lua_State *L) { return submit(L, BT_SELL); }
 
 static int ctx_close(lua_State *L) {
-  bt_run *run = check_run(L);
-  uint32_t symbol = opt_symbol(L, run, 2);
-  bt_dec pos = bt_ledger_position(run->ledger, symbol);
+  bt_engine *e = check_engine(L);
+  uint32_t symbol = opt_symbol(L, e, 2);
+  bt_dec pos = bt_ledger_position(e->ledger, symbol);
   if (bt_dec_is_zero(pos)) {
     lua_pushnil(L);
     return 1;
   }
   uint64_t id;
   bt_err err = {0};
-  if (bt_submit_order(run, pos.v > 0 ? BT_SELL : BT_BUY, bt_dec_abs(pos), BT_MARKET,
-                      BT_DEC_ZERO, BT_DEC_ZERO, symbol, run->cause, &id, &err)) {
+  if (bt_engine_submit(e, pos.v > 0 ? BT_SELL : BT_BUY, bt_dec_abs(pos), BT_MARKET,
+                       BT_DEC_ZERO, BT_DEC_ZERO, symbol, e->cause, &id, &err)) {
     lua_pushstring(L, err.msg);
     bt_err_clear(&err);
     return lua_error(L);
@@ -110,24 +109,24 @@ static int ctx_close(lua_State *L) {
 }
 
 static int ctx_cancel(lua_State *L) {
-  bt_run *run = check_run(L);
-  lua_pushboolean(L, bt_broker_cancel(run->broker, (uint64_t)luaL_checkinteger(L, 2)));
+  bt_engine *e = check_engine(L);
+  lua_pushboolean(L, bt_broker_cancel(e->broker, (uint64_t)luaL_checkinteger(L, 2)));
   return 1;
 }
 
 static int ctx_position(lua_State *L) {
-  bt_run *run = check_run(L);
-  lua_pushnumber(L, bt_dec_to_double(bt_ledger_position(run->ledger, opt_symbol(L, run, 2))));
+  bt_engine *e = check_engine(L);
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_position(e->ledger, opt_symbol(L, e, 2))));
   return 1;
 }
 
 static int ctx_cash(lua_State *L) {
-  lua_pushnumber(L, bt_dec_to_double(bt_ledger_cash(check_run(L)->ledger)));
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_cash(check_engine(L)->ledger)));
   return 1;
 }
 
 static int ctx_equity(lua_State *L) {
-  lua_pushnumber(L, bt_dec_to_double(bt_ledger_equity(check_run(L)->ledger)));
+  lua_pushnumber(L, bt_dec_to_double(bt_ledger_equity(check_engine(L)->ledger)));
   return 1;
 }
 
@@ -137,20 +136,19 @@ static const char *status_name(bt_order_status s) {
 }
 
 static int ctx_order(lua_State *L) {
-  bt_run *run = check_run(L);
-  const bt_order *o = bt_broker_order(run->broker, (uint64_t)luaL_checkinteger(L, 2));
+  bt_ctx *c = check_ctx(L);
+  const bt_order *o = bt_broker_order(c->e->broker, (uint64_t)luaL_checkinteger(L, 2));
   if (!o) return lua_pushnil(L), 1;
-  bt_ctx_push_order(run, o);
+  bt_ctx_push_order(L, c, o);
   return 1;
 }
 
-void bt_ctx_push_order(bt_run *run, const bt_order *o) {
-  lua_State *L = run->L;
+void bt_ctx_push_order(lua_State *L, bt_ctx *c, const bt_order *o) {
   static const char *const types[] = {"market", "limit", "stop", "stop_limit"};
-  lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_order);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref_order);
   lua_pushinteger(L, (lua_Integer)o->id);
   lua_setfield(L, -2, "id");
-  lua_pushstring(L, bt_feed_symbol(run->feeds[o->symbol]));
+  lua_pushstring(L, bt_engine_symbol(c->e, o->symbol));
   lua_setfield(L, -2, "symbol");
   lua_pushstring(L, o->side == BT_BUY ? "buy" : "sell");
   lua_setfield(L, -2, "side");
@@ -165,23 +163,45 @@ void bt_ctx_push_order(bt_run *run, const bt_order *o) {
   lua_setfield(L, -2, "reason");
 }
 
-void bt_ctx_push_new(bt_run *run) {
-  lua_State *L = run->L;
+bt_ctx *bt_ctx_push_new(lua_State *L, bt_engine *e, const char *run_id,
+                        const char *correlation_id) {
   static const luaL_Reg methods[] = {
       {"buy", ctx_buy},         {"sell", ctx_sell},     {"close", ctx_close},
       {"cancel", ctx_cancel},   {"position", ctx_position}, {"cash", ctx_cash},
       {"equity", ctx_equity},   {"order", ctx_order},   {NULL, NULL}};
-  lua_newtable(L);
-  lua_pushlightuserdata(L, run);
+  bt_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+  *c = (bt_ctx){.e = e};
+  int ud = lua_gettop(L);
+  lua_createtable(L, 0, 12); /* the ctx's fields and methods */
+  lua_pushvalue(L, ud);
   luaL_setfuncs(L, methods, 1);
-  lua_pushstring(L, run->info.run_id);
+  lua_pushstring(L, run_id);
   lua_setfield(L, -2, "run_id");
-  lua_pushstring(L, run->info.correlation_id);
+  lua_pushstring(L, correlation_id);
   lua_setfield(L, -2, "correlation_id");
-  lua_createtable(L, run->nfeeds, 0);
-  for (int i = 0; i < run->nfeeds; i++) {
-    lua_pushstring(L, bt_feed_symbol(run->feeds[i]));
+  lua_createtable(L, e->nfeeds, 0);
+  for (int i = 0; i < e->nfeeds; i++) {
+    lua_pushstring(L, bt_engine_symbol(e, (uint32_t)i));
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "symbols");
+  lua_createtable(L, 0, 3); /* the metatable */
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushliteral(L, "ctx");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, ud);
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 12);
+  c->ref_order = luaL_ref(L, LUA_REGISTRYINDEX);
+  return c;
+}
+
+void bt_ctx_end(lua_State *L, bt_ctx *c) {
+  if (!c) return;
+  c->e = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_order);
+  c->ref_order = LUA_NOREF;
 }

@@ -2,16 +2,16 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "log.h"
 #include "lua_log.h"
 #include "lua_trace.h"
 #include "luabind.h"
-#include "run_internal.h"
 
-static bt_run *current_run(lua_State *L) {
-  bt_run *run = bt_lua_run(L);
-  if (!run || !run->bus) luaL_error(L, "bt.trace is only available while a backtest runs");
-  return run;
+static bt_engine *current_engine(lua_State *L) {
+  bt_engine *e = bt_lua_engine(L);
+  if (!e || !e->bus) luaL_error(L, "bt.trace is only available while a backtest runs");
+  return e;
 }
 
 /* Copy the table at idx into buf as a flat payload (bus.h) when it is one: string keys,
@@ -59,7 +59,7 @@ static int encode_flat(lua_State *L, int idx, uint8_t *buf, uint64_t *cause) {
   return (int)len;
 }
 
-static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, const char *user_type,
+static uint64_t publish_user(lua_State *L, bt_engine *e, bt_event_type type, const char *user_type,
                              int data_idx) {
   const char *json = NULL;
   uint8_t flat[BT_FLAT_MAX];
@@ -67,45 +67,40 @@ static uint64_t publish_user(lua_State *L, bt_run *run, bt_event_type type, cons
   /* Nobody records it: the event still gets its id (lineage), but no payload is built.
    * A flat table is copied as is; anything else is rendered like a log value into a
    * buffer the run reuses. */
-  uint64_t cause = run->cause;
-  if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(run->bus, type)) {
+  uint64_t cause = e->cause;
+  if (!lua_isnoneornil(L, data_idx) && bt_bus_wants(e->bus, type)) {
     if (lua_istable(L, data_idx)) flat_len = encode_flat(L, data_idx, flat, &cause);
     if (flat_len < 0) {
-      run->payload.len = 0;
-      run->payload.failed = false;
-      size_t off = bt_lua_log_render_json(L, data_idx, &run->payload);
-      if (!run->payload.failed) json = run->payload.data + off;
+      e->payload.len = 0;
+      e->payload.failed = false;
+      size_t off = bt_lua_log_render_json(L, data_idx, &e->payload);
+      if (!e->payload.failed) json = e->payload.data + off;
       /* bounded: a payload is stored with its event and buffered until then */
-      if (json && run->payload.len - off > BT_TRACE_PAYLOAD_MAX)
+      if (json && e->payload.len - off > BT_TRACE_PAYLOAD_MAX)
         luaL_error(L, "bt.trace: the event's data is %I bytes as JSON, more than the "
                       "limit of %d bytes: store large data in a file, trace a reference",
-                   (lua_Integer)(run->payload.len - off), BT_TRACE_PAYLOAD_MAX);
+                   (lua_Integer)(e->payload.len - off), BT_TRACE_PAYLOAD_MAX);
     }
   }
   if (flat_len < 0 && lua_istable(L, data_idx) &&
       lua_getfield(L, data_idx, "cause") == LUA_TNUMBER)
     cause = (uint64_t)lua_tointeger(L, -1);
-  bt_event ev = {.type = type, .user_type = user_type,
-                 .timestamp = run->bar ? run->bar->time : 0, .causation_id = cause,
-                 .source = "strategy", .symbol = run->bar ? run->bar->symbol : 0,
-                 .data_json = flat_len >= 0 ? NULL : json ? json : "{}",
-                 .data_flat = flat_len >= 0 ? flat : NULL,
-                 .data_flat_len = flat_len >= 0 ? (size_t)flat_len : 0};
-  return bt_bus_publish(run->bus, &ev);
+  return bt_engine_publish(e, type, user_type, cause, json, flat_len >= 0 ? flat : NULL,
+                           flat_len >= 0 ? (size_t)flat_len : 0);
 }
 
 /* bt.trace.signal{...}: a SIGNAL event; later orders of the same callback take it as cause. */
 static int trace_signal(lua_State *L) {
-  bt_run *run = current_run(L);
-  uint64_t id = publish_user(L, run, BT_EV_SIGNAL, NULL, 1);
-  run->cause = id;
+  bt_engine *e = current_engine(L);
+  uint64_t id = publish_user(L, e, BT_EV_SIGNAL, NULL, 1);
+  e->cause = id;
   lua_pushinteger(L, (lua_Integer)id);
   return 1;
 }
 
 /* bt.trace.emit(type, data): a typed event (a standard type name or a user-defined one). */
 static int trace_emit(lua_State *L) {
-  bt_run *run = current_run(L);
+  bt_engine *e = current_engine(L);
   size_t nlen;
   const char *name = luaL_checklstring(L, 1, &nlen);
   if (strlen(name) != nlen || nlen == 0 || nlen > BT_TRACE_TYPE_MAX)
@@ -114,17 +109,17 @@ static int trace_emit(lua_State *L) {
   int t = bt_event_type_parse(name);
   if (t == BT_EV_BAR || t == BT_EV_ORDER || t == BT_EV_FILL)
     return luaL_error(L, "bt.trace.emit: %s events are emitted by the runtime", name);
-  uint64_t id = publish_user(L, run, t < 0 ? BT_EV_USER : (bt_event_type)t, t < 0 ? name : NULL, 2);
-  if (t == BT_EV_SIGNAL) run->cause = id;
+  uint64_t id = publish_user(L, e, t < 0 ? BT_EV_USER : (bt_event_type)t, t < 0 ? name : NULL, 2);
+  if (t == BT_EV_SIGNAL) e->cause = id;
   lua_pushinteger(L, (lua_Integer)id);
   return 1;
 }
 
 /* bt.trace.current(): the event id orders submitted now would take as their cause. */
 static int trace_current(lua_State *L) {
-  bt_run *run = bt_lua_run(L);
-  if (!run || !run->bus) return lua_pushnil(L), 1;
-  lua_pushinteger(L, (lua_Integer)run->cause);
+  bt_engine *e = bt_lua_engine(L);
+  if (!e || !e->bus) return lua_pushnil(L), 1;
+  lua_pushinteger(L, (lua_Integer)e->cause);
   return 1;
 }
 

@@ -16,6 +16,8 @@
 
 static const char APP_KEY[] = "btrun.app";
 static const char RUN_KEY[] = "btrun.run";
+static const char ENGINE_KEY[] = "btrun.engine";
+static const char STOP_KEY[] = "btrun.stop";
 
 const char *bt_lua_dir(void) {
   static char dir[4096]; /* resolved once; same answer for the whole process */
@@ -76,6 +78,18 @@ int bt_lua_pcall_in(lua_State *L, int nargs, int nresults, const char *what, bt_
   return rc;
 }
 
+/* Why the state was stopped (bt_lua_raise_stop), 0 if it was not; clears it. */
+static int take_stop(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+  int reason = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (reason) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+  }
+  return reason;
+}
+
 int bt_lua_error(lua_State *L, int status, bt_err *err) {
   const char *full = lua_tostring(L, -1);
   full = full ? full : "(no message)";
@@ -91,12 +105,13 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
     lua_pop(L, 1);
     return code;
   }
-  if (strstr(full, "btrun: interrupted")) {
+  int stop = take_stop(L);
+  if (stop == BT_LUA_STOP_INTERRUPT) {
     bt_errf(err, BT_ELIMIT, "interrupted", "interrupted by signal");
     lua_pop(L, 1);
     return BT_ELIMIT;
   }
-  if (strstr(full, "btrun: timeout")) code = BT_ELIMIT, type = "timeout";
+  if (stop == BT_LUA_STOP_TIMEOUT) code = BT_ELIMIT, type = "timeout";
   bt_errf(err, code, type, "%.*s", (int)(msglen > 700 ? 700 : msglen), full);
   free(err->traceback);
   err->traceback = tb ? strdup(tb + 1) : NULL;
@@ -229,9 +244,25 @@ struct bt_run *bt_lua_run(lua_State *L) {
   return run;
 }
 
-void bt_lua_set_run(lua_State *L, struct bt_run *run) {
+bt_engine *bt_lua_engine(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  bt_engine *e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return e;
+}
+
+void bt_lua_set_run(lua_State *L, struct bt_run *run, bt_engine *engine) {
   lua_pushlightuserdata(L, run);
   lua_setfield(L, LUA_REGISTRYINDEX, RUN_KEY);
+  lua_pushlightuserdata(L, engine);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+}
+
+int bt_lua_raise_stop(lua_State *L, bt_lua_stop reason, double timeout_s) {
+  lua_pushinteger(L, reason);
+  lua_setfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+  if (reason == BT_LUA_STOP_INTERRUPT) return luaL_error(L, "btrun: interrupted");
+  return luaL_error(L, "btrun: timeout after %f s", timeout_s);
 }
 
 void bt_lua_close(lua_State *L) {

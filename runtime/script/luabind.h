@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <stdbool.h>
 
+#include "engine.h"
 #include "run.h"
 
 typedef struct bt_lua_module {
@@ -42,8 +43,17 @@ int bt_lua_pcall_in(lua_State *L, int nargs, int nresults, const char *what, bt_
 int bt_lua_msghandler(lua_State *L);
 /* Convert the error (status != LUA_OK, message with traceback on top) into err and pop it. */
 int bt_lua_error(lua_State *L, int status, bt_err *err);
-/* Set (or clear with NULL) the run executing in this state; used by the run loop. */
-void bt_lua_set_run(lua_State *L, struct bt_run *run);
+/* Set (or clear with NULLs) the run executing in this state and its engine; used by
+ * the run loop. */
+void bt_lua_set_run(lua_State *L, struct bt_run *run, bt_engine *engine);
+/* The engine of the run executing in this state (what bindings call), NULL outside one. */
+bt_engine *bt_lua_engine(lua_State *L);
+
+/* Why a state is told to stop. From a hook: records the reason in the state and raises
+ * the stop error, which bt_lua_error then reports as type "interrupted" or "timeout"
+ * (decided from the recorded reason, not from the message). */
+typedef enum { BT_LUA_STOP_TIMEOUT = 1, BT_LUA_STOP_INTERRUPT = 2 } bt_lua_stop;
+int bt_lua_raise_stop(lua_State *L, bt_lua_stop reason, double timeout_s);
 /* Close a state made by bt_lua_new_state (also frees its allocator bookkeeping). */
 void bt_lua_close(lua_State *L);
 /* Directory of btrun's own Lua files (BTRUN_LUA_DIR, install prefix, or source tree). */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "lua_mem.h"
 #include "luabind.h"
+#include "lua_ctx.h"
 #include "run_internal.h"
 
 volatile sig_atomic_t bt_interrupted;
@@ -37,10 +38,10 @@ static int open_feeds(bt_run *run, bt_err *err) {
   static const char *const sample[] = {"SAMPLE=" BT_SOURCE_DATA_DIR "/sample-daily.csv"};
   const char *const *data = run->spec->ndata ? run->spec->data : sample;
   int n = run->spec->ndata ? run->spec->ndata : 1;
-  run->feeds = calloc((size_t)n, sizeof *run->feeds);
+  run->e.feeds = calloc((size_t)n, sizeof *run->e.feeds);
   run->next = calloc((size_t)n, sizeof *run->next);
   run->has_next = calloc((size_t)n, sizeof *run->has_next);
-  if (!run->feeds || !run->next || !run->has_next)
+  if (!run->e.feeds || !run->next || !run->has_next)
     return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows,
                        .date_format = run->app->cfg.date_format,
@@ -51,16 +52,16 @@ static int open_feeds(bt_run *run, bt_err *err) {
     const char *path;
     bt_feed_symbol_from_arg(data[i], sym, sizeof sym, &path);
     for (int j = 0; j < i; j++)
-      if (strcmp(bt_feed_symbol(run->feeds[j]), sym) == 0) {
+      if (strcmp(bt_feed_symbol(run->e.feeds[j]), sym) == 0) {
         cJSON_Delete(arr);
         return bt_errf(err, BT_EINVAL, "usage_error",
                        "symbol %s given twice (use SYM=path to name feeds)", sym);
       }
-    if (bt_feed_open(&run->feeds[i], path, sym, (uint32_t)i, &opts, err)) {
+    if (bt_feed_open(&run->e.feeds[i], path, sym, (uint32_t)i, &opts, err)) {
       cJSON_Delete(arr);
       return err->code;
     }
-    run->nfeeds++;
+    run->e.nfeeds++;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "symbol", sym);
     cJSON_AddStringToObject(o, "path", path);
@@ -69,27 +70,21 @@ static int open_feeds(bt_run *run, bt_err *err) {
   run->info.data_json = cJSON_PrintUnformatted(arr);
   cJSON_Delete(arr);
   for (int i = 0; i < n; i++) {
-    int rc = bt_feed_next(run->feeds[i], &run->next[i], err);
+    int rc = bt_feed_next(run->e.feeds[i], &run->next[i], err);
     if (rc < 0) return rc;
     run->has_next[i] = rc == 1;
   }
   return 0;
 }
 
-int bt_run_symbol_index(bt_run *run, const char *name) {
-  for (int i = 0; i < run->nfeeds; i++)
-    if (strcmp(bt_feed_symbol(run->feeds[i]), name) == 0) return i;
-  return -1;
-}
-
 /* Next bar in time order across feeds (ties: feed order). 1 = bar, 0 = done. */
 static int next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
   int best = -1;
-  for (int i = 0; i < run->nfeeds; i++)
+  for (int i = 0; i < run->e.nfeeds; i++)
     if (run->has_next[i] && (best < 0 || run->next[i].time < run->next[best].time)) best = i;
   if (best < 0) return 0;
   *bar = run->next[best];
-  int rc = bt_feed_next(run->feeds[best], &run->next[best], err);
+  int rc = bt_feed_next(run->e.feeds[best], &run->next[best], err);
   if (rc < 0) return rc;
   run->has_next[best] = rc == 1;
   return 1;
@@ -193,7 +188,7 @@ static int setup_strategy(bt_run *run, int strategy, bt_err *err) {
   run->ref_on_reject = ref_callback(L, strategy, "on_reject");
   run->ref_on_risk = ref_callback(L, strategy, "on_risk");
   if (build_params(run, strategy, err)) return err->code;
-  bt_ctx_push_new(run);
+  run->ctx = bt_ctx_push_new(L, &run->e, run->info.run_id, run->info.correlation_id);
   lua_insert(L, -2);
   lua_setfield(L, -2, "params");
   run->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -201,8 +196,6 @@ static int setup_strategy(bt_run *run, int strategy, bt_err *err) {
   run->ref_bar = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_createtable(L, 0, 8);
   run->ref_fill = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_createtable(L, 0, 12);
-  run->ref_order = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 
@@ -225,10 +218,10 @@ static int call_cb(bt_run *run, int ref, int arg_ref, bt_err *err) {
  * Flat-encoded: the decimals are formatted by the subscriber that stores them. */
 static void publish_portfolio(bt_run *run, const bt_fill *fill, uint64_t cause) {
   const struct { const char *key; bt_dec v; } fields[] = {
-      {"cash", bt_ledger_cash(run->ledger)},
-      {"equity", bt_ledger_equity(run->ledger)},
-      {"position", bt_ledger_position(run->ledger, fill->symbol)},
-      {"position_value", bt_ledger_position_value(run->ledger)}};
+      {"cash", bt_ledger_cash(run->e.ledger)},
+      {"equity", bt_ledger_equity(run->e.ledger)},
+      {"position", bt_ledger_position(run->e.ledger, fill->symbol)},
+      {"position_value", bt_ledger_position_value(run->e.ledger)}};
   uint8_t buf[BT_FLAT_MAX];
   size_t n = 0;
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -236,7 +229,7 @@ static void publish_portfolio(bt_run *run, const bt_fill *fill, uint64_t cause) 
   bt_event ev = {.type = BT_EV_PORTFOLIO, .timestamp = fill->time, .causation_id = cause,
                  .source = "ledger", .symbol = fill->symbol, .data_flat = buf,
                  .data_flat_len = n};
-  bt_bus_publish(run->bus, &ev);
+  bt_bus_publish(run->e.bus, &ev);
 }
 
 enum { RISK_DRAWDOWN, RISK_POSITION_VALUE };
@@ -248,12 +241,12 @@ static int risk_breach(bt_run *run, int rule, double actual, double limit, bt_er
   run->risk_breaches++;
   snprintf(run->event_json, sizeof run->event_json,
            "{\"rule\":\"%s\",\"actual\":%.10g,\"limit\":%.10g}", names[rule], actual, limit);
-  bt_event ev = {.type = BT_EV_RISK_BREACH, .timestamp = run->bar->time,
-                 .causation_id = run->bar_event, .source = "risk", .symbol = run->bar->symbol,
+  bt_event ev = {.type = BT_EV_RISK_BREACH, .timestamp = run->e.bar->time,
+                 .causation_id = run->e.bar_event, .source = "risk", .symbol = run->e.bar->symbol,
                  .data_json = run->event_json};
-  uint64_t id = bt_bus_publish(run->bus, &ev);
+  uint64_t id = bt_bus_publish(run->e.bus, &ev);
   char when[32];
-  bt_format_time(run->bar->time, when);
+  bt_format_time(run->e.bar->time, when);
   bt_log("risk", BT_LOG_WARNING, "risk_breach", BT_F_STR("rule", names[rule]),
          BT_F_DBL("actual", actual), BT_F_DBL("limit", limit), BT_F_STR("bar_time", when));
   if (run->ref_on_risk == LUA_NOREF) return 0;
@@ -268,7 +261,7 @@ static int risk_breach(bt_run *run, int rule, double actual, double limit, bt_er
   lua_pushinteger(L, (lua_Integer)id);
   lua_setfield(L, -2, "event_id");
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  run->cause = id; /* orders placed in reaction are caused by the breach */
+  run->e.cause = id; /* orders placed in reaction are caused by the breach */
   int rc = call_cb(run, run->ref_on_risk, ref, err);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
   return rc;
@@ -278,7 +271,7 @@ static int check_risk(bt_run *run, double drawdown, bt_err *err) {
   const bt_config *c = &run->app->cfg;
   double values[2] = {drawdown, 0}, limits[2] = {c->risk_max_drawdown, 0};
   if (c->risk_max_position_value.v) {
-    values[1] = fabs(bt_dec_to_double(bt_ledger_position_value(run->ledger)));
+    values[1] = fabs(bt_dec_to_double(bt_ledger_position_value(run->e.ledger)));
     limits[1] = bt_dec_to_double(c->risk_max_position_value);
   }
   for (int rule = 0; rule < 2; rule++) {
@@ -308,33 +301,34 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
   lua_State *L = run->L;
   if (!fill) {
     run->rejections++;
-    bt_event ev = {.type = BT_EV_ORDER, .timestamp = run->bar->time,
+    bt_event ev = {.type = BT_EV_ORDER, .timestamp = run->e.bar->time,
                    .causation_id = order->event_id, .source = "broker",
                    .symbol = order->symbol, .p.order = order};
-    bt_bus_publish(run->bus, &ev);
+    bt_bus_publish(run->e.bus, &ev);
     bt_log("broker", BT_LOG_WARNING, "order_rejected", BT_F_INT("order_id", order->id),
-           BT_F_STR("symbol", bt_feed_symbol(run->feeds[order->symbol])),
+           BT_F_STR("symbol", bt_feed_symbol(run->e.feeds[order->symbol])),
            BT_F_STR("reason", order->reject_reason));
     if (fc->rc == 0 && run->ref_on_reject != LUA_NOREF) {
-      bt_ctx_push_order(run, order);
-      lua_pop(L, 1);
-      fc->rc = call_cb(run, run->ref_on_reject, run->ref_order, fc->err);
+      bt_ctx_push_order(L, run->ctx, order);
+      int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      fc->rc = call_cb(run, run->ref_on_reject, ref, fc->err);
+      luaL_unref(L, LUA_REGISTRYINDEX, ref);
     }
     return;
   }
-  const bt_trade *closed = bt_ledger_last_closed(run->ledger);
+  const bt_trade *closed = bt_ledger_last_closed(run->e.ledger);
   if (closed && !fc->rc) fc->rc = on_trade_closed(run, closed, fc->err);
   bt_event ev = {.type = BT_EV_FILL, .timestamp = fill->time, .causation_id = order->event_id,
                  .source = "broker", .symbol = fill->symbol};
   ev.p.fill.order = order;
   ev.p.fill.fill = fill;
-  bt_bus_publish(run->bus, &ev);
-  if (bt_bus_wants(run->bus, BT_EV_PORTFOLIO)) publish_portfolio(run, fill, ev.event_id);
+  bt_bus_publish(run->e.bus, &ev);
+  if (bt_bus_wants(run->e.bus, BT_EV_PORTFOLIO)) publish_portfolio(run, fill, ev.event_id);
   if (fc->rc || run->ref_on_fill == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, run->ref_fill);
   lua_pushinteger(L, (lua_Integer)fill->order_id);
   lua_setfield(L, -2, "order_id");
-  lua_pushstring(L, bt_feed_symbol(run->feeds[fill->symbol]));
+  lua_pushstring(L, bt_feed_symbol(run->e.feeds[fill->symbol]));
   lua_setfield(L, -2, "symbol");
   lua_pushstring(L, fill->side == BT_BUY ? "buy" : "sell");
   lua_setfield(L, -2, "side");
@@ -347,7 +341,7 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
   lua_pushinteger(L, fill->time);
   lua_setfield(L, -2, "time");
   lua_pop(L, 1);
-  run->cause = ev.event_id;
+  run->e.cause = ev.event_id;
   fc->rc = call_cb(run, run->ref_on_fill, run->ref_fill, fc->err);
 }
 
@@ -384,26 +378,26 @@ static int loop(bt_run *run, bt_err *err) {
   while ((rc = next_bar(run, &run->current, err)) == 1) {
     const bt_bar bar = run->current;
     if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return run_stopped_error(run, err);
-    run->bar = &run->current;
+    run->e.bar = &run->current;
     run->bars++;
-    run->bar_event = bt_bus_publish_bar(run->bus, &run->current);
-    run->cause = run->bar_event;
+    run->e.bar_event = bt_bus_publish_bar(run->e.bus, &run->current);
+    run->e.cause = run->e.bar_event;
     /* Every bar, even with nothing queued: the broker's clock is what keeps an order
      * placed during another symbol's bar at the same time from filling on this one. */
-    if (bt_broker_on_bar(run->broker, run->ledger, &run->current, on_broker_event, &fc, err))
+    if (bt_broker_on_bar(run->e.broker, run->e.ledger, &run->current, on_broker_event, &fc, err))
       return err->code;
     if (fc.rc) return fc.rc;
-    if (bt_ledger_mark(run->ledger, bar.symbol, bar.close, bar.time)) {
+    if (bt_ledger_mark(run->e.ledger, bar.symbol, bar.close, bar.time)) {
       char when[32];
       bt_format_time(bar.time, when);
       return bt_errf(err, BT_ERANGE, "overflow_error", "position value overflows at %s bar %s",
-                     bt_feed_symbol(run->feeds[bar.symbol]), when);
+                     bt_feed_symbol(run->e.feeds[bar.symbol]), when);
     }
-    run->cause = run->bar_event; /* on_fill may have moved it to a FILL */
+    run->e.cause = run->e.bar_event; /* on_fill may have moved it to a FILL */
     if (has_on_bar) {
       if ((int)bar.symbol != last_symbol) {
         lua_pushvalue(L, base + 1 + K_SYMBOL);
-        lua_pushstring(L, bt_feed_symbol(run->feeds[bar.symbol]));
+        lua_pushstring(L, bt_feed_symbol(run->e.feeds[bar.symbol]));
         lua_rawset(L, bar_t);
         last_symbol = (int)bar.symbol;
       }
@@ -428,27 +422,27 @@ static int loop(bt_run *run, bt_err *err) {
         return bt_lua_error(L, status, err);
       }
     }
-    bt_dec equity = bt_ledger_equity(run->ledger);
+    bt_dec equity = bt_ledger_equity(run->e.ledger);
     double dd = bt_metrics_on_equity(&run->metrics, bar.time, equity,
-                                     bt_ledger_exposed(run->ledger));
+                                     bt_ledger_exposed(run->e.ledger));
     if (has_risk && check_risk(run, dd, err)) return err->code;
     if (run->equity_f) run_equity_sample(run, bar.time, equity, dd);
     if (run->spec->on_progress && run->bars % BT_RUN_PROGRESS_BARS == 0) {
       double done = 0;
-      for (int i = 0; i < run->nfeeds; i++) done += bt_feed_progress(run->feeds[i]);
-      run->spec->on_progress(run->spec->progress_ud, run->bars, done / run->nfeeds);
+      for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
+      run->spec->on_progress(run->spec->progress_ud, run->bars, done / run->e.nfeeds);
     }
     if (progress_every && run->bars % progress_every == 0) {
       double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
       char when[32];
-      for (int i = 0; i < run->nfeeds; i++) done += bt_feed_progress(run->feeds[i]);
+      for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
       bt_log("run", BT_LOG_INFO, "backtest_progress", BT_F_INT("bars_done", run->bars),
-             BT_F_DBL("percent", 100.0 * done / run->nfeeds),
+             BT_F_DBL("percent", 100.0 * done / run->e.nfeeds),
              BT_F_DBL("bars_per_s", secs > 0 ? (double)run->bars / secs : 0),
              BT_F_STR("bar_time", (bt_format_time(bar.time, when), when)));
     }
   }
-  run->bar = NULL;
+  run->e.bar = NULL;
   return rc < 0 ? rc : 0;
 }
 
@@ -484,26 +478,27 @@ static int load_strategy(bt_run *run, bt_err *err) {
 }
 
 static void free_run(bt_run *run) {
-  for (int i = 0; i < run->nfeeds; i++) bt_feed_close(run->feeds[i]);
-  free(run->feeds);
+  for (int i = 0; i < run->e.nfeeds; i++) bt_feed_close(run->e.feeds[i]);
+  free(run->e.feeds);
   free(run->next);
   free(run->has_next);
-  bt_broker_free(run->broker);
-  bt_ledger_free(run->ledger);
-  bt_bus_free(run->bus);
+  bt_broker_free(run->e.broker);
+  bt_ledger_free(run->e.ledger);
+  bt_bus_free(run->e.bus);
   if (run->trades_f) fclose(run->trades_f);
   if (run->equity_f) fclose(run->equity_f);
   if (run->L) {
     lua_State *L = run->L;
-    int refs[] = {run->ref_ctx, run->ref_bar, run->ref_fill, run->ref_order,
+    bt_ctx_end(L, run->ctx); /* a ctx the strategy kept now raises instead */
+    int refs[] = {run->ref_ctx, run->ref_bar, run->ref_fill,
                   run->ref_on_start, run->ref_on_bar, run->ref_on_fill, run->ref_on_finish,
                   run->ref_on_reject, run->ref_on_risk};
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
       luaL_unref(L, LUA_REGISTRYINDEX, refs[i]);
-    bt_lua_set_run(L, NULL);
+    bt_lua_set_run(L, NULL, NULL);
     if (run->owns_state) bt_lua_close(L);
   }
-  bt_json_free(&run->payload);
+  bt_json_free(&run->e.payload);
   free((void *)run->info.params_json);
   free((void *)run->info.data_json);
   free((void *)run->info.config_json);
@@ -519,9 +514,9 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (setup_strategy(run, strategy, err)) return err->code;
   lua_settop(L, strategy - 1);
   bt_dec cash = run->spec->has_cash ? run->spec->cash : run->app->cfg.cash;
-  run->broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->nfeeds);
-  run->ledger = bt_ledger_new(cash, (uint32_t)run->nfeeds);
-  if (!run->broker || !run->ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  run->e.broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->e.nfeeds);
+  run->e.ledger = bt_ledger_new(cash, (uint32_t)run->e.nfeeds);
+  if (!run->e.broker || !run->e.ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
   bt_metrics_init(&run->metrics, cash);
   run->info.config_json = run_config_json(run->app, cash);
   if (run->spec->write_files && run_open_outputs(run, err)) return err->code;
@@ -532,7 +527,7 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
          BT_F_STR("origin", run->info.origin));
   for (int i = 0; i < run->app->nobservers; i++) {
     const bt_run_observer *o = &run->app->observers[i];
-    if (o->on_start && o->on_start(o->ud, &run->info, run->bus, err)) return err->code;
+    if (o->on_start && o->on_start(o->ud, &run->info, run->e.bus, err)) return err->code;
   }
 
   run_watchdog_start(run);
@@ -541,8 +536,8 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (!rc) rc = call_cb(run, run->ref_on_finish, LUA_NOREF, err);
   run_watchdog_stop(run);
   lua_settop(L, strategy - 1);
-  for (int i = 0; i < run->nfeeds; i++) {
-    const bt_feed *f = run->feeds[i];
+  for (int i = 0; i < run->e.nfeeds; i++) {
+    const bt_feed *f = run->e.feeds[i];
     if (!bt_feed_skipped(f)) continue;
     res->skipped_rows += bt_feed_skipped(f);
     bt_log("feed", BT_LOG_WARNING, "rows_skipped", BT_F_STR("file", bt_feed_path(f)),
@@ -553,8 +548,8 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   if (run->equity_pending) run_equity_write(run);
 
   /* Open positions stay open: report them as open trades marked at the last close. */
-  for (int i = 0; i < run->nfeeds; i++) {
-    const bt_trade *t = bt_ledger_open_trade(run->ledger, (uint32_t)i);
+  for (int i = 0; i < run->e.nfeeds; i++) {
+    const bt_trade *t = bt_ledger_open_trade(run->e.ledger, (uint32_t)i);
     if (t) run_write_trade(run, t);
   }
   return 0;
@@ -566,7 +561,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   memset(res, 0, sizeof *res);
   run->app = app;
   run->spec = spec;
-  run->ref_ctx = run->ref_bar = run->ref_fill = run->ref_order = LUA_NOREF;
+  run->ref_ctx = run->ref_bar = run->ref_fill = LUA_NOREF;
   run->ref_on_start = run->ref_on_bar = run->ref_on_fill = run->ref_on_finish =
       run->ref_on_reject = run->ref_on_risk = LUA_NOREF;
   if (spec->run_id && *spec->run_id)
@@ -580,7 +575,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   strategy_id_of(spec->strategy_path, run->info.strategy_id, sizeof run->info.strategy_id);
   run->info.strategy_path = spec->strategy_path;
   run->info.user_id = app->cfg.user_id[0] ? app->cfg.user_id : NULL;
-  run->info.origin = app->origin;
+  run->info.origin = spec->origin ? spec->origin : "cli";
   run->info.started_ms = bt_wall_ms();
   if (spec->out_dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", spec->out_dir);
   else snprintf(res->out_dir, sizeof res->out_dir, "%s/%s", app->cfg.out_dir, run->info.run_id);
@@ -596,9 +591,9 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
                     BT_F_STR("user_id", run->info.user_id)};
   bt_log_bind(ctx, run->info.user_id ? 4 : 3);
 
-  run->bus = bt_bus_new();
-  int rc = run->bus ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
-  if (!rc) bt_lua_set_run(run->L, run);
+  run->e.bus = bt_bus_new();
+  int rc = run->e.bus ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!rc) bt_lua_set_run(run->L, run, &run->e);
   if (!rc) rc = run_body(run, res, err);
 
   bt_metrics_finish(&run->metrics, &res->metrics);
@@ -639,7 +634,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   }
 
   bt_run_outcome outcome = {.status = res->status, .duration_ms = res->wall_ms,
-                            .bars = run->bars, .events = run->bus ? bt_bus_last_id(run->bus) : 0,
+                            .bars = run->bars, .events = run->e.bus ? bt_bus_last_id(run->e.bus) : 0,
                             .metrics = rc ? NULL : &res->metrics,
                             .metrics_json = rc ? NULL : mtext, .error = rc ? err : NULL};
   for (int i = 0; i < app->nobservers; i++)
@@ -648,11 +643,11 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   if (rc) {
     char *exc = bt_log_err_json(err);
     char when[32] = "";
-    if (run->bar) bt_format_time(run->bar->time, when);
+    if (run->e.bar) bt_format_time(run->e.bar->time, when);
     bt_log("run", BT_LOG_ERROR, "backtest_failed", BT_F_JSON("exception", exc),
            BT_F_INT("duration_ms", res->wall_ms), BT_F_INT("bars_done", run->bars),
-           BT_F_STR("bar_time", run->bar ? when : NULL),
-           BT_F_STR("bar_symbol", run->bar ? bt_feed_symbol(run->feeds[run->bar->symbol]) : NULL),
+           BT_F_STR("bar_time", run->e.bar ? when : NULL),
+           BT_F_STR("bar_symbol", run->e.bar ? bt_feed_symbol(run->e.feeds[run->e.bar->symbol]) : NULL),
            BT_F_STR("out_dir", res->out_dir));
     free(exc);
   } else {

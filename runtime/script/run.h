@@ -55,7 +55,6 @@ typedef struct bt_run_observer {
 
 typedef struct bt_app {
   bt_config cfg;
-  const char *origin;           /* "cli" for a strategy run, "script" under bt.backtest */
   char correlation_id[128];     /* --correlation-id, "" = generate per run */
   const char *benchmark;        /* --benchmark SYM=PATH: a series report.html compares with */
   /* The shared database of runs, jobs and events (postgresql://...): --db, else
@@ -89,6 +88,8 @@ typedef struct bt_run_spec {
   const char *out_dir;          /* NULL = <config out_dir>/<run_id> */
   const char *correlation_id;   /* NULL = app's, else generated */
   const char *run_id;           /* NULL = generate (a queued job brings its own) */
+  const char *origin;           /* who started it: "cli", "script" (bt.backtest), "api",
+                                 * ...; NULL = "cli" */
   bool write_files;             /* result.json, trades.jsonl, equity.csv */
   bool sandbox;                 /* sandbox the strategy file even when the config trusts
                                  * strategies (service mode sets it) */

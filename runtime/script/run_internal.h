@@ -1,5 +1,5 @@
-/* run_internal.h - the state of one backtest, shared by run.c (the loop) and
- * lua_ctx.c (the strategy's ctx and bt.trace). Not part of any public contract. */
+/* run_internal.h - the state of one backtest, shared by run.c (the loop),
+ * run_output.c and run_watchdog.c. Bindings see only its engine (engine.h). */
 #ifndef BT_RUN_INTERNAL_H
 #define BT_RUN_INTERNAL_H
 
@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "broker.h"
+#include "engine.h"
 #include "bus.h"
 #include "feed.h"
 #include "ledger.h"
@@ -31,23 +32,17 @@ typedef struct bt_run {
   bt_run_info info;
   lua_State *L;
   bool owns_state;
-  int ref_ctx, ref_bar, ref_fill, ref_order;
+  int ref_ctx, ref_bar, ref_fill;
+  struct bt_ctx *ctx;          /* the strategy's ctx (lua_ctx.h), unbound when the run ends */
   int ref_on_start, ref_on_bar, ref_on_fill, ref_on_finish, ref_on_reject, ref_on_risk;
 
-  bt_feed **feeds;
-  int nfeeds;
+  bt_engine e;                 /* what bindings call (engine.h): broker, ledger, bus, feeds */
   bt_bar *next;                /* look-ahead bar per feed (merge) */
   bool *has_next;
 
-  bt_broker *broker;
-  bt_ledger *ledger;
   bt_metrics metrics;
-  bt_bus *bus;
 
   bt_bar current;              /* storage of the bar being processed */
-  const bt_bar *bar;           /* &current while a bar is processed, NULL outside the loop */
-  uint64_t bar_event;          /* BAR event id of the current bar */
-  uint64_t cause;              /* cause for orders submitted now: BAR or latest SIGNAL */
 
   FILE *trades_f, *equity_f;
   char trades_tmp[600], equity_tmp[600];
@@ -56,7 +51,6 @@ typedef struct bt_run {
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   uint64_t bars;
   uint64_t rejections;
-  bt_json_buf payload;          /* reused for SIGNAL/USER event payloads */
   bool in_breach[2];           /* per risk rule: breached now (re-armed when back inside) */
   uint64_t risk_breaches;
   char event_json[256];        /* PORTFOLIO / RISK_BREACH payloads */
@@ -67,14 +61,12 @@ typedef struct bt_run {
   pthread_mutex_t wd_mu;
   pthread_cond_t wd_cv;
   bool finished;
-  atomic_int stop;             /* 0, or STOP_TIMEOUT / STOP_INTERRUPT */
+  atomic_int stop;             /* 0, or a bt_lua_stop reason */
   /* coroutines being resumed (innermost last), so that the watchdog hooks them too: a
    * coroutine has its own hook, and one spinning never returns to the hooked thread */
   lua_State *co_active[256];
   int nco;
 } bt_run;
-
-enum { BT_STOP_TIMEOUT = 1, BT_STOP_INTERRUPT = 2 };
 
 /* run_output.c: the run directory */
 int run_mkdirs(const char *path);
@@ -88,7 +80,7 @@ static inline void run_equity_sample(bt_run *run, int64_t time, bt_dec equity, d
   if (run->equity_pending && day != run->equity_day) run_equity_write(run);
   run->equity_day = day;
   run->equity_pending = true;
-  bt_dec cash = bt_ledger_cash(run->ledger);
+  bt_dec cash = bt_ledger_cash(run->e.ledger);
   run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
 }
 /* Closes *f (fsync'd when keep: the run completed). */
@@ -109,15 +101,6 @@ void run_watchdog_start(bt_run *run);
 void run_watchdog_stop(bt_run *run);
 /* The error of a run stopped by the watchdog (timeout or interrupt). */
 int run_stopped_error(bt_run *run, bt_err *err);
-
-/* lua_ctx.c */
-void bt_ctx_push_new(bt_run *run);          /* pushes a new ctx table for the run */
-void bt_ctx_push_order(bt_run *run, const bt_order *o);  /* reuses the order table */
-int bt_submit_order(bt_run *run, bt_side side, bt_dec qty, bt_order_type type,
-                    bt_dec limit, bt_dec stop, uint32_t symbol, uint64_t cause,
-                    uint64_t *id, bt_err *err);
-/* Symbol index by name; -1 if unknown. */
-int bt_run_symbol_index(bt_run *run, const char *name);
 
 /* Set by the CLI's SIGINT/SIGTERM handler: every run in the process stops gracefully. */
 extern volatile sig_atomic_t bt_interrupted;

@@ -42,7 +42,7 @@ void run_write_trade(bt_run *run, const bt_trade *t) {
           "{\"trade_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\","
           "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
           "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
-          (unsigned long long)t->trade_id, bt_feed_symbol(run->feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
+          (unsigned long long)t->trade_id, bt_feed_symbol(run->e.feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
           entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
 }
 

@@ -18,9 +18,9 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
   bt_run *run = bt_lua_run(L);
   /* The hook stays armed: a strategy that catches the error with pcall meets it again
    * at its next instruction, so it cannot outlive the limit. */
-  if (run && atomic_load(&run->stop) == BT_STOP_INTERRUPT)
-    luaL_error(L, "btrun: interrupted");
-  luaL_error(L, "btrun: timeout after %f s", run ? run->app->cfg.timeout_s : 0.0);
+  bool interrupted = run && atomic_load(&run->stop) == BT_LUA_STOP_INTERRUPT;
+  bt_lua_raise_stop(L, interrupted ? BT_LUA_STOP_INTERRUPT : BT_LUA_STOP_TIMEOUT,
+                    run ? run->app->cfg.timeout_s : 0.0);
 }
 
 /* ---- coroutines: tracked while resumed, hooked when the run is stopping ---- */
@@ -125,7 +125,7 @@ static void *watchdog_main(void *arg) {
   pthread_mutex_lock(&run->wd_mu);
   while (!run->finished) {
     uint64_t now = bt_now_ns();
-    int reason = bt_interrupted ? BT_STOP_INTERRUPT : now >= deadline ? BT_STOP_TIMEOUT : 0;
+    int reason = bt_interrupted ? BT_LUA_STOP_INTERRUPT : now >= deadline ? BT_LUA_STOP_TIMEOUT : 0;
     if (reason && !stopped_at) {
       atomic_store(&run->stop, reason);
       lua_sethook(run->L, stop_hook, STOP_MASK, 1);
@@ -137,7 +137,7 @@ static void *watchdog_main(void *arg) {
       snprintf(msg, sizeof msg, "run %s did not stop within %d s of its %s: the strategy is "
                "stuck in a C function (e.g. a catastrophic string pattern)", run->info.run_id,
                BT_RUN_STUCK_GRACE_S,
-               atomic_load(&run->stop) == BT_STOP_INTERRUPT ? "interrupt" : "time limit");
+               atomic_load(&run->stop) == BT_LUA_STOP_INTERRUPT ? "interrupt" : "time limit");
       run->app->on_stuck(run->app, msg);
       stopped_at = now; /* on_stuck returned: ask again after another grace period */
     }
@@ -167,7 +167,7 @@ void run_watchdog_stop(bt_run *run) {
 }
 
 int run_stopped_error(bt_run *run, bt_err *err) {
-  if (atomic_load(&run->stop) == BT_STOP_INTERRUPT)
+  if (atomic_load(&run->stop) == BT_LUA_STOP_INTERRUPT)
     return bt_errf(err, BT_ELIMIT, "interrupted", "run interrupted by signal");
   return bt_errf(err, BT_ELIMIT, "timeout", "run exceeded the time limit of %g s",
                  run->app->cfg.timeout_s);

@@ -25,7 +25,6 @@ int bt_job_execute(void *ud, const bt_job_exec *x, bt_job_outcome *out) {
   bt_app *app = ud;
   const bt_job *j = x->job;
   /* This process is the job's own (a fork): its app copy can take the job's identity. */
-  app->origin = j->origin;
   snprintf(app->cfg.user_id, sizeof app->cfg.user_id, "%s", j->user_id);
   snprintf(app->correlation_id, sizeof app->correlation_id, "%s", j->correlation_id);
   app->cfg.progress_every = 0; /* progress lines come from the job, by time */
@@ -40,7 +39,7 @@ int bt_job_execute(void *ud, const bt_job_exec *x, bt_job_outcome *out) {
                       .params = params, .nparams = x->spec->nparams,
                       .has_cash = x->spec->has_cash, .cash = x->spec->cash,
                       .out_dir = x->out_dir, .correlation_id = j->correlation_id, .run_id = j->run_id,
-                      .write_files = true, .sandbox = true, .on_progress = x->on_progress,
+                      .origin = j->origin, .write_files = true, .sandbox = true, .on_progress = x->on_progress,
                       .progress_ud = x->progress_ud};
   bt_run_result res;
   bt_err err = {0};

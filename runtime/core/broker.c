@@ -332,7 +332,7 @@ int bt_broker_on_bar(bt_broker *b, struct bt_ledger *ledger, const bt_bar *bar,
       report(fn, ud, o, NULL);
       continue;
     }
-    rc = bt_ledger_apply(ledger, &fill, NULL, NULL, err);
+    rc = bt_ledger_apply(ledger, &fill, err);
     if (rc) break;
     o->status = BT_FILLED;
     order_done(b, id);

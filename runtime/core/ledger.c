@@ -100,7 +100,7 @@ static void open_leg(sym_book *b, uint64_t id, uint32_t symbol, bt_side side, bt
   b->pos = side == BT_BUY ? qty : bt_dec_neg(qty);
 }
 
-int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_trade_fn on_close, void *ud, bt_err *err) {
+int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_err *err) {
   if (f->symbol >= l->nsymbols)
     return bt_errf(err, BT_EINVAL, "ledger_error", "ledger: fill for unknown symbol %u",
                    (unsigned)f->symbol);
@@ -196,7 +196,6 @@ int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_trade_fn on_close, void *
   if (closed) {
     l->closed++;
     l->last_closed = closed_trade;
-    if (on_close) on_close(ud, &l->last_closed);
   }
   return BT_OK;
 }

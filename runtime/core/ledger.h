@@ -41,10 +41,8 @@ void bt_ledger_free(bt_ledger *l);
  * (it raises cash, shorts included). An amount that would overflow is not affordable. */
 bool bt_ledger_can_afford(const bt_ledger *l, bt_side side, bt_dec qty, bt_dec price,
                           bt_dec commission);
-/* Apply a fill: cash, position, trades. Closed trades are passed to on_close
- * (may be NULL) in the order they close. */
-typedef void (*bt_trade_fn)(void *ud, const bt_trade *t);
-int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_trade_fn on_close, void *ud, bt_err *err);
+/* Apply a fill: cash, position, trades (the trade it closes: bt_ledger_last_closed). */
+int bt_ledger_apply(bt_ledger *l, const bt_fill *f, bt_err *err);
 /* The trade closed by the most recent bt_ledger_apply (a fill closes at most one), NULL
  * if it closed none. Valid until the next apply: lets a fill callback report the fill
  * first and then the trade it closed. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 typedef struct mem_budget {
-  size_t used, peak, limit;
+  size_t used, limit;
 } mem_budget;
 
 static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -19,7 +19,6 @@ static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p = realloc(ptr, nsize);
   if (!p) return NULL;
   b->used = b->used - old + nsize;
-  if (b->used > b->peak) b->peak = b->used;
   return p;
 }
 
@@ -47,8 +46,6 @@ static mem_budget *budget(lua_State *L) {
   return lua_getallocf(L, &ud) == budget_alloc ? ud : NULL;
 }
 
-size_t bt_lua_mem_used(lua_State *L) { return budget(L) ? budget(L)->used : 0; }
-size_t bt_lua_mem_peak(lua_State *L) { return budget(L) ? budget(L)->peak : 0; }
 size_t bt_lua_mem_limit(lua_State *L) { return budget(L) ? budget(L)->limit : 0; }
 
 void bt_lua_mem_close(lua_State *L) {

@@ -9,8 +9,6 @@
 
 /* limit 0 = no cap */
 lua_State *bt_lua_mem_newstate(size_t limit);
-size_t bt_lua_mem_used(lua_State *L);
-size_t bt_lua_mem_peak(lua_State *L);
 size_t bt_lua_mem_limit(lua_State *L);  /* 0 = no cap */
 /* Close the state and free the allocator's bookkeeping. */
 void bt_lua_mem_close(lua_State *L);

@@ -12,9 +12,7 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "cli.h"
 #include "cli_opts.h"
-#include "feed.h"
 #include "store.h"
 #include "trace_cli.h"
 #include "tracer.h"

@@ -21,12 +21,20 @@ static void on_close(void *ud, const bt_trade *t) {
   bt_dec_add(c->pnl_sum, t->pnl, &c->pnl_sum);
 }
 
+/* bt_ledger_apply, then the trade it closed (if any) into c. */
+static int apply(bt_ledger *l, const bt_fill *f, closed_log *c, bt_err *err) {
+  int rc = bt_ledger_apply(l, f, err);
+  const bt_trade *t = rc ? NULL : bt_ledger_last_closed(l);
+  if (t) on_close(c, t);
+  return rc;
+}
+
 static int fill(bt_ledger *l, closed_log *c, uint32_t sym, bt_side side, const char *qty,
                 const char *price, const char *comm, int64_t t) {
   bt_fill f = {.order_id = 1, .symbol = sym, .side = side, .qty = DEC(qty), .price = DEC(price),
                .commission = DEC(comm), .time = t};
   bt_err err = {0};
-  int rc = bt_ledger_apply(l, &f, on_close, c, &err);
+  int rc = apply(l, &f, c, &err);
   if (rc) fprintf(stderr, "  apply: %s\n", err.msg);
   return rc;
 }
@@ -164,16 +172,16 @@ static void test_overflow(void) {
   closed_log c = {0};
   bt_err err = {0};
   bt_fill f = {.symbol = 0, .side = BT_SELL, .qty = DEC("1000000000"), .price = DEC("1000"), .time = 1};
-  CHECK(bt_ledger_apply(l, &f, on_close, &c, &err) == BT_ERANGE && err.code == BT_ERANGE);
+  CHECK(apply(l, &f, &c, &err) == BT_ERANGE && err.code == BT_ERANGE);
   CHECK(dec_is(bt_ledger_cash(l), "90000000000") && dec_is(bt_ledger_position(l, 0), "0"));
   CHECK(fill(l, &c, 0, BT_BUY, "1000", "1000", "0", 2) == 0);
   /* 1000 units at 10^8 would be worth 10^11: refused, state unchanged */
   CHECK(bt_ledger_mark(l, 0, DEC("100000000"), 3) == BT_ERANGE);
   CHECK(dec_is(bt_ledger_equity(l), "90000000000"));
   bt_fill bad = {.symbol = 3, .side = BT_BUY, .qty = DEC("1"), .price = DEC("1")};
-  CHECK(bt_ledger_apply(l, &bad, NULL, NULL, &err) == BT_EINVAL);
+  CHECK(bt_ledger_apply(l, &bad, &err) == BT_EINVAL);
   bad.symbol = 0, bad.qty = DEC("0");
-  CHECK(bt_ledger_apply(l, &bad, NULL, NULL, &err) == BT_EINVAL);
+  CHECK(bt_ledger_apply(l, &bad, &err) == BT_EINVAL);
   bt_ledger_free(l);
 }
 
@@ -193,7 +201,7 @@ static void test_pnl_reconciles_with_cash(void) {
                  .price = bt_dec_raw((int64_t)((x >> 8) % 5000 + 100) * 1234567),
                  .commission = bt_dec_raw((int64_t)(x % 1000000)), .time = i};
     bt_err err = {0};
-    CHECK(bt_ledger_apply(l, &f, on_close, &c, &err) == 0);
+    CHECK(apply(l, &f, &c, &err) == 0);
   }
   for (uint32_t s = 0; s < 3; s++) {
     bt_dec pos = bt_ledger_position(l, s);
@@ -201,7 +209,7 @@ static void test_pnl_reconciles_with_cash(void) {
     bt_fill f = {.symbol = s, .side = bt_dec_sign(pos) > 0 ? BT_SELL : BT_BUY,
                  .qty = bt_dec_abs(pos), .price = DEC("7.77777777"), .time = 9999};
     bt_err err = {0};
-    CHECK(bt_ledger_apply(l, &f, on_close, &c, &err) == 0);
+    CHECK(apply(l, &f, &c, &err) == 0);
   }
   CHECK(!bt_ledger_exposed(l));
   CHECK(c.n > 100 && (uint64_t)c.n == bt_ledger_closed_count(l));

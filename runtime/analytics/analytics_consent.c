@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analytics_util.h"
+#include "fs.h"
 #include "run.h"
 
 struct bt_an_consent {
@@ -116,7 +117,7 @@ int bt_an_consent_set(const char *dir, const char *user_id, bool opt_out, bool *
                       bt_err *err) {
   *changed = false;
   if (bt_an_user_id_check(user_id, err)) return err->code;
-  if (bt_an_mkdirs(dir) != 0)
+  if (bt_mkdirs(dir, 0700) != 0)
     return bt_errf(err, BT_EIO, "io_error", "%s: %s", dir, strerror(errno));
   char lock[4200], path[4200];
   snprintf(lock, sizeof lock, "%s/opt_out.lock", dir);
@@ -172,7 +173,7 @@ int bt_an_installation_id(const char *dir, char out[40], bt_err *err) {
       return bt_errf(err, BT_EIO, "io_error", "%s: not a UUID; delete the file to make a new id",
                      path);
     }
-    if (bt_an_mkdirs(dir) != 0)
+    if (bt_mkdirs(dir, 0700) != 0)
       return bt_errf(err, BT_EIO, "io_error", "%s: %s", dir, strerror(errno));
     char id[40], tmp[4300];
     bt_uuid(id);

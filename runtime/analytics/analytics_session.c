@@ -1,4 +1,5 @@
 #include "analytics_session.h"
+#include "uuid.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -111,7 +112,7 @@ void bt_an_sessions_touch(bt_an_sessions *s, const char *distinct, int64_t now,
   }
   if (!e) e = add(s, distinct);
   if (e && (e->ended || !e->id[0])) {
-    bt_an_uuid7(now, e->id);
+    bt_uuid7(now, e->id);
     e->start_ms = e->last_ms = now;
     e->ended = false;
     out->started = true;
@@ -121,7 +122,7 @@ void bt_an_sessions_touch(bt_an_sessions *s, const char *distinct, int64_t now,
     memcpy(out->id, e->id, 37);
     out->start_ms = e->start_ms;
   } else {
-    bt_an_uuid7(now, out->id); /* out of memory: still a valid id for this event */
+    bt_uuid7(now, out->id); /* out of memory: still a valid id for this event */
     out->start_ms = now;
   }
   pthread_mutex_unlock(&s->mu);

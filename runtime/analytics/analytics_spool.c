@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "analytics_util.h"
+#include "fs.h"
 #include "log.h"
 
 #define LOGGER "analytics"
@@ -109,7 +110,7 @@ static int write_all(int fd, const char *buf, size_t len) {
 /* ---- open / append ---------------------------------------------------------------- */
 
 bt_an_spool *bt_an_spool_open(const char *dir, int64_t max_bytes, bt_err *err) {
-  if (bt_an_mkdirs(dir) != 0) {
+  if (bt_mkdirs(dir, 0700) != 0) {
     bt_errf(err, BT_EIO, "io_error", "%s: cannot create spool directory: %s", dir,
             strerror(errno));
     return NULL;

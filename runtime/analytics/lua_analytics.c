@@ -11,19 +11,6 @@
 
 #define MAX_DEPTH 16
 
-static bool utf8_ok(const unsigned char *s, size_t n) {
-  for (size_t i = 0; i < n;) {
-    unsigned c = s[i];
-    size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-    if (k == 9 || i + k >= n + (k ? 0 : 1)) return false;
-    if (k && (c == 0xc0 || c == 0xc1)) return false;
-    for (size_t j = 1; j <= k; j++)
-      if ((s[i + j] & 0xc0) != 0x80) return false;
-    i += k + 1;
-  }
-  return true;
-}
-
 /* Lua value at idx -> cJSON. On failure returns NULL with a message in why. */
 static cJSON *to_json(lua_State *L, int idx, int depth, char *why, size_t whyn) {
   idx = lua_absindex(L, idx);
@@ -43,7 +30,7 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *why, size_t whyn) 
   case LUA_TSTRING: {
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
-    if (!utf8_ok((const unsigned char *)s, n) || strlen(s) != n) {
+    if (!bt_utf8_valid(s, n) || strlen(s) != n) {
       snprintf(why, whyn, "string is not valid UTF-8 text");
       return NULL;
     }

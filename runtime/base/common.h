@@ -66,5 +66,8 @@ static inline void bt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsign
   *m = mp < 10 ? mp + 3 : mp - 9;
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
+/* Epoch seconds as ISO-8601 UTC, "1995-05-12T00:00:00Z" (the one time format of btrun's
+ * outputs). buf >= 21 bytes. */
+void bt_format_time(int64_t epoch, char buf[32]);
 
 #endif

@@ -171,3 +171,10 @@ void bt_json_str(bt_json_buf *b, const char *s, size_t n) {
   bt_json_putc(b, '"');
 }
 
+bool bt_utf8_valid(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t bad;
+  for (size_t i = 0, l; i < n; i += l)
+    if (!(l = bt_utf8_len(u + i, n - i, &bad))) return false;
+  return true;
+}

@@ -53,5 +53,7 @@ void bt_json_dbl(bt_json_buf *b, double v); /* shortest round-trip; NaN/inf -> n
  * points above U+10FFFF). When invalid, returns 0 and sets *bad to the length of the
  * maximal valid prefix (at least 1), which is one U+FFFD when replaced. */
 size_t bt_utf8_len(const unsigned char *s, size_t n, size_t *bad);
+/* Whether s[0..n) is entirely valid UTF-8 (as bt_utf8_len defines it). */
+bool bt_utf8_valid(const char *s, size_t n);
 
 #endif

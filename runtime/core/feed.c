@@ -201,21 +201,6 @@ bool bt_parse_time(const char *s, long len, int64_t *epoch_out) {
   return true;
 }
 
-void bt_format_time(int64_t epoch, char buf[32]) {
-  int64_t days = epoch / 86400, rem = epoch % 86400;
-  if (rem < 0) rem += 86400, days--;
-  int64_t y;
-  unsigned m, d;
-  bt_civil_from_days(days, &y, &m, &d);
-  /* Any int64 fits in 32 bytes, but the compiler cannot see that through the year. */
-  char tmp[64];
-  int n = snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-                   (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-  if (n > 31) n = 31;
-  memcpy(buf, tmp, (size_t)n);
-  buf[n] = '\0';
-}
-
 /* ---- symbols ---- */
 
 void bt_feed_symbol_from_arg(const char *arg, char *buf, size_t buflen, const char **path_out) {

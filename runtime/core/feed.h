@@ -62,7 +62,5 @@ void bt_feed_symbol_from_arg(const char *arg, char *buf, size_t buflen, const ch
 /* Parse a timestamp in any of the accepted forms (without a separate time column).
  * Returns false when the text is not a timestamp. */
 bool bt_parse_time(const char *s, long len, int64_t *epoch_out);
-/* Format epoch seconds as ISO-8601 UTC, "1995-05-12T00:00:00Z". buf >= 21 bytes. */
-void bt_format_time(int64_t epoch, char buf[32]);
 
 #endif

@@ -173,7 +173,7 @@ static uint64_t extra_hash(bt_perf *p) {
   return h * 1099511628211ULL ^ bt_formats_hash(p->report, "summary_html");
 }
 
-static void now_iso(char out[32]) { bt_perf_time_format(bt_wall_ms() / 1000, out); }
+static void now_iso(char out[32]) { bt_format_time(bt_wall_ms() / 1000, out); }
 
 #define PAGE_ALERTS 200 /* alerts listed on a summary page (the latest) */
 

@@ -468,7 +468,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   if (rc) return rc;
   bt_json_buf b = {0};
   char now[32], a[16], e[16];
-  bt_perf_time_format(now_ms / 1000, now);
+  bt_format_time(now_ms / 1000, now);
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
   for (size_t i = 0; i < s->nchecks; i++) {
@@ -564,7 +564,7 @@ int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err 
     return 1;
   }
   char now[32];
-  bt_perf_time_format(now_ms / 1000, now);
+  bt_format_time(now_ms / 1000, now);
   bt_json_buf b = {0};
   bt_json_put(&b, text, (size_t)(slot - text));
   bt_json_printf(&b, "\"acknowledged_at\":\"%s\"", now);

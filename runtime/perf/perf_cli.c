@@ -344,7 +344,7 @@ static int cmd_watch(bt_perf *p, const opts *o) {
     if (!rc) rc = bt_perf_evaluate(p, w, bt_perf_anchor_day(p), bt_wall_ms(), &ev, &err);
     if (!rc) {
       char now[32], d[16];
-      bt_perf_time_format(bt_wall_ms() / 1000, now);
+      bt_format_time(bt_wall_ms() / 1000, now);
       bt_perf_day_format(ev.start, d);
       printf("%s %s %s trades %u win_rate %.4f new_alerts %d active_alerts %d eval_ms %.2f\n",
              now, bt_perf_window_name(w), d, ev.trades, ev.win_rate, ev.raised, ev.active, ev.ms);

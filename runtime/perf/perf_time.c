@@ -97,15 +97,6 @@ bool bt_perf_time_parse(const char *s, long len, int64_t *out) {
   return true;
 }
 
-void bt_perf_time_format(int64_t t, char *buf) {
-  int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  int64_t rem = t - day * 86400;
-  char d[16];
-  bt_perf_day_format(day, d);
-  snprintf(buf, 32, "%sT%02d:%02d:%02dZ", d, (int)(rem / 3600), (int)(rem / 60 % 60),
-           (int)(rem % 60));
-}
-
 void bt_perf_tz_label(const bt_tz *tz, char *buf) {
   if (!bt_tz_is_fixed(tz)) {
     snprintf(buf, 128, "%s", bt_tz_name(tz));

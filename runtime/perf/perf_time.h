@@ -34,8 +34,6 @@ bool bt_perf_day_parse(const char *s, int64_t *day);
  * fraction and "Z" or "+hh:mm"/"-hh:mm" (no zone = UTC), a space instead of 'T', and a
  * bare date. Reads exactly len bytes. */
 bool bt_perf_time_parse(const char *s, long len, int64_t *out);
-/* Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ" (buf >= 32). */
-void bt_perf_time_format(int64_t t, char *buf);
 
 /* How summaries name the zone: "+05:30" for a fixed offset (as before named zones),
  * else the IANA name (buf >= 128). */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "queue.h"
 #include "run.h"
 
@@ -779,27 +780,11 @@ static const bt_queue_ops sqlite_ops = {
     .close = sq_close,
 };
 
-/* mkdir -p of the directory part of path. */
-static int make_parent(const char *path) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", path);
-  char *slash = strrchr(buf, '/');
-  if (!slash || slash == buf) return 0;
-  *slash = 0;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
   *out = NULL;
   if (strlen(path) >= sizeof ((sq_queue *)0)->path)
     return bt_errf(err, BT_EINVAL, "queue_error", "queue path too long: %s", path);
-  if (make_parent(path))
+  if (bt_mkdirs_parent(path, 0755))
     return bt_errf(err, BT_EIO, "queue_error", "%s: cannot create its directory: %s", path,
                    strerror(errno));
   sq_queue *q = calloc(1, sizeof *q);

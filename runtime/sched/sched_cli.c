@@ -126,7 +126,7 @@ static int cmd_list(const bt_schedules *set, const opts *o) {
       t = bt_cron_next(&s->cron, s->tz, t);
       if (t == INT64_MAX) break;
       char u[32], l[32];
-      bt_perf_time_format(t, u);
+      bt_format_time(t, u);
       bt_tz_format_local(s->tz, t, l);
       if (json) {
         cJSON_AddItemToArray(next, cJSON_CreateString(u));
@@ -197,7 +197,7 @@ static int cmd_history(bt_app *app, const opts *o) {
   for (size_t i = 0; i < n; i++) {
     const bt_sched_fire *f = &v[i];
     char when[32];
-    bt_perf_time_format(f->fire_ms / 1000, when);
+    bt_format_time(f->fire_ms / 1000, when);
     if (json) {
       cJSON_AddItemToArray(arr, bt_sched_fire_json(f));
     } else {

@@ -28,7 +28,7 @@ void bt_sched_env_owner(char owner[64]) {
   snprintf(owner, 64, "%s:%ld", host, (long)getpid());
 }
 
-static void iso(int64_t ms, char *buf) { bt_perf_time_format(ms / 1000, buf); }
+static void iso(int64_t ms, char *buf) { bt_format_time(ms / 1000, buf); }
 
 /* ---- perf jobs ---------------------------------------------------------------------- */
 

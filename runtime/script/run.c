@@ -13,23 +13,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "log.h"
 #include "lua_mem.h"
 #include "luabind.h"
+#include "fs.h"
 #include "lua_ctx.h"
 #include "run_internal.h"
 
 volatile sig_atomic_t bt_interrupted;
 
 void bt_run_interrupt(void) { bt_interrupted = 1; }
-
-void bt_uuid(char out[40]) {
-  uuid_t u;
-  uuid_generate_random(u);
-  uuid_unparse_lower(u, out);
-}
 
 
 /* ---- feeds --------------------------------------------------------------------- */
@@ -614,7 +608,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
     bool keep = rc == 0;
     int wrc = run_close_file(&run->trades_f, run->trades_tmp, keep, &werr);
     if (!wrc) wrc = run_close_file(&run->equity_f, run->equity_tmp, keep, &werr);
-    if (!wrc && run_mkdirs(res->out_dir) == 0) wrc = run_write_result(run, res, mj, rc ? err : NULL, &werr);
+    if (!wrc && bt_mkdirs(res->out_dir, 0755) == 0) wrc = run_write_result(run, res, mj, rc ? err : NULL, &werr);
     if (!wrc && keep) wrc = run_publish_file(run->trades_tmp, res->out_dir, "trades.jsonl", &werr);
     if (!wrc && keep) wrc = run_publish_file(run->equity_tmp, res->out_dir, "equity.csv", &werr);
     if (wrc && !rc) {

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "config.h"
 #include "metrics.h"
+#include "uuid.h"
 
 typedef enum { BT_RUN_COMPLETED = 0, BT_RUN_FAILED = 1 } bt_run_status;
 
@@ -125,7 +126,5 @@ int bt_run_execute_in(bt_app *app, struct lua_State *L, const bt_run_spec *spec,
  * (the run fails with type "interrupted"). Async-signal-safe: for signal handlers. */
 void bt_run_interrupt(void);
 
-/* Generate a random UUID v4 string (36 chars + NUL). */
-void bt_uuid(char out[40]);
 
 #endif

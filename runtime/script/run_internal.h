@@ -69,7 +69,6 @@ typedef struct bt_run {
 } bt_run;
 
 /* run_output.c: the run directory */
-int run_mkdirs(const char *path);
 int run_open_outputs(bt_run *run, bt_err *err);
 void run_write_trade(bt_run *run, const bt_trade *t);
 void run_equity_write(bt_run *run);

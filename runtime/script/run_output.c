@@ -8,19 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "run_internal.h"
-
-int run_mkdirs(const char *path) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 void run_write_trade(bt_run *run, const bt_trade *t) {
   if (!run->trades_f) return;
@@ -61,7 +50,7 @@ void run_equity_write(bt_run *run) {
 
 int run_open_outputs(bt_run *run, bt_err *err) {
   const char *dir = run->info.out_dir;
-  if (run_mkdirs(dir) != 0)
+  if (bt_mkdirs(dir, 0755) != 0)
     return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot create run directory: %s",
                       strerror(errno));
   /* A reused --out directory must not mix this run's result with an earlier run's files. */

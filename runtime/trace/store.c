@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "store_internal.h"
 
 /* Version 3 keeps chunk blobs in per-run segment files; version 2 stores (blobs inline
@@ -69,21 +70,6 @@ int store_exec(bt_store *s, const char *sql, bt_err *err) {
   return 0;
 }
 
-static int mkdirs_for(const char *path) {
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash || slash == dir) return 0;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(dir, 0755) && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(dir, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* meta's schema_version: 0 when missing, -1 when the file has no meta table. */
 static int read_version(bt_store *s) {
   sqlite3_stmt *v;
@@ -109,7 +95,7 @@ static int open_common(bt_store **out, const char *path, bool readonly, bt_err *
                    "%s: no event store (no traced run yet, or set trace.store / BTRUN_DATA_DIR)",
                    path);
   }
-  if (!readonly && mkdirs_for(path)) {
+  if (!readonly && bt_mkdirs_parent(path, 0755)) {
     free(s);
     return bt_errf(err, BT_EIO, "store_error", "%s: cannot create directory: %s", path,
                    strerror(errno));

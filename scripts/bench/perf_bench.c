@@ -50,8 +50,8 @@ static void gen_trades(const char *path, long first, long n, const char *mode) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     int64_t exit_t = base + (i / 1000) * 86400 + 34200 + (i % 1000) * 23;
     char et[32], xt[32];
-    bt_perf_time_format(exit_t - 600, et);
-    bt_perf_time_format(exit_t, xt);
+    bt_format_time(exit_t - 600, et);
+    bt_format_time(exit_t, xt);
     long cents = (long)(x % 40001) - 18000; /* -180.00 .. 220.00 */
     fprintf(f,
             "{\"trade_id\":%ld,\"run_id\":\"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab\",\"symbol\":\"ORCL\","
@@ -97,7 +97,7 @@ static void gen_equity(const char *path, long rows) {
     eq += (long)(x % 2001) - 995;
     if (eq > peak) peak = eq;
     char ts[32];
-    bt_perf_time_format(t, ts);
+    bt_format_time(t, ts);
     fprintf(f, "%s,%ld.%02ld,%ld.0,0.0,%.6f\n", ts, eq / 100, eq % 100, eq / 100, 1.0 - (double)eq / peak);
   }
   fclose(f);

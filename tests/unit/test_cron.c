@@ -26,7 +26,7 @@ static void fires(const char *expr, const char *zone, const char *from, const ch
   for (int i = 0; want[i]; i++) {
     t = bt_cron_next(&c, tz, t);
     char got[32];
-    bt_perf_time_format(t, got);
+    bt_format_time(t, got);
     if (strcmp(got, want[i]) != 0) {
       fprintf(stderr, "%s in %s from %s: fire %d is %s, want %s\n", expr, zone, from, i, got, want[i]);
       failures++;

@@ -47,7 +47,7 @@ static void resolve(const char *zone, const char *local, bt_tz_kind kind, const 
   bt_tz_kind k = bt_tz_resolve(tz, L(local), &u);
   if (k != kind || u != T(utc)) {
     char got[32];
-    bt_perf_time_format(u, got);
+    bt_format_time(u, got);
     fprintf(stderr, "%s %s: got kind %d %s, want %d %s\n", zone, local, k, got, kind, utc);
     failures++;
   }

@@ -203,7 +203,7 @@ int bt_analytics_capture(bt_analytics *a, const char *event, cJSON *props,
     return 0;
   }
   if (!props) props = cJSON_CreateObject();
-  if (!props) return bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+  if (!props) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   const char *user = co && co->user_id ? co->user_id : NULL;
   if (!user) {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(props, "user_id");
@@ -561,7 +561,7 @@ bt_analytics *bt_analytics_open(const bt_analytics_opts *o, bt_an_schemas *schem
   bt_analytics *a = calloc(1, sizeof *a);
   if (!a) {
     bt_an_schemas_free(schemas);
-    bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     return NULL;
   }
   a->o = *o;
@@ -589,7 +589,7 @@ bt_analytics *bt_analytics_open(const bt_analytics_opts *o, bt_an_schemas *schem
       !(a->sessions = bt_an_sessions_open(sess_path, sto)) ||
       !(a->http = bt_an_http_new(a->url, o->request_timeout_ms, err)) ||
       (adopt(a), pthread_create(&a->thread, NULL, sender_main, a) != 0)) {
-    if (!err->code) bt_errf(err, BT_ENOMEM, "analytics_error", "cannot start analytics client");
+    if (!err->code) bt_errf(err, BT_ENOMEM, "out_of_memory", "cannot start analytics client");
     bt_an_http_free(a->http);
     bt_an_sessions_free(a->sessions);
     bt_an_consent_free(a->consent);

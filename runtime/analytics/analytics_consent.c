@@ -144,7 +144,7 @@ int bt_an_consent_set(const char *dir, const char *user_id, bool opt_out, bool *
   }
   if (out && opt_out && !present) len += (size_t)sprintf(out + len, "%s\n", user_id);
   int rc = 0;
-  if (!out) rc = bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+  if (!out) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   else if (present != opt_out) {
     if (bt_an_write_file_atomic(path, out, len) != 0)
       rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));

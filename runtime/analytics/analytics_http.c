@@ -65,7 +65,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
 bt_an_http *bt_an_http_new(const char *url, int64_t timeout_ms, bt_err *err) {
   bt_an_http *h = calloc(1, sizeof *h);
   if (!h) {
-    bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     return NULL;
   }
   snprintf(h->url, sizeof h->url, "%s", url);
@@ -78,7 +78,7 @@ bt_an_http *bt_an_http_new(const char *url, int64_t timeout_ms, bt_err *err) {
   h->headers = curl_slist_append(h->headers, "User-Agent: btrun/" BT_VERSION);
   if (!h->multi || !h->easy || !h->headers) {
     bt_an_http_free(h);
-    bt_errf(err, BT_ENOMEM, "analytics_error", "cannot initialise libcurl");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "cannot initialise libcurl");
     return NULL;
   }
   return h;
@@ -97,7 +97,7 @@ int bt_an_http_start(bt_an_http *h, const char *body, size_t len, bt_err *err) {
   if (h->busy) return bt_errf(err, BT_ESTATE, "analytics_error", "transfer already running");
   size_t zlen;
   if (bt_an_gzip(body, len, &h->body, &zlen))
-    return bt_errf(err, BT_ENOMEM, "analytics_error", "gzip failed");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "gzip failed");
   CURL *e = h->easy;
   curl_easy_reset(e);
   curl_easy_setopt(e, CURLOPT_URL, h->url);

@@ -198,7 +198,7 @@ bt_analytics *bt_analytics_of(bt_app *app) {
 
 int bt_analytics_register(bt_app *app, bt_err *err) {
   bt_an_schemas *schemas = bt_an_schemas_new();
-  if (!schemas) return bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+  if (!schemas) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   char dir[4200];
   snprintf(dir, sizeof dir, "%s/schemas", bt_lua_dir());
   bt_analytics_opts o;
@@ -220,7 +220,7 @@ int bt_analytics_register(bt_app *app, bt_err *err) {
   lazy *z = calloc(1, sizeof *z);
   if (!z) {
     bt_an_schemas_free(schemas);
-    return bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   pthread_mutex_init(&z->mu, NULL);
   z->app = app;
@@ -232,7 +232,7 @@ int bt_analytics_register(bt_app *app, bt_err *err) {
     bt_an_schemas_free(schemas);
     pthread_mutex_destroy(&z->mu);
     free(z);
-    return bt_errf(err, BT_ENOMEM, "analytics_error", "too many run observers");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "too many run observers");
   }
   return 0;
 }

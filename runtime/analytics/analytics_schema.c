@@ -115,7 +115,7 @@ static int read_props(schema *sc, lua_State *L, int idx, bool required, const ch
     prop *np = realloc(sc->props, (size_t)(sc->nprops + 1) * sizeof *np);
     if (!np) {
       lua_pop(L, 2);
-      return bt_errf(err, BT_ENOMEM, "schema_error", "out of memory");
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
     sc->props = np;
     sc->props[sc->nprops++] = (prop){strdup(name), types, required};
@@ -198,7 +198,7 @@ static int add_table(bt_an_schemas *s, lua_State *L, const char *src, bt_err *er
     schema *nv = realloc(s->v, (size_t)cap * sizeof *nv);
     if (!nv) {
       schema_clear(&sc);
-      return bt_errf(err, BT_ENOMEM, "schema_error", "out of memory");
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
     s->v = nv;
     s->cap = cap;
@@ -229,7 +229,7 @@ int bt_an_schemas_load_dir(bt_an_schemas *s, const char *dir, bt_err *err) {
   qsort(names, n, sizeof *names, cmp_str);
   /* A private state: schema files are data, they never see the bt module. */
   lua_State *L = luaL_newstate();
-  int rc = L ? 0 : bt_errf(err, BT_ENOMEM, "schema_error", "out of memory");
+  int rc = L ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (L) luaL_openlibs(L);
   for (size_t i = 0; i < n && !rc; i++) {
     char path[4096];

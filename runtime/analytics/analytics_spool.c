@@ -117,7 +117,7 @@ bt_an_spool *bt_an_spool_open(const char *dir, int64_t max_bytes, bt_err *err) {
   }
   bt_an_spool *sp = calloc(1, sizeof *sp);
   if (!sp) {
-    bt_errf(err, BT_ENOMEM, "analytics_error", "out of memory");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     return NULL;
   }
   uint32_t rnd = 0;

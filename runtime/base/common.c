@@ -6,9 +6,28 @@
 #include <string.h>
 #include <time.h>
 
+const char *bt_err_code_type(int code) {
+  switch (code) {
+  case BT_EINVAL: return "invalid_input";
+  case BT_EIO: return "io_error";
+  case BT_ENOMEM: return "out_of_memory";
+  case BT_ELUA: return "lua_error";
+  case BT_ELIMIT: return "limit_exceeded";
+  case BT_ERANGE: return "overflow";
+  case BT_ESTATE: return "invalid_state";
+  default: return "error";
+  }
+}
+
+static const char *const subtypes[] = {BT_ERR_SUBTYPES, NULL};
+
 static void set_type(bt_err *e, int code, const char *type) {
   e->code = code;
-  snprintf(e->type, sizeof e->type, "%s", type ? type : "error");
+  const char *name = bt_err_code_type(code);
+  if (type && code != BT_ENOMEM)
+    for (const char *const *s = subtypes; *s; s++)
+      if (strcmp(*s, type) == 0) name = *s;
+  snprintf(e->type, sizeof e->type, "%s", name);
 }
 
 int bt_errf(bt_err *e, int code, const char *type, const char *fmt, ...) {
@@ -45,6 +64,14 @@ int bt_errf_at(bt_err *e, int code, const char *type, const char *file, long lin
     snprintf(e->msg, sizeof e->msg, "%s%s%s", field && *field ? field : "",
              field && *field ? ": " : "", detail);
   return code;
+}
+
+void bt_err_move(bt_err *dst, bt_err *src) {
+  if (dst == src) return;
+  free(dst->traceback);
+  *dst = *src;
+  src->traceback = NULL;
+  bt_err_clear(src);
 }
 
 void bt_err_clear(bt_err *e) {

@@ -19,9 +19,22 @@ enum {
   BT_ESTATE = -7,   /* call not valid in the current state */
 };
 
+/* An error's `type` is user-visible (result.json error.type, log exceptions, analytics
+ * error_type, HTTP error codes), so it is a closed set, listed in docs/outputs.md: the
+ * default name of its code (bt_err_code_type) unless the caller gives one of the fixed
+ * subtypes below, which say what kind of input or subsystem failed. Any other name, and
+ * any out-of-memory error, falls back to the code's name, like sqlite3_errstr. */
+#define BT_ERR_SUBTYPES                                                                    \
+  "config_error", "csv_error", "usage_error", "strategy_error", "lua_error",               \
+      "memory_limit", "timeout", "interrupted", "store_error", "path_error",              \
+      "schema_error", "trade_log_error", "format_error", "json_error", "queue_error",      \
+      "db_error", "analytics_error", "analytics_invalid_event", "broker_error",            \
+      "order_error", "ledger_error", "sandbox_error", "invalid_request", "not_found",       \
+      "conflict", "lease_lost", "listen_error", "thread_error", "worker_error"
+
 typedef struct bt_err {
   int code;
-  char type[32];     /* short machine name: "csv_error", "lua_error", "config_error", ... */
+  char type[32];     /* bt_err_code_type(code) or one of BT_ERR_SUBTYPES */
   char file[256];    /* where the problem is, when it is in a file ("" otherwise) */
   long line;         /* 1-based line in file, 0 when unknown */
   char field[64];    /* offending field or key, "" when none */
@@ -37,6 +50,12 @@ int bt_errf_at(bt_err *e, int code, const char *type, const char *file, long lin
                const char *field, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 void bt_err_clear(bt_err *e);  /* frees the traceback and zeroes the struct */
+/* Hand src over to dst (dst's old traceback is freed; src is left cleared): one owner
+ * for the traceback. */
+void bt_err_move(bt_err *dst, bt_err *src);
+/* The type name of a code: "invalid_input", "io_error", "out_of_memory", "lua_error",
+ * "limit_exceeded", "overflow", "invalid_state" ("error" for anything else). */
+const char *bt_err_code_type(int code);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t bt_now_ns(void);

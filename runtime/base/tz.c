@@ -388,7 +388,7 @@ static int load_file(bt_tz *tz, const char *spec, bt_err *err) {
   size_t len = buf ? fread(buf, 1, 1 << 20, f) : 0;
   bool dir_or_err = ferror(f);
   fclose(f);
-  if (!buf) return bt_errf(err, BT_ENOMEM, "oom", "out of memory reading %s", path);
+  if (!buf) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory reading %s", path);
   const char *why = NULL;
   const unsigned char *end = buf + len, *p = NULL;
   if (dir_or_err) {
@@ -431,7 +431,7 @@ int bt_tz_load(const char *spec, bt_tz **out, bt_err *err) {
   if (!spec)
     return zone_err(err, "no time zone given");
   bt_tz *tz = calloc(1, sizeof *tz);
-  if (!tz) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!tz) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   int32_t off;
   int rc = BT_OK;
   if (parse_fixed(spec, &off)) {

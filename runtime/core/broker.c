@@ -131,7 +131,7 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
   if (q->len == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 8;
     uint64_t *ids = realloc(q->ids, cap * sizeof *ids);
-    if (!ids) return bt_errf(err, BT_ENOMEM, "oom", "out of memory queueing an order");
+    if (!ids) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory queueing an order");
     q->ids = ids, q->cap = cap;
   }
   uint64_t idx = b->norders;
@@ -145,11 +145,11 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
       size_t *dead = realloc(b->dead, cap * sizeof *dead);
       if (dead) b->dead = dead;
       if (!chunks || !live || !dead)
-        return bt_errf(err, BT_ENOMEM, "oom", "out of memory storing an order");
+        return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory storing an order");
       b->cap_chunks = cap;
     }
     slot *c = malloc(CHUNK_SIZE * sizeof *c);
-    if (!c) return bt_errf(err, BT_ENOMEM, "oom", "out of memory storing an order");
+    if (!c) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory storing an order");
     b->live[b->nchunks] = 0;
     b->chunks[b->nchunks++] = c;
     /* the chunk that just left the kept window goes now if nothing in it is pending */

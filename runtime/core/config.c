@@ -238,7 +238,7 @@ int bt_config_load(bt_config *cfg, const char *path, bool explicit_path, bt_err 
   cfg->progress_every = 1000000;
   cfg->ref = LUA_NOREF;
   cfg->L = luaL_newstate();
-  if (!cfg->L) return bt_errf(err, BT_ENOMEM, "config_error", "out of memory");
+  if (!cfg->L) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   luaL_openlibs(cfg->L);
 
   struct stat st;

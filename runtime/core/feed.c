@@ -263,7 +263,7 @@ static int refill(bt_feed *f, bt_err *err) {
         return bt_errf_at(err, BT_EINVAL, "csv_error", f->path, f->line + 1, NULL,
                           "line longer than %u bytes", LINE_MAX_BYTES);
       char *nb = realloc(f->data, ncap);
-      if (!nb) return bt_errf_at(err, BT_ENOMEM, "io_error", f->path, 0, NULL, "out of memory");
+      if (!nb) return bt_errf_at(err, BT_ENOMEM, "out_of_memory", f->path, 0, NULL, "out of memory");
       f->data = nb, f->cap = ncap;
     }
     ssize_t r = read(f->fd, f->data + f->size, f->cap - f->size);
@@ -417,7 +417,7 @@ static int read_header(bt_feed *f, bt_err *err) {
   f->role = calloc((size_t)nh + 1, 1);
   f->name = calloc((size_t)nh + 1, sizeof *f->name);
   if (!f->role || !f->name)
-    return bt_errf_at(err, BT_ENOMEM, "csv_error", f->path, hline, NULL, "out of memory");
+    return bt_errf_at(err, BT_ENOMEM, "out_of_memory", f->path, hline, NULL, "out of memory");
   int col_date = -1, col_time = -1, col_dt = -1, col_ts = -1;
   int seen[R_VOLUME + 1];
   for (int i = 0; i <= R_VOLUME; i++) seen[i] = -1;
@@ -531,13 +531,13 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
                  const bt_feed_opts *opts, bt_err *err) {
   *out = NULL;
   bt_feed *f = calloc(1, sizeof *f);
-  if (!f) return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+  if (!f) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   f->fd = -1;
   f->path = strdup(path);
   f->symbol = strdup(symbol ? symbol : "");
   if (!f->path || !f->symbol) {
     bt_feed_close(f);
-    return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   f->symbol_index = symbol_index;
   bool rc_oom = false;
@@ -551,7 +551,7 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
   f->opts.columns = f->columns;
   if (rc_oom) {
     bt_feed_close(f);
-    return bt_errf(err, BT_ENOMEM, "csv_error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   int rc = load_file(f, err);
   if (rc == 0) rc = read_header(f, err);

@@ -31,11 +31,11 @@ struct bt_formats {
 
 int bt_formats_open(bt_formats **out, const char *formats_dir, bt_err *err) {
   bt_formats *r = calloc(1, sizeof *r);
-  if (!r) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!r) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   r->L = luaL_newstate();
   if (!r->L) {
     free(r);
-    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   luaL_openlibs(r->L);
   if (formats_dir && *formats_dir) snprintf(r->dirs[r->ndirs++], sizeof r->dirs[0], "%s", formats_dir);
@@ -162,7 +162,7 @@ int bt_formats_render(bt_formats *r, const char *name, char **out, size_t *len, 
   *out = malloc(n + 1);
   if (!*out) {
     lua_pop(L, 1);
-    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   memcpy(*out, s, n);
   (*out)[n] = '\0';

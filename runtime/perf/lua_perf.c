@@ -73,7 +73,7 @@ static int l_summary(lua_State *L) {
     int64_t a = anchor, e = anchor;
     if (has_start && !ws) w = BT_PERF_CUSTOM, a = start;
     else bt_perf_window_bounds(w, anchor, &a, &e);
-    if (a > e) rc = bt_errf(&err, BT_EINVAL, "usage", "start is after end");
+    if (a > e) rc = bt_errf(&err, BT_EINVAL, "usage_error", "start is after end");
     if (!rc) rc = bt_perf_window_summary(&p, w, a, e, &sum, &err);
     if (!rc) {
       int wr;

@@ -122,7 +122,7 @@ int bt_perf_refresh(bt_perf *p, bool cold, bt_err *err) {
     size_t len;
     char *text = bt_perf_index_dump(&p->ix, &len);
     rc = text ? bt_perf_write(p->outfd, INDEX_NAME, text, len, false, err)
-              : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+              : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     free(text);
     if (!rc) p->ix.dirty = false;
   }
@@ -224,14 +224,14 @@ int bt_perf_render(bt_perf *p, const bt_perf_summary *s, const char *fmt, char *
   now_iso(now);
   bool html = strcmp(fmt, "html") == 0;
   char *json = bt_perf_summary_json(s, now, extra_hash(p), len);
-  if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!json) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (strcmp(fmt, "json") == 0) {
     *out = json;
     return 0;
   }
   if (strcmp(fmt, "md") && !html) {
     free(json);
-    return bt_errf(err, BT_EINVAL, "usage", "unknown export format '%s' (json, md, html)", fmt);
+    return bt_errf(err, BT_EINVAL, "usage_error", "unknown export format '%s' (json, md, html)", fmt);
   }
   lua_State *L = bt_formats_lua(p->report);
   rc = bt_formats_push_json(L, json, *len, err);

@@ -161,7 +161,7 @@ static int load_table(bt_perf_targets *t, int top, bt_err *err) {
     int ri = lua_gettop(L);
     lua_Integer n = luaL_len(L, ri);
     t->rules = calloc((size_t)(n ? n : 1), sizeof *t->rules);
-    if (!t->rules) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!t->rules) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     for (lua_Integer k = 1; k <= n; k++) {
       char where[32];
       snprintf(where, sizeof where, "rules[%lld]", (long long)k);
@@ -194,13 +194,13 @@ static int load_table(bt_perf_targets *t, int top, bt_err *err) {
 int bt_perf_targets_load(bt_perf_targets **out, const char *path, bool explicit_path,
                          int64_t rolling_override, bt_err *err) {
   bt_perf_targets *t = calloc(1, sizeof *t);
-  if (!t) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!t) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   *out = t;
   t->hash = BT_PERF_FNV_BASIS;
   if (path && access(path, F_OK) == 0) {
     snprintf(t->path, sizeof t->path, "%s", path);
     t->L = luaL_newstate();
-    if (!t->L) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!t->L) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     luaL_openlibs(t->L);
     /* Target rules are untrusted code: they read (and require) files beside them only. */
     char dir[1100], req[2300];
@@ -267,7 +267,7 @@ static void fmt_num(char out[40], double d) {
 static bt_perf_check *add(bt_perf_summary *s, const char *name, const char *op, const char *sev,
                           bt_err *err) {
   bt_perf_check *c = bt_perf_summary_add_check(s);
-  if (!c) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+  if (!c) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"), NULL;
   snprintf(c->name, sizeof c->name, "%s", name);
   snprintf(c->type, sizeof c->type, "%s_breach", name);
   snprintf(c->op, sizeof c->op, "%s", op);
@@ -346,7 +346,7 @@ static int eval_rule(bt_perf_targets *t, const rule *r, bt_perf_check *c, bt_per
   lua_State *L = t->L;
   size_t jl;
   char *json = bt_perf_summary_json(s, "", 0, &jl);
-  if (!json) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!json) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
   int rc = bt_formats_push_json(L, json, jl, err);
   free(json);
@@ -497,7 +497,7 @@ int bt_perf_alerts_raise(const char *path, bt_perf_summary *s, int64_t now_ms, i
   free(text);
   size_t n;
   char *add = bt_json_take(&b, &n);
-  if (!add) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!add) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc && n) {
     int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     struct stat st;
@@ -572,7 +572,7 @@ int bt_perf_alerts_ack(const char *path, const char *id, int64_t now_ms, bt_err 
   bt_json_put(&b, text + after, len - after);
   size_t n;
   char *out = bt_json_take(&b, &n);
-  rc = out ? bt_perf_write(dirfd, name, out, n, true, err) : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  rc = out ? bt_perf_write(dirfd, name, out, n, true, err) : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   free(out);
   free(text);
   close(dirfd);

@@ -136,7 +136,7 @@ int bt_perf_read(int dirfd, const char *name, char **out, size_t *len, bt_err *e
   int e = errno;
   close(fd);
   if (*out) return 0;
-  if (e == ENOMEM) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (e == ENOMEM) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(e));
 }
 

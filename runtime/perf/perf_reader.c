@@ -357,7 +357,7 @@ static bt_perf_day *day_get(bt_perf_index *ix, int64_t day, bt_err *err) {
     if (ix->ndays == ix->capdays) {
       size_t cap = ix->capdays ? ix->capdays * 2 : 64;
       bt_perf_day *d = realloc(ix->days, cap * sizeof *d);
-      if (!d) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+      if (!d) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"), NULL;
       ix->days = d, ix->capdays = cap;
     }
     memmove(&ix->days[i + 1], &ix->days[i], (ix->ndays - i) * sizeof *ix->days);
@@ -366,7 +366,7 @@ static bt_perf_day *day_get(bt_perf_index *ix, int64_t day, bt_err *err) {
     memset(d, 0, sizeof *d);
     d->day = day;
     d->tail = calloc(ix->tail_k, sizeof *d->tail);
-    if (!d->tail) return bt_errf(err, BT_ENOMEM, "oom", "out of memory"), NULL;
+    if (!d->tail) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"), NULL;
   }
   ix->last_hit = i;
   return &ix->days[i];
@@ -392,7 +392,7 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
       if (ix->nopen == ix->capopen) {
         size_t cap = ix->capopen ? ix->capopen * 2 : 16;
         bt_perf_open_trade *o = realloc(ix->open, cap * sizeof *o);
-        if (!o) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        if (!o) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         ix->open = o, ix->capopen = cap;
       }
       i = (int)ix->nopen++;
@@ -458,7 +458,7 @@ static void *parse_block(void *arg) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
         bt_perf_trade *t = realloc(b->t, cap * sizeof *t);
         if (!t) {
-          b->rc = bt_errf(&b->err, BT_ENOMEM, "oom", "out of memory");
+          b->rc = bt_errf(&b->err, BT_ENOMEM, "out_of_memory", "out of memory");
           return NULL;
         }
         b->t = t, b->cap = cap;
@@ -564,7 +564,7 @@ static int list_sources(const char *src, char ***out, size_t *n, bt_err *err) {
     return bt_errf(err, BT_EIO, "io_error", "trade log path %s: %s", src, strerror(errno));
   if (!S_ISDIR(st.st_mode)) {
     *out = malloc(sizeof(char *));
-    if (!*out || !((*out)[0] = strdup(src))) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!*out || !((*out)[0] = strdup(src))) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     *n = 1;
     return 0;
   }
@@ -579,12 +579,12 @@ static int list_sources(const char *src, char ***out, size_t *n, bt_err *err) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
       char **v = realloc(*out, cap * sizeof *v);
-      if (!v) { rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory"); break; }
+      if (!v) { rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"); break; }
       *out = v;
     }
     size_t pl = strlen(src) + l + 2;
     char *path = malloc(pl);
-    if (!path) { rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory"); break; }
+    if (!path) { rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"); break; }
     snprintf(path, pl, "%s/%s", src, de->d_name);
     (*out)[(*n)++] = path;
   }
@@ -674,7 +674,7 @@ static int consume(bt_perf_index *ix, bt_perf_file *f, int fd, uint64_t size, bt
     rc = consume_mapped(ix, f, fd, size, &used, &nl, err);
   } else {
     char *heap = malloc(len);
-    if (!heap) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!heap) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     if (read_range(fd, f->offset, len, heap)) {
       free(heap);
       return bt_errf(err, BT_EIO, "io_error", "%s: read failed", f->path);
@@ -726,7 +726,7 @@ static int refresh_once(bt_perf_index *ix, bool *restart, bt_err *err) {
     } else if (!f) {
       bt_perf_file *v = realloc(ix->files, (ix->nfiles + 1) * sizeof *v);
       if (!v) {
-        rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
       } else {
         ix->files = v;
         f = &v[ix->nfiles++];

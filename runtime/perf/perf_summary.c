@@ -33,7 +33,7 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
   size_t first = bt_perf_index_lower(ix, start), last = bt_perf_index_lower(ix, end + 1);
   if (last > first) {
     s->series = calloc(last - first, sizeof *s->series);
-    if (!s->series) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!s->series) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   bool ovf = false;
   for (size_t i = first; i < last; i++) {

@@ -84,7 +84,7 @@ int bt_run_collect_subscribe(bt_run_collect *c, bt_bus *bus, bt_err *err) {
   if (bt_bus_subscribe_bars(bus, on_bar, c) ||
       bt_bus_subscribe(bus, BT_EV_MASK(BT_EV_SIGNAL) | BT_EV_MASK(BT_EV_ORDER) | BT_EV_MASK(BT_EV_FILL),
                        on_event, c))
-    return bt_errf(err, BT_ENOMEM, "error", "report: too many bus subscribers");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "report: too many bus subscribers");
   return 0;
 }
 

@@ -39,7 +39,7 @@ int bt_run_compare_html(bt_app *app, const char *const *dirs, int n, const char 
   bt_json_printf(&b, "]}");
   size_t len;
   char *doc = bt_json_take(&b, &len);
-  if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   bt_formats *rep = NULL;
   if (!rc) rc = bt_formats_open(&rep, cfg.formats_dir, err);
   if (!rc) rc = bt_formats_push_json(bt_formats_lua(rep), doc, len, err);

@@ -60,7 +60,7 @@ static int extra_series(const char *arg, int64_t run_start, bt_index_point **out
       cap = cap ? cap * 2 : 1024;
       bt_index_point *q = realloc(p, cap * sizeof *p);
       if (!q) {
-        rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       p = q;
@@ -306,7 +306,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   bt_json_printf(&b, "}");
   size_t len;
   char *doc = bt_json_take(&b, &len);
-  if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc && !rr->report) rc = bt_formats_open(&rr->report, rr->formats_dir, err);
   if (!rc) rc = bt_formats_push_json(bt_formats_lua(rr->report), doc, len, err);
   free(doc);
@@ -329,7 +329,7 @@ static int on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err)
   run_state *s = calloc(1, sizeof *s);
   if (!s || !(s->collect = bt_run_collect_new(nsym))) {
     free(s);
-    return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   s->info = info;
   s->next = rr->runs;
@@ -372,14 +372,14 @@ int bt_perf_register(bt_app *app, bt_err *err) {
   int rc = bt_perf_cfg_load(app, &cfg, err);
   if (rc) return rc;
   run_report *rr = calloc(1, sizeof *rr);
-  if (!rr) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!rr) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   snprintf(rr->formats_dir, sizeof rr->formats_dir, "%s", cfg.formats_dir);
   rr->app = app;
   bt_run_observer obs = {.name = "perf_report", .ud = rr, .on_start = on_start, .on_end = on_end,
                          .on_close = on_close};
   if (bt_app_add_observer(app, &obs)) {
     free(rr);
-    return bt_errf(err, BT_ENOMEM, "error", "too many run observers");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "too many run observers");
   }
   return 0;
 }

@@ -103,7 +103,7 @@ static void quiet_notice(void *arg, const char *msg) {
 int bt_pg_open(bt_pg **out, const char *url, bt_err *err) {
   *out = NULL;
   bt_pg *pg = calloc(1, sizeof *pg);
-  if (!pg) return bt_errf(err, BT_ENOMEM, "db_error", "postgresql: out of memory");
+  if (!pg) return bt_errf(err, BT_ENOMEM, "out_of_memory", "postgresql: out of memory");
   bool have_url = url && *url;
   if (have_url) bt_pg_redact(url, pg->url, sizeof pg->url);
   else snprintf(pg->url, sizeof pg->url, "postgresql:// (libpq environment)");
@@ -134,7 +134,7 @@ int bt_pg_open(bt_pg **out, const char *url, bt_err *err) {
   pg->conn = PQconnectdbParams(keys, vals, 1);
   if (!pg->conn) {
     free(pg);
-    return bt_errf(err, BT_ENOMEM, "db_error", "postgresql: out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "postgresql: out of memory");
   }
   remember_secret(pg->secret[1], sizeof pg->secret[1], PQpass(pg->conn));
   if (PQstatus(pg->conn) != CONNECTION_OK) {

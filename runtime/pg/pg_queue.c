@@ -241,7 +241,7 @@ static int read_job(const PGresult *r, int row, bt_job *j, int64_t *seq, bt_err 
       (!PQgetisnull(r, row, 20) && !j->idempotency_key) ||
       (!PQgetisnull(r, row, 21) && !j->unique_key)) {
     bt_job_clear(j);
-    return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   return 0;
 }
@@ -666,7 +666,7 @@ static int list_once(pg_queue *q, const bt_job_filter *f, int limit, int64_t bef
   int rows = PQntuples(r), rc = 0;
   size_t k = 0;
   bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
-  if (!jobs) rc = bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+  if (!jobs) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   int64_t last_seq = 0;
   for (int i = 0; !rc && i < rows; i++) {
     if (i == limit) {
@@ -748,7 +748,7 @@ static int history_once(pg_queue *q, const char *run_id, bt_job_transition **out
     *out = calloc((size_t)rows, sizeof **out);
     if (!*out) {
       PQclear(r);
-      return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
   }
   for (int i = 0; i < rows; i++) {
@@ -784,7 +784,7 @@ static int cancel_requested_once(pg_queue *q, const char *worker_id,
     *run_ids = calloc((size_t)rows, sizeof **run_ids);
     if (!*run_ids) {
       PQclear(r);
-      return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
   }
   for (int i = 0; i < rows; i++) copy_col(r, i, 0, (*run_ids)[i], BT_JOB_ID_LEN);
@@ -886,7 +886,7 @@ int bt_queue_open_pg(bt_queue **out, const char *url, bt_err *err) {
   if (url && strlen(url) >= sizeof ((pg_queue *)0)->url)
     return bt_errf(err, BT_EINVAL, "config_error", "postgresql: connection URL too long");
   pg_queue *q = calloc(1, sizeof *q);
-  if (!q) return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+  if (!q) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   q->base.ops = &pg_ops;
   q->base.default_max_attempts = 3;
   snprintf(q->url, sizeof q->url, "%s", url ? url : "");

@@ -206,7 +206,7 @@ static void obs_close(void *ud) {
 
 int bt_pg_register(bt_app *app, bt_err *err) {
   pg_obs *o = calloc(1, sizeof *o);
-  if (!o) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!o) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   o->app = app;
   bt_trace_cfg tc;
   if (bt_trace_cfg_load(&app->cfg, &tc, err)) {
@@ -218,7 +218,7 @@ int bt_pg_register(bt_app *app, bt_err *err) {
                          .on_close = obs_close};
   if (bt_app_add_observer(app, &obs)) {
     free(o);
-    return bt_errf(err, BT_ENOMEM, "error", "too many run observers");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "too many run observers");
   }
   return 0;
 }

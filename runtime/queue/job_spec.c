@@ -93,7 +93,7 @@ int bt_job_spec_from_cjson(const cJSON *o, const char *const *allowed_extra,
                                          : NULL;
         if (!text) {
           rc = cJSON_IsNumber(p) || cJSON_IsBool(p) || cJSON_IsString(p)
-                   ? bt_errf(err, BT_ENOMEM, "error", "out of memory")
+                   ? bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory")
                    : bad(err, field, "expected a number, string or boolean%s", "");
           break;
         }

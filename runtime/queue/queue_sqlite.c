@@ -226,7 +226,7 @@ static int read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_er
       (sqlite3_column_type(s, 19) != SQLITE_NULL && !j->error_json)) {
     bt_job_clear(j);
     (void)q;
-    return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   return 0;
 }
@@ -553,7 +553,7 @@ static int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int
       cap = cap ? cap * 2 : 16;
       struct expired *grown = realloc(ex, cap * sizeof *ex);
       if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       ex = grown;
@@ -633,7 +633,7 @@ static int sq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t 
   sqlite3_bind_int(s, 5, limit + 1); /* one more tells whether there is a next page */
   bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
   if (!jobs) {
-    rc = bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     goto out;
   }
   size_t k = 0;
@@ -696,7 +696,7 @@ static int sq_history(bt_queue *base, const char *run_id, bt_job_transition **ou
       cap = cap ? cap * 2 : 8;
       bt_job_transition *grown = realloc(*out, cap * sizeof **out);
       if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       *out = grown;
@@ -735,7 +735,7 @@ static int sq_cancel_requested(bt_queue *base, const char *worker_id,
       cap = cap ? cap * 2 : 4;
       char(*grown)[BT_JOB_ID_LEN] = realloc(*run_ids, cap * sizeof **run_ids);
       if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       *run_ids = grown;
@@ -788,7 +788,7 @@ int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
     return bt_errf(err, BT_EIO, "queue_error", "%s: cannot create its directory: %s", path,
                    strerror(errno));
   sq_queue *q = calloc(1, sizeof *q);
-  if (!q) return bt_errf(err, BT_ENOMEM, "queue_error", "out of memory");
+  if (!q) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   q->base.ops = &sqlite_ops;
   q->base.default_max_attempts = 3;
   snprintf(q->path, sizeof q->path, "%s", path);

@@ -29,7 +29,7 @@ static const char schema[] =
 int bt_sched_ledger_open(const char *path, bt_sched_ledger **out, bt_err *err) {
   *out = NULL;
   bt_sched_ledger *l = calloc(1, sizeof *l);
-  if (!l) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!l) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       NULL) != SQLITE_OK) {
     int rc = db_err(l, err, path);
@@ -133,7 +133,7 @@ int bt_sched_ledger_finish(bt_sched_ledger *l, const char *schedule, int64_t fir
 
 cJSON *bt_sched_fire_json(const bt_sched_fire *f) {
   char when[32];
-  bt_perf_time_format(f->fire_ms / 1000, when);
+  bt_format_time(f->fire_ms / 1000, when);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "schedule", f->schedule);
   cJSON_AddStringToObject(o, "fire_time", when);
@@ -174,7 +174,7 @@ int bt_sched_ledger_list(bt_sched_ledger *l, const char *schedule, int limit,
       bt_sched_fire *v = realloc(*out, cap * sizeof *v);
       if (!v) {
         sqlite3_finalize(st);
-        return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+        return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
       }
       *out = v;
     }

@@ -284,7 +284,7 @@ static void *loop(void *arg) {
 int bt_scheduler_start(const bt_scheduler_opts *o, bt_scheduler **out, bt_err *err) {
   *out = NULL;
   bt_scheduler *s = calloc(1, sizeof *s);
-  if (!s) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!s) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   s->perf = *o->perf;
   snprintf(s->user_id, sizeof s->user_id, "%s", o->user_id ? o->user_id : "");
   snprintf(s->path, sizeof s->path, "%s", o->path);

@@ -128,7 +128,7 @@ static int load_backtest(lua_State *L, int t, bt_schedule *s, const char *path, 
   s->spec_json = bt_job_spec_to_json(&spec);
   snprintf(s->strategy, sizeof s->strategy, "%s", spec.strategy);
   bt_job_spec_clear(&spec);
-  return s->spec_json ? 0 : bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  return s->spec_json ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
 }
 
 static int load_perf(lua_State *L, int t, bt_schedule *s, const char *path, bt_err *err) {
@@ -245,7 +245,7 @@ int bt_schedules_load(const char *path, bool explicit_path, bt_schedules *out, b
   }
   out->hash = bt_schedules_file_hash(path);
   lua_State *L = luaL_newstate();
-  if (!L) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!L) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   luaL_openlibs(L);
   int rc = 0;
   if (luaL_loadfile(L, path) != LUA_OK) {
@@ -265,7 +265,7 @@ int bt_schedules_load(const char *path, bool explicit_path, bt_schedules *out, b
       lua_pop(L, 1);
     }
     if (!rc && n && !(out->v = calloc(n, sizeof *out->v)))
-      rc = bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
       char label[32];
       snprintf(label, sizeof label, "#%zu", i + 1);

@@ -159,7 +159,7 @@ static int open_bt(lua_State *L) {
 lua_State *bt_lua_new_state(bt_app *app, bt_err *err) {
   lua_State *L = bt_lua_mem_newstate(app ? (size_t)app->cfg.max_memory : 0);
   if (!L) {
-    bt_errf(err, BT_ENOMEM, "lua_error", "cannot create Lua state");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "cannot create Lua state");
     return NULL;
   }
   luaL_openlibs(L);

@@ -36,7 +36,7 @@ static int open_feeds(bt_run *run, bt_err *err) {
   run->next = calloc((size_t)n, sizeof *run->next);
   run->has_next = calloc((size_t)n, sizeof *run->has_next);
   if (!run->e.feeds || !run->next || !run->has_next)
-    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows,
                        .date_format = run->app->cfg.date_format,
                        .columns = run->app->cfg.columns};
@@ -87,7 +87,7 @@ static int next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
 
 static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
   if (bt_metrics_on_trade(&run->metrics, t))
-    return bt_errf(err, BT_ERANGE, "overflow_error", "trade statistics overflow at trade %llu",
+    return bt_errf(err, BT_ERANGE, "overflow", "trade statistics overflow at trade %llu",
                    (unsigned long long)t->trade_id);
   run_write_trade(run, t);
   return 0;
@@ -384,7 +384,7 @@ static int loop(bt_run *run, bt_err *err) {
     if (bt_ledger_mark(run->e.ledger, bar.symbol, bar.close, bar.time)) {
       char when[32];
       bt_format_time(bar.time, when);
-      return bt_errf(err, BT_ERANGE, "overflow_error", "position value overflows at %s bar %s",
+      return bt_errf(err, BT_ERANGE, "overflow", "position value overflows at %s bar %s",
                      bt_feed_symbol(run->e.feeds[bar.symbol]), when);
     }
     run->e.cause = run->e.bar_event; /* on_fill may have moved it to a FILL */
@@ -510,7 +510,7 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   bt_dec cash = run->spec->has_cash ? run->spec->cash : run->app->cfg.cash;
   run->e.broker = bt_broker_new(&run->app->cfg.broker, (uint32_t)run->e.nfeeds);
   run->e.ledger = bt_ledger_new(cash, (uint32_t)run->e.nfeeds);
-  if (!run->e.broker || !run->e.ledger) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!run->e.broker || !run->e.ledger) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   bt_metrics_init(&run->metrics, cash);
   run->info.config_json = run_config_json(run->app, cash);
   if (run->spec->write_files && run_open_outputs(run, err)) return err->code;
@@ -586,7 +586,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   bt_log_bind(ctx, run->info.user_id ? 4 : 3);
 
   run->e.bus = bt_bus_new();
-  int rc = run->e.bus ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  int rc = run->e.bus ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc) bt_lua_set_run(run->L, run, &run->e);
   if (!rc) rc = run_body(run, res, err);
 
@@ -615,8 +615,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
       /* The publish failed (disk full, a directory in the way): nothing may look
        * complete; a failed result.json replaces the completed one when it can. */
       run_unpublish(run);
-      *err = werr;
-      werr.traceback = NULL;
+      bt_err_move(err, &werr);
       rc = err->code;
       res->status = BT_RUN_FAILED;
       bt_err_clear(&werr);

@@ -333,7 +333,7 @@ bt_http_server *bt_http_start(const bt_http_opts *o, bt_http_handler h, void *ud
   if (resolve_listen(o->listen, &a, err)) return NULL;
   bt_http_server *s = calloc(1, sizeof *s);
   if (!s) {
-    bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     return NULL;
   }
   s->handler = h;

@@ -119,7 +119,7 @@ static int submit(bt_queue *q, const bt_svc_config *sc, const jobs_opts *o, bt_e
       rc = bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "data",
                       "data: no dataset named '%s' in the catalog", spec.data[i]);
   char *json = rc ? NULL : bt_job_spec_to_json(&spec);
-  if (!rc && !json) rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!rc && !json) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   for (long i = 0; !rc && i < count; i++) {
     char cid[BT_JOB_ID_LEN];
     if (!o->correlation_id) bt_uuid(cid);

@@ -144,7 +144,7 @@ static int l_submit(lua_State *L) {
                    .user_id = app->cfg.user_id[0] ? app->cfg.user_id : NULL, .origin = "sweep"};
   bt_job j;
   rc = json ? bt_queue_enqueue(lq->q, &nj, &j, NULL, &err)
-            : bt_errf(&err, BT_ENOMEM, "error", "out of memory");
+            : bt_errf(&err, BT_ENOMEM, "out_of_memory", "out of memory");
   free(json);
   bt_job_spec_clear(&spec);
   if (rc) {

@@ -512,7 +512,7 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
   }
   s.nslots = s.o.workers;
   s.slots = calloc((size_t)s.nslots, sizeof *s.slots);
-  if (!s.slots) return bt_errf(err, BT_ENOMEM, "worker_error", "out of memory");
+  if (!s.slots) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   for (int i = 0; i < s.nslots; i++) s.slots[i].fd = -1;
   sigset_t mask;
   sigemptyset(&mask);
@@ -534,7 +534,7 @@ int bt_supervisor_run(bt_queue *q, const bt_supervisor_opts *opts, bt_supervisor
   int64_t next_expiry = 0, next_cancel_poll = 0, idle_since = now_ms();
   struct pollfd *pfds = calloc((size_t)s.nslots + 2, sizeof *pfds);
   slot **owner = calloc((size_t)s.nslots + 2, sizeof *owner); /* owner[i]: slot of pfds[i] */
-  if (!pfds || !owner) rc = bt_errf(err, BT_ENOMEM, "worker_error", "out of memory");
+  if (!pfds || !owner) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   while (!rc) {
     int64_t now = now_ms();
     if (s.o.stop && *s.o.stop && !s.stopping) {

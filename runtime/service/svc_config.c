@@ -47,7 +47,7 @@ static int hexval(char c) {
 static int read_keys(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
   int n = (int)lua_rawlen(L, idx);
   out->keys = calloc(n ? (size_t)n : 1, sizeof *out->keys);
-  if (!out->keys) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!out->keys) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   for (int i = 1; i <= n; i++) {
     char where[64];
     snprintf(where, sizeof where, "service.api_keys[%d]", i);
@@ -96,7 +96,7 @@ static int read_datasets(bt_config *cfg, lua_State *L, int idx, bt_svc_config *o
   lua_pushnil(L);
   while (lua_next(L, idx)) n++, lua_pop(L, 1);
   out->datasets = calloc(n ? (size_t)n : 1, sizeof *out->datasets);
-  if (!out->datasets) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+  if (!out->datasets) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     char where[160];
@@ -239,7 +239,7 @@ int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
     };
     free(out->datasets);
     out->datasets = malloc(sizeof bundled);
-    if (!out->datasets) return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+    if (!out->datasets) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     memcpy(out->datasets, bundled, sizeof bundled);
     out->ndatasets = (int)(sizeof bundled / sizeof bundled[0]);
     out->default_dataset = 2;
@@ -305,7 +305,7 @@ int bt_svc_strategy_list(const bt_svc_config *c, char ***names, int *n, bt_err *
       closedir(d);
       for (int k = 0; k < cnt; k++) free(v[k]);
       free(v);
-      return bt_errf(err, BT_ENOMEM, "oom", "out of memory");
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
     closedir(d);
   }

@@ -84,7 +84,7 @@ static int read_version(bt_store *s) {
 static int open_common(bt_store **out, const char *path, bool readonly, bt_err *err) {
   *out = NULL;
   bt_store *s = calloc(1, sizeof *s);
-  if (!s) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!s) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   s->wseg.fd = s->rseg.fd = -1;
   snprintf(s->path, sizeof s->path, "%s", path);
   if (gethostname(s->host, sizeof s->host)) s->host[0] = '\0';
@@ -557,7 +557,7 @@ int bt_store_get_latency(bt_store *s, int64_t run_no, bt_store_latency **out, si
       cap = cap ? cap * 2 : 16;
       bt_store_latency *a = realloc(*out, cap * sizeof *a);
       if (!a) {
-        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       *out = a;
@@ -616,14 +616,14 @@ static int orphan_segments(bt_store *s, char ***out, size_t *n, bt_err *err) {
       cap = cap ? cap * 2 : 16;
       char **a = realloc(*out, cap * sizeof *a);
       if (!a) {
-        rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
         break;
       }
       *out = a;
     }
     size_t plen = strlen(dir) + len + 2;
     if (!((*out)[*n] = malloc(plen))) {
-      rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
       break;
     }
     snprintf((*out)[(*n)++], plen, "%s/%s", dir, de->d_name);
@@ -654,7 +654,7 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
         cap = cap ? cap * 2 : 64;
         int64_t *a = realloc(victims, cap * sizeof *a);
         if (!a) {
-          rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+          rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
           bt_store_run_clear(&r);
           break;
         }

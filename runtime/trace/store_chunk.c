@@ -93,7 +93,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
                        size_t n, bt_err *err) {
   if (n == 0) return 0;
   if (n > BT_STORE_CHUNK)
-    return bt_errf(err, BT_EINVAL, "error", "bt_store_put_chunk: %zu events (max %d)", n,
+    return bt_errf(err, BT_EINVAL, "invalid_input", "bt_store_put_chunk: %zu events (max %d)", n,
                    BT_STORE_CHUNK);
   /* the chunk's distinct sources (few: feed, strategy, broker, ...) */
   const char *srcs[64];
@@ -111,7 +111,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     need += EVENT_MAX_FIXED + (evs[i].text ? text_len(&evs[i]) + 10 : 0) +
             (evs[i].user_type ? strlen(evs[i].user_type) + 10 : 0);
   }
-  if (reserve(s, need)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (reserve(s, need)) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   uint8_t *p = s->buf;
   size_t len = 0;
   p[len++] = CHUNK_VERSION;
@@ -197,7 +197,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
                     .last_seq = (int64_t)evs[n - 1].seq, .ts_min = ts_min, .ts_max = ts_max,
                     .n = (int64_t)n, .types = types, .seg_off = (int64_t)off,
                     .seg_len = (int64_t)len};
-  if (store_stage(s, &row, NULL, 0)) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (store_stage(s, &row, NULL, 0)) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   s->staged_events += n;
 
   /* links for forward lineage: (cause, seq) pairs, one row per bucket of 1024 causes */
@@ -223,7 +223,7 @@ int bt_store_put_chunk(bt_store *s, int64_t run_no, int stream, const bt_trace_e
     }
     staged_row lr = {.links = true, .run_no = run_no, .bucket = (int64_t)bucket,
                      .first_seq = (int64_t)first};
-    if (store_stage(s, &lr, p, l)) rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    if (store_stage(s, &lr, p, l)) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   return rc;
 }

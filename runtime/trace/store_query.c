@@ -93,7 +93,7 @@ int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event 
         cap = cap ? cap * 2 : 8;
         uint64_t *a = realloc(kids, cap * sizeof *a);
         if (!a) {
-          rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+          rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
           break;
         }
         kids = a;
@@ -107,7 +107,7 @@ int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event 
   if (!rc && nk) {
     qsort(kids, nk, sizeof *kids, cmp_u64);
     *out = calloc(nk, sizeof **out);
-    if (!*out) rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    if (!*out) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     for (size_t i = 0; !rc && i < nk; i++) {
       bool found;
       rc = bt_store_get_event(s, run_no, kids[i], &(*out)[*n], &found, err);
@@ -142,7 +142,7 @@ struct bt_store_iter {
 int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, bt_err *err) {
   *out = NULL;
   bt_store_iter *it = calloc(1, sizeof *it);
-  if (!it) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!it) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   it->s = s;
   it->run_no = q->run_no;
   it->from = q->has_from ? q->from : INT64_MIN;
@@ -150,7 +150,7 @@ int bt_store_query(bt_store *s, const bt_store_filter *q, bt_store_iter **out, b
   it->mask = q->type_mask ? q->type_mask : BT_EV_MASK_ALL;
   if (q->user_type && !(it->user_type = strdup(q->user_type))) {
     free(it);
-    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   int rc = 0;
   for (int stream = 0; stream < 2 && !rc; stream++) {

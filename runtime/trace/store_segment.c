@@ -125,7 +125,7 @@ int store_chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rbu
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < n) cap *= 2;
     uint8_t *p = realloc(b->p, cap);
-    if (!p) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    if (!p) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     b->p = p;
     b->cap = cap;
   }

@@ -309,7 +309,7 @@ static void run_free(trace_run *r) {
 static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
   bt_tracer *t = ud;
   trace_run *r = aligned_alloc(CACHE_LINE, (sizeof *r + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
-  if (!r) return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  if (!r) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   memset(r, 0, sizeof *r);
   r->t = t;
   r->info = info;
@@ -322,9 +322,9 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
   r->ring = ring_alloc(r->cap);
-  int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "error", "out of memory");
+  int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, tracer_on_sampled, r))
-    rc = bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
   r->origin = bt_bus_clock_ns();
   if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
@@ -333,7 +333,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   if (!rc && (bt_bus_subscribe(bus, BT_EV_MASK_ALL, on_event, r) ||
               bt_bus_subscribe_bars(bus, t->cfg.bars == BT_TRACE_BARS_NONE ? stash_bar : put_bar,
                                     r)))
-    rc = bt_errf(err, BT_ENOMEM, "error", "trace: too many bus subscribers");
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "trace: too many bus subscribers");
   if (!rc) {
     /* The writer must not take the process's SIGINT/SIGTERM: the run thread handles them. */
     sigset_t all, old;
@@ -347,7 +347,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
       bt_store_no_autocheckpoint(r->store);
     }
     if (pthread_create(&r->thread, NULL, tracer_writer_main, r))
-      rc = bt_errf(err, BT_EIO, "error", "trace: cannot start the writer thread");
+      rc = bt_errf(err, BT_EIO, "io_error", "trace: cannot start the writer thread");
     else r->thread_started = true;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
@@ -453,7 +453,7 @@ int bt_tracer_new(bt_tracer **out, const bt_trace_cfg *cfg, bt_err *err) {
   bt_tracer *t = calloc(1, sizeof *t);
   if (!t || !(t->cfg_json = bt_trace_cfg_json(cfg))) {
     free(t);
-    return bt_errf(err, BT_ENOMEM, "error", "out of memory");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   t->cfg = *cfg;
   *out = t;
@@ -474,7 +474,7 @@ int bt_trace_register(bt_app *app, bt_err *err) {
   bt_run_observer obs = bt_tracer_observer(t);
   if (bt_app_add_observer(app, &obs)) {
     tr_on_close(t);
-    return bt_errf(err, BT_ENOMEM, "error", "trace: too many run observers");
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "trace: too many run observers");
   }
   return 0;
 }

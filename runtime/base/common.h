@@ -5,6 +5,7 @@
 #ifndef BT_COMMON_H
 #define BT_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,17 @@ const char *bt_err_code_type(int code);
 uint64_t bt_now_ns(void);
 /* Wall clock in milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t bt_wall_ms(void);
+
+/* n ASCII digits at s as a number in *out; false when one is not a digit. */
+static inline bool bt_digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if ((unsigned)(s[i] - '0') > 9) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
 
 /* Calendar arithmetic shared by the CSV reader and performance windows. */
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */

@@ -32,16 +32,6 @@ struct bt_tz {
 
 /* ---- fixed offsets ------------------------------------------------------------------ */
 
-static bool digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if ((unsigned)(s[i] - '0') > 9) return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
 /* "UTC", "Z", "+05:30", "-0400", "-4": the forms `btrun perf` always accepted. */
 static bool parse_fixed(const char *s, int32_t *off) {
   if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0 || strcmp(s, "utc") == 0) {
@@ -53,11 +43,11 @@ static bool parse_fixed(const char *s, int32_t *off) {
   size_t n = strlen(p);
   int h = 0, m = 0;
   if (n == 5 && p[2] == ':') {
-    if (!digits(p, 2, &h) || !digits(p + 3, 2, &m)) return false;
+    if (!bt_digits(p, 2, &h) || !bt_digits(p + 3, 2, &m)) return false;
   } else if (n == 4) {
-    if (!digits(p, 2, &h) || !digits(p + 2, 2, &m)) return false;
+    if (!bt_digits(p, 2, &h) || !bt_digits(p + 2, 2, &m)) return false;
   } else if (n == 1 || n == 2) {
-    if (!digits(p, (int)n, &h)) return false;
+    if (!bt_digits(p, (int)n, &h)) return false;
   } else {
     return false;
   }

@@ -26,16 +26,6 @@ void bt_perf_day_format(int64_t day, char *buf) {
   snprintf(buf, 16, "%04d-%02u-%02u", (int)y, m, d);
 }
 
-static bool digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if ((unsigned)(s[i] - '0') > 9) return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
 static unsigned month_days(int64_t y, unsigned m) {
   static const unsigned md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -44,8 +34,8 @@ static unsigned month_days(int64_t y, unsigned m) {
 
 static bool parse_date(const char *s, long len, int64_t *day) {
   int y, m, d;
-  if (len < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
-      !digits(s + 8, 2, &d))
+  if (len < 10 || s[4] != '-' || s[7] != '-' || !bt_digits(s, 4, &y) || !bt_digits(s + 5, 2, &m) ||
+      !bt_digits(s + 8, 2, &d))
     return false;
   if (m < 1 || m > 12 || d < 1 || (unsigned)d > month_days(y, (unsigned)m)) return false;
   *day = bt_days_from_civil(y, (unsigned)m, (unsigned)d);
@@ -63,9 +53,9 @@ bool bt_perf_time_parse(const char *s, long len, int64_t *out) {
   long i = 10;
   if (i < len) {
     int hh, mm, ss;
-    if (!(s[i] == 'T' || s[i] == ' ') || len < i + 9 || !digits(s + i + 1, 2, &hh) ||
-        s[i + 3] != ':' || !digits(s + i + 4, 2, &mm) || s[i + 6] != ':' ||
-        !digits(s + i + 7, 2, &ss) || hh > 23 || mm > 59 || ss > 60)
+    if (!(s[i] == 'T' || s[i] == ' ') || len < i + 9 || !bt_digits(s + i + 1, 2, &hh) ||
+        s[i + 3] != ':' || !bt_digits(s + i + 4, 2, &mm) || s[i + 6] != ':' ||
+        !bt_digits(s + i + 7, 2, &ss) || hh > 23 || mm > 59 || ss > 60)
       return false;
     secs = hh * 3600 + mm * 60 + ss;
     i += 9;
@@ -82,7 +72,7 @@ bool bt_perf_time_parse(const char *s, long len, int64_t *out) {
         int oh, om;
         const char *z = s + i + 1;
         bool colon = len - i == 6;
-        if (!digits(z, 2, &oh) || (colon && z[2] != ':') || !digits(z + (colon ? 3 : 2), 2, &om))
+        if (!bt_digits(z, 2, &oh) || (colon && z[2] != ':') || !bt_digits(z + (colon ? 3 : 2), 2, &om))
           return false;
         int off = oh * 3600 + om * 60;
         secs -= s[i] == '+' ? off : -off;

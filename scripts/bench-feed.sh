@@ -13,7 +13,7 @@ cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" --target btcore -j2 >/dev/null
 pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
 # shellcheck disable=SC2086
-cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$src/runtime" "$src/scripts/bench/feed_bench.c" \
+cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) "$src/scripts/bench/feed_bench.c" \
   "$build/libbtcore.a" $pc_libs -lpthread -lm -o "$build/feed_bench"
 data="$build/bench-data/minute-$bars.csv"
 if [ ! -s "$data" ]; then

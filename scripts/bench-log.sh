@@ -12,6 +12,6 @@ cmake --build "$build" --target btcore -j2 >/dev/null
 pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
 pc_cflags="$(pkg-config --cflags lua5.4 libcjson)"
 # shellcheck disable=SC2086
-cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$src/runtime" $pc_cflags "$src/scripts/bench/log_bench.c" \
+cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) $pc_cflags "$src/scripts/bench/log_bench.c" \
   "$build/libbtcore.a" $pc_libs -lpthread -lm -o "$build/log_bench"
 "$build/log_bench" "$n"

@@ -12,7 +12,7 @@ cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" --target btcore btrun -j2 >/dev/null
 pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
 # shellcheck disable=SC2086
-cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$src/runtime" $(pkg-config --cflags lua5.4) \
+cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) $(pkg-config --cflags lua5.4) \
   "$src/scripts/bench/perf_bench.c" "$build/libbtcore.a" $pc_libs -lpthread -lm -o "$build/perf_bench"
 work="$build/bench-perf"
 "$build/perf_bench" "$work" "$n"

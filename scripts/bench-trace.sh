@@ -13,10 +13,10 @@ build="$src/build-bench-trace"
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target btrun btcore -j2 >/dev/null
 # the query bench links against the core library like a unit test
-cc -std=gnu11 -O2 -I"$src/runtime" "$src/scripts/bench/trace_query_bench.c" "$build/libbtcore.a" \
+cc -std=gnu11 -O2 $(printf -- '-I%s ' "$src"/runtime/*/) "$src/scripts/bench/trace_query_bench.c" "$build/libbtcore.a" \
   $(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib) -lpthread -lm \
   -o "$build/trace_query_bench"
-cc -std=gnu11 -O2 -I"$src/runtime" "$src/scripts/bench/trace_pipeline_bench.c" "$build/libbtcore.a" \
+cc -std=gnu11 -O2 $(printf -- '-I%s ' "$src"/runtime/*/) "$src/scripts/bench/trace_pipeline_bench.c" "$build/libbtcore.a" \
   $(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib) -lpthread -lm \
   -o "$build/trace_pipeline_bench"
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "cli_opts.h"
 #include "perf.h"
 #include "perf_time.h"
 
@@ -51,19 +52,8 @@ typedef struct opts {
 } opts;
 
 /* Print the error and release it (a Lua error owns its traceback). */
-static int fail(bt_err *err) {
-  fprintf(stderr, "btrun perf: %s\n", err->msg[0] ? err->msg : "error");
-  if (err->traceback && !strstr(err->msg, err->traceback)) fprintf(stderr, "%s\n", err->traceback);
-  bt_err_clear(err);
-  return 1;
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "btrun perf: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see btrun perf --help)\n");
-  return 1;
-}
+static const bt_cli_usage USAGE_ERR = {"btrun perf", "(see btrun perf --help)",
+                                       "unknown argument '%s'", "%s needs a value", .help = false};
 
 static bool color(void) { return isatty(1) && !getenv("NO_COLOR"); }
 
@@ -118,30 +108,45 @@ static void print_summary(const bt_perf_summary *s) {
 }
 
 static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cfg) {
-  for (int i = first; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes = strcmp(a, "--stats") != 0 && strcmp(a, "--strict") != 0;
-    if (takes && !v) return usage_error("%s needs a value", a);
+  static const char *const valued[] = {"--window",   "--start",  "--end",  "--export",
+                                       "--backfill", "--trades", "--out",  "--targets",
+                                       "--timezone", "--every",  "--count"};
+  enum { NVALUED = sizeof valued / sizeof valued[0] };
+  const char *vals[NVALUED] = {0};
+  bt_cli_opt table[NVALUED + 3];
+  for (int k = 0; k < NVALUED; k++) table[k] = (bt_cli_opt){valued[k], .value = &vals[k]};
+  const bt_cli_opt flags[] = {
+      {"--stats", .flag = &o->stats}, {"--strict", .flag = &cfg->strict}, {.name = NULL}};
+  memcpy(table + NVALUED, flags, sizeof flags);
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, table, argc, argv, first, &args)) return 1;
+  if (args.npos) return bt_cli_usage_error(&USAGE_ERR, "unknown argument '%s'", args.pos[0]);
+  for (int k = 0; k < NVALUED; k++) {
+    const char *a = valued[k], *v = vals[k];
+    if (!v) continue;
     if (strcmp(a, "--window") == 0) {
       if (!bt_perf_window_parse(v, &o->window) || o->window == BT_PERF_CUSTOM)
-        return usage_error("--window: expected daily, weekly or monthly, got '%s'", v);
+        return bt_cli_usage_error(&USAGE_ERR,
+                                  "--window: expected daily, weekly or monthly, got '%s'", v);
       o->has_window = true;
     } else if (strcmp(a, "--start") == 0) {
-      if (!bt_perf_day_parse(v, &o->start)) return usage_error("--start: expected YYYY-MM-DD, got '%s'", v);
+      if (!bt_perf_day_parse(v, &o->start))
+        return bt_cli_usage_error(&USAGE_ERR, "--start: expected YYYY-MM-DD, got '%s'", v);
       o->has_start = true;
     } else if (strcmp(a, "--end") == 0) {
-      if (!bt_perf_day_parse(v, &o->end)) return usage_error("--end: expected YYYY-MM-DD, got '%s'", v);
+      if (!bt_perf_day_parse(v, &o->end))
+        return bt_cli_usage_error(&USAGE_ERR, "--end: expected YYYY-MM-DD, got '%s'", v);
       o->has_end = true;
     } else if (strcmp(a, "--export") == 0) {
       if (strcmp(v, "json") && strcmp(v, "md") && strcmp(v, "html"))
-        return usage_error("--export: expected json, md or html, got '%s'", v);
+        return bt_cli_usage_error(&USAGE_ERR, "--export: expected json, md or html, got '%s'", v);
       o->export_fmt = v;
     } else if (strcmp(a, "--backfill") == 0) {
       char *end;
       o->backfill = strtol(v, &end, 10);
       if (*end || o->backfill < 1 || o->backfill > 100000)
-        return usage_error("--backfill: expected a number of days 1..100000, got '%s'", v);
+        return bt_cli_usage_error(&USAGE_ERR,
+                                  "--backfill: expected a number of days 1..100000, got '%s'", v);
     } else if (strcmp(a, "--trades") == 0) {
       snprintf(cfg->trades, sizeof cfg->trades, "%s", v);
     } else if (strcmp(a, "--out") == 0) {
@@ -152,27 +157,20 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
     } else if (strcmp(a, "--timezone") == 0) {
       bt_err err = {0};
       if (bt_perf_timezone_check(v, &err) || strlen(v) >= sizeof cfg->timezone)
-        return usage_error("--timezone: %s", err.msg);
+        return bt_cli_usage_error(&USAGE_ERR, "--timezone: %s", err.msg);
       snprintf(cfg->timezone, sizeof cfg->timezone, "%s", v);
     } else if (strcmp(a, "--every") == 0) {
       char *end;
       o->every = strtod(v, &end);
       if (*end || !(o->every >= 0.01 && o->every <= 86400))
-        return usage_error("--every: expected seconds between 0.01 and 86400, got '%s'", v);
+        return bt_cli_usage_error(&USAGE_ERR,
+                                  "--every: expected seconds between 0.01 and 86400, got '%s'", v);
     } else if (strcmp(a, "--count") == 0) {
       char *end;
       o->count = strtol(v, &end, 10);
-      if (*end || o->count < 0) return usage_error("--count: expected a number >= 0, got '%s'", v);
-    } else if (strcmp(a, "--stats") == 0) {
-      o->stats = true;
-      continue;
-    } else if (strcmp(a, "--strict") == 0) {
-      cfg->strict = true;
-      continue;
-    } else {
-      return usage_error("unknown argument '%s'", a);
+      if (*end || o->count < 0)
+        return bt_cli_usage_error(&USAGE_ERR, "--count: expected a number >= 0, got '%s'", v);
     }
-    i++;
   }
   return 0;
 }
@@ -221,15 +219,15 @@ static int active_status(bt_perf *p, int *active, bt_err *err) {
 static int cmd_summary(bt_perf *p, const opts *o) {
   bt_err err = {0};
   int rc = bt_perf_refresh(p, o->backfill > 0, &err);
-  if (rc) return fail(&err);
+  if (rc) return bt_cli_fail("btrun perf", &err);
   bt_perf_window w;
   int64_t *starts = NULL, *ends = NULL;
   size_t n = 0;
   int sel = select_windows(p, o, &w, &starts, &ends, &n);
   if (sel) {
     free(starts), free(ends);
-    if (sel == -1) return usage_error("%s", "--start is after --end");
-    return usage_error("%s", "out of memory");
+    if (sel == -1) return bt_cli_usage_error(&USAGE_ERR, "--start is after --end");
+    return bt_cli_usage_error(&USAGE_ERR, "out of memory");
   }
   bool html = p->cfg.html || (o->export_fmt && strcmp(o->export_fmt, "html") == 0);
   int exit_code = 0, raised = 0, written = 0, skipped_days = 0;
@@ -277,14 +275,14 @@ static int cmd_summary(bt_perf *p, const opts *o) {
            BT_F_STR("first", missing), BT_F_STR("window", bt_perf_window_name(w)));
   if (rc) {
     if (have_last) bt_perf_summary_free(&last);
-    return fail(&err);
+    return bt_cli_fail("btrun perf", &err);
   }
   if (o->export_fmt) {
     char *text;
     size_t len;
     if ((rc = bt_perf_render(p, &last, o->export_fmt, &text, &len, &err))) {
       bt_perf_summary_free(&last);
-      return fail(&err);
+      return bt_cli_fail("btrun perf", &err);
     }
     fwrite(text, 1, len, stdout);
     free(text);
@@ -297,7 +295,7 @@ static int cmd_summary(bt_perf *p, const opts *o) {
   }
   bt_perf_summary_free(&last);
   int active = 0;
-  if (active_status(p, &active, &err)) return fail(&err);
+  if (active_status(p, &active, &err)) return bt_cli_fail("btrun perf", &err);
   if (!o->export_fmt) {
     if (active) printf("Alerts: %d active (%d new) in %s; acknowledge with: btrun perf ack ID\n", active, raised, p->cfg.alerts_file);
     else printf("Alerts: none active\n");
@@ -351,7 +349,7 @@ static int cmd_watch(bt_perf *p, const opts *o) {
       fflush(stdout);
     }
     if (rc) {
-      fail(&err);
+      bt_cli_fail("btrun perf", &err);
       code = 1;
       continue; /* a bad line may be fixed before the next round */
     }
@@ -370,11 +368,11 @@ int bt_perf_cli(bt_app *app, int argc, char **argv) {
     }
   bt_err err = {0};
   bt_perf_cfg cfg;
-  if (bt_perf_cfg_load(app, &cfg, &err)) return fail(&err);
+  if (bt_perf_cfg_load(app, &cfg, &err)) return bt_cli_fail("btrun perf", &err);
   if (sub && strcmp(sub, "ack") == 0) {
-    if (argc != 3) return usage_error("%s", "ack needs exactly one ALERT_ID");
+    if (argc != 3) return bt_cli_usage_error(&USAGE_ERR, "ack needs exactly one ALERT_ID");
     int rc = bt_perf_alerts_ack(cfg.alerts_file, argv[2], bt_wall_ms(), &err);
-    if (rc < 0) return fail(&err);
+    if (rc < 0) return bt_cli_fail("btrun perf", &err);
     printf("%s %s\n", argv[2], rc == 1 ? "was already acknowledged" : "acknowledged");
     return 0;
   }
@@ -383,11 +381,11 @@ int bt_perf_cli(bt_app *app, int argc, char **argv) {
   opts o = {.every = 60};
   if (parse_opts(argc, argv, first, &o, &cfg)) return 1;
   if (watch && (o.backfill || o.export_fmt || o.has_start))
-    return usage_error("%s", "watch takes --every, --count, --window and source options only");
+    return bt_cli_usage_error(&USAGE_ERR, "watch takes --every, --count, --window and source options only");
   bt_perf p;
   if (bt_perf_open(&p, &cfg, &err)) {
     bt_perf_close(&p);
-    return fail(&err);
+    return bt_cli_fail("btrun perf", &err);
   }
   int code = watch ? cmd_watch(&p, &o) : cmd_summary(&p, &o);
   bt_perf_close(&p);

@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
   return 0;
 }
 C
-libs=$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)
+libs=$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib libmicrohttpd libpq gnutls)
 cc -O2 -std=gnu11 $(printf -- '-I%s ' "$src"/runtime/*/) $(pkg-config --cflags lua5.4 libcjson) "$tmp/bench.c" \
   "$build/libbtcore.a" $libs -lpthread -lm -o "$tmp/bench"
 BTRUN_DATA_DIR="$tmp/data-c" "$tmp/bench" "$src/lua/schemas" | grep -v '^{'

@@ -11,7 +11,7 @@ bars="${1:-10000000}"
 build="$src/build-bench-feed"
 cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" --target btcore -j2 >/dev/null
-pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
+pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib libmicrohttpd libpq gnutls)"
 # shellcheck disable=SC2086
 cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) "$src/scripts/bench/feed_bench.c" \
   "$build/libbtcore.a" $pc_libs -lpthread -lm -o "$build/feed_bench"

@@ -9,7 +9,7 @@ n="${1:-1000000}"
 build="$src/build-bench-log"
 cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" --target btcore -j2 >/dev/null
-pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
+pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib libmicrohttpd libpq gnutls)"
 pc_cflags="$(pkg-config --cflags lua5.4 libcjson)"
 # shellcheck disable=SC2086
 cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) $pc_cflags "$src/scripts/bench/log_bench.c" \

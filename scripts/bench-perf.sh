@@ -10,7 +10,7 @@ n="${1:-1000000}"
 build="$src/build-bench"
 cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" --target btcore btrun -j2 >/dev/null
-pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib)"
+pc_libs="$(pkg-config --libs lua5.4 libcurl libcjson uuid sqlite3 zlib libmicrohttpd libpq gnutls)"
 # shellcheck disable=SC2086
 cc -std=gnu11 -O2 -Wall -Wextra -Werror $(printf -- '-I%s ' "$src"/runtime/*/) $(pkg-config --cflags lua5.4) \
   "$src/scripts/bench/perf_bench.c" "$build/libbtcore.a" $pc_libs -lpthread -lm -o "$build/perf_bench"

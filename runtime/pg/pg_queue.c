@@ -694,22 +694,9 @@ static int pq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t 
   *out = NULL;
   *n = 0;
   next_cursor[0] = 0;
-  int limit = f->limit <= 0 ? 100 : f->limit;
-  if (limit > 1000)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "limit",
-                      "limit: at most 1000, got %d", limit);
-  int64_t before = INT64_MAX;
-  if (f->cursor && *f->cursor) {
-    char *end = NULL;
-    errno = 0;
-    long long v = f->cursor[0] == 's' ? strtoll(f->cursor + 1, &end, 10) : -1;
-    if (v <= 0 || errno || !end || *end)
-      return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "cursor",
-                        "cursor: '%s' is not a cursor of this queue", f->cursor);
-    before = v;
-  }
-  if (f->state >= BT_JOB_NSTATES)
-    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "status", "unknown state");
+  int limit;
+  int64_t before;
+  if (bt_job_filter_check(f, &limit, &before, err)) return err->code;
   int rc;
   WITH_RETRY(q, true, err, list_once(q, f, limit, before, out, n, next_cursor, err));
   return rc;

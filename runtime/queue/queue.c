@@ -1,4 +1,6 @@
 /* queue.c - the backend-independent parts of queue.h. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,26 @@ void bt_job_clear(bt_job *j) {
   free(j->idempotency_key);
   free(j->unique_key);
   memset(j, 0, sizeof *j);
+}
+
+int bt_job_filter_check(const bt_job_filter *f, int *limit, int64_t *before, bt_err *err) {
+  *limit = f->limit <= 0 ? 100 : f->limit;
+  if (*limit > 1000)
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "limit",
+                      "limit: at most 1000, got %d", *limit);
+  *before = INT64_MAX;
+  if (f->cursor && *f->cursor) {
+    char *end = NULL;
+    errno = 0;
+    long long v = f->cursor[0] == 's' ? strtoll(f->cursor + 1, &end, 10) : -1;
+    if (v <= 0 || errno || !end || *end)
+      return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "cursor",
+                        "cursor: '%s' is not a cursor of this queue", f->cursor);
+    *before = v;
+  }
+  if (f->state >= BT_JOB_NSTATES)
+    return bt_errf_at(err, BT_EINVAL, "invalid_request", "", 0, "status", "unknown state");
+  return 0;
 }
 
 int bt_job_new_check(const bt_job_new *nj, bt_err *err) {

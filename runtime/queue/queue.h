@@ -122,6 +122,11 @@ typedef struct bt_job_filter {
   const char *cursor;                  /* NULL/"" = from the newest; else a next_cursor */
 } bt_job_filter;
 
+/* What every backend's list checks first: the limit (0 = 100, at most 1000), the cursor
+ * (a next_cursor of this queue: "s<seq>"; *before = INT64_MAX without one) and the state.
+ * 0, or BT_EINVAL naming the field. */
+int bt_job_filter_check(const bt_job_filter *f, int *limit, int64_t *before, bt_err *err);
+
 #define BT_QUEUE_CURSOR_LEN 64
 
 /* Numbers for /metrics and per-user caps. */

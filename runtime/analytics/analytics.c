@@ -11,6 +11,7 @@
 #include "analytics_consent.h"
 #include "analytics_http.h"
 #include "analytics_session.h"
+#include "uuid.h"
 #include "analytics_spool.h"
 #include "analytics_util.h"
 #include "log.h"
@@ -141,7 +142,7 @@ static int stamp_and_queue(bt_analytics *a, const char *event, cJSON *props, int
                            char uuid_out[40]) {
   char uuid[40], iso[32];
   if (key) bt_an_uuid_of(key, uuid);
-  else bt_an_uuid4(uuid);
+  else bt_uuid(uuid);
   bt_an_iso_ms(ts_ms, iso);
   add_reserved(props, version, sid, session_ms, anonymous);
   cJSON *ev = cJSON_CreateObject();

@@ -43,68 +43,13 @@ void bt_an_iso_ms(int64_t ms, char out[32]) {
   snprintf(out + n, 32 - n, ".%03dZ", frac);
 }
 
-static void hex_uuid(const unsigned char *b, char out[40]);
-
-void bt_an_uuid7(int64_t ms, char out[40]) {
-  unsigned char b[16];
-  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-    uint64_t x = (uint64_t)ms ^ ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
-    for (int i = 0; i < 16; i++) {
-      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-      b[i] = (unsigned char)x;
-    }
-  }
-  uint64_t t = (uint64_t)ms;
-  for (int i = 0; i < 6; i++) b[i] = (unsigned char)(t >> (40 - 8 * i));
-  b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
-  b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-  hex_uuid(b, out);
-}
-
-static void hex_uuid(const unsigned char *b, char out[40]) {
-  static const char hx[] = "0123456789abcdef";
-  int o = 0;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-    out[o++] = hx[b[i] >> 4];
-    out[o++] = hx[b[i] & 15];
-  }
-  out[o] = '\0';
-}
-
 void bt_an_uuid_of(const char *key, char out[40]) {
   /* btrun's namespace: a fixed random UUID, so keys never collide with other names */
   static const uuid_t ns = {0x6b, 0x1f, 0x52, 0x0e, 0x3c, 0x94, 0x4d, 0x1a,
                             0x9a, 0x57, 0x2e, 0x0c, 0x81, 0x44, 0xd3, 0x60};
   uuid_t b;
   uuid_generate_sha1(b, ns, key, strlen(key));
-  hex_uuid(b, out);
-}
-
-void bt_an_uuid4(char out[40]) {
-  /* Per thread so captures on different threads never contend; refilled 256 ids at a time. */
-  static __thread unsigned char pool[4096];
-  static __thread size_t used = sizeof pool;
-  if (used + 16 > sizeof pool) {
-    size_t got = 0;
-    while (got < sizeof pool) {
-      ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
-      if (n <= 0) break;
-      got += (size_t)n;
-    }
-    if (got < sizeof pool) { /* no kernel randomness: fall back to libuuid */
-      bt_uuid(out);
-      return;
-    }
-    used = 0;
-  }
-  unsigned char b[16];
-  memcpy(b, pool + used, 16);
-  memset(pool + used, 0, 16);
-  used += 16;
-  b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
-  b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-  hex_uuid(b, out);
+  uuid_unparse_lower(b, out);
 }
 
 int bt_an_write_file_atomic(const char *path, const char *data, size_t len) {

@@ -9,12 +9,6 @@
 int bt_an_mkdirs(const char *path);
 /* "2026-11-23T05:58:41.123Z" */
 void bt_an_iso_ms(int64_t epoch_ms, char out[32]);
-/* UUID v7 (RFC 9562): 48-bit ms timestamp then random bits; PostHog wants session
- * ids in this form, with the timestamp of the session's first event. */
-void bt_an_uuid7(int64_t epoch_ms, char out[40]);
-/* UUID v4 from a per-thread pool of getrandom() bytes: libuuid's generator costs
- * ~10 us per call here, too much for a capture from the bar loop. */
-void bt_an_uuid4(char out[40]);
 /* The name-based (version 5, SHA-1) UUID of key in btrun's namespace: same key, same id. */
 void bt_an_uuid_of(const char *key, char out[40]);
 /* Write a whole file atomically (temp file + fsync + rename). 0 or -1 with errno. */

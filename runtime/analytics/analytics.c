@@ -605,11 +605,16 @@ bt_analytics *bt_analytics_open(const bt_analytics_opts *o, bt_an_schemas *schem
   return a;
 }
 
+/* Under jmu: a drain empties the ring before it appends to the spool, and without
+ * the lock that moment looks like "nothing left" (flush returned early, CI saw it). */
 static bool all_delivered(bt_analytics *a) {
+  pthread_mutex_lock(&a->jmu);
   pthread_mutex_lock(&a->qmu);
   size_t q = a->count;
   pthread_mutex_unlock(&a->qmu);
-  return q == 0 && bt_an_spool_unacked_bytes(a->spool) == 0;
+  bool done = q == 0 && bt_an_spool_unacked_bytes(a->spool) == 0;
+  pthread_mutex_unlock(&a->jmu);
+  return done;
 }
 
 int bt_analytics_flush(bt_analytics *a, int64_t timeout_ms) {

@@ -12,6 +12,8 @@
 
 #include "config.h"
 #include "perf_files.h"
+#include "perf_index_json.h"
+#include "perf_source.h"
 #include "perf_time.h"
 
 #define INDEX_NAME "performance-index.json"

@@ -2,7 +2,7 @@
  *
  * A bt_perf engine ties the pieces together for one trade-log source: the confined
  * output directory (perf_files.h), the incremental index persisted there
- * (perf_reader.h), window metrics (perf_summary.h), targets and alerts
+ * (perf_index.h, perf_source.h, perf_index_json.h), window metrics (perf_summary.h), targets and alerts
  * (perf_alerts.h) and the Lua format scripts (formats.h). docs/performance.md is the
  * user-facing description. */
 #ifndef BT_PERF_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "perf_alerts.h"
-#include "perf_reader.h"
+#include "perf_index.h"
 #include "perf_summary.h"
 #include "formats.h"
 #include "run.h"

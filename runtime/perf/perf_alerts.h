@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "perf_reader.h"
+#include "perf_index.h"
 #include "perf_summary.h"
 
 typedef struct bt_perf_targets bt_perf_targets;

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "decimal.h"
-#include "perf_reader.h"
+#include "perf_index.h"
 #include "perf_time.h"
 
 /* One day of the window that has closed trades (chart series). */

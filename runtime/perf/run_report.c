@@ -15,6 +15,7 @@
 #include "log.h"
 #include "perf.h"
 #include "perf_files.h"
+#include "perf_source.h"
 #include "perf_time.h"
 #include "run_collect.h"
 #include "run_series.h"

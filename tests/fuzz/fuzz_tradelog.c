@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "perf_reader.h"
+#include "perf_index_json.h"
 #include "tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -14,6 +14,8 @@
 #include "log.h"
 #include "perf.h"
 #include "perf_files.h"
+#include "perf_index_json.h"
+#include "perf_source.h"
 #include "perf_time.h"
 
 #include "check.h"

@@ -10,7 +10,8 @@
 
 #include "log.h"
 #include "perf_files.h"
-#include "perf_reader.h"
+#include "perf_index_json.h"
+#include "perf_source.h"
 #include "perf_summary.h"
 #include "perf_time.h"
 #include "tz.h"

@@ -1,14 +1,13 @@
-/* perf_reader.h - trade-log reading and the incremental performance index.
+/* perf_index.h - the performance index: per-day aggregates of closed trades and the
+ * open trades, built from parsed trade lines (perf_trade.h).
  *
- * Trade logs are JSONL (docs/performance.md, notes on trades.jsonl): one trade per
- * line, money as decimal strings or JSON numbers (always parsed from their text, never
- * through a double). Closed trades are aggregated per market-local day of their exit;
- * open trades are kept apart (unrealized P&L). Every per-day aggregate is a monoid
- * (counts, exact sums, streak runs, drawdown of the running P&L), so any range of days
- * combines exactly without re-reading trades, and a refresh only parses the bytes
- * appended since the last one. The index persists as performance-index.json. */
-#ifndef BT_PERF_READER_H
-#define BT_PERF_READER_H
+ * Closed trades are aggregated per market-local day of their exit; open trades are kept
+ * apart (unrealized P&L). Every per-day aggregate is a monoid (counts, exact sums,
+ * streak runs, drawdown of the running P&L), so any range of days combines exactly
+ * without re-reading trades. Reading the log files incrementally is perf_source.h,
+ * persisting the index is perf_index_json.h. */
+#ifndef BT_PERF_INDEX_H
+#define BT_PERF_INDEX_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +15,7 @@
 
 #include "common.h"
 #include "decimal.h"
+#include "perf_trade.h"
 #include "tz.h"
 
 /* Runs of wins (+1) and losses (-1) in exit order; a breakeven trade (0) breaks runs. */
@@ -64,12 +64,6 @@ typedef struct bt_perf_file {
   bool partial;             /* bytes after offset without a final newline */
 } bt_perf_file;
 
-/* The pnl of an open trade logged before its first mark ("pnl": null): counted as open,
- * left out of the unrealized P&L, and the report is partial. */
-#define BT_PERF_PNL_UNKNOWN ((bt_dec){INT64_MIN})
-/* Skipped lines whose "file:line" the index keeps (the count is complete). */
-#define BT_PERF_SKIP_KEEP 5
-
 typedef struct bt_perf_index {
   char source[1024];
   const bt_tz *tz;          /* not owned: the market zone days are counted in */
@@ -92,21 +86,12 @@ typedef struct bt_perf_index {
   bool rebuilt;
 } bt_perf_index;
 
-/* One parsed trade line. */
-typedef struct bt_perf_trade {
-  bool closed, has_risk;
-  int64_t entry_ts, exit_ts;  /* UTC epoch seconds; exit_ts undefined when open */
-  bt_dec pnl, commission, risk;
-  uint64_t key;
-} bt_perf_trade;
-
 void bt_perf_index_init(bt_perf_index *ix, const char *source, const bt_tz *tz,
                         uint32_t tail_k);
 void bt_perf_index_free(bt_perf_index *ix);
+/* Drop every file, day and open trade (the source, zone and tail size stay). */
+void bt_perf_index_reset(bt_perf_index *ix);
 
-/* Parse one line (without its newline). Errors name file, line and field. */
-int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
-                        uint64_t line, bt_err *err);
 /* Aggregate one trade into the index (a closed trade supersedes an open one with the
  * same key). */
 int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err);
@@ -115,19 +100,8 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err);
 int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, const char *file,
                              uint64_t first_line, size_t *consumed, uint64_t *nlines,
                              bt_err *err);
-
-/* Bring the index up to date with the trade logs under ix->source (a .jsonl file or a
- * directory of *.jsonl files): reads only bytes appended since the last refresh; starts
- * over when a file shrank, was replaced or rewritten (head/tail checksums), vanished, or
- * when force_cold. */
-int bt_perf_index_refresh(bt_perf_index *ix, bool force_cold, bt_err *err);
+/* Skipped lines, a partial last line or an open trade of unknown P&L. */
 bool bt_perf_index_partial(const bt_perf_index *ix);
-
-/* Load from the JSON text of performance-index.json. Returns 0 when loaded, 1 when the
- * text is unusable or made for another source/timezone/tail size (ix reset, fresh). */
-int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len);
-/* Serialize; returns a malloc'd NUL-terminated string (NULL on out of memory). */
-char *bt_perf_index_dump(const bt_perf_index *ix, size_t *len);
 
 /* Index of the first day >= day (ndays when none). */
 size_t bt_perf_index_lower(const bt_perf_index *ix, int64_t day);

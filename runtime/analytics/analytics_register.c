@@ -212,7 +212,7 @@ int bt_analytics_register(bt_app *app, bt_err *err) {
   }
   if (!configured || !o.enabled) {
     bt_an_schemas_free(schemas);
-    bt_log(LOGGER, BT_LOG_INFO, "analytics_disabled",
+    bt_log(LOGGER, BT_LOG_DEBUG, "analytics_disabled",
            BT_F_STR("reason", !o.enabled ? "analytics.enabled = false"
                                          : "no POSTHOG_API_KEY or analytics.api_key"));
     return 0;

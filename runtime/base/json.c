@@ -51,6 +51,17 @@ char *bt_json_take(bt_json_buf *b, size_t *len) {
   return p;
 }
 
+char *bt_json_indent2(const char *printed) {
+  if (!printed) return NULL;
+  bt_json_buf b = {0};
+  for (const char *p = printed; *p; p++) {
+    if (*p != '\t') bt_json_putc(&b, *p);
+    else if (p > printed && p[-1] == ':') bt_json_putc(&b, ' ');
+    else BT_JSON_PUTS(&b, "  ");
+  }
+  return bt_json_take(&b, NULL);
+}
+
 void bt_json_int(bt_json_buf *b, int64_t v) {
   char tmp[24];
   char *p = tmp + sizeof tmp;

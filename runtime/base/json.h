@@ -49,6 +49,11 @@ void bt_json_escape(bt_json_buf *b, const char *s, size_t n);
 void bt_json_int(bt_json_buf *b, int64_t v);
 void bt_json_dbl(bt_json_buf *b, double v); /* shortest round-trip; NaN/inf -> null */
 
+/* cJSON_Print's text (tab indents, "key":<tab>value) laid out as jq prints it: two-space
+ * indents, "key": value. Every raw tab in that text is layout (tabs inside strings are
+ * escaped), so the rewrite is textual. A new heap string; NULL on OOM or NULL input. */
+char *bt_json_indent2(const char *printed);
+
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or code
  * points above U+10FFFF). When invalid, returns 0 and sets *bad to the length of the
  * maximal valid prefix (at least 1), which is one U+FFFD when replaced. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "json.h"
 #include "run_internal.h"
 
 void run_write_trade(bt_run *run, const bt_trade *t) {
@@ -28,10 +29,10 @@ void run_write_trade(bt_run *run, const bt_trade *t) {
     snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
   }
   fprintf(run->trades_f,
-          "{\"trade_id\":%llu,\"symbol\":\"%s\",\"side\":\"%s\","
+          "{\"trade_id\":%llu,\"run_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\","
           "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
           "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
-          (unsigned long long)t->trade_id, bt_feed_symbol(run->e.feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
+          (unsigned long long)t->trade_id, run->info.run_id, bt_feed_symbol(run->e.feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
           entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
 }
 
@@ -167,7 +168,9 @@ int run_write_result(bt_run *run, const bt_run_result *res, const cJSON *metrics
     cJSON_AddStringToObject(e, "message", failure->msg);
     if (failure->traceback) cJSON_AddStringToObject(e, "traceback", failure->traceback);
   }
-  char *text = cJSON_Print(o);
+  char *tabbed = cJSON_Print(o);
+  char *text = bt_json_indent2(tabbed);
+  free(tabbed);
   cJSON_Delete(o);
   char tmp[700], final[700];
   snprintf(tmp, sizeof tmp, "%s/result.json.part", run->info.out_dir);

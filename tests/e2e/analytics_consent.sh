@@ -49,7 +49,7 @@ cat > "$T/off.lua" <<'LUA'
 return { analytics = { enabled = false } }
 LUA
 rm -f "$T/ev.jsonl"
-"$BTRUN" strategies/sma_cross.lua --config "$T/off.lua" --out "$T/o" --user-id dave --log-format json > "$T/off.log"
+"$BTRUN" strategies/sma_cross.lua --config "$T/off.lua" --out "$T/o" --user-id dave --log-format json --log-level debug > "$T/off.log"
 grep -q '"analytics_disabled".*enabled = false' "$T/off.log" || fail "disabled record"
 sleep 0.2
 py '

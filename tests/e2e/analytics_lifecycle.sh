@@ -125,14 +125,16 @@ pass "script: origin script, anonymous distinct id, invalid Lua events skipped w
 [ -s "$T/alt/analytics/installation_id" ] || fail "--data-dir not honoured by analytics"
 pass "--data-dir honoured"
 
-# --- not configured: one info record, nothing written, same results ------------------------
+# --- not configured: one debug record, nothing written, same results ------------------------
 stop_server
 unset POSTHOG_API_KEY POSTHOG_HOST
 export BTRUN_DATA_DIR="$T/data-off"
-"$BTRUN" strategies/sma_cross.lua --out "$T/run4" --log-format json > "$T/run4.log"
+"$BTRUN" strategies/sma_cross.lua --out "$T/run4" --log-format json --log-level debug > "$T/run4.log"
 [ "$(grep -c '"analytics_disabled"' "$T/run4.log")" = 1 ] || fail "expected one analytics_disabled record"
 [ "$(grep -c '"logger":"analytics"' "$T/run4.log")" = 1 ] || fail "analytics logged more than once"
+"$BTRUN" strategies/sma_cross.lua --out "$T/run4b" --log-format json > "$T/run4b.log"
+! grep -q '"logger":"analytics"' "$T/run4b.log" || fail "analytics_disabled is a debug record, not shown at info"
 [ ! -e "$T/data-off/analytics" ] || fail "disabled analytics must not touch the data dir"
-cmp "$T/run1/trades.jsonl" "$T/run4/trades.jsonl" || fail "analytics changed the run's trades"
+cmp <(jq -c "del(.run_id)" "$T/run1/trades.jsonl") <(jq -c "del(.run_id)" "$T/run4/trades.jsonl") || fail "analytics changed the run's trades"
 cmp "$T/run1/equity.csv" "$T/run4/equity.csv" || fail "analytics changed the equity curve"
-pass "no config: one info record, no files, identical results"
+pass "no config: one debug record, no files, identical results"

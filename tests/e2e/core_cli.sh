@@ -69,13 +69,14 @@ n=$(jq -r 'select(.run_id != null) | .correlation_id' "$T/out.log" | sort -u)
 eq "$n" ci-42 "every run log record carries the correlation id"
 ok "--cash, --correlation-id, --out (nested dirs created)"
 
-# determinism: same inputs -> byte-identical trades.jsonl and equity.csv
+# determinism: same inputs -> byte-identical trades.jsonl (but for run_id) and equity.csv
 for k in 1 2; do
   bt_ok strategies/sma_cross.lua --data "$WALK" --param fast=5 --param slow=20 --out "$T/d$k"
 done
 [ "$(res "$T/d1" .run_id)" != "$(res "$T/d2" .run_id)" ] || fail "each run has its own run_id"
 cmp "$T/d1/equity.csv" "$T/d2/equity.csv" || fail "equity.csv byte-identical"
-cmp "$T/d1/trades.jsonl" "$T/d2/trades.jsonl" || fail "trades.jsonl byte-identical"
+same_trades "$T/d1/trades.jsonl" "$T/d2/trades.jsonl" || fail "trades.jsonl byte-identical but for run_id"
+eq "$(jq -r .run_id "$T/d1/trades.jsonl" | sort -u)" "$(res "$T/d1" .run_id)" "every trade line carries the run's run_id"
 [ -s "$T/d1/trades.jsonl" ] || fail "determinism run has trades"
 for k in trades final_equity total_return sharpe max_drawdown; do
   eq "$(res "$T/d1" ".$k")" "$(res "$T/d2" ".$k")" "same $k"

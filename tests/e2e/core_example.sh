@@ -58,11 +58,19 @@ run_id=$(res "$D" .run_id)
 [ "$(res "$D" .correlation_id)" != "$run_id" ] || fail "correlation_id differs from run_id"
 log_event backtest_completed | jq -e --arg r "$run_id" '.run_id == $r' >/dev/null \
   || fail "backtest_completed log record carries the run_id"
+# Indented like jq prints it (two spaces), the same for a failed run.
+eq "$(sed -n 2p "$R")" "  \"run_id\": \"$(res "$D" .run_id)\"," "result.json: two-space indent, \": \""
+hasnt "$R" $'\t' "no tab in result.json"
+bt strategies/sma_cross.lua --data "$T/none.csv" --out "$T/failed"
+eq "$(res "$T/failed" .status)" failed "a failed run writes result.json"
+hasnt "$T/failed/result.json" $'\t' "no tab in a failed run's result.json"
+has "$T/failed/result.json" '^  "error": \{$' "failed result.json indented like a completed one"
+has "$T/failed/result.json" '^    "type": "' "nested objects indented by two more spaces"
 ok "result.json has every documented field with the documented types"
 
 # trades.jsonl: keys in the documented order, types, and reconciliation.
 TR="$D/trades.jsonl"
-want='["trade_id","symbol","side","qty","entry_time","entry_price","exit_time","exit_price","pnl","commission","status"]'
+want='["trade_id","run_id","symbol","side","qty","entry_time","entry_price","exit_time","exit_price","pnl","commission","status"]'
 bad=$(jq -c -s --argjson w "$want" 'map(select(keys_unsorted != $w)) | first // empty' "$TR")
 [ -z "$bad" ] || fail "trades.jsonl key order: $bad"
 closed=$(jq -r 'select(.status == "closed") | .trade_id' "$TR" | wc -l)

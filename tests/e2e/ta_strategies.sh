@@ -21,7 +21,7 @@ for args in "" "--data $ORCL --param fast=5 --param slow=20" "--data $YHOO --par
   run new strategies/sma_cross.lua $args
   # shellcheck disable=SC2086
   run old "$STRAT/sma_cross_manual.lua" $args
-  cmp -s "$T/new/trades.jsonl" "$T/old/trades.jsonl" \
+  same_trades "$T/new/trades.jsonl" "$T/old/trades.jsonl" \
     || { diff "$T/old/trades.jsonl" "$T/new/trades.jsonl" | head >&2; fail "sma_cross trades differ ($args)"; }
   eq "$(res "$T/new" .final_equity)" "$(res "$T/old" .final_equity)" "sma_cross final equity ($args)"
   rm -rf "$T/new" "$T/old"

@@ -12,24 +12,6 @@
 
 #include "run.h"
 
-int bt_an_mkdirs(const char *path) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-    buf[i] = c;
-  }
-  return 0;
-}
-
 void bt_an_iso_ms(int64_t ms, char out[32]) {
   time_t s = (time_t)(ms / 1000);
   int frac = (int)(ms % 1000);

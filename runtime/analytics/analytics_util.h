@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* mkdir -p with mode 0700 (the data dir holds user ids). 0 or -1 with errno. */
-int bt_an_mkdirs(const char *path);
 /* "2026-11-23T05:58:41.123Z" */
 void bt_an_iso_ms(int64_t epoch_ms, char out[32]);
 /* The name-based (version 5, SHA-1) UUID of key in btrun's namespace: same key, same id. */

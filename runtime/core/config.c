@@ -8,144 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Sections owned by other modules; each validates its own keys. */
-static const char *const top_keys[] = {
-    "cash", "commission", "slippage_bps", "out_dir", "data_dir", "user_id", "timeout",
-    "max_memory", "skip_bad_rows", "date_format", "columns", "progress_every", "trust_strategies", "risk", "log",
-    "trace", "analytics", "perf", "service", NULL};
-static const char *const commission_keys[] = {"per_unit", "percent", "minimum", NULL};
-static const char *const risk_keys[] = {"max_drawdown", "max_position_value", NULL};
-
-static const char *where_of(const char *where, const char *key, char *buf, size_t n) {
-  if (where && *where) snprintf(buf, n, "%s.%s", where, key);
-  else snprintf(buf, n, "%s", key);
-  return buf;
-}
-
-/* The file the config came from, for messages: stored in the registry by load. */
-static const char *cfg_file(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "btrun.config_path");
-  const char *p = lua_tostring(L, -1);
-  lua_pop(L, 1);
-  return p ? p : "config";
-}
-
-static int type_error(lua_State *L, const char *where, const char *key, const char *want,
-                      int idx, bt_err *err) {
-  char k[160];
-  return bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0,
-                    where_of(where, key, k, sizeof k), "expected %s, got %s", want,
-                    luaL_typename(L, idx));
-}
-
-/* Pushes t[key]; returns its type. */
-static int get_field(lua_State *L, int idx, const char *key) {
-  return lua_getfield(L, idx, key);
-}
-
-int bt_cfg_string(lua_State *L, int idx, const char *where, const char *key, char *out,
-                  size_t outlen, bt_err *err) {
-  int t = get_field(L, idx, key), rc = 0;
-  if (t == LUA_TSTRING) {
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (len >= outlen) {
-      char k[160];
-      rc = bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0,
-                      where_of(where, key, k, sizeof k), "value too long (max %zu bytes)",
-                      outlen - 1);
-    } else {
-      memcpy(out, s, len + 1);
-    }
-  } else if (t != LUA_TNIL) {
-    rc = type_error(L, where, key, "string", -1, err);
-  }
-  lua_pop(L, 1);
-  return rc;
-}
-
-int bt_cfg_number(lua_State *L, int idx, const char *where, const char *key, double *out,
-                  bt_err *err) {
-  int t = get_field(L, idx, key), rc = 0;
-  if (t == LUA_TNUMBER) *out = lua_tonumber(L, -1);
-  else if (t != LUA_TNIL) rc = type_error(L, where, key, "number", -1, err);
-  lua_pop(L, 1);
-  return rc;
-}
-
-int bt_cfg_integer(lua_State *L, int idx, const char *where, const char *key, int64_t *out,
-                   bt_err *err) {
-  int t = get_field(L, idx, key), rc = 0;
-  if (t == LUA_TNUMBER && lua_isinteger(L, -1)) *out = lua_tointeger(L, -1);
-  else if (t == LUA_TNUMBER) {
-    lua_Number n = lua_tonumber(L, -1);
-    if (n == (lua_Number)(int64_t)n) *out = (int64_t)n;
-    else rc = type_error(L, where, key, "integer", -1, err);
-  } else if (t != LUA_TNIL) rc = type_error(L, where, key, "integer", -1, err);
-  lua_pop(L, 1);
-  return rc;
-}
-
-int bt_cfg_bool(lua_State *L, int idx, const char *where, const char *key, bool *out,
-                bt_err *err) {
-  int t = get_field(L, idx, key), rc = 0;
-  if (t == LUA_TBOOLEAN) *out = lua_toboolean(L, -1);
-  else if (t != LUA_TNIL) rc = type_error(L, where, key, "boolean", -1, err);
-  lua_pop(L, 1);
-  return rc;
-}
-
-int bt_cfg_decimal(lua_State *L, int idx, const char *where, const char *key, bt_dec *out,
-                   bt_err *err) {
-  int t = get_field(L, idx, key), rc = 0;
-  char k[160];
-  if (t == LUA_TSTRING) {
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    bt_dec v;
-    if (bt_dec_parse(s, (long)len, &v) != (int)len)
-      rc = bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0,
-                      where_of(where, key, k, sizeof k), "not a decimal number: \"%s\"", s);
-    else *out = v;
-  } else if (t == LUA_TNUMBER) {
-    bt_dec v;
-    if (lua_isinteger(L, -1)) v = bt_dec_from_int(lua_tointeger(L, -1));
-    else if (!bt_dec_from_double(lua_tonumber(L, -1), &v))
-      rc = bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0,
-                      where_of(where, key, k, sizeof k), "number out of range");
-    if (!rc) *out = v;
-  } else if (t != LUA_TNIL) {
-    rc = type_error(L, where, key, "number or decimal string", -1, err);
-  }
-  lua_pop(L, 1);
-  return rc;
-}
-
-int bt_cfg_check_keys(lua_State *L, int idx, const char *where, const char *const *keys,
-                      bt_err *err) {
-  idx = lua_absindex(L, idx);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    char k[160];
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      lua_pop(L, 1);
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0, where ? where : "",
-                        "keys must be strings");
-    }
-    const char *key = lua_tostring(L, -1);
-    bool known = false;
-    for (const char *const *p = keys; *p; p++)
-      if (strcmp(*p, key) == 0) known = true;
-    if (!known) {
-      where_of(where, key, k, sizeof k);
-      lua_pop(L, 1);
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_file(L), 0, k, "unknown key");
-    }
-  }
-  return 0;
-}
-
 static void default_data_dir(char *out, size_t n) {
   const char *env = getenv("BTRUN_DATA_DIR");
   if (env && *env) { snprintf(out, n, "%s", env); return; }
@@ -155,62 +17,63 @@ static void default_data_dir(char *out, size_t n) {
   snprintf(out, n, "%s/.local/share/btrun", env && *env ? env : ".");
 }
 
-/* Sections read by their modules (bt_config_section): present means a table. */
-static const char *const module_sections[] = {"log", "trace", "analytics", "perf", "service",
-                                              NULL};
+/* Sections read by their modules (bt_config_section): here only "a table or absent". */
+static int module_section(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  (void)L, (void)idx, (void)path, (void)obj, (void)err;
+  return 0;
+}
+
+#define F(kind, k, m, ...) BT_CFG_F_##kind(bt_config, k, m, __VA_ARGS__)
+static const bt_cfg_field commission_fields[] = {
+    F(DEC, "per_unit", broker.commission_per_unit, NULL),
+    F(DEC, "percent", broker.commission_percent, NULL),
+    F(DEC, "minimum", broker.commission_minimum, NULL),
+    {0}};
+static const bt_cfg_field risk_fields[] = {
+    F(NUM, "max_drawdown", risk_max_drawdown, BT_CFG_ANY, NULL),
+    F(DEC, "max_position_value", risk_max_position_value, NULL),
+    {0}};
+
+static int read_commission(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  return bt_cfg_read(L, idx, path, commission_fields, obj, err);
+}
+
+static int read_risk(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  bt_config *cfg = obj;
+  if (bt_cfg_read(L, idx, path, risk_fields, obj, err)) return err->code;
+  if (cfg->risk_max_drawdown < 0 || cfg->risk_max_drawdown >= 1)
+    return bt_cfg_fail(L, path, "max_drawdown", err, "must be a fraction in [0, 1)");
+  if (cfg->risk_max_position_value.v < 0)
+    return bt_cfg_fail(L, path, "max_position_value", err, "must be >= 0");
+  return 0;
+}
+
+static const bt_cfg_field core_fields[] = {
+    F(DEC, "cash", cash, NULL),
+    BT_CFG_F_TABLE("commission", read_commission, NULL),
+    F(DEC, "slippage_bps", broker.slippage_bps, NULL),
+    F(STR, "out_dir", out_dir, NULL),
+    F(STR, "data_dir", data_dir, NULL),
+    F(STR, "user_id", user_id, NULL),
+    F(NUM, "timeout", timeout_s, BT_CFG_ANY, "seconds"),
+    F(INT, "max_memory", max_memory, 1 << 20, INFINITY, "bytes"),
+    F(BOOL, "skip_bad_rows", skip_bad_rows, NULL),
+    F(STR, "date_format", date_format, NULL),
+    F(STR, "columns", columns, NULL),
+    F(INT, "progress_every", progress_every, BT_CFG_ANY, "bars, 0 = off"),
+    F(BOOL, "trust_strategies", trust_strategies, NULL),
+    BT_CFG_F_TABLE("risk", read_risk, NULL),
+    BT_CFG_F_TABLE("log", module_section, NULL),
+    BT_CFG_F_TABLE("trace", module_section, NULL),
+    BT_CFG_F_TABLE("analytics", module_section, NULL),
+    BT_CFG_F_TABLE("perf", module_section, NULL),
+    BT_CFG_F_TABLE("service", module_section, NULL),
+    {0}};
+#undef F
 
 static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
-  if (bt_cfg_check_keys(L, t, "", top_keys, err)) return err->code;
-  for (const char *const *name = module_sections; *name; name++) {
-    int st = lua_getfield(L, t, *name);
-    if (st != LUA_TNIL && st != LUA_TTABLE) return type_error(L, "", *name, "table", -1, err);
-    lua_pop(L, 1);
-  }
-  if (bt_cfg_decimal(L, t, "", "cash", &cfg->cash, err)) return err->code;
-  if (bt_cfg_decimal(L, t, "", "slippage_bps", &cfg->broker.slippage_bps, err)) return err->code;
-  if (bt_cfg_string(L, t, "", "out_dir", cfg->out_dir, sizeof cfg->out_dir, err)) return err->code;
-  if (bt_cfg_string(L, t, "", "data_dir", cfg->data_dir, sizeof cfg->data_dir, err)) return err->code;
-  if (bt_cfg_string(L, t, "", "user_id", cfg->user_id, sizeof cfg->user_id, err)) return err->code;
-  if (bt_cfg_number(L, t, "", "timeout", &cfg->timeout_s, err)) return err->code;
-  if (bt_cfg_integer(L, t, "", "max_memory", &cfg->max_memory, err)) return err->code;
-  if (bt_cfg_bool(L, t, "", "skip_bad_rows", &cfg->skip_bad_rows, err)) return err->code;
-  if (bt_cfg_string(L, t, "", "date_format", cfg->date_format, sizeof cfg->date_format, err))
-    return err->code;
-  if (bt_cfg_string(L, t, "", "columns", cfg->columns, sizeof cfg->columns, err))
-    return err->code;
-  if (bt_cfg_bool(L, t, "", "trust_strategies", &cfg->trust_strategies, err)) return err->code;
-  int64_t progress = (int64_t)cfg->progress_every;
-  if (bt_cfg_integer(L, t, "", "progress_every", &progress, err)) return err->code;
-  cfg->progress_every = (uint64_t)(progress < 0 ? 0 : progress);
-  int ct = lua_getfield(L, t, "commission");
-  if (ct == LUA_TTABLE) {
-    int c = lua_gettop(L);
-    if (bt_cfg_check_keys(L, c, "commission", commission_keys, err) ||
-        bt_cfg_decimal(L, c, "commission", "per_unit", &cfg->broker.commission_per_unit, err) ||
-        bt_cfg_decimal(L, c, "commission", "percent", &cfg->broker.commission_percent, err) ||
-        bt_cfg_decimal(L, c, "commission", "minimum", &cfg->broker.commission_minimum, err))
-      return err->code;
-  } else if (ct != LUA_TNIL) {
-    return type_error(L, "", "commission", "table", -1, err);
-  }
-  lua_pop(L, 1);
-  int rt = lua_getfield(L, t, "risk");
-  if (rt == LUA_TTABLE) {
-    int r = lua_gettop(L);
-    if (bt_cfg_check_keys(L, r, "risk", risk_keys, err) ||
-        bt_cfg_number(L, r, "risk", "max_drawdown", &cfg->risk_max_drawdown, err) ||
-        bt_cfg_decimal(L, r, "risk", "max_position_value", &cfg->risk_max_position_value, err))
-      return err->code;
-    if (cfg->risk_max_drawdown < 0 || cfg->risk_max_drawdown >= 1)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "risk.max_drawdown",
-                        "must be a fraction in [0, 1)");
-    if (cfg->risk_max_position_value.v < 0)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "risk.max_position_value",
-                        "must be >= 0");
-  } else if (rt != LUA_TNIL) {
-    return type_error(L, "", "risk", "table", -1, err);
-  }
-  lua_pop(L, 1);
+  if (bt_cfg_read(L, t, "", core_fields, cfg, err)) return err->code;
+  if ((int64_t)cfg->progress_every < 0) cfg->progress_every = 0; /* negative: off */
   if (cfg->cash.v <= 0)
     return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "cash", "must be > 0");
   if (bt_broker_cfg_validate(&cfg->broker, err)) {
@@ -223,9 +86,6 @@ static int read_core(bt_config *cfg, lua_State *L, int t, bt_err *err) {
   }
   if (cfg->timeout_s <= 0)
     return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "timeout", "must be > 0");
-  if (cfg->max_memory < (1 << 20))
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, "max_memory",
-                      "must be at least 1048576 bytes");
   return 0;
 }
 

@@ -1,9 +1,9 @@
 /* config.h - the Lua configuration file (config/btrun.lua by default).
  *
  * A config file is a Lua chunk returning a table. The core keys are checked here;
- * each module owns one section table (trace, analytics, log, perf) and validates it
- * with the bt_cfg_* readers below, which name the offending key in their error
- * ("config/btrun.lua: analytics.batch_size: expected integer, got string").
+ * each module owns one section table (log, trace, analytics, perf, service) and reads
+ * it through a field table (cfg_fields.h), whose errors name the file and the key
+ * ("config/btrun.lua: analytics.batch_size: expected an integer >= 1, got "x"").
  * Unknown keys are errors, at the top level and in every section. */
 #ifndef BT_CONFIG_H
 #define BT_CONFIG_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "broker.h"
+#include "cfg_fields.h"
 #include "common.h"
 #include "decimal.h"
 
@@ -49,21 +50,5 @@ void bt_config_free(bt_config *cfg);
  * index, or 0 when absent. bt_config_load already refused a section that is not a
  * table. Caller pops it (lua_settop). */
 int bt_config_section(bt_config *cfg, const char *name);
-
-/* Typed readers for a section table at idx. `where` is "analytics" (used in messages).
- * Absent key: leave *out unchanged and return 0. Wrong type: error naming where.key. */
-int bt_cfg_string(lua_State *L, int idx, const char *where, const char *key, char *out,
-                  size_t outlen, bt_err *err);
-int bt_cfg_number(lua_State *L, int idx, const char *where, const char *key, double *out,
-                  bt_err *err);
-int bt_cfg_integer(lua_State *L, int idx, const char *where, const char *key, int64_t *out,
-                   bt_err *err);
-int bt_cfg_bool(lua_State *L, int idx, const char *where, const char *key, bool *out,
-                bt_err *err);
-int bt_cfg_decimal(lua_State *L, int idx, const char *where, const char *key, bt_dec *out,
-                   bt_err *err);
-/* Error unless every key of the table at idx is in the NULL-terminated list. */
-int bt_cfg_check_keys(lua_State *L, int idx, const char *where, const char *const *keys,
-                      bt_err *err);
 
 #endif

@@ -116,7 +116,7 @@ for how in config env; do
 done
 printf 'return { trust_strategies = "yes" }\n' >"$T/bad.lua"
 bt "$S/h.lua" --config "$T/bad.lua" --data "$FIX/up5.csv" --param what=own --out "$T/t-bad"
-[ "$RC" -eq 1 ] && has "$T/err.log" "trust_strategies: expected boolean" "trust_strategies type checked"
+[ "$RC" -eq 1 ] && has "$T/err.log" "trust_strategies: expected a boolean" "trust_strategies type checked"
 ok "trust_strategies (config) and BTRUN_TRUST_STRATEGIES trust local strategies"
 
 # A script driving bt.backtest is trusted; the strategy file it names is sandboxed.

@@ -93,9 +93,8 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   int fd = bt_perf_dir_open(cfg->out_dir, err);
   if (fd < 0) return fd;
   p->outfd = fd;
-  /* The same logs named by another relative path must find the same index. */
-  char real[PATH_MAX];
-  const char *src = realpath(cfg->trades, real) ? real : cfg->trades;
+  char src[PATH_MAX];
+  bt_perf_source_id(cfg->trades, src, sizeof src);
   bt_perf_index_init(&p->ix, src, p->tz, bt_perf_targets_tail_k(p->targets));
   char *text;
   size_t len;
@@ -105,6 +104,11 @@ int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err) {
   free(text);
   p->ix.strict = cfg->strict;
   return 0;
+}
+
+void bt_perf_source_id(const char *trades, char *out, size_t n) {
+  char real[PATH_MAX];
+  snprintf(out, n, "%s", realpath(trades, real) ? real : trades);
 }
 
 void bt_perf_close(bt_perf *p) {
@@ -148,9 +152,10 @@ int bt_perf_evaluate(bt_perf *p, bt_perf_window w, int64_t day, int64_t now_ms,
   if ((rc = bt_perf_window_summary(p, w, out->start, out->end, &s, err))) return rc;
   out->trades = s.trades;
   out->win_rate = s.win_rate;
-  if (!s.no_trades) rc = bt_perf_alerts_raise(p->cfg.alerts_file, &s, now_ms, &out->raised, err);
+  if (!s.no_trades)
+    rc = bt_perf_alerts_raise(p->cfg.alerts_file, p->ix.source, &s, now_ms, &out->raised, err);
   if (!rc) rc = bt_perf_write_outputs(p, &s, p->cfg.html, &out->written, err);
-  if (!rc) rc = bt_perf_alerts_active(p->cfg.alerts_file, &out->active, err);
+  if (!rc) rc = bt_perf_alerts_active(p->cfg.alerts_file, p->ix.source, &out->active, NULL, err);
   bt_perf_summary_free(&s);
   out->ms = (double)(bt_now_ns() - t0) / 1e6;
   return rc;
@@ -179,8 +184,9 @@ static void now_iso(char out[32]) { bt_format_time(bt_wall_ms() / 1000, out); }
 
 #define PAGE_ALERTS 200 /* alerts listed on a summary page (the latest) */
 
-/* The alerts raised for windows inside this summary's period, as the `alerts` list of
- * the table on top of L (the HTML page shows them with their ack state). */
+/* The alerts of this log (or of no recorded log) raised for windows inside this
+ * summary's period, as the `alerts` list of the table on top of L (the HTML page shows
+ * them with their ack state). */
 static void set_alerts(bt_perf *p, const bt_perf_summary *s, lua_State *L) {
   size_t len;
   char *text = bt_perf_slurp(p->cfg.alerts_file, &len);
@@ -194,7 +200,8 @@ static void set_alerts(bt_perf *p, const bt_perf_summary *s, lua_State *L) {
     cJSON *o = cJSON_ParseWithLength(line, nl ? (size_t)(nl - line) : strlen(line));
     const char *ps = cJSON_GetStringValue(cJSON_GetObjectItem(o, "period_start"));
     const char *pe = cJSON_GetStringValue(cJSON_GetObjectItem(o, "period_end"));
-    if (ps && pe && strcmp(ps, a) >= 0 && strcmp(pe, z) <= 0) {
+    const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(o, "source"));
+    if (ps && pe && strcmp(ps, a) >= 0 && strcmp(pe, z) <= 0 && (!src || strcmp(src, p->ix.source) == 0)) {
       char *js = cJSON_PrintUnformatted(o);
       bt_err err = {0};
       if (js && bt_formats_push_json(L, js, strlen(js), &err) == 0) {

@@ -47,6 +47,10 @@ typedef struct bt_perf {
   double refresh_ms;       /* time of the last refresh (for --stats and the benchmark) */
 } bt_perf;
 
+/* How a trade log is identified in the index and in alerts: its real path, so the same
+ * logs named by another relative path are the same source. */
+void bt_perf_source_id(const char *trades, char *out, size_t n);
+
 /* Open the output directory, load targets and the cached index (nothing is read yet). */
 int bt_perf_open(bt_perf *p, const bt_perf_cfg *cfg, bt_err *err);
 void bt_perf_close(bt_perf *p);
@@ -73,7 +77,7 @@ typedef struct bt_perf_eval {
   uint32_t trades;
   double win_rate;
   int raised;              /* alerts appended by this evaluation */
-  int active;              /* unacknowledged alerts after it: > 0 = degraded */
+  int active;              /* unacknowledged alerts of this log after it: > 0 = degraded */
   int written;             /* summary files written (0 = unchanged) */
   double ms;               /* wall time of the whole evaluation */
 } bt_perf_eval;

@@ -120,6 +120,8 @@ void bt_perf_rolling_last(const bt_perf_index *ix, int64_t end_day, uint32_t n,
   /* tail_k >= n, so a day holding fewer trades than still needed is complete in its tail. */
   while (i > 0 && out->n < n) {
     const bt_perf_day *d = &ix->days[--i];
+    if (!out->n && d->tail_n) out->last_day = d->day;
+    if (d->tail_n) out->first_day = d->day;
     for (uint32_t k = 0; k < d->tail_n && out->n < n; k++) {
       uint32_t at = (d->tail_pos + ix->tail_k - 1 - k) % ix->tail_k;
       const bt_perf_tail_item *t = &d->tail[at];
@@ -168,6 +170,16 @@ static void put_num(bt_json_buf *b, bool has, double v) {
 }
 
 static void put_str(bt_json_buf *b, const char *s) { bt_json_str(b, s, strlen(s)); }
+
+static void put_day(bt_json_buf *b, bool has, int64_t day) {
+  char d[16];
+  if (!has) {
+    bt_json_printf(b, "null");
+    return;
+  }
+  bt_perf_day_format(day, d);
+  bt_json_printf(b, "\"%s\"", d);
+}
 
 static const char *const check_status[] = {"ok", "breach", "skipped"};
 
@@ -252,7 +264,11 @@ char *bt_perf_summary_json(const bt_perf_summary *s, const char *generated_at,
     put_num(&b, c->has_variance, c->variance);
     bt_json_printf(&b, ", \"status\": \"%s\", \"severity\": ", check_status[c->status]);
     put_str(&b, c->severity);
-    bt_json_printf(&b, ", \"window_trades\": %u, \"note\": ", c->window_trades);
+    bt_json_printf(&b, ", \"window_trades\": %u, \"rolling_start\": ", c->window_trades);
+    put_day(&b, c->has_rolling_range, c->rolling_start);
+    bt_json_printf(&b, ", \"rolling_end\": ");
+    put_day(&b, c->has_rolling_range, c->rolling_end);
+    bt_json_printf(&b, ", \"note\": ");
     put_str(&b, c->note);
     bt_json_printf(&b, ", \"alert_id\": ");
     if (c->alert_id[0]) put_str(&b, c->alert_id);

@@ -46,6 +46,8 @@ typedef struct bt_perf_check {
   bt_perf_check_status status;
   char severity[16];
   uint32_t window_trades; /* rolling window size (0: the summary window) */
+  bool has_rolling_range; /* a rolling check that saw its trades: */
+  int64_t rolling_start, rolling_end; /* exit days of the oldest and newest of them */
   char note[160];
   char alert_id[40];    /* alert raised or already on file for this breach */
 } bt_perf_check;
@@ -79,10 +81,12 @@ int bt_perf_summarize(const bt_perf_index *ix, bt_perf_window w, int64_t start, 
 void bt_perf_summary_free(bt_perf_summary *s);
 bt_perf_check *bt_perf_summary_add_check(bt_perf_summary *s);
 
-/* Last n closed trades exiting on or before end_day (newest first across days). */
+/* Last n closed trades exiting on or before end_day (newest first across days).
+ * first_day/last_day: exit days of the oldest and newest of them (when n > 0). */
 typedef struct bt_perf_rolling {
   uint32_t n, wins, losses, r_trades;
   bt_dec gross_profit, gross_loss, r_sum;
+  int64_t first_day, last_day;
 } bt_perf_rolling;
 void bt_perf_rolling_last(const bt_perf_index *ix, int64_t end_day, uint32_t n,
                           bt_perf_rolling *out);

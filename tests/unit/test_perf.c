@@ -491,23 +491,66 @@ static void test_targets_and_alerts(void) {
     CHECK(strcmp(s.checks[4].actual, "105.25") == 0 && strcmp(s.checks[4].target, "200") == 0);
     CHECK(s.checks[5].status == BT_PERF_CHECK_OK);
   }
-  int raised = 0, active = 0;
-  CHECK(bt_perf_alerts_raise(alerts, &s, 1700000000000, &raised, &err) == 0 && raised == 2);
-  char id[40];
+  /* the rolling targets name the exit days of the trades they looked at: the last 5
+   * (win_rate) and 4 (risk_reward) closed trades up to the 14th exit on the 9th..10th */
+  if (s.nchecks == 6) {
+    CHECK(s.checks[0].has_rolling_range && s.checks[0].rolling_start == day("2024-01-09") &&
+          s.checks[0].rolling_end == day("2024-01-10"));
+    CHECK(s.checks[1].has_rolling_range && s.checks[1].rolling_start == day("2024-01-09") &&
+          s.checks[1].rolling_end == day("2024-01-10"));
+    CHECK(!s.checks[2].has_rolling_range && !s.checks[4].has_rolling_range);
+  }
+  int raised = 0, active = 0, other = 0;
+  CHECK(bt_perf_alerts_raise(alerts, "log-a", &s, 1700000000000, &raised, &err) == 0 && raised == 2);
+  char id[40], rule_id[40];
   snprintf(id, sizeof id, "%s", s.checks[0].alert_id);
+  snprintf(rule_id, sizeof rule_id, "%s", s.checks[4].alert_id);
   CHECK(strncmp(id, "pa-", 3) == 0);
   bt_perf_summary_free(&s);
   /* the same breach on the same data is not raised again */
   summary(&ix, BT_PERF_WEEKLY, "2024-01-08", "2024-01-14", &s);
   CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
-  CHECK(bt_perf_alerts_raise(alerts, &s, 1700000001000, &raised, &err) == 0 && raised == 0);
+  CHECK(bt_perf_alerts_raise(alerts, "log-a", &s, 1700000001000, &raised, &err) == 0 && raised == 0);
   CHECK(strcmp(s.checks[0].alert_id, id) == 0);
   bt_perf_summary_free(&s);
-  CHECK(bt_perf_alerts_active(alerts, &active, &err) == 0 && active == 2);
+  /* the daily and monthly views of that rolling breach are the same alert (same last 5
+   * trades, same rolling window end); only targets on the window itself are new */
+  summary(&ix, BT_PERF_DAILY, "2024-01-10", "2024-01-10", &s);
+  CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
+  CHECK(bt_perf_alerts_raise(alerts, "log-a", &s, 1700000001000, &raised, &err) == 0);
+  CHECK(raised == 2); /* avg_win and pnl_floor of that day; win_rate is not raised again */
+  CHECK(s.nchecks == 6 && strcmp(s.checks[0].alert_id, id) == 0);
+  CHECK(s.nchecks == 6 && s.checks[4].status == BT_PERF_CHECK_BREACH && strcmp(s.checks[4].alert_id, rule_id) != 0);
+  bt_perf_summary_free(&s);
+  summary(&ix, BT_PERF_MONTHLY, "2024-01-01", "2024-01-31", &s);
+  CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
+  CHECK(bt_perf_alerts_raise(alerts, "log-a", &s, 1700000001000, &raised, &err) == 0);
+  CHECK(raised == 1); /* pnl_floor of the month (a rule on the window); win_rate: same alert */
+  CHECK(strcmp(s.checks[0].alert_id, id) == 0);
+  /* another trade log with the same numbers has alerts of its own */
+  CHECK(bt_perf_alerts_raise(alerts, "log-b", &s, 1700000001000, &raised, &err) == 0 && raised == 2);
+  CHECK(strcmp(s.checks[0].alert_id, id) != 0);
+  bt_perf_summary_free(&s);
+  CHECK(bt_perf_alerts_active(alerts, "log-a", &active, &other, &err) == 0 && active == 5 && other == 2);
+  CHECK(bt_perf_alerts_active(alerts, NULL, &active, NULL, &err) == 0 && active == 7);
+  bt_perf_alert *list;
+  size_t nlist;
+  CHECK(bt_perf_alerts_list(alerts, &list, &nlist, &err) == 0 && nlist == 7);
+  if (nlist == 7) {
+    CHECK(strcmp(list[0].id, id) == 0 && strcmp(list[0].source, "log-a") == 0 && list[0].active);
+    CHECK(strcmp(list[0].rolling_start, "2024-01-09") == 0 && strcmp(list[0].rolling_end, "2024-01-10") == 0);
+    CHECK(strcmp(list[6].source, "log-b") == 0 && list[0].window_trades == 5);
+    CHECK(strcmp(list[1].rolling_end, "") == 0); /* pnl_floor: the window itself */
+  }
+  free(list);
+  int acked = 0;
+  CHECK(bt_perf_alerts_ack_all(alerts, "log-b", 1700000002000, &acked, &err) == 0 && acked == 2);
+  CHECK(bt_perf_alerts_active(alerts, "log-b", &active, &other, &err) == 0 && active == 0 && other == 5);
+  CHECK(bt_perf_alerts_ack_all(alerts, "log-b", 1700000002000, &acked, &err) == 0 && acked == 0);
   CHECK(bt_perf_alerts_ack(alerts, id, 1700000002000, &err) == 0);
   CHECK(bt_perf_alerts_ack(alerts, id, 1700000003000, &err) == 1);
   CHECK(bt_perf_alerts_ack(alerts, "pa-0000000000000000", 0, &err) == BT_EINVAL);
-  CHECK(bt_perf_alerts_active(alerts, &active, &err) == 0 && active == 1);
+  CHECK(bt_perf_alerts_active(alerts, "log-a", &active, NULL, &err) == 0 && active == 4);
   char *text = NULL;
   FILE *f = fopen(alerts, "r");
   if (f) {
@@ -516,9 +559,10 @@ static void test_targets_and_alerts(void) {
     while (fgets(line, sizeof line, f)) {
       n++;
       if (strstr(line, id)) CHECK(strstr(line, "\"acknowledged_at\":\"2023-11-14T22:13:22Z\"") != NULL);
-      CHECK(strstr(line, "\"event\":\"performance.alert\"") && strstr(line, "\"raised_at\":\"2023-11-14T22:13:20Z\""));
+      CHECK(strstr(line, "\"event\":\"performance.alert\"") && strstr(line, "\"raised_at\":\"2023-11-14T22:13:2"));
+      CHECK(strstr(line, "\"source\":\"log-"));
     }
-    CHECK(n == 2);
+    CHECK(n == 7);
     fclose(f);
   }
   free(text);
@@ -526,7 +570,7 @@ static void test_targets_and_alerts(void) {
   summary(&ix, BT_PERF_DAILY, "2024-01-20", "2024-01-20", &s);
   CHECK(bt_perf_targets_eval(t, &ix, &s, &err) == 0);
   for (size_t i = 0; i < s.nchecks; i++) CHECK(s.checks[i].status == BT_PERF_CHECK_SKIPPED);
-  CHECK(bt_perf_alerts_raise(alerts, &s, 0, &raised, &err) == 0 && raised == 0);
+  CHECK(bt_perf_alerts_raise(alerts, "log-a", &s, 0, &raised, &err) == 0 && raised == 0);
   bt_perf_summary_free(&s);
   bt_perf_targets_free(t);
 

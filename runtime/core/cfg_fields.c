@@ -195,7 +195,7 @@ int bt_cfg_read_field(lua_State *L, int idx, const char *where, const bt_cfg_fie
 }
 
 /* The key at the stack top is not known: an error, with the closest known name. */
-static int unknown_key(lua_State *L, const char *where, bt_suggest *s, bt_err *err) {
+static int unknown_key(lua_State *L, const char *where, bt_suggester *s, bt_err *err) {
   const char *key = lua_tostring(L, -1);
   const char *hint = bt_suggest_best(s);
   if (hint) return bt_cfg_fail(L, where, key, err, "unknown key (did you mean \"%s\"?)", hint);
@@ -221,7 +221,7 @@ int bt_cfg_read(lua_State *L, int idx, const char *where, const bt_cfg_field *fi
       break;
     }
     const char *key = lua_tostring(L, -1);
-    bt_suggest s;
+    bt_suggester s;
     bt_suggest_init(&s, key);
     const bt_cfg_field *f = fields;
     for (; f->key && strcmp(f->key, key) != 0; f++) bt_suggest_add(&s, f->key);
@@ -245,7 +245,7 @@ int bt_cfg_check_keys(lua_State *L, int idx, const char *where, const char *cons
       break;
     }
     const char *key = lua_tostring(L, -1);
-    bt_suggest s;
+    bt_suggester s;
     bt_suggest_init(&s, key);
     const char *const *p = keys;
     for (; *p && strcmp(*p, key) != 0; p++) bt_suggest_add(&s, *p);

@@ -1,7 +1,8 @@
 -- sweep.lua: run strategies/sma_cross.lua over a grid of parameters, print a table
 -- ranked by Sharpe ratio and write compare.html (the runs' figures side by side and their
 -- equity curves overlaid, as `btrun runs compare --html`). Each run is a full backtest
--- with its own run directory and report.html.
+-- with its own run directory (<out>/fast5-slow30) and report.html; the runs share every
+-- core (bt.sweep; BTRUN_SWEEP_WORKERS=N sets how many run at once).
 --
 --   btrun scripts/sweep.lua --data ../shared/data/nvda-1999-2014.txt
 --   btrun scripts/sweep.lua --data ORCL=orcl.csv --param fast=5,10,20 --param slow=30,50
@@ -72,16 +73,16 @@ if queue_url then
     }
   end
 else
-  for _, g in ipairs(grid) do
-    local r = bt.backtest {
-      strategy = "strategies/sma_cross.lua",
-      data = data,
-      params = { fast = g.fast, slow = g.slow },
-      out = string.format("%s/fast%s-slow%s", base_out, g.fast, g.slow),
-    }
-    r.fast, r.slow = g.fast, g.slow
-    results[#results + 1] = r
-  end
+  -- every core takes part (bt.sweep, docs/sweeps.md); results come back in grid order
+  results = bt.sweep {
+    strategy = "strategies/sma_cross.lua",
+    data = data,
+    grid = { fast = fasts, slow = slows },
+    filter = function(p) return p.fast < p.slow end,
+    workers = tonumber(os.getenv("BTRUN_SWEEP_WORKERS")),
+    out = base_out,
+  }
+  for _, r in ipairs(results) do r.fast, r.slow = r.params.fast, r.params.slow end
 end
 
 table.sort(results, function(a, b)

@@ -10,6 +10,8 @@
 
 int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_err *err) {
   memset(app, 0, sizeof *app);
+  for (size_t i = 0; i < sizeof app->obs_mu / sizeof app->obs_mu[0]; i++)
+    pthread_mutex_init(&app->obs_mu[i], NULL);
   if (bt_config_load(&app->cfg, config_path, explicit_config, err)) return err->code;
   /* Modules that observe runs register here, in the order they should see them. */
   if (bt_trace_register(app, err)) return err->code;
@@ -33,4 +35,6 @@ void bt_app_close(bt_app *app) {
     if (app->observers[i].on_close) app->observers[i].on_close(app->observers[i].ud);
   app->nobservers = 0;
   bt_config_free(&app->cfg);
+  for (size_t i = 0; i < sizeof app->obs_mu / sizeof app->obs_mu[0]; i++)
+    pthread_mutex_destroy(&app->obs_mu[i]);
 }

@@ -2,6 +2,7 @@
 #include "analytics.h"
 #include "perf.h"
 #include "lua_backtest.h"
+#include "lua_sweep.h"
 #include "lua_trace.h"
 #include "lua_events.h"
 #include "lua_jobs.h"
@@ -12,6 +13,7 @@
 const bt_lua_module bt_lua_modules[] = {
     {"trace", bt_lua_open_trace},
     {"backtest", bt_lua_open_backtest},
+    {"sweep", bt_lua_open_sweep},
     {"log", bt_lua_open_log},
     {"analytics", bt_lua_open_analytics},
     {"perf", bt_lua_open_perf},

@@ -10,7 +10,7 @@
 #define MAX_DATA 64
 #define MAX_PARAMS 64
 
-static void push_result(lua_State *L, const bt_run_result *r, const bt_err *err) {
+void bt_lua_push_run_result(lua_State *L, const bt_run_result *r, const bt_err *err) {
   const bt_metrics_result *m = &r->metrics;
   lua_createtable(L, 0, 24);
 #define SETS(k, v) (lua_pushstring(L, (v)), lua_setfield(L, -2, (k)))
@@ -138,7 +138,7 @@ static int l_backtest(lua_State *L) {
     bt_err_clear(&err);
     return lua_error(L);
   }
-  push_result(L, &res, &err);
+  bt_lua_push_run_result(L, &res, &err);
   bt_err_clear(&err);
   return 1;
 }

@@ -205,7 +205,7 @@ lua_State *bt_lua_new_strategy_state(bt_app *app, const char *strategy_path, boo
   }
   /* bt functions that take file paths or queue work belong to trusted scripts */
   lua_getglobal(L, "bt");
-  static const char *const trusted_only[] = {"backtest", "perf", "events", "jobs", NULL};
+  static const char *const trusted_only[] = {"backtest", "sweep", "perf", "events", "jobs", NULL};
   for (const char *const *k = trusted_only; *k; k++) {
     lua_pushnil(L);
     lua_setfield(L, -2, *k);

@@ -24,6 +24,7 @@
 volatile sig_atomic_t bt_interrupted;
 
 void bt_run_interrupt(void) { bt_interrupted = 1; }
+bool bt_run_interrupted(void) { return bt_interrupted != 0; }
 
 
 /* ---- feeds --------------------------------------------------------------------- */
@@ -521,7 +522,11 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
          BT_F_STR("origin", run->info.origin));
   for (int i = 0; i < run->app->nobservers; i++) {
     const bt_run_observer *o = &run->app->observers[i];
-    if (o->on_start && o->on_start(o->ud, &run->info, run->e.bus, err)) return err->code;
+    if (!o->on_start) continue;
+    pthread_mutex_lock(&run->app->obs_mu[i]);
+    int orc = o->on_start(o->ud, &run->info, run->e.bus, err);
+    pthread_mutex_unlock(&run->app->obs_mu[i]);
+    if (orc) return err->code;
   }
 
   run_watchdog_start(run);
@@ -630,8 +635,12 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
                             .bars = run->bars, .events = run->e.bus ? bt_bus_last_id(run->e.bus) : 0,
                             .metrics = rc ? NULL : &res->metrics,
                             .metrics_json = rc ? NULL : mtext, .error = rc ? err : NULL};
-  for (int i = 0; i < app->nobservers; i++)
-    if (app->observers[i].on_end) app->observers[i].on_end(app->observers[i].ud, &run->info, &outcome);
+  for (int i = 0; i < app->nobservers; i++) {
+    if (!app->observers[i].on_end) continue;
+    pthread_mutex_lock(&app->obs_mu[i]);
+    app->observers[i].on_end(app->observers[i].ud, &run->info, &outcome);
+    pthread_mutex_unlock(&app->obs_mu[i]);
+  }
 
   if (rc) {
     char *exc = bt_log_err_json(err);

@@ -8,6 +8,7 @@
 #ifndef BT_RUN_H
 #define BT_RUN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,12 @@ typedef struct bt_app {
   char db[1024];
   bt_run_observer observers[8];
   int nobservers;
+  /* obs_mu[i] is held around observers[i].on_start and .on_end: runs of a sweep
+   * (bt.sweep) execute on several threads, and observers keep app-wide state (lists of
+   * live runs, the report's Lua state, database connections). One lock per observer, so
+   * one run's report renders while another's trace is stored. Their bus subscribers run
+   * on the run's thread and touch only that run's state. */
+  pthread_mutex_t obs_mu[8];
   /* Called on the watchdog thread when a run told to stop (time limit, SIGINT) has not
    * returned to Lua within BT_RUN_STUCK_GRACE_S: it is stuck in a C function (e.g. a
    * catastrophic string.find) that no hook can interrupt. app/ ends the process there;
@@ -125,6 +132,8 @@ int bt_run_execute_in(bt_app *app, struct lua_State *L, const bt_run_spec *spec,
 /* Stop every run of this process at its next Lua instruction, as SIGINT/SIGTERM do
  * (the run fails with type "interrupted"). Async-signal-safe: for signal handlers. */
 void bt_run_interrupt(void);
+/* Whether bt_run_interrupt was called (a sweep starts no new run after it). */
+bool bt_run_interrupted(void);
 
 
 #endif

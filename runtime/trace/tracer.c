@@ -21,10 +21,12 @@ static const char *intern_source(bt_tracer *t, trace_run *r, const char *src) {
   for (int i = 0; i < r->nsrc_seen; i++)
     if (r->src_ptr[i] == src) return r->src_name[i];
   const char *found = NULL;
+  pthread_mutex_lock(&t->sources_mu);
   for (int i = 0; i < t->nsources && !found; i++)
     if (strcmp(t->sources[i], src) == 0) found = t->sources[i];
   if (!found && t->nsources < MAX_SOURCES && (t->sources[t->nsources] = strdup(src)))
     found = t->sources[t->nsources++];
+  pthread_mutex_unlock(&t->sources_mu);
   if (!found) found = "other";
   if (r->nsrc_seen < SRC_CACHE) {
     r->src_ptr[r->nsrc_seen] = src;
@@ -445,6 +447,7 @@ static void tr_on_close(void *ud) {
     run_free(r);
   }
   for (int i = 0; i < t->nsources; i++) free(t->sources[i]);
+  pthread_mutex_destroy(&t->sources_mu);
   free(t->cfg_json);
   free(t);
 }
@@ -456,6 +459,7 @@ int bt_tracer_new(bt_tracer **out, const bt_trace_cfg *cfg, bt_err *err) {
     return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   t->cfg = *cfg;
+  pthread_mutex_init(&t->sources_mu, NULL);
   *out = t;
   return 0;
 }

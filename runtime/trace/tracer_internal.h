@@ -107,7 +107,9 @@ struct bt_tracer {
   bt_trace_cfg cfg;
   char *cfg_json;
   trace_run *runs;
-  /* interned source names (the run thread adds, the writer reads through the ring) */
+  /* interned source names (run threads add under sources_mu, writers read through the
+   * ring): the runs of a sweep publish from several threads */
+  pthread_mutex_t sources_mu;
   char *sources[MAX_SOURCES];
   int nsources;
 };

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench-sweep.sh - bt.sweep's speed-up: a 9-run sweep (strategies/sma_cross.lua,
+# fast 5,10,20 x slow 30,50,100) on generated daily bars, with `workers = 1` (one run
+# after another) and with every core, alternated in the same invocation.
+#   scripts/bench-sweep.sh [BARS] [ROUNDS]   (default 100,000 daily bars, 3 rounds)
+# Prints per round the wall and CPU (user + sys) seconds of each mode and the ratio
+# parallel / sequential, then the median ratio. Goal on 2 cores: <= 0.55x. On a shared
+# machine wall time drifts with the neighbours' load: read the ratio of one round (both
+# modes ran back to back) and the CPU times (the work done; equal CPU means no overhead).
+# Uses build/btrun (built if missing; BTRUN=path overrides).
+set -euo pipefail
+src="$(cd "$(dirname "$0")/.." && pwd)"
+bars="${1:-100000}"
+rounds="${2:-3}"
+btrun="${BTRUN:-$src/build/btrun}"
+if [ -z "${BTRUN:-}" ]; then
+  cmake -S "$src" -B "$src/build" >/dev/null
+  cmake --build "$src/build" --target btrun -j2 >/dev/null
+fi
+data="$src/build/bench-data/daily-$bars.csv"
+if [ ! -s "$data" ]; then
+  mkdir -p "$(dirname "$data")"
+  lua5.4 "$src/scripts/gen_bars.lua" --bars "$bars" --freq day --start 1800-01-01 --out "$data.tmp"
+  mv "$data.tmp" "$data"
+fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+export BTRUN_DATA_DIR="$tmp/data"
+cat >"$tmp/sweep.lua" <<LUA
+local rs = bt.sweep { strategy = "$src/strategies/sma_cross.lua", data = "$data",
+                      grid = { fast = { 5, 10, 20 }, slow = { 30, 50, 100 } },
+                      workers = tonumber(os.getenv("W")), out = "$tmp/runs/" .. os.getenv("W") }
+for _, r in ipairs(rs) do assert(r.status == "completed", r.error) end
+LUA
+cores=$(getconf _NPROCESSORS_ONLN)
+echo "bench-sweep: 9 runs x $bars daily bars, sequential (workers=1) vs parallel (workers=$cores)"
+one() { # workers -> "wall cpu"
+  rm -rf "$tmp/runs"
+  W=$1 /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$btrun" --log-level warning "$tmp/sweep.lua" >/dev/null
+  awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$tmp/time"
+}
+ratios=()
+for r in $(seq "$rounds"); do
+  read -r sw sc <<<"$(one 1)"
+  read -r pw pc <<<"$(one "$cores")"
+  ratio=$(awk -v p="$pw" -v s="$sw" 'BEGIN { printf "%.3f", p / s }')
+  ratios+=("$ratio")
+  echo "round $r: sequential ${sw}s wall ${sc}s cpu | parallel ${pw}s wall ${pc}s cpu | ratio ${ratio}x"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+echo "median ratio parallel/sequential: ${median}x (goal <= 0.55x on 2 cores); load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,8 +1,9 @@
 -- sma_cross.lua: long when the fast simple moving average is above the slow one.
 --
--- The averages come from bt.ta (docs/indicators.md): created once in on_start, fed one
--- close per bar, nil until warm, exact (no running-sum drift). Copy this file to start
--- your own strategy.
+-- The averages come from bt.ta (docs/indicators.md), bound in on_start with
+-- ctx:indicator: btrun feeds them each bar's close before on_bar and puts their values
+-- in bar.fast and bar.slow (nil until warm, exact: no running-sum drift). Copy this file
+-- to start your own strategy.
 --
 --   btrun strategies/sma_cross.lua --param fast=10 --param slow=30
 
@@ -10,16 +11,18 @@ local strategy = {
   params = { fast = 10, slow = 30, qty = 100 },
 }
 
-local fast_ma, slow_ma, qty
+local qty
 
 function strategy.on_start(ctx)
   local p = ctx.params
   assert(p.fast >= 1 and p.slow > p.fast, "need 1 <= fast < slow")
-  fast_ma, slow_ma, qty = bt.ta.sma(p.fast), bt.ta.sma(p.slow), p.qty
+  ctx:indicator("fast", bt.ta.sma(p.fast))
+  ctx:indicator("slow", bt.ta.sma(p.slow))
+  qty = p.qty
 end
 
 function strategy.on_bar(ctx, bar)
-  local fast, slow = fast_ma:update(bar.close), slow_ma:update(bar.close)
+  local fast, slow = bar.fast, bar.slow
   if not slow then return end
 
   local above = fast > slow

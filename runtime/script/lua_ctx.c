@@ -5,15 +5,31 @@
  * of reaching freed memory. Fields (params, symbols, run_id, ...) and the methods live
  * in a per-ctx table that the metatable's __index/__newindex point at. */
 #include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "luabind.h"
 #include "lua_ctx.h"
 
+/* One indicator bound with ctx:indicator, for one symbol. */
+typedef struct bound {
+  void *self;
+  const bt_bar_indicator *vt;
+  const char *const *names; /* output names when nout > 1 */
+  int nout;
+  uint32_t symbol;
+  int ref_ind;  /* keeps the userdata alive while bound */
+  int ref_name; /* the bar table key */
+  int ref_out;  /* the reused outputs table when nout > 1, else LUA_NOREF */
+} bound;
+
 struct bt_ctx {
   bt_engine *e; /* NULL once the run ended */
   int ref_order; /* the order table bt_ctx_push_order reuses */
+  bound *bound;
+  int nbound, capbound;
 };
 
 static bt_ctx *check_ctx(lua_State *L) {
@@ -163,12 +179,141 @@ void bt_ctx_push_order(lua_State *L, bt_ctx *c, const bt_order *o) {
   lua_setfield(L, -2, "reason");
 }
 
+/* ---- bound indicators ---------------------------------------------------------- */
+
+static bool is_bar_key(const char *name) {
+  static const char *const keys[] = {"symbol", "time", "open", "high", "low", "close", "volume", NULL};
+  for (int i = 0; keys[i]; i++)
+    if (strcmp(keys[i], name) == 0) return true;
+  return false;
+}
+
+static bool is_identifier(const char *s) {
+  if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return false;
+  for (s++; *s; s++)
+    if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+      return false;
+  return true;
+}
+
+/* Binds the indicator at idx under name for symbol. */
+static void bind_one(lua_State *L, bt_ctx *c, const char *name, int idx, uint32_t symbol) {
+  idx = lua_absindex(L, idx);
+  if (luaL_getmetafield(L, idx, BT_BAR_INDICATOR_KEY) != LUA_TLIGHTUSERDATA)
+    luaL_error(L, "ctx:indicator('%s'): expected an indicator (bt.ta.*), got %s", name,
+               luaL_typename(L, idx));
+  const bt_bar_indicator *vt = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  void *self = lua_touserdata(L, idx);
+  const char *const *names = NULL, *why = NULL;
+  int nout = vt->describe(self, &names, &why);
+  if (nout < 0) luaL_error(L, "ctx:indicator('%s'): %s", name, why);
+  for (int i = 0; i < c->nbound; i++) {
+    if (c->bound[i].self == self) luaL_error(L, "ctx:indicator('%s'): this indicator is already bound", name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->bound[i].ref_name);
+    bool same = c->bound[i].symbol == symbol && strcmp(lua_tostring(L, -1), name) == 0;
+    lua_pop(L, 1);
+    if (same)
+      luaL_error(L, "ctx:indicator('%s'): '%s' is already bound for %s", name, name,
+                 bt_engine_symbol(c->e, symbol));
+  }
+  if (c->nbound == c->capbound) {
+    int cap = c->capbound ? 2 * c->capbound : 4;
+    bound *nb = realloc(c->bound, (size_t)cap * sizeof *nb);
+    if (!nb) luaL_error(L, "out of memory");
+    c->bound = nb;
+    c->capbound = cap;
+  }
+  bound *b = &c->bound[c->nbound];
+  *b = (bound){.self = self, .vt = vt, .names = names, .nout = nout, .symbol = symbol};
+  lua_pushvalue(L, idx);
+  b->ref_ind = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushstring(L, name);
+  b->ref_name = luaL_ref(L, LUA_REGISTRYINDEX);
+  b->ref_out = LUA_NOREF;
+  if (nout > 1) {
+    lua_createtable(L, 0, nout);
+    b->ref_out = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  vt->set_bound(self, true);
+  c->nbound++;
+}
+
+/* ctx:indicator(name, indicator [, symbol]) or ctx:indicator(name, factory): btrun
+ * updates the indicator with every bar of its symbol before on_bar and puts its value
+ * in bar[name]. A factory (function(symbol) -> indicator) makes one per symbol. */
+static int ctx_indicator(lua_State *L) {
+  bt_ctx *c = check_ctx(L);
+  bt_engine *e = c->e;
+  const char *name = luaL_checkstring(L, 2);
+  if (!is_identifier(name))
+    return luaL_error(L, "ctx:indicator: name '%s' must be an identifier (letters, digits, _)", name);
+  if (is_bar_key(name))
+    return luaL_error(L, "ctx:indicator: '%s' is a bar field; choose another name", name);
+  if (lua_isfunction(L, 3)) {
+    luaL_argexpected(L, lua_isnoneornil(L, 4), 4, "nothing (a factory makes one indicator per symbol)");
+    for (int i = 0; i < e->nfeeds; i++) {
+      lua_settop(L, 3);
+      lua_pushvalue(L, 3);
+      lua_pushstring(L, bt_engine_symbol(e, (uint32_t)i));
+      lua_call(L, 1, 1);
+      bind_one(L, c, name, 4, (uint32_t)i);
+    }
+    return 0;
+  }
+  uint32_t symbol = 0;
+  if (!lua_isnoneornil(L, 4)) symbol = opt_symbol(L, e, 4);
+  else if (e->nfeeds > 1)
+    return luaL_error(L, "ctx:indicator('%s'): the run has %d symbols: give the symbol "
+                      "(ctx:indicator(name, ind, symbol)) or a function that makes one "
+                      "indicator per symbol", name, e->nfeeds);
+  bind_one(L, c, name, 3, symbol);
+  lua_settop(L, 3);
+  return 1;
+}
+
+static void push_output(lua_State *L, double v) {
+  if (isnan(v)) lua_pushnil(L);
+  else lua_pushnumber(L, v);
+}
+
+void bt_ctx_update_indicators(lua_State *L, bt_ctx *c, const bt_bar *bar, int bar_t) {
+  if (!c->nbound) return;
+  if (c->e->nfeeds > 1) /* a name bound for other symbols only is nil on this bar */
+    for (int i = 0; i < c->nbound; i++) {
+      if (c->bound[i].symbol == bar->symbol) continue;
+      lua_rawgeti(L, LUA_REGISTRYINDEX, c->bound[i].ref_name);
+      lua_pushnil(L);
+      lua_rawset(L, bar_t);
+    }
+  bt_bar_values v = {bar->time, bt_dec_to_double(bar->open), bt_dec_to_double(bar->high),
+                     bt_dec_to_double(bar->low), bt_dec_to_double(bar->close), bar->volume};
+  double out[BT_BAR_INDICATOR_MAX_OUT];
+  for (int i = 0; i < c->nbound; i++) {
+    const bound *b = &c->bound[i];
+    if (b->symbol != bar->symbol) continue;
+    b->vt->update(b->self, &v, out);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref_name);
+    if (b->nout == 1) {
+      push_output(L, out[0]);
+    } else {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, b->ref_out);
+      for (int k = 0; k < b->nout; k++) {
+        push_output(L, out[k]);
+        lua_setfield(L, -2, b->names[k]);
+      }
+    }
+    lua_rawset(L, bar_t);
+  }
+}
+
 bt_ctx *bt_ctx_push_new(lua_State *L, bt_engine *e, const char *run_id,
                         const char *correlation_id) {
   static const luaL_Reg methods[] = {
       {"buy", ctx_buy},         {"sell", ctx_sell},     {"close", ctx_close},
       {"cancel", ctx_cancel},   {"position", ctx_position}, {"cash", ctx_cash},
-      {"equity", ctx_equity},   {"order", ctx_order},   {NULL, NULL}};
+      {"equity", ctx_equity},   {"order", ctx_order},   {"indicator", ctx_indicator},
+      {NULL, NULL}};
   bt_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
   *c = (bt_ctx){.e = e};
   int ud = lua_gettop(L);
@@ -204,4 +349,14 @@ void bt_ctx_end(lua_State *L, bt_ctx *c) {
   c->e = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, c->ref_order);
   c->ref_order = LUA_NOREF;
+  for (int i = 0; i < c->nbound; i++) {
+    bound *b = &c->bound[i];
+    b->vt->set_bound(b->self, false);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->ref_ind);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->ref_name);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->ref_out);
+  }
+  free(c->bound);
+  c->bound = NULL;
+  c->nbound = c->capbound = 0;
 }

@@ -408,6 +408,7 @@ static int loop(bt_run *run, bt_err *err) {
       lua_pushvalue(L, base + 1 + K_VOLUME);
       lua_pushnumber(L, bar.volume);
       lua_rawset(L, bar_t);
+      bt_ctx_update_indicators(L, run->ctx, &bar, bar_t);
       lua_pushvalue(L, on_bar_slot);
       lua_pushvalue(L, ctx_slot);
       lua_pushvalue(L, bar_t);

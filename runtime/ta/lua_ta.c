@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lua_ctx.h"
 #include "lua_ta.h"
 #include "ta.h"
 
@@ -18,19 +19,29 @@
 #define MAX_PERIOD (1 << 24)
 
 typedef struct lta lta;
+typedef enum { IN_NUMBER, IN_BAR, IN_PAIR } lta_input;
+
+/* An indicator type: how it takes one input and what it outputs. The Lua method
+ * (update) and the run loop (ctx:indicator) both go through step and outputs. */
 typedef struct lta_type {
   const char *name;
-  void (*update)(lua_State *L, lta *h); /* arguments from index 2; sets h->warm */
-  int (*push)(lua_State *L, lta *h);    /* the outputs, nil when not warm */
+  lta_input input;                          /* update(x), update(bar) or crossover's own */
+  bool (*step)(void *obj, const bt_bar_values *in); /* IN_NUMBER reads in->close; warm? */
+  void (*outputs)(const lta *h, double *out); /* NaN: not ready */
   void (*reset)(void *obj);
+  int nout;
+  const char *const *names; /* when nout > 1 */
 } lta_type;
 
 struct lta {
   const lta_type *t;
   bool warm;
+  bool bound; /* fed by the run loop (ctx:indicator): no updates by hand */
   char label[48];
   double obj[]; /* the C struct, then its window: 8-byte aligned, as Lua aligns userdata */
 };
+
+static double out_if(bool ok, double v) { return ok ? v : NAN; }
 
 /* ---- arguments ---------------------------------------------------------------- */
 
@@ -52,9 +63,23 @@ static double bar_num(lua_State *L, lta *h, const char *field) {
   return x;
 }
 
-static void check_bar(lua_State *L, lta *h) {
+/* The bar at index 2 as values; only the fields this indicator reads must be there. */
+static void bar_arg(lua_State *L, lta *h, bt_bar_values *b) {
   if (lua_type(L, 2) != LUA_TTABLE)
     luaL_error(L, "bt.ta.%s: update: expected a bar table, got %s", h->t->name, luaL_typename(L, 2));
+  const lta_type *t = h->t;
+  bool hl = strcmp(t->name, "obv") != 0, close = strcmp(t->name, "donchian") != 0;
+  bool vol = strcmp(t->name, "obv") == 0 || strcmp(t->name, "vwap") == 0;
+  if (hl) b->high = bar_num(L, h, "high"), b->low = bar_num(L, h, "low");
+  if (close) b->close = bar_num(L, h, "close");
+  if (vol) b->volume = bar_num(L, h, "volume");
+  if (strcmp(t->name, "vwap") == 0) {
+    int ok;
+    lua_getfield(L, 2, "time");
+    b->time = lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_error(L, "bt.ta.vwap: update: bar.time must be an integer (epoch seconds)");
+    lua_pop(L, 1);
+  }
 }
 
 static int period_arg(lua_State *L, const char *name, int idx, const char *what, int def) {
@@ -72,29 +97,23 @@ static lta *new_lta(lua_State *L, const lta_type *t, size_t objsize, int bufn, d
   lta *h = lua_newuserdatauv(L, sizeof(lta) + (off + (size_t)bufn) * sizeof(double), 0);
   h->t = t;
   h->warm = false;
+  h->bound = false;
   h->label[0] = 0;
   if (buf) *buf = h->obj + off;
   luaL_setmetatable(L, MT);
   return h;
 }
 
-static int push_or_nil(lua_State *L, bool ok, double v) {
-  if (ok) lua_pushnumber(L, v);
-  else lua_pushnil(L);
-  return 1;
-}
-
 /* ---- one-number indicators ------------------------------------------------------- */
 
 #define SCALAR_TYPE(NAME, TYPE, UPDATE, FIELD, RESET)                                  \
-  static void NAME##_update(lua_State *L, lta *h) {                                    \
-    h->warm = UPDATE((TYPE *)h->obj, num_arg(L, h, 2));                                \
-  }                                                                                    \
-  static int NAME##_push(lua_State *L, lta *h) {                                       \
-    return push_or_nil(L, h->warm, ((TYPE *)h->obj)->FIELD);                           \
+  static bool NAME##_step(void *o, const bt_bar_values *in) { return UPDATE(o, in->close); } \
+  static void NAME##_outputs(const lta *h, double *out) {                              \
+    out[0] = out_if(h->warm, ((const TYPE *)h->obj)->FIELD);                           \
   }                                                                                    \
   static void NAME##_reset(void *o) { RESET((TYPE *)o); }                              \
-  static const lta_type NAME##_type = {#NAME, NAME##_update, NAME##_push, NAME##_reset};
+  static const lta_type NAME##_type = {#NAME, IN_NUMBER, NAME##_step, NAME##_outputs,   \
+                                       NAME##_reset, 1, NULL};
 
 SCALAR_TYPE(sma, bt_ta_sma, bt_ta_sma_update, value, bt_ta_sma_reset)
 SCALAR_TYPE(ema, bt_ta_ema, bt_ta_ema_update, value, bt_ta_ema_reset)
@@ -108,121 +127,97 @@ SCALAR_TYPE(highest, bt_ta_minmax, bt_ta_minmax_update, value, bt_ta_minmax_rese
 SCALAR_TYPE(lowest, bt_ta_minmax, bt_ta_minmax_update, value, bt_ta_minmax_reset)
 SCALAR_TYPE(momentum, bt_ta_change, bt_ta_change_update, momentum, bt_ta_change_reset)
 
-static void roc_update(lua_State *L, lta *h) {
-  bt_ta_change *c = (bt_ta_change *)h->obj;
-  h->warm = bt_ta_change_update(c, num_arg(L, h, 2)) && c->roc_ok;
+static bool roc_step(void *o, const bt_bar_values *in) {
+  bt_ta_change *c = o;
+  return bt_ta_change_update(c, in->close) && c->roc_ok;
 }
-static int roc_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_change *)h->obj)->roc); }
+static void roc_outputs(const lta *h, double *out) {
+  out[0] = out_if(h->warm, ((const bt_ta_change *)h->obj)->roc);
+}
 static void roc_reset(void *o) { bt_ta_change_reset(o); }
-static const lta_type roc_type = {"roc", roc_update, roc_push, roc_reset};
+static const lta_type roc_type = {"roc", IN_NUMBER, roc_step, roc_outputs, roc_reset, 1, NULL};
 
 /* ---- several outputs ----------------------------------------------------------------- */
 
-static void macd_update(lua_State *L, lta *h) { h->warm = bt_ta_macd_update((bt_ta_macd *)h->obj, num_arg(L, h, 2)); }
-static int macd_push(lua_State *L, lta *h) {
-  bt_ta_macd *m = (bt_ta_macd *)h->obj;
-  push_or_nil(L, h->warm, m->line);
-  push_or_nil(L, h->warm && m->signal_ready, m->signal);
-  push_or_nil(L, h->warm && m->signal_ready, m->hist);
-  return 3;
+static const char *const macd_names[] = {"line", "signal", "hist"};
+static bool macd_step(void *o, const bt_bar_values *in) { return bt_ta_macd_update(o, in->close); }
+static void macd_outputs(const lta *h, double *out) {
+  const bt_ta_macd *m = (const bt_ta_macd *)h->obj;
+  out[0] = out_if(h->warm, m->line);
+  out[1] = out_if(h->warm && m->signal_ready, m->signal);
+  out[2] = out_if(h->warm && m->signal_ready, m->hist);
 }
 static void macd_reset(void *o) { bt_ta_macd_reset(o); }
-static const lta_type macd_type = {"macd", macd_update, macd_push, macd_reset};
+static const lta_type macd_type = {"macd", IN_NUMBER, macd_step, macd_outputs, macd_reset, 3, macd_names};
 
-static void bollinger_update(lua_State *L, lta *h) {
-  h->warm = bt_ta_bbands_update((bt_ta_bbands *)h->obj, num_arg(L, h, 2));
-}
-static int bollinger_push(lua_State *L, lta *h) {
-  bt_ta_bbands *b = (bt_ta_bbands *)h->obj;
-  push_or_nil(L, h->warm, b->mid);
-  push_or_nil(L, h->warm, b->upper);
-  push_or_nil(L, h->warm, b->lower);
-  return 3;
+static const char *const band_names[] = {"mid", "upper", "lower"};
+static bool bollinger_step(void *o, const bt_bar_values *in) { return bt_ta_bbands_update(o, in->close); }
+static void bollinger_outputs(const lta *h, double *out) {
+  const bt_ta_bbands *b = (const bt_ta_bbands *)h->obj;
+  out[0] = out_if(h->warm, b->mid);
+  out[1] = out_if(h->warm, b->upper);
+  out[2] = out_if(h->warm, b->lower);
 }
 static void bollinger_reset(void *o) { bt_ta_bbands_reset(o); }
-static const lta_type bollinger_type = {"bollinger", bollinger_update, bollinger_push, bollinger_reset};
+static const lta_type bollinger_type = {"bollinger", IN_NUMBER, bollinger_step, bollinger_outputs,
+                                        bollinger_reset, 3, band_names};
 
 /* ---- bar indicators ---------------------------------------------------------------------- */
 
-static void tr_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_tr_update((bt_ta_tr *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
-}
-static int tr_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_tr *)h->obj)->value); }
-static void tr_reset(void *o) { bt_ta_tr_reset(o); }
-static const lta_type tr_type = {"tr", tr_update, tr_push, tr_reset};
+#define BAR_TYPE(NAME, TYPE, STEP_EXPR, FIELD, RESET)                                  \
+  static bool NAME##_step(void *o, const bt_bar_values *in) { return STEP_EXPR; }     \
+  static void NAME##_outputs(const lta *h, double *out) {                              \
+    out[0] = out_if(h->warm, ((const TYPE *)h->obj)->FIELD);                           \
+  }                                                                                    \
+  static void NAME##_reset(void *o) { RESET((TYPE *)o); }                              \
+  static const lta_type NAME##_type = {#NAME, IN_BAR, NAME##_step, NAME##_outputs,      \
+                                       NAME##_reset, 1, NULL};
 
-static void atr_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_atr_update((bt_ta_atr *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
-}
-static int atr_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_atr *)h->obj)->value); }
-static void atr_reset(void *o) { bt_ta_atr_reset(o); }
-static const lta_type atr_type = {"atr", atr_update, atr_push, atr_reset};
+BAR_TYPE(tr, bt_ta_tr, bt_ta_tr_update(o, in->high, in->low, in->close), value, bt_ta_tr_reset)
+BAR_TYPE(atr, bt_ta_atr, bt_ta_atr_update(o, in->high, in->low, in->close), value, bt_ta_atr_reset)
+BAR_TYPE(obv, bt_ta_obv, bt_ta_obv_update(o, in->close, in->volume), value, bt_ta_obv_reset)
+BAR_TYPE(vwap, bt_ta_vwap,
+         bt_ta_vwap_update(o, in->time, in->high, in->low, in->close, in->volume), value,
+         bt_ta_vwap_reset)
 
-static void stochastic_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_stoch_update((bt_ta_stoch *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"),
-                               bar_num(L, h, "close"));
+static const char *const stoch_names[] = {"k", "d"};
+static bool stochastic_step(void *o, const bt_bar_values *in) {
+  return bt_ta_stoch_update(o, in->high, in->low, in->close);
 }
-static int stochastic_push(lua_State *L, lta *h) {
-  bt_ta_stoch *s = (bt_ta_stoch *)h->obj;
-  push_or_nil(L, h->warm, s->k);
-  push_or_nil(L, h->warm && s->d_ready, s->d);
-  return 2;
+static void stochastic_outputs(const lta *h, double *out) {
+  const bt_ta_stoch *s = (const bt_ta_stoch *)h->obj;
+  out[0] = out_if(h->warm, s->k);
+  out[1] = out_if(h->warm && s->d_ready, s->d);
 }
 static void stochastic_reset(void *o) { bt_ta_stoch_reset(o); }
-static const lta_type stochastic_type = {"stochastic", stochastic_update, stochastic_push, stochastic_reset};
+static const lta_type stochastic_type = {"stochastic", IN_BAR, stochastic_step, stochastic_outputs,
+                                         stochastic_reset, 2, stoch_names};
 
-static void adx_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_adx_update((bt_ta_adx *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"), bar_num(L, h, "close"));
+static const char *const adx_names[] = {"adx", "plus_di", "minus_di"};
+static bool adx_step(void *o, const bt_bar_values *in) {
+  return bt_ta_adx_update(o, in->high, in->low, in->close);
 }
-static int adx_push(lua_State *L, lta *h) {
-  bt_ta_adx *a = (bt_ta_adx *)h->obj;
-  push_or_nil(L, h->warm, a->value);
-  push_or_nil(L, a->di_ready, a->plus_di);
-  push_or_nil(L, a->di_ready, a->minus_di);
-  return 3;
+static void adx_outputs(const lta *h, double *out) {
+  const bt_ta_adx *a = (const bt_ta_adx *)h->obj;
+  out[0] = out_if(h->warm, a->value);
+  out[1] = out_if(a->di_ready, a->plus_di);
+  out[2] = out_if(a->di_ready, a->minus_di);
 }
 static void adx_reset(void *o) { bt_ta_adx_reset(o); }
-static const lta_type adx_type = {"adx", adx_update, adx_push, adx_reset};
+static const lta_type adx_type = {"adx", IN_BAR, adx_step, adx_outputs, adx_reset, 3, adx_names};
 
-static void donchian_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_donchian_update((bt_ta_donchian *)h->obj, bar_num(L, h, "high"), bar_num(L, h, "low"));
+static bool donchian_step(void *o, const bt_bar_values *in) {
+  return bt_ta_donchian_update(o, in->high, in->low);
 }
-static int donchian_push(lua_State *L, lta *h) {
-  bt_ta_donchian *d = (bt_ta_donchian *)h->obj;
-  push_or_nil(L, h->warm, d->mid);
-  push_or_nil(L, h->warm, d->upper);
-  push_or_nil(L, h->warm, d->lower);
-  return 3;
+static void donchian_outputs(const lta *h, double *out) {
+  const bt_ta_donchian *d = (const bt_ta_donchian *)h->obj;
+  out[0] = out_if(h->warm, d->mid);
+  out[1] = out_if(h->warm, d->upper);
+  out[2] = out_if(h->warm, d->lower);
 }
 static void donchian_reset(void *o) { bt_ta_donchian_reset(o); }
-static const lta_type donchian_type = {"donchian", donchian_update, donchian_push, donchian_reset};
-
-static void obv_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  h->warm = bt_ta_obv_update((bt_ta_obv *)h->obj, bar_num(L, h, "close"), bar_num(L, h, "volume"));
-}
-static int obv_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_obv *)h->obj)->value); }
-static void obv_reset(void *o) { bt_ta_obv_reset(o); }
-static const lta_type obv_type = {"obv", obv_update, obv_push, obv_reset};
-
-static void vwap_update(lua_State *L, lta *h) {
-  check_bar(L, h);
-  int ok;
-  lua_getfield(L, 2, "time");
-  lua_Integer t = lua_tointegerx(L, -1, &ok);
-  if (!ok) luaL_error(L, "bt.ta.vwap: update: bar.time must be an integer (epoch seconds)");
-  lua_pop(L, 1);
-  h->warm = bt_ta_vwap_update((bt_ta_vwap *)h->obj, t, bar_num(L, h, "high"), bar_num(L, h, "low"),
-                              bar_num(L, h, "close"), bar_num(L, h, "volume"));
-}
-static int vwap_push(lua_State *L, lta *h) { return push_or_nil(L, h->warm, ((bt_ta_vwap *)h->obj)->value); }
-static void vwap_reset(void *o) { bt_ta_vwap_reset(o); }
-static const lta_type vwap_type = {"vwap", vwap_update, vwap_push, vwap_reset};
+static const lta_type donchian_type = {"donchian", IN_BAR, donchian_step, donchian_outputs,
+                                       donchian_reset, 3, band_names};
 
 /* ---- crossover ------------------------------------------------------------------------ */
 
@@ -230,15 +225,15 @@ static const lta_type vwap_type = {"vwap", vwap_update, vwap_push, vwap_reset};
 static bool first_output(lua_State *L, int idx, double *v) {
   lta *src = luaL_testudata(L, idx, MT);
   if (!src) return false;
-  int n = src->t->push(L, src);
-  bool ok = lua_type(L, -n) == LUA_TNUMBER;
-  if (ok) *v = lua_tonumber(L, -n);
-  lua_pop(L, n);
-  return ok;
+  double out[BT_BAR_INDICATOR_MAX_OUT];
+  src->t->outputs(src, out);
+  *v = out[0];
+  return !isnan(out[0]);
 }
 
+/* Crossover takes two numbers, or reads its two source indicators: it has no step. */
 static void crossover_update(lua_State *L, lta *h) {
-  double a, b;
+  double a = 0, b = 0;
   bool ok;
   if (lua_isnone(L, 2)) {
     if (lua_getiuservalue(L, 1, 1) == LUA_TNONE)
@@ -256,12 +251,10 @@ static void crossover_update(lua_State *L, lta *h) {
   else c->value = 0;
   h->warm = true;
 }
-static int crossover_push(lua_State *L, lta *h) {
-  lua_pushinteger(L, ((bt_ta_cross *)h->obj)->value);
-  return 1;
-}
+static void crossover_outputs(const lta *h, double *out) { out[0] = ((const bt_ta_cross *)h->obj)->value; }
 static void crossover_reset(void *o) { bt_ta_cross_reset(o); }
-static const lta_type crossover_type = {"crossover", crossover_update, crossover_push, crossover_reset};
+static const lta_type crossover_type = {"crossover", IN_PAIR, NULL, crossover_outputs,
+                                        crossover_reset, 1, NULL};
 
 /* ---- methods ------------------------------------------------------------------------------- */
 
@@ -275,16 +268,44 @@ static lta *self(lua_State *L) {
   return h;
 }
 
-static int m_update(lua_State *L) {
-  lta *h = self(L);
-  h->t->update(L, h);
-  return h->t->push(L, h);
+static int push_outputs(lua_State *L, const lta *h) {
+  double out[BT_BAR_INDICATOR_MAX_OUT];
+  h->t->outputs(h, out);
+  if (h->t->input == IN_PAIR) {
+    lua_pushinteger(L, (lua_Integer)out[0]);
+    return 1;
+  }
+  for (int i = 0; i < h->t->nout; i++) {
+    if (isnan(out[i])) lua_pushnil(L);
+    else lua_pushnumber(L, out[i]);
+  }
+  return h->t->nout;
 }
 
-static int m_value(lua_State *L) {
+static int m_update(lua_State *L) {
   lta *h = self(L);
-  return h->t->push(L, h);
+  if (h->bound)
+    return luaL_error(L, "bt.ta.%s: update: this indicator is bound with ctx:indicator, so btrun "
+                      "updates it before on_bar; read its value from the bar or with :value()",
+                      h->t->name);
+  bt_bar_values in;
+  switch (h->t->input) {
+  case IN_NUMBER:
+    in.close = num_arg(L, h, 2);
+    h->warm = h->t->step(h->obj, &in);
+    break;
+  case IN_BAR:
+    bar_arg(L, h, &in);
+    h->warm = h->t->step(h->obj, &in);
+    break;
+  case IN_PAIR:
+    crossover_update(L, h);
+    break;
+  }
+  return push_outputs(L, h);
 }
+
+static int m_value(lua_State *L) { return push_outputs(L, self(L)); }
 
 static int m_reset(lua_State *L) {
   lta *h = self(L);
@@ -298,6 +319,28 @@ static int m_tostring(lua_State *L) {
   lua_pushfstring(L, "bt.ta.%s(%s)", h->t->name, h->label);
   return 1;
 }
+
+/* ---- bound to a run (ctx:indicator, lua_ctx.h) ---------------------------------------------- */
+
+static int bar_describe(void *self, const char *const **names, const char **why) {
+  const lta *h = self;
+  if (h->t->input == IN_PAIR) {
+    *why = "bt.ta.crossover cannot be bound: bind its two inputs and update it with their values";
+    return -1;
+  }
+  *names = h->t->names;
+  return h->t->nout;
+}
+
+static void bar_update(void *self, const bt_bar_values *bar, double *out) {
+  lta *h = self;
+  h->warm = h->t->step(h->obj, bar);
+  h->t->outputs(h, out);
+}
+
+static void bar_set_bound(void *self, bool bound) { ((lta *)self)->bound = bound; }
+
+static const bt_bar_indicator bar_vt = {bar_describe, bar_update, bar_set_bound};
 
 /* ---- constructors ---------------------------------------------------------------------------- */
 
@@ -465,6 +508,7 @@ static int new_crossover(lua_State *L) {
   lta *h = lua_newuserdatauv(L, sizeof(lta) + sizeof(bt_ta_cross), sources ? 2 : 0);
   h->t = &crossover_type;
   h->warm = true;
+  h->bound = false;
   if (sources) {
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
@@ -513,6 +557,8 @@ int bt_lua_open_ta(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, m_tostring, 1);
     lua_setfield(L, -2, "__tostring");
+    lua_pushlightuserdata(L, (void *)&bar_vt);
+    lua_setfield(L, -2, BT_BAR_INDICATOR_KEY);
   }
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {

@@ -24,9 +24,13 @@ for args in "" "--data $ORCL --param fast=5 --param slow=20" "--data $YHOO --par
   same_trades "$T/new/trades.jsonl" "$T/old/trades.jsonl" \
     || { diff "$T/old/trades.jsonl" "$T/new/trades.jsonl" | head >&2; fail "sma_cross trades differ ($args)"; }
   eq "$(res "$T/new" .final_equity)" "$(res "$T/old" .final_equity)" "sma_cross final equity ($args)"
-  rm -rf "$T/new" "$T/old"
+  # shellcheck disable=SC2086
+  run upd "$STRAT/sma_cross_update.lua" $args
+  cmp -s "$T/new/trades.jsonl" "$T/upd/trades.jsonl" \
+    || { diff "$T/upd/trades.jsonl" "$T/new/trades.jsonl" | head >&2; fail "bound vs updated by hand: trades differ ($args)"; }
+  rm -rf "$T/new" "$T/old" "$T/upd"
 done
-ok "sma_cross on bt.ta trades exactly like the running-sum version"
+ok "sma_cross on bt.ta (bound, and updated by hand) trades exactly like the running-sum version"
 
 # ... except where the running sums had drifted: YHOO 2012-06-13, SMA(20) and SMA(50) of
 # the closes are both exactly 15.3 (math.fsum), so fast > slow is false and the exact

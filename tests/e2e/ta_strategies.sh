@@ -26,7 +26,7 @@ for args in "" "--data $ORCL --param fast=5 --param slow=20" "--data $YHOO --par
   eq "$(res "$T/new" .final_equity)" "$(res "$T/old" .final_equity)" "sma_cross final equity ($args)"
   # shellcheck disable=SC2086
   run upd "$STRAT/sma_cross_update.lua" $args
-  cmp -s "$T/new/trades.jsonl" "$T/upd/trades.jsonl" \
+  same_trades "$T/new/trades.jsonl" "$T/upd/trades.jsonl" \
     || { diff "$T/upd/trades.jsonl" "$T/new/trades.jsonl" | head >&2; fail "bound vs updated by hand: trades differ ($args)"; }
   rm -rf "$T/new" "$T/old" "$T/upd"
 done

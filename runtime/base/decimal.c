@@ -153,7 +153,19 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
 }
 
 int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
-  int len = bt_dec_format_fixed(a, BT_DEC_DIGITS, buf);
-  while (len > 2 && buf[len - 1] == '0' && buf[len - 2] != '.') buf[--len] = '\0';
+  /* bt_dec_format_fixed(a, BT_DEC_DIGITS) without its 128-bit rounding (nothing to round
+   * at full precision), trailing zeros trimmed to one decimal: exports format millions */
+  uint64_t u = a.v < 0 ? 0 - (uint64_t)a.v : (uint64_t)a.v;
+  uint64_t ip = u / BT_DEC_SCALE, fp = u % BT_DEC_SCALE;
+  char tmp[BT_DEC_STRLEN];
+  int n = 0, fl = BT_DEC_DIGITS;
+  while (fl > 1 && fp % 10 == 0) fp /= 10, fl--;
+  for (int i = 0; i < fl; i++) tmp[n++] = (char)('0' + (int)(fp % 10)), fp /= 10;
+  tmp[n++] = '.';
+  do tmp[n++] = (char)('0' + (int)(ip % 10)), ip /= 10; while (ip);
+  int len = 0;
+  if (a.v < 0) buf[len++] = '-';
+  while (n) buf[len++] = tmp[--n];
+  buf[len] = '\0';
   return len;
 }

@@ -188,7 +188,35 @@ static void test_from_double(void) {
   CHECK(fabs(bt_dec_to_double(D("2.5")) - 2.5) == 0);
 }
 
+/* bt_dec_format's 64-bit path gives bt_dec_format_fixed's text at full precision with
+ * trailing zeros trimmed to one decimal, for edge values and a pseudo-random sweep. */
+static void test_format_matches_fixed(void) {
+  int64_t edge[] = {0, 1, -1, 10, 99999999, 100000000, -100000000, 100000001, 123456789012,
+                    -5, INT64_MAX, INT64_MIN, INT64_MIN + 1, 1000000000000000000LL};
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 20000; i++) {
+    int64_t v;
+    if (i < (int)(sizeof edge / sizeof edge[0])) {
+      v = edge[i];
+    } else { /* xorshift64, scaled to every magnitude */
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      v = (int64_t)(x >> (i % 60));
+      if (i & 1) v = -v;
+    }
+    char got[BT_DEC_STRLEN], want[BT_DEC_STRLEN];
+    int n = bt_dec_format(bt_dec_raw(v), got);
+    int m = bt_dec_format_fixed(bt_dec_raw(v), BT_DEC_DIGITS, want);
+    while (m > 2 && want[m - 1] == '0' && want[m - 2] != '.') want[--m] = 0;
+    if (n != m || strcmp(got, want) != 0) {
+      fprintf(stderr, "bt_dec_format(%lld) = '%s', want '%s'\n", (long long)v, got, want);
+      failures++;
+      break;
+    }
+  }
+}
+
 int main(void) {
+  test_format_matches_fixed();
   test_parse();
   test_refused();
   test_exact_sums();

@@ -7,48 +7,25 @@
 
 #include "bus.h"
 #include "cli_opts.h"
+#include "event_export.h"
+#include "json.h"
 #include "trace_cli_internal.h"
 
 int bt_events_write_jsonl(bt_store *s, const char *run_id, uint64_t limit, FILE *out,
                           bt_err *err) {
   bt_store_run run;
   if (bt_store_find_run(s, run_id, &run, err)) return err->code;
-  bt_tcli_symbols sy = {run.data ? cJSON_Parse(run.data) : NULL};
-  bt_store_filter q = {0};
-  q.run_no = run.run_no;
-  bt_store_iter *it;
-  int rc = bt_store_query(s, &q, &it, err);
-  if (!rc) {
-    bt_trace_event e;
-    uint64_t n = 0;
-    int r = 0;
-    while ((limit == 0 || n < limit) && (r = bt_store_iter_next(it, &e, err)) == 1) {
-      n++;
-      cJSON *j = bt_tcli_event_json(&run, &sy, &e);
-      char *line = cJSON_PrintUnformatted(j);
-      if (line) fprintf(out, "%s\n", line);
-      free(line);
-      cJSON_Delete(j);
-    }
-    if (r < 0) rc = err->code;
-    bt_store_iter_free(it);
+  bt_event_export *x = bt_event_export_new(out, BT_EXPORT_JSONL);
+  uint64_t listed = 0;
+  int rc = x ? bt_event_export_run(x, s, &run, (bt_store_filter){0}, limit, &listed, err)
+             : bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+  if (x) {
+    bt_err e2 = {0};
+    int rc2 = bt_event_export_finish(x, rc ? &e2 : err);
+    if (!rc) rc = rc2;
   }
-  cJSON_Delete(sy.arr);
   bt_store_run_clear(&run);
   return rc;
-}
-
-static void csv_field(const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, stdout);
-    return;
-  }
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"') putchar('"');
-    putchar(*s);
-  }
-  putchar('"');
 }
 
 /* ---- btrun events -------------------------------------------------------------- */
@@ -60,12 +37,18 @@ static const char EVENTS_HELP[] =
     "       btrun events prune (--before DATE | --keep-runs N) [--store PATH]\n"
     "\n"
     "list   the stored events of one run in sequence order (or of every run sharing a\n"
-    "       correlation id, oldest run first). RUN_ID is the run's UUID or a unique\n"
-    "       prefix (4+ characters); see `btrun runs list`. TYPE is BAR, SIGNAL,\n"
-    "       ORDER, FILL, PORTFOLIO, RISK_BREACH, LOG, USER or a user event type name.\n"
+    "       correlation id, oldest run first). RUN_ID is the run's UUID, a unique\n"
+    "       prefix (4+ characters) or `latest` (the newest run); see `btrun runs list`.\n"
+    "       TYPE is BAR, SIGNAL, ORDER, FILL, PORTFOLIO, RISK_BREACH, LOG, USER or the\n"
+    "       name of a user event type of the run (anything else is an error).\n"
     "       TIME is market time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS', ISO-8601 or epoch\n"
-    "       seconds (inclusive). table (default) is for reading; jsonl and csv carry\n"
-    "       every field (event_id, causation_id, timings in ns since the run's start).\n"
+    "       seconds (inclusive). table (default) is for reading: its EVENT_ID column\n"
+    "       (RUN_ID:SEQ) is what `btrun trace lineage` takes. jsonl and csv carry every\n"
+    "       field: event_id, seq, event_type, user_type, timestamp, symbol,\n"
+    "       causation_id, correlation_id, source, created_at, emitted_at, received_at,\n"
+    "       processed_at (ns since the run's start), latency_ns, queue_time_ns and the\n"
+    "       payload: jsonl as the object `data`, csv as one data.<key> column per\n"
+    "       payload key of the listed event types (order: docs/events.md#export).\n"
     "prune  delete old runs and all their events: runs created before DATE (wall\n"
     "       clock, UTC), and/or all but the N newest runs. Runs still being written are\n"
     "       kept. Space is reclaimed in the file.\n"
@@ -91,7 +74,10 @@ static int parse_types(const char *list, uint32_t *mask, const char **user_type)
         return 1;
       }
     } else {
-      fprintf(stderr, "btrun events: --type: unknown event type '%s'\n", tok);
+      fprintf(stderr,
+              "btrun events: --type: '%s' is not an event type. Types: BAR, SIGNAL, ORDER, "
+              "FILL, PORTFOLIO, RISK_BREACH, LOG, USER, or one user event type name\n",
+              tok);
       return 1;
     }
   }
@@ -107,94 +93,160 @@ static int parse_time_opt(const char *name, const char *v, int64_t *out) {
   return 0;
 }
 
-/* The events of one run; `left` counts down --limit (0 = no limit) across runs. */
-static int list_one(bt_store *s, const char *run_id, bt_store_filter q, const char *format,
-                    uint64_t limit, uint64_t *listed, bool header, bool count_gaps) {
+/* The table form of one run's events: EVENT_ID (the run id shortened to a prefix that
+ * is unique in the store, as `trace lineage` takes it), type, time, symbol, cause. */
+static int table_one(bt_store *s, const char *run_id, bt_store_filter q, uint64_t limit,
+                     uint64_t *listed, bool count_gaps) {
   bt_store_run run;
   bt_tcli_symbols sy = {0};
   if (bt_tcli_find_run(s, run_id, &run, &sy)) return 1;
   q.run_no = run.run_no;
   bt_err err = {0};
-  bt_store_iter *it;
+  bt_store_iter *it = NULL;
+  size_t plen = 0;
   int rc = 0;
-  if (bt_store_query(s, &q, &it, &err)) rc = bt_cli_fail("btrun", &err);
+  if (bt_store_run_id_prefix(s, run.run_id, 8, &plen, &err) || bt_store_query(s, &q, &it, &err))
+    rc = bt_cli_fail("btrun", &err);
   if (!rc) {
-    bool table = strcmp(format, "table") == 0, csv = strcmp(format, "csv") == 0;
-    if (table)
-      printf("run %s (%s)\n%-10s %-12s %-20s %-8s %-10s %-9s %s\n", run.run_id, run.status, "SEQ",
-             "TYPE", "TIME", "SYMBOL", "CAUSE", "SOURCE", "DATA");
-    if (csv && header)
-      puts("event_id,seq,event_type,user_type,timestamp,symbol,causation_id,source,created_at,"
-           "emitted_at,received_at,processed_at,data");
+    int idw = (int)plen + 8; /* the prefix, ':' and a seq of up to 7 digits */
+    printf("run %s (%s)\n%-*s %-12s %-20s %-8s %-10s %-9s %s\n", run.run_id, run.status, idw,
+           "EVENT_ID", "TYPE", "TIME", "SYMBOL", "CAUSE", "SOURCE", "DATA");
     bt_trace_event e;
     uint64_t n = 0, prev = 0, gaps = 0;
     int r = 0;
+    bt_json_buf data = {0};
     while ((limit == 0 || *listed < limit) && (r = bt_store_iter_next(it, &e, &err)) == 1) {
       n++;
       (*listed)++;
       if (e.seq != prev + 1 && count_gaps) gaps++;
       prev = e.seq;
-      char t[32];
+      char t[32], id[80], cause[24] = "-";
       bt_format_time(e.ts, t);
-      if (table) {
-        char cause[24] = "-";
-        if (e.cause) snprintf(cause, sizeof cause, "%" PRIu64, e.cause);
-        char *data = bt_trace_event_data_json(&e);
-        printf("%-10" PRIu64 " %-12s %-20s %-8s %-10s %-9s %s\n", e.seq, bt_tcli_type_label(&e), t,
-               bt_tcli_symbol_name(&sy, e.symbol), cause, e.source ? e.source : "", data ? data : "");
-        free(data);
-      } else if (csv) {
-        char *data = bt_trace_event_data_json(&e);
-        printf("%s:%" PRIu64 ",%" PRIu64 ",%s,", run.run_id, e.seq, e.seq,
-               bt_event_type_name((bt_event_type)e.type));
-        csv_field(e.user_type ? e.user_type : "");
-        printf(",%s,", t);
-        csv_field(bt_tcli_symbol_name(&sy, e.symbol));
-        if (e.cause) printf(",%s:%" PRIu64 ",", run.run_id, e.cause);
-        else fputs(",,", stdout);
-        csv_field(e.source ? e.source : "");
-        printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",", e.created, e.emitted,
-               e.received, e.processed);
-        csv_field(data ? data : "");
-        putchar('\n');
-        free(data);
-      } else {
-        cJSON *j = bt_tcli_event_json(&run, &sy, &e);
-        char *line = cJSON_PrintUnformatted(j);
-        puts(line);
-        free(line);
-        cJSON_Delete(j);
-      }
+      snprintf(id, sizeof id, "%.*s:%" PRIu64, (int)plen, run.run_id, e.seq);
+      if (e.cause) snprintf(cause, sizeof cause, "%" PRIu64, e.cause);
+      data.len = 0;
+      bt_trace_event_data_write(&data, &e);
+      printf("%-*s %-12s %-20s %-8s %-10s %-9s %s\n", idw, id, bt_tcli_type_label(&e), t,
+             bt_tcli_symbol_name(&sy, e.symbol), cause, e.source ? e.source : "",
+             data.failed ? "" : data.data);
     }
+    bt_json_free(&data);
     if (r < 0) rc = bt_cli_fail("btrun", &err);
-    if (table) {
-      printf("%" PRIu64 " event(s)", n);
-      if (gaps) printf(", %" PRIu64 " gap(s) in the sequence (sampled out or dropped)", gaps);
-      putchar('\n');
-    }
-    bt_store_iter_free(it);
+    printf("%" PRIu64 " event(s)", n);
+    if (gaps) printf(", %" PRIu64 " gap(s) in the sequence (sampled out or dropped)", gaps);
+    putchar('\n');
   }
+  bt_store_iter_free(it);
   cJSON_Delete(sy.arr);
   bt_store_run_clear(&run);
   return rc;
 }
 
-typedef struct id_list {
-  char (*ids)[40];
+typedef struct run_list {
+  bt_store_run *v;
   size_t n, cap;
-} id_list;
+} run_list;
 
-static int collect_run(void *ud, const bt_store_run *r) {
-  id_list *l = ud;
+static void run_list_free(run_list *l) {
+  for (size_t i = 0; i < l->n; i++) bt_store_run_clear(&l->v[i]);
+  free(l->v);
+}
+
+static int run_list_add(run_list *l, const bt_store_run *r) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
-    char(*a)[40] = realloc(l->ids, cap * sizeof *a);
+    bt_store_run *a = realloc(l->v, cap * sizeof *a);
     if (!a) return 1;
-    l->ids = a;
-    l->cap = cap;
+    l->v = a, l->cap = cap;
   }
-  memcpy(l->ids[l->n++], r->run_id, 40);
+  l->v[l->n++] = *r;
   return 0;
+}
+
+static int collect_id(void *ud, const bt_store_run *r) {
+  run_list *l = ud; /* only the id: list_runs clears r after the call */
+  bt_store_run c = {0};
+  memcpy(c.run_id, r->run_id, sizeof c.run_id);
+  return run_list_add(l, &c);
+}
+
+/* The runs to list: --run, or every run of --correlation, oldest first. */
+static int resolve_runs(bt_store *s, const bt_tcli_opts *o, run_list *out) {
+  bt_err err = {0};
+  run_list ids = {0};
+  if (o->run) {
+    bt_store_run c = {0};
+    snprintf(c.run_id, sizeof c.run_id, "%s", o->run);
+    if (run_list_add(&ids, &c)) return 1;
+  } else if (bt_store_list_runs(s, o->corr, 0, collect_id, &ids, &err)) {
+    run_list_free(&ids);
+    return bt_cli_fail("btrun", &err);
+  } else if (ids.n == 0) {
+    fprintf(stderr, "btrun events list: no run with correlation id '%s'\n", o->corr);
+    run_list_free(&ids);
+    return 1;
+  }
+  int rc = 0;
+  for (size_t i = ids.n; !rc && i-- > 0;) {
+    bt_store_run r;
+    const char *id = o->run ? o->run : ids.v[i].run_id; /* --run may be a prefix or "latest" */
+    if (bt_store_find_run(s, id, &r, &err)) rc = bt_cli_fail("btrun", &err);
+    else if (run_list_add(out, &r)) rc = (bt_store_run_clear(&r), 1);
+  }
+  run_list_free(&ids);
+  return rc;
+}
+
+/* A --type name that is not a built-in type must be a user type of the runs: else the
+ * error lists what the runs have. */
+static int check_user_type(bt_store *s, const run_list *runs, const char *name) {
+  char have[1024] = "";
+  size_t used = 0;
+  bool found = false;
+  int rc = 0;
+  for (size_t i = 0; !rc && !found && i < runs->n; i++) {
+    bt_store_filter q = {.run_no = runs->v[i].run_no, .type_mask = BT_EV_MASK(BT_EV_USER)};
+    bt_store_iter *it;
+    bt_err err = {0};
+    if (bt_store_query(s, &q, &it, &err)) return bt_cli_fail("btrun", &err);
+    bt_trace_event e;
+    int r;
+    while (!found && (r = bt_store_iter_next(it, &e, &err)) == 1) {
+      if (!e.user_type) continue;
+      if (strcmp(e.user_type, name) == 0) found = true;
+      char pat[BT_TRACE_TYPE_MAX + 4];
+      snprintf(pat, sizeof pat, " %s,", e.user_type);
+      if (!strstr(have, pat) && used + strlen(pat) < sizeof have)
+        used += (size_t)snprintf(have + used, sizeof have - used, "%s", pat);
+    }
+    if (r < 0) rc = bt_cli_fail("btrun", &err);
+    bt_store_iter_free(it);
+  }
+  if (rc || found) return rc;
+  if (used) have[used - 1] = 0; /* the last comma */
+  fprintf(stderr,
+          "btrun events list: --type: '%s' is not an event type. Types: BAR, SIGNAL, ORDER, "
+          "FILL, PORTFOLIO, RISK_BREACH, LOG, USER; user types in %s:%s\n",
+          name, runs->n == 1 ? "this run" : "these runs", used ? have : " none");
+  return 1;
+}
+
+/* jsonl/csv through the export writer (stdout). */
+static int export_runs(bt_store *s, const run_list *runs, const bt_store_filter *q, bool csv,
+                       uint64_t limit) {
+  bt_event_export *x = bt_event_export_new(stdout, csv ? BT_EXPORT_CSV : BT_EXPORT_JSONL);
+  if (!x) return fprintf(stderr, "btrun: out of memory\n"), 1;
+  bt_err err = {0};
+  int rc = 0;
+  uint64_t listed = 0;
+  for (size_t i = 0; csv && !rc && i < runs->n; i++)
+    rc = bt_event_export_scan(x, s, &runs->v[i], q, &err);
+  for (size_t i = 0; !rc && i < runs->n && (limit == 0 || listed < limit); i++)
+    rc = bt_event_export_run(x, s, &runs->v[i], *q, limit, &listed, &err);
+  bt_err ferr = {0};
+  int frc = bt_event_export_finish(x, &ferr);
+  if (rc) return bt_cli_fail("btrun", &err);
+  return frc ? bt_cli_fail("btrun", &ferr) : 0;
 }
 
 static int events_list(bt_app *app, bt_tcli_opts *o) {
@@ -222,19 +274,16 @@ static int events_list(bt_app *app, bt_tcli_opts *o) {
   bt_store *s;
   bt_tcli_wants w = {.ids = &o->run, .nids = o->run != NULL, .corr = o->corr, .events = true};
   if (bt_tcli_open_store(app, o, &w, &s)) return 1;
-  int rc = 0;
-  if (o->run) {
-    rc = list_one(s, o->run, q, format, limit, &listed, true, count_gaps);
+  run_list runs = {0};
+  int rc = resolve_runs(s, o, &runs);
+  if (!rc && q.user_type) rc = check_user_type(s, &runs, q.user_type);
+  if (!rc && strcmp(format, "table") != 0) {
+    rc = export_runs(s, &runs, &q, strcmp(format, "csv") == 0, limit);
   } else {
-    /* every run of the correlation id, oldest first */
-    id_list l = {0};
-    bt_err err = {0};
-    if (bt_store_list_runs(s, o->corr, 0, collect_run, &l, &err)) rc = bt_cli_fail("btrun", &err);
-    else if (l.n == 0) rc = (fprintf(stderr, "btrun events list: no run with correlation id '%s'\n", o->corr), 1);
-    for (size_t i = l.n; !rc && (limit == 0 || listed < limit) && i-- > 0;)
-      rc = list_one(s, l.ids[i], q, format, limit, &listed, i + 1 == l.n, count_gaps);
-    free(l.ids);
+    for (size_t i = 0; !rc && i < runs.n && (limit == 0 || listed < limit); i++)
+      rc = table_one(s, runs.v[i].run_id, q, limit, &listed, count_gaps);
   }
+  run_list_free(&runs);
   bt_tcli_close_store(o, s);
   return rc;
 }

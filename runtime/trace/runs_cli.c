@@ -20,9 +20,10 @@ static const char RUNS_HELP[] =
     "         events_lost (completed, but events could not all be stored: its error\n"
     "         says how many), or incomplete: the process died mid-run (killed); its\n"
     "         events up to the last commit are readable.\n"
-    "show     one run's metadata, counts and metrics (RUN_ID may be a unique prefix).\n"
+    "show     one run's metadata, counts and metrics (RUN_ID may be a unique prefix,\n"
+    "         or `latest`: the newest run).\n"
     "compare  runs side by side: parameters and key figures from each run's result.json.\n"
-    "         RUN is a run id (or unique prefix) from the store, or a run directory.\n"
+    "         RUN is a run id (unique prefix, `latest`) from the store, or a run directory.\n"
     "         --html FILE also writes one page with the figures and the equity curves\n"
     "         overlaid.\n"
     "Docs: docs/events.md, docs/outputs.md#comparing-runs\n";

@@ -361,6 +361,16 @@ static void read_run(bt_store *s, sqlite3_stmt *st, bt_store_run *r) {
 }
 
 int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *err) {
+  if (strcmp(id, "latest") == 0) { /* the newest run (the highest run number) */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLS " FROM runs ORDER BY run_no DESC LIMIT 1",
+                           -1, &st, NULL))
+      return store_db_err(s, err, "find run");
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) read_run(s, st, out);
+    sqlite3_finalize(st);
+    return found ? 0 : bt_errf(err, BT_EINVAL, "not_found", "no runs in %s", s->path);
+  }
   size_t len = strlen(id);
   if (len < 4)
     return bt_errf(err, BT_EINVAL, "usage_error", "run id '%s': give at least 4 characters",
@@ -384,6 +394,29 @@ int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *er
                  id);
   }
   return rc;
+}
+
+int bt_store_run_id_prefix(bt_store *s, const char *run_id, size_t min, size_t *len,
+                           bt_err *err) {
+  /* the ids next to it in sort order are the ones sharing the longest prefix */
+  static const char *const sql[] = {
+      "SELECT run_id FROM runs WHERE run_id < ?1 ORDER BY run_id DESC LIMIT 1",
+      "SELECT run_id FROM runs WHERE run_id > ?1 ORDER BY run_id LIMIT 1"};
+  size_t n = strlen(run_id), need = min < n ? min : n;
+  for (int k = 0; k < 2; k++) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql[k], -1, &st, NULL)) return store_db_err(s, err, "run id");
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *o = (const char *)sqlite3_column_text(st, 0);
+      size_t c = 0;
+      while (o && c < n && o[c] == run_id[c]) c++;
+      if (c + 1 > need) need = c + 1 <= n ? c + 1 : n;
+    }
+    sqlite3_finalize(st);
+  }
+  *len = need;
+  return 0;
 }
 
 int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,

@@ -98,8 +98,13 @@ typedef struct bt_store_run {
 } bt_store_run;
 void bt_store_run_clear(bt_store_run *r);
 
-/* Find a run by its run_id or a unique prefix of it (at least 4 characters). */
+/* Find a run by its run_id or a unique prefix of it (at least 4 characters); "latest"
+ * is the newest run of the store. */
 int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *err);
+/* The length of the shortest prefix of run_id, at least min, that no other run of the
+ * store starts with: what to print so that the id can be typed back. */
+int bt_store_run_id_prefix(bt_store *s, const char *run_id, size_t min, size_t *len,
+                           bt_err *err);
 /* Runs, newest first (limit 0 = all). fn returns non-zero to stop. */
 typedef int (*bt_store_run_fn)(void *ud, const bt_store_run *r);
 int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,
@@ -175,6 +180,9 @@ void bt_trace_event_clear(bt_trace_event *ev);
 /* The payload as a JSON object (heap string): BAR prices, ORDER/FILL fields (money as
  * decimal strings), the data JSON of the other types ("{}" when none). */
 char *bt_trace_event_data_json(const bt_trace_event *ev);
+/* The same appended to b (no allocation per event: the export path). */
+struct bt_json_buf;
+void bt_trace_event_data_write(struct bt_json_buf *b, const bt_trace_event *ev);
 
 /* ---- retention ---- */
 /* Delete runs (and all their events) created before before_ms (when >= 0) and all but

@@ -1,6 +1,5 @@
 /* store_query.c - reading events back: one event by seq, its children, the filtered
  * iterator over a run, and an event's payload as JSON. */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,56 +258,77 @@ void bt_store_iter_free(bt_store_iter *it) {
 
 /* ---- payload as JSON ----------------------------------------------------------- */
 
-static void add_dec(cJSON *o, const char *k, int64_t raw) {
-  char b[BT_DEC_STRLEN];
-  bt_dec_format(bt_dec_raw(raw), b);
-  cJSON_AddStringToObject(o, k, b);
+static void put_dec(bt_json_buf *b, const char *key, size_t klen, int64_t raw) {
+  char t[BT_DEC_STRLEN];
+  bt_json_put(b, key, klen);
+  bt_json_putc(b, '"');
+  bt_json_put(b, t, (size_t)bt_dec_format(bt_dec_raw(raw), t));
+  bt_json_putc(b, '"');
+}
+#define PUT_DEC(b, key, raw) put_dec((b), key, sizeof(key) - 1, (raw))
+
+void bt_trace_event_data_write(bt_json_buf *b, const bt_trace_event *ev) {
+  static const char *const otypes[] = {"market", "limit", "stop", "stop_limit"};
+  static const char *const ostatus[] = {"pending", "filled", "cancelled", "rejected"};
+  switch (ev->type) {
+  case BT_EV_BAR:
+    PUT_DEC(b, "{\"open\":", ev->p.bar.open);
+    PUT_DEC(b, ",\"high\":", ev->p.bar.high);
+    PUT_DEC(b, ",\"low\":", ev->p.bar.low);
+    PUT_DEC(b, ",\"close\":", ev->p.bar.close);
+    BT_JSON_PUTS(b, ",\"volume\":");
+    bt_json_dbl(b, ev->p.bar.volume);
+    bt_json_putc(b, '}');
+    return;
+  case BT_EV_ORDER:
+    BT_JSON_PUTS(b, "{\"order_id\":");
+    bt_json_int(b, (int64_t)ev->p.order.order_id);
+    bt_json_put(b, ev->side ? ",\"side\":\"sell\"" : ",\"side\":\"buy\"", ev->side ? 14 : 13);
+    const char *ot = ev->otype < 4 ? otypes[ev->otype] : "unknown";
+    BT_JSON_PUTS(b, ",\"order_type\":\"");
+    bt_json_put(b, ot, strlen(ot));
+    bt_json_putc(b, '"');
+    PUT_DEC(b, ",\"qty\":", ev->p.order.qty);
+    if (ev->otype == BT_LIMIT || ev->otype == BT_STOP_LIMIT) PUT_DEC(b, ",\"limit\":", ev->p.order.limit);
+    if (ev->otype == BT_STOP || ev->otype == BT_STOP_LIMIT) PUT_DEC(b, ",\"stop\":", ev->p.order.stop);
+    const char *st = ev->ostatus < 4 ? ostatus[ev->ostatus] : "unknown";
+    BT_JSON_PUTS(b, ",\"status\":\"");
+    bt_json_put(b, st, strlen(st));
+    bt_json_putc(b, '"');
+    if (ev->text) {
+      BT_JSON_PUTS(b, ",\"reason\":");
+      bt_json_str(b, ev->text, strlen(ev->text));
+    }
+    bt_json_putc(b, '}');
+    return;
+  case BT_EV_FILL:
+    BT_JSON_PUTS(b, "{\"order_id\":");
+    bt_json_int(b, (int64_t)ev->p.fill.order_id);
+    bt_json_put(b, ev->side ? ",\"side\":\"sell\"" : ",\"side\":\"buy\"", ev->side ? 14 : 13);
+    PUT_DEC(b, ",\"qty\":", ev->p.fill.qty);
+    PUT_DEC(b, ",\"price\":", ev->p.fill.price);
+    PUT_DEC(b, ",\"commission\":", ev->p.fill.commission);
+    bt_json_putc(b, '}');
+    return;
+  default:
+    if (ev->text && ev->flat_len) {
+      size_t at = b->len;
+      if (bt_flat_render_json(ev->text, ev->flat_len, b) == (size_t)-1) {
+        b->len = at; /* a corrupt flat payload (the codec checks it): an empty object */
+        BT_JSON_PUTS(b, "{}");
+      } else if (b->len > at && b->data[b->len - 1] == 0) {
+        b->len--; /* the renderer ends its text with a counted NUL */
+      }
+    } else if (ev->text && *ev->text) {
+      bt_json_put(b, ev->text, strlen(ev->text));
+    } else {
+      BT_JSON_PUTS(b, "{}");
+    }
+  }
 }
 
 char *bt_trace_event_data_json(const bt_trace_event *ev) {
-  static const char *const otypes[] = {"market", "limit", "stop", "stop_limit"};
-  static const char *const ostatus[] = {"pending", "filled", "cancelled", "rejected"};
-  cJSON *o = NULL;
-  switch (ev->type) {
-  case BT_EV_BAR:
-    o = cJSON_CreateObject();
-    add_dec(o, "open", ev->p.bar.open);
-    add_dec(o, "high", ev->p.bar.high);
-    add_dec(o, "low", ev->p.bar.low);
-    add_dec(o, "close", ev->p.bar.close);
-    cJSON_AddNumberToObject(o, "volume", ev->p.bar.volume);
-    break;
-  case BT_EV_ORDER:
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "order_id", (double)ev->p.order.order_id);
-    cJSON_AddStringToObject(o, "side", ev->side ? "sell" : "buy");
-    cJSON_AddStringToObject(o, "order_type", ev->otype < 4 ? otypes[ev->otype] : "unknown");
-    add_dec(o, "qty", ev->p.order.qty);
-    if (ev->otype == BT_LIMIT || ev->otype == BT_STOP_LIMIT) add_dec(o, "limit", ev->p.order.limit);
-    if (ev->otype == BT_STOP || ev->otype == BT_STOP_LIMIT) add_dec(o, "stop", ev->p.order.stop);
-    cJSON_AddStringToObject(o, "status", ev->ostatus < 4 ? ostatus[ev->ostatus] : "unknown");
-    if (ev->text) cJSON_AddStringToObject(o, "reason", ev->text);
-    break;
-  case BT_EV_FILL:
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "order_id", (double)ev->p.fill.order_id);
-    cJSON_AddStringToObject(o, "side", ev->side ? "sell" : "buy");
-    add_dec(o, "qty", ev->p.fill.qty);
-    add_dec(o, "price", ev->p.fill.price);
-    add_dec(o, "commission", ev->p.fill.commission);
-    break;
-  default:
-    if (ev->text && ev->flat_len) {
-      bt_json_buf b = {0};
-      size_t off = bt_flat_render_json(ev->text, ev->flat_len, &b);
-      char *json = off == (size_t)-1 || b.failed ? NULL : strdup(b.data + off);
-      bt_json_free(&b);
-      return json;
-    }
-    return strdup(ev->text && *ev->text ? ev->text : "{}");
-  }
-  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-  cJSON_Delete(o);
-  return s;
+  bt_json_buf b = {0};
+  bt_trace_event_data_write(&b, ev);
+  return bt_json_take(&b, NULL);
 }
-

@@ -2,8 +2,10 @@
  *
  * EVENT_ID, as printed and accepted: "<run_id>:<seq>" (the run's UUID, or any unique
  * prefix of at least 4 characters, then the event's sequence number in the run). */
+#define _GNU_SOURCE /* vasprintf */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +21,30 @@ static void fmt_ns(double ns, char *buf, size_t n) {
 }
 
 static const char TRACE_HELP[] =
-    "usage: btrun trace lineage EVENT_ID... [--format tree|json] [--store PATH]\n"
+    "usage: btrun trace lineage (EVENT_ID... | --run RUN_ID SEQ...) [--format tree|json]\n"
+    "                           [--store PATH]\n"
     "       btrun trace latency --run RUN_ID [--format table|json] [--store PATH]\n"
     "\n"
     "lineage  the causal chain of an event: back through its causes to the BAR or\n"
     "         SIGNAL it started from, then forward to everything it caused (an ORDER's\n"
     "         FILL, ...). EVENT_ID is RUN_ID:SEQ as printed by `btrun events list`\n"
-    "         (RUN_ID may be a unique prefix). The queried event is marked with '*'.\n"
+    "         (RUN_ID may be a unique prefix, or `latest`: the newest run); or give\n"
+    "         --run RUN_ID and the SEQ numbers. The queried event is marked with '*'.\n"
     "         Several EVENT_IDs print one lineage each, separated by a blank line.\n"
     "         An event that was not stored (sampled out) shows as 'not stored'.\n"
+    "         Columns: the tree and type, EVENT_ID, market time, symbol, payload.\n"
     "latency  per event type: count, mean, median, p95 and max of latency (processed -\n"
     "         created) and queue time (received - emitted), as stored with the run.\n"
+    "         RUN_ID may be a unique prefix or `latest`.\n"
     "Docs: docs/events.md\n";
 
 #define MAX_NODES 10000
+
+/* A tree line: the tree part (branches, the '*' of the queried event, the type) is
+ * padded to the widest one so that ids, times and data line up in columns. */
+typedef struct tree_line {
+  char *tree, *rest;
+} tree_line;
 
 typedef struct lineage {
   bt_store *s;
@@ -41,20 +53,72 @@ typedef struct lineage {
   uint64_t target;
   int nodes;
   bool json;
+  size_t idlen; /* the run id's unique prefix, as `events list` prints it */
+  tree_line *lines;
+  size_t nlines, cap;
+  bool oom;
 } lineage;
 
-static void print_node(const lineage *l, const bt_trace_event *e, bool found, uint64_t seq,
+static void add_line(lineage *l, char *tree, char *rest) {
+  if (l->nlines == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    tree_line *v = realloc(l->lines, cap * sizeof *v);
+    if (!v) l->oom = true;
+    else l->lines = v, l->cap = cap;
+  }
+  if (!tree || !rest || l->nlines == l->cap) {
+    free(tree), free(rest), l->oom = true;
+    return;
+  }
+  l->lines[l->nlines++] = (tree_line){tree, rest};
+}
+
+static size_t display_width(const char *s) { /* UTF-8 code points: the box characters */
+  size_t w = 0;
+  for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+  return w;
+}
+
+static void print_lines(lineage *l) {
+  size_t w = 0;
+  for (size_t i = 0; i < l->nlines; i++) {
+    size_t d = display_width(l->lines[i].tree);
+    if (d > w) w = d;
+  }
+  for (size_t i = 0; i < l->nlines; i++) {
+    printf("%s%*s  %s\n", l->lines[i].tree, (int)(w - display_width(l->lines[i].tree)), "",
+           l->lines[i].rest);
+    free(l->lines[i].tree);
+    free(l->lines[i].rest);
+  }
+  free(l->lines);
+  l->lines = NULL, l->nlines = l->cap = 0;
+}
+
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *out = NULL;
+  if (vasprintf(&out, fmt, ap) < 0) out = NULL;
+  va_end(ap);
+  return out;
+}
+
+static void print_node(lineage *l, const bt_trace_event *e, bool found, uint64_t seq,
                        const char *prefix, const char *branch) {
+  int il = (int)l->idlen;
   if (!found) {
-    printf("%s%s%s:%" PRIu64 "  (not stored: sampled out or dropped)\n", prefix, branch,
-           l->run->run_id, seq);
+    add_line(l, strf("%s%s-", prefix, branch),
+             strf("%.*s:%" PRIu64 "  (not stored: sampled out or dropped)", il, l->run->run_id, seq));
     return;
   }
   char t[32];
   bt_format_time(e->ts, t);
   char *data = bt_trace_event_data_json(e);
-  printf("%s%s%s%-7s %s:%" PRIu64 "  %s  %s  %s\n", prefix, branch, e->seq == l->target ? "* " : "",
-         bt_tcli_type_label(e), l->run->run_id, e->seq, t, bt_tcli_symbol_name(l->sy, e->symbol), data ? data : "");
+  add_line(l, strf("%s%s%s%s", prefix, branch, e->seq == l->target ? "* " : "", bt_tcli_type_label(e)),
+           strf("%.*s:%" PRIu64 "  %s  %s  %s", il, l->run->run_id, e->seq, t,
+                bt_tcli_symbol_name(l->sy, e->symbol), data ? data : ""));
   free(data);
 }
 
@@ -72,7 +136,7 @@ static int descend(lineage *l, uint64_t seq, const char *prefix, cJSON *jparent)
     if (!rc && ++l->nodes <= MAX_NODES) {
       bool last = i + 1 == n;
       if (l->json) {
-        cJSON *node = bt_tcli_event_json(l->run, l->sy, &kids[i]);
+        cJSON *node = bt_tcli_event_json(l->run, &kids[i]);
         cJSON_AddItemToArray(arr, node);
         rc = descend(l, kids[i].seq, prefix, node);
       } else {
@@ -103,13 +167,14 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
   bt_tcli_symbols sy = {0};
   if (bt_tcli_find_run(s, runid, &run, &sy)) return 1;
   bt_err err = {0};
-  int rc = 0;
+  size_t idlen = 0;
+  int rc = bt_store_run_id_prefix(s, run.run_id, 8, &idlen, &err) ? bt_cli_fail("btrun", &err) : 0;
   /* the chain of causes, from the event back to its origin */
   bt_trace_event chain[256];
   bool found[256];
   uint64_t seqs[256];
   int n = 0;
-  for (uint64_t cur = seq; cur && n < 256; n++) {
+  for (uint64_t cur = rc ? 0 : seq; cur && n < 256; n++) {
     seqs[n] = cur;
     if (bt_store_get_event(s, run.run_no, cur, &chain[n], &found[n], &err)) {
       rc = bt_cli_fail("btrun", &err);
@@ -126,13 +191,13 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
     cur = found[n] ? chain[n].cause : 0;
   }
   if (!rc) {
-    lineage l = {s, &run, &sy, seq, 0, strcmp(format, "json") == 0};
+    lineage l = {s, &run, &sy, seq, 0, strcmp(format, "json") == 0, idlen, NULL, 0, 0, false};
     char prefix[1024] = "";
     if (l.json) {
       cJSON *root = NULL, *parent = NULL;
       for (int i = n - 1; i >= 0; i--) {
         cJSON *node;
-        if (found[i]) node = bt_tcli_event_json(&run, &sy, &chain[i]);
+        if (found[i]) node = bt_tcli_event_json(&run, &chain[i]);
         else {
           char id[80];
           node = cJSON_CreateObject();
@@ -156,6 +221,8 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
         if (i != n - 1) strncat(prefix, "   ", sizeof prefix - strlen(prefix) - 1);
       }
       rc = descend(&l, seq, prefix, NULL);
+      print_lines(&l);
+      if (l.oom) rc = (fprintf(stderr, "btrun: out of memory\n"), 1);
     }
     if (l.nodes > MAX_NODES)
       fprintf(stderr, "btrun trace lineage: output cut at %d descendants\n", MAX_NODES);
@@ -169,7 +236,7 @@ static int lineage_one(bt_store *s, const char *event_id, const char *format) {
 
 static int trace_lineage(bt_app *app, bt_tcli_opts *o) {
   if (o->npos < 1) {
-    fprintf(stderr, "btrun trace lineage: give an EVENT_ID (RUN_ID:SEQ)\n");
+    fprintf(stderr, "btrun trace lineage: give an EVENT_ID (RUN_ID:SEQ), or --run RUN_ID and SEQ\n");
     return 1;
   }
   const char *format = o->format ? o->format : "tree";
@@ -179,11 +246,15 @@ static int trace_lineage(bt_app *app, bt_tcli_opts *o) {
   }
   bt_store *s;
   bt_tcli_wants w = {.ids = (const char *const *)o->pos, .nids = o->npos, .event_ids = true, .events = true};
+  if (o->run) w = (bt_tcli_wants){.ids = &o->run, .nids = 1, .events = true};
   if (bt_tcli_open_store(app, o, &w, &s)) return 1;
   int rc = 0;
   for (int i = 0; i < o->npos && !rc; i++) {
     if (i) putchar('\n');
-    rc = lineage_one(s, o->pos[i], format);
+    char id[160]; /* with --run, a SEQ names an event of that run */
+    snprintf(id, sizeof id, "%s%s%s", o->run && !strchr(o->pos[i], ':') ? o->run : "",
+             o->run && !strchr(o->pos[i], ':') ? ":" : "", o->pos[i]);
+    rc = lineage_one(s, id, format);
   }
   bt_tcli_close_store(o, s);
   return rc;
@@ -263,7 +334,8 @@ int bt_trace_cli(bt_app *app, const bt_store_remote *remote, int argc, char **ar
     return sub ? 0 : 1;
   }
   if (strcmp(sub, "lineage") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --format ", &o, "trace lineage")) return 1;
+    if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace lineage"))
+      return 1;
     if (o.help) return fputs(TRACE_HELP, stdout), 0;
     o.remote = remote;
     return trace_lineage(app, &o);

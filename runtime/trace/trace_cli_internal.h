@@ -57,8 +57,7 @@ const char *bt_tcli_symbol_name(const bt_tcli_symbols *sy, uint32_t i);
 /* The user type name of a USER event, else the event type's name. */
 const char *bt_tcli_type_label(const bt_trace_event *e);
 /* One event as a JSON object (the jsonl form, and the lineage nodes). */
-cJSON *bt_tcli_event_json(const bt_store_run *run, const bt_tcli_symbols *sy,
-                          const bt_trace_event *e);
+cJSON *bt_tcli_event_json(const bt_store_run *run, const bt_trace_event *e);
 /* Finds a run (id or unique prefix) and parses its symbols; prints the error -> 1. */
 int bt_tcli_find_run(bt_store *s, const char *id, bt_store_run *run, bt_tcli_symbols *sy);
 

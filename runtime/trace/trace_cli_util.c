@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli_opts.h"
+#include "event_export.h"
+#include "json.h"
 #include "trace_cli_internal.h"
 
 /* Parses "--name value" pairs among `allowed`; the rest are positional. */
@@ -64,7 +66,8 @@ static int fetch_remote(bt_tcli_opts *o, const char *url, const bt_tcli_wants *w
     snprintf(id, sizeof id, "%s", w->ids[i]);
     char *colon = w->event_ids ? strrchr(id, ':') : NULL;
     if (colon) *colon = 0;
-    rc = o->remote->fetch(url, id, NULL, 0, w->events, *s, &err);
+    bool latest = strcmp(id, "latest") == 0; /* the database's newest run */
+    rc = o->remote->fetch(url, latest ? NULL : id, NULL, latest ? 1 : 0, w->events, *s, &err);
   }
   if (!w->nids) rc = o->remote->fetch(url, NULL, w->corr, w->limit, w->events, *s, &err);
   if (rc) bt_tcli_close_store(o, *s);
@@ -131,37 +134,18 @@ const char *bt_tcli_type_label(const bt_trace_event *e) {
 }
 
 /* One event as a JSON object (the jsonl form, and the lineage nodes). */
-cJSON *bt_tcli_event_json(const bt_store_run *run, const bt_tcli_symbols *sy, const bt_trace_event *e) {
-  char id[80], t[32];
-  cJSON *o = cJSON_CreateObject();
-  snprintf(id, sizeof id, "%s:%" PRIu64, run->run_id, e->seq);
-  cJSON_AddStringToObject(o, "event_id", id);
-  cJSON_AddNumberToObject(o, "seq", (double)e->seq);
-  cJSON_AddStringToObject(o, "event_type", bt_event_type_name((bt_event_type)e->type));
-  if (e->user_type) cJSON_AddStringToObject(o, "user_type", e->user_type);
-  bt_format_time(e->ts, t);
-  cJSON_AddStringToObject(o, "timestamp", t);
-  cJSON_AddStringToObject(o, "symbol", bt_tcli_symbol_name(sy, e->symbol));
-  if (e->cause) {
-    snprintf(id, sizeof id, "%s:%" PRIu64, run->run_id, e->cause);
-    cJSON_AddStringToObject(o, "causation_id", id);
-  } else {
-    cJSON_AddNullToObject(o, "causation_id");
+cJSON *bt_tcli_event_json(const bt_store_run *run, const bt_trace_event *e) {
+  /* the export's writer, so that lineage nodes carry exactly the fields of a JSONL line */
+  bt_json_buf b = {0};
+  bt_event_json_write(&b, run, e);
+  cJSON *o = b.failed ? NULL : cJSON_ParseWithLength(b.data, b.len);
+  if (o && strstr(b.data, "\\u0000")) { /* cJSON strings end at a NUL: keep data as is */
+    b.len = 0;
+    bt_trace_event_data_write(&b, e);
+    if (!b.failed) cJSON_ReplaceItemInObject(o, "data", cJSON_CreateRaw(b.data));
   }
-  cJSON_AddStringToObject(o, "correlation_id", run->correlation_id);
-  cJSON_AddStringToObject(o, "source", e->source ? e->source : "");
-  cJSON_AddNumberToObject(o, "created_at", (double)e->created);
-  cJSON_AddNumberToObject(o, "emitted_at", (double)e->emitted);
-  cJSON_AddNumberToObject(o, "received_at", (double)e->received);
-  cJSON_AddNumberToObject(o, "processed_at", (double)e->processed);
-  cJSON_AddNumberToObject(o, "latency_ns", (double)(e->processed - e->created));
-  cJSON_AddNumberToObject(o, "queue_time_ns", (double)(e->received - e->emitted));
-  char *data = bt_trace_event_data_json(e);
-  /* our own valid JSON; as is when it holds a NUL (\u0000), which cJSON strings cut */
-  cJSON *dj = !data ? NULL : strstr(data, "\\u0000") ? cJSON_CreateRaw(data) : cJSON_Parse(data);
-  cJSON_AddItemToObject(o, "data", dj ? dj : cJSON_CreateString(data ? data : ""));
-  free(data);
-  return o;
+  bt_json_free(&b);
+  return o ? o : cJSON_CreateObject();
 }
 
 int bt_tcli_find_run(bt_store *s, const char *id, bt_store_run *run, bt_tcli_symbols *sy) {

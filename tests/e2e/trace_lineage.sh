@@ -31,7 +31,10 @@ n=$(awk -v ids="$(tr '\n' ' ' <"$tmp/fills")" '
     if (!nl) return
     k++
     if (root != "BAR" && root != "SIGNAL") bad("lineage starts at " root ", not a BAR or SIGNAL")
-    if (fid != want[k]) bad("the queried FILL is " fid ", expected " want[k])
+    # the tree prints the run id shortened to a unique prefix (as `events list` does)
+    split(fid, f, ":"); split(want[k], w, ":")
+    if (f[2] != w[2] || index(w[1], f[1]) != 1 || length(f[1]) < 8)
+      bad("the queried FILL is " fid ", expected " want[k])
     if (otime == "") bad("no ORDER before the FILL")
     if (otime != rtime) bad("order at " otime ", its bar at " rtime)
     if (!(ftime > otime)) bad("fill at " ftime " is not after its order (" otime ")")

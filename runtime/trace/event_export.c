@@ -1,0 +1,630 @@
+/* event_export.c - JSONL and CSV export of stored events (event_export.h).
+ *
+ * Rows are written straight into one large buffer and handed to fwrite in blocks of
+ * ~1 MB: no cJSON tree, no allocation and no stdio call per event. Only CSV rows of
+ * types whose payload is free-form JSON (SIGNAL, PORTFOLIO, USER, ...) parse it with
+ * cJSON to spread its keys over the columns. */
+#include "event_export.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "decimal.h"
+#include "json.h"
+
+#define FLUSH_AT (1u << 20)
+#define MAX_COLS 512 /* payload columns: more is an error (use JSONL), never a silent cut */
+
+typedef struct keyset {
+  char **v;
+  size_t n, cap;
+} keyset;
+
+typedef struct cell {
+  size_t off, len;
+  uint64_t row; /* set for this row when row == the export's row counter */
+} cell;
+
+struct bt_event_export {
+  FILE *out;
+  bt_export_format fmt;
+  bt_json_buf b;      /* output, flushed at FLUSH_AT */
+  bool io_failed, header_done;
+  int io_errno;
+  /* CSV payload columns */
+  bool present[BT_EV__COUNT];
+  keyset types[BT_EV__COUNT]; /* free-form payload keys seen per type (scan) */
+  keyset cols;                /* the columns, in order, once the header is written */
+  int fixed_col[BT_EV__COUNT][8];
+  cell *cells;
+  bt_json_buf scratch; /* this row's cell values */
+  bt_json_buf tmp;     /* a free-form payload's JSON text, to parse */
+  uint64_t row;
+  /* per run: the run's constant text, escaped once for the output's format */
+  char **sym;         /* symbol names as JSON strings / CSV fields */
+  size_t nsym;
+  bt_json_buf id_pre; /* JSON: {"event_id":"RUN_ID:   CSV: RUN_ID: */
+  bt_json_buf cause_pre; /* JSON: "RUN_ID:         CSV: RUN_ID: */
+  bt_json_buf corr;   /* JSON: ,"correlation_id":"..","source":   CSV: the field */
+  char src[64];       /* the last event's source, and its escaped form */
+  bt_json_buf src_out;
+  int64_t day;        /* of the cached date */
+  char date[11];      /* "YYYY-MM-DD" of day */
+};
+
+static const char *const BAR_KEYS[] = {"open", "high", "low", "close", "volume", NULL};
+static const char *const ORDER_KEYS[] = {"order_id", "side", "order_type", "qty", "limit",
+                                         "stop", "status", "reason", NULL};
+static const char *const FILL_KEYS[] = {"order_id", "side", "qty", "price", "commission", NULL};
+
+static const char *const *fixed_keys(int type) {
+  return type == BT_EV_BAR ? BAR_KEYS : type == BT_EV_ORDER ? ORDER_KEYS
+                                      : type == BT_EV_FILL  ? FILL_KEYS : NULL;
+}
+
+bt_event_export *bt_event_export_new(FILE *out, bt_export_format fmt) {
+  bt_event_export *x = calloc(1, sizeof *x);
+  if (!x) return NULL;
+  x->out = out;
+  x->fmt = fmt;
+  x->day = INT64_MIN;
+  if (!bt_json_reserve(&x->b, FLUSH_AT + 64 * 1024)) {
+    free(x);
+    return NULL;
+  }
+  return x;
+}
+
+static void keyset_free(keyset *k) {
+  for (size_t i = 0; i < k->n; i++) free(k->v[i]);
+  free(k->v);
+  memset(k, 0, sizeof *k);
+}
+
+static ssize_t keyset_find(const keyset *k, const char *key, size_t len) {
+  for (size_t i = 0; i < k->n; i++)
+    if (strncmp(k->v[i], key, len) == 0 && k->v[i][len] == 0) return (ssize_t)i;
+  return -1;
+}
+
+static int keyset_add(keyset *k, const char *key, size_t len) {
+  if (keyset_find(k, key, len) >= 0) return 0;
+  if (k->n == k->cap) {
+    size_t cap = k->cap ? k->cap * 2 : 16;
+    char **v = realloc(k->v, cap * sizeof *v);
+    if (!v) return -1;
+    k->v = v, k->cap = cap;
+  }
+  if (!(k->v[k->n] = strndup(key, len))) return -1;
+  k->n++;
+  return 0;
+}
+
+static void flush(bt_event_export *x) {
+  if (x->b.len && !x->io_failed && fwrite(x->b.data, 1, x->b.len, x->out) != x->b.len)
+    x->io_failed = true, x->io_errno = errno;
+  x->b.len = 0;
+}
+
+static void syms_free(bt_event_export *x) {
+  for (size_t i = 0; i < x->nsym; i++) free(x->sym[i]);
+  free(x->sym);
+  x->sym = NULL, x->nsym = 0;
+}
+
+static void csv_put(bt_json_buf *b, const char *s, size_t n);
+
+/* The text of a string field, escaped for the output once: a JSON string or a CSV field. */
+static void put_field(bt_event_export *x, bt_json_buf *b, const char *s) {
+  if (x->fmt == BT_EXPORT_CSV) csv_put(b, s, strlen(s));
+  else bt_json_str(b, s, strlen(s));
+}
+
+/* What is the same for every event of the run, escaped once. */
+static int run_begin(bt_event_export *x, const bt_store_run *run) {
+  syms_free(x);
+  bool csv = x->fmt == BT_EXPORT_CSV;
+  x->id_pre.len = x->cause_pre.len = x->corr.len = 0;
+  if (csv) {
+    csv_put(&x->id_pre, run->run_id, strlen(run->run_id));
+    bt_json_putc(&x->id_pre, ':');
+    csv_put(&x->corr, run->correlation_id, strlen(run->correlation_id));
+  } else {
+    BT_JSON_PUTS(&x->id_pre, "{\"event_id\":\"");
+    bt_json_escape(&x->id_pre, run->run_id, strlen(run->run_id));
+    bt_json_putc(&x->id_pre, ':');
+    BT_JSON_PUTS(&x->corr, ",\"correlation_id\":");
+    bt_json_str(&x->corr, run->correlation_id, strlen(run->correlation_id));
+    BT_JSON_PUTS(&x->corr, ",\"source\":");
+  }
+  if (!csv) bt_json_putc(&x->cause_pre, '"');
+  bt_json_put(&x->cause_pre, x->id_pre.data + (csv ? 0 : 13), x->id_pre.len - (csv ? 0 : 13));
+  x->src[0] = 0;
+  x->src_out.len = 0;
+  put_field(x, &x->src_out, "");
+  /* symbol names from the run's data JSON ([{"symbol":"ORCL",...}, ...]) */
+  cJSON *arr = run->data ? cJSON_Parse(run->data) : NULL;
+  int n = cJSON_GetArraySize(arr), rc = 0;
+  if (n > 0 && !(x->sym = calloc((size_t)n, sizeof *x->sym))) rc = -1;
+  for (int i = 0; !rc && i < n; i++) {
+    cJSON *sy = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, i), "symbol");
+    bt_json_buf f = {0};
+    put_field(x, &f, cJSON_IsString(sy) ? sy->valuestring : "?");
+    if (!(x->sym[i] = bt_json_take(&f, NULL))) rc = -1;
+    else x->nsym++;
+  }
+  cJSON_Delete(arr);
+  bool failed = x->id_pre.failed || x->cause_pre.failed || x->corr.failed || x->src_out.failed;
+  return rc || failed ? -1 : 0;
+}
+
+static const char *sym_of(const bt_event_export *x, uint32_t i) {
+  return i < x->nsym ? x->sym[i] : x->fmt == BT_EXPORT_CSV ? "?" : "\"?\"";
+}
+
+/* The event's source, escaped; sources repeat ("feed", "broker"): escaped on change. */
+static const bt_json_buf *source_of(bt_event_export *x, const char *src) {
+  if (!src) src = "";
+  if (strcmp(src, x->src) != 0) {
+    snprintf(x->src, sizeof x->src, "%s", src);
+    x->src_out.len = 0;
+    put_field(x, &x->src_out, src);
+    if (strlen(src) >= sizeof x->src) x->src[0] = 0; /* too long to cache: escape each time */
+  }
+  return &x->src_out;
+}
+
+/* ---- writing at a cursor: the fixed fields of one row, after one bt_json_reserve --- */
+
+static const char D2[] = "0001020304050607080910111213141516171819202122232425262728293031"
+                         "3233343536373839404142434445464748495051525354555657585960616263"
+                         "646566676869707172737475767778798081828384858687888990919293949596979899";
+
+static inline char *put_mem(char *p, const void *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+#define PUT_LIT(p, lit) put_mem((p), (lit), sizeof(lit) - 1)
+
+static inline char *put_u64(char *p, uint64_t v) {
+  char t[20], *q = t + sizeof t;
+  while (v >= 100) q -= 2, memcpy(q, D2 + v % 100 * 2, 2), v /= 100;
+  if (v >= 10) q -= 2, memcpy(q, D2 + v * 2, 2);
+  else *--q = (char)('0' + v);
+  return put_mem(p, q, (size_t)(t + sizeof t - q));
+}
+
+static inline char *put_i64(char *p, int64_t v) {
+  if (v < 0) *p++ = '-';
+  return put_u64(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (bt_format_time's form); the date is formatted once a day. */
+static char *put_time(bt_event_export *x, char *p, int64_t ts) {
+  int64_t day = ts / 86400, rem = ts % 86400;
+  if (rem < 0) rem += 86400, day--;
+  if (day != x->day) {
+    char t[32];
+    bt_format_time(day * 86400, t);
+    if (strlen(t) != 20) { /* a year outside 0..9999: the general form (<= 31 bytes) */
+      bt_format_time(ts, t);
+      return put_mem(p, t, strlen(t));
+    }
+    memcpy(x->date, t, 10);
+    x->day = day;
+  }
+  p = put_mem(p, x->date, 10);
+  int h = (int)(rem / 3600), m = (int)(rem / 60 % 60), s = (int)(rem % 60);
+  *p++ = 'T';
+  p = put_mem(p, D2 + h * 2, 2);
+  *p++ = ':';
+  p = put_mem(p, D2 + m * 2, 2);
+  *p++ = ':';
+  p = put_mem(p, D2 + s * 2, 2);
+  *p++ = 'Z';
+  return p;
+}
+
+static inline void commit(bt_json_buf *b, char *p) {
+  b->len = (size_t)(p - b->data);
+  b->data[b->len] = 0;
+}
+
+static const char *type_name(const bt_trace_event *e) {
+  return bt_event_type_name((bt_event_type)e->type);
+}
+
+/* Bytes one row's fixed fields take at most besides the escaped strings: names,
+ * numbers (20 digits each), the time (31). */
+#define ROW_FIXED 512
+
+/* ---- JSONL ---------------------------------------------------------------------- */
+
+static void json_line(bt_event_export *x, const bt_trace_event *e) {
+  bt_json_buf *b = &x->b;
+  const char *sym = sym_of(x, e->symbol);
+  const bt_json_buf *src = source_of(x, e->source);
+  size_t ns = strlen(sym), ut = e->user_type ? strlen(e->user_type) * 6 + 2 : 0;
+  if (!bt_json_reserve(b, ROW_FIXED + x->id_pre.len * 2 + x->corr.len + src->len + ns + ut))
+    return;
+  char *p = b->data + b->len;
+  p = put_mem(p, x->id_pre.data, x->id_pre.len);
+  p = put_u64(p, e->seq);
+  p = PUT_LIT(p, "\",\"seq\":");
+  p = put_u64(p, e->seq);
+  p = PUT_LIT(p, ",\"event_type\":\"");
+  const char *tn = type_name(e);
+  p = put_mem(p, tn, strlen(tn));
+  p = PUT_LIT(p, "\",\"user_type\":");
+  if (e->user_type) {
+    commit(b, p);
+    bt_json_str(b, e->user_type, strlen(e->user_type)); /* within the reserve: <= 6x + 2 */
+    p = b->data + b->len;
+  } else {
+    p = PUT_LIT(p, "null");
+  }
+  p = PUT_LIT(p, ",\"timestamp\":\"");
+  p = put_time(x, p, e->ts);
+  p = PUT_LIT(p, "\",\"symbol\":");
+  p = put_mem(p, sym, ns);
+  p = PUT_LIT(p, ",\"causation_id\":");
+  if (e->cause) {
+    p = put_mem(p, x->cause_pre.data, x->cause_pre.len);
+    p = put_u64(p, e->cause);
+    *p++ = '"';
+  } else {
+    p = PUT_LIT(p, "null");
+  }
+  p = put_mem(p, x->corr.data, x->corr.len);
+  p = put_mem(p, src->data, src->len);
+  p = PUT_LIT(p, ",\"created_at\":");
+  p = put_u64(p, e->created);
+  p = PUT_LIT(p, ",\"emitted_at\":");
+  p = put_u64(p, e->emitted);
+  p = PUT_LIT(p, ",\"received_at\":");
+  p = put_u64(p, e->received);
+  p = PUT_LIT(p, ",\"processed_at\":");
+  p = put_u64(p, e->processed);
+  p = PUT_LIT(p, ",\"latency_ns\":");
+  p = put_i64(p, (int64_t)(e->processed - e->created));
+  p = PUT_LIT(p, ",\"queue_time_ns\":");
+  p = put_i64(p, (int64_t)(e->received - e->emitted));
+  p = PUT_LIT(p, ",\"data\":");
+  commit(b, p);
+  bt_trace_event_data_write(b, e);
+  BT_JSON_PUTS(b, "}\n");
+}
+
+static void run_free(bt_event_export *x) {
+  syms_free(x);
+  bt_json_free(&x->id_pre);
+  bt_json_free(&x->cause_pre);
+  bt_json_free(&x->corr);
+  bt_json_free(&x->src_out);
+}
+
+void bt_event_json_write(bt_json_buf *b, const bt_store_run *run, const bt_trace_event *e) {
+  bt_event_export x = {.fmt = BT_EXPORT_JSONL, .day = INT64_MIN, .b = *b};
+  if (run_begin(&x, run) == 0) {
+    json_line(&x, e);
+    if (!x.b.failed) x.b.data[--x.b.len] = 0; /* the line without its newline */
+  } else {
+    x.b.failed = true;
+  }
+  *b = x.b;
+  run_free(&x);
+}
+
+/* ---- CSV ------------------------------------------------------------------------ */
+
+static const char *const CSV_FIXED =
+    "event_id,seq,event_type,user_type,timestamp,symbol,causation_id,correlation_id,source,"
+    "created_at,emitted_at,received_at,processed_at,latency_ns,queue_time_ns";
+
+/* A field quoted when it holds a comma, quote or line break (RFC 4180). */
+static void csv_put(bt_json_buf *b, const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\n' && s[i] != '\r') i++;
+  if (i == n) {
+    bt_json_put(b, s, n);
+    return;
+  }
+  bt_json_putc(b, '"');
+  for (size_t j = 0; j < n; j++) {
+    if (s[j] == '"') bt_json_putc(b, '"');
+    bt_json_putc(b, s[j]);
+  }
+  bt_json_putc(b, '"');
+}
+
+/* Visit the leaves of a payload object: nested objects by dotted key; fn(key, value). */
+typedef int (*leaf_fn)(void *ud, const char *key, size_t klen, const cJSON *v);
+static int walk(const cJSON *o, char *key, size_t klen, size_t cap, leaf_fn fn, void *ud) {
+  for (const cJSON *c = o ? o->child : NULL; c; c = c->next) {
+    size_t n = klen;
+    if (n && n < cap) key[n++] = '.';
+    size_t l = c->string ? strlen(c->string) : 0;
+    if (n + l >= cap) continue; /* a key path of 256+ bytes: not a column */
+    memcpy(key + n, c->string, l);
+    n += l;
+    key[n] = 0;
+    int rc = cJSON_IsObject(c) && c->child ? walk(c, key, n, cap, fn, ud) : fn(ud, key, n, c);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static cJSON *payload_tree(const bt_trace_event *e, bt_json_buf *tmp) {
+  tmp->len = 0;
+  bt_trace_event_data_write(tmp, e);
+  return tmp->failed ? NULL : cJSON_ParseWithLength(tmp->data, tmp->len);
+}
+
+static int scan_leaf(void *ud, const char *key, size_t klen, const cJSON *v) {
+  (void)v;
+  return keyset_add(ud, key, klen);
+}
+
+int bt_event_export_scan(bt_event_export *x, bt_store *s, const bt_store_run *run,
+                         const bt_store_filter *q0, bt_err *err) {
+  uint32_t mask = q0->type_mask ? q0->type_mask : BT_EV_MASK_ALL;
+  if ((mask & BT_EV_MASK(BT_EV_BAR)) && run->bars) x->present[BT_EV_BAR] = true;
+  bt_store_filter q = *q0;
+  q.run_no = run->run_no;
+  q.type_mask = mask & ~BT_EV_MASK(BT_EV_BAR); /* bars have fixed keys: their stream is skipped */
+  if (!q.type_mask) return 0;
+  bt_store_iter *it;
+  if (bt_store_query(s, &q, &it, err)) return err->code;
+  bt_trace_event e;
+  bt_json_buf tmp = {0};
+  int r, rc = 0;
+  char key[256];
+  while (!rc && (r = bt_store_iter_next(it, &e, err)) == 1) {
+    x->present[e.type] = true;
+    if (fixed_keys(e.type)) continue;
+    cJSON *t = payload_tree(&e, &tmp);
+    if (walk(t, key, 0, sizeof key, scan_leaf, &x->types[e.type]))
+      rc = bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+    cJSON_Delete(t);
+  }
+  if (!rc && r < 0) rc = err->code;
+  bt_json_free(&tmp);
+  bt_store_iter_free(it);
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The columns from what the scans saw, then the header line. */
+static int csv_header(bt_event_export *x, bt_err *err) {
+  for (int t = 0; t < BT_EV__COUNT; t++) {
+    for (int k = 0; k < 8; k++) x->fixed_col[t][k] = -1;
+    if (!x->present[t]) continue;
+    const char *const *fk = fixed_keys(t);
+    keyset *ks = &x->types[t];
+    if (!fk) qsort(ks->v, ks->n, sizeof *ks->v, cmp_str);
+    for (size_t i = 0; fk ? fk[i] != NULL : i < ks->n; i++) {
+      const char *k = fk ? fk[i] : ks->v[i];
+      ssize_t at = keyset_find(&x->cols, k, strlen(k));
+      if (at < 0 && x->cols.n == MAX_COLS)
+        return bt_errf(err, BT_EINVAL, "usage_error",
+                       "the events have more than %d payload keys, too many CSV columns: "
+                       "use --format jsonl", MAX_COLS);
+      if (at < 0 && keyset_add(&x->cols, k, strlen(k))) return bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+      if (fk) x->fixed_col[t][i] = at < 0 ? (int)x->cols.n - 1 : (int)at;
+    }
+  }
+  if (x->cols.n && !(x->cells = calloc(x->cols.n, sizeof *x->cells)))
+    return bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+  bt_json_put(&x->b, CSV_FIXED, strlen(CSV_FIXED));
+  for (size_t i = 0; i < x->cols.n; i++) {
+    char name[300];
+    int n = snprintf(name, sizeof name, "data.%s", x->cols.v[i]);
+    bt_json_putc(&x->b, ',');
+    csv_put(&x->b, name, (size_t)n < sizeof name ? (size_t)n : sizeof name - 1);
+  }
+  bt_json_putc(&x->b, '\n');
+  x->header_done = true;
+  return 0;
+}
+
+/* The cell of column col (-1: none) for this row: its text follows in scratch. */
+static void cell_begin(bt_event_export *x, int col) {
+  if (col < 0) return;
+  x->cells[col] = (cell){x->scratch.len, 0, x->row};
+}
+static void cell_end(bt_event_export *x, int col) {
+  if (col >= 0) x->cells[col].len = x->scratch.len - x->cells[col].off;
+}
+
+static void cell_dec(bt_event_export *x, int col, int64_t raw) {
+  if (col < 0) return;
+  char t[BT_DEC_STRLEN];
+  cell_begin(x, col);
+  bt_json_put(&x->scratch, t, (size_t)bt_dec_format(bt_dec_raw(raw), t));
+  cell_end(x, col);
+}
+
+static void cell_text(bt_event_export *x, int col, const char *s) {
+  if (col < 0) return;
+  cell_begin(x, col);
+  bt_json_put(&x->scratch, s, strlen(s));
+  cell_end(x, col);
+}
+
+static void cell_int(bt_event_export *x, int col, int64_t v) {
+  if (col < 0) return;
+  cell_begin(x, col);
+  bt_json_int(&x->scratch, v);
+  cell_end(x, col);
+}
+
+static int row_leaf(void *ud, const char *key, size_t klen, const cJSON *v) {
+  bt_event_export *x = ud;
+  ssize_t col = keyset_find(&x->cols, key, klen);
+  if (col < 0) return 0;
+  cell_begin(x, (int)col);
+  if (cJSON_IsString(v)) {
+    bt_json_put(&x->scratch, v->valuestring, strlen(v->valuestring));
+  } else if (cJSON_IsNumber(v)) {
+    bt_json_dbl(&x->scratch, v->valuedouble);
+  } else if (cJSON_IsBool(v)) {
+    if (cJSON_IsTrue(v)) BT_JSON_PUTS(&x->scratch, "true");
+    else BT_JSON_PUTS(&x->scratch, "false");
+  } else if (!cJSON_IsNull(v)) { /* arrays, empty objects: their JSON text */
+    char *t = cJSON_PrintUnformatted(v);
+    if (t) bt_json_put(&x->scratch, t, strlen(t));
+    free(t);
+  }
+  cell_end(x, (int)col);
+  return 0;
+}
+
+/* The payload's cells: fixed-key types from the event's fields, the others through their
+ * JSON. Ints keep their digits (cJSON holds numbers as doubles: exact to 2^53). */
+static void payload_cells(bt_event_export *x, const bt_trace_event *e) {
+  const int *fc = x->fixed_col[e->type];
+  static const char *const otypes[] = {"market", "limit", "stop", "stop_limit"};
+  static const char *const ostatus[] = {"pending", "filled", "cancelled", "rejected"};
+  switch (e->type) {
+  case BT_EV_BAR:
+    cell_dec(x, fc[0], e->p.bar.open);
+    cell_dec(x, fc[1], e->p.bar.high);
+    cell_dec(x, fc[2], e->p.bar.low);
+    cell_dec(x, fc[3], e->p.bar.close);
+    if (fc[4] >= 0) {
+      cell_begin(x, fc[4]);
+      bt_json_dbl(&x->scratch, e->p.bar.volume);
+      cell_end(x, fc[4]);
+    }
+    return;
+  case BT_EV_ORDER:
+    cell_int(x, fc[0], (int64_t)e->p.order.order_id);
+    cell_text(x, fc[1], e->side ? "sell" : "buy");
+    cell_text(x, fc[2], e->otype < 4 ? otypes[e->otype] : "unknown");
+    cell_dec(x, fc[3], e->p.order.qty);
+    if (e->otype == BT_LIMIT || e->otype == BT_STOP_LIMIT) cell_dec(x, fc[4], e->p.order.limit);
+    if (e->otype == BT_STOP || e->otype == BT_STOP_LIMIT) cell_dec(x, fc[5], e->p.order.stop);
+    cell_text(x, fc[6], e->ostatus < 4 ? ostatus[e->ostatus] : "unknown");
+    if (e->text) cell_text(x, fc[7], e->text);
+    return;
+  case BT_EV_FILL:
+    cell_int(x, fc[0], (int64_t)e->p.fill.order_id);
+    cell_text(x, fc[1], e->side ? "sell" : "buy");
+    cell_dec(x, fc[2], e->p.fill.qty);
+    cell_dec(x, fc[3], e->p.fill.price);
+    cell_dec(x, fc[4], e->p.fill.commission);
+    return;
+  default: {
+    cJSON *t = payload_tree(e, &x->tmp);
+    char key[256];
+    walk(t, key, 0, sizeof key, row_leaf, x);
+    cJSON_Delete(t);
+  }
+  }
+}
+
+static void csv_row(bt_event_export *x, const bt_trace_event *e) {
+  bt_json_buf *b = &x->b;
+  const char *sym = sym_of(x, e->symbol);
+  const bt_json_buf *src = source_of(x, e->source);
+  size_t ns = strlen(sym), ut = e->user_type ? strlen(e->user_type) * 2 + 2 : 0;
+  if (!bt_json_reserve(b, ROW_FIXED + x->id_pre.len * 2 + x->corr.len + src->len + ns + ut))
+    return;
+  char *p = b->data + b->len;
+  p = put_mem(p, x->id_pre.data, x->id_pre.len);
+  p = put_u64(p, e->seq);
+  *p++ = ',';
+  p = put_u64(p, e->seq);
+  *p++ = ',';
+  const char *tn = type_name(e);
+  p = put_mem(p, tn, strlen(tn));
+  *p++ = ',';
+  if (e->user_type) {
+    commit(b, p);
+    csv_put(b, e->user_type, strlen(e->user_type)); /* within the reserve: <= 2x + 2 */
+    p = b->data + b->len;
+  }
+  *p++ = ',';
+  p = put_time(x, p, e->ts);
+  *p++ = ',';
+  p = put_mem(p, sym, ns);
+  *p++ = ',';
+  if (e->cause) {
+    p = put_mem(p, x->cause_pre.data, x->cause_pre.len);
+    p = put_u64(p, e->cause);
+  }
+  *p++ = ',';
+  p = put_mem(p, x->corr.data, x->corr.len);
+  *p++ = ',';
+  p = put_mem(p, src->data, src->len);
+  const uint64_t t[4] = {e->created, e->emitted, e->received, e->processed};
+  for (int i = 0; i < 4; i++) {
+    *p++ = ',';
+    p = put_u64(p, t[i]);
+  }
+  *p++ = ',';
+  p = put_i64(p, (int64_t)(e->processed - e->created));
+  *p++ = ',';
+  p = put_i64(p, (int64_t)(e->received - e->emitted));
+  commit(b, p);
+  if (x->cols.n) {
+    x->row++;
+    x->scratch.len = 0;
+    payload_cells(x, e);
+    for (size_t i = 0; i < x->cols.n; i++) {
+      bt_json_putc(b, ',');
+      const cell *c = &x->cells[i];
+      if (c->row == x->row && !x->scratch.failed) csv_put(b, x->scratch.data + c->off, c->len);
+    }
+  }
+  bt_json_putc(b, '\n');
+}
+
+/* ---- driving -------------------------------------------------------------------- */
+
+int bt_event_export_run(bt_event_export *x, bt_store *s, const bt_store_run *run,
+                        bt_store_filter q, uint64_t limit, uint64_t *listed, bt_err *err) {
+  bool csv = x->fmt == BT_EXPORT_CSV;
+  if (run_begin(x, run)) return bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+  if (csv && !x->header_done && csv_header(x, err)) return err->code;
+  q.run_no = run->run_no;
+  bt_store_iter *it;
+  if (bt_store_query(s, &q, &it, err)) return err->code;
+  bt_trace_event e;
+  int r = 0;
+  while ((limit == 0 || *listed < limit) && !x->io_failed &&
+         (r = bt_store_iter_next(it, &e, err)) == 1) {
+    (*listed)++;
+    if (csv) csv_row(x, &e);
+    else json_line(x, &e);
+    if (x->b.len >= FLUSH_AT) flush(x);
+  }
+  bt_store_iter_free(it);
+  if (r < 0) return err->code;
+  if (x->b.failed || x->scratch.failed) return bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+  return 0;
+}
+
+int bt_event_export_finish(bt_event_export *x, bt_err *err) {
+  int rc = 0;
+  if (x->fmt == BT_EXPORT_CSV && !x->header_done) rc = csv_header(x, err);
+  flush(x);
+  if (!x->io_failed && fflush(x->out) != 0) x->io_failed = true, x->io_errno = errno;
+  if (!rc && x->io_failed && x->io_errno != EPIPE)
+    rc = bt_errf(err, BT_EIO, NULL, "writing the events: %s", strerror(x->io_errno));
+  bt_json_free(&x->b);
+  bt_json_free(&x->scratch);
+  bt_json_free(&x->tmp);
+  for (int t = 0; t < BT_EV__COUNT; t++) keyset_free(&x->types[t]);
+  keyset_free(&x->cols);
+  free(x->cells);
+  run_free(x);
+  free(x);
+  return rc;
+}

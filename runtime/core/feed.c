@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "feed.h"
 
+#include "iso8601.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,51 +76,6 @@ struct bt_feed {
 
 static inline bool isdig(char c) { return (unsigned)(c - '0') < 10; }
 
-/* n digits at s as a number, or -1. */
-static inline int num_n(const char *s, int n) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdig(s[i])) return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
-/* "YYYY-MM-DD" (exactly 10 bytes) to days since the epoch. */
-static bool parse_date10(const char *s, int64_t *days) {
-  if (s[4] != '-' || s[7] != '-') return false;
-  int y = num_n(s, 4), m = num_n(s + 5, 2), d = num_n(s + 8, 2);
-  if (y < 0 || m < 1 || m > 12 || d < 1) return false;
-  static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (d > mdays[m - 1] + (m == 2 && leap)) return false;
-  *days = bt_days_from_civil(y, (unsigned)m, (unsigned)d);
-  return true;
-}
-
-/* "HH:MM" or "HH:MM:SS" optionally followed by a fraction of zeros (".000"); returns
- * bytes consumed or 0. A non-zero fraction is refused: bars are whole seconds, and
- * truncating would silently merge distinct timestamps. */
-static int parse_tod(const char *s, const char *e, int *secs) {
-  if (e - s < 5 || s[2] != ':') return 0;
-  int h = num_n(s, 2), mi = num_n(s + 3, 2), sec = 0;
-  if (h < 0 || mi < 0 || h > 23 || mi > 59) return 0;
-  const char *p = s + 5;
-  if (e - p >= 3 && *p == ':') {
-    sec = num_n(p + 1, 2);
-    if (sec < 0 || sec > 59) return 0;
-    p += 3;
-    if (p < e && *p == '.') {
-      p++;
-      if (p == e || !isdig(*p)) return 0;
-      while (p < e && isdig(*p))
-        if (*p++ != '0') return 0;
-    }
-  }
-  *secs = h * 3600 + mi * 60 + sec;
-  return (int)(p - s);
-}
-
 /* Latest accepted instant: 9999-12-31T23:59:59Z. */
 #define MAX_EPOCH 253402300799LL
 /* Integer times of 12 or more digits (>= 10^11, the year 5138 in seconds) are epoch
@@ -162,43 +119,7 @@ bool bt_parse_time(const char *s, long len, int64_t *epoch_out) {
       return epoch_int(v, epoch_out);
     }
   }
-  if (e - p < 10) return false;
-  int64_t days;
-  if (!parse_date10(p, &days)) return false;
-  p += 10;
-  int64_t t = days * 86400;
-  if (p == e) {
-    *epoch_out = t;
-    return true;
-  }
-  if (*p != ' ' && *p != 'T' && *p != 't') return false;
-  p++;
-  int secs;
-  int n = parse_tod(p, e, &secs);
-  if (!n) return false;
-  p += n;
-  t += secs;
-  if (p < e) { /* zone: Z, +HH, +HH:MM, +HHMM (and -) */
-    if ((*p == 'Z' || *p == 'z') && p + 1 == e) {
-      p++;
-    } else if (*p == '+' || *p == '-') {
-      int sign = *p == '-' ? -1 : 1;
-      p++;
-      int zh = e - p >= 2 ? num_n(p, 2) : -1, zm = 0;
-      if (zh < 0 || zh > 23) return false;
-      p += 2;
-      if (p < e && *p == ':') p++;
-      if (p < e) {
-        zm = e - p == 2 ? num_n(p, 2) : -1;
-        if (zm < 0 || zm > 59) return false;
-        p += 2;
-      }
-      t -= sign * (zh * 3600 + zm * 60); /* local = UTC + offset */
-    }
-    if (p != e) return false;
-  }
-  *epoch_out = t;
-  return true;
+  return bt_iso8601_parse(p, (long)(e - p), BT_ISO_LENIENT, epoch_out);
 }
 
 /* ---- symbols ---- */
@@ -640,7 +561,7 @@ static inline bool date_cached(bt_feed *f, const char *p, int64_t *days) {
     *days = f->date_cache_days;
     return true;
   }
-  if (!parse_date10(p, days)) return false;
+  if (!bt_iso8601_date(p, days)) return false;
   memcpy(f->date_cache, p, 10);
   f->date_cache_days = *days;
   f->date_cache_ok = true;
@@ -672,7 +593,7 @@ static inline bool parse_ts_field(bt_feed *f, const char *p, const char *e, int6
   }
   int secs;
   if (n == 19 && (p[10] == ' ' || p[10] == 'T') && date_cached(f, p, &days) &&
-      parse_tod(p + 11, e, &secs) == 8) {
+      bt_iso8601_tod(p + 11, e, &secs) == 8) {
     *t = days * 86400 + secs;
     return true;
   }
@@ -752,7 +673,7 @@ static int parse_row(bt_feed *f, const char *s, const char *e, bt_bar *bar, bt_e
       case R_TOD: {
         const char *a = p, *b = fe;
         trim(&a, &b);
-        if (parse_tod(a, b, &tod) != b - a || a == b) why = "not a time of day (HH:MM:SS)";
+        if (bt_iso8601_tod(a, b, &tod) != b - a || a == b) why = "not a time of day (HH:MM:SS)";
         break;
       }
       case R_OPEN: why = parse_price(p, fe, &bar->open); break;
@@ -809,7 +730,7 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
         t = days * 86400;
         p += 10;
         if (*p == ' ' || *p == 'T') {
-          if (end - p < 10 || parse_tod(p + 1, p + 9, &tod) != 8) return NULL;
+          if (end - p < 10 || bt_iso8601_tod(p + 1, p + 9, &tod) != 8) return NULL;
           t += tod;
           p += 9;
           if (*p == 'Z') p++;
@@ -821,7 +742,7 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
         p += 10;
         break;
       case R_TOD:
-        if (end - p < 9 || parse_tod(p, p + 8, &tod) != 8) return NULL;
+        if (end - p < 9 || bt_iso8601_tod(p, p + 8, &tod) != 8) return NULL;
         p += 8;
         break;
       case R_VOLUME: {

@@ -30,11 +30,6 @@ void bt_perf_day_format(int64_t day, char *buf);
 /* "YYYY-MM-DD" (exactly, validated) -> day number. */
 bool bt_perf_day_parse(const char *s, int64_t *day);
 
-/* ISO-8601 timestamp -> UTC epoch seconds. Accepts "YYYY-MM-DDTHH:MM:SS" with optional
- * fraction and "Z" or "+hh:mm"/"-hh:mm" (no zone = UTC), a space instead of 'T', and a
- * bare date. Reads exactly len bytes. */
-bool bt_perf_time_parse(const char *s, long len, int64_t *out);
-
 /* How summaries name the zone: "+05:30" for a fixed offset (as before named zones),
  * else the IANA name (buf >= 128). */
 void bt_perf_tz_label(const bt_tz *tz, char *buf);

@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "iso8601.h"
 #include "perf_hash.h"
 #include "perf_time.h"
 
@@ -130,7 +131,7 @@ static int parse_money(const span *s, bt_dec *out, const char *file, uint64_t li
 static int parse_ts(const span *s, int64_t *out, const char *file, uint64_t line,
                     const char *field, bt_err *err) {
   if (s->kind == 's') {
-    if (!bt_perf_time_parse(s->p, (long)s->n, out))
+    if (!bt_iso8601_parse(s->p, (long)s->n, BT_ISO_STRICT, out))
       return bad(err, file, line, field, "expected an ISO-8601 time like 2024-01-05T14:30:00Z");
     return 0;
   }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "iso8601.h"
 #include "perf.h"
 #include "perf_files.h"
 #include "perf_source.h"
@@ -100,7 +101,7 @@ static void trade_json(bt_json_buf *b, const char *line, size_t len, const bt_ru
   for (int k = 0; k < 2 && si >= 0; k++) {
     const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(t, keys[k]));
     int64_t when;
-    if (!ts || !bt_perf_time_parse(ts, (long)strlen(ts), &when)) continue;
+    if (!ts || !bt_iso8601_parse(ts, (long)strlen(ts), BT_ISO_STRICT, &when)) continue;
     const bt_rc_fill *f = bt_run_collect_fill(c, (uint32_t)si, when, k == 0);
     if (f)
       bt_json_printf(b, ",\"%s\":[%llu,%llu,%llu,%s]", names[k], (unsigned long long)f->fill_id,
@@ -282,7 +283,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
     char l1[256], l2[256];
     if (ef && fgets(l1, sizeof l1, ef) && fgets(l2, sizeof l2, ef)) {
       char *comma = strchr(l2, ',');
-      if (comma) bt_perf_time_parse(l2, (long)(comma - l2), &start);
+      if (comma) bt_iso8601_parse(l2, (long)(comma - l2), BT_ISO_STRICT, &start);
     }
     if (ef) fclose(ef);
     bt_err berr = {0};

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iso8601.h"
 #include "decimal.h"
 #include "perf_time.h"
 
@@ -46,7 +47,7 @@ static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, r
     i = j + 1;
   }
   if (tcol >= col || ecol >= col || dcol >= col) return false;
-  return bt_perf_time_parse(r->f[tcol], (long)r->n[tcol], &r->time) &&
+  return bt_iso8601_parse(r->f[tcol], (long)r->n[tcol], BT_ISO_STRICT, &r->time) &&
          bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
 }
 

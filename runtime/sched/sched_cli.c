@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "perf_time.h"
+#include "iso8601.h"
 #include "sched_cli.h"
 #include "scheduler.h"
 
@@ -68,7 +69,7 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
       if (strcmp(v, "table") && strcmp(v, "json")) return usage_error("--format: expected table or json, got '%s'", v);
       o->format = v;
     } else if (strcmp(a, "--from") == 0) {
-      if (!bt_perf_time_parse(v, (long)strlen(v), &o->from))
+      if (!bt_iso8601_parse(v, (long)strlen(v), BT_ISO_STRICT, &o->from))
         return usage_error("--from: expected an ISO-8601 time such as 2027-03-13T00:00:00Z, got '%s'", v);
       o->has_from = true;
     } else if (strcmp(a, "--count") == 0) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso8601.h"
 #include "perf_time.h"
 
 int bt_sched_clock_init(bt_sched_clock *c, bt_err *err) {
@@ -11,7 +12,7 @@ int bt_sched_clock_init(bt_sched_clock *c, bt_err *err) {
   const char *now = getenv("BTRUN_TEST_NOW");
   if (!now || !*now) return 0;
   int64_t t;
-  if (!bt_perf_time_parse(now, (long)strlen(now), &t))
+  if (!bt_iso8601_parse(now, (long)strlen(now), BT_ISO_STRICT, &t))
     return bt_errf(err, BT_EINVAL, "config_error",
                    "BTRUN_TEST_NOW: expected an ISO-8601 time such as 2027-03-14T05:00:00Z, got \"%s\"", now);
   c->simulated = true;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iso8601.h"
 #include "log.h"
 #include "perf.h"
 #include "perf_files.h"
@@ -68,12 +69,12 @@ static void summary(const bt_perf_index *ix, bt_perf_window w, const char *a, co
 
 static void test_time(void) {
   int64_t t, a, b;
-  CHECK(bt_perf_time_parse("2024-01-08T15:00:00Z", 20, &t) && t == 1704726000);
-  CHECK(bt_perf_time_parse("2024-01-08T16:00:00+01:00", 25, &t) && t == 1704726000);
-  CHECK(bt_perf_time_parse("2024-01-08T10:00:00.250-05:00", 29, &t) && t == 1704726000);
-  CHECK(bt_perf_time_parse("2024-01-08 15:00:00", 19, &t) && t == 1704726000);
-  CHECK(!bt_perf_time_parse("2024-02-30T00:00:00Z", 20, &t));
-  CHECK(!bt_perf_time_parse("2024-01-08T15:00", 16, &t));
+  CHECK(bt_iso8601_parse("2024-01-08T15:00:00Z", 20, BT_ISO_STRICT, &t) && t == 1704726000);
+  CHECK(bt_iso8601_parse("2024-01-08T16:00:00+01:00", 25, BT_ISO_STRICT, &t) && t == 1704726000);
+  CHECK(bt_iso8601_parse("2024-01-08T10:00:00.250-05:00", 29, BT_ISO_STRICT, &t) && t == 1704726000);
+  CHECK(bt_iso8601_parse("2024-01-08 15:00:00", 19, BT_ISO_STRICT, &t) && t == 1704726000);
+  CHECK(!bt_iso8601_parse("2024-02-30T00:00:00Z", 20, BT_ISO_STRICT, &t));
+  CHECK(!bt_iso8601_parse("2024-01-08T15:00", 16, BT_ISO_STRICT, &t));
   char label[128];
   bt_perf_tz_label(zone(-18000), label);
   CHECK(strcmp(label, "-05:00") == 0);

@@ -3,13 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iso8601.h"
 #include "check.h"
 #include "perf_time.h"
 #include "tz.h"
 
 static int64_t T(const char *iso) {
   int64_t t = 0;
-  if (!bt_perf_time_parse(iso, (long)strlen(iso), &t)) {
+  if (!bt_iso8601_parse(iso, (long)strlen(iso), BT_ISO_STRICT, &t)) {
     fprintf(stderr, "bad time %s\n", iso);
     failures++;
   }

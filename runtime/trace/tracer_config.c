@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "suggest.h"
 #include "tracer.h"
 
 #define CRITICAL_DEFAULT                                                                   \
@@ -27,91 +28,60 @@ void bt_trace_cfg_defaults(bt_trace_cfg *c, const char *data_dir) {
   c->commit_ms = 100;
 }
 
-static const char *const bars_names[] = {"all", "sampled", "none"};
-static const char *const full_names[] = {"block", "drop"};
+static const char *const bars_names[] = {"all", "sampled", "none", NULL};
+static const char *const full_names[] = {"block", "drop", NULL};
 
-static int pick(const char *v, const char *const *names, int n) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(v, names[i]) == 0) return i;
-  return -1;
+/* trace.critical = {"FILL", "ORDER", ...}: the event types kept with their context. */
+static int read_critical(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  bt_trace_cfg *c = obj;
+  c->critical_mask = 0;
+  lua_Integer n = luaL_len(L, idx);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    int ty = name ? bt_event_type_parse(name) : -1;
+    if (ty < 0) {
+      char k[64];
+      snprintf(k, sizeof k, "%s[%lld]", path, (long long)i);
+      bt_suggester s;
+      bt_suggest_init(&s, name ? name : "");
+      for (int t = 0; t < BT_EV__COUNT; t++) bt_suggest_add(&s, bt_event_type_name(t));
+      if (bt_suggest_best(&s))
+        return bt_cfg_fail(L, NULL, k, err, "not an event type (did you mean \"%s\"?)",
+                           bt_suggest_best(&s));
+      return bt_cfg_fail(L, NULL, k, err, "not an event type (SIGNAL, ORDER, FILL, ...)");
+    }
+    c->critical_mask |= BT_EV_MASK(ty);
+    lua_pop(L, 1);
+  }
+  return 0;
 }
 
-static int cfg_bad(bt_config *cfg, const char *key, bt_err *err, const char *what) {
-  char k[64];
-  snprintf(k, sizeof k, "trace.%s", key);
-  return bt_errf_at(err, BT_EINVAL, "config_error", cfg->path, 0, k, "%s", what);
-}
+#define F(kind, k, m, ...) BT_CFG_F_##kind(bt_trace_cfg, k, m, __VA_ARGS__)
+static const bt_cfg_field fields[] = {
+    F(BOOL, "enabled", enabled, NULL),
+    F(STR, "store", store, NULL),
+    F(NUM, "sample_rate", sample_rate, 0, 1, NULL),
+    F(INT, "context_window", context_window, 0, 10000, "events"),
+    BT_CFG_F_TABLE("critical", read_critical, "a list of event type names"),
+    F(ENUM, "bars", bars, bars_names, NULL),
+    F(INT, "seed", seed, BT_CFG_ANY, NULL),
+    F(INT, "ring_size", ring_size, 1024, 1 << 24, "events"),
+    F(ENUM, "full_policy", full_policy, full_names, NULL),
+    F(INT, "commit_ms", commit_ms, 1, 60000, NULL),
+    {0}};
+#undef F
 
 int bt_trace_cfg_load(bt_config *cfg, bt_trace_cfg *c, bt_err *err) {
   bt_trace_cfg_defaults(c, cfg->data_dir);
-  lua_State *L = cfg->L;
   int t = bt_config_section(cfg, "trace");
   if (!t) return 0;
-  static const char *const keys[] = {"enabled", "store",     "sample_rate", "context_window",
-                                     "critical", "bars",     "seed",        "ring_size",
-                                     "full_policy", "commit_ms", NULL};
-  char bars[16] = "", full[16] = "";
-  double rate = c->sample_rate;
-  int64_t ctx = c->context_window, seed = (int64_t)c->seed, ring = c->ring_size,
-          commit = c->commit_ms;
-  int rc = bt_cfg_check_keys(L, t, "trace", keys, err);
-  if (!rc) rc = bt_cfg_bool(L, t, "trace", "enabled", &c->enabled, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "store", c->store, sizeof c->store, err);
-  if (!rc) rc = bt_cfg_number(L, t, "trace", "sample_rate", &rate, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "context_window", &ctx, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "bars", bars, sizeof bars, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "seed", &seed, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "ring_size", &ring, err);
-  if (!rc) rc = bt_cfg_string(L, t, "trace", "full_policy", full, sizeof full, err);
-  if (!rc) rc = bt_cfg_integer(L, t, "trace", "commit_ms", &commit, err);
-  if (!rc && !(rate >= 0 && rate <= 1)) rc = cfg_bad(cfg, "sample_rate", err, "must be in 0..1");
-  if (!rc && (ctx < 0 || ctx > 10000))
-    rc = cfg_bad(cfg, "context_window", err, "must be in 0..10000");
-  if (!rc && (ring < 1024 || ring > (1 << 24)))
-    rc = cfg_bad(cfg, "ring_size", err, "must be in 1024..16777216");
-  if (!rc && (commit < 1 || commit > 60000))
-    rc = cfg_bad(cfg, "commit_ms", err, "must be in 1..60000");
-  if (!rc && *bars) {
-    int b = pick(bars, bars_names, 3);
-    if (b < 0) rc = cfg_bad(cfg, "bars", err, "must be \"all\", \"sampled\" or \"none\"");
-    else c->bars = (bt_trace_bars)b;
-  }
-  if (!rc && *full) {
-    int f = pick(full, full_names, 2);
-    if (f < 0) rc = cfg_bad(cfg, "full_policy", err, "must be \"block\" or \"drop\"");
-    else c->full_policy = (bt_trace_full)f;
-  }
-  if (!rc) {
-    int ct = lua_getfield(L, t, "critical");
-    if (ct == LUA_TTABLE) {
-      c->critical_mask = 0;
-      lua_Integer n = luaL_len(L, -1);
-      for (lua_Integer i = 1; !rc && i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        int ty = lua_type(L, -1) == LUA_TSTRING ? bt_event_type_parse(lua_tostring(L, -1)) : -1;
-        if (ty < 0) {
-          char k[48];
-          snprintf(k, sizeof k, "critical[%lld]", (long long)i);
-          rc = cfg_bad(cfg, k, err, "not an event type (SIGNAL, ORDER, FILL, ...)");
-        } else {
-          c->critical_mask |= BT_EV_MASK(ty);
-        }
-        lua_pop(L, 1);
-      }
-    } else if (ct != LUA_TNIL) {
-      rc = cfg_bad(cfg, "critical", err, "expected a list of event type names");
-    }
-    lua_pop(L, 1);
-  }
-  lua_settop(L, t - 1);
+  int rc = bt_cfg_read(cfg->L, t, "trace", fields, c, err);
+  lua_settop(cfg->L, t - 1);
   if (rc) return rc;
-  c->sample_rate = rate;
-  c->context_window = (int)ctx;
-  c->seed = (uint64_t)seed;
   uint32_t r = 1024;
-  while (r < (uint32_t)ring) r <<= 1;
+  while (r < c->ring_size) r <<= 1; /* the ring indexes with a mask */
   c->ring_size = r;
-  c->commit_ms = (int)commit;
   return 0;
 }
 

@@ -119,6 +119,66 @@ static void log_section(bt_config *cfg) {
   bt_log_reset();
 }
 
+/* ---- errors: each section names file, section and key ---------------------------- */
+
+typedef int (*section_reader)(bt_app *app, bt_err *err);
+
+static int read_trace(bt_app *app, bt_err *err) {
+  bt_trace_cfg t;
+  return bt_trace_cfg_load(&app->cfg, &t, err);
+}
+
+static char tmp_cfg[1024];
+
+/* Load `text` as a config and read one section: it must fail with exactly want. */
+static bool fails(section_reader read, const char *text, const char *want) {
+  FILE *f = fopen(tmp_cfg, "w");
+  if (!f) return false;
+  fprintf(f, "return %s\n", text);
+  fclose(f);
+  bt_app app;
+  memset(&app, 0, sizeof app);
+  bt_err err = {0};
+  bool ok = false;
+  if (bt_config_load(&app.cfg, tmp_cfg, true, &err) == 0) {
+    ok = read(&app, &err) == BT_EINVAL && strcmp(err.type, "config_error") == 0;
+    char full[1200];
+    snprintf(full, sizeof full, "%s: %s", tmp_cfg, want);
+    ok = ok && strcmp(err.msg, full) == 0;
+  }
+  if (!ok) fprintf(stderr, "  %s\n  got  [%s]\n  want [%s]\n", text, err.msg, want);
+  bt_config_free(&app.cfg);
+  bt_err_clear(&err);
+  return ok;
+}
+
+static void trace_errors(void) {
+  CHECK(fails(read_trace, "{ trace = { sample_rate = 'x' } }",
+              "trace.sample_rate: expected a number in [0, 1], got \"x\""));
+  CHECK(fails(read_trace, "{ trace = { sample_rate = 1.5 } }",
+              "trace.sample_rate: expected a number in [0, 1], got 1.5"));
+  CHECK(fails(read_trace, "{ trace = { sample_rat = 1 } }",
+              "trace.sample_rat: unknown key (did you mean \"sample_rate\"?)"));
+  CHECK(fails(read_trace, "{ trace = { critical = { 'FILL', 'ORDR' } } }",
+              "trace.critical[2]: not an event type (did you mean \"ORDER\"?)"));
+  CHECK(fails(read_trace, "{ trace = { critical = { 7 } } }",
+              "trace.critical[1]: not an event type (SIGNAL, ORDER, FILL, ...)"));
+  CHECK(fails(read_trace, "{ trace = { critical = 'FILL' } }",
+              "trace.critical: expected a table (a list of event type names), got \"FILL\""));
+  CHECK(fails(read_trace, "{ trace = { bars = 'some' } }",
+              "trace.bars: expected one of \"all\", \"sampled\", \"none\", got \"some\""));
+  CHECK(fails(read_trace, "{ trace = { full_policy = 1 } }",
+              "trace.full_policy: expected one of \"block\", \"drop\", got 1"));
+  CHECK(fails(read_trace, "{ trace = { ring_size = 1000 } }",
+              "trace.ring_size: expected an integer in [1024, 16777216] (events), got 1000"));
+  CHECK(fails(read_trace, "{ trace = { context_window = -1 } }",
+              "trace.context_window: expected an integer in [0, 10000] (events), got -1"));
+  CHECK(fails(read_trace, "{ trace = { commit_ms = 0 } }",
+              "trace.commit_ms: expected an integer in [1, 60000], got 0"));
+  CHECK(fails(read_trace, "{ trace = { enabled = 'no' } }",
+              "trace.enabled: expected a boolean, got \"no\""));
+}
+
 int main(void) {
   unsetenv("BTRUN_LOG_LEVEL");
   unsetenv("BTRUN_LOG_FORMAT");
@@ -142,5 +202,10 @@ int main(void) {
   service(&app.cfg);
   log_section(&app.cfg);
   bt_config_free(&app.cfg);
+
+  const char *tmp = getenv("BT_TEST_TMP");
+  snprintf(tmp_cfg, sizeof tmp_cfg, "%s/test_config_sections.lua", tmp && *tmp ? tmp : "/tmp");
+  trace_errors();
+  remove(tmp_cfg);
   return failures != 0;
 }

@@ -19,25 +19,37 @@
 
 #define LOGGER "analytics"
 
-static const char *const keys[] = {
-    "enabled", "api_key", "host", "batch_size", "flush_interval_ms", "sync_interval_ms",
-    "request_timeout_ms", "shutdown_timeout_ms", "max_queue", "spool_max_bytes",
-    "session_timeout_minutes", "max_retries", "retry_base_ms", "retry_max_ms",
-    "replay_interval_ms", "schemas", NULL};
+/* The section's target: the options and the schema set schemas = {...} adds to. */
+typedef struct an_section {
+  bt_analytics_opts o;
+  bt_an_schemas *schemas;
+} an_section;
 
-typedef struct int_key {
-  const char *key;
-  size_t off;
-  int64_t min;
-} int_key;
+static int read_schemas(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  return bt_an_schemas_add_list(((an_section *)obj)->schemas, L, idx, path, err);
+}
 
-#define IK(k, m) {#k, offsetof(bt_analytics_opts, k), m}
-static const int_key int_keys[] = {
-    IK(batch_size, 1),          IK(flush_interval_ms, 0),   IK(sync_interval_ms, 1),
-    IK(request_timeout_ms, 1),  IK(shutdown_timeout_ms, 0), IK(max_queue, 1),
-    IK(spool_max_bytes, 1024),  IK(session_timeout_minutes, 1), IK(max_retries, 0),
-    IK(retry_base_ms, 1),       IK(retry_max_ms, 1),        IK(replay_interval_ms, 1),
-};
+#define F(kind, k, ...) BT_CFG_F_##kind(an_section, #k, o.k, __VA_ARGS__)
+static const bt_cfg_field fields[] = {
+    F(BOOL, enabled, NULL),
+    {"api_key", BT_CFG_STR, BT_CFG_AT(an_section, o.api_key), 0, 0, NULL, NULL, BT_CFG_SECRET,
+     NULL},
+    F(STR, host, NULL),
+    F(INT, batch_size, 1, INFINITY, "events per request"),
+    F(INT, flush_interval_ms, 0, INFINITY, NULL),
+    F(INT, sync_interval_ms, 1, INFINITY, NULL),
+    F(INT, request_timeout_ms, 1, INFINITY, NULL),
+    F(INT, shutdown_timeout_ms, 0, INFINITY, NULL),
+    F(INT, max_queue, 1, INFINITY, "events"),
+    F(INT, spool_max_bytes, 1024, INFINITY, NULL),
+    F(INT, session_timeout_minutes, 1, INFINITY, NULL),
+    F(INT, max_retries, 0, INFINITY, NULL),
+    F(INT, retry_base_ms, 1, INFINITY, NULL),
+    F(INT, retry_max_ms, 1, INFINITY, NULL),
+    F(INT, replay_interval_ms, 1, INFINITY, NULL),
+    BT_CFG_F_TABLE("schemas", read_schemas, "a list of schema tables"),
+    {0}};
+#undef F
 
 static const char *cfg_name(const bt_app *app) {
   return app->cfg.path[0] ? app->cfg.path : "config";
@@ -45,30 +57,17 @@ static const char *cfg_name(const bt_app *app) {
 
 int bt_analytics_read_config(bt_app *app, bt_analytics_opts *o, bt_an_schemas *schemas,
                              bool *configured, bt_err *err) {
-  bt_analytics_opts_default(o);
-  snprintf(o->data_dir, sizeof o->data_dir, "%s", app->cfg.data_dir);
-  snprintf(o->user_id, sizeof o->user_id, "%s", app->cfg.user_id);
+  an_section sec = {.schemas = schemas};
+  bt_analytics_opts_default(&sec.o);
+  snprintf(sec.o.data_dir, sizeof sec.o.data_dir, "%s", app->cfg.data_dir);
+  snprintf(sec.o.user_id, sizeof sec.o.user_id, "%s", app->cfg.user_id);
   int t = bt_config_section(&app->cfg, "analytics");
-  lua_State *L = app->cfg.L;
-  int rc = 0;
   if (t) {
-    rc = bt_cfg_check_keys(L, t, "analytics", keys, err) ||
-         bt_cfg_bool(L, t, "analytics", "enabled", &o->enabled, err) ||
-         bt_cfg_string(L, t, "analytics", "api_key", o->api_key, sizeof o->api_key, err) ||
-         bt_cfg_string(L, t, "analytics", "host", o->host, sizeof o->host, err);
-    for (size_t i = 0; !rc && i < sizeof int_keys / sizeof int_keys[0]; i++) {
-      int64_t *v = (int64_t *)((char *)o + int_keys[i].off);
-      rc = bt_cfg_integer(L, t, "analytics", int_keys[i].key, v, err);
-      if (!rc && *v < int_keys[i].min)
-        rc = bt_errf_at(err, BT_EINVAL, "config_error", cfg_name(app), 0, int_keys[i].key,
-                        "analytics.%s: must be >= %lld", int_keys[i].key,
-                        (long long)int_keys[i].min);
-    }
-    if (!rc && lua_getfield(L, t, "schemas") != LUA_TNIL)
-      rc = bt_an_schemas_add_list(schemas, L, -1, "analytics.schemas", err);
-    lua_settop(L, t - 1);
-    if (rc) return err->code ? err->code : BT_EINVAL;
+    int rc = bt_cfg_read(app->cfg.L, t, "analytics", fields, &sec, err);
+    lua_settop(app->cfg.L, t - 1);
+    if (rc) return rc;
   }
+  *o = sec.o;
   const char *env = getenv("POSTHOG_API_KEY");
   if (env && *env) snprintf(o->api_key, sizeof o->api_key, "%s", env);
   env = getenv("POSTHOG_HOST");

@@ -128,6 +128,15 @@ static int read_trace(bt_app *app, bt_err *err) {
   return bt_trace_cfg_load(&app->cfg, &t, err);
 }
 
+static int read_analytics(bt_app *app, bt_err *err) {
+  bt_analytics_opts o;
+  bool configured;
+  bt_an_schemas *s = bt_an_schemas_new();
+  int rc = bt_analytics_read_config(app, &o, s, &configured, err);
+  bt_an_schemas_free(s);
+  return rc;
+}
+
 static char tmp_cfg[1024];
 
 /* Load `text` as a config and read one section: it must fail with exactly want. */
@@ -179,6 +188,20 @@ static void trace_errors(void) {
               "trace.enabled: expected a boolean, got \"no\""));
 }
 
+static void analytics_errors(void) {
+  CHECK(fails(read_analytics, "{ analytics = { batch_size = 0 } }",
+              "analytics.batch_size: expected an integer >= 1 (events per request), got 0"));
+  CHECK(fails(read_analytics, "{ analytics = { spool_max_bytes = '1k' } }",
+              "analytics.spool_max_bytes: expected an integer >= 1024, got \"1k\""));
+  CHECK(fails(read_analytics, "{ analytics = { flush_interval = 5 } }",
+              "analytics.flush_interval: unknown key (did you mean \"flush_interval_ms\"?)"));
+  /* the key is a secret: its value is never echoed */
+  CHECK(fails(read_analytics, "{ analytics = { api_key = 123456789 } }",
+              "analytics.api_key: expected a string, got number"));
+  CHECK(fails(read_analytics, "{ analytics = { schemas = 5 } }",
+              "analytics.schemas: expected a table (a list of schema tables), got 5"));
+}
+
 int main(void) {
   unsetenv("BTRUN_LOG_LEVEL");
   unsetenv("BTRUN_LOG_FORMAT");
@@ -206,6 +229,7 @@ int main(void) {
   const char *tmp = getenv("BT_TEST_TMP");
   snprintf(tmp_cfg, sizeof tmp_cfg, "%s/test_config_sections.lua", tmp && *tmp ? tmp : "/tmp");
   trace_errors();
+  analytics_errors();
   remove(tmp_cfg);
   return failures != 0;
 }

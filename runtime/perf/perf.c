@@ -18,6 +18,24 @@
 
 #define INDEX_NAME "performance-index.json"
 
+/* The section's target: the settings, and targets apart (named means explicit). */
+typedef struct perf_section {
+  bt_perf_cfg c;
+  char targets[sizeof(((bt_perf_cfg *)0)->targets)];
+} perf_section;
+
+#define F(kind, k, m, ...) BT_CFG_F_##kind(perf_section, k, m, __VA_ARGS__)
+static const bt_cfg_field perf_fields[] = {
+    F(STR, "trades", c.trades, "a file or directory of *.jsonl"),
+    F(STR, "out_dir", c.out_dir, NULL),
+    F(STR, "alerts_file", c.alerts_file, NULL),
+    F(STR, "targets", targets, NULL),
+    F(STR, "formats_dir", c.formats_dir, NULL),
+    F(STR, "timezone", c.timezone, "an IANA zone or a fixed offset"),
+    F(BOOL, "html", c.html, NULL),
+    {0}};
+#undef F
+
 int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
   memset(cfg, 0, sizeof *cfg);
   snprintf(cfg->trades, sizeof cfg->trades, "logs/trades");
@@ -25,34 +43,20 @@ int bt_perf_cfg_load(bt_app *app, bt_perf_cfg *cfg, bt_err *err) {
   snprintf(cfg->alerts_file, sizeof cfg->alerts_file, "logs/performance-alerts.jsonl");
   snprintf(cfg->targets, sizeof cfg->targets, "config/targets.lua");
   snprintf(cfg->timezone, sizeof cfg->timezone, "UTC");
-  int rc = 0;
   int idx = app ? bt_config_section(&app->cfg, "perf") : 0;
   if (idx) {
     lua_State *L = app->cfg.L;
-    static const char *const keys[] = {"trades", "out_dir", "alerts_file", "targets",
-                                       "formats_dir", "timezone", "html", NULL};
-    char targets[1024] = "";
-    if (!(rc = bt_cfg_check_keys(L, idx, "perf", keys, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "trades", cfg->trades, sizeof cfg->trades, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "out_dir", cfg->out_dir, sizeof cfg->out_dir, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "alerts_file", cfg->alerts_file,
-                                    sizeof cfg->alerts_file, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "targets", targets, sizeof targets, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "formats_dir", cfg->formats_dir,
-                                    sizeof cfg->formats_dir, err)) &&
-               !(rc = bt_cfg_string(L, idx, "perf", "timezone", cfg->timezone,
-                                    sizeof cfg->timezone, err)) &&
-               !(rc = bt_cfg_bool(L, idx, "perf", "html", &cfg->html, err))) {
-      if (targets[0]) {
-        snprintf(cfg->targets, sizeof cfg->targets, "%s", targets);
-        cfg->targets_explicit = true;
-      }
-      if (bt_perf_timezone_check(cfg->timezone, err))
-        rc = bt_errf_at(err, BT_EINVAL, "config_error", app->cfg.path, 0, "perf.timezone", "%s",
-                        err->msg);
-    }
+    perf_section sec = {.c = *cfg};
+    int rc = bt_cfg_read(L, idx, "perf", perf_fields, &sec, err);
+    if (!rc && bt_perf_timezone_check(sec.c.timezone, err))
+      rc = bt_cfg_fail(L, "perf", "timezone", err, "%s", err->msg);
     lua_settop(L, idx - 1);
     if (rc) return rc;
+    *cfg = sec.c;
+    if (sec.targets[0]) {
+      snprintf(cfg->targets, sizeof cfg->targets, "%s", sec.targets);
+      cfg->targets_explicit = true;
+    }
   }
   const char *env = getenv("PERFORMANCE_SUMMARY_TIMEZONE");
   if (env && *env) {

@@ -137,6 +137,11 @@ static int read_analytics(bt_app *app, bt_err *err) {
   return rc;
 }
 
+static int read_perf(bt_app *app, bt_err *err) {
+  bt_perf_cfg p;
+  return bt_perf_cfg_load(app, &p, err);
+}
+
 static char tmp_cfg[1024];
 
 /* Load `text` as a config and read one section: it must fail with exactly want. */
@@ -202,6 +207,23 @@ static void analytics_errors(void) {
               "analytics.schemas: expected a table (a list of schema tables), got 5"));
 }
 
+static void perf_errors(void) {
+  CHECK(fails(read_perf, "{ perf = { trade = 'x' } }",
+              "perf.trade: unknown key (did you mean \"trades\"?)"));
+  CHECK(fails(read_perf, "{ perf = { html = 1 } }", "perf.html: expected a boolean, got 1"));
+  CHECK(fails(read_perf, "{ perf = { trades = {} } }",
+              "perf.trades: expected a string (a file or directory of *.jsonl), got table"));
+  bt_app app;
+  memset(&app, 0, sizeof app);
+  bt_err err = {0};
+  FILE *f = fopen(tmp_cfg, "w");
+  if (f) fputs("return { perf = { timezone = 'Nowhere/Town' } }\n", f), fclose(f);
+  CHECK(bt_config_load(&app.cfg, tmp_cfg, true, &err) == 0);
+  CHECK(read_perf(&app, &err) == BT_EINVAL && strcmp(err.field, "perf.timezone") == 0 &&
+        strstr(err.msg, "Nowhere/Town") && strncmp(err.msg, tmp_cfg, strlen(tmp_cfg)) == 0);
+  bt_config_free(&app.cfg);
+}
+
 int main(void) {
   unsetenv("BTRUN_LOG_LEVEL");
   unsetenv("BTRUN_LOG_FORMAT");
@@ -230,6 +252,7 @@ int main(void) {
   snprintf(tmp_cfg, sizeof tmp_cfg, "%s/test_config_sections.lua", tmp && *tmp ? tmp : "/tmp");
   trace_errors();
   analytics_errors();
+  perf_errors();
   remove(tmp_cfg);
   return failures != 0;
 }

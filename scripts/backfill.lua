@@ -1,8 +1,8 @@
 -- scripts/backfill.lua - a scripted backfill with bt.perf.summary: summarise every day
 -- (or week/month) of a date range, write the summary files, print one line per window.
 --
---   btrun scripts/backfill.lua [START END [WINDOW [TRADES]]]
---   btrun scripts/backfill.lua 2024-01-01 2024-01-31 daily logs/trades
+--   btrun scripts/backfill.lua [-- START END [WINDOW [TRADES]]]
+--   btrun scripts/backfill.lua -- 2024-01-01 2024-01-31 daily logs/trades
 --
 -- Windows without trades are skipped (as `btrun perf --backfill` does).
 local args = arg or {}

@@ -49,7 +49,7 @@ if grep -q -- "--queue" "$src/scripts/sweep.lua"; then
     pids+=($!)
   done
   t2=$(now)
-  "$btrun" scripts/sweep.lua --queue "$url" --param "fast=$fasts" --param "slow=$slows" >/dev/null
+  "$btrun" scripts/sweep.lua --param "fast=$fasts" --param "slow=$slows" -- --queue "$url" >/dev/null
   t3=$(now)
   python3 - "$t0" "$t1" "$t2" "$t3" <<'PY'
 import sys

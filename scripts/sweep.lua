@@ -6,11 +6,11 @@
 --
 --   btrun scripts/sweep.lua --data ../shared/data/nvda-1999-2014.txt
 --   btrun scripts/sweep.lua --data ORCL=orcl.csv --param fast=5,10,20 --param slow=30,50
---   btrun scripts/sweep.lua --queue postgresql://btrun@db/btrun --dataset orcl
+--   btrun scripts/sweep.lua -- --queue postgresql://btrun@db/btrun --dataset orcl
 --
 -- --param NAME=a,b,c sets the values swept for NAME (defaults below).
--- --queue URL submits the runs as jobs to that queue (postgresql://..., sqlite:PATH, or
--- "local" for this data dir's) and waits for them: every worker of every machine takes
+-- After `--`, --queue URL submits the runs as jobs to that queue (postgresql://...,
+-- sqlite:PATH, or "local" for this data dir's) and waits for them: every worker of every machine takes
 -- part (docs/postgresql.md). Jobs name datasets (--dataset NAME, repeatable; default:
 -- the workers' default dataset), not files; there is no compare.html then (the run
 -- directories are on the workers' machines).
@@ -28,7 +28,7 @@ local slows = list(opts.params.slow, { 30, 50, 100 })
 local data = #opts.data > 0 and opts.data or nil
 local base_out = opts.out or ("runs/sweep-" .. os.date("!%Y%m%dT%H%M%S"))
 
--- Script arguments (after the file name): --queue URL, --dataset NAME.
+-- Script arguments (after `--`): --queue URL, --dataset NAME.
 local queue_url, datasets = nil, {}
 do
   local i = 1

@@ -14,13 +14,16 @@
 #include "log.h"
 #include "log_config.h"
 #include "luabind.h"
+#include "suggest.h"
 
 #define MAX_LIST 64
 
 static const char USAGE[] =
-    "usage: btrun [options] FILE.lua [script args...]\n"
+    "usage: btrun [options] FILE.lua [options] [-- script args...]\n"
     "       btrun COMMAND [args...]      (btrun COMMAND --help for details)\n"
     "\n"
+    "Options may come before or after FILE.lua; an unknown option is an error. A\n"
+    "script's own arguments follow `--` (`arg` in the script).\n"
     "Runs a backtest when FILE.lua returns a strategy table, otherwise runs it as a\n"
     "script with the `bt` module (bt.backtest{...} runs backtests from Lua,\n"
     "bt.sweep{...} a parameter grid of them on every core: docs/sweeps.md).\n"
@@ -68,19 +71,21 @@ static void print_help(void) {
 
 typedef struct cli_opts {
   const char *file;
+  const char *extra;      /* a second word that is no option (an error) */
   const char *data[MAX_LIST];
   int ndata;
   bt_param params[MAX_LIST];
   int nparams;
   const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory, *benchmark;
   const char *log_format, *log_level, *data_dir, *date_format, *columns;
-  bool skip_bad_rows;
-  int script_argc;
+  bool skip_bad_rows, help;
+  int script_argc;        /* the arguments after "--" */
   char **script_argv;
 } cli_opts;
 
 static const bt_cli_usage USAGE_ERR = {"btrun", "Try 'btrun --help'.", "unknown option '%s'",
-                                       "option %s needs a value", .rest = true};
+                                       "option %s needs a value", .help = true,
+                                       .rest = true};
 
 static int parse_size(const char *s, int64_t *out) {
   char *end;
@@ -98,7 +103,7 @@ static int parse_size(const char *s, int64_t *out) {
   return 0;
 }
 
-/* Options may come before or after FILE.lua; after FILE, unknown arguments go to the script. */
+/* Options may come before or after FILE.lua; the script's own arguments follow "--". */
 static int parse_args(int argc, char **argv, cli_opts *o) {
   const char *param_args[MAX_LIST];
   int nparam_args = 0;
@@ -124,11 +129,11 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
       {.name = NULL}};
   bt_cli_args args;
   if (bt_cli_parse(&USAGE_ERR, opts, argc, argv, 1, &args)) return 1;
-  if (args.first_pos >= 0) {
-    o->file = args.pos[0];
-    o->script_argc = args.npos;
-    o->script_argv = args.pos;
-  }
+  o->help = args.help;
+  if (args.npos) o->file = args.pos[0];
+  if (args.npos > 1) o->extra = args.pos[1];
+  o->script_argc = args.nrest;
+  o->script_argv = args.rest;
   for (int i = 0; i < nparam_args; i++) {
     char *v = (char *)param_args[i], *eq = strchr(v, '=');
     if (!eq || eq == v)
@@ -240,26 +245,33 @@ static int run_strategy(bt_app *app, lua_State *L, const cli_opts *o) {
   return rc ? 1 : 0;
 }
 
-static int run_file(bt_app *app, const cli_opts *o) {
-  bt_err err = {0};
-  /* A strategy runs sandboxed from its first line on (unless the config trusts
-   * strategies); a script (it drives bt.backtest, writes files) is trusted. */
-  bool strategy = bt_lua_file_is_strategy(o->file);
-  lua_State *L = strategy ? bt_lua_new_strategy_state(app, o->file, !app->cfg.trust_strategies, &err)
-                          : bt_lua_new_state(app, &err);
-  if (!L) {
-    report_error(&err);
-    return 1;
-  }
-  /* `arg` as lua.c sets it: arg[0] = the file, arg[1..] = what follows it. */
-  lua_createtable(L, o->script_argc, 1);
-  for (int i = 0; i < o->script_argc; i++) {
-    lua_pushstring(L, o->script_argv[i]);
-    lua_rawseti(L, -2, i);
-  }
-  lua_setglobal(L, "arg");
-  /* bt.options: the parsed run options, so scripts can honour --data/--param. */
+/* bt.options reads go through this proxy so btrun knows whether a script used them. */
+#define OPTIONS_READ_KEY "btrun.cli.options_read"
+
+static void mark_options_read(lua_State *L) {
+  lua_pushboolean(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, OPTIONS_READ_KEY);
+}
+
+static int options_index(lua_State *L) {
+  mark_options_read(L);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static int options_pairs(lua_State *L) {
+  mark_options_read(L);
+  lua_getglobal(L, "next");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushnil(L);
+  return 3;
+}
+
+/* Sets bt.options: the parsed run options, so scripts can honour --data/--param/--out. */
+static void push_options(lua_State *L, const cli_opts *o) {
   lua_getglobal(L, "bt");
+  lua_newtable(L); /* the proxy */
+  lua_createtable(L, 0, 3);
   lua_createtable(L, 0, 4);
   lua_createtable(L, o->ndata, 0);
   for (int i = 0; i < o->ndata; i++) lua_pushstring(L, o->data[i]), lua_rawseti(L, -2, i + 1);
@@ -271,8 +283,83 @@ static int run_file(bt_app *app, const cli_opts *o) {
   }
   lua_setfield(L, -2, "params");
   if (o->out) lua_pushstring(L, o->out), lua_setfield(L, -2, "out");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, options_index, 1);
+  lua_setfield(L, -3, "__index");
+  lua_pushcclosure(L, options_pairs, 1);
+  lua_setfield(L, -2, "__pairs");
+  lua_setmetatable(L, -2);
   lua_setfield(L, -2, "options");
   lua_pop(L, 1);
+}
+
+/* The run options (not --config, --log-*, ids: those apply to any script) given, as
+ * "--data, --out", or "" for none. */
+static void run_options_given(const cli_opts *o, char *out, size_t n) {
+  const struct { const char *name; bool given; } all[] = {
+      {"--data", o->ndata > 0},          {"--param", o->nparams > 0},
+      {"--cash", o->cash != NULL},       {"--out", o->out != NULL},
+      {"--timeout", o->timeout != NULL}, {"--max-memory", o->max_memory != NULL},
+      {"--skip-bad-rows", o->skip_bad_rows}, {"--date-format", o->date_format != NULL},
+      {"--columns", o->columns != NULL}, {"--benchmark", o->benchmark != NULL}};
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (all[i].given)
+      snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? ", " : "", all[i].name);
+}
+
+static void count_run(void *ud, const bt_run_info *info, const bt_run_outcome *outcome) {
+  (void)info, (void)outcome;
+  (*(int *)ud)++;
+}
+
+/* A file that returned no strategy table, ran no backtest and never looked at
+ * bt.options ignored the run options it was given: most likely a strategy file that
+ * lost its final `return`. Running nothing with exit 0 would hide that. */
+static int check_options_used(lua_State *L, const cli_opts *o, int runs, bt_err *err) {
+  char given[160];
+  run_options_given(o, given, sizeof given);
+  lua_getfield(L, LUA_REGISTRYINDEX, OPTIONS_READ_KEY);
+  bool read = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!given[0] || runs > 0 || read) return 0;
+  return bt_errf_at(err, BT_EINVAL, "usage_error", o->file, 0, "",
+                    "the file returned no strategy table and ran no backtest, so %s had no effect: a "
+                    "strategy file must end with `return { on_bar = ... }` (a script runs "
+                    "backtests with bt.backtest or reads bt.options; docs/cli.md)",
+                    given);
+}
+
+static int run_file(bt_app *app, const cli_opts *o) {
+  bt_err err = {0};
+  /* A strategy runs sandboxed from its first line on (unless the config trusts
+   * strategies); a script (it drives bt.backtest, writes files) is trusted. */
+  bool strategy = bt_lua_file_is_strategy(o->file);
+  lua_State *L = strategy ? bt_lua_new_strategy_state(app, o->file, !app->cfg.trust_strategies, &err)
+                          : bt_lua_new_state(app, &err);
+  if (!L) {
+    report_error(&err);
+    return 1;
+  }
+  /* `arg` as lua.c sets it: arg[0] = the file, arg[1..] = the words after "--". */
+  lua_createtable(L, o->script_argc, 1);
+  lua_pushstring(L, o->file);
+  lua_rawseti(L, -2, 0);
+  for (int i = 0; i < o->script_argc; i++) {
+    lua_pushstring(L, o->script_argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "arg");
+  push_options(L, o);
+  int runs = 0;
+  const bt_run_observer counter = {.name = "cli", .ud = &runs, .on_end = count_run};
+  if (bt_app_add_observer(app, &counter)) {
+    bt_errf(&err, BT_ENOMEM, "usage_error", "too many run observers");
+    report_error(&err);
+    bt_err_clear(&err);
+    bt_lua_close(L);
+    return 1;
+  }
 
   int rc = 0;
   script_state = L;
@@ -302,6 +389,9 @@ static int run_file(bt_app *app, const cli_opts *o) {
       rc = 1;
     } else if (lua_istable(L, -1)) {
       rc = run_strategy(app, L, o);
+    } else if (check_options_used(L, o, runs, &err)) {
+      report_error(&err);
+      rc = 1;
     }
   }
   bt_err_clear(&err);
@@ -351,6 +441,27 @@ static int init_app(bt_app *app, const char *config) {
   return 0;
 }
 
+/* FILE must exist: a word that is no file is most likely a mistyped command
+ * (`btrun backtest x`), a path that is none a missing file. */
+static int check_file(const char *file) {
+  if (access(file, F_OK) == 0) return 0;
+  size_t n = strlen(file);
+  if (strchr(file, '/') || (n > 4 && strcmp(file + n - 4, ".lua") == 0))
+    return bt_cli_usage_error(&USAGE_ERR, "cannot open %s: %s", file, strerror(errno));
+  bt_suggester s;
+  bt_suggest_init(&s, file);
+  for (const bt_cli_command *c = bt_cli_commands; c->name; c++) bt_suggest_add(&s, c->name);
+  const char *near = bt_suggest_best(&s);
+  char cmds[512] = "";
+  for (const bt_cli_command *c = bt_cli_commands; c->name; c++)
+    snprintf(cmds + strlen(cmds), sizeof cmds - strlen(cmds), "%s%s", cmds[0] ? ", " : "", c->name);
+  if (near)
+    return bt_cli_usage_error(&USAGE_ERR, "unknown command '%s'; did you mean '%s'?", file, near);
+  return bt_cli_usage_error(&USAGE_ERR,
+                            "unknown command '%s' and no such file (commands: %s; a backtest: "
+                            "btrun FILE.lua)", file, cmds);
+}
+
 int bt_cli_main(int argc, char **argv) {
   install_signals();
   if (argc < 2) {
@@ -380,9 +491,20 @@ int bt_cli_main(int argc, char **argv) {
     return rc;
   }
 
+  /* `btrun backtest x` is a mistyped command, not a file with a bad argument. */
+  if (argv[1][0] != '-' && check_file(argv[1])) return 1;
   cli_opts o = {.config = config};
   if (parse_args(argc, argv, &o)) return 1;
+  if (o.help) {
+    print_help();
+    return 0;
+  }
   if (!o.file) return bt_cli_usage_error(&USAGE_ERR, "no strategy or script file given");
+  if (check_file(o.file)) return 1;
+  if (o.extra)
+    return bt_cli_usage_error(&USAGE_ERR, "unexpected argument '%s' after %s (a script's own "
+                              "arguments follow '--': btrun %s [options] -- %s ...)",
+                              o.extra, o.file, o.file, o.extra);
   /* Command-line log settings win over config; set them first so config errors are
    * rendered in the requested format. */
   if (o.log_format) {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "suggest.h"
+
 int bt_cli_usage_error(const bt_cli_usage *u, const char *fmt, ...) {
   fprintf(stderr, "%s: ", u->prog);
   va_list ap;
@@ -23,6 +25,23 @@ int bt_cli_fail(const char *prog, bt_err *err) {
   return 1;
 }
 
+int bt_cli_unknown(const bt_cli_usage *u, const char *arg, const char *const *names, size_t n) {
+  char msg[512];
+  snprintf(msg, sizeof msg, u->unknown, arg);
+  const char *near = bt_suggest(arg, names, n);
+  if (near) return bt_cli_usage_error(u, "%s; did you mean '%s'?", msg, near);
+  return bt_cli_usage_error(u, "%s", msg);
+}
+
+/* The unknown-option error with the table's names (and -h/--help) as suggestions. */
+static int unknown_option(const bt_cli_usage *u, const bt_cli_opt *opts, const char *arg) {
+  const char *names[130];
+  size_t n = 0;
+  for (; opts->name && n < sizeof names / sizeof names[0] - 2; opts++) names[n++] = opts->name;
+  if (u->help) names[n++] = "--help";
+  return bt_cli_unknown(u, arg, names, n);
+}
+
 static const bt_cli_opt *find(const bt_cli_opt *opts, const char *name) {
   for (; opts->name; opts++)
     if (strcmp(opts->name, name) == 0) return opts;
@@ -34,23 +53,24 @@ int bt_cli_parse(const bt_cli_usage *u, const bt_cli_opt *opts, int argc, char *
   *args = (bt_cli_args){.pos = argv + first, .first_pos = -1};
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      if (u->rest) {
+        args->rest = argv + i + 1;
+        args->nrest = argc - i - 1;
+      } else {
+        while (++i < argc) argv[first + args->npos++] = argv[i];
+      }
+      return 0;
+    }
     if (u->help && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
       args->help = true;
       return 0;
     }
     const bt_cli_opt *o = find(opts, a);
     if (!o) {
-      bool after_rest = u->rest && args->first_pos >= 0;
-      if (after_rest) continue; /* left for the script */
-      if (a[0] == '-' && (u->rest || a[1] == '-'))
-        return bt_cli_usage_error(u, u->unknown, a);
+      if (a[0] == '-' && a[1] && (u->rest || a[1] == '-')) return unknown_option(u, opts, a);
       if (args->first_pos < 0) args->first_pos = i;
-      if (u->rest) { /* the positional and everything after it, as given */
-        args->pos = argv + i;
-        args->npos = argc - i;
-      } else {
-        argv[first + args->npos++] = (char *)a;
-      }
+      argv[first + args->npos++] = (char *)a;
       continue;
     }
     if (o->flag) {

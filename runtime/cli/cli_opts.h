@@ -7,8 +7,11 @@
  *   bt_cli_opt opts[] = {{"--out", .value = &o.out}, {"--stats", .flag = &o.stats}, {.name = NULL}};
  *   if (bt_cli_parse(&U, opts, argc, argv, 1, &args)) return 1;
  *
- * Options take their value from the next argument ("--name value"). Errors go to stderr
- * as "PROG: message" and then the hint line; the functions return the exit code 1. */
+ * Options take their value from the next argument ("--name value"). "--" ends the
+ * options: every argument after it is positional (with u->rest: the script's own).
+ * An unknown option is an error that names the closest known option ("did you mean
+ * '--param'?"). Errors go to stderr as "PROG: message" and then the hint line; the
+ * functions return the exit code 1. */
 #ifndef BT_CLI_OPTS_H
 #define BT_CLI_OPTS_H
 
@@ -31,27 +34,34 @@ typedef struct bt_cli_usage {
   const char *unknown;     /* message for an unknown option; %s: the option */
   const char *needs_value; /* message for an option given without its value; %s: the option */
   bool help;               /* "-h" / "--help" anywhere stop parsing and set args->help */
-  bool rest;               /* after the first positional argument, unknown arguments are left
-                              alone (a script's own arguments) */
+  bool rest;               /* btrun FILE.lua: the arguments after "--" are the script's own
+                              (args->rest), "-x" options must be known too */
 } bt_cli_usage;
 
 typedef struct bt_cli_args {
   char **pos;              /* positional arguments in argv order, compacted in place at
-                              argv[first..] (only slots already read are overwritten); with
-                              u->rest: argv from the first positional on, untouched */
+                              argv[first..] (only slots already read are overwritten) */
   int npos;
+  char **rest;             /* with u->rest: the arguments after "--", untouched */
+  int nrest;
   int first_pos;           /* argv index of the first positional argument, -1 if none */
   bool help;
 } bt_cli_args;
 
-/* Parses argv[first..argc). Without u->rest, every argument starting with "--" must be
- * in the table; with it, "-x" arguments before the first positional must be. */
+/* Parses argv[first..argc). Every argument starting with "--" (with u->rest: with "-")
+ * before a "--" must be in the table. */
 int bt_cli_parse(const bt_cli_usage *u, const bt_cli_opt *opts, int argc, char **argv, int first,
                  bt_cli_args *args);
 
 /* "PROG: <message>\n<hint>\n" on stderr; returns 1. */
 int bt_cli_usage_error(const bt_cli_usage *u, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* An unknown option or word: "PROG: unknown option '--parm'; did you mean '--param'?"
+ * (u->unknown formats the first part; the suggestion is the closest of names[0..n),
+ * left out when none is close, see base/suggest.h) and the hint line; returns 1. For
+ * commands that parse their arguments by hand. */
+int bt_cli_unknown(const bt_cli_usage *u, const char *arg, const char *const *names, size_t n);
 
 /* A failed operation: "PROG: <message>\n" on stderr (the traceback after it when the
  * message does not hold it); clears err; returns 1. */

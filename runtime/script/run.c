@@ -20,6 +20,7 @@
 #include "fs.h"
 #include "lua_ctx.h"
 #include "run_internal.h"
+#include "suggest.h"
 
 volatile sig_atomic_t bt_interrupted;
 
@@ -95,6 +96,42 @@ static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
 }
 
 /* ---- strategy ------------------------------------------------------------------ */
+
+/* The strategy table's callbacks (docs/strategy-api.md): the one list the run resolves
+ * and checks other keys against. */
+static const char *const CALLBACKS[] = {"on_start", "on_bar",    "on_fill",
+                                        "on_finish", "on_reject", "on_risk"};
+enum { NCALLBACKS = sizeof CALLBACKS / sizeof CALLBACKS[0] };
+
+/* A key that looks like a callback but is none (onBar, on_tick, a function named
+ * on_bars) is almost always a typo that silently trades nothing: warn, naming the
+ * closest callback. Functions far from every callback name are helpers, left alone. */
+static void check_strategy_keys(lua_State *L, int strategy, const char *path) {
+  lua_pushnil(L);
+  while (lua_next(L, strategy)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    bool known = !key || strcmp(key, "params") == 0;
+    for (int i = 0; !known && i < NCALLBACKS; i++) known = strcmp(key, CALLBACKS[i]) == 0;
+    if (!known) {
+      const char *near = bt_suggest(key, CALLBACKS, NCALLBACKS);
+      bool on = (key[0] == 'o' || key[0] == 'O') && (key[1] == 'n' || key[1] == 'N');
+      if (on || (near && lua_type(L, -1) == LUA_TFUNCTION)) {
+        char msg[320];
+        int n = near ? snprintf(msg, sizeof msg, "strategy key '%.100s' is not a callback; did "
+                                "you mean '%s'?", key, near)
+                     : snprintf(msg, sizeof msg, "strategy key '%.100s' is not a callback "
+                                "(callbacks:", key);
+        for (int i = 0; !near && i < NCALLBACKS; i++)
+          n += snprintf(msg + n, sizeof msg - (size_t)n, " %s%s", CALLBACKS[i],
+                        i + 1 < NCALLBACKS ? "," : ")");
+        bt_log("run", BT_LOG_WARNING, "strategy_key_unknown", BT_F_STR("file", path),
+               BT_F_STR("key", key), BT_F_STR("suggestion", near ? near : ""),
+               BT_F_STR("message", msg));
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
 
 static int ref_callback(lua_State *L, int strategy, const char *name) {
   if (lua_getfield(L, strategy, name) == LUA_TFUNCTION) return luaL_ref(L, LUA_REGISTRYINDEX);
@@ -176,12 +213,11 @@ static int build_params(bt_run *run, int strategy, bt_err *err) {
 
 static int setup_strategy(bt_run *run, int strategy, bt_err *err) {
   lua_State *L = run->L;
-  run->ref_on_start = ref_callback(L, strategy, "on_start");
-  run->ref_on_bar = ref_callback(L, strategy, "on_bar");
-  run->ref_on_fill = ref_callback(L, strategy, "on_fill");
-  run->ref_on_finish = ref_callback(L, strategy, "on_finish");
-  run->ref_on_reject = ref_callback(L, strategy, "on_reject");
-  run->ref_on_risk = ref_callback(L, strategy, "on_risk");
+  int *refs[] = {&run->ref_on_start, &run->ref_on_bar, &run->ref_on_fill,
+                 &run->ref_on_finish, &run->ref_on_reject, &run->ref_on_risk};
+  _Static_assert(sizeof refs / sizeof refs[0] == NCALLBACKS, "one ref per callback");
+  for (int i = 0; i < NCALLBACKS; i++) *refs[i] = ref_callback(L, strategy, CALLBACKS[i]);
+  check_strategy_keys(L, strategy, run->info.strategy_path);
   if (build_params(run, strategy, err)) return err->code;
   run->ctx = bt_ctx_push_new(L, &run->e, run->info.run_id, run->info.correlation_id);
   lua_insert(L, -2);

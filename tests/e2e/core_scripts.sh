@@ -6,13 +6,13 @@ source "$BTRUN_SRC/tests/fixtures/core/lib.sh"
 printed() { jq -r 'select(.event == "print") | .message' "$T/out.log"; }
 
 # 1. bt.backtest from a script, arg and bt.options.
-bt_ok "$FIX/script_backtest.lua" "$T/s" extra-arg --param extra=7 --data x.csv
+bt_ok "$FIX/script_backtest.lua" --param extra=7 -- "$T/s" extra-arg --data x.csv
 printed >"$T/printed"
 eq "$(sed -n 1p "$T/printed")" "completed $T/s/path 1 1004.0 -" "path strategy: (13 - 11) * 2 on 1000"
 eq "$(sed -n 2p "$T/printed")" "completed $T/s/table 0 100006.0 -" "table strategy: open trade, 3 AAA from 11 to 13"
 eq "$(sed -n 3p "$T/printed")" "failed $T/s/failed - - lua_error" "a failed run returns status failed"
 eq "$(sed -n 4p "$T/printed")" "table bars	7" "the table strategy ran in the script's state over both feeds"
-eq "$(sed -n 5p "$T/printed")" "options	1	7	extra-arg" "bt.options.data/params and arg[]"
+eq "$(sed -n 5p "$T/printed")" "options	0	7	extra-arg	--data	x.csv" "bt.options.data/params and arg[]: the words after -- are the script's"
 eq "$(res "$T/s/path" .strategy)" tests/strategies/core_probe.lua "strategy path in result.json"
 eq "$(res "$T/s/path" .params.qty)" 2 "params reach a path strategy"
 eq "$(res "$T/s/table" .strategy)" inline "name= names a table strategy"

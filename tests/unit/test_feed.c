@@ -225,12 +225,12 @@ static void test_generator(void) {
   char cmd[4096], out[1024];
   snprintf(out, sizeof out, "%s/regen.csv", tmpdir);
   snprintf(cmd, sizeof cmd,
-           "BTRUN_DATA_DIR='%s' '%s' scripts/gen_bars.lua --out '%s' >/dev/null 2>&1", tmpdir,
+           "BTRUN_DATA_DIR='%s' '%s' scripts/gen_bars.lua -- --out '%s' >/dev/null 2>&1", tmpdir,
            btrun, out);
   CHECK(system(cmd) == 0);
   CHECK(same_file(out, "data/sample-daily.csv"));
   snprintf(cmd, sizeof cmd,
-           "BTRUN_DATA_DIR='%s' '%s' scripts/gen_bars.lua --bars 3000 --freq minute --seed 9 "
+           "BTRUN_DATA_DIR='%s' '%s' scripts/gen_bars.lua -- --bars 3000 --freq minute --seed 9 "
            "--out '%s' >/dev/null 2>&1",
            tmpdir, btrun, out);
   CHECK(system(cmd) == 0);

@@ -10,8 +10,8 @@
 --
 -- --param NAME=a,b,c sets the values swept for NAME (defaults below).
 -- After `--`, --queue URL submits the runs as jobs to that queue (postgresql://...,
--- sqlite:PATH, or "local" for this data dir's) and waits for them: every worker of every machine takes
--- part (docs/postgresql.md). Jobs name datasets (--dataset NAME, repeatable; default:
+-- sqlite:PATH, or "local" for this data dir's) and waits for them: every worker of
+-- every machine takes part (docs/postgresql.md). Jobs name datasets (--dataset NAME, repeatable; default:
 -- the workers' default dataset), not files; there is no compare.html then (the run
 -- directories are on the workers' machines).
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ta_fsum.h"
+#include "ta_xsum.h"
 
 /* The last n inputs (a ring). */
 typedef struct bt_ta_win {
@@ -21,9 +22,14 @@ typedef struct bt_ta_win {
   int n, head, count;
 } bt_ta_win;
 
-/* Simple moving average: exactly rounded window sum / n (backtrader: fsum(window)/n). */
+/* Simple moving average: the exact window sum / n, rounded once (backtrader:
+ * fsum(window)/n, which rounds twice). The sum is kept in fixed point (ta_xsum.h) while
+ * the inputs fit, else in bt_ta_fsum partials: the same values either way. */
 typedef struct bt_ta_sma {
   bt_ta_win w;
+  bool fixed;     /* the window's sum is in x (else in sum) */
+  int max_exp;
+  bt_ta_xsum x;
   bt_ta_fsum sum;
   double value;
 } bt_ta_sma;

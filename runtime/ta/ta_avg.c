@@ -28,16 +28,41 @@ void bt_ta_sma_init(bt_ta_sma *s, int n, double *buf) {
 
 void bt_ta_sma_reset(bt_ta_sma *s) {
   s->w.head = s->w.count = 0;
+  s->fixed = true;
+  s->max_exp = bt_ta_xsum_max_exp(s->w.n);
+  s->x = (bt_ta_xsum){0, 0};
   bt_ta_fsum_reset(&s->sum);
   s->value = 0;
 }
 
+/* The window's exact sum into partials (fixed point gave up, or the mean is tiny). */
+static void window_fsum(const bt_ta_win *w, bt_ta_fsum *f) {
+  bt_ta_fsum_reset(f);
+  for (int i = 0; i < w->count; i++) bt_ta_fsum_add(f, w->buf[i]);
+}
+
 bool bt_ta_sma_update(bt_ta_sma *s, double x) {
   double old = 0;
-  if (bt_ta_win_push(&s->w, x, &old)) bt_ta_fsum_add(&s->sum, -old);
-  bt_ta_fsum_add(&s->sum, x);
+  bool full = bt_ta_win_push(&s->w, x, &old);
+  if (s->fixed) {
+    /* old fitted when it came in; x may not: then the partials take over for good */
+    if (full) bt_ta_xsum_add(&s->x, old, -1, s->max_exp);
+    if (!bt_ta_xsum_add(&s->x, x, 1, s->max_exp)) {
+      s->fixed = false;
+      window_fsum(&s->w, &s->sum);
+    }
+  } else {
+    if (full) bt_ta_fsum_add(&s->sum, -old);
+    bt_ta_fsum_add(&s->sum, x);
+  }
   if (s->w.count < s->w.n) return false;
-  s->value = bt_ta_fsum_div(&s->sum, s->w.n);
+  if (!s->fixed) {
+    s->value = bt_ta_fsum_div(&s->sum, s->w.n);
+  } else if (!bt_ta_xsum_div(&s->x, (uint64_t)s->w.n, &s->value)) {
+    bt_ta_fsum tiny;
+    window_fsum(&s->w, &tiny);
+    s->value = bt_ta_fsum_div(&tiny, s->w.n);
+  }
   return true;
 }
 

@@ -27,8 +27,10 @@ static inline __attribute__((always_inline)) void partials_add(double *p, int *n
   *n = i;
 }
 
-/* The partials' exact sum rounded to nearest even; *rest gets S - that, to about
- * 2^-50 relative (what is left of the parts below it). */
+/* The partials' exact sum rounded to nearest even; *rest gets S - that, to a few ulps
+ * of the largest part left: every part below is summed, not only the next one (the
+ * parts further down can be a quarter of it, far above what bt_ta_fsum_div's midpoint
+ * test tolerates). */
 static double partials_round(const double *p, int n, double *rest) {
   *rest = 0.0;
   if (n == 0) return 0.0;
@@ -46,7 +48,9 @@ static double partials_round(const double *p, int n, double *rest) {
     double y = lo * 2.0, x = hi + y;
     if (y == x - hi) hi = x, lo -= y;
   }
-  *rest = lo + below;
+  double tail = 0.0;
+  for (int i = 0; i < n; i++) tail += p[i]; /* smallest first */
+  *rest = lo + tail;
   return hi;
 }
 

@@ -54,7 +54,8 @@ return function(s)
       add(string.format('<tr><td class="l">%s</td><td>%s</td><td>%s %s</td><td>%s</td><td class="l">%s</td><td class="l %s">%s</td><td class="l">%s</td></tr>',
         esc(t.name), esc(t.actual ~= nil and tostring(t.actual) or "-"), esc(t.op or ""), esc(tostring(t.target)),
         t.variance and string.format("%+.4f", t.variance) or "-",
-        (t.window_trades or 0) > 0 and ("last " .. t.window_trades .. " trades") or "the window",
+        (t.window_trades or 0) > 0 and ("last " .. t.window_trades .. " trades" ..
+          (t.rolling_start and (", exits " .. t.rolling_start .. " .. " .. t.rolling_end) or "")) or "the window",
         esc(t.status), esc(t.status == "breach" and "BREACH" or t.status),
         esc((t.note or "") .. (t.alert_id and (" " .. t.alert_id) or ""))))
     end

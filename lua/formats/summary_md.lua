@@ -40,6 +40,12 @@ return function(s)
     {"Commission", lib.money(s.commission)},
   }
   for _, r in ipairs(rows) do add(string.format("| %s | %s |", lib.md(r[1]), lib.md(r[2]))) end
+  -- a rolling target's trades often start long before the window: name their exit dates
+  local function over(t)
+    local note = t.note or ""
+    if t.rolling_start then note = note .. ", exits " .. t.rolling_start .. " .. " .. t.rolling_end end
+    return note
+  end
   if s.targets and #s.targets > 0 then
     add("")
     add("## Targets")
@@ -51,7 +57,7 @@ return function(s)
       if t.alert_id then status = status .. " (" .. t.alert_id .. ")" end
       add(string.format("| %s | %s | %s %s | %s | %s | %s |", lib.md(t.name),
         lib.md(t.actual ~= nil and tostring(t.actual) or "-"), t.op or "", lib.md(tostring(t.target)),
-        t.variance and string.format("%+.4f", t.variance) or "-", status, lib.md(t.note or "")))
+        t.variance and string.format("%+.4f", t.variance) or "-", status, lib.md(over(t))))
     end
   end
   if s.days and #s.days > 1 then

@@ -54,6 +54,8 @@ grep -A1 "^  risk_reward" out.txt | grep -q "exits 2024-03-04 .. 2024-04-03" || 
 [ -f runs/a/performance/monthly-summary-2024-04-01.json ] || fail "summary not in the run dir"
 grep -q '"rolling_start": "2024-03-05", "rolling_end": "2024-04-03"' runs/a/performance/monthly-summary-2024-04-01.json ||
   fail "rolling range in the summary JSON"
+grep -q "over the last 3 closed trades, exits 2024-03-05 .. 2024-04-03" runs/a/performance/monthly-summary-2024-04-01.md ||
+  fail "rolling range in the summary Markdown"
 ok "--run DIR, rolling window ranges next to the targets"
 
 # 3. the same breach seen daily, weekly and monthly is one alert per rolling target

@@ -13,14 +13,6 @@
 #include "pg_conn.h"
 #include "run.h"
 
-static const char *const SERVICE_KEYS[] = {
-    "listen", "queue", "workers", "http_threads", "max_body", "max_queued_per_user",
-    "connection_timeout", "strategy_dirs", "datasets", "api_keys", "max_attempts",
-    "job_lease", "shutdown_grace", NULL};
-static const char *const KEY_KEYS[] = {"user_id", "sha256", NULL};
-
-static const char *cfg_path(const bt_config *cfg) { return cfg->path[0] ? cfg->path : "config"; }
-
 bool bt_svc_name_valid(const char *s) {
   size_t n = 0;
   for (; s[n]; n++) {
@@ -44,43 +36,47 @@ static int hexval(char c) {
   return -1;
 }
 
-static int read_keys(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+/* One api_keys entry as written: the digest stays text until it is checked. */
+typedef struct key_row {
+  char user_id[128];
+  char sha256[80];
+} key_row;
+
+static const bt_cfg_field key_fields[] = {
+    BT_CFG_F_STR(key_row, "user_id", user_id, "the user the key authenticates"),
+    /* The value is not echoed: someone may have put the token itself here. */
+    {"sha256", BT_CFG_STR, BT_CFG_AT(key_row, sha256), 0, 0, NULL, NULL, BT_CFG_SECRET,
+     "the 64 hex digits of the token's SHA-256"},
+    {0}};
+
+static int read_keys(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  bt_svc_config *out = obj;
   int n = (int)lua_rawlen(L, idx);
   out->keys = calloc(n ? (size_t)n : 1, sizeof *out->keys);
   if (!out->keys) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   for (int i = 1; i <= n; i++) {
     char where[64];
-    snprintf(where, sizeof where, "service.api_keys[%d]", i);
+    snprintf(where, sizeof where, "%s[%d]", path, i);
     if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
-                        "expected a table {user_id = ..., sha256 = ...}, got %s",
-                        luaL_typename(L, -1));
-    int k = lua_gettop(L);
+      return bt_cfg_fail(L, NULL, where, err,
+                         "expected a table {user_id = ..., sha256 = ...}, got %s",
+                         luaL_typename(L, -1));
+    key_row row = {"", ""};
+    if (bt_cfg_read(L, -1, where, key_fields, &row, err)) return err->code;
     bt_svc_key *key = &out->keys[i - 1];
-    char hex[80] = "";
-    if (bt_cfg_check_keys(L, k, where, KEY_KEYS, err) ||
-        bt_cfg_string(L, k, where, "user_id", key->user_id, sizeof key->user_id, err) ||
-        bt_cfg_string(L, k, where, "sha256", hex, sizeof hex, err))
-      return err->code;
-    char field[80];
-    if (!key->user_id[0]) {
-      snprintf(field, sizeof field, "%s.user_id", where);
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, field,
-                        "required (the user the key authenticates)");
-    }
-    bool ok = strlen(hex) == 64;
+    snprintf(key->user_id, sizeof key->user_id, "%s", row.user_id);
+    if (!key->user_id[0])
+      return bt_cfg_fail(L, where, "user_id", err, "required (the user the key authenticates)");
+    bool ok = strlen(row.sha256) == 64;
     for (int b = 0; ok && b < 32; b++) {
-      int hi = hexval(hex[2 * b]), lo = hexval(hex[2 * b + 1]);
+      int hi = hexval(row.sha256[2 * b]), lo = hexval(row.sha256[2 * b + 1]);
       ok = hi >= 0 && lo >= 0;
       key->sha256[b] = (unsigned char)(hi << 4 | lo);
     }
-    if (!ok) {
-      snprintf(field, sizeof field, "%s.sha256", where);
-      /* The value is not echoed: someone may have put the token itself here. */
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, field,
-                        "want the 64 hex digits of the token's SHA-256 "
-                        "(printf %%s TOKEN | sha256sum)");
-    }
+    if (!ok)
+      return bt_cfg_fail(L, where, "sha256", err,
+                         "want the 64 hex digits of the token's SHA-256 "
+                         "(printf %%s TOKEN | sha256sum)");
     lua_pop(L, 1);
     out->nkeys++;
   }
@@ -91,7 +87,8 @@ static int cmp_dataset(const void *a, const void *b) {
   return strcmp(((const bt_svc_dataset *)a)->name, ((const bt_svc_dataset *)b)->name);
 }
 
-static int read_datasets(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+static int read_datasets(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  bt_svc_config *out = obj;
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) n++, lua_pop(L, 1);
@@ -101,15 +98,15 @@ static int read_datasets(bt_config *cfg, lua_State *L, int idx, bt_svc_config *o
   while (lua_next(L, idx)) {
     char where[160];
     if (lua_type(L, -2) != LUA_TSTRING || !bt_svc_name_valid(lua_tostring(L, -2)))
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "service.datasets",
-                        "dataset names are 1..100 characters of A-Z a-z 0-9 _ . - "
-                        "(not starting with '.')");
-    snprintf(where, sizeof where, "service.datasets.%s", lua_tostring(L, -2));
+      return bt_cfg_fail(L, NULL, path, err,
+                         "dataset names are 1..100 characters of A-Z a-z 0-9 _ . - "
+                         "(not starting with '.')");
+    snprintf(where, sizeof where, "%s.%s", path, lua_tostring(L, -2));
     size_t len;
     const char *path = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     if (!path || !len || len >= sizeof out->datasets[0].data)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
-                        "expected a CSV path (or SYM=path) of under 512 bytes");
+      return bt_cfg_fail(L, NULL, where, err,
+                         "expected a CSV path (or SYM=path) of under 512 bytes");
     bt_svc_dataset *d = &out->datasets[out->ndatasets++];
     snprintf(d->name, sizeof d->name, "%s", lua_tostring(L, -2));
     memcpy(d->data, path, len + 1);
@@ -119,19 +116,18 @@ static int read_datasets(bt_config *cfg, lua_State *L, int idx, bt_svc_config *o
   return 0;
 }
 
-static int read_dirs(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, bt_err *err) {
+static int read_dirs(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  bt_svc_config *out = obj;
   int n = (int)lua_rawlen(L, idx);
   if (n < 1 || n > BT_SVC_MAX_DIRS)
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "service.strategy_dirs",
-                      "want a list of 1..%d directories", BT_SVC_MAX_DIRS);
+    return bt_cfg_fail(L, NULL, path, err, "want a list of 1..%d directories", BT_SVC_MAX_DIRS);
   for (int i = 1; i <= n; i++) {
     char where[64];
-    snprintf(where, sizeof where, "service.strategy_dirs[%d]", i);
+    snprintf(where, sizeof where, "%s[%d]", path, i);
     size_t len = 0;
     const char *s = lua_rawgeti(L, idx, i) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     if (!s || !len || len >= sizeof out->strategy_dirs[0])
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
-                        "expected a directory path of under 512 bytes");
+      return bt_cfg_fail(L, NULL, where, err, "expected a directory path of under 512 bytes");
     memcpy(out->strategy_dirs[i - 1], s, len + 1);
     lua_pop(L, 1);
   }
@@ -139,71 +135,27 @@ static int read_dirs(bt_config *cfg, lua_State *L, int idx, bt_svc_config *out, 
   return 0;
 }
 
-/* t[key] must be a table (or absent); pushes it, returns its index or 0 (nothing pushed). */
-static int sub_table(bt_config *cfg, lua_State *L, int t, const char *key, bt_err *err,
-                     int *idx) {
-  *idx = 0;
-  int ty = lua_getfield(L, t, key);
-  if (ty == LUA_TNIL) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  if (ty != LUA_TTABLE) {
-    char where[64];
-    snprintf(where, sizeof where, "service.%s", key);
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
-                      "expected table, got %s", luaL_typename(L, -1));
-  }
-  *idx = lua_gettop(L);
-  return 0;
-}
-
-static int positive(bt_config *cfg, const char *key, int64_t v, int64_t max, bt_err *err) {
-  if (v >= 1 && v <= max) return 0;
-  char where[64];
-  snprintf(where, sizeof where, "service.%s", key);
-  return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, where,
-                    "must be 1..%lld", (long long)max);
-}
-
-static int read_section(bt_config *cfg, lua_State *L, int t, bt_svc_config *out, bt_err *err) {
-  int64_t workers = 0, threads = 0;
-  const char *w = "service";
-  if (bt_cfg_check_keys(L, t, w, SERVICE_KEYS, err) ||
-      bt_cfg_string(L, t, w, "listen", out->listen, sizeof out->listen, err) ||
-      bt_cfg_string(L, t, w, "queue", out->queue, sizeof out->queue, err) ||
-      bt_cfg_integer(L, t, w, "max_attempts", &out->max_attempts, err) ||
-      bt_cfg_integer(L, t, w, "job_lease", &out->job_lease_s, err) ||
-      bt_cfg_integer(L, t, w, "shutdown_grace", &out->shutdown_grace_s, err) ||
-      bt_cfg_integer(L, t, w, "workers", &workers, err) ||
-      bt_cfg_integer(L, t, w, "http_threads", &threads, err) ||
-      bt_cfg_integer(L, t, w, "max_body", &out->max_body, err) ||
-      bt_cfg_integer(L, t, w, "max_queued_per_user", &out->max_queued_per_user, err) ||
-      bt_cfg_integer(L, t, w, "connection_timeout", &out->connection_timeout_s, err))
-    return err->code;
-  if ((workers && positive(cfg, "workers", workers, 1024, err)) ||
-      (threads && positive(cfg, "http_threads", threads, 256, err)) ||
-      positive(cfg, "max_body", out->max_body, 64 << 20, err) ||
-      positive(cfg, "max_queued_per_user", out->max_queued_per_user, INT32_MAX, err) ||
-      positive(cfg, "connection_timeout", out->connection_timeout_s, 3600, err) ||
-      positive(cfg, "max_attempts", out->max_attempts, 100, err) ||
-      (out->job_lease_s < 3 && bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0,
-                                           "service.job_lease",
-                                           "must be 3..3600 (heartbeats come every second)")) ||
-      positive(cfg, "job_lease", out->job_lease_s, 3600, err) ||
-      (out->shutdown_grace_s && positive(cfg, "shutdown_grace", out->shutdown_grace_s, 86400, err)))
-    return err->code;
-  if (workers) out->workers = (int)workers;
-  if (threads) out->http_threads = (int)threads;
-  int idx;
-  if (sub_table(cfg, L, t, "strategy_dirs", err, &idx)) return err->code;
-  if (idx && read_dirs(cfg, L, idx, out, err)) return err->code;
-  if (sub_table(cfg, L, t, "datasets", err, &idx)) return err->code;
-  if (idx && read_datasets(cfg, L, idx, out, err)) return err->code;
-  if (sub_table(cfg, L, t, "api_keys", err, &idx)) return err->code;
-  if (idx && read_keys(cfg, L, idx, out, err)) return err->code;
-  return 0;
-}
+#define F(kind, k, m, ...) BT_CFG_F_##kind(bt_svc_config, k, m, __VA_ARGS__)
+static const bt_cfg_field service_fields[] = {
+    F(STR, "listen", listen, "host:port"),
+    /* may hold a password: never echoed */
+    {"queue", BT_CFG_STR, BT_CFG_AT(bt_svc_config, queue), 0, 0, NULL, NULL, BT_CFG_SECRET,
+     NULL},
+    F(INT, "max_attempts", max_attempts, 1, 100, NULL),
+    F(INT, "job_lease", job_lease_s, 3, 3600, "seconds; heartbeats come every second"),
+    F(INT, "shutdown_grace", shutdown_grace_s, 0, 86400, "seconds"),
+    {"workers", BT_CFG_INT, BT_CFG_AT(bt_svc_config, workers), 1, 1024, NULL, NULL,
+     BT_CFG_ZERO_DEFAULT, "0 = CPU cores"},
+    {"http_threads", BT_CFG_INT, BT_CFG_AT(bt_svc_config, http_threads), 1, 256, NULL, NULL,
+     BT_CFG_ZERO_DEFAULT, "0 = CPU cores"},
+    F(INT, "max_body", max_body, 1, 64 << 20, "bytes"),
+    F(INT, "max_queued_per_user", max_queued_per_user, 1, INT32_MAX, NULL),
+    F(INT, "connection_timeout", connection_timeout_s, 1, 3600, "seconds"),
+    BT_CFG_F_TABLE("strategy_dirs", read_dirs, "a list of directories"),
+    BT_CFG_F_TABLE("datasets", read_datasets, "name = \"path\" or \"SYM=path\""),
+    BT_CFG_F_TABLE("api_keys", read_keys, "a list of {user_id = ..., sha256 = ...}"),
+    {0}};
+#undef F
 
 int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
   memset(out, 0, sizeof *out);
@@ -219,7 +171,7 @@ int bt_svc_config_read(bt_config *cfg, bt_svc_config *out, bt_err *err) {
   lua_State *L = cfg->L;
   int top = L ? lua_gettop(L) : 0;
   int t = bt_config_section(cfg, "service");
-  if (t) rc = read_section(cfg, L, t, out, err);
+  if (t) rc = bt_cfg_read(L, t, "service", service_fields, out, err);
   if (L) lua_settop(L, top);
   if (rc) {
     bt_svc_config_free(out);

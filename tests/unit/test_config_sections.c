@@ -142,6 +142,13 @@ static int read_perf(bt_app *app, bt_err *err) {
   return bt_perf_cfg_load(app, &p, err);
 }
 
+static int read_service(bt_app *app, bt_err *err) {
+  bt_svc_config c;
+  int rc = bt_svc_config_read(&app->cfg, &c, err);
+  if (!rc) bt_svc_config_free(&c);
+  return rc;
+}
+
 static char tmp_cfg[1024];
 
 /* Load `text` as a config and read one section: it must fail with exactly want. */
@@ -224,6 +231,46 @@ static void perf_errors(void) {
   bt_config_free(&app.cfg);
 }
 
+static void service_errors(void) {
+  CHECK(fails(read_service, "{ service = { job_lease = 1 } }",
+              "service.job_lease: expected an integer in [3, 3600] (seconds; heartbeats come "
+              "every second), got 1"));
+  CHECK(fails(read_service, "{ service = { workers = 2000 } }",
+              "service.workers: expected an integer in [1, 1024] (0 = CPU cores), got 2000"));
+  CHECK(fails(read_service, "{ service = { worker = 2 } }",
+              "service.worker: unknown key (did you mean \"workers\"?)"));
+  CHECK(fails(read_service, "{ service = { queue = 5 } }",
+              "service.queue: expected a string, got number")); /* may hold a password */
+  CHECK(fails(read_service, "{ service = { api_keys = { { user_id = 'a', sha256 = 'tok' } } } }",
+              "service.api_keys[1].sha256: want the 64 hex digits of the token's SHA-256 "
+              "(printf %s TOKEN | sha256sum)"));
+  CHECK(fails(read_service, "{ service = { api_keys = { { user_id = 'a', sha256 = 77 } } } }",
+              "service.api_keys[1].sha256: expected a string (the 64 hex digits of the token's "
+              "SHA-256), got number"));
+  CHECK(fails(read_service, "{ service = { api_keys = { { userid = 'a' } } } }",
+              "service.api_keys[1].userid: unknown key (did you mean \"user_id\"?)"));
+  CHECK(fails(read_service, "{ service = { api_keys = { 'k' } } }",
+              "service.api_keys[1]: expected a table {user_id = ..., sha256 = ...}, got string"));
+  CHECK(fails(read_service, "{ service = { strategy_dirs = 'strategies' } }",
+              "service.strategy_dirs: expected a table (a list of directories), got "
+              "\"strategies\""));
+  CHECK(fails(read_service, "{ service = { datasets = { ['../x'] = 'a.csv' } } }",
+              "service.datasets: dataset names are 1..100 characters of A-Z a-z 0-9 _ . - "
+              "(not starting with '.')"));
+  /* workers = 0 keeps the default (the CPU count) */
+  FILE *f = fopen(tmp_cfg, "w");
+  if (f) fputs("return { service = { workers = 0 } }\n", f), fclose(f);
+  bt_app app;
+  memset(&app, 0, sizeof app);
+  bt_err err = {0};
+  bt_svc_config c;
+  CHECK(bt_config_load(&app.cfg, tmp_cfg, true, &err) == 0);
+  CHECK_OK(bt_svc_config_read(&app.cfg, &c, &err));
+  CHECK(c.workers >= 1);
+  bt_svc_config_free(&c);
+  bt_config_free(&app.cfg);
+}
+
 int main(void) {
   unsetenv("BTRUN_LOG_LEVEL");
   unsetenv("BTRUN_LOG_FORMAT");
@@ -253,6 +300,7 @@ int main(void) {
   trace_errors();
   analytics_errors();
   perf_errors();
+  service_errors();
   remove(tmp_cfg);
   return failures != 0;
 }

@@ -8,13 +8,9 @@
 
 #include "log.h"
 
-static const char *const LOG_KEYS[] = {"level", "format", "loggers", NULL};
-
-static const char *cfg_path(const bt_config *cfg) { return cfg->path[0] ? cfg->path : "config"; }
-
-static int bad_level(const bt_config *cfg, const char *key, const char *value, bt_err *err) {
-  return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, key,
-                    "unknown level \"%s\" (want debug, info, warning, error or off)", value);
+static int bad_level(lua_State *L, const char *key, const char *value, bt_err *err) {
+  return bt_cfg_fail(L, NULL, key, err,
+                     "unknown level \"%s\" (want debug, info, warning, error or off)", value);
 }
 
 static int check_env(bt_err *err) {
@@ -37,50 +33,55 @@ static bool env_set(const char *name) {
   return v && *v;
 }
 
-/* log.loggers = { name = "level", ... } at idx. */
-static int apply_loggers(bt_config *cfg, lua_State *L, int idx, bt_err *err) {
+/* log.loggers = { name = "level", ... } at idx: applied as read. */
+static int apply_loggers(lua_State *L, int idx, const char *path, void *obj, bt_err *err) {
+  (void)obj;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     char key[128];
     if (lua_type(L, -2) != LUA_TSTRING)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "log.loggers",
-                        "logger names must be strings, got %s", luaL_typename(L, -2));
+      return bt_cfg_fail(L, NULL, path, err, "logger names must be strings, got %s",
+                         luaL_typename(L, -2));
     const char *name = lua_tostring(L, -2);
-    snprintf(key, sizeof key, "log.loggers.%s", name);
+    snprintf(key, sizeof key, "%s.%s", path, name);
     if (lua_type(L, -1) != LUA_TSTRING)
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, key,
-                        "expected string, got %s", luaL_typename(L, -1));
+      return bt_cfg_fail(L, NULL, key, err, "expected a level name, got %s",
+                         luaL_typename(L, -1));
     bt_log_level lvl;
     if (bt_log_level_parse(lua_tostring(L, -1), &lvl))
-      return bad_level(cfg, key, lua_tostring(L, -1), err);
+      return bad_level(L, key, lua_tostring(L, -1), err);
     if (bt_log_set_logger_level(name, lvl))
-      return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, key,
-                        "logger name too long or too many loggers (max 32 names of 47 bytes)");
+      return bt_cfg_fail(L, NULL, key, err,
+                         "logger name too long or too many loggers (max 32 names of 47 bytes)");
     lua_pop(L, 1);
   }
   return 0;
 }
 
-static int apply_section(bt_config *cfg, lua_State *L, int idx, bt_err *err) {
-  if (bt_cfg_check_keys(L, idx, "log", LOG_KEYS, err)) return err->code;
-  char s[32] = "";
-  if (bt_cfg_string(L, idx, "log", "level", s, sizeof s, err)) return err->code;
+/* Level and format are names parsed after reading (aliases such as "warn", any case). */
+typedef struct log_section {
+  char level[32], format[32];
+} log_section;
+
+static const bt_cfg_field log_fields[] = {
+    BT_CFG_F_STR(log_section, "level", level, "debug, info, warning, error or off"),
+    BT_CFG_F_STR(log_section, "format", format, "auto, json or console"),
+    BT_CFG_F_TABLE("loggers", apply_loggers, "logger name = level"),
+    {0}};
+
+static int apply_section(lua_State *L, int idx, bt_err *err) {
+  log_section sec = {"", ""};
+  if (bt_cfg_read(L, idx, "log", log_fields, &sec, err)) return err->code;
   bt_log_level lvl;
-  if (*s && bt_log_level_parse(s, &lvl)) return bad_level(cfg, "log.level", s, err);
-  if (*s && !env_set("BTRUN_LOG_LEVEL")) bt_log_set_level(lvl);
-  s[0] = 0;
-  if (bt_cfg_string(L, idx, "log", "format", s, sizeof s, err)) return err->code;
+  if (*sec.level && bt_log_level_parse(sec.level, &lvl))
+    return bad_level(L, "log.level", sec.level, err);
   bt_log_format fmt;
-  if (*s && bt_log_format_parse(s, &fmt))
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "log.format",
-                      "unknown format \"%s\" (want auto, json or console)", s);
-  if (*s && !env_set("BTRUN_LOG_FORMAT")) bt_log_set_format(fmt);
-  int t = lua_getfield(L, idx, "loggers");
-  if (t == LUA_TNIL) return 0;
-  if (t != LUA_TTABLE)
-    return bt_errf_at(err, BT_EINVAL, "config_error", cfg_path(cfg), 0, "log.loggers",
-                      "expected table, got %s", luaL_typename(L, -1));
-  return apply_loggers(cfg, L, lua_gettop(L), err);
+  if (*sec.format && bt_log_format_parse(sec.format, &fmt))
+    return bt_cfg_fail(L, "log", "format", err,
+                       "unknown format \"%s\" (want auto, json or console)", sec.format);
+  if (*sec.level && !env_set("BTRUN_LOG_LEVEL")) bt_log_set_level(lvl);
+  if (*sec.format && !env_set("BTRUN_LOG_FORMAT")) bt_log_set_format(fmt);
+  return 0;
 }
 
 int bt_log_configure(bt_config *cfg, bt_err *err) {
@@ -89,7 +90,7 @@ int bt_log_configure(bt_config *cfg, bt_err *err) {
   if (!L || cfg->ref == LUA_NOREF) return 0;
   int top = lua_gettop(L);
   int idx = bt_config_section(cfg, "log");
-  int rc = idx ? apply_section(cfg, L, idx, err) : 0;
+  int rc = idx ? apply_section(L, idx, err) : 0;
   lua_settop(L, top);
   return rc;
 }

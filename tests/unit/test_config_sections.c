@@ -149,6 +149,12 @@ static int read_service(bt_app *app, bt_err *err) {
   return rc;
 }
 
+static int read_log(bt_app *app, bt_err *err) {
+  int rc = bt_log_configure(&app->cfg, err);
+  bt_log_reset();
+  return rc;
+}
+
 static char tmp_cfg[1024];
 
 /* Load `text` as a config and read one section: it must fail with exactly want. */
@@ -271,6 +277,23 @@ static void service_errors(void) {
   bt_config_free(&app.cfg);
 }
 
+static void log_errors(void) {
+  CHECK(fails(read_log, "{ log = { levle = 'info' } }",
+              "log.levle: unknown key (did you mean \"level\"?)"));
+  CHECK(fails(read_log, "{ log = { level = 'loud' } }",
+              "log.level: unknown level \"loud\" (want debug, info, warning, error or off)"));
+  CHECK(fails(read_log, "{ log = { level = 3 } }",
+              "log.level: expected a string (debug, info, warning, error or off), got 3"));
+  CHECK(fails(read_log, "{ log = { format = 'xml' } }",
+              "log.format: unknown format \"xml\" (want auto, json or console)"));
+  CHECK(fails(read_log, "{ log = { loggers = { broker = 'loud' } } }",
+              "log.loggers.broker: unknown level \"loud\" (want debug, info, warning, error or off)"));
+  CHECK(fails(read_log, "{ log = { loggers = { broker = 1 } } }",
+              "log.loggers.broker: expected a level name, got number"));
+  CHECK(fails(read_log, "{ log = { loggers = 'debug' } }",
+              "log.loggers: expected a table (logger name = level), got \"debug\""));
+}
+
 int main(void) {
   unsetenv("BTRUN_LOG_LEVEL");
   unsetenv("BTRUN_LOG_FORMAT");
@@ -301,6 +324,7 @@ int main(void) {
   analytics_errors();
   perf_errors();
   service_errors();
+  log_errors();
   remove(tmp_cfg);
   return failures != 0;
 }

@@ -1,23 +1,25 @@
 -- gen_bars.lua - deterministic synthetic OHLCV bars (geometric random walk).
 --
 --   lua5.4 scripts/gen_bars.lua [--bars N] [--seed S] [--start YYYY-MM-DD]
---                               [--freq day|minute] [--price P] [--out FILE]
+--                               [--freq day|minute] [--price P] [--revert K] [--out FILE]
 --
 -- Daily bars fall on weekdays; minute bars run round the clock (so 10M bars span
 -- about 19 years). Prices have 2 decimals and every row has low <= open, close <= high.
 -- The output depends only on the arguments: the generator is a splitmix64 stream in
 -- Lua integers and the walk uses only +, -, * on doubles (no libm), so it is the same
 -- on every machine. data/sample-daily.csv is `--bars 2500 --seed 42` (the defaults).
+-- --revert K (default 0) pulls the price back toward --price by K x (price/P - 1) a
+-- bar, so long daily series (1M bars span millennia) stay in a realistic range.
 
 local argv = arg or { ... }
-local opt = { bars = 2500, seed = 42, start = "2015-01-02", freq = "day", price = 100, out = "-" }
+local opt = { bars = 2500, seed = 42, start = "2015-01-02", freq = "day", price = 100, revert = 0, out = "-" }
 do
   local i = 1
   while i <= #argv do
     local k, v = argv[i]:match("^%-%-(%w+)$"), argv[i + 1]
     if not k or opt[k] == nil or v == nil then
       io.stderr:write("usage: gen_bars.lua [--bars N] [--seed S] [--start YYYY-MM-DD] ",
-        "[--freq day|minute] [--price P] [--out FILE]\n")
+        "[--freq day|minute] [--price P] [--revert K] [--out FILE]\n")
       os.exit(2)
     end
     opt[k] = type(opt[k]) == "number" and tonumber(v) or v
@@ -85,6 +87,7 @@ out:write(minute and "Datetime" or "Date", ",Open,High,Low,Close,Volume\n")
 local vol = minute and 0.0007 or 0.015
 local drift = minute and 0.0 or 0.0002
 local price = opt.price * 1.0
+local revert = opt.revert * 1.0
 local close_c = math.floor(price * 100 + 0.5)
 local day = days_from_civil(tonumber(y0), tonumber(m0), tonumber(d0))
 local minute_of_day = 0
@@ -106,7 +109,7 @@ for _ = 1, math.tointeger(opt.bars) do
   -- Prices are walked as doubles but written and bounded in whole cents, so the
   -- OHLC relations hold exactly in the file.
   local open_c = close_c + math.floor(price * vol * 0.3 * gauss() * 100 + 0.5)
-  price = price * (1.0 + drift + vol * gauss())
+  price = price * (1.0 + drift + vol * gauss() - revert * (price / opt.price - 1.0))
   if price < 1.0 then price = 1.0 end
   close_c = math.floor(price * 100 + 0.5)
   if open_c < 100 then open_c = 100 end

@@ -92,17 +92,64 @@ int64_t bt_wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void bt_format_time(int64_t epoch, char buf[32]) {
-  int64_t days = epoch / 86400, rem = epoch % 86400;
-  if (rem < 0) rem += 86400, days--;
+static char *put2(char *p, unsigned v) {
+  p[0] = (char)('0' + v / 10);
+  p[1] = (char)('0' + v % 10);
+  return p + 2;
+}
+
+/* "YYYY-MM-DD" of a day number; returns its length (<= 20). */
+static int put_date(int64_t day, char *p) {
   int64_t y;
   unsigned m, d;
-  bt_civil_from_days(days, &y, &m, &d);
-  /* Any int64 fits in 32 bytes, but the compiler cannot see that through the year. */
-  char tmp[64];
-  int n = snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-                   (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-  if (n > 31) n = 31;
-  memcpy(buf, tmp, (size_t)n);
-  buf[n] = '\0';
+  bt_civil_from_days(day, &y, &m, &d);
+  if (y < 0 || y > 9999) { /* the rare years keep printf's text */
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp, "%04lld-%02u-%02u", (long long)y, m, d);
+    memcpy(p, tmp, (size_t)n);
+    return n;
+  }
+  p = put2(p, (unsigned)y / 100);
+  p = put2(p, (unsigned)y % 100);
+  *p++ = '-';
+  p = put2(p, m);
+  *p++ = '-';
+  put2(p, d);
+  return 10;
 }
+
+static void split_time(int64_t epoch, int64_t *day, int *sec) {
+  int64_t rem = epoch % 86400;
+  *day = epoch / 86400;
+  if (rem < 0) rem += 86400, (*day)--;
+  *sec = (int)rem;
+}
+
+static char *put_clock(char *p, int sec) {
+  *p++ = 'T';
+  p = put2(p, (unsigned)sec / 3600);
+  *p++ = ':';
+  p = put2(p, (unsigned)sec / 60 % 60);
+  *p++ = ':';
+  p = put2(p, (unsigned)sec % 60);
+  *p++ = 'Z';
+  return p;
+}
+
+char *bt_time_put(int64_t epoch, char *p) {
+  int64_t day;
+  int sec;
+  split_time(epoch, &day, &sec);
+  return put_clock(p + put_date(day, p), sec);
+}
+
+char *bt_time_put_cached(bt_time_cache *c, int64_t epoch, char *p) {
+  int64_t day;
+  int sec;
+  split_time(epoch, &day, &sec);
+  if (!c->len || c->day != day) c->day = day, c->len = put_date(day, c->date);
+  memcpy(p, c->date, (size_t)c->len);
+  return put_clock(p + c->len, sec);
+}
+
+void bt_format_time(int64_t epoch, char buf[32]) { *bt_time_put(epoch, buf) = '\0'; }

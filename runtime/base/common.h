@@ -100,5 +100,17 @@ static inline void bt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsign
 /* Epoch seconds as ISO-8601 UTC, "1995-05-12T00:00:00Z" (the one time format of btrun's
  * outputs). buf >= 21 bytes. */
 void bt_format_time(int64_t epoch, char buf[32]);
+/* The same text written at p without a NUL and without printf (output files write one
+ * per row); returns the end. Room: 32 bytes. Years outside 0..9999 print as "%04lld"
+ * does ("-001", "10000"). */
+char *bt_time_put(int64_t epoch, char *p);
+/* bt_time_put with the date part ("YYYY-MM-DD") formatted once per UTC day: rows of
+ * the same day only write the clock. A zeroed cache is empty. */
+typedef struct bt_time_cache {
+  int64_t day;
+  int len; /* of date; 0 = empty */
+  char date[24];
+} bt_time_cache;
+char *bt_time_put_cached(bt_time_cache *c, int64_t epoch, char *p);
 
 #endif

@@ -153,19 +153,52 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
 }
 
 int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
-  /* bt_dec_format_fixed(a, BT_DEC_DIGITS) without its 128-bit rounding (nothing to round
-   * at full precision), trailing zeros trimmed to one decimal: exports format millions */
+  char *end = bt_dec_put(a, buf);
+  *end = '\0';
+  return (int)(end - buf);
+}
+
+char *bt_dec_put_uint(uint64_t u, char *p) {
+  char tmp[20];
+  int n = 0;
+  do tmp[n++] = (char)('0' + (int)(u % 10)); while (u /= 10);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+char *bt_dec_put(bt_dec a, char *p) {
   uint64_t u = a.v < 0 ? 0 - (uint64_t)a.v : (uint64_t)a.v;
-  uint64_t ip = u / BT_DEC_SCALE, fp = u % BT_DEC_SCALE;
-  char tmp[BT_DEC_STRLEN];
-  int n = 0, fl = BT_DEC_DIGITS;
-  while (fl > 1 && fp % 10 == 0) fp /= 10, fl--;
-  for (int i = 0; i < fl; i++) tmp[n++] = (char)('0' + (int)(fp % 10)), fp /= 10;
-  tmp[n++] = '.';
-  do tmp[n++] = (char)('0' + (int)(ip % 10)), ip /= 10; while (ip);
-  int len = 0;
-  if (a.v < 0) buf[len++] = '-';
-  while (n) buf[len++] = tmp[--n];
-  buf[len] = '\0';
-  return len;
+  if (a.v < 0) *p++ = '-';
+  p = bt_dec_put_uint(u / BT_DEC_SCALE, p);
+  *p++ = '.';
+  uint64_t f = u % BT_DEC_SCALE;
+  if (f == 0) {
+    *p++ = '0';
+    return p;
+  }
+  int k = BT_DEC_DIGITS;
+  while (f % 10 == 0) f /= 10, k--; /* trailing zeros trimmed */
+  for (int i = k - 1; i >= 0; i--, f /= 10) p[i] = (char)('0' + (int)(f % 10));
+  return p + k;
+}
+
+char *bt_fixed8_put(double x, char *p) {
+  double a = fabs(x);
+  if (!(a < 9e7)) { /* large, inf or NaN: rare enough for printf */
+    int n = snprintf(p, BT_FIXED8_MAX, "%.8f", x);
+    return p + (n < BT_FIXED8_MAX ? n : BT_FIXED8_MAX - 1);
+  }
+  /* s = a * 1e8 rounded to a double, e its exact error (fma), so a * 1e8 == s + e. Below
+   * 9e15 every step is exact except at a tie of s: there e decides, as printf does on the
+   * exact binary value (a true tie stays at nearbyint's even choice). */
+  double s = a * 1e8, e = fma(a, 1e8, -s), r = nearbyint(s), d = s - r;
+  if (d == 0.5 && e > 0) r += 1;
+  else if (d == -0.5 && e < 0) r -= 1;
+  uint64_t u = (uint64_t)r;
+  if (signbit(x)) *p++ = '-';
+  p = bt_dec_put_uint(u / BT_DEC_SCALE, p);
+  *p++ = '.';
+  uint64_t f = u % BT_DEC_SCALE;
+  for (int i = BT_DEC_DIGITS - 1; i >= 0; i--, f /= 10) p[i] = (char)('0' + (int)(f % 10));
+  return p + BT_DEC_DIGITS;
 }

@@ -54,5 +54,16 @@ bool bt_dec_from_double(double d, bt_dec *out);
 int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]);
 /* Fixed number of decimals (0..8), rounded half to even ("12.50"). */
 int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]);
+/* bt_dec_format's text written at p without a NUL and without printf (output files
+ * write several per row); returns the end. Room: BT_DEC_STRLEN. */
+char *bt_dec_put(bt_dec a, char *p);
+/* An unsigned integer's digits at p (room: 20); returns the end. */
+char *bt_dec_put_uint(uint64_t u, char *p);
+
+/* A double with 8 decimals: exactly printf("%.8f", x)'s text (the exact binary value
+ * rounded half to even, "-0.00000000" for a tiny negative), written at p without a NUL;
+ * returns the end. Room: BT_FIXED8_MAX. Cheap for |x| < 9e7, printf beyond. */
+#define BT_FIXED8_MAX 330
+char *bt_fixed8_put(double x, char *p);
 
 #endif

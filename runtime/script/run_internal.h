@@ -49,6 +49,7 @@ typedef struct bt_run {
   int64_t equity_day;          /* UTC day of the pending equity row */
   bool equity_pending;
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
+  bt_time_cache equity_tc;     /* equity.csv's date part, formatted once per day */
   uint64_t bars;
   uint64_t rejections;
   bool in_breach[2];           /* per risk rule: breached now (re-armed when back inside) */

@@ -12,28 +12,44 @@
 #include "json.h"
 #include "run_internal.h"
 
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* Rows are written with the printf-free writers (bt_dec_put, bt_time_put): on daily data
+ * equity.csv gets a row per bar, and printf cost more than the strategy did. */
 void run_write_trade(bt_run *run, const bt_trade *t) {
   if (!run->trades_f) return;
-  char entry_t[32], exit_t[32], ep[BT_DEC_STRLEN], xp[BT_DEC_STRLEN], qty[BT_DEC_STRLEN],
-      pnl[BT_DEC_STRLEN], com[BT_DEC_STRLEN];
-  bt_format_time(t->entry_time, entry_t);
-  bt_dec_format(t->entry_price, ep);
-  bt_dec_format(t->exit_price, xp);
-  bt_dec_format(t->qty, qty);
-  bt_dec_format(t->pnl, pnl);
-  bt_dec_format(t->commission, com);
-  char exit_json[40];
-  if (t->open) snprintf(exit_json, sizeof exit_json, "null");
+  char line[512], *p = line;
+  p = PUT_LIT(p, "{\"trade_id\":");
+  p = bt_dec_put_uint(t->trade_id, p);
+  p = PUT_LIT(p, ",\"run_id\":\"");
+  p = stpcpy(p, run->info.run_id); /* a UUID or the caller's id (run.h bounds it) */
+  p = PUT_LIT(p, "\",\"symbol\":\"");
+  fwrite(line, 1, (size_t)(p - line), run->trades_f);
+  fputs(bt_feed_symbol(run->e.feeds[t->symbol]), run->trades_f); /* any length */
+  p = line;
+  if (t->side == BT_BUY) p = PUT_LIT(p, "\",\"side\":\"long\",\"qty\":\"");
+  else p = PUT_LIT(p, "\",\"side\":\"short\",\"qty\":\"");
+  p = bt_dec_put(t->qty, p);
+  p = PUT_LIT(p, "\",\"entry_time\":\"");
+  p = bt_time_put(t->entry_time, p);
+  p = PUT_LIT(p, "\",\"entry_price\":\"");
+  p = bt_dec_put(t->entry_price, p);
+  p = PUT_LIT(p, "\",\"exit_time\":");
+  if (t->open) p = PUT_LIT(p, "null");
   else {
-    bt_format_time(t->exit_time, exit_t);
-    snprintf(exit_json, sizeof exit_json, "\"%s\"", exit_t);
+    *p++ = '"';
+    p = bt_time_put(t->exit_time, p);
+    *p++ = '"';
   }
-  fprintf(run->trades_f,
-          "{\"trade_id\":%llu,\"run_id\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\","
-          "\"qty\":\"%s\",\"entry_time\":\"%s\",\"entry_price\":\"%s\",\"exit_time\":%s,"
-          "\"exit_price\":\"%s\",\"pnl\":\"%s\",\"commission\":\"%s\",\"status\":\"%s\"}\n",
-          (unsigned long long)t->trade_id, run->info.run_id, bt_feed_symbol(run->e.feeds[t->symbol]), t->side == BT_BUY ? "long" : "short", qty,
-          entry_t, ep, exit_json, xp, pnl, com, t->open ? "open" : "closed");
+  p = PUT_LIT(p, ",\"exit_price\":\"");
+  p = bt_dec_put(t->exit_price, p);
+  p = PUT_LIT(p, "\",\"pnl\":\"");
+  p = bt_dec_put(t->pnl, p);
+  p = PUT_LIT(p, "\",\"commission\":\"");
+  p = bt_dec_put(t->commission, p);
+  if (t->open) p = PUT_LIT(p, "\",\"status\":\"open\"}\n");
+  else p = PUT_LIT(p, "\",\"status\":\"closed\"}\n");
+  fwrite(line, 1, (size_t)(p - line), run->trades_f);
 }
 
 /* equity.csv keeps one row per UTC day (the day's last sample): daily data gets every
@@ -41,12 +57,18 @@ void run_write_trade(bt_run *run, const bt_trade *t) {
  * sample is kept raw and formatted only when its day is over. */
 void run_equity_write(bt_run *run) {
   const bt_equity_sample *e = &run->equity_last;
-  char t[32], eq[BT_DEC_STRLEN], cash[BT_DEC_STRLEN], pv[BT_DEC_STRLEN];
-  bt_format_time(e->time, t);
-  bt_dec_format(e->equity, eq);
-  bt_dec_format(e->cash, cash);
-  bt_dec_format(e->position_value, pv);
-  fprintf(run->equity_f, "%s,%s,%s,%s,%.8f\n", t, eq, cash, pv, e->drawdown);
+  char line[32 + 3 * BT_DEC_STRLEN + BT_FIXED8_MAX + 8], *p = line;
+  p = bt_time_put_cached(&run->equity_tc, e->time, p);
+  *p++ = ',';
+  p = bt_dec_put(e->equity, p);
+  *p++ = ',';
+  p = bt_dec_put(e->cash, p);
+  *p++ = ',';
+  p = bt_dec_put(e->position_value, p);
+  *p++ = ',';
+  p = bt_fixed8_put(e->drawdown, p);
+  *p++ = '\n';
+  fwrite(line, 1, (size_t)(p - line), run->equity_f);
 }
 
 int run_open_outputs(bt_run *run, bt_err *err) {
@@ -72,6 +94,9 @@ int run_open_outputs(bt_run *run, bt_err *err) {
   if (!run->trades_f || !run->equity_f)
     return bt_errf_at(err, BT_EIO, "io_error", dir, 0, "", "cannot write run files: %s",
                       strerror(errno));
+  /* rows are small and many (one per day): fewer, larger writes */
+  setvbuf(run->trades_f, NULL, _IOFBF, 1 << 16);
+  setvbuf(run->equity_f, NULL, _IOFBF, 1 << 16);
   fputs("time,equity,cash,position_value,drawdown\n", run->equity_f);
   return 0;
 }

@@ -212,6 +212,77 @@ static void test_format_matches_fixed(void) {
       failures++;
       break;
     }
+
+/* splitmix64: a reproducible stream of test values */
+static uint64_t next_u64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* bt_dec_put writes bt_dec_format's text: checked against format_fixed(8) with its
+ * trailing zeros trimmed, an independent path. */
+static int put_is_format(bt_dec a) {
+  char want[BT_DEC_STRLEN], got[BT_DEC_STRLEN + 1];
+  int n = bt_dec_format_fixed(a, 8, want);
+  while (n > 2 && want[n - 1] == '0' && want[n - 2] != '.') want[--n] = '\0';
+  char *end = bt_dec_put(a, got);
+  *end = '\0';
+  if (strcmp(got, want) != 0) {
+    fprintf(stderr, "  bt_dec_put(%lld): got '%s' want '%s'\n", (long long)a.v, got, want);
+    return 0;
+  }
+  return 1;
+}
+
+static void test_put(void) {
+  const int64_t edge[] = {0, 1, -1, 10, -10, 100000000, -100000000, 150000000, -50000000, 99999999,
+                          INT64_MAX, INT64_MIN, INT64_MIN + 1, 1000000000000000000LL};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) CHECK(put_is_format(bt_dec_raw(edge[i])));
+  uint64_t st = 7;
+  for (int i = 0; i < 200000; i++) {
+    uint64_t r = next_u64(&st);
+    /* every magnitude: shift the 64 random bits down by 0..63 */
+    int64_t v = (int64_t)(r >> (i % 64));
+    if (i & 1) v = -v;
+    CHECK(put_is_format(bt_dec_raw(v)));
+  }
+  char buf[BT_DEC_STRLEN];
+  *bt_dec_put(D("-3.14159"), buf) = '\0';
+  CHECK(strcmp(buf, "-3.14159") == 0);
+}
+
+/* bt_fixed8_put writes exactly printf's "%.8f" */
+static int fixed8_is_printf(double x) {
+  char want[400], got[BT_FIXED8_MAX + 1];
+  snprintf(want, sizeof want, "%.8f", x);
+  char *end = bt_fixed8_put(x, got);
+  *end = '\0';
+  if (strcmp(got, want) != 0) {
+    fprintf(stderr, "  bt_fixed8_put(%.17g): got '%s' want '%s'\n", x, got, want);
+    return 0;
+  }
+  return 1;
+}
+
+static void test_fixed8(void) {
+  const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.5, 1e-9, -1e-9, 5e-9, -5e-9, 4.9999999e-9,
+                         0.001953125, /* x * 1e8 = 195312.5 exactly: a true tie, to even */
+                         0.005859375, /* 585937.5: a tie, to even (up) */
+                         -0.001953125, 0.1, 0.25, 1.0 / 3.0, 2.0 / 3.0, 0.99999999999,
+                         89999999.999999, -89999999.999999, 9e7, -9e7, 9.1e7, 1e15, 1e300, -1e300,
+                         INFINITY, -INFINITY, NAN, 123456.123456785, 0.123456785, 0.000000015};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) CHECK(fixed8_is_printf(edge[i]));
+  uint64_t st = 11;
+  for (int i = 0; i < 200000; i++) {
+    uint64_t r = next_u64(&st);
+    double u = (double)(r >> 11) / 9007199254740992.0; /* [0, 1) */
+    double scale[] = {1e-9, 1e-6, 1e-3, 1, 1e3, 1e6, 9e7};
+    double x = u * scale[i % 7];
+    /* near-ties: (k + 0.5) / 1e8 rounded to a double, whose exact value lies either side */
+    if (i % 5 == 0) x = ((double)(r % 100000000) + 0.5) / 1e8;
+    CHECK(fixed8_is_printf(i & 1 ? -x : x));
   }
 }
 
@@ -224,6 +295,8 @@ int main(void) {
   test_overflow();
   test_format();
   test_from_double();
+  test_put();
+  test_fixed8();
   if (failures) {
     fprintf(stderr, "test_decimal: %d check(s) failed\n", failures);
     return 1;

@@ -212,6 +212,8 @@ static void test_format_matches_fixed(void) {
       failures++;
       break;
     }
+  }
+}
 
 /* splitmix64: a reproducible stream of test values */
 static uint64_t next_u64(uint64_t *s) {

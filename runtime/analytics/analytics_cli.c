@@ -6,6 +6,7 @@
 #include "analytics.h"
 #include "analytics_consent.h"
 #include "analytics_spool.h"
+#include "cli_opts.h"
 
 static const char HELP[] =
     "usage: btrun analytics COMMAND\n"
@@ -26,18 +27,19 @@ static void analytics_dir(bt_app *app, char *out, size_t n) {
   snprintf(out, n, "%s/analytics", app->cfg.data_dir);
 }
 
+static const bt_cli_usage USAGE_ERR = {"btrun analytics", "Try 'btrun analytics --help'.",
+                                       "unknown option '%s'", "%s needs a value", .help = false};
+
 static int cmd_flush(bt_app *app, int argc, char **argv) {
+  const char *tv = NULL;
+  const bt_cli_opt opts[] = {{"--timeout", .value = &tv}, {.name = NULL}};
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, opts, argc, argv, 1, &args)) return 1;
+  if (args.npos) return bt_cli_usage_error(&USAGE_ERR, "flush: unexpected argument '%s'", args.pos[0]);
   long long timeout = 30000;
-  for (int i = 1; i < argc; i++) {
-    char *end = NULL;
-    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
-        (timeout = strtoll(argv[i + 1], &end, 10), *end == '\0' && timeout >= 0)) {
-      i++;
-      continue;
-    }
-    fprintf(stderr, "btrun analytics flush: bad argument '%s'\n%s", argv[i], HELP);
-    return 1;
-  }
+  char *end = NULL;
+  if (tv && (timeout = strtoll(tv, &end, 10), !*tv || *end || timeout < 0))
+    return bt_cli_usage_error(&USAGE_ERR, "flush --timeout: want milliseconds >= 0, got '%s'", tv);
   bt_analytics *a = bt_analytics_of(app);
   if (!a) {
     fprintf(stderr, "btrun analytics flush: analytics is not configured (set POSTHOG_API_KEY "
@@ -112,15 +114,19 @@ static int cmd_consent(bt_app *app, int argc, char **argv, bool opt_out) {
 }
 
 int bt_analytics_cli(bt_app *app, int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    fputs(HELP, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 1 : 0;
-  }
+  if (argc < 2) return fputs(HELP, stderr), 1;
+  /* --help anywhere is a help request, never a USER_ID to opt out */
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return fputs(HELP, stdout), 0;
   const char *cmd = argv[1];
   if (strcmp(cmd, "flush") == 0) return cmd_flush(app, argc - 1, argv + 1);
-  if (strcmp(cmd, "status") == 0 && argc == 2) return cmd_status(app);
+  if (strcmp(cmd, "status") == 0) {
+    if (argc > 2) return bt_cli_usage_error(&USAGE_ERR, "status: unexpected argument '%s'", argv[2]);
+    return cmd_status(app);
+  }
   if (strcmp(cmd, "opt-out") == 0) return cmd_consent(app, argc - 1, argv + 1, true);
   if (strcmp(cmd, "opt-in") == 0) return cmd_consent(app, argc - 1, argv + 1, false);
-  fprintf(stderr, "btrun analytics: unknown command '%s'\n%s", cmd, HELP);
-  return 1;
+  static const char *const cmds[] = {"flush", "status", "opt-out", "opt-in"};
+  const bt_cli_usage u = {"btrun analytics", USAGE_ERR.hint, "unknown command '%s'", NULL, .help = false};
+  return bt_cli_unknown(&u, cmd, cmds, sizeof cmds / sizeof cmds[0]);
 }

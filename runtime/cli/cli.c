@@ -450,7 +450,12 @@ static int check_file(const char *file) {
     return bt_cli_usage_error(&USAGE_ERR, "cannot open %s: %s", file, strerror(errno));
   bt_suggester s;
   bt_suggest_init(&s, file);
-  for (const bt_cli_command *c = bt_cli_commands; c->name; c++) bt_suggest_add(&s, c->name);
+  for (const bt_cli_command *c = bt_cli_commands; c->name; c++) {
+    if (strcmp(file, c->name) == 0) /* after run options: `btrun --log-format json events` */
+      return bt_cli_usage_error(&USAGE_ERR, "'%s' is a command: give it first, with its own "
+                                "options after it (btrun %s --help)", file, file);
+    bt_suggest_add(&s, c->name);
+  }
   const char *near = bt_suggest_best(&s);
   char cmds[512] = "";
   for (const bt_cli_command *c = bt_cli_commands; c->name; c++)
@@ -460,6 +465,13 @@ static int check_file(const char *file) {
   return bt_cli_usage_error(&USAGE_ERR,
                             "unknown command '%s' and no such file (commands: %s; a backtest: "
                             "btrun FILE.lua)", file, cmds);
+}
+
+/* -h or --help among a command's arguments (before a "--"). */
+static bool help_requested(int argc, char **argv) {
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
+  return false;
 }
 
 int bt_cli_main(int argc, char **argv) {
@@ -485,6 +497,12 @@ int bt_cli_main(int argc, char **argv) {
      * stderr so `btrun events list --format jsonl | jq` sees only events. */
     bt_log_set_fd(2);
     bt_app app;
+    /* A help request sets up nothing (no config, no modules): it cannot change the data
+     * dir (an analytics installation id, a spool) or fail on a bad config. */
+    if (help_requested(argc - 1, argv + 1)) {
+      memset(&app, 0, sizeof app);
+      return c->fn(&app, argc - 1, argv + 1);
+    }
     if (init_app(&app, config)) return 1;
     int rc = c->fn(&app, argc - 1, argv + 1);
     bt_app_close(&app);

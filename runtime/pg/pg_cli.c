@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "pg_conn.h"
 #include "pg_queue.h"
 #include "pg_runs.h"
@@ -181,8 +182,10 @@ int bt_db_cli(bt_app *app, int argc, char **argv) {
       fputs(HELP, stdout);
       return 0;
     } else {
-      fprintf(stderr, "btrun db: unknown argument '%s' (see --help)\n", argv[i]);
-      return 1;
+      static const char *const names[] = {"--db", "--jobs", "--workers", "--help"};
+      static const bt_cli_usage u = {"btrun db", "Try 'btrun db --help'.",
+                                     "unknown argument '%s'", NULL, .help = false};
+      return bt_cli_unknown(&u, argv[i], names, sizeof names / sizeof names[0]);
     }
   }
   bool migrate = !strcmp(sub, "migrate"), status = !strcmp(sub, "status");

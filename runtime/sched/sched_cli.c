@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_opts.h"
 #include "perf_time.h"
 #include "iso8601.h"
 #include "sched_cli.h"
@@ -79,7 +80,11 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
       o->limit = strtol(v, &end, 10);
       if (*end || o->limit < 1 || o->limit > 10000) return usage_error("--limit: expected 1..10000, got '%s'", v);
     } else {
-      return usage_error("unknown argument '%s'", a);
+      static const char *const names[] = {"--schedules", "--format", "--from", "--count",
+                                          "--limit", "--help"};
+      static const bt_cli_usage u = {"btrun schedules", "(see btrun schedules --help)",
+                                     "unknown argument '%s'", NULL, .help = false};
+      return bt_cli_unknown(&u, a, names, sizeof names / sizeof names[0]);
     }
     i++;
   }

@@ -92,4 +92,22 @@ usage_err "unknown command 'evnts'; did you mean 'events'\?" evnts list
 usage_err "unknown command 'backtest'" --log-format json backtest x
 usage_err "cannot open $T/none.lua: No such file or directory" "$T/none.lua"
 usage_err "cannot open nope.lua: No such file or directory" nope.lua --out "$T/u"
+usage_err "'events' is a command: give it first" events list
 ok "unknown commands and missing files"
+
+# Commands' own parsers suggest too (one helper, cli_opts), and unknown subcommands.
+cmd_err() {
+  local pattern="$1"; shift
+  set +e; "$BTRUN" "$@" >"$T/out.log" 2>"$T/err.log"; RC=$?; set -e
+  eq "$RC" 1 "btrun $*: exit code"
+  has "$T/err.log" "$pattern" "btrun $*: message"
+}
+cmd_err "unknown option --typ .*did you mean '--type'\?" events list --typ BAR
+cmd_err "unknown argument '--windw'; did you mean '--window'\?" perf --windw weekly
+cmd_err "unknown option '--timout'; did you mean '--timeout'\?" analytics flush --timout 5
+cmd_err "unknown command 'flsh'; did you mean 'flush'\?" analytics flsh
+cmd_err "status: unexpected argument 'x'" analytics status x
+cmd_err "unknown argument '--formt'; did you mean '--format'\?" schedules list --formt json
+cmd_err "unknown argument '--dbb'; did you mean '--db'\?" db status --dbb x
+cmd_err "unknown option --lisen; did you mean '--listen'\?" serve --lisen 127.0.0.1:0
+ok "commands suggest the closest option"

@@ -142,17 +142,17 @@ static void print_targets(const bt_perf_summary *s) {
   char a[16], e[16];
   bt_perf_day_format(s->start, a);
   bt_perf_day_format(s->end, e);
-  printf("Targets          actual         goal          variance  status\n");
+  printf("Targets        actual        goal        variance  status  alert\n");
   for (size_t i = 0; i < s->nchecks; i++) {
     const bt_perf_check *k = &s->checks[i];
     const char *st = k->status == BT_PERF_CHECK_BREACH ? "BREACH" : k->status == BT_PERF_CHECK_OK ? "ok" : "skipped";
     char var[32] = "", goal[48];
     if (k->has_variance) snprintf(var, sizeof var, "%+.4f", k->variance);
     snprintf(goal, sizeof goal, "%s %s", k->op, k->target);
-    printf("  %-14s %-14s %-13s %9s  %s%s%s", k->name, k->actual[0] ? k->actual : "-", goal, var,
+    printf("  %-12s %-13s %-10s %9s  %s%-7s%s", k->name, k->actual[0] ? k->actual : "-", goal, var,
            c && k->status == BT_PERF_CHECK_BREACH ? "\033[1;31m" : "", st,
            c && k->status == BT_PERF_CHECK_BREACH ? "\033[0m" : "");
-    if (k->alert_id[0]) printf("  alert %s", k->alert_id);
+    if (k->alert_id[0]) printf(" %s", k->alert_id);
     printf("\n");
     char ra[16], re[16];
     if (k->has_rolling_range) {
@@ -328,9 +328,9 @@ static int alerts_status(bt_perf *p, int raised, bool quiet, bt_err *err) {
   else
     printf("Alerts: none active for this trade log\n");
   if (other)
-    printf("        %d active alert%s of other or earlier trade logs in %s (not counted here;"
-           " btrun perf alerts shows their logs)\n",
-           other, other == 1 ? "" : "s", p->cfg.alerts_file);
+    printf("        %d active alert%s of other or earlier trade logs (not counted here):\n"
+           "        btrun perf alerts lists them with their logs\n",
+           other, other == 1 ? "" : "s");
   return active ? 2 : 0;
 }
 
@@ -552,9 +552,8 @@ static int resolve_run(const bt_app *app, const opts *o, bt_perf_cfg *cfg, bt_er
 static int check_trade_log(const bt_perf_cfg *cfg, const opts *o, bt_err *err) {
   if (access(cfg->trades, F_OK) == 0) return 0;
   return bt_errf(err, BT_EINVAL, "not_found",
-                 "no trade log found: tried %s (%s); give --trades FILE.jsonl|DIR, or --run RUN_DIR"
-                 " or --run latest for a backtest's trades.jsonl", cfg->trades,
-                 o->source_given ? "--trades" : "config perf.trades, default logs/trades");
+                 "no trade log found: tried %s (%s); give --trades FILE|DIR or --run RUN_DIR|latest",
+                 cfg->trades, o->source_given ? "--trades" : "config perf.trades");
 }
 
 static int cmd_alerts(const bt_perf_cfg *cfg, const opts *o) {
@@ -571,12 +570,13 @@ static int cmd_alerts(const bt_perf_cfg *cfg, const opts *o) {
     active += a->active;
     if (!a->active && !o->all) continue;
     shown++;
-    printf("%s  %-8s %s %s %s %s", a->id, a->severity, a->metric, a->actual, a->op, a->target);
+    printf("%s  %-8s %s %s %s %s\n", a->id, a->severity, a->metric, a->actual, a->op, a->target);
     if (a->rolling_end[0])
-      printf("  (last %u trades, exits %s .. %s)", a->window_trades, a->rolling_start, a->rolling_end);
-    printf("%s\n", a->active ? "" : "  acknowledged");
-    printf("    raised %s by the %s window %s .. %s%s%s\n", a->raised_at, a->window, a->period_start,
-           a->period_end, a->active ? "" : ", acknowledged ", a->active ? "" : a->acknowledged_at);
+      printf("    over the last %u trades, exits %s .. %s\n", a->window_trades, a->rolling_start,
+             a->rolling_end);
+    printf("    raised %s by the %s window %s .. %s\n", a->raised_at, a->window, a->period_start,
+           a->period_end);
+    if (!a->active) printf("    acknowledged %s\n", a->acknowledged_at);
     printf("    log %s\n", a->source[0] ? a->source : "(not recorded: raised by an earlier btrun)");
   }
   free(v);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "log_config.h"
 #include "luabind.h"
+#include "run_summary.h"
 #include "suggest.h"
 
 #define MAX_LIST 64
@@ -212,35 +213,18 @@ static void report_error(const bt_err *err) {
   fprintf(stderr, "btrun: %s\n", err->msg);
 }
 
-static void print_summary(const bt_run_result *r) {
-  if (bt_log_get_format() == BT_LOG_FORMAT_JSON) return; /* backtest_completed carries it */
-  const bt_metrics_result *m = &r->metrics;
-  char eq[BT_DEC_STRLEN];
-  bt_dec_format_fixed(m->final_equity, 2, eq);
-  printf("\n  bars          %llu%s\n", (unsigned long long)r->bars, "");
-  if (r->skipped_rows) printf("  skipped rows  %llu\n", (unsigned long long)r->skipped_rows);
-  printf("  trades        %llu\n", (unsigned long long)m->trades);
-  printf("  final equity  %s\n", eq);
-  printf("  total return  %.2f%%\n", m->total_return * 100);
-  if (m->has_sharpe) printf("  sharpe        %.3f\n", m->sharpe);
-  else printf("  sharpe        n/a\n");
-  printf("  max drawdown  %.2f%%\n", m->max_drawdown * 100);
-  if (m->has_win_rate) printf("  win rate      %.1f%%\n", m->win_rate * 100);
-  else printf("  win rate      n/a\n");
-  printf("  wall time     %lld ms (%.0f bars/s)\n", (long long)r->wall_ms, r->bars_per_s);
-  printf("  run dir       %s\n\n", r->out_dir);
-}
-
 /* The file returned a strategy table: run it in the state that loaded it. */
 static int run_strategy(bt_app *app, lua_State *L, const cli_opts *o) {
   bt_run_spec spec = {.strategy_path = o->file, .data = o->data, .ndata = o->ndata,
                       .params = o->params, .nparams = o->nparams, .out_dir = o->out,
-                      .correlation_id = o->correlation_id, .write_files = true};
+                      .correlation_id = o->correlation_id, .write_files = true,
+                      .live_progress = true};
   bt_run_result res;
   bt_err err = {0};
   int rc = bt_run_execute_in(app, L, &spec, &res, &err);
   if (rc) report_error(&err);
-  else print_summary(&res);
+  /* JSON mode has no table: backtest_completed carries the figures */
+  else if (bt_log_get_format() != BT_LOG_FORMAT_JSON) bt_run_summary_print(stdout, o->file, &res);
   bt_err_clear(&err);
   return rc ? 1 : 0;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +40,8 @@ typedef struct {
 static struct {
   int fd;
   bt_log_format requested, resolved;
-  bool color;
+  bool color, tty;
+  char status[512];           /* the status line shown now ("" = none), under write_lock */
   bt_log_level level, min_level; /* min_level: lowest of level and every override */
   logger_level loggers[MAX_LOGGERS];
   int nloggers;
@@ -51,6 +53,7 @@ static struct {
 
 static void resolve_format(void) {
   bool tty = isatty(g_sink.fd) == 1;
+  g_sink.tty = tty;
   g_sink.resolved = g_sink.requested == BT_LOG_FORMAT_AUTO
                         ? (tty ? BT_LOG_FORMAT_CONSOLE : BT_LOG_FORMAT_JSON)
                         : g_sink.requested;
@@ -181,8 +184,7 @@ bool bt_log_enabled(const char *logger, bt_log_level lvl) {
  * EAGAIN (non-blocking stdout), so records from threads never interleave. A reader
  * that went away (EPIPE) or a bad fd closes the sink for good; other errors drop
  * the record. */
-static void sink_write(const char *data, size_t len) {
-  pthread_mutex_lock(&g_sink.write_lock);
+static void write_locked(const char *data, size_t len) {
   size_t off = 0;
   while (off < len && !bt_log_closed()) {
     ssize_t w = write(g_sink.fd, data + off, len - off);
@@ -199,7 +201,54 @@ static void sink_write(const char *data, size_t len) {
     atomic_fetch_add(&g_sink.dropped, 1);
     break;
   }
+}
+
+#define CLEAR_LINE "\r\033[K"
+
+/* A record (or printed text) goes above the status line: take the line away, write,
+ * draw it again below. */
+static void sink_write(const char *data, size_t len) {
+  pthread_mutex_lock(&g_sink.write_lock);
+  bool status = g_sink.status[0] != 0;
+  if (status) write_locked(CLEAR_LINE, sizeof CLEAR_LINE - 1);
+  write_locked(data, len);
+  if (status) write_locked(g_sink.status, strlen(g_sink.status));
   pthread_mutex_unlock(&g_sink.write_lock);
+}
+
+bool bt_log_status_supported(void) {
+  return g_sink.tty && g_sink.resolved == BT_LOG_FORMAT_CONSOLE && !bt_log_closed();
+}
+
+int bt_log_columns(void) {
+  struct winsize ws;
+  if (ioctl(g_sink.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char *env = getenv("COLUMNS");
+  int n = env ? atoi(env) : 0;
+  return n > 0 ? n : 80;
+}
+
+void bt_log_status(const char *text) {
+  if (!bt_log_status_supported() && !g_sink.status[0]) return;
+  pthread_mutex_lock(&g_sink.write_lock);
+  if (text && *text) {
+    /* one column short of the width: a full line would wrap on some terminals */
+    int room = bt_log_columns() - 1;
+    if (room < 1) room = 1;
+    if (room > (int)sizeof g_sink.status - 1) room = (int)sizeof g_sink.status - 1;
+    snprintf(g_sink.status, (size_t)room + 1, "%s", text);
+    write_locked("\r", 1);
+    write_locked(g_sink.status, strlen(g_sink.status));
+    write_locked("\033[K", 3);
+  } else if (g_sink.status[0]) {
+    g_sink.status[0] = 0;
+    write_locked(CLEAR_LINE, sizeof CLEAR_LINE - 1);
+  }
+  pthread_mutex_unlock(&g_sink.write_lock);
+}
+
+void bt_log_print(const char *text, size_t n) {
+  if (!bt_log_closed()) sink_write(text, n);
 }
 
 
@@ -478,6 +527,7 @@ static void render_json(tls_state *t, const char *logger, bt_log_level lvl, cons
   BT_JSON_PUTS(b, ",\"logger\":");
   bt_log_json_str(b, logger, strlen(logger));
   FOR_EACH_FIELD(t, fields, n, f, {
+    if (f->show == BT_F_SHOW_TEXT) continue; /* the console's words for what JSON holds */
     bt_json_putc(b, ',');
     put_key(b, f->key, true);
     put_value(t, f);
@@ -518,33 +568,50 @@ static void put_console_exception(bt_json_buf *b, const char *json) {
   cJSON_Delete(ex);
 }
 
-static void render_console(tls_state *t, const char *logger, bt_log_level lvl,
-                           const char *event, const bt_field *fields, size_t n) {
+/* The run identity bound to every record of a run: in JSON for machines; a person at
+ * the console knows which run it is watching, and the ids would fill the line. */
+static bool identity_key(const char *k) {
+  return !strcmp(k, "correlation_id") || !strcmp(k, "run_id") || !strcmp(k, "strategy_id") ||
+         !strcmp(k, "user_id");
+}
+
+/* "HH:MM:SS level event key=value ..." for a person: time of day (UTC), no logger, no
+ * bound run identity, no JSON-only fields; a record with a text field prints the text
+ * instead of its event name. */
+static void render_console(tls_state *t, bt_log_level lvl, const char *event,
+                           const bt_field *fields, size_t n) {
   static const char *const lvl_color[] = {"34", "32", "33", "1;31"};
+  static const char *const lvl_name[] = {"debug", "info", "warn", "error"};
   bt_json_buf *b = &t->buf;
   int li = lvl >= BT_LOG_ERROR ? 3 : lvl >= BT_LOG_WARNING ? 2 : lvl >= BT_LOG_INFO ? 1 : 0;
   put_str(b, ANSI("2"));
-  put_timestamp(t);
-  put_str(b, ANSI("0"));
-  put_str(b, " [");
-  if (g_sink.color) BT_JSON_PUTS(b, "\033["), put_str(b, lvl_color[li]), bt_json_putc(b, 'm');
   size_t col = b->len;
-  put_str(b, bt_log_level_name(lvl));
-  pad_to(b, col, 7);
+  put_timestamp(t); /* the full stamp keeps the per-second cache fresh; show HH:MM:SS */
+  if (!b->failed) memmove(b->data + col, b->data + col + 11, 8), b->len = col + 8;
   put_str(b, ANSI("0"));
-  put_str(b, "] ");
-  put_str(b, ANSI("1"));
+  bt_json_putc(b, ' ');
+  if (g_sink.color) BT_JSON_PUTS(b, "\033["), put_str(b, lvl_color[li]), bt_json_putc(b, 'm');
   col = b->len;
-  bt_json_escape(b, event, strlen(event));
-  pad_to(b, col, 28);
+  put_str(b, lvl_name[li]);
+  pad_to(b, col, 5);
   put_str(b, ANSI("0"));
-  put_str(b, " ");
-  put_str(b, ANSI("36"));
-  put_str(b, "logger=");
-  put_str(b, ANSI("0"));
-  bt_json_escape(b, logger, strlen(logger));
+  bool text = false;
+  for (size_t i = 0; i < n; i++) {
+    if (fields[i].show != BT_F_SHOW_TEXT || !fields[i].v.s) continue;
+    bt_json_putc(b, ' ');
+    log_escape_redacted(b, fields[i].v.s, strlen(fields[i].v.s));
+    text = true;
+  }
+  if (!text) {
+    bt_json_putc(b, ' ');
+    put_str(b, ANSI("1"));
+    bt_json_escape(b, event, strlen(event));
+    put_str(b, ANSI("0"));
+  }
   const char *exception = NULL;
   FOR_EACH_FIELD(t, fields, n, f, {
+    if (f->show != BT_F_SHOW_ALL) continue;
+    if (f >= t->ctx.f && f < t->ctx.f + t->ctx.n && identity_key(f->key)) continue;
     if (f->type == BT_F_JSON_T && f->v.s && !strcmp(f->key, "exception") && !exception) {
       exception = f->v.s;
       continue;
@@ -574,7 +641,7 @@ void bt_log_write(const char *logger, bt_log_level lvl, const char *event,
   t->scratch.failed = false;
   size_t n = fields ? nfields_used(fields, nfields) : 0;
   if (!event) event = "log";
-  if (g_sink.resolved == BT_LOG_FORMAT_CONSOLE) render_console(t, logger, lvl, event, fields, n);
+  if (g_sink.resolved == BT_LOG_FORMAT_CONSOLE) render_console(t, lvl, event, fields, n);
   else render_json(t, logger, lvl, event, fields, n);
   if (b->failed) atomic_fetch_add(&g_sink.dropped, 1);
   else sink_write(b->data, b->len);

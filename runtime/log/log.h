@@ -37,6 +37,14 @@ typedef enum {
   BT_F_NULL_T,
 } bt_field_type;
 
+/* Where a field shows (console lines are for a person on a terminal, JSON keeps all). */
+typedef enum {
+  BT_F_SHOW_ALL = 0,
+  BT_F_SHOW_JSON,   /* JSON only: detail a console line leaves out (paths, full metrics) */
+  BT_F_SHOW_TEXT,   /* console only, printed bare: the record told in words; the console
+                     * line then leaves out the event name */
+} bt_field_show;
+
 typedef struct bt_field {
   const char *key;
   bt_field_type type;
@@ -46,6 +54,7 @@ typedef struct bt_field {
     double d;
     bool b;
   } v;
+  bt_field_show show;
 } bt_field;
 
 #define BT_F_STR(k, x) ((bt_field){.key = (k), .type = BT_F_STR_T, .v.s = (x)})
@@ -54,6 +63,13 @@ typedef struct bt_field {
 #define BT_F_BOOL(k, x) ((bt_field){.key = (k), .type = BT_F_BOOL_T, .v.b = (x)})
 #define BT_F_JSON(k, x) ((bt_field){.key = (k), .type = BT_F_JSON_T, .v.s = (x)})
 #define BT_F_NULL(k) ((bt_field){.key = (k), .type = BT_F_NULL_T})
+/* A field shown in JSON only; a console-only human text (x: a string). */
+#define BT_F_JSON_ONLY(f) bt_field_json_only(f)
+#define BT_F_TEXT(x) ((bt_field){.key = "text", .type = BT_F_STR_T, .v.s = (x), .show = BT_F_SHOW_TEXT})
+static inline bt_field bt_field_json_only(bt_field f) {
+  f.show = BT_F_SHOW_JSON;
+  return f;
+}
 
 typedef enum { BT_LOG_FORMAT_AUTO = 0, BT_LOG_FORMAT_JSON, BT_LOG_FORMAT_CONSOLE } bt_log_format;
 
@@ -119,6 +135,19 @@ void bt_log_ctx_free(bt_log_ctx *saved);
 /* Like bt_log_exception_json for a bt_err: type, message, file/line/field when set,
  * and frames parsed from e->traceback ([] when none). Heap string, NULL on OOM. */
 char *bt_log_err_json(const struct bt_err *e);
+
+/* A transient status line (a progress bar) under the log on a terminal: drawn in place
+ * ("\r", text, clear to end of line), taken away before each record and drawn again after
+ * it, so records scroll above it. NULL takes it away and leaves nothing behind. Only
+ * when the sink is a terminal in console format (bt_log_status_supported); otherwise a
+ * no-op. Thread-safe (the sink's lock). */
+bool bt_log_status_supported(void);
+void bt_log_status(const char *text);
+/* Raw text (Lua's print in console mode) written to the sink under its lock, around the
+ * status line like a record. */
+void bt_log_print(const char *text, size_t n);
+/* The terminal's width in columns (TIOCGWINSZ, else $COLUMNS, else 80). */
+int bt_log_columns(void);
 
 /* Key names whose values are secrets (api_key, token, password, ...), matched
  * case-insensitively as substrings. */

@@ -122,6 +122,7 @@ static int l_backtest(lua_State *L) {
   if (lua_getfield(L, 1, "write_files") == LUA_TBOOLEAN) spec.write_files = lua_toboolean(L, -1);
   lua_settop(L, 2);
   spec.origin = "script";
+  spec.live_progress = true;
 
   bt_run_result res;
   bt_err err = {0};

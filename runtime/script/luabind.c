@@ -121,7 +121,8 @@ int bt_lua_error(lua_State *L, int status, bt_err *err) {
 
 /* In JSON log mode stdout carries only JSON lines, so print() becomes an info record
  * (event "print", the text in `message`); in console mode it prints as usual. */
-static int json_print(lua_State *L) {
+/* print's arguments joined by tabs, as lua.c's print writes them; pushed. */
+static const char *print_text(lua_State *L, const char *end, size_t *len) {
   int n = lua_gettop(L);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
@@ -130,9 +131,14 @@ static int json_print(lua_State *L) {
     luaL_tolstring(L, i, NULL);
     luaL_addvalue(&b);
   }
+  luaL_addstring(&b, end);
   luaL_pushresult(&b);
+  return lua_tolstring(L, -1, len);
+}
+
+static int json_print(lua_State *L) {
   size_t len;
-  const char *msg = lua_tolstring(L, -1, &len);
+  const char *msg = print_text(L, "", &len);
   if (strlen(msg) == len) {
     bt_log("lua", BT_LOG_INFO, "print", BT_F_STR("message", msg));
   } else { /* embedded NUL: every byte kept, NUL as \u0000 */
@@ -141,6 +147,16 @@ static int json_print(lua_State *L) {
     bt_log("lua", BT_LOG_INFO, "print", BT_F_JSON("message", jb.failed ? NULL : jb.data));
     bt_json_free(&jb);
   }
+  return 0;
+}
+
+/* On a terminal, print goes through the log sink so that its lines scroll above a live
+ * progress line instead of through it. */
+static int console_print(lua_State *L) {
+  size_t len;
+  const char *text = print_text(L, "\n", &len);
+  fflush(stdout); /* io.write's text first */
+  bt_log_print(text, len);
   return 0;
 }
 
@@ -166,6 +182,9 @@ lua_State *bt_lua_new_state(bt_app *app, bt_err *err) {
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (bt_log_get_format() == BT_LOG_FORMAT_JSON) {
     lua_pushcfunction(L, json_print);
+    lua_setglobal(L, "print");
+  } else if (bt_log_status_supported()) {
+    lua_pushcfunction(L, console_print);
     lua_setglobal(L, "print");
   }
   lua_pushlightuserdata(L, app);

@@ -37,7 +37,8 @@ static int open_feeds(bt_run *run, bt_err *err) {
   run->e.feeds = calloc((size_t)n, sizeof *run->e.feeds);
   run->next = calloc((size_t)n, sizeof *run->next);
   run->has_next = calloc((size_t)n, sizeof *run->has_next);
-  if (!run->e.feeds || !run->next || !run->has_next)
+  run->syms = calloc((size_t)n, sizeof *run->syms);
+  if (!run->e.feeds || !run->next || !run->has_next || !run->syms)
     return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   bt_feed_opts opts = {.skip_bad_rows = run->app->cfg.skip_bad_rows,
                        .date_format = run->app->cfg.date_format,
@@ -58,6 +59,7 @@ static int open_feeds(bt_run *run, bt_err *err) {
       return err->code;
     }
     run->e.nfeeds++;
+    snprintf(run->syms[i].symbol, sizeof run->syms[i].symbol, "%s", sym);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "symbol", sym);
     cJSON_AddStringToObject(o, "path", path);
@@ -91,6 +93,10 @@ static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
   if (bt_metrics_on_trade(&run->metrics, t))
     return bt_errf(err, BT_ERANGE, "overflow", "trade statistics overflow at trade %llu",
                    (unsigned long long)t->trade_id);
+  bt_run_symbol *s = &run->syms[t->symbol];
+  s->trades++;
+  s->wins += t->pnl.v > 0;
+  bt_dec_add(s->pnl, t->pnl, &s->pnl); /* bounded by the metrics' sums checked above */
   run_write_trade(run, t);
   return 0;
 }
@@ -320,6 +326,52 @@ static int check_risk(bt_run *run, double drawdown, bt_err *err) {
 
 /* ---- fills --------------------------------------------------------------------- */
 
+static void run_count_rejection(bt_run *run, const bt_order *order) {
+  const char *why = order->reject_reason;
+  int len = (int)strcspn(why, ":");
+  int k = 0;
+  while (k < run->nreject_kinds &&
+         (strncmp(run->reject_kinds[k].reason, why, (size_t)len) != 0 ||
+          run->reject_kinds[k].reason[len] != 0))
+    k++;
+  if (k == run->nreject_kinds) {
+    /* more kinds than slots: counted with the last one (the broker has one today) */
+    if (k == (int)(sizeof run->reject_kinds / sizeof run->reject_kinds[0])) k--;
+    else {
+      struct run_reject_kind *r = &run->reject_kinds[run->nreject_kinds++];
+      snprintf(r->reason, sizeof r->reason, "%.*s", len, why);
+      snprintf(r->first_reason, sizeof r->first_reason, "%s", why);
+      r->first_order = order->id;
+      r->first_time = run->e.bar->time;
+      r->first_symbol = order->symbol;
+    }
+  }
+  run->reject_kinds[k].count++;
+}
+
+/* One warning per kind of rejection; each order is a debug record (order_rejected) and
+ * an ORDER event in the store. */
+static void run_rejections_log(bt_run *run) {
+  for (int k = 0; k < run->nreject_kinds; k++) {
+    const struct run_reject_kind *r = &run->reject_kinds[k];
+    char when[32], day[20], text[200];
+    bt_format_time(r->first_time, when);
+    /* the day, and the minute when the data is intraday */
+    if (r->first_time % 86400) snprintf(day, sizeof day, "%.10s %.5s", when, when + 11);
+    else snprintf(day, sizeof day, "%.10s", when);
+    const char *sym = bt_feed_symbol(run->e.feeds[r->first_symbol]);
+    snprintf(text, sizeof text, "%llu order%s rejected: %s; first %s %s",
+             (unsigned long long)r->count, r->count == 1 ? "" : "s", r->reason, sym, day);
+    bt_log("broker", BT_LOG_WARNING, "orders_rejected", BT_F_TEXT(text),
+           BT_F_JSON_ONLY(BT_F_INT("count", r->count)),
+           BT_F_JSON_ONLY(BT_F_STR("reason", r->reason)),
+           BT_F_JSON_ONLY(BT_F_STR("first_time", when)),
+           BT_F_JSON_ONLY(BT_F_STR("first_symbol", sym)),
+           BT_F_JSON_ONLY(BT_F_INT("first_order_id", r->first_order)),
+           BT_F_JSON_ONLY(BT_F_STR("first_reason", r->first_reason)));
+  }
+}
+
 typedef struct fill_ctx {
   bt_run *run;
   bt_err *err;
@@ -336,7 +388,8 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
                    .causation_id = order->event_id, .source = "broker",
                    .symbol = order->symbol, .p.order = order};
     bt_bus_publish(run->e.bus, &ev);
-    bt_log("broker", BT_LOG_WARNING, "order_rejected", BT_F_INT("order_id", order->id),
+    run_count_rejection(run, order);
+    bt_log("broker", BT_LOG_DEBUG, "order_rejected", BT_F_INT("order_id", order->id),
            BT_F_STR("symbol", bt_feed_symbol(run->e.feeds[order->symbol])),
            BT_F_STR("reason", order->reject_reason));
     if (fc->rc == 0 && run->ref_on_reject != LUA_NOREF) {
@@ -378,6 +431,43 @@ static void on_broker_event(void *ud, const bt_order *order, const bt_fill *fill
 
 /* ---- the loop ------------------------------------------------------------------ */
 
+#define LIVE_AFTER_NS 1000000000ull  /* runs shorter than this never show the line */
+#define LIVE_EVERY_NS 200000000ull   /* redraw at most 5 times a second */
+
+/* 950, 12,345, 123.4k, 1.23M: a count at a glance */
+static void human_count(double v, char *out, size_t n) {
+  if (v >= 1e6) snprintf(out, n, "%.2fM", v / 1e6);
+  else if (v >= 1e5) snprintf(out, n, "%.1fk", v / 1e3);
+  else if (v >= 1e3) snprintf(out, n, "%d,%03d", (int)v / 1000, (int)v % 1000);
+  else snprintf(out, n, "%d", (int)v);
+}
+
+/* " 42.1% [######----------] 1.23M bars, 2.05M bars/s, ETA 0:03, at 2006-01-03" */
+static void live_progress(bt_run *run, uint64_t t0, uint64_t *next_draw) {
+  uint64_t now = bt_now_ns();
+  if (now < *next_draw) return;
+  *next_draw = now + LIVE_EVERY_NS;
+  double done = 0;
+  for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
+  done /= run->e.nfeeds;
+  double secs = (double)(now - t0) / 1e9, rate = (double)run->bars / secs;
+  char bar[24], bars[24], per_s[24], eta[32] = "", when[32], text[160];
+  int fill = (int)(done * 16 + 0.5);
+  for (int i = 0; i < 16; i++) bar[i] = i < fill ? '#' : '-';
+  bar[16] = 0;
+  human_count((double)run->bars, bars, sizeof bars);
+  human_count(rate, per_s, sizeof per_s);
+  if (done > 0.001) {
+    long left = (long)(secs * (1 - done) / done + 0.5);
+    if (left >= 3600) snprintf(eta, sizeof eta, ", ETA %ld:%02ld:%02ld", left / 3600, left / 60 % 60, left % 60);
+    else snprintf(eta, sizeof eta, ", ETA %ld:%02ld", left / 60, left % 60);
+  }
+  bt_format_time(run->e.bar->time, when);
+  snprintf(text, sizeof text, "%5.1f%% [%s] %s bars, %s bars/s%s, at %.10s", 100 * done, bar,
+           bars, per_s, eta, when);
+  bt_log_status(text);
+}
+
 enum { K_SYMBOL, K_TIME, K_OPEN, K_HIGH, K_LOW, K_CLOSE, K_VOLUME, K__N };
 
 static int loop(bt_run *run, bt_err *err) {
@@ -401,8 +491,11 @@ static int loop(bt_run *run, bt_err *err) {
     ctx_slot = lua_gettop(L);
   }
   uint64_t progress_every = run->app->cfg.progress_every;
+  /* the live line replaces the records for a person at a terminal */
+  bool live = run->spec->live_progress && bt_log_status_supported();
+  if (live) progress_every = 0;
   bool has_risk = run->app->cfg.risk_max_drawdown > 0 || run->app->cfg.risk_max_position_value.v;
-  uint64_t t0 = bt_now_ns();
+  uint64_t t0 = bt_now_ns(), next_draw = t0 + LIVE_AFTER_NS;
   fill_ctx fc = {run, err, 0};
   int rc;
   /* The bar lives in the run, so a failure report can still name it after the loop. */
@@ -411,6 +504,7 @@ static int loop(bt_run *run, bt_err *err) {
     if (atomic_load_explicit(&run->stop, memory_order_relaxed)) return run_stopped_error(run, err);
     run->e.bar = &run->current;
     run->bars++;
+    run->syms[bar.symbol].bars++;
     run->e.bar_event = bt_bus_publish_bar(run->e.bus, &run->current);
     run->e.cause = run->e.bar_event;
     /* Every bar, even with nothing queued: the broker's clock is what keeps an order
@@ -459,6 +553,7 @@ static int loop(bt_run *run, bt_err *err) {
                                      bt_ledger_exposed(run->e.ledger));
     if (has_risk && check_risk(run, dd, err)) return err->code;
     if (run->equity_f) run_equity_sample(run, bar.time, equity, dd);
+    if (live && (run->bars & 63) == 0) live_progress(run, t0, &next_draw);
     if (run->spec->on_progress && run->bars % BT_RUN_PROGRESS_BARS == 0) {
       double done = 0;
       for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
@@ -514,6 +609,7 @@ static void free_run(bt_run *run) {
   free(run->e.feeds);
   free(run->next);
   free(run->has_next);
+  free(run->syms);
   bt_broker_free(run->e.broker);
   bt_ledger_free(run->e.ledger);
   bt_bus_free(run->e.bus);
@@ -537,6 +633,40 @@ static void free_run(bt_run *run) {
 }
 
 
+/* backtest_started in words: "backtest sma_cross on ORCL, NVDA: fast=10 slow=30", cut
+ * with "..." to fit an 80-column console line (the JSON record has everything). */
+#define STARTED_TEXT_MAX 66
+static void started_text(const bt_run *run, char *out, size_t n) {
+  size_t len = (size_t)snprintf(out, n, "backtest %s on", run->info.strategy_id);
+  for (int i = 0; i < run->e.nfeeds && len < n; i++) {
+    if (i == 3) {
+      len += (size_t)snprintf(out + len, n - len, " +%d more", run->e.nfeeds - 3);
+      break;
+    }
+    len += (size_t)snprintf(out + len, n - len, "%s %s", i ? "," : "", bt_feed_symbol(run->e.feeds[i]));
+  }
+  cJSON *params = run->info.params_json ? cJSON_Parse(run->info.params_json) : NULL;
+  const cJSON *p;
+  const char *sep = ":";
+  cJSON_ArrayForEach(p, params) {
+    if (len >= n) break;
+    if (cJSON_IsNumber(p))
+      len += (size_t)snprintf(out + len, n - len, "%s %s=%.10g", sep, p->string, p->valuedouble);
+    else if (cJSON_IsString(p))
+      len += (size_t)snprintf(out + len, n - len, "%s %s=%.20s", sep, p->string, p->valuestring);
+    else if (cJSON_IsBool(p))
+      len += (size_t)snprintf(out + len, n - len, "%s %s=%s", sep, p->string, cJSON_IsTrue(p) ? "true" : "false");
+    sep = "";
+  }
+  cJSON_Delete(params);
+  if (len > STARTED_TEXT_MAX && n > STARTED_TEXT_MAX) {
+    char *cut = out + STARTED_TEXT_MAX - 4;
+    *cut = 0;
+    char *sp = strrchr(out, ' ');
+    snprintf(sp && sp > out ? sp : cut, 5, " ...");
+  }
+}
+
 /* Everything after the strategy table is on top of run->L. */
 static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   lua_State *L = run->L;
@@ -553,10 +683,14 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   run->info.config_json = run_config_json(run->app, cash);
   if (run->spec->write_files && run_open_outputs(run, err)) return err->code;
 
-  bt_log("run", BT_LOG_INFO, "backtest_started",
-         BT_F_STR("strategy", run->info.strategy_path), BT_F_JSON("data", run->info.data_json),
-         BT_F_JSON("params", run->info.params_json), BT_F_STR("out_dir", run->info.out_dir),
-         BT_F_STR("origin", run->info.origin));
+  char text[160] = "";
+  if (bt_log_enabled("run", BT_LOG_INFO)) started_text(run, text, sizeof text);
+  bt_log("run", BT_LOG_INFO, "backtest_started", BT_F_TEXT(text),
+         BT_F_JSON_ONLY(BT_F_STR("strategy", run->info.strategy_path)),
+         BT_F_JSON_ONLY(BT_F_JSON("data", run->info.data_json)),
+         BT_F_JSON_ONLY(BT_F_JSON("params", run->info.params_json)),
+         BT_F_JSON_ONLY(BT_F_STR("out_dir", run->info.out_dir)),
+         BT_F_JSON_ONLY(BT_F_STR("origin", run->info.origin)));
   for (int i = 0; i < run->app->nobservers; i++) {
     const bt_run_observer *o = &run->app->observers[i];
     if (!o->on_start) continue;
@@ -586,9 +720,23 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   /* Open positions stay open: report them as open trades marked at the last close. */
   for (int i = 0; i < run->e.nfeeds; i++) {
     const bt_trade *t = bt_ledger_open_trade(run->e.ledger, (uint32_t)i);
-    if (t) run_write_trade(run, t);
+    if (!t) continue;
+    run_write_trade(run, t);
+    run->syms[i].open = true;
+    run->syms[i].open_pnl = t->pnl;
   }
   return 0;
+}
+
+/* backtest_completed in words. The CLI prints the metrics in its summary table after
+ * it; a script's run (no table) gets the main ones here. */
+static void completed_text(const bt_run *run, const bt_run_result *res, char *out, size_t n) {
+  const bt_metrics_result *m = &res->metrics;
+  int len = snprintf(out, n, "backtest done in %.2f s (%.0f bars/s)", (double)res->wall_ms / 1000,
+                     res->bars_per_s);
+  if (strcmp(run->info.origin, "cli") != 0 && len > 0 && (size_t)len < n)
+    snprintf(out + len, n - (size_t)len, ": return %.2f%%, %llu trades, max drawdown %.2f%%",
+             100 * m->total_return, (unsigned long long)m->trades, 100 * m->max_drawdown);
 }
 
 static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,
@@ -632,8 +780,14 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   if (!rc) bt_lua_set_run(run->L, run, &run->e);
   if (!rc) rc = run_body(run, res, err);
 
+  bt_log_status(NULL); /* the live progress line leaves nothing behind */
   bt_metrics_finish(&run->metrics, &res->metrics);
   res->bars = run->bars;
+  res->first_time = run->metrics.first_time;
+  res->last_time = run->metrics.last_time;
+  res->rejected_orders = run->rejections;
+  res->nsymbols = run->e.nfeeds;
+  for (int i = 0; i < run->e.nfeeds && i < BT_RUN_MAX_SYMBOLS; i++) res->symbols[i] = run->syms[i];
   res->wall_ms = (int64_t)((bt_now_ns() - t0) / 1000000);
   double secs = (double)(bt_now_ns() - t0) / 1e9;
   res->bars_per_s = secs > 0 ? (double)run->bars / secs : 0;
@@ -679,20 +833,32 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
     pthread_mutex_unlock(&app->obs_mu[i]);
   }
 
+  run_rejections_log(run);
+  char text[200];
   if (rc) {
     char *exc = bt_log_err_json(err);
     char when[32] = "";
+    const char *sym = run->e.bar ? bt_feed_symbol(run->e.feeds[run->e.bar->symbol]) : NULL;
     if (run->e.bar) bt_format_time(run->e.bar->time, when);
-    bt_log("run", BT_LOG_ERROR, "backtest_failed", BT_F_JSON("exception", exc),
-           BT_F_INT("duration_ms", res->wall_ms), BT_F_INT("bars_done", run->bars),
-           BT_F_STR("bar_time", run->e.bar ? when : NULL),
-           BT_F_STR("bar_symbol", run->e.bar ? bt_feed_symbol(run->e.feeds[run->e.bar->symbol]) : NULL),
-           BT_F_STR("out_dir", res->out_dir));
+    if (run->e.bar)
+      snprintf(text, sizeof text, "backtest failed at bar %llu (%s %s)",
+               (unsigned long long)run->bars, sym, when);
+    else snprintf(text, sizeof text, "backtest failed before the first bar");
+    bt_log("run", BT_LOG_ERROR, "backtest_failed", BT_F_TEXT(text), BT_F_JSON("exception", exc),
+           BT_F_JSON_ONLY(BT_F_INT("duration_ms", res->wall_ms)),
+           BT_F_JSON_ONLY(BT_F_INT("bars_done", run->bars)),
+           BT_F_JSON_ONLY(BT_F_STR("bar_time", run->e.bar ? when : NULL)),
+           BT_F_JSON_ONLY(BT_F_STR("bar_symbol", sym)),
+           BT_F_JSON_ONLY(BT_F_STR("out_dir", res->out_dir)));
     free(exc);
   } else {
-    bt_log("run", BT_LOG_INFO, "backtest_completed", BT_F_JSON("metrics", mtext),
-           BT_F_INT("duration_ms", res->wall_ms), BT_F_DBL("bars_per_s", res->bars_per_s),
-           BT_F_INT("skipped_rows", res->skipped_rows), BT_F_STR("out_dir", res->out_dir));
+    completed_text(run, res, text, sizeof text);
+    bt_log("run", BT_LOG_INFO, "backtest_completed", BT_F_TEXT(text),
+           BT_F_JSON_ONLY(BT_F_JSON("metrics", mtext)),
+           BT_F_JSON_ONLY(BT_F_INT("duration_ms", res->wall_ms)),
+           BT_F_JSON_ONLY(BT_F_DBL("bars_per_s", res->bars_per_s)),
+           BT_F_JSON_ONLY(BT_F_INT("skipped_rows", res->skipped_rows)),
+           BT_F_JSON_ONLY(BT_F_STR("out_dir", res->out_dir)));
   }
   free(mtext);
   cJSON_Delete(mj);

@@ -105,9 +105,24 @@ typedef struct bt_run_spec {
    * data read (0..1); NULL = none. It runs on the backtest's thread: keep it cheap. */
   void (*on_progress)(void *ud, uint64_t bars, double fraction);
   void *progress_ud;
+  /* A person watches this run (the CLI, a script's bt.backtest): on a terminal in
+   * console format, runs longer than a second show a live progress line (bt_log_status)
+   * instead of backtest_progress records. Service jobs leave it false. */
+  bool live_progress;
 } bt_run_spec;
 
 #define BT_RUN_PROGRESS_BARS 1024
+
+#define BT_RUN_MAX_SYMBOLS 64
+
+/* One feed's share of a run (the console summary's per-symbol rows). */
+typedef struct bt_run_symbol {
+  char symbol[64];
+  uint64_t bars, trades, wins;  /* closed trades; wins: pnl > 0 */
+  bt_dec pnl;                   /* realized: sum of closed trades' pnl */
+  bt_dec open_pnl;              /* unrealized pnl of the position open at the end */
+  bool open;
+} bt_run_symbol;
 
 typedef struct bt_run_result {
   char run_id[40];
@@ -118,6 +133,10 @@ typedef struct bt_run_result {
   int64_t wall_ms;
   uint64_t bars, skipped_rows;
   double bars_per_s;
+  int64_t first_time, last_time;  /* market time (UTC seconds) of the first and last bar */
+  uint64_t rejected_orders;
+  int nsymbols;                   /* feeds; the first BT_RUN_MAX_SYMBOLS are in symbols */
+  bt_run_symbol symbols[BT_RUN_MAX_SYMBOLS];
 } bt_run_result;
 
 /* Run one backtest. Returns 0 when the backtest completed; otherwise an error code

@@ -51,7 +51,18 @@ typedef struct bt_run {
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   bt_time_cache equity_tc;     /* equity.csv's date part, formatted once per day */
   uint64_t bars;
+  bt_run_symbol *syms;         /* per feed: bars, closed trades, pnl (the summary's rows) */
   uint64_t rejections;
+  /* Rejections are told once per reason when the run ends (run_rejections_log), not
+   * once per order: a starved strategy may be refused on every bar. */
+  struct run_reject_kind {
+    char reason[48];           /* the reason up to its first ':' ("insufficient cash") */
+    char first_reason[96];     /* the first one in full, with its amounts */
+    uint64_t count, first_order;
+    int64_t first_time;
+    uint32_t first_symbol;
+  } reject_kinds[4];
+  int nreject_kinds;
   bool in_breach[2];           /* per risk rule: breached now (re-armed when back inside) */
   uint64_t risk_breaches;
   char event_json[256];        /* PORTFOLIO / RISK_BREACH payloads */

@@ -113,15 +113,17 @@ eq "$(jq -r '"\(.status) \(.entry_price) \(.exit_time) \(.exit_price) \(.pnl)"' 
 eq "$(res "$D" .trades)" 1 "one closed trade"
 ok "open position at the end; ctx:close()"
 
-# Insufficient cash: rejected (on_reject, order_rejected warning), never negative cash.
+# Insufficient cash: rejected (on_reject, one orders_rejected warning per kind at the end,
+# order_rejected per order at debug), never negative cash.
 probe "$UP" at=1 qty=100 --cash 1000
 expect_no_fill "buy 100 x 11 with 1000 cash"
 has "$L" '^reject 1 rejected insufficient cash' "on_reject called with the order"
 has "$L" '^finish rejected$' "ctx:order() says rejected"
-rec=$(log_event order_rejected)
-[ -n "$rec" ] || fail "order_rejected log record"
-eq "$(jq -r .level <<<"$rec")" warning "order_rejected is a warning"
-eq "$(jq -r .order_id <<<"$rec")" 1 "order_rejected names the order"
+rec=$(log_event orders_rejected)
+[ -n "$rec" ] || fail "orders_rejected log record"
+eq "$(jq -r '"\(.level) \(.count) \(.reason) \(.first_order_id) \(.first_symbol) \(.first_time)"' <<<"$rec")" \
+  "warning 1 insufficient cash 1 UP5 2020-01-02T00:00:00Z" "orders_rejected: how many, why, the first one"
+[ -z "$(log_event order_rejected)" ] || fail "no per-order record at info"
 eq "$(res "$D" .rejected_orders)" 1 "result.json rejected_orders"
 deceq "$(res "$D" .final_equity)" 1000 "cash untouched"
 awk -F, 'NR > 1 && $3 ~ /^-/ { exit 1 }' "$D/equity.csv" || fail "cash never negative"

@@ -139,11 +139,16 @@ ev "$T/lv2.out" strategy_info | jq -e '.api_key == "[REDACTED]" and .note == "Au
   || fail "strategy records: redaction and bound context: $(ev "$T/lv2.out" strategy_info)"
 ok "levels, per-logger levels, redaction"
 
-# 6. Console format: the same fields for a person, no JSON.
+# 6. Console format: short lines for a person (the run's identity and detail are in
+#    JSON), no JSON, no colour and no progress line when stdout is not a terminal.
 "$BTRUN" strategies/sma_cross.lua --log-format console --correlation-id corr-console --out "$T/con" >"$T/con.out" 2>/dev/null
-grep -Eq '^[0-9-]{10}T[0-9:.]{12}Z \[info   \] backtest_started +logger=run correlation_id=corr-console run_id=' "$T/con.out" \
+grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2} info  backtest sma_cross on SAMPLE: fast=10 qty=100 slow=30$' "$T/con.out" \
   || fail "console line for backtest_started: $(head -2 "$T/con.out")"
+grep -Eq '^[0-9:]{8} info  backtest done in [0-9.]+ s \([0-9]+ bars/s\)$' "$T/con.out" \
+  || fail "console line for backtest_completed: $(head -3 "$T/con.out")"
+grep -q 'corr-console\|logger=\|"metrics"' "$T/con.out" && fail "console lines leave out ids, logger and JSON detail"
 grep -q $'\033' "$T/con.out" && fail "no colour when stdout is not a terminal"
+grep -q $'\r' "$T/con.out" && fail "no progress line when stdout is not a terminal"
 ok "console format"
 
 # 7. A reader that goes away: btrun neither dies of SIGPIPE nor fails the run.

@@ -12,12 +12,15 @@
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -682,13 +685,95 @@ static void test_console(void) {
   free(exc);
   char *raw = cap_end();
   CHECK(strchr(raw, '\033') == NULL); /* not a terminal: no colour */
-  CHECK(strstr(raw, "Z [warning] order_rejected ") != NULL);
-  CHECK(strstr(raw, " logger=run correlation_id=c-9 reason=\"insufficient cash\" qty=5 "
-                    "password=[REDACTED]\n") != NULL);
+  /* "HH:MM:SS warn  event fields": time of day, no logger, no bound run identity */
+  CHECK(strlen(raw) > 9 && raw[2] == ':' && raw[5] == ':' && raw[8] == ' ');
+  CHECK(strncmp(raw + 9, "warn  order_rejected reason=\"insufficient cash\" qty=5 "
+                         "password=[REDACTED]\n", 64) == 0);
+  CHECK(strstr(raw, "c-9") == NULL && strstr(raw, "logger") == NULL);
   CHECK(strstr(raw, "\n    lua_error: strategies/x.lua:12: boom\n") != NULL);
   CHECK(strstr(raw, "\n      at strategies/x.lua:30 in on_bar\n") != NULL);
   free(raw);
+
+  /* A text field stands for the event name on the console; JSON-only fields stay out.
+   * A bound key that is not run identity stays in. */
+  bt_field exp[] = {BT_F_STR("experiment", "grid")};
+  bt_log_bind(exp, 1);
+  cap_begin(BT_LOG_FORMAT_CONSOLE);
+  bt_log("run", BT_LOG_INFO, "backtest_started", BT_F_TEXT("backtest x on ORCL"),
+         BT_F_JSON_ONLY(BT_F_STR("out_dir", "/very/long/path")), BT_F_INT("shown", 1));
+  raw = cap_end();
+  CHECK(strcmp(raw + 8, " info  backtest x on ORCL experiment=grid shown=1\n") == 0);
+
+  free(raw);
+  /* JSON: every field but the text, in order */
+  cap_begin(BT_LOG_FORMAT_JSON);
+  bt_log("run", BT_LOG_INFO, "backtest_started", BT_F_TEXT("backtest x on ORCL"),
+         BT_F_JSON_ONLY(BT_F_STR("out_dir", "/very/long/path")), BT_F_INT("shown", 1));
+  raw = cap_end();
+  CHECK(strstr(raw, "\"event\":\"backtest_started\",\"logger\":\"run\",\"correlation_id\":\"c-9\","
+                    "\"experiment\":\"grid\",\"out_dir\":\"/very/long/path\",\"shown\":1}\n") != NULL);
+  CHECK(strstr(raw, "backtest x on ORCL") == NULL && strstr(raw, "\"text\"") == NULL);
+  free(raw);
+
   bt_log_clear_context();
+  /* The status line exists only on a terminal: a file sink ignores it. */
+  cap_begin(BT_LOG_FORMAT_CONSOLE);
+  CHECK(!bt_log_status_supported());
+  bt_log_status("50% done");
+  bt_log("run", BT_LOG_INFO, "tick");
+  bt_log_status(NULL);
+  raw = cap_end();
+  CHECK(strchr(raw, '\r') == NULL && strstr(raw, "50% done") == NULL && strstr(raw, " info  tick\n"));
+  free(raw);
+  bt_log_clear_context();
+  bt_log_set_format(BT_LOG_FORMAT_JSON);
+}
+
+/* On a pseudo-terminal: the status line is drawn in place, records go above it and it
+ * is drawn again under them; clearing it leaves nothing behind. */
+static void test_status_line(void) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+  if (master < 0) return;
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+  CHECK(slave >= 0);
+  struct termios tio;
+  if (tcgetattr(slave, &tio) == 0) {
+    tio.c_oflag &= ~(tcflag_t)OPOST; /* bytes as written: no \n -> \r\n */
+    tcsetattr(slave, TCSANOW, &tio);
+  }
+  struct winsize ws = {.ws_row = 24, .ws_col = 20};
+  ioctl(slave, TIOCSWINSZ, &ws);
+  setenv("NO_COLOR", "1", 1);
+  bt_log_set_fd(slave);
+  bt_log_set_format(BT_LOG_FORMAT_AUTO);
+  CHECK(bt_log_get_format() == BT_LOG_FORMAT_CONSOLE && bt_log_status_supported());
+  CHECK(bt_log_columns() == 20);
+  bt_log_status("[###---] 50% of the bars are done"); /* cut to 19 columns */
+  bt_log("run", BT_LOG_INFO, "tick");
+  bt_log_print("hi\n", 3);
+  bt_log_status(NULL);
+  bt_log_status(NULL); /* nothing shown: writes nothing */
+  bt_log_set_fd(2);
+  unsetenv("NO_COLOR");
+  char buf[512] = {0};
+  size_t n = 0;
+  struct pollfd p = {.fd = master, .events = POLLIN};
+  while (n < sizeof buf - 1 && poll(&p, 1, 200) > 0) {
+    ssize_t r = read(master, buf + n, sizeof buf - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  const char *want_status = "[###---] 50% of the";
+  char expect[256];
+  snprintf(expect, sizeof expect, "\r%s\033[K\r\033[K", want_status);
+  CHECK(strncmp(buf, expect, strlen(expect)) == 0);
+  const char *rec = buf + strlen(expect);
+  CHECK(strncmp(rec + 8, " info  tick\n", 12) == 0);
+  snprintf(expect, sizeof expect, " info  tick\n%s\r\033[Khi\n%s\r\033[K", want_status, want_status);
+  CHECK(strcmp(rec + 8, expect) == 0);
+  close(slave);
+  close(master);
   bt_log_set_format(BT_LOG_FORMAT_JSON);
 }
 
@@ -936,6 +1021,7 @@ int main(void) {
   test_closed_pipe();
   test_exception();
   test_console();
+  test_status_line();
   test_lua();
   test_no_alloc();
   test_buf_writers();

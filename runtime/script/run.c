@@ -732,11 +732,13 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
  * it; a script's run (no table) gets the main ones here. */
 static void completed_text(const bt_run *run, const bt_run_result *res, char *out, size_t n) {
   const bt_metrics_result *m = &res->metrics;
-  int len = snprintf(out, n, "backtest done in %.2f s (%.0f bars/s)", (double)res->wall_ms / 1000,
-                     res->bars_per_s);
-  if (strcmp(run->info.origin, "cli") != 0 && len > 0 && (size_t)len < n)
-    snprintf(out + len, n - (size_t)len, ": return %.2f%%, %llu trades, max drawdown %.2f%%",
-             100 * m->total_return, (unsigned long long)m->trades, 100 * m->max_drawdown);
+  if (strcmp(run->info.origin, "cli") == 0)
+    snprintf(out, n, "backtest done in %.2f s (%.0f bars/s)", (double)res->wall_ms / 1000,
+             res->bars_per_s);
+  else
+    snprintf(out, n, "backtest: return %.2f%%, %llu trades, drawdown %.2f%%, %.2f s",
+             100 * m->total_return, (unsigned long long)m->trades, 100 * m->max_drawdown,
+             (double)res->wall_ms / 1000);
 }
 
 static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,

@@ -209,30 +209,6 @@ static int non_string_key(lua_State *L, const char *where, bt_err *err) {
                      "keys must be strings, got %s", got);
 }
 
-int bt_cfg_read(lua_State *L, int idx, const char *where, const bt_cfg_field *fields,
-                void *obj, bt_err *err) {
-  idx = lua_absindex(L, idx);
-  int top = lua_gettop(L), rc = 0;
-  lua_pushnil(L);
-  while (!rc && lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      rc = non_string_key(L, where, err);
-      break;
-    }
-    const char *key = lua_tostring(L, -1);
-    bt_suggester s;
-    bt_suggest_init(&s, key);
-    const bt_cfg_field *f = fields;
-    for (; f->key && strcmp(f->key, key) != 0; f++) bt_suggest_add(&s, f->key);
-    if (!f->key) rc = unknown_key(L, where, &s, err);
-  }
-  lua_settop(L, top);
-  for (const bt_cfg_field *f = fields; !rc && f->key; f++)
-    rc = read_one(L, idx, where, f, obj, (char *)obj + f->off, err);
-  return rc;
-}
-
 int bt_cfg_check_keys(lua_State *L, int idx, const char *where, const char *const *keys,
                       bt_err *err) {
   idx = lua_absindex(L, idx);
@@ -252,6 +228,19 @@ int bt_cfg_check_keys(lua_State *L, int idx, const char *where, const char *cons
     if (!*p) rc = unknown_key(L, where, &s, err);
   }
   lua_settop(L, top);
+  return rc;
+}
+
+int bt_cfg_read(lua_State *L, int idx, const char *where, const bt_cfg_field *fields,
+                void *obj, bt_err *err) {
+  const char *names[65];
+  size_t n = 0;
+  for (const bt_cfg_field *f = fields; f->key && n < 64; f++) names[n++] = f->key;
+  names[n] = NULL;
+  idx = lua_absindex(L, idx);
+  int rc = bt_cfg_check_keys(L, idx, where, names, err);
+  for (const bt_cfg_field *f = fields; !rc && f->key; f++)
+    rc = read_one(L, idx, where, f, obj, (char *)obj + f->off, err);
   return rc;
 }
 

@@ -70,9 +70,9 @@ typedef struct bt_cfg_field {
 #define BT_CFG_F_TABLE(k, fn, doc) {k, BT_CFG_TABLE, 0, 0, 0, 0, NULL, fn, 0, doc}
 #define BT_CFG_ANY (-INFINITY), INFINITY
 
-/* Read the table at idx into obj. where names the table in messages ("trace",
- * "service.api_keys[2]", "" for the top level). Fields are read in table order; the
- * first error stops. The Lua stack is left as it was. */
+/* Read the table at idx into obj (at most 64 fields). where names the table in
+ * messages ("trace", "service.api_keys[2]", "" for the top level). Fields are read in
+ * table order; the first error stops. The Lua stack is left as it was. */
 int bt_cfg_read(lua_State *L, int idx, const char *where, const bt_cfg_field *fields,
                 void *obj, bt_err *err);
 /* One field of the table at idx into out (the value itself, not a struct). */

@@ -117,26 +117,34 @@ static int sync_spool(pg_obs *o, bt_store *local, int max, int *copied, int *lef
   return rc;
 }
 
+/* The row of a run as its start describes it; host (64 bytes) receives this machine's
+ * name, which the row points to. */
+static void run_row(const bt_run_info *info, char *host, bt_store_run *r) {
+  memset(host, 0, 64);
+  gethostname(host, 63);
+  *r = (bt_store_run){.created_at = info->started_ms,
+                      .pid = getpid(),
+                      .strategy_path = (char *)info->strategy_path,
+                      .origin = (char *)info->origin,
+                      .user_id = (char *)info->user_id,
+                      .params = (char *)info->params_json,
+                      .data = (char *)info->data_json,
+                      .config = (char *)info->config_json,
+                      .out_dir = (char *)info->out_dir,
+                      .host = host};
+  snprintf(r->run_id, sizeof r->run_id, "%s", info->run_id);
+  snprintf(r->correlation_id, sizeof r->correlation_id, "%s", info->correlation_id);
+  snprintf(r->strategy, sizeof r->strategy, "%s", info->strategy_id);
+}
+
 static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
   (void)bus;
   (void)err;
   pg_obs *o = ud;
   if (!bt_pg_is_url(o->app->db)) return 0;
-  char host[64] = "";
-  gethostname(host, sizeof host - 1);
-  bt_store_run r = {.created_at = info->started_ms,
-                    .pid = getpid(),
-                    .strategy_path = (char *)info->strategy_path,
-                    .origin = (char *)info->origin,
-                    .user_id = (char *)info->user_id,
-                    .params = (char *)info->params_json,
-                    .data = (char *)info->data_json,
-                    .config = (char *)info->config_json,
-                    .out_dir = (char *)info->out_dir,
-                    .host = host};
-  snprintf(r.run_id, sizeof r.run_id, "%s", info->run_id);
-  snprintf(r.correlation_id, sizeof r.correlation_id, "%s", info->correlation_id);
-  snprintf(r.strategy, sizeof r.strategy, "%s", info->strategy_id);
+  char host[64];
+  bt_store_run r;
+  run_row(info, host, &r);
   snprintf(r.status, sizeof r.status, "running");
   /* The row tells other machines the run started; failing to write it only costs that
    * (the end of the run writes it all, or spools it). */
@@ -151,28 +159,16 @@ static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err
 /* A run without a local store row: its row from what the run reports. */
 static int push_reported(pg_obs *o, const bt_run_info *info, const bt_run_outcome *out,
                          bt_err *err) {
-  char host[64] = "";
-  gethostname(host, sizeof host - 1);
   static const char *const status[] = {"completed", "failed", "interrupted"};
-  bt_store_run r = {.created_at = info->started_ms,
-                    .completed_at = bt_wall_ms(),
-                    .duration_ms = out->duration_ms,
-                    .pid = getpid(),
-                    .bars = out->bars,
-                    .event_count = out->events,
-                    .strategy_path = (char *)info->strategy_path,
-                    .origin = (char *)info->origin,
-                    .user_id = (char *)info->user_id,
-                    .params = (char *)info->params_json,
-                    .data = (char *)info->data_json,
-                    .config = (char *)info->config_json,
-                    .out_dir = (char *)info->out_dir,
-                    .metrics = (char *)out->metrics_json,
-                    .error = out->error ? (char *)out->error->msg : NULL,
-                    .host = host};
-  snprintf(r.run_id, sizeof r.run_id, "%s", info->run_id);
-  snprintf(r.correlation_id, sizeof r.correlation_id, "%s", info->correlation_id);
-  snprintf(r.strategy, sizeof r.strategy, "%s", info->strategy_id);
+  char host[64];
+  bt_store_run r;
+  run_row(info, host, &r);
+  r.completed_at = bt_wall_ms();
+  r.duration_ms = out->duration_ms;
+  r.bars = out->bars;
+  r.event_count = out->events;
+  r.metrics = (char *)out->metrics_json;
+  r.error = out->error ? (char *)out->error->msg : NULL;
   snprintf(r.status, sizeof r.status, "%s",
            (unsigned)out->status < 3 ? status[out->status] : "failed");
   int rc = connect_db(o, err);
@@ -204,16 +200,22 @@ static void obs_close(void *ud) {
   free(o);
 }
 
+/* The local event store the runs' rows are copied from ("" when tracing is off). */
+static int local_store(pg_obs *o, bt_err *err) {
+  bt_trace_cfg tc;
+  if (bt_trace_cfg_load(&o->app->cfg, &tc, err)) return err->code;
+  if (tc.enabled) snprintf(o->store, sizeof o->store, "%s", tc.store);
+  return 0;
+}
+
 int bt_pg_register(bt_app *app, bt_err *err) {
   pg_obs *o = calloc(1, sizeof *o);
   if (!o) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   o->app = app;
-  bt_trace_cfg tc;
-  if (bt_trace_cfg_load(&app->cfg, &tc, err)) {
+  if (local_store(o, err)) {
     free(o);
     return err->code;
   }
-  if (tc.enabled) snprintf(o->store, sizeof o->store, "%s", tc.store);
   bt_run_observer obs = {.name = "pg", .ud = o, .on_start = obs_start, .on_end = obs_end,
                          .on_close = obs_close};
   if (bt_app_add_observer(app, &obs)) {
@@ -228,9 +230,7 @@ int bt_pg_sync(bt_app *app, int *copied, int *left, bt_err *err) {
     return bt_errf(err, BT_EINVAL, "usage_error",
                    "no postgresql:// database: give --db URL or set BTRUN_DB");
   pg_obs o = {.app = app};
-  bt_trace_cfg tc;
-  if (bt_trace_cfg_load(&app->cfg, &tc, err)) return err->code;
-  if (tc.enabled) snprintf(o.store, sizeof o.store, "%s", tc.store);
+  if (local_store(&o, err)) return err->code;
   char dir[1100];
   spool_dir(&o, dir, sizeof dir);
   DIR *d = opendir(dir);

@@ -5,15 +5,14 @@
 -- the positions open at the end. The page's numbers are also embedded as JSON
 -- (<script type="application/json" id="report-data">) so tests and tools can read them.
 --
--- Input (perf_run.c): {result=, summary=, benchmark_name=, benchmark_error=,
+-- Input (run_report.c): {result=, summary=, benchmark_name=, benchmark_error=,
 --   trades={total=, closed=, head={{t=trade, ["in"]={fill,order,cause,is_signal}, out=}},
 --           tail=, open=, by_symbol=, returns=, returns_stride=},
---   series={rows=, stride=, points={{time, equity, drawdown, bench_index, extra_index}}}}
+--   series=(run_days.h: the day series' figures and the chart lines, computed in C over
+--           every day, so nothing here loops over the run's days)}
 local lib = require "formats.lib"
 local charts = require "formats.charts"
 local esc = lib.esc
-
-local PERIODS = 252 -- trading days a year, as in metrics.h
 
 local function pct(x, digits)
   if x == nil or x ~= x then return "n/a" end
@@ -35,106 +34,6 @@ local function money(s)
   local int, frac = txt:match("^(%d+)%.(%d+)$")
   int = int:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
   return (neg and "-" or "") .. int .. "." .. frac
-end
-
-local function mean_sd(xs)
-  local n = #xs
-  if n == 0 then return nil, nil end
-  local s = 0
-  for _, v in ipairs(xs) do s = s + v end
-  local m = s / n
-  if n < 2 then return m, nil end
-  local q = 0
-  for _, v in ipairs(xs) do q = q + (v - m) ^ 2 end
-  return m, math.sqrt(q / (n - 1))
-end
-
--- Statistics of a value series (equity or benchmark) sampled at times ts.
-local function series_stats(ts, vs, base)
-  local rets = {}
-  for i = 2, #vs do
-    if vs[i - 1] and vs[i] and vs[i - 1] > 0 then rets[#rets + 1] = vs[i] / vs[i - 1] - 1 end
-  end
-  local m, sd = mean_sd(rets)
-  local st = {returns = rets}
-  local last = vs[#vs]
-  st.total_return = last and base and base > 0 and last / base - 1 or nil
-  local years = #ts > 1 and (ts[#ts] - ts[1]) / (365.25 * 86400) or 0
-  if st.total_return and years > 0 and last > 0 then st.cagr = (last / base) ^ (1 / years) - 1 end
-  if sd and sd > 0 then
-    st.volatility = sd * math.sqrt(PERIODS)
-    st.sharpe = m / sd * math.sqrt(PERIODS)
-  end
-  local peak, mdd = base, 0
-  for _, v in ipairs(vs) do
-    if v > peak then peak = v end
-    if peak > 0 and 1 - v / peak > mdd then mdd = 1 - v / peak end
-  end
-  st.max_drawdown = mdd
-  return st
-end
-
--- alpha (annualised), beta and correlation of daily returns a against b.
-local function regress(a, b)
-  local n = math.min(#a, #b)
-  if n < 3 then return nil end
-  local ma, mb = 0, 0
-  for i = 1, n do ma, mb = ma + a[i], mb + b[i] end
-  ma, mb = ma / n, mb / n
-  local cov, va, vb = 0, 0, 0
-  for i = 1, n do
-    cov = cov + (a[i] - ma) * (b[i] - mb)
-    va = va + (a[i] - ma) ^ 2
-    vb = vb + (b[i] - mb) ^ 2
-  end
-  if vb == 0 then return nil end
-  local beta = cov / vb
-  return {beta = beta, alpha = (ma - beta * mb) * PERIODS,
-          correlation = va > 0 and cov / math.sqrt(va * vb) or nil}
-end
-
--- Drawdown periods of an equity series whose peak starts at base: each from the peak
--- it fell from to the first row back at that peak (nil recovery = not recovered).
-local function drawdown_periods(ts, vs, base)
-  local periods, peak, peak_t, cur = {}, base, ts[1], nil
-  for i, v in ipairs(vs) do
-    if v >= peak then
-      if cur then cur.recovery = ts[i]; periods[#periods + 1] = cur; cur = nil end
-      peak, peak_t = v, ts[i]
-    else
-      local depth = 1 - v / peak
-      if not cur then cur = {start = peak_t, trough = ts[i], depth = depth} end
-      if depth > cur.depth then cur.depth, cur.trough = depth, ts[i] end
-    end
-  end
-  if cur then periods[#periods + 1] = cur end
-  local last = ts[#ts]
-  for _, p in ipairs(periods) do p.days = ((p.recovery or last) - p.start) // 86400 end
-  table.sort(periods, function(a, b)
-    if a.depth ~= b.depth then return a.depth > b.depth end
-    return a.start < b.start
-  end)
-  return periods
-end
-
--- Month-end and year-end returns: each period's last value over the previous period's
--- last value (the first over base).
-local function period_returns(ts, vs, base)
-  local months, years = {}, {}
-  local prev_m, prev_y, last_m, last_y = base, base, nil, nil
-  local order_m, order_y = {}, {}
-  for i, v in ipairs(vs) do
-    local y, m = charts.civil(ts[i])
-    local km, ky = string.format("%04d-%02d", y, m), y
-    if last_m and km ~= last_m then prev_m = vs[i - 1] end
-    if last_y and ky ~= last_y then prev_y = vs[i - 1] end
-    if km ~= last_m then order_m[#order_m + 1] = km end
-    if ky ~= last_y then order_y[#order_y + 1] = ky end
-    months[km] = prev_m > 0 and v / prev_m - 1 or nil
-    years[ky] = prev_y > 0 and v / prev_y - 1 or nil
-    last_m, last_y = km, ky
-  end
-  return months, years, order_m, order_y
 end
 
 local function heat_color(r)
@@ -159,34 +58,26 @@ return function(d)
   local function add(x) out[#out + 1] = x end
 
   -- the series
-  local ts, eq, bx, xx = {}, {}, {}, {}
-  local init = tonumber(r.initial_cash)
-  for i, p in ipairs(ser.points or {}) do
-    ts[i], eq[i] = p[1], tonumber(p[2])
-    bx[i], xx[i] = p[4], p[5]
-  end
-  if not init then init = eq[1] or 0 end
-  local have_bench, have_extra = #ts > 0 and bx[1] ~= nil, #ts > 0 and xx[1] ~= nil
-  local beq, xeq = {}, {}
-  for i = 1, #ts do
-    if have_bench then beq[i] = bx[i] * init end
-    if have_extra then xeq[i] = xx[i] * init end
-  end
-  local st = series_stats(ts, eq, init)
-  local periods = #ts > 0 and drawdown_periods(ts, eq, init) or {}
-  local worst = periods[1]
-  local months, years, order_m, order_y = period_returns(ts, eq, init)
+  local init = tonumber(r.initial_cash) or 0
+  local first, last = ser.first, ser.last
+  local eql = ser.equity or {xs = {}, ys = {}}
+  local have_bench, have_extra = ser.bench ~= nil, ser.extra ~= nil
+  local tipd = ser.tips or {xs = {}, equity = {}, bench = {}, extra = {}}
+  local worst = (ser.drawdowns or {})[1]
+  local months, years, order_m, order_y = {}, {}, {}, {}
+  for i, m in ipairs(ser.months or {}) do order_m[i], months[m[1]] = m[1], m[2] end
+  for i, y in ipairs(ser.years or {}) do order_y[i], years[y[1]] = y[1], y[2] end
   local symbols = {}
   for _, x in ipairs(r.data or {}) do symbols[#symbols + 1] = x.symbol end
 
   local data = {
     run_id = r.run_id, correlation_id = r.correlation_id, strategy = r.strategy, status = r.status,
-    start = ts[1] and charts.date(ts[1]), ["end"] = ts[#ts] and charts.date(ts[#ts]),
+    start = first and charts.date(first), ["end"] = last and charts.date(last),
     rows = ser.rows, stride = ser.stride,
     kpi = {
       total_return = r.total_return, cagr = r.cagr, sharpe = r.sharpe, sortino = r.sortino,
       calmar = (r.cagr and r.max_drawdown and r.max_drawdown > 0) and r.cagr / r.max_drawdown or nil,
-      max_drawdown = r.max_drawdown, volatility = st.volatility,
+      max_drawdown = r.max_drawdown, volatility = ser.volatility,
       max_drawdown_start = worst and charts.date(worst.start),
       max_drawdown_trough = worst and charts.date(worst.trough),
       max_drawdown_recovery = worst and worst.recovery and charts.date(worst.recovery) or nil,
@@ -200,20 +91,17 @@ return function(d)
     by_symbol = lib.array({}), trades_total = tr.total, trades_shown = 0,
   }
   for y, v in pairs(years) do data.yearly[tostring(y)] = v end
-  for i = 1, math.min(5, #periods) do
-    local p = periods[i]
+  for i, p in ipairs(ser.drawdowns or {}) do
     data.drawdowns[i] = {start = charts.date(p.start), trough = charts.date(p.trough),
                          recovery = p.recovery and charts.date(p.recovery) or nil, depth = p.depth, days = p.days}
   end
-  local function bench_block(vals, name)
-    local bs = series_stats(ts, vals, init)
-    local reg = regress(st.returns, bs.returns) or {}
+  local function bench_block(bs, name)
     return {name = name, total_return = bs.total_return, cagr = bs.cagr, sharpe = bs.sharpe,
-            max_drawdown = bs.max_drawdown, volatility = bs.volatility, alpha = reg.alpha, beta = reg.beta,
-            correlation = reg.correlation}
+            max_drawdown = bs.max_drawdown, volatility = bs.volatility, alpha = bs.alpha, beta = bs.beta,
+            correlation = bs.correlation}
   end
-  if have_bench then data.benchmark = bench_block(beq, "Buy & hold " .. table.concat(symbols, "+")) end
-  if have_extra then data.benchmark_extra = bench_block(xeq, d.benchmark_name or "benchmark") end
+  if have_bench then data.benchmark = bench_block(ser.bench_stats or {}, "Buy & hold " .. table.concat(symbols, "+")) end
+  if have_extra then data.benchmark_extra = bench_block(ser.extra_stats or {}, d.benchmark_name or "benchmark") end
 
   -- page
   add('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">')
@@ -270,29 +158,31 @@ return function(d)
 
   -- equity with benchmarks, linear and log
   local function tip_row(i)
-    local parts = {charts.date(ts[i]), "equity " .. money(eq[i])}
-    if have_bench then parts[#parts + 1] = "buy & hold " .. money(beq[i]) end
-    if have_extra then parts[#parts + 1] = (d.benchmark_name or "benchmark") .. " " .. money(xeq[i]) end
+    local parts = {charts.date(tipd.xs[i]), "equity " .. money(tipd.equity[i])}
+    if have_bench then parts[#parts + 1] = "buy & hold " .. money(tipd.bench[i]) end
+    if have_extra then parts[#parts + 1] = (d.benchmark_name or "benchmark") .. " " .. money(tipd.extra[i]) end
     return table.concat(parts, " \u{b7} ")
   end
-  local eq_series = {{xs = ts, ys = eq, color = "#1f77b4", name = "Strategy", stroke = "1.6"}}
+  local eq_series = {{xs = eql.xs, ys = eql.ys, last = ser.last_equity, color = "#1f77b4", name = "Strategy", stroke = "1.6"}}
   if have_bench then
-    eq_series[#eq_series + 1] = {xs = ts, ys = beq, color = "#7f7f7f", name = data.benchmark.name, dash = "5 3"}
+    eq_series[#eq_series + 1] = {xs = ser.bench.xs, ys = ser.bench.ys, last = ser.last_bench, color = "#7f7f7f",
+      name = data.benchmark.name, dash = "5 3"}
   end
   if have_extra then
-    eq_series[#eq_series + 1] = {xs = ts, ys = xeq, color = "#ff7f0e", name = data.benchmark_extra.name, dash = "2 2"}
+    eq_series[#eq_series + 1] = {xs = ser.extra.xs, ys = ser.extra.ys, last = ser.last_extra, color = "#ff7f0e",
+      name = data.benchmark_extra.name, dash = "2 2"}
   end
   add('<section id="equity"><h2>Equity</h2><div class="toggle">')
   -- log scale first when the curves end far apart (a flat line next to a tenfold one)
   local ratio = 1
   for _, sr in ipairs(eq_series) do
-    local a, b = sr.ys[#sr.ys], eq[#eq]
+    local a, b = sr.last, ser.last_equity
     if a and b and a > 0 and b > 0 then ratio = math.max(ratio, a / b, b / a) end
   end
   local log_first = ratio > 4
   add('<input type="radio" name="scale" id="scale-lin"' .. (log_first and "" or " checked") .. '><label for="scale-lin">linear</label>')
   add('<input type="radio" name="scale" id="scale-log"' .. (log_first and " checked" or "") .. '><label for="scale-log">log scale</label>')
-  local tips = {xs = ts, text = tip_row}
+  local tips = {xs = tipd.xs, text = tip_row}
   add('<div class="lin">' .. charts.chart({title = "Equity", series = eq_series, y_fmt = function(v) return (money(v):gsub("%.%d+$", "")) end,
     tips = tips, height = 300}) .. "</div>")
   add('<div class="log">' .. charts.chart({title = "Equity (log scale)", series = eq_series, y_log = true,
@@ -301,7 +191,7 @@ return function(d)
   if data.benchmark or data.benchmark_extra then
     add('<div class="tw"><table><tr><th class="l">Series</th><th>Total return</th><th>CAGR</th><th>Sharpe</th><th>Volatility</th><th>Max drawdown</th><th>Alpha</th><th>Beta</th><th>Correlation</th></tr>')
     add(string.format("<tr><td class=\"l\">Strategy</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td></td><td></td><td></td></tr>",
-      pct(r.total_return), pct(r.cagr), num(r.sharpe), pct(st.volatility), pct(r.max_drawdown)))
+      pct(r.total_return), pct(r.cagr), num(r.sharpe), pct(ser.volatility), pct(r.max_drawdown)))
     for _, b in ipairs({data.benchmark, data.benchmark_extra}) do
       add(string.format("<tr><td class=\"l\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
         esc(b.name), pct(b.total_return), pct(b.cagr), num(b.sharpe), pct(b.volatility), pct(b.max_drawdown),
@@ -310,34 +200,25 @@ return function(d)
     add("</table></div>")
     add('<p class="note">Buy &amp; hold: each symbol gets an equal share of the starting capital at its first close and is held to the end (no rebalancing). Alpha is annualised; beta and correlation are of daily returns.</p>')
   end
-  if (ser.stride or 1) > 1 then
-    add(string.format('<p class="note">%d equity rows: statistics use every %d%s row plus each month\'s last; charts draw the lowest and highest point of each of 320 columns.</p>',
-      ser.rows, ser.stride, ser.stride == 2 and "nd" or (ser.stride == 3 and "rd" or "th")))
-  elseif (ser.rows or 0) > charts.W then
+  if (ser.rows or 0) > charts.W then
     add(string.format('<p class="note">%d equity rows, drawn as the lowest and highest point of each of 320 columns.</p>', ser.rows))
   end
   add("</section>")
 
   -- drawdowns
   add('<section id="drawdowns"><h2>Drawdowns</h2>')
-  local ddv = {}
-  local peak = init
-  for i, v in ipairs(eq) do
-    if v > peak then peak = v end
-    ddv[i] = peak > 0 and (v / peak - 1) or 0
-  end
+  local uw = ser.underwater or {xs = {}, ys = {}}
   local bands = {}
-  for i = 1, math.min(5, #periods) do
-    local p = periods[i]
-    bands[#bands + 1] = {x0 = p.start, x1 = p.recovery or ts[#ts], color = "#d62728",
+  for i, p in ipairs(ser.drawdowns or {}) do
+    bands[#bands + 1] = {x0 = p.start, x1 = p.recovery or last, color = "#d62728",
       title = string.format("#%d: %s, %s to %s", i, pct(-p.depth), charts.date(p.start),
         p.recovery and charts.date(p.recovery) or "not recovered")}
   end
   add(charts.chart({title = "Underwater (drawdown from peak), 5 worst shaded",
-    series = {{xs = ts, ys = ddv, color = "#b3261e", area = 0}}, y_hi = 0, bands = bands,
+    series = {{xs = uw.xs, ys = uw.ys, color = "#b3261e", area = 0}}, y_hi = 0, bands = bands,
     y_fmt = charts.pct_axis,
-    tips = {xs = ts, text = function(i) return charts.date(ts[i]) .. " \u{b7} " .. pct(ddv[i]) end}}))
-  if #periods == 0 then
+    tips = {xs = uw.xs, text = function(i) return charts.date(uw.xs[i]) .. " \u{b7} " .. pct(uw.ys[i]) end}}))
+  if (ser.drawdown_periods or 0) == 0 then
     add("<p>No drawdown: equity never fell below its peak.</p>")
   else
     add('<div class="tw"><table><tr><th>#</th><th class="l">Start (peak)</th><th class="l">Trough</th><th class="l">Recovery</th><th>Depth</th><th>Days</th></tr>')
@@ -388,22 +269,12 @@ return function(d)
   -- rolling 6-month Sharpe
   add('<section id="rolling"><h2>Rolling 6-month Sharpe</h2>')
   local win = 126
-  local rets = st.returns
-  if #rets < win + 2 then
-    add(string.format("<p>Not enough history for a 6-month window (%d daily returns, %d needed).</p>", #rets, win + 2))
+  local ro = ser.rolling or {}
+  local nrets = ro.returns or 0
+  if nrets < win + 2 then
+    add(string.format("<p>Not enough history for a 6-month window (%d daily returns, %d needed).</p>", nrets, win + 2))
   else
-    local rx, ry = {}, {}
-    local sum, sq = 0, 0
-    for i = 1, #rets do
-      sum, sq = sum + rets[i], sq + rets[i] ^ 2
-      if i > win then sum, sq = sum - rets[i - win], sq - rets[i - win] ^ 2 end
-      if i >= win then
-        local m = sum / win
-        local var = (sq - win * m * m) / (win - 1)
-        rx[#rx + 1] = ts[i + 1]
-        ry[#ry + 1] = var > 1e-18 and m / math.sqrt(var) * math.sqrt(PERIODS) or nil
-      end
-    end
+    local rx, ry = ro.xs or {}, ro.ys or {}
     add(charts.chart({title = "Rolling Sharpe (126 trading days)", series = {{xs = rx, ys = ry, color = "#9467bd"}},
       y_fmt = function(v) return num(v, 1) end,
       tips = {xs = rx, text = function(i) return charts.date(rx[i]) .. " \u{b7} Sharpe " .. num(ry[i]) end}}))

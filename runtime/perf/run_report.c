@@ -1,8 +1,9 @@
 #define _GNU_SOURCE /* memmem */
 /* run_report.c - report.html for every completed run, rendered by lua/formats/run_report.lua
- * from the run directory's result.json, trades.jsonl and equity.csv, plus what the run's
- * bus showed while it ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and
- * the app's --benchmark series. */
+ * from the run directory's result.json and trades.jsonl, the equity rows the run kept in
+ * memory (figures and chart lines computed by run_days.h), what the run's bus showed
+ * while it ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and the app's
+ * --benchmark series. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "perf_source.h"
 #include "perf_time.h"
 #include "run_collect.h"
+#include "run_days.h"
 #include "run_series.h"
 
 #define TRADE_HEAD 25        /* first and last closed trades listed in the report table */
@@ -226,7 +228,8 @@ static void trades_json(const char *path, bt_json_buf *b, const bt_run_collect *
   free(m);
 }
 
-static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *err) {
+static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_run_outcome *o,
+                  bt_err *err) {
   char path[1200];
   size_t rlen;
   snprintf(path, sizeof path, "%s/result.json", dir);
@@ -277,15 +280,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
   if (bench.pts && !bench.n) bench.pts = NULL;
   const char *barg = rr->app ? rr->app->benchmark : NULL;
   if (!rc && barg && *barg) {
-    int64_t start = 0;
-    snprintf(path, sizeof path, "%s/equity.csv", dir);
-    FILE *ef = fopen(path, "r");
-    char l1[256], l2[256];
-    if (ef && fgets(l1, sizeof l1, ef) && fgets(l2, sizeof l2, ef)) {
-      char *comma = strchr(l2, ',');
-      if (comma) bt_iso8601_parse(l2, (long)(comma - l2), BT_ISO_STRICT, &start);
-    }
-    if (ef) fclose(ef);
+    int64_t start = o->ndays ? o->days[0].time : 0;
     bt_err berr = {0};
     if (extra_series(barg, start, &extra_pts, &extra.n, extra_name, sizeof extra_name, &berr)) {
       bt_log("perf", BT_LOG_WARNING, "benchmark_unreadable", BT_F_STR("benchmark", barg),
@@ -301,8 +296,8 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, bt_err *er
     bt_log_json_str(&b, extra_name, strlen(extra_name));
   }
   bt_json_printf(&b, ",\"series\":");
-  snprintf(path, sizeof path, "%s/equity.csv", dir);
-  if (!rc) rc = bt_run_series_json(path, &b, &bench, &extra, err);
+  if (!rc)
+    rc = bt_run_days_json(o->days, o->ndays, bt_dec_to_double(o->initial_cash), &bench, &extra, &b, err);
   free(extra_pts);
   cJSON_Delete(rj);
   bt_json_printf(&b, "}");
@@ -349,7 +344,7 @@ static void on_end(void *ud, const bt_run_info *info, const bt_run_outcome *outc
   if (outcome->status == BT_RUN_COMPLETED && info->out_dir) {
     if (c) bt_run_collect_finish(c);
     bt_err err = {0};
-    if (render(rr, info->out_dir, c, &err))
+    if (render(rr, info->out_dir, c, outcome, &err))
       bt_log("perf", BT_LOG_WARNING, "run_report_failed", BT_F_STR("out_dir", info->out_dir),
              BT_F_STR("error", err.msg));
     bt_err_clear(&err);

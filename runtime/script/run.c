@@ -627,6 +627,7 @@ static void free_run(bt_run *run) {
     if (run->owns_state) bt_lua_close(L);
   }
   bt_json_free(&run->e.payload);
+  free(run->days);
   free((void *)run->info.params_json);
   free((void *)run->info.data_json);
   free((void *)run->info.config_json);
@@ -827,7 +828,9 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   bt_run_outcome outcome = {.status = res->status, .duration_ms = res->wall_ms,
                             .bars = run->bars, .events = run->e.bus ? bt_bus_last_id(run->e.bus) : 0,
                             .metrics = rc ? NULL : &res->metrics,
-                            .metrics_json = rc ? NULL : mtext, .error = rc ? err : NULL};
+                            .metrics_json = rc ? NULL : mtext, .error = rc ? err : NULL,
+                            .days = run->days, .ndays = run->ndays,
+                            .initial_cash = run->metrics.initial_cash};
   for (int i = 0; i < app->nobservers; i++) {
     if (!app->observers[i].on_end) continue;
     pthread_mutex_lock(&app->obs_mu[i]);

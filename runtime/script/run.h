@@ -20,6 +20,12 @@
 
 typedef enum { BT_RUN_COMPLETED = 0, BT_RUN_FAILED = 1 } bt_run_status;
 
+/* One equity.csv row: the equity at the last bar of a UTC day. */
+typedef struct bt_run_day {
+  int64_t time;
+  bt_dec equity;
+} bt_run_day;
+
 /* What observers learn about a run. Strings are owned by the run. */
 typedef struct bt_run_info {
   char run_id[40];
@@ -42,6 +48,11 @@ typedef struct bt_run_outcome {
   const bt_metrics_result *metrics;   /* NULL when failed */
   const char *metrics_json;           /* result.json metrics object, NULL when failed */
   const bt_err *error;                /* NULL when completed */
+  /* equity.csv's rows, kept in memory for the report (run_days.h); NULL when the run
+   * wrote no files or memory ran out */
+  const bt_run_day *days;
+  size_t ndays;
+  bt_dec initial_cash;
 } bt_run_outcome;
 
 /* A module that wants to see every run registers an observer on the app.

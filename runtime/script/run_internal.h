@@ -50,6 +50,9 @@ typedef struct bt_run {
   bool equity_pending;
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
   bt_time_cache equity_tc;     /* equity.csv's date part, formatted once per day */
+  bt_run_day *days;            /* equity.csv's rows, for the observers (run.h) */
+  size_t ndays, cap_days;
+  bool days_lost;              /* out of memory: no rows for the observers */
   uint64_t bars;
   bt_run_symbol *syms;         /* per feed: bars, closed trades, pnl (the summary's rows) */
   uint64_t rejections;

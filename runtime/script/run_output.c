@@ -69,6 +69,18 @@ void run_equity_write(bt_run *run) {
   p = bt_fixed8_put(e->drawdown, p);
   *p++ = '\n';
   fwrite(line, 1, (size_t)(p - line), run->equity_f);
+  if (run->days_lost) return;
+  if (run->ndays == run->cap_days) {
+    size_t cap = run->cap_days ? run->cap_days * 2 : 1024;
+    bt_run_day *d = realloc(run->days, cap * sizeof *d);
+    if (!d) { /* the report goes without its series; the files are complete */
+      free(run->days);
+      run->days = NULL, run->ndays = run->cap_days = 0, run->days_lost = true;
+      return;
+    }
+    run->days = d, run->cap_days = cap;
+  }
+  run->days[run->ndays++] = (bt_run_day){e->time, e->equity};
 }
 
 int run_open_outputs(bt_run *run, bt_err *err) {

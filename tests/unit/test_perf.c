@@ -611,24 +611,17 @@ static void test_run_report(void) {
   mkdir(dir, 0755);
   snprintf(path, sizeof path, "%s/result.json", dir);
   write_file(path, "{\"run_id\":\"r-1\",\"strategy\":\"s.lua\",\"final_equity\":\"1005.5\"}\n", "w");
-  snprintf(path, sizeof path, "%s/equity.csv", dir);
-  FILE *f = fopen(path, "w");
-  CHECK(f != NULL);
-  if (!f) return;
-  fputs("time,equity,cash,position_value,drawdown\n", f);
-  for (long i = 0; i < 30000; i++) { /* one row a minute from 2020-01-01 */
-    time_t t = 1577836800 + i * 60;
-    struct tm tm;
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    fprintf(f, "%s,%ld.5,0.0,0.0,0.0\n", ts, 1000 + (i * 7919) % 501);
-  }
-  fclose(f);
+  /* the run's equity rows, as the run hands them over in memory (run.h bt_run_day) */
+  static bt_run_day days[30000];
+  for (long i = 0; i < 30000; i++) /* one row a minute from 2020-01-01 */
+    days[i] = (bt_run_day){1577836800 + i * 60, bt_dec_raw((1000 + (i * 7919) % 501) * BT_DEC_SCALE + 50000000)};
   snprintf(path, sizeof path, "cp tests/fixtures/perf/basic.jsonl '%s/trades.jsonl'", dir);
   CHECK(system(path) == 0);
   bt_run_info info = {0};
   info.out_dir = dir;
-  bt_run_outcome failed = {.status = BT_RUN_FAILED}, done = {.status = BT_RUN_COMPLETED};
+  bt_run_outcome failed = {.status = BT_RUN_FAILED},
+                 done = {.status = BT_RUN_COMPLETED, .days = days, .ndays = 30000,
+                         .initial_cash = bt_dec_from_int(1000)};
   obs->on_end(obs->ud, &info, &failed);
   snprintf(path, sizeof path, "%s/report.html", dir);
   CHECK(access(path, F_OK) != 0); /* no report for a failed run */

@@ -65,8 +65,8 @@ return function(d)
   local tipd = ser.tips or {xs = {}, equity = {}, bench = {}, extra = {}}
   local worst = (ser.drawdowns or {})[1]
   local months, years, order_m, order_y = {}, {}, {}, {}
-  for i, m in ipairs(ser.months or {}) do order_m[i], months[m[1]] = m[1], m[2] end
-  for i, y in ipairs(ser.years or {}) do order_y[i], years[y[1]] = y[1], y[2] end
+  for i, k in ipairs(ser.months_keys or {}) do order_m[i], months[k] = k, ser.months[i] end
+  for i, k in ipairs(ser.years_keys or {}) do order_y[i], years[k] = k, ser.years[i] end
   local symbols = {}
   for _, x in ipairs(r.data or {}) do symbols[#symbols + 1] = x.symbol end
 

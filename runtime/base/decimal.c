@@ -158,12 +158,25 @@ int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
   return (int)(end - buf);
 }
 
+/* "00".."99": two digits per division */
+static const char DIGITS2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 char *bt_dec_put_uint(uint64_t u, char *p) {
   char tmp[20];
-  int n = 0;
-  do tmp[n++] = (char)('0' + (int)(u % 10)); while (u /= 10);
-  while (n) *p++ = tmp[--n];
-  return p;
+  int n = 20;
+  for (; u >= 100; u /= 100) n -= 2, memcpy(tmp + n, DIGITS2 + 2 * (u % 100), 2);
+  if (u >= 10) n -= 2, memcpy(tmp + n, DIGITS2 + 2 * u, 2);
+  else tmp[--n] = (char)('0' + u);
+  memcpy(p, tmp + n, (size_t)(20 - n));
+  return p + 20 - n;
+}
+
+/* the 8 decimals of f < 10^8 */
+static void put_frac8(uint64_t f, char out[8]) {
+  for (int i = 6; i >= 0; i -= 2, f /= 100) memcpy(out + i, DIGITS2 + 2 * (f % 100), 2);
 }
 
 char *bt_dec_put(bt_dec a, char *p) {
@@ -176,9 +189,11 @@ char *bt_dec_put(bt_dec a, char *p) {
     *p++ = '0';
     return p;
   }
+  char fr[8];
+  put_frac8(f, fr);
   int k = BT_DEC_DIGITS;
-  while (f % 10 == 0) f /= 10, k--; /* trailing zeros trimmed */
-  for (int i = k - 1; i >= 0; i--, f /= 10) p[i] = (char)('0' + (int)(f % 10));
+  while (fr[k - 1] == '0') k--; /* trailing zeros trimmed; f != 0 keeps one digit */
+  memcpy(p, fr, (size_t)k);
   return p + k;
 }
 
@@ -198,7 +213,6 @@ char *bt_fixed8_put(double x, char *p) {
   if (signbit(x)) *p++ = '-';
   p = bt_dec_put_uint(u / BT_DEC_SCALE, p);
   *p++ = '.';
-  uint64_t f = u % BT_DEC_SCALE;
-  for (int i = BT_DEC_DIGITS - 1; i >= 0; i--, f /= 10) p[i] = (char)('0' + (int)(f % 10));
+  put_frac8(u % BT_DEC_SCALE, p);
   return p + BT_DEC_DIGITS;
 }

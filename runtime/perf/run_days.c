@@ -198,33 +198,40 @@ static void put_stats(bt_json_buf *b, const char *key, const stats *st, const st
 
 /* ---- monthly and yearly returns ------------------------------------------------------- */
 
-/* Each period's last value over the previous period's last value (the first over base). */
+/* Each period's last value over the previous period's last value (the first over base):
+ * "<name>_keys":["YYYY-MM",..] (or [Y,..]) and "<name>":[r,..]. Days ascend, so the
+ * calendar is consulted once per period, not per day. */
 static void put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size_t n, double base,
                         bool months) {
-  bt_json_printf(b, ",\"%s\":[", months ? "months" : "years");
+  const char *name = months ? "months" : "years";
+  bt_json_buf keys = {0};
+  BT_JSON_PUTS(&keys, "[");
+  bt_json_printf(b, ",\"%s\":[", name);
   double prev = base;
-  int64_t y, next_y = 0, key = 0, next_key = 0;
-  unsigned m, d, next_m = 0;
-  bool first = true;
-  if (n) bt_civil_from_days(bt_run_series_day(ts[0]), &next_y, &next_m, &d);
-  for (size_t i = 0; i < n; i++) {
-    int64_t last_key = key;
-    y = next_y, m = next_m;
-    key = months ? y * 12 + m : y;
-    if (i > 0 && key != last_key) prev = vs[i - 1];
-    if (i + 1 < n) {
-      bt_civil_from_days(bt_run_series_day(ts[i + 1]), &next_y, &next_m, &d);
-      next_key = months ? next_y * 12 + next_m : next_y;
-      if (next_key == key) continue; /* not the period's last day */
+  int64_t end = 0; /* the first day after the current period */
+  for (size_t i = 0; i <= n; i++) {
+    int64_t day = i < n ? bt_run_series_day(ts[i]) : 0;
+    if (i > 0 && i < n && day < end) continue;
+    if (i > 0) { /* row i-1 closed a period */
+      put_num(b, prev > 0 ? vs[i - 1] / prev - 1 : NAN);
+      prev = vs[i - 1];
+      if (i < n) bt_json_putc(b, ',');
     }
-    if (!first) bt_json_putc(b, ',');
-    first = false;
-    if (months) bt_json_printf(b, "[\"%04lld-%02u\",", (long long)y, m);
-    else bt_json_printf(b, "[%lld,", (long long)y);
-    put_num(b, prev > 0 ? vs[i] / prev - 1 : NAN);
-    bt_json_putc(b, ']');
+    if (i == n) break;
+    int64_t y;
+    unsigned m, d;
+    bt_civil_from_days(day, &y, &m, &d);
+    if (keys.len > 1) bt_json_putc(&keys, ',');
+    if (months) bt_json_printf(&keys, "\"%04lld-%02u\"", (long long)y, m);
+    else bt_json_int(&keys, y);
+    end = months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
+                 : bt_days_from_civil(y + 1, 1, 1);
   }
-  bt_json_putc(b, ']');
+  BT_JSON_PUTS(&keys, "]");
+  bt_json_printf(b, "],\"%s_keys\":", name);
+  if (keys.failed) b->failed = true;
+  else bt_json_put(b, keys.data, keys.len);
+  bt_json_free(&keys);
 }
 
 /* the growth index on `day` (1.0 before the series starts); days ascend between calls */

@@ -10,8 +10,9 @@
  *    "equity":{"xs":[],"ys":[]},"bench":{..},"extra":{..},
  *    "tips":{"xs":[],"equity":[],"bench":[],"extra":[]},"underwater":{"xs":[],"ys":[]},
  *    "volatility":v,"drawdown_periods":K,"drawdowns":[{"start","trough","recovery",
- *    "depth","days"}],"bench_stats":{..},"extra_stats":{..},"months":[["YYYY-MM",r]],
- *    "years":[[Y,r]],"rolling":{"returns":R,"xs":[],"ys":[]}}
+ *    "depth","days"}],"bench_stats":{..},"extra_stats":{..},"months":[r,..],
+ *    "months_keys":["YYYY-MM",..],"years":[r,..],"years_keys":[Y,..],
+ *    "rolling":{"returns":R,"xs":[],"ys":[]}}
  * Times are epoch seconds; a figure that does not exist is null. */
 #ifndef BT_RUN_DAYS_H
 #define BT_RUN_DAYS_H

@@ -46,6 +46,9 @@ end
 -- [1] as an array (`M.array` marks an empty one). Inside <script> "</" is escaped.
 local ARRAY = setmetatable({}, {__mode = "k"})
 function M.array(t) ARRAY[t] = true; return t end
+-- A JSON text written elsewhere (C, in lib.json's own format), embedded as it is.
+local RAW = setmetatable({}, {__mode = "k"})
+function M.raw(text) local t = {text}; RAW[t] = true; return t end
 function M.json(v)
   local ty = type(v)
   if v == nil then return "null" end
@@ -61,6 +64,7 @@ function M.json(v)
       return map[c] or string.format("\\u%04x", c:byte())
     end) .. '"'
   end
+  if RAW[v] then return v[1] end
   local parts = {}
   if v[1] ~= nil or ARRAY[v] then
     for i = 1, #v do parts[i] = M.json(v[i]) end

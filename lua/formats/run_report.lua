@@ -87,10 +87,10 @@ return function(d)
       open_trades = #(tr.open or {}), rejected_orders = r.rejected_orders,
       initial_cash = r.initial_cash, final_equity = r.final_equity,
     },
-    monthly = months, yearly = {}, drawdowns = lib.array({}), open_positions = lib.array({}),
+    -- every month and year, written by C (run_days.h) as lib.json would
+    monthly = lib.raw(ser.months_json or "{}"), yearly = lib.raw(ser.years_json or "{}"), drawdowns = lib.array({}), open_positions = lib.array({}),
     by_symbol = lib.array({}), trades_total = tr.total, trades_shown = 0,
   }
-  for y, v in pairs(years) do data.yearly[tostring(y)] = v end
   for i, p in ipairs(ser.drawdowns or {}) do
     data.drawdowns[i] = {start = charts.date(p.start), trough = charts.date(p.trough),
                          recovery = p.recovery and charts.date(p.recovery) or nil, depth = p.depth, days = p.days}

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PERIODS 252 /* trading days a year, as in metrics.h */
 
@@ -150,7 +151,17 @@ static size_t downsample(const int64_t *xs, const double *ys, size_t n, size_t *
   return k;
 }
 
-static void put_num(bt_json_buf *b, double v) { bt_json_dbl(b, v); } /* NAN: null */
+/* "%.17g" (reads back as the same double, cheaper than the shortest form for
+ * arbitrary ratios) or null for NAN */
+static void put_num(bt_json_buf *b, double v) {
+  if (!isfinite(v)) {
+    BT_JSON_PUTS(b, "null");
+    return;
+  }
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, "%.17g", v);
+  bt_json_put(b, tmp, (size_t)n);
+}
 
 static void put_list(bt_json_buf *b, const char *key, const int64_t *xs, const double *ys,
                      const size_t *idx, size_t k, bool times) {
@@ -198,40 +209,84 @@ static void put_stats(bt_json_buf *b, const char *key, const stats *st, const st
 
 /* ---- monthly and yearly returns ------------------------------------------------------- */
 
+typedef struct period_ret {
+  char key[24];
+  double r;
+} period_ret;
+
+static int cmp_key(const void *a, const void *b) {
+  return strcmp(((const period_ret *)a)->key, ((const period_ret *)b)->key);
+}
+
 /* Each period's last value over the previous period's last value (the first over base):
- * "<name>_keys":["YYYY-MM",..] (or [Y,..]) and "<name>":[r,..]. Days ascend, so the
- * calendar is consulted once per period, not per day. */
-static void put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size_t n, double base,
-                        bool months) {
+ * "<name>_keys":["YYYY-MM",..] (or [Y,..]) and "<name>":[r,..] for the page, and
+ * "<name>_json": the text of {"<key>":r,..} with keys sorted and null returns left out,
+ * exactly as the page's lib.json writes its data block (so Lua need not). Days ascend,
+ * so the calendar is consulted once per period, not per day. */
+static int put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size_t n, double base,
+                       bool months) {
   const char *name = months ? "months" : "years";
-  bt_json_buf keys = {0};
-  BT_JSON_PUTS(&keys, "[");
-  bt_json_printf(b, ",\"%s\":[", name);
+  period_ret *pr = NULL;
+  size_t np = 0, cap = 0;
   double prev = base;
   int64_t end = 0; /* the first day after the current period */
   for (size_t i = 0; i <= n; i++) {
     int64_t day = i < n ? bt_run_series_day(ts[i]) : 0;
     if (i > 0 && i < n && day < end) continue;
-    if (i > 0) { /* row i-1 closed a period */
-      put_num(b, prev > 0 ? vs[i - 1] / prev - 1 : NAN);
+    if (i > 0) { /* row i-1 closed period np-1 */
+      pr[np - 1].r = prev > 0 ? vs[i - 1] / prev - 1 : NAN;
       prev = vs[i - 1];
-      if (i < n) bt_json_putc(b, ',');
     }
     if (i == n) break;
+    if (np == cap) {
+      cap = cap ? cap * 2 : 64;
+      period_ret *q = realloc(pr, cap * sizeof *q);
+      if (!q) {
+        free(pr);
+        return -1;
+      }
+      pr = q;
+    }
     int64_t y;
     unsigned m, d;
     bt_civil_from_days(day, &y, &m, &d);
-    if (keys.len > 1) bt_json_putc(&keys, ',');
-    if (months) bt_json_printf(&keys, "\"%04lld-%02u\"", (long long)y, m);
-    else bt_json_int(&keys, y);
+    if (months) snprintf(pr[np].key, sizeof pr[np].key, "%04lld-%02u", (long long)y, m);
+    else snprintf(pr[np].key, sizeof pr[np].key, "%lld", (long long)y);
+    np++;
     end = months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
                  : bt_days_from_civil(y + 1, 1, 1);
   }
-  BT_JSON_PUTS(&keys, "]");
-  bt_json_printf(b, "],\"%s_keys\":", name);
-  if (keys.failed) b->failed = true;
-  else bt_json_put(b, keys.data, keys.len);
-  bt_json_free(&keys);
+  bt_json_printf(b, ",\"%s\":[", name);
+  for (size_t i = 0; i < np; i++) {
+    if (i) bt_json_putc(b, ',');
+    put_num(b, pr[i].r);
+  }
+  bt_json_printf(b, "],\"%s_keys\":[", name);
+  for (size_t i = 0; i < np; i++) {
+    if (i) bt_json_putc(b, ',');
+    if (months) bt_json_str(b, pr[i].key, strlen(pr[i].key));
+    else bt_json_put(b, pr[i].key, strlen(pr[i].key));
+  }
+  bt_json_printf(b, "],\"%s_json\":", name);
+  /* time order is key order unless a year has other than 4 digits */
+  bool sorted = true;
+  for (size_t i = 1; i < np && sorted; i++) sorted = strcmp(pr[i - 1].key, pr[i].key) < 0;
+  if (!sorted) qsort(pr, np, sizeof *pr, cmp_key);
+  bt_json_buf t = {0};
+  bt_json_putc(&t, '{');
+  for (size_t i = 0; i < np; i++) {
+    if (isnan(pr[i].r)) continue;
+    if (t.len > 1) bt_json_putc(&t, ',');
+    bt_json_str(&t, pr[i].key, strlen(pr[i].key));
+    bt_json_putc(&t, ':');
+    put_num(&t, pr[i].r);
+  }
+  bt_json_putc(&t, '}');
+  if (t.failed) b->failed = true;
+  else bt_json_str(b, t.data, t.len);
+  bt_json_free(&t);
+  free(pr);
+  return 0;
 }
 
 /* the growth index on `day` (1.0 before the series starts); days ascend between calls */
@@ -316,8 +371,10 @@ int bt_run_days_json(const bt_run_day *days, size_t n, double init, bt_index_ser
   bt_json_putc(b, ']');
   if (hb) put_stats(b, "bench_stats", &sb, &se);
   if (hx) put_stats(b, "extra_stats", &sx, &se);
-  put_periods(b, ts, eq, n, init, true);
-  put_periods(b, ts, eq, n, init, false);
+  if (put_periods(b, ts, eq, n, init, true) || put_periods(b, ts, eq, n, init, false)) {
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+    goto done;
+  }
 
   /* rolling Sharpe of the last ROLLING_WINDOW daily returns, at the window's last day */
   bt_json_printf(b, ",\"rolling\":{\"returns\":%zu", se.nrets);

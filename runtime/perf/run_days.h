@@ -11,7 +11,8 @@
  *    "tips":{"xs":[],"equity":[],"bench":[],"extra":[]},"underwater":{"xs":[],"ys":[]},
  *    "volatility":v,"drawdown_periods":K,"drawdowns":[{"start","trough","recovery",
  *    "depth","days"}],"bench_stats":{..},"extra_stats":{..},"months":[r,..],
- *    "months_keys":["YYYY-MM",..],"years":[r,..],"years_keys":[Y,..],
+ *    "months_keys":["YYYY-MM",..],"months_json":"{..}","years":[r,..],"years_keys":[Y,..],
+ *    "years_json":"{..}",
  *    "rolling":{"returns":R,"xs":[],"ys":[]}}
  * Times are epoch seconds; a figure that does not exist is null. */
 #ifndef BT_RUN_DAYS_H

@@ -3,7 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct order_cause { uint64_t order_id, cause_id; } order_cause;
+/* Lineage is kept for a bounded number of fills, so memory stays flat however long the
+ * run: the first FIRST_FILLS fills (the report's first trades) and the latest LAST_FILLS
+ * (its last trades and open positions). An order's cause is resolved when it is placed
+ * (its SIGNAL was just published), kept for the latest RECENT orders until a fill asks. */
+#define FIRST_FILLS 1024
+#define LAST_FILLS 4096
+#define RECENT 65536 /* orders, and SIGNAL ids */
+
+typedef struct order_cause { uint64_t order_id, cause_id; bool signal; } order_cause;
 
 struct bt_run_collect {
   int nsym;
@@ -11,12 +19,12 @@ struct bt_run_collect {
   int64_t day;           /* day of the latest bar; INT64_MIN before the first */
   bt_index_point *pts;
   size_t npts, cappts;
-  bt_rc_fill *fills;
-  size_t nfills, capfills;
-  order_cause *orders;   /* in event id order (ids only grow) */
-  size_t norders, caporders;
-  uint64_t *signals;     /* SIGNAL ids, ascending */
-  size_t nsignals, capsignals;
+  bt_rc_fill head[FIRST_FILLS], *tail; /* tail: a ring of LAST_FILLS */
+  uint64_t nfills;                     /* fills seen */
+  order_cause *orders;   /* ring of RECENT, in event id order (ids only grow) */
+  uint64_t norders;
+  uint64_t *signals;     /* ring of RECENT SIGNAL ids, ascending */
+  uint64_t nsignals;
   bool oom;
 };
 
@@ -51,18 +59,34 @@ static void on_bar(void *ud, uint64_t id, uint64_t created_at, uint64_t emitted_
   if (px > 0) c->last[bar->symbol] = px;
 }
 
+/* Binary search of a ring of `cap` ascending ids holding the last min(n, cap) of n;
+ * returns the ring slot of id, or -1. */
+static long ring_find(const void *base, size_t size, uint64_t n, size_t cap, uint64_t id) {
+  uint64_t lo = n > cap ? n - cap : 0, hi = n; /* logical positions */
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (*(const uint64_t *)((const char *)base + (mid % cap) * size) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < n && *(const uint64_t *)((const char *)base + (lo % cap) * size) == id) return (long)(lo % cap);
+  return -1;
+}
+
 static void on_event(void *ud, const bt_event *ev) {
   bt_run_collect *c = ud;
   if (ev->type == BT_EV_SIGNAL) {
-    GROW(c, c->signals, c->nsignals, c->capsignals);
-    c->signals[c->nsignals++] = ev->event_id;
+    c->signals[c->nsignals++ % RECENT] = ev->event_id;
   } else if (ev->type == BT_EV_ORDER) {
-    GROW(c, c->orders, c->norders, c->caporders);
-    c->orders[c->norders++] = (order_cause){ev->event_id, ev->causation_id};
+    bool sig = ring_find(c->signals, sizeof *c->signals, c->nsignals, RECENT, ev->causation_id) >= 0;
+    c->orders[c->norders++ % RECENT] = (order_cause){ev->event_id, ev->causation_id, sig};
   } else if (ev->type == BT_EV_FILL) {
-    GROW(c, c->fills, c->nfills, c->capfills);
-    c->fills[c->nfills++] = (bt_rc_fill){.time = ev->timestamp, .symbol = ev->symbol,
-                                         .fill_id = ev->event_id, .order_id = ev->causation_id};
+    bt_rc_fill f = {.time = ev->timestamp, .symbol = ev->symbol, .fill_id = ev->event_id,
+                    .order_id = ev->causation_id};
+    long o = ring_find(c->orders, sizeof *c->orders, c->norders, RECENT, f.order_id);
+    if (o >= 0) f.cause_id = c->orders[o].cause_id, f.cause_signal = c->orders[o].signal;
+    if (c->nfills < FIRST_FILLS) c->head[c->nfills] = f;
+    else c->tail[(c->nfills - FIRST_FILLS) % LAST_FILLS] = f;
+    c->nfills++;
   }
 }
 
@@ -73,7 +97,10 @@ bt_run_collect *bt_run_collect_new(int nsymbols) {
   c->first = calloc((size_t)c->nsym + 1, sizeof *c->first);
   c->last = calloc((size_t)c->nsym + 1, sizeof *c->last);
   c->day = INT64_MIN;
-  if (!c->first || !c->last) {
+  c->tail = malloc(LAST_FILLS * sizeof *c->tail);
+  c->orders = malloc(RECENT * sizeof *c->orders);
+  c->signals = malloc(RECENT * sizeof *c->signals);
+  if (!c->first || !c->last || !c->tail || !c->orders || !c->signals) {
     bt_run_collect_free(c);
     return NULL;
   }
@@ -88,33 +115,9 @@ int bt_run_collect_subscribe(bt_run_collect *c, bt_bus *bus, bt_err *err) {
   return 0;
 }
 
-static bool has_id(const uint64_t *a, size_t n, uint64_t id) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (a[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < n && a[lo] == id;
-}
-
 void bt_run_collect_finish(bt_run_collect *c) {
   if (c->day != INT64_MIN) close_day(c);
   c->day = INT64_MIN;
-  /* resolve each fill's order to the order's cause */
-  for (size_t i = 0; i < c->nfills; i++) {
-    bt_rc_fill *f = &c->fills[i];
-    size_t lo = 0, hi = c->norders;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      if (c->orders[mid].order_id < f->order_id) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < c->norders && c->orders[lo].order_id == f->order_id) {
-      f->cause_id = c->orders[lo].cause_id;
-      f->cause_signal = has_id(c->signals, c->nsignals, f->cause_id);
-    }
-  }
 }
 
 const bt_index_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n) {
@@ -122,20 +125,28 @@ const bt_index_point *bt_run_collect_bench(const bt_run_collect *c, size_t *n) {
   return c->pts;
 }
 
+/* the k-th fill kept, in time order: the head, then the tail ring's oldest first */
+static const bt_rc_fill *kept(const bt_run_collect *c, uint64_t k) {
+  if (k < FIRST_FILLS) return &c->head[k];
+  uint64_t ntail = c->nfills - FIRST_FILLS, from = ntail > LAST_FILLS ? ntail - LAST_FILLS : 0;
+  return &c->tail[(from + k - FIRST_FILLS) % LAST_FILLS];
+}
+
 const bt_rc_fill *bt_run_collect_fill(const bt_run_collect *c, uint32_t symbol, int64_t time,
                                       bool first) {
   if (c->oom) return NULL;
-  /* fills are in time order: find the first at `time`, then scan that time's fills */
-  size_t lo = 0, hi = c->nfills;
+  uint64_t n = c->nfills < FIRST_FILLS + LAST_FILLS ? c->nfills : FIRST_FILLS + LAST_FILLS;
+  /* kept fills are in time order: find the first at `time`, then scan that time's fills */
+  uint64_t lo = 0, hi = n;
   while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (c->fills[mid].time < time) lo = mid + 1;
+    uint64_t mid = (lo + hi) / 2;
+    if (kept(c, mid)->time < time) lo = mid + 1;
     else hi = mid;
   }
   const bt_rc_fill *hit = NULL;
-  for (size_t i = lo; i < c->nfills && c->fills[i].time == time; i++) {
-    if (c->fills[i].symbol != symbol) continue;
-    hit = &c->fills[i];
+  for (uint64_t i = lo; i < n && kept(c, i)->time == time; i++) {
+    if (kept(c, i)->symbol != symbol) continue;
+    hit = kept(c, i);
     if (first) break;
   }
   return hit;
@@ -146,7 +157,7 @@ void bt_run_collect_free(bt_run_collect *c) {
   free(c->first);
   free(c->last);
   free(c->pts);
-  free(c->fills);
+  free(c->tail);
   free(c->orders);
   free(c->signals);
   free(c);

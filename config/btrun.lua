@@ -43,6 +43,7 @@ return {
   --                             -- events of 128 bytes (a bar takes 88)
   --   full_policy = "block",    -- "block" | "drop" (non-critical events, counted)
   --   commit_ms = 100,          -- what a killed process loses at most
+  --   warn_size_mb = 500,       -- warn when a run ends with the store above this (0 = never)
   -- },
 
   -- Product analytics to PostHog (docs/analytics.md); off without an API key

@@ -15,7 +15,8 @@ static const char RUNS_HELP[] =
     "       btrun runs compare RUN RUN [...] [--html FILE] [--store PATH]\n"
     "\n"
     "list     traced runs, newest first: run id, status, start time, strategy, total\n"
-    "         return, Sharpe, max drawdown, events published and stored, duration.\n"
+    "         return, Sharpe, max drawdown, events published and stored, duration and\n"
+    "         the size of its events on disk; then the store's total size on disk.\n"
     "         Status is running, completed, failed, interrupted (SIGINT/SIGTERM),\n"
     "         events_lost (completed, but events could not all be stored: its error\n"
     "         says how many), or incomplete: the process died mid-run (killed); its\n"
@@ -30,7 +31,15 @@ static const char RUNS_HELP[] =
 
 static const char *status_of(const bt_store_run *r) { return r->incomplete ? "incomplete" : r->status; }
 
-static cJSON *run_json(const bt_store_run *r) {
+/* 1.2 GB, 118.4 MB, 212 KB, 512 B: sizes for reading (JSON keeps bytes). */
+static void fmt_bytes(uint64_t b, char *out, size_t n) {
+  if (b >= 1000000000) snprintf(out, n, "%.1f GB", (double)b / 1e9);
+  else if (b >= 1000000) snprintf(out, n, "%.1f MB", (double)b / 1e6);
+  else if (b >= 1000) snprintf(out, n, "%.0f KB", (double)b / 1e3);
+  else snprintf(out, n, "%" PRIu64 " B", b);
+}
+
+static cJSON *run_json(const bt_store_run *r, uint64_t size) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "run_id", r->run_id);
   cJSON_AddStringToObject(o, "correlation_id", r->correlation_id);
@@ -62,26 +71,35 @@ static cJSON *run_json(const bt_store_run *r) {
   cJSON_AddNumberToObject(o, "events_sampled_out", (double)r->sampled_out);
   cJSON_AddNumberToObject(o, "events_dropped", (double)r->dropped);
   cJSON_AddNumberToObject(o, "lineage_gaps", (double)r->lineage_gaps);
+  cJSON_AddNumberToObject(o, "size_bytes", (double)size);
   return o;
 }
 
 typedef struct list_ctx {
   bool jsonl;
   int n;
+  bt_store *s;
+  bool failed;
 } list_ctx;
 
 static int print_run(void *ud, const bt_store_run *r) {
   list_ctx *c = ud;
   c->n++;
+  uint64_t size = 0;
+  bt_err err = {0};
+  if (bt_store_run_size(c->s, r->run_no, r->run_id, &size, &err))
+    return c->failed = true, bt_cli_fail("btrun", &err);
   if (c->jsonl) {
-    cJSON *o = run_json(r);
+    cJSON *o = run_json(r, size);
     char *line = cJSON_PrintUnformatted(o);
     puts(line);
     free(line);
     cJSON_Delete(o);
     return 0;
   }
-  char t[32], ev[24] = "-", st[24] = "-", dur[24] = "-", ret[24] = "-", sh[24] = "-", dd[24] = "-";
+  char t[32], ev[24] = "-", st[24] = "-", dur[24] = "-", ret[24] = "-", sh[24] = "-", dd[24] = "-",
+       sz[24];
+  fmt_bytes(size, sz, sizeof sz);
   bt_format_time(r->created_at / 1000, t);
   cJSON *m = r->metrics ? cJSON_Parse(r->metrics) : NULL;
   const cJSON *v;
@@ -94,8 +112,8 @@ static int print_run(void *ud, const bt_store_run *r) {
     snprintf(st, sizeof st, "%" PRIu64, r->stored);
     snprintf(dur, sizeof dur, "%.2fs", (double)r->duration_ms / 1000.0);
   }
-  printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", r->run_id, status_of(r), t,
-         r->strategy, ret, sh, dd, ev, st, dur);
+  printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s %9s\n", r->run_id, status_of(r), t,
+         r->strategy, ret, sh, dd, ev, st, dur, sz);
   return 0;
 }
 
@@ -147,13 +165,20 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
       return 0;
     }
     if (bt_tcli_open_store(app, &o, &(bt_tcli_wants){.corr = o.corr, .limit = (int)limit}, &s)) return 1;
-    list_ctx c = {strcmp(format, "jsonl") == 0, 0};
+    list_ctx c = {strcmp(format, "jsonl") == 0, 0, s, false};
     if (!c.jsonl)
-      printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s\n", "RUN_ID", "STATUS", "STARTED",
-             "STRATEGY", "RETURN", "SHARPE", "MAX_DD", "EVENTS", "STORED", "DURATION");
+      printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s %9s\n", "RUN_ID", "STATUS", "STARTED",
+             "STRATEGY", "RETURN", "SHARPE", "MAX_DD", "EVENTS", "STORED", "DURATION", "SIZE");
     if (bt_store_list_runs(s, o.corr, (int)limit, print_run, &c, &err))
       rc = bt_cli_fail("btrun", &err);
+    else if (c.failed) rc = 1;
     else if (!c.jsonl && c.n == 0) puts("(no runs)");
+    if (!rc && !c.jsonl && !o.cache[0]) { /* a local store: what it takes, how to shrink it */
+      char sz[24];
+      fmt_bytes(bt_store_disk_size(bt_store_path(s)), sz, sizeof sz);
+      printf("store %s: %s on disk (free space: btrun events prune --keep-runs N, or "
+             "--before DATE)\n", bt_store_path(s), sz);
+    }
   } else {
     if (o.npos != 1) {
       fprintf(stderr, "btrun runs show: give one RUN_ID\n");
@@ -169,7 +194,9 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
     if (bt_store_find_run(s, o.pos[0], &r, &err)) {
       rc = bt_cli_fail("btrun", &err);
     } else {
-      cJSON *j = run_json(&r);
+      uint64_t size = 0;
+      if (bt_store_run_size(s, r.run_no, r.run_id, &size, &err)) rc = bt_cli_fail("btrun", &err);
+      cJSON *j = run_json(&r, size);
       if (strcmp(format, "json") == 0) {
         char *txt = cJSON_Print(j);
         puts(txt);

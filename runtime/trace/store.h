@@ -105,6 +105,13 @@ int bt_store_find_run(bt_store *s, const char *id, bt_store_run *out, bt_err *er
  * store starts with: what to print so that the id can be typed back. */
 int bt_store_run_id_prefix(bt_store *s, const char *run_id, size_t min, size_t *len,
                            bt_err *err);
+/* Bytes the events of a run take on disk: its segment file, and its links (and, in a
+ * schema 2 store, its inline chunks) inside the database. */
+int bt_store_run_size(bt_store *s, int64_t run_no, const char *run_id, uint64_t *bytes,
+                      bt_err *err);
+/* Bytes the store at path takes: the database, its -wal/-shm and every segment file
+ * (0 when missing). What `du -cb events.db*` says. */
+uint64_t bt_store_disk_size(const char *path);
 /* Runs, newest first (limit 0 = all). fn returns non-zero to stop. */
 typedef int (*bt_store_run_fn)(void *ud, const bt_store_run *r);
 int bt_store_list_runs(bt_store *s, const char *correlation_id, int limit, bt_store_run_fn fn,

@@ -374,6 +374,20 @@ static void add_latency(trace_run *r, bt_err *err) {
   }
 }
 
+/* Every bar of every run is kept by default (docs/events.md "Storage"): a store that
+ * has grown past trace.warn_size_mb says so once per process, with the way out. */
+static void warn_size(bt_tracer *t) {
+  if (t->cfg.warn_size_mb <= 0 || atomic_load(&t->size_warned)) return;
+  uint64_t size = bt_store_disk_size(t->cfg.store);
+  if ((double)size <= t->cfg.warn_size_mb * 1e6 || atomic_exchange(&t->size_warned, true)) return;
+  bt_log("trace", BT_LOG_WARNING, "trace_store_large", BT_F_STR("store", t->cfg.store),
+         BT_F_DBL("size_mb", (double)(size / 100000) / 10), BT_F_INT("size_bytes", size),
+         BT_F_DBL("warn_size_mb", t->cfg.warn_size_mb),
+         BT_F_STR("hint", "see the size per run with `btrun runs list`; free space with "
+                          "`btrun events prune --keep-runs 5` (or --before DATE); store fewer "
+                          "bars with trace.bars = \"none\"; trace.warn_size_mb = 0 silences this"));
+}
+
 static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *out) {
   bt_tracer *t = ud;
   trace_run **pp = &t->runs;
@@ -434,6 +448,7 @@ static void tr_on_end(void *ud, const bt_run_info *info, const bt_run_outcome *o
       bt_log("trace", BT_LOG_WARNING, "trace_events_dropped", BT_F_INT("dropped", r->dropped),
              BT_F_INT("ring_size", t->cfg.ring_size),
              BT_F_STR("hint", "raise trace.ring_size or use trace.full_policy = \"block\""));
+    warn_size(t);
   }
   run_free(r);
 }

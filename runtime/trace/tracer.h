@@ -38,6 +38,9 @@ typedef struct bt_trace_cfg {
   uint32_t ring_size;           /* 65536 events of 128 bytes (a power of two) */
   bt_trace_full full_policy;    /* block */
   int commit_ms;                /* 100: committed data is what survives a kill */
+  double warn_size_mb;          /* 500: a run ending with the store above this many MB
+                                 * (10^6 bytes) warns with its size and the prune
+                                 * command; 0 = never */
 } bt_trace_cfg;
 
 void bt_trace_cfg_defaults(bt_trace_cfg *c, const char *data_dir);

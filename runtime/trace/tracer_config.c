@@ -26,6 +26,7 @@ void bt_trace_cfg_defaults(bt_trace_cfg *c, const char *data_dir) {
   c->ring_size = 65536;
   c->full_policy = BT_TRACE_FULL_BLOCK;
   c->commit_ms = 100;
+  c->warn_size_mb = 500;
 }
 
 static const char *const bars_names[] = {"all", "sampled", "none", NULL};
@@ -69,6 +70,7 @@ static const bt_cfg_field fields[] = {
     F(INT, "ring_size", ring_size, 1024, 1 << 24, "events"),
     F(ENUM, "full_policy", full_policy, full_names, NULL),
     F(INT, "commit_ms", commit_ms, 1, 60000, NULL),
+    F(NUM, "warn_size_mb", warn_size_mb, 0, 1e9, "MB"),
     {0}};
 #undef F
 
@@ -99,6 +101,7 @@ char *bt_trace_cfg_json(const bt_trace_cfg *c) {
   cJSON_AddNumberToObject(o, "ring_size", c->ring_size);
   cJSON_AddStringToObject(o, "full_policy", full_names[c->full_policy]);
   cJSON_AddNumberToObject(o, "commit_ms", c->commit_ms);
+  cJSON_AddNumberToObject(o, "warn_size_mb", c->warn_size_mb);
   char *s = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return s;

@@ -112,6 +112,7 @@ struct bt_tracer {
   pthread_mutex_t sources_mu;
   char *sources[MAX_SOURCES];
   int nsources;
+  _Atomic bool size_warned; /* the store-size warning: once per process (a sweep ends many runs) */
 };
 
 /* Wait on cv for at most `us` microseconds (the caller rechecks its condition). */

@@ -153,9 +153,35 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
 }
 
 int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
-  char *end = bt_dec_put(a, buf);
-  *end = '\0';
-  return (int)(end - buf);
+  /* bt_dec_format_fixed(a, BT_DEC_DIGITS) without its 128-bit rounding (nothing to round
+   * at full precision), trailing zeros trimmed to one decimal, two digits per step:
+   * exports format millions of prices */
+  static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                           "34353637383940414243444546474849505152535455565758596061626364656667"
+                           "6869707172737475767778798081828384858687888990919293949596979899";
+  uint64_t u = a.v < 0 ? 0 - (uint64_t)a.v : (uint64_t)a.v;
+  uint64_t ip = u / BT_DEC_SCALE;
+  uint32_t fp = (uint32_t)(u % BT_DEC_SCALE), hi = fp / 10000, lo = fp % 10000;
+  char frac[8], tmp[24], *q = tmp + sizeof tmp;
+  memcpy(frac, d2 + hi / 100 * 2, 2);
+  memcpy(frac + 2, d2 + hi % 100 * 2, 2);
+  memcpy(frac + 4, d2 + lo / 100 * 2, 2);
+  memcpy(frac + 6, d2 + lo % 100 * 2, 2);
+  int fl = BT_DEC_DIGITS;
+  while (fl > 1 && frac[fl - 1] == '0') fl--;
+  while (ip >= 100) q -= 2, memcpy(q, d2 + ip % 100 * 2, 2), ip /= 100;
+  if (ip >= 10) q -= 2, memcpy(q, d2 + ip * 2, 2);
+  else *--q = (char)('0' + ip);
+  int len = 0;
+  if (a.v < 0) buf[len++] = '-';
+  size_t il = (size_t)(tmp + sizeof tmp - q);
+  memcpy(buf + len, q, il);
+  len += (int)il;
+  buf[len++] = '.';
+  memcpy(buf + len, frac, (size_t)fl);
+  len += fl;
+  buf[len] = '\0';
+  return len;
 }
 
 /* "00".."99": two digits per division */

@@ -39,7 +39,9 @@ static void fmt_bytes(uint64_t b, char *out, size_t n) {
   else snprintf(out, n, "%" PRIu64 " B", b);
 }
 
-static cJSON *run_json(const bt_store_run *r, uint64_t size) {
+/* size: bytes of the run's events in the local store; -1 when read from a database
+ * (the temporary copy's size says nothing about the database's): null. */
+static cJSON *run_json(const bt_store_run *r, int64_t size) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "run_id", r->run_id);
   cJSON_AddStringToObject(o, "correlation_id", r->correlation_id);
@@ -71,7 +73,8 @@ static cJSON *run_json(const bt_store_run *r, uint64_t size) {
   cJSON_AddNumberToObject(o, "events_sampled_out", (double)r->sampled_out);
   cJSON_AddNumberToObject(o, "events_dropped", (double)r->dropped);
   cJSON_AddNumberToObject(o, "lineage_gaps", (double)r->lineage_gaps);
-  cJSON_AddNumberToObject(o, "size_bytes", (double)size);
+  if (size >= 0) cJSON_AddNumberToObject(o, "size_bytes", (double)size);
+  else cJSON_AddNullToObject(o, "size_bytes");
   return o;
 }
 
@@ -79,7 +82,7 @@ typedef struct list_ctx {
   bool jsonl;
   int n;
   bt_store *s;
-  bool failed;
+  bool failed, remote;
 } list_ctx;
 
 static int print_run(void *ud, const bt_store_run *r) {
@@ -87,10 +90,10 @@ static int print_run(void *ud, const bt_store_run *r) {
   c->n++;
   uint64_t size = 0;
   bt_err err = {0};
-  if (bt_store_run_size(c->s, r->run_no, r->run_id, &size, &err))
+  if (!c->remote && bt_store_run_size(c->s, r->run_no, r->run_id, &size, &err))
     return c->failed = true, bt_cli_fail("btrun", &err);
   if (c->jsonl) {
-    cJSON *o = run_json(r, size);
+    cJSON *o = run_json(r, c->remote ? -1 : (int64_t)size);
     char *line = cJSON_PrintUnformatted(o);
     puts(line);
     free(line);
@@ -98,8 +101,8 @@ static int print_run(void *ud, const bt_store_run *r) {
     return 0;
   }
   char t[32], ev[24] = "-", st[24] = "-", dur[24] = "-", ret[24] = "-", sh[24] = "-", dd[24] = "-",
-       sz[24];
-  fmt_bytes(size, sz, sizeof sz);
+       sz[24] = "-";
+  if (!c->remote) fmt_bytes(size, sz, sizeof sz);
   bt_format_time(r->created_at / 1000, t);
   cJSON *m = r->metrics ? cJSON_Parse(r->metrics) : NULL;
   const cJSON *v;
@@ -165,7 +168,7 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
       return 0;
     }
     if (bt_tcli_open_store(app, &o, &(bt_tcli_wants){.corr = o.corr, .limit = (int)limit}, &s)) return 1;
-    list_ctx c = {strcmp(format, "jsonl") == 0, 0, s, false};
+    list_ctx c = {strcmp(format, "jsonl") == 0, 0, s, false, o.cache[0] != 0};
     if (!c.jsonl)
       printf("%-36s  %-11s %-20s %-18s %9s %7s %8s %10s %10s %9s %9s\n", "RUN_ID", "STATUS", "STARTED",
              "STRATEGY", "RETURN", "SHARPE", "MAX_DD", "EVENTS", "STORED", "DURATION", "SIZE");
@@ -195,8 +198,9 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
       rc = bt_cli_fail("btrun", &err);
     } else {
       uint64_t size = 0;
-      if (bt_store_run_size(s, r.run_no, r.run_id, &size, &err)) rc = bt_cli_fail("btrun", &err);
-      cJSON *j = run_json(&r, size);
+      if (!o.cache[0] && bt_store_run_size(s, r.run_no, r.run_id, &size, &err))
+        rc = bt_cli_fail("btrun", &err);
+      cJSON *j = run_json(&r, o.cache[0] ? -1 : (int64_t)size);
       if (strcmp(format, "json") == 0) {
         char *txt = cJSON_Print(j);
         puts(txt);

@@ -243,9 +243,14 @@ static int options_index(lua_State *L) {
   return 1;
 }
 
+static int options_next(lua_State *L) {
+  lua_settop(L, 2);
+  return lua_next(L, 1) ? 2 : (lua_pushnil(L), 1);
+}
+
 static int options_pairs(lua_State *L) {
   mark_options_read(L);
-  lua_getglobal(L, "next");
+  lua_pushcfunction(L, options_next);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushnil(L);
   return 3;

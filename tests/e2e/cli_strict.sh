@@ -57,6 +57,10 @@ bt_ok "$T/noreturn.lua"
 # a script that reads bt.options or runs a backtest used them
 printf 'local d = bt.options.data\n' >"$T/reads.lua"
 bt_ok "$T/reads.lua" --data "$FIX/up5.csv"
+printf 'for k, v in pairs(bt.options) do print(k, type(v)) end\n' >"$T/pairs.lua"
+bt_ok "$T/pairs.lua" --out "$T/u2"
+eq "$(jq -r 'select(.event == "print") | .message' "$T/out.log" | sort | tr '\n' ' ')" \
+  "data	table out	string params	table " "pairs(bt.options) lists the options"
 printf 'bt.backtest { strategy = { on_bar = function() end }, data = "%s", write_files = false }\n' \
   "$FIX/up5.csv" >"$T/runs.lua"
 bt_ok "$T/runs.lua" --cash 5000

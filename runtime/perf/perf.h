@@ -2,7 +2,7 @@
  *
  * A bt_perf engine ties the pieces together for one trade-log source: the confined
  * output directory (perf_files.h), the incremental index persisted there
- * (perf_index.h, perf_source.h, perf_index_json.h), window metrics (perf_summary.h), targets and alerts
+ * (perf_index.h, perf_source.h, perf_index_json.h), window metrics (perf_summary.h), targets (perf_targets.h) and alerts
  * (perf_alerts.h) and the Lua format scripts (formats.h). docs/performance.md is the
  * user-facing description. */
 #ifndef BT_PERF_H
@@ -15,6 +15,7 @@
 #include "perf_alerts.h"
 #include "perf_index.h"
 #include "perf_summary.h"
+#include "perf_targets.h"
 #include "formats.h"
 #include "run.h"
 

@@ -239,6 +239,7 @@ static size_t collect_fields(lua_State *L, int t, bt_json_buf *b, bt_field *out,
     for (int i = 0; i < m; i++) {
       int k = ord[i];
       bt_field *f = &out[n];
+      *f = (bt_field){0}; /* every member set: `show` stays "everywhere" */
       inbuf[n] = NONE;
       size_t klen;
       if (lua_type(L, k) == LUA_TSTRING && strlen(lua_tolstring(L, k, &klen)) == klen) {

@@ -3,10 +3,12 @@
  * errors naming file, section and key. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analytics.h"
 #include "check.h"
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "log_config.h"
 #include "perf.h"
@@ -319,7 +321,9 @@ int main(void) {
   bt_config_free(&app.cfg);
 
   const char *tmp = getenv("BT_TEST_TMP");
-  snprintf(tmp_cfg, sizeof tmp_cfg, "%s/test_config_sections.lua", tmp && *tmp ? tmp : "/tmp");
+  if (!tmp || !*tmp) tmp = "/tmp";
+  CHECK(bt_mkdirs(tmp, 0755) == 0); /* the suite may run this before anything made it */
+  snprintf(tmp_cfg, sizeof tmp_cfg, "%s/test_config_sections.%d.lua", tmp, (int)getpid());
   trace_errors();
   analytics_errors();
   perf_errors();

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_opts.h"
 #include "job_json.h"
 #include "job_spec.h"
 #include "log.h"
@@ -38,9 +39,11 @@ static const char USAGE[] =
     "Exit status: 0 ok, 1 error (bad spec, unknown job, queue error).\n"
     "Docs: docs/service.md (Jobs from the command line)\n";
 
+static const bt_cli_usage USAGE_ERR = {"btrun jobs", "Try 'btrun jobs --help'.", "unknown option %s",
+                                       "missing value for %s", .help = true};
+
 static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "btrun jobs: %s%s\nTry 'btrun jobs --help'.\n", msg, arg);
-  return 1;
+  return bt_cli_usage_error(&USAGE_ERR, "%s%s", msg, arg);
 }
 
 typedef struct jobs_opts {
@@ -50,31 +53,26 @@ typedef struct jobs_opts {
 } jobs_opts;
 
 static int parse(int argc, char **argv, jobs_opts *o) {
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(USAGE, stdout);
-      return 2;
-    }
-    const char **slot = strcmp(a, "--db") == 0                ? &o->db
-                        : strcmp(a, "--data-dir") == 0        ? &o->data_dir
-                        : strcmp(a, "--user-id") == 0         ? &o->user_id
-                        : strcmp(a, "--correlation-id") == 0  ? &o->correlation_id
-                        : strcmp(a, "--origin") == 0          ? &o->origin
-                        : strcmp(a, "--idempotency-key") == 0 ? &o->idempotency_key
-                        : strcmp(a, "--count") == 0           ? &o->count
-                        : strcmp(a, "--status") == 0          ? &o->status
-                        : strcmp(a, "--limit") == 0           ? &o->limit
-                        : strcmp(a, "--cursor") == 0          ? &o->cursor
-                                                              : NULL;
-    if (!slot) {
-      if (a[0] == '-' || o->arg) return usage_error("unexpected argument ", a);
-      o->arg = a;
-      continue;
-    }
-    if (i + 1 >= argc) return usage_error("missing value for ", a);
-    *slot = argv[++i];
+  const bt_cli_opt table[] = {
+      {"--db", .value = &o->db},
+      {"--data-dir", .value = &o->data_dir},
+      {"--user-id", .value = &o->user_id},
+      {"--correlation-id", .value = &o->correlation_id},
+      {"--origin", .value = &o->origin},
+      {"--idempotency-key", .value = &o->idempotency_key},
+      {"--count", .value = &o->count},
+      {"--status", .value = &o->status},
+      {"--limit", .value = &o->limit},
+      {"--cursor", .value = &o->cursor},
+      {.name = NULL}};
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 2, &args)) return 1;
+  if (args.help) {
+    fputs(USAGE, stdout);
+    return 2;
   }
+  if (args.npos > 1) return usage_error("unexpected argument ", args.pos[1]);
+  o->arg = args.npos ? args.pos[0] : NULL;
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "log.h"
 #include "svc_jobs.h"
 #include "worker_cli.h"
@@ -34,9 +35,11 @@ static const char USAGE[] =
     "Exit status: 0 stopped cleanly, 1 bad arguments, config or queue error.\n"
     "Docs: docs/service.md (Workers)\n";
 
+static const bt_cli_usage USAGE_ERR = {"btrun worker", "Try 'btrun worker --help'.", "unknown option %s",
+                                       "missing value for %s", .help = true};
+
 static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "btrun worker: %s%s\nTry 'btrun worker --help'.\n", msg, arg);
-  return 1;
+  return bt_cli_usage_error(&USAGE_ERR, "%s%s", msg, arg);
 }
 
 typedef struct worker_opts {
@@ -44,24 +47,22 @@ typedef struct worker_opts {
 } worker_opts;
 
 static int parse(int argc, char **argv, worker_opts *o) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(USAGE, stdout);
-      return 2;
-    }
-    const char **slot = strcmp(a, "--concurrency") == 0      ? &o->concurrency
-                        : strcmp(a, "--db") == 0             ? &o->db
-                        : strcmp(a, "--data-dir") == 0       ? &o->data_dir
-                        : strcmp(a, "--worker-id") == 0      ? &o->worker_id
-                        : strcmp(a, "--exit-when-idle") == 0 ? &o->idle
-                        : strcmp(a, "--log-format") == 0     ? &o->log_format
-                        : strcmp(a, "--log-level") == 0      ? &o->log_level
-                                                             : NULL;
-    if (!slot) return usage_error("unknown option ", a);
-    if (i + 1 >= argc) return usage_error("missing value for ", a);
-    *slot = argv[++i];
+  const bt_cli_opt table[] = {
+      {"--concurrency", .value = &o->concurrency},
+      {"--db", .value = &o->db},
+      {"--data-dir", .value = &o->data_dir},
+      {"--worker-id", .value = &o->worker_id},
+      {"--exit-when-idle", .value = &o->idle},
+      {"--log-format", .value = &o->log_format},
+      {"--log-level", .value = &o->log_level},
+      {.name = NULL}};
+  bt_cli_args args;
+  if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 1, &args)) return 1;
+  if (args.help) {
+    fputs(USAGE, stdout);
+    return 2;
   }
+  if (args.npos) return usage_error("unexpected argument ", args.pos[0]);
   return 0;
 }
 

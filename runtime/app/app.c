@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "analytics.h"
+#include "barcache.h"
 #include "perf.h"
 #include "pg_runs.h"
 #include "run.h"
@@ -12,6 +13,7 @@ int bt_app_init(bt_app *app, const char *config_path, bool explicit_config, bt_e
   memset(app, 0, sizeof *app);
   for (size_t i = 0; i < sizeof app->obs_mu / sizeof app->obs_mu[0]; i++)
     pthread_mutex_init(&app->obs_mu[i], NULL);
+  pthread_mutex_init(&app->bars_mu, NULL);
   if (bt_config_load(&app->cfg, config_path, explicit_config, err)) return err->code;
   /* Modules that observe runs register here, in the order they should see them. */
   if (bt_trace_register(app, err)) return err->code;
@@ -37,4 +39,7 @@ void bt_app_close(bt_app *app) {
   bt_config_free(&app->cfg);
   for (size_t i = 0; i < sizeof app->obs_mu / sizeof app->obs_mu[0]; i++)
     pthread_mutex_destroy(&app->obs_mu[i]);
+  bt_barcache_free(app->bars);
+  app->bars = NULL;
+  pthread_mutex_destroy(&app->bars_mu);
 }

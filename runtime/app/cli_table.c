@@ -37,6 +37,7 @@ static int schedules_cli(bt_app *app, int argc, char **argv) {
 /* One line per subcommand; modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
     {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in"},
+    {"cache", bt_cache_cli, "the bar cache (CSV data parsed once): clear it, print its path"},
     {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts"},
     {"events", events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
     {"trace", trace_cli, "lineage of an event (cause chain and effects), latency per event type"},

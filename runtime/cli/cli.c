@@ -49,6 +49,8 @@ static const char USAGE[] =
     "  --skip-bad-rows        skip and count malformed CSV rows instead of failing\n"
     "  --date-format FMT      strptime form of the data's time column (%m/%d/%Y), UTC\n"
     "  --columns MAP          column names for roles: time=open_time,close=c,...\n"
+    "  --no-cache             parse the CSV data, neither using nor writing the bar\n"
+    "                         cache (<data-dir>/cache/bars; `btrun cache clear` empties it)\n"
     "  --benchmark SYM=PATH   a price series report.html compares the run with, besides\n"
     "                         the buy-and-hold of the run's own symbols\n"
     "  --log-format FMT       json | console (default: console on a terminal, else json)\n"
@@ -79,7 +81,7 @@ typedef struct cli_opts {
   int nparams;
   const char *cash, *out, *config, *correlation_id, *user_id, *timeout, *max_memory, *benchmark;
   const char *log_format, *log_level, *data_dir, *date_format, *columns;
-  bool skip_bad_rows, help;
+  bool skip_bad_rows, help, no_cache;
   int script_argc;        /* the arguments after "--" */
   char **script_argv;
 } cli_opts;
@@ -126,6 +128,7 @@ static int parse_args(int argc, char **argv, cli_opts *o) {
       {"--date-format", .value = &o->date_format},
       {"--columns", .value = &o->columns},
       {"--skip-bad-rows", .flag = &o->skip_bad_rows},
+      {"--no-cache", .flag = &o->no_cache},
       {"--benchmark", .value = &o->benchmark},
       {.name = NULL}};
   bt_cli_args args;
@@ -176,6 +179,7 @@ static int apply_overrides(bt_app *app, const cli_opts *o) {
   }
   if (o->data_dir) snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir);
   if (o->skip_bad_rows) c->skip_bad_rows = true;
+  if (o->no_cache) c->bar_cache = false;
   if (o->date_format) snprintf(c->date_format, sizeof c->date_format, "%s", o->date_format);
   if (o->columns) snprintf(c->columns, sizeof c->columns, "%s", o->columns);
   return 0;

@@ -21,5 +21,7 @@ typedef struct bt_cli_command {
 extern const bt_cli_command bt_cli_commands[];  /* terminated by {NULL} */
 
 int bt_cli_main(int argc, char **argv);
+/* `btrun cache`: the bar cache's directory, and clearing it (cache_cli.c). */
+int bt_cache_cli(bt_app *app, int argc, char **argv);
 
 #endif

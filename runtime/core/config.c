@@ -58,6 +58,8 @@ static const bt_cfg_field core_fields[] = {
     F(NUM, "timeout", timeout_s, BT_CFG_ANY, "seconds"),
     F(INT, "max_memory", max_memory, 1 << 20, INFINITY, "bytes"),
     F(BOOL, "skip_bad_rows", skip_bad_rows, NULL),
+    F(BOOL, "bar_cache", bar_cache, NULL),
+    F(INT, "bar_cache_min_bytes", bar_cache_min_bytes, 0, INFINITY, "bytes"),
     F(STR, "date_format", date_format, NULL),
     F(STR, "columns", columns, NULL),
     F(INT, "progress_every", progress_every, BT_CFG_ANY, "bars, 0 = off"),
@@ -96,6 +98,8 @@ int bt_config_load(bt_config *cfg, const char *path, bool explicit_path, bt_err 
   cfg->timeout_s = 600;
   cfg->max_memory = 512ll << 20;
   cfg->progress_every = 1000000;
+  cfg->bar_cache = true;
+  cfg->bar_cache_min_bytes = 1 << 20;
   cfg->ref = LUA_NOREF;
   cfg->L = luaL_newstate();
   if (!cfg->L) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");

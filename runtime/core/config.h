@@ -28,6 +28,9 @@ typedef struct bt_config {
   double timeout_s;                /* wall-clock limit per run, default 600 */
   int64_t max_memory;              /* Lua heap cap in bytes, default 512 MiB */
   bool skip_bad_rows;
+  bool bar_cache;                  /* CSV bars parsed once into <data_dir>/cache/bars
+                                    * (barcache.h); default true, --no-cache */
+  int64_t bar_cache_min_bytes;     /* smaller CSV files are read directly; default 1 MiB */
   char date_format[64];            /* strptime form of data files' time column, "" = built-in */
   char columns[256];               /* column mapping "time=open_time,close=c", "" = by header */
   bool trust_strategies;           /* false (default): strategies run sandboxed (sandbox.h);

@@ -69,6 +69,7 @@ struct bt_feed {
   int64_t date_cache_days;
   bool date_cache_ok;
   char *date_format, *columns; /* owned copies of the options (NULL when not given) */
+  bt_feed_source src;          /* src.next set: bars come from there, not the CSV */
 };
 
 /* ---- time ---- */
@@ -485,6 +486,25 @@ int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t s
   return 0;
 }
 
+int bt_feed_open_source(bt_feed **out, const char *path, const char *symbol,
+                        uint32_t symbol_index, const bt_feed_source *src, bt_err *err) {
+  *out = NULL;
+  bt_feed *f = calloc(1, sizeof *f);
+  if (f) f->path = strdup(path), f->symbol = strdup(symbol ? symbol : "");
+  if (!f || !f->path || !f->symbol) {
+    if (src->close) src->close(src->ud);
+    if (f) bt_feed_close(f);
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  }
+  f->fd = -1;
+  f->symbol_index = symbol_index;
+  f->src = *src;
+  f->skipped = src->skipped;
+  f->first_skipped = src->first_skipped;
+  *out = f;
+  return 0;
+}
+
 /* ---- rows ---- */
 
 static const int64_t pow10_tab[9] = {100000000, 10000000, 1000000, 100000, 10000,
@@ -773,11 +793,17 @@ static inline const char *fast_row(bt_feed *f, const char *p, const char *end, b
 }
 
 double bt_feed_progress(const bt_feed *f) {
+  if (f->src.next) return f->src.progress(f->src.ud);
   if (!f->total) return f->eof && f->pos >= f->size ? 1.0 : 0.0;
   return (double)(f->base + f->pos) / (double)f->total;
 }
 
 int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err) {
+  if (f->src.next) {
+    int rc = f->src.next(f->src.ud, bar, err);
+    if (rc == 1) bar->symbol = f->symbol_index, f->rows++;
+    return rc;
+  }
   if (!f->role) return 0; /* empty file */
   for (;;) {
     if (need_line(f, err)) return err->code;
@@ -833,6 +859,7 @@ long bt_feed_first_skipped_line(const bt_feed *f) { return f->first_skipped; }
 
 void bt_feed_close(bt_feed *f) {
   if (!f) return;
+  if (f->src.close) f->src.close(f->src.ud);
   if (f->fd >= 0) close(f->fd);
   free(f->data);
   free(f->role);

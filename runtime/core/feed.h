@@ -43,6 +43,24 @@ typedef struct bt_feed bt_feed;
 /* Open `path` (memory-mapped) and read its header. The symbol name is copied. */
 int bt_feed_open(bt_feed **out, const char *path, const char *symbol, uint32_t symbol_index,
                  const bt_feed_opts *opts, bt_err *err);
+/* A bar source other than the CSV text (the bar cache, barcache.h). The feed calls
+ * next for each bar (it sets bar->symbol itself), progress for bt_feed_progress, and
+ * close (may be NULL) when it closes. skipped/first_skipped: what reading the CSV
+ * skipped (bt_feed_skipped reports them from the start). */
+typedef struct bt_feed_source {
+  void *ud;
+  int (*next)(void *ud, bt_bar *bar, bt_err *err); /* as bt_feed_next */
+  double (*progress)(void *ud);
+  void (*close)(void *ud);
+  uint64_t skipped;
+  long first_skipped;
+} bt_feed_source;
+
+/* A feed on `src`; path is the CSV it stands for (bt_feed_path, messages). On failure
+ * src->close is called. */
+int bt_feed_open_source(bt_feed **out, const char *path, const char *symbol,
+                        uint32_t symbol_index, const bt_feed_source *src, bt_err *err);
+
 /* Next bar: 1 = *bar filled, 0 = end of data, <0 = error (err says file:line:field). */
 int bt_feed_next(bt_feed *f, bt_bar *bar, bt_err *err);
 const char *bt_feed_symbol(const bt_feed *f);

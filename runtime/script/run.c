@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "barcache.h"
 #include "log.h"
 #include "lua_mem.h"
 #include "luabind.h"
@@ -29,6 +30,22 @@ bool bt_run_interrupted(void) { return bt_interrupted != 0; }
 
 
 /* ---- feeds --------------------------------------------------------------------- */
+
+/* The app's bar cache, made on first use (the config's data_dir is final by then). */
+static bt_barcache *bar_cache(bt_app *app) {
+  if (!app->cfg.bar_cache) return NULL;
+  pthread_mutex_lock(&app->bars_mu);
+  if (!app->bars) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/cache/bars", app->cfg.data_dir);
+    bt_err e = {0};
+    if (bt_barcache_new(&app->bars, dir, (uint64_t)app->cfg.bar_cache_min_bytes, &e))
+      app->bars = NULL; /* out of memory: the feeds read their CSV */
+    bt_err_clear(&e);
+  }
+  pthread_mutex_unlock(&app->bars_mu);
+  return app->bars;
+}
 
 static int open_feeds(bt_run *run, bt_err *err) {
   static const char *const sample[] = {"SAMPLE=" BT_SOURCE_DATA_DIR "/sample-daily.csv"};
@@ -54,7 +71,8 @@ static int open_feeds(bt_run *run, bt_err *err) {
         return bt_errf(err, BT_EINVAL, "usage_error",
                        "symbol %s given twice (use SYM=path to name feeds)", sym);
       }
-    if (bt_feed_open(&run->e.feeds[i], path, sym, (uint32_t)i, &opts, err)) {
+    if (bt_barcache_open_feed(bar_cache(run->app), &run->e.feeds[i], path, sym, (uint32_t)i,
+                              &opts, err)) {
       cJSON_Delete(arr);
       return err->code;
     }

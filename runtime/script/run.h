@@ -81,6 +81,10 @@ typedef struct bt_app {
    * one run's report renders while another's trace is stored. Their bus subscribers run
    * on the run's thread and touch only that run's state. */
   pthread_mutex_t obs_mu[8];
+  /* The bar cache (barcache.h), made by the first run that opens a feed, under bars_mu;
+   * NULL while none has or when config bar_cache is false. Freed by bt_app_close. */
+  struct bt_barcache *bars;
+  pthread_mutex_t bars_mu;
   /* Called on the watchdog thread when a run told to stop (time limit, SIGINT) has not
    * returned to Lua within BT_RUN_STUCK_GRACE_S: it is stuck in a C function (e.g. a
    * catastrophic string.find) that no hook can interrupt. app/ ends the process there;

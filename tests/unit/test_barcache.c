@@ -15,6 +15,7 @@
 #include "feed.h"
 
 static char tmpdir[512], cachedir[600], csv[600];
+static char path[700]; /* the cache file of csv read without options */
 
 /* n daily bars, a deterministic walk with odd prices and fractional volumes */
 static void write_csv(const char *path, int n, int first_day, const char *bad_row_at) {
@@ -99,11 +100,7 @@ static long compare_all(bt_barcache *c, const bt_feed_opts *opts, void (*mid)(vo
   return n;
 }
 
-static void truncate_cache(void) {
-  char p[700];
-  cache_file(p, sizeof p);
-  CHECK(truncate(p, 4096 + 48 * 100) == 0);
-}
+static void truncate_cache(void) { CHECK(truncate(path, 4096 + 48 * 100) == 0); }
 
 static void corrupt_byte(const char *p, off_t at) {
   int fd = open(p, O_RDWR);
@@ -138,7 +135,6 @@ int main(void) {
   write_csv(csv, 20000, 0, NULL);
   bt_err err = {0};
   bt_barcache *c;
-  char path[700];
   struct stat st1, st2;
 
   /* 1. built on first use, bar for bar the CSV's; read again from the same file */

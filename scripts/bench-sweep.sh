@@ -7,7 +7,9 @@
 # parallel / sequential, then the median ratio. Goal on 2 cores: <= 0.55x. On a shared
 # machine wall time drifts with the neighbours' load: read the ratio of one round (both
 # modes ran back to back) and the CPU times (the work done; equal CPU means no overhead).
-# Uses build/btrun (built if missing; BTRUN=path overrides).
+# Uses build/btrun (built if missing; BTRUN=path overrides). NO_TRACE=1 runs with tracing
+# off: every run of a process writes its events into the one event store (SQLite, one
+# writer at a time), which limits the speed-up with tracing on.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 bars="${1:-100000}"
@@ -26,6 +28,11 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export BTRUN_DATA_DIR="$tmp/data"
+conf=()
+if [ -n "${NO_TRACE:-}" ]; then
+  printf 'return { trace = { enabled = false } }\n' >"$tmp/notrace.lua"
+  conf=(--config "$tmp/notrace.lua")
+fi
 cat >"$tmp/sweep.lua" <<LUA
 local rs = bt.sweep { strategy = "$src/strategies/sma_cross.lua", data = "$data",
                       grid = { fast = { 5, 10, 20 }, slow = { 30, 50, 100 } },
@@ -33,10 +40,10 @@ local rs = bt.sweep { strategy = "$src/strategies/sma_cross.lua", data = "$data"
 for _, r in ipairs(rs) do assert(r.status == "completed", r.error) end
 LUA
 cores=$(getconf _NPROCESSORS_ONLN)
-echo "bench-sweep: 9 runs x $bars daily bars, sequential (workers=1) vs parallel (workers=$cores)"
+echo "bench-sweep: 9 runs x $bars daily bars, sequential (workers=1) vs parallel (workers=$cores)${NO_TRACE:+, tracing off}"
 one() { # workers -> "wall cpu"
   rm -rf "$tmp/runs"
-  W=$1 /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$btrun" --log-level warning "$tmp/sweep.lua" >/dev/null
+  W=$1 /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$btrun" "${conf[@]}" --log-level error "$tmp/sweep.lua" >/dev/null
   awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$tmp/time"
 }
 ratios=()

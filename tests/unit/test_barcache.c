@@ -13,6 +13,7 @@
 #include "barcache.h"
 #include "check.h"
 #include "feed.h"
+#include "fs.h"
 
 static char tmpdir[512], cachedir[600], csv[600];
 static char path[700]; /* the cache file of csv read without options */
@@ -129,7 +130,7 @@ static void *open_in_thread(void *arg) {
 int main(void) {
   const char *t = getenv("BT_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s/barcache-%d", t && *t ? t : "/tmp", (int)getpid());
-  mkdir(tmpdir, 0755);
+  CHECK(bt_mkdirs(tmpdir, 0755) == 0); /* BT_TEST_TMP may not exist yet */
   snprintf(cachedir, sizeof cachedir, "%s/cache/bars", tmpdir);
   snprintf(csv, sizeof csv, "%s/walk.csv", tmpdir);
   write_csv(csv, 20000, 0, NULL);

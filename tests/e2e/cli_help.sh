@@ -13,13 +13,14 @@ snapshot >"$T/before"
 
 # The commands `btrun --help` lists: a new command must be added to the walk below.
 "$BTRUN" --help | awk '/^Commands:/ { on = 1; next } on && NF { print $1 }' | sort >"$T/listed"
-printf '%s\n' analytics db events jobs perf runs schedules serve trace worker >"$T/walked"
+printf '%s\n' analytics cache db events jobs perf runs schedules serve trace worker >"$T/walked"
 diff "$T/walked" "$T/listed" >&2 || fail "the commands btrun --help lists are the ones walked here"
 
 # Each line: a command line; --help and -h are appended to it.
 walk=(
   "analytics" "analytics flush" "analytics flush --timeout 5" "analytics status"
   "analytics opt-out" "analytics opt-out alice" "analytics opt-in" "analytics opt-in alice"
+  "cache" "cache clear" "cache path"
   "perf" "perf --window weekly" "perf watch" "perf ack" "perf ack pa-0123456789abcdef"
   "perf alerts"
   "events" "events list" "events list --run r1" "events prune"

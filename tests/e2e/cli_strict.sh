@@ -114,4 +114,6 @@ cmd_err "status: unexpected argument 'x'" analytics status x
 cmd_err "unknown argument '--formt'; did you mean '--format'\?" schedules list --formt json
 cmd_err "unknown argument '--dbb'; did you mean '--db'\?" db status --dbb x
 cmd_err "unknown option --lisen; did you mean '--listen'\?" serve --lisen 127.0.0.1:0
+cmd_err "unknown option --concurency; did you mean '--concurrency'\?" worker --concurency 2
+cmd_err "unknown option --statu; did you mean '--status'\?" jobs list --statu queued
 ok "commands suggest the closest option"

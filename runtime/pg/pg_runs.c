@@ -19,9 +19,11 @@
 
 typedef struct pg_obs {
   bt_app *app;
-  /* The local event store as the tracer writes it: fixed when the app is set up, like
-   * the tracer's (a later --data-dir does not move it). "" when tracing is off. */
+  /* The local event store as the tracer writes it. "" when tracing is off. Like the
+   * tracer's, the default <data_dir>/events.db follows a --data-dir applied after the
+   * app was set up: follow is set until the first run resolves it. */
   char store[1024];
+  bool follow;
   bt_pg *pg;           /* opened at the first run, kept for the process's later runs */
   char url[1024];      /* what pg was opened with (app->db may change between runs) */
   bool migrated;
@@ -141,6 +143,12 @@ static int obs_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err
   (void)bus;
   (void)err;
   pg_obs *o = ud;
+  if (o->follow) {
+    bt_trace_cfg def;
+    bt_trace_cfg_defaults(&def, o->app->cfg.data_dir);
+    snprintf(o->store, sizeof o->store, "%s", def.store);
+    o->follow = false;
+  }
   if (!bt_pg_is_url(o->app->db)) return 0;
   char host[64];
   bt_store_run r;
@@ -204,7 +212,12 @@ static void obs_close(void *ud) {
 static int local_store(pg_obs *o, bt_err *err) {
   bt_trace_cfg tc;
   if (bt_trace_cfg_load(&o->app->cfg, &tc, err)) return err->code;
-  if (tc.enabled) snprintf(o->store, sizeof o->store, "%s", tc.store);
+  if (tc.enabled) {
+    snprintf(o->store, sizeof o->store, "%s", tc.store);
+    bt_trace_cfg def;
+    bt_trace_cfg_defaults(&def, o->app->cfg.data_dir);
+    o->follow = strcmp(def.store, tc.store) == 0;
+  }
   return 0;
 }
 

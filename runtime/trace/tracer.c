@@ -308,6 +308,25 @@ static void run_free(trace_run *r) {
   free(r);
 }
 
+/* The default store follows the data dir as it is when the first run starts. */
+static void resolve_store(bt_tracer *t) {
+  pthread_mutex_lock(&t->sources_mu);
+  if (t->follow_data_dir) {
+    bt_trace_cfg def;
+    bt_trace_cfg_defaults(&def, t->follow_data_dir);
+    if (strcmp(def.store, t->cfg.store) != 0) {
+      snprintf(t->cfg.store, sizeof t->cfg.store, "%s", def.store);
+      char *json = bt_trace_cfg_json(&t->cfg);
+      if (json) {
+        free(t->cfg_json);
+        t->cfg_json = json;
+      }
+    }
+    t->follow_data_dir = NULL;
+  }
+  pthread_mutex_unlock(&t->sources_mu);
+}
+
 static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err) {
   bt_tracer *t = ud;
   trace_run *r = aligned_alloc(CACHE_LINE, (sizeof *r + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
@@ -327,6 +346,7 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, tracer_on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  if (!rc) resolve_store(t);
   if (!rc) rc = bt_store_open(&r->store, t->cfg.store, err);
   r->origin = bt_bus_clock_ns();
   if (!rc) rc = bt_store_run_begin(r->store, info, t->cfg_json, r->origin, &r->run_no, err);
@@ -490,6 +510,9 @@ int bt_trace_register(bt_app *app, bt_err *err) {
   if (!cfg.enabled) return 0;
   bt_tracer *t = NULL; /* gcc -O3 cannot see bt_errf never returns 0 */
   if (bt_tracer_new(&t, &cfg, err)) return err->code;
+  bt_trace_cfg def;
+  bt_trace_cfg_defaults(&def, app->cfg.data_dir);
+  if (strcmp(def.store, cfg.store) == 0) t->follow_data_dir = app->cfg.data_dir;
   bt_run_observer obs = bt_tracer_observer(t);
   if (bt_app_add_observer(app, &obs)) {
     tr_on_close(t);

@@ -106,6 +106,10 @@ typedef struct trace_run {
 struct bt_tracer {
   bt_trace_cfg cfg;
   char *cfg_json;
+  /* The app's data_dir when the store is the default <data_dir>/events.db: a later
+   * --data-dir (applied after the app is set up) moves it; resolved at the first run
+   * (under sources_mu), NULL once done or when the config names the store. */
+  const char *follow_data_dir;
   trace_run *runs;
   /* interned source names (run threads add under sources_mu, writers read through the
    * ring): the runs of a sweep publish from several threads */

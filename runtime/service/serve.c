@@ -167,14 +167,13 @@ int bt_serve_cli(bt_app *app, int argc, char **argv) {
   bt_svc_config sc;
   bt_err err = {0};
   if (bt_svc_config_read(&app->cfg, &sc, &err)) return fail(&err);
-  /* The event store the app's tracer writes was fixed when the app was set up (before
-   * --data-dir applies), so it is read from the config as it was then. */
+  if ((rc = apply(app, &o, &sc))) goto out;
+  /* After --data-dir: the tracer's default store follows it (resolved at the first run). */
   bt_trace_cfg tc;
   if (bt_trace_cfg_load(&app->cfg, &tc, &err)) {
     rc = fail(&err);
     goto out;
   }
-  if ((rc = apply(app, &o, &sc))) goto out;
   bool loopback;
   if (bt_http_parse_listen(sc.listen, &loopback, &err)) {
     rc = fail(&err);

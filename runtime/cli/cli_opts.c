@@ -1,7 +1,9 @@
 /* cli_opts.c - see cli_opts.h. */
 #include "cli_opts.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +18,15 @@ int bt_cli_usage_error(const bt_cli_usage *u, const char *fmt, ...) {
   fputc('\n', stderr);
   if (u->hint) fprintf(stderr, "%s\n", u->hint);
   return 1;
+}
+
+bool bt_cli_long(const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || errno || v < lo || v > hi) return false;
+  *out = v;
+  return true;
 }
 
 int bt_cli_fail(const char *prog, bt_err *err) {

@@ -63,6 +63,9 @@ int bt_cli_usage_error(const bt_cli_usage *u, const char *fmt, ...)
  * commands that parse their arguments by hand. */
 int bt_cli_unknown(const bt_cli_usage *u, const char *arg, const char *const *names, size_t n);
 
+/* An option's whole-number value in [lo, hi] (no sign games: "", "5x", " 5" are not). */
+bool bt_cli_long(const char *s, long lo, long hi, long *out);
+
 /* A failed operation: "PROG: <message>\n" on stderr (the traceback after it when the
  * message does not hold it); clears err; returns 1. */
 int bt_cli_fail(const char *prog, bt_err *err);

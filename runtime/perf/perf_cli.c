@@ -203,9 +203,7 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
         return bt_cli_usage_error(&USAGE_ERR, "--export: expected json, md or html, got '%s'", v);
       o->export_fmt = v;
     } else if (strcmp(a, "--backfill") == 0) {
-      char *end;
-      o->backfill = strtol(v, &end, 10);
-      if (*end || o->backfill < 1 || o->backfill > 100000)
+      if (!bt_cli_long(v, 1, 100000, &o->backfill))
         return bt_cli_usage_error(&USAGE_ERR,
                                   "--backfill: expected a number of days 1..100000, got '%s'", v);
     } else if (strcmp(a, "--trades") == 0) {
@@ -234,9 +232,7 @@ static int parse_opts(int argc, char **argv, int first, opts *o, bt_perf_cfg *cf
         return bt_cli_usage_error(&USAGE_ERR,
                                   "--every: expected seconds between 0.01 and 86400, got '%s'", v);
     } else if (strcmp(a, "--count") == 0) {
-      char *end;
-      o->count = strtol(v, &end, 10);
-      if (*end || o->count < 0)
+      if (!bt_cli_long(v, 0, LONG_MAX, &o->count))
         return bt_cli_usage_error(&USAGE_ERR, "--count: expected a number >= 0, got '%s'", v);
     }
   }

@@ -166,13 +166,12 @@ int bt_db_cli(bt_app *app, int argc, char **argv) {
   }
   long jobs = 2000, workers = 1;
   for (int i = 2; i < argc; i++) {
-    char *end = NULL;
     if (!strcmp(argv[i], "--db") && i + 1 < argc) {
       snprintf(app->db, sizeof app->db, "%s", argv[++i]);
     } else if (!strcmp(sub, "bench") && i + 1 < argc &&
                (!strcmp(argv[i], "--jobs") || !strcmp(argv[i], "--workers"))) {
-      long v = strtol(argv[i + 1], &end, 10);
-      if (*end || v < 1 || v > 1000000) {
+      long v;
+      if (!bt_cli_long(argv[i + 1], 1, 1000000, &v)) {
         fprintf(stderr, "btrun db bench: %s wants a number 1..1000000\n", argv[i]);
         return 1;
       }

@@ -63,7 +63,6 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
     }
     if (a[0] != '-') return usage_error("unexpected argument '%s'", a);
     if (!v) return usage_error("%s needs a value", a);
-    char *end;
     if (strcmp(a, "--schedules") == 0) {
       o->file = v;
     } else if (strcmp(a, "--format") == 0) {
@@ -74,11 +73,9 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
         return usage_error("--from: expected an ISO-8601 time such as 2027-03-13T00:00:00Z, got '%s'", v);
       o->has_from = true;
     } else if (strcmp(a, "--count") == 0) {
-      o->count = strtol(v, &end, 10);
-      if (*end || o->count < 1 || o->count > 1000) return usage_error("--count: expected 1..1000, got '%s'", v);
+      if (!bt_cli_long(v, 1, 1000, &o->count)) return usage_error("--count: expected 1..1000, got '%s'", v);
     } else if (strcmp(a, "--limit") == 0) {
-      o->limit = strtol(v, &end, 10);
-      if (*end || o->limit < 1 || o->limit > 10000) return usage_error("--limit: expected 1..10000, got '%s'", v);
+      if (!bt_cli_long(v, 1, 10000, &o->limit)) return usage_error("--limit: expected 1..10000, got '%s'", v);
     } else {
       static const char *const names[] = {"--schedules", "--format", "--from", "--count",
                                           "--limit", "--help"};

@@ -76,13 +76,6 @@ static int parse(int argc, char **argv, jobs_opts *o) {
   return 0;
 }
 
-static bool number_in(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 static void print_json(cJSON *o) {
   char *t = cJSON_PrintUnformatted(o);
@@ -94,7 +87,7 @@ static void print_json(cJSON *o) {
 static int submit(bt_queue *q, const bt_svc_config *sc, const jobs_opts *o, bt_err *err) {
   if (!o->arg) return usage_error("submit: SPEC_JSON is required", "");
   long count = 1;
-  if (o->count && !number_in(o->count, 1, 100000, &count))
+  if (o->count && !bt_cli_long(o->count, 1, 100000, &count))
     return usage_error("--count: want 1..100000, got ", o->count);
   const char *origin = o->origin ? o->origin : "manual";
   if (!bt_job_origin_valid(origin))
@@ -141,7 +134,7 @@ static int list(bt_queue *q, const jobs_opts *o, bt_err *err) {
   if (o->status && (f.state = bt_job_state_parse(o->status)) < 0)
     return usage_error("--status: want queued, running, succeeded, failed or cancelled, got ",
                        o->status);
-  if (o->limit && !number_in(o->limit, 1, 1000, &limit))
+  if (o->limit && !bt_cli_long(o->limit, 1, 1000, &limit))
     return usage_error("--limit: want 1..1000, got ", o->limit);
   f.limit = (int)limit;
   bt_job *jobs;

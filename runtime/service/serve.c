@@ -139,9 +139,8 @@ static int apply(bt_app *app, const serve_opts *o, bt_svc_config *sc) {
   }
   if (o->listen) snprintf(sc->listen, sizeof sc->listen, "%s", o->listen);
   if (o->workers) {
-    char *end;
-    long n = strtol(o->workers, &end, 10);
-    if (!*o->workers || *end || n < 0 || n > 1024)
+    long n;
+    if (!bt_cli_long(o->workers, 0, 1024, &n))
       return bt_cli_usage_error(&USAGE_ERR, "--workers: want 0..1024, got %s", o->workers);
     sc->workers = (int)n;
   }

@@ -66,14 +66,6 @@ static int parse(int argc, char **argv, worker_opts *o) {
   return 0;
 }
 
-/* A whole number in [lo, hi]. */
-static bool number_in(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 int bt_worker_cli(bt_app *app, int argc, char **argv) {
   worker_opts o = {0};
@@ -94,9 +86,9 @@ int bt_worker_cli(bt_app *app, int argc, char **argv) {
     bt_log_set_level(l);
   }
   long workers = 0, idle = 0;
-  if (o.concurrency && !number_in(o.concurrency, 1, 1024, &workers))
+  if (o.concurrency && !bt_cli_long(o.concurrency, 1, 1024, &workers))
     return usage_error("--concurrency: want 1..1024, got ", o.concurrency);
-  if (o.idle && !number_in(o.idle, 1, 86400, &idle))
+  if (o.idle && !bt_cli_long(o.idle, 1, 86400, &idle))
     return usage_error("--exit-when-idle: want 1..86400 seconds, got ", o.idle);
   if (o.worker_id && (!*o.worker_id || strlen(o.worker_id) >= BT_JOB_TEXT_LEN))
     return usage_error("--worker-id: want 1..127 characters, got ", o.worker_id);

@@ -117,3 +117,11 @@ cmd_err "unknown option --lisen; did you mean '--listen'\?" serve --lisen 127.0.
 cmd_err "unknown option --concurency; did you mean '--concurrency'\?" worker --concurency 2
 cmd_err "unknown option --statu; did you mean '--status'\?" jobs list --statu queued
 ok "commands suggest the closest option"
+
+# Whole-number option values go through one check (bt_cli_long): empty, trailing junk
+# and out-of-range values (overflow included) are refused by every command.
+cmd_err "--count: expected a number >= 0, got ''" perf --count ''
+cmd_err "--concurrency: want 1..1024, got 99999999999999999999" worker --concurrency 99999999999999999999
+cmd_err "--limit: want 1..1000, got 5x" jobs list --limit 5x
+cmd_err "--workers: want 0..1024, got -1" serve --workers -1
+ok "number options are checked alike"

@@ -31,7 +31,10 @@ typedef struct lta_type {
   void (*reset)(void *obj);
   int nout;
   const char *const *names; /* when nout > 1 */
+  unsigned fields;          /* IN_BAR: the bar fields step reads (F_*) */
 } lta_type;
+
+enum { F_HL = 1, F_CLOSE = 2, F_VOLUME = 4, F_TIME = 8 };
 
 struct lta {
   const lta_type *t;
@@ -67,13 +70,11 @@ static double bar_num(lua_State *L, lta *h, const char *field) {
 static void bar_arg(lua_State *L, lta *h, bt_bar_values *b) {
   if (lua_type(L, 2) != LUA_TTABLE)
     luaL_error(L, "bt.ta.%s: update: expected a bar table, got %s", h->t->name, luaL_typename(L, 2));
-  const lta_type *t = h->t;
-  bool hl = strcmp(t->name, "obv") != 0, close = strcmp(t->name, "donchian") != 0;
-  bool vol = strcmp(t->name, "obv") == 0 || strcmp(t->name, "vwap") == 0;
-  if (hl) b->high = bar_num(L, h, "high"), b->low = bar_num(L, h, "low");
-  if (close) b->close = bar_num(L, h, "close");
-  if (vol) b->volume = bar_num(L, h, "volume");
-  if (strcmp(t->name, "vwap") == 0) {
+  unsigned f = h->t->fields;
+  if (f & F_HL) b->high = bar_num(L, h, "high"), b->low = bar_num(L, h, "low");
+  if (f & F_CLOSE) b->close = bar_num(L, h, "close");
+  if (f & F_VOLUME) b->volume = bar_num(L, h, "volume");
+  if (f & F_TIME) {
     int ok;
     lua_getfield(L, 2, "time");
     b->time = lua_tointegerx(L, -1, &ok);
@@ -113,7 +114,7 @@ static lta *new_lta(lua_State *L, const lta_type *t, size_t objsize, int bufn, d
   }                                                                                    \
   static void NAME##_reset(void *o) { RESET((TYPE *)o); }                              \
   static const lta_type NAME##_type = {#NAME, IN_NUMBER, NAME##_step, NAME##_outputs,   \
-                                       NAME##_reset, 1, NULL};
+                                       NAME##_reset, 1, NULL, 0};
 
 SCALAR_TYPE(sma, bt_ta_sma, bt_ta_sma_update, value, bt_ta_sma_reset)
 SCALAR_TYPE(ema, bt_ta_ema, bt_ta_ema_update, value, bt_ta_ema_reset)
@@ -135,7 +136,7 @@ static void roc_outputs(const lta *h, double *out) {
   out[0] = out_if(h->warm, ((const bt_ta_change *)h->obj)->roc);
 }
 static void roc_reset(void *o) { bt_ta_change_reset(o); }
-static const lta_type roc_type = {"roc", IN_NUMBER, roc_step, roc_outputs, roc_reset, 1, NULL};
+static const lta_type roc_type = {"roc", IN_NUMBER, roc_step, roc_outputs, roc_reset, 1, NULL, 0};
 
 /* ---- several outputs ----------------------------------------------------------------- */
 
@@ -148,7 +149,7 @@ static void macd_outputs(const lta *h, double *out) {
   out[2] = out_if(h->warm && m->signal_ready, m->hist);
 }
 static void macd_reset(void *o) { bt_ta_macd_reset(o); }
-static const lta_type macd_type = {"macd", IN_NUMBER, macd_step, macd_outputs, macd_reset, 3, macd_names};
+static const lta_type macd_type = {"macd", IN_NUMBER, macd_step, macd_outputs, macd_reset, 3, macd_names, 0};
 
 static const char *const band_names[] = {"mid", "upper", "lower"};
 static bool bollinger_step(void *o, const bt_bar_values *in) { return bt_ta_bbands_update(o, in->close); }
@@ -160,23 +161,23 @@ static void bollinger_outputs(const lta *h, double *out) {
 }
 static void bollinger_reset(void *o) { bt_ta_bbands_reset(o); }
 static const lta_type bollinger_type = {"bollinger", IN_NUMBER, bollinger_step, bollinger_outputs,
-                                        bollinger_reset, 3, band_names};
+                                        bollinger_reset, 3, band_names, 0};
 
 /* ---- bar indicators ---------------------------------------------------------------------- */
 
-#define BAR_TYPE(NAME, TYPE, STEP_EXPR, FIELD, RESET)                                  \
+#define BAR_TYPE(NAME, TYPE, FIELDS, STEP_EXPR, FIELD, RESET)                          \
   static bool NAME##_step(void *o, const bt_bar_values *in) { return STEP_EXPR; }     \
   static void NAME##_outputs(const lta *h, double *out) {                              \
     out[0] = out_if(h->warm, ((const TYPE *)h->obj)->FIELD);                           \
   }                                                                                    \
   static void NAME##_reset(void *o) { RESET((TYPE *)o); }                              \
   static const lta_type NAME##_type = {#NAME, IN_BAR, NAME##_step, NAME##_outputs,      \
-                                       NAME##_reset, 1, NULL};
+                                       NAME##_reset, 1, NULL, FIELDS};
 
-BAR_TYPE(tr, bt_ta_tr, bt_ta_tr_update(o, in->high, in->low, in->close), value, bt_ta_tr_reset)
-BAR_TYPE(atr, bt_ta_atr, bt_ta_atr_update(o, in->high, in->low, in->close), value, bt_ta_atr_reset)
-BAR_TYPE(obv, bt_ta_obv, bt_ta_obv_update(o, in->close, in->volume), value, bt_ta_obv_reset)
-BAR_TYPE(vwap, bt_ta_vwap,
+BAR_TYPE(tr, bt_ta_tr, F_HL | F_CLOSE, bt_ta_tr_update(o, in->high, in->low, in->close), value, bt_ta_tr_reset)
+BAR_TYPE(atr, bt_ta_atr, F_HL | F_CLOSE, bt_ta_atr_update(o, in->high, in->low, in->close), value, bt_ta_atr_reset)
+BAR_TYPE(obv, bt_ta_obv, F_CLOSE | F_VOLUME, bt_ta_obv_update(o, in->close, in->volume), value, bt_ta_obv_reset)
+BAR_TYPE(vwap, bt_ta_vwap, F_HL | F_CLOSE | F_VOLUME | F_TIME,
          bt_ta_vwap_update(o, in->time, in->high, in->low, in->close, in->volume), value,
          bt_ta_vwap_reset)
 
@@ -191,7 +192,7 @@ static void stochastic_outputs(const lta *h, double *out) {
 }
 static void stochastic_reset(void *o) { bt_ta_stoch_reset(o); }
 static const lta_type stochastic_type = {"stochastic", IN_BAR, stochastic_step, stochastic_outputs,
-                                         stochastic_reset, 2, stoch_names};
+                                         stochastic_reset, 2, stoch_names, F_HL | F_CLOSE};
 
 static const char *const adx_names[] = {"adx", "plus_di", "minus_di"};
 static bool adx_step(void *o, const bt_bar_values *in) {
@@ -204,7 +205,7 @@ static void adx_outputs(const lta *h, double *out) {
   out[2] = out_if(a->di_ready, a->minus_di);
 }
 static void adx_reset(void *o) { bt_ta_adx_reset(o); }
-static const lta_type adx_type = {"adx", IN_BAR, adx_step, adx_outputs, adx_reset, 3, adx_names};
+static const lta_type adx_type = {"adx", IN_BAR, adx_step, adx_outputs, adx_reset, 3, adx_names, F_HL | F_CLOSE};
 
 static bool donchian_step(void *o, const bt_bar_values *in) {
   return bt_ta_donchian_update(o, in->high, in->low);
@@ -217,7 +218,7 @@ static void donchian_outputs(const lta *h, double *out) {
 }
 static void donchian_reset(void *o) { bt_ta_donchian_reset(o); }
 static const lta_type donchian_type = {"donchian", IN_BAR, donchian_step, donchian_outputs,
-                                       donchian_reset, 3, band_names};
+                                       donchian_reset, 3, band_names, F_HL};
 
 /* ---- crossover ------------------------------------------------------------------------ */
 
@@ -254,7 +255,7 @@ static void crossover_update(lua_State *L, lta *h) {
 static void crossover_outputs(const lta *h, double *out) { out[0] = ((const bt_ta_cross *)h->obj)->value; }
 static void crossover_reset(void *o) { bt_ta_cross_reset(o); }
 static const lta_type crossover_type = {"crossover", IN_PAIR, NULL, crossover_outputs,
-                                        crossover_reset, 1, NULL};
+                                        crossover_reset, 1, NULL, 0};
 
 /* ---- methods ------------------------------------------------------------------------------- */
 

@@ -3,24 +3,17 @@
  *
  * Every write is one short BEGIN IMMEDIATE transaction (taking the write lock up front,
  * so two processes never deadlock upgrading a read lock); readers never wait for writers.
- * Statements are prepared once per handle; a mutex serializes the handle's users. */
+ * Statements are prepared once per handle; a mutex serializes the handle's users.
+ * This file: schema, statements, row decoding, open/close (queue_sqlite_internal.h lists
+ * the others). */
 #include <errno.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
-#include "queue.h"
-#include "run.h"
-
-#define JOB_COLS                                                                        \
-  "run_id, correlation_id, user_id, origin, strategy, state, cancel_requested, attempt, " \
-  "max_attempts, progress, bars_done, created_ms, started_ms, finished_ms, updated_ms, "  \
-  "lease_until_ms, worker_id, spec, result, error, idempotency_key, unique_key, seq"
+#include "queue_sqlite_internal.h"
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS jobs("
@@ -63,31 +56,6 @@ static const char SCHEMA[] =
     " worker_id TEXT NOT NULL,"
     " reason TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS job_history_job ON job_history(job_seq);";
-
-enum {
-  S_BEGIN,
-  S_COMMIT,
-  S_ROLLBACK,
-  S_BY_RUN_ID,
-  S_BY_IDEMPOTENCY,
-  S_BY_UNIQUE,
-  S_INSERT,
-  S_HISTORY_ADD,
-  S_CLAIM,
-  S_HEARTBEAT,
-  S_FINISH,
-  S_OWNED,
-  S_TO_QUEUED,
-  S_TO_FINAL,
-  S_CANCEL_FLAG,
-  S_EXPIRED,
-  S_COUNTS,
-  S_COUNTS_USER,
-  S_HISTORY,
-  S_CANCEL_REQUESTED,
-  S_ANY_QUEUED,
-  S_N
-};
 
 static const char *const SQL[S_N] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -136,52 +104,46 @@ static const char *const SQL[S_N] = {
     [S_ANY_QUEUED] = "SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1",
 };
 
-typedef struct sq_queue {
-  bt_queue base;
-  sqlite3 *db;
-  sqlite3_stmt *st[S_N];
-  pthread_mutex_t mu;
-  char path[512];
-} sq_queue;
+/* ---- statements ------------------------------------------------------------------------ */
 
-static int db_error(sq_queue *q, bt_err *err, const char *what) {
+int sq_db_error(sq_queue *q, bt_err *err, const char *what) {
   return bt_errf(err, BT_EIO, "queue_error", "%s: %s: %s", q->path, what, sqlite3_errmsg(q->db));
 }
 
-static sqlite3_stmt *stmt(sq_queue *q, int which) {
+sqlite3_stmt *sq_stmt(sq_queue *q, int which) {
   sqlite3_stmt *s = q->st[which];
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return s;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+void sq_bind_text(sqlite3_stmt *s, int i, const char *v) {
   if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
   else sqlite3_bind_null(s, i);
 }
 
 /* One statement that returns no rows. */
-static int exec(sq_queue *q, sqlite3_stmt *s, bt_err *err, const char *what) {
+int sq_exec(sq_queue *q, sqlite3_stmt *s, bt_err *err, const char *what) {
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(q, err, what);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_db_error(q, err, what);
 }
 
-static int begin(sq_queue *q, bt_err *err) { return exec(q, stmt(q, S_BEGIN), err, "begin"); }
+int sq_begin(sq_queue *q, bt_err *err) { return sq_exec(q, sq_stmt(q, S_BEGIN), err, "begin"); }
 
 static int commit(sq_queue *q, bt_err *err) {
-  if (exec(q, stmt(q, S_COMMIT), err, "commit")) {
-    exec(q, stmt(q, S_ROLLBACK), &(bt_err){0}, "rollback");
+  if (sq_exec(q, sq_stmt(q, S_COMMIT), err, "commit")) {
+    sq_exec(q, sq_stmt(q, S_ROLLBACK), &(bt_err){0}, "rollback");
     return err->code;
   }
   return 0;
 }
 
 /* Ends a transaction: commit when rc is 0, else roll back; returns rc (or commit's). */
-static int end_tx(sq_queue *q, int rc, bt_err *err) {
+int sq_end_tx(sq_queue *q, int rc, bt_err *err) {
   if (rc == 0) return commit(q, err);
   bt_err ignored = {0};
-  exec(q, stmt(q, S_ROLLBACK), &ignored, "rollback");
+  sq_exec(q, sq_stmt(q, S_ROLLBACK), &ignored, "rollback");
   return rc;
 }
 
@@ -190,19 +152,19 @@ static char *dup_col(sqlite3_stmt *s, int i) {
   return t ? strdup((const char *)t) : NULL;
 }
 
-static void copy_col(sqlite3_stmt *s, int i, char *out, size_t n) {
+void sq_copy_col(sqlite3_stmt *s, int i, char *out, size_t n) {
   const unsigned char *t = sqlite3_column_text(s, i);
   snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
 /* A row of JOB_COLS into *j (heap strings); the last column (seq) into *seq. */
-static int read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_err *err) {
+int sq_read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_err *err) {
   memset(j, 0, sizeof *j);
-  copy_col(s, 0, j->run_id, sizeof j->run_id);
-  copy_col(s, 1, j->correlation_id, sizeof j->correlation_id);
-  copy_col(s, 2, j->user_id, sizeof j->user_id);
-  copy_col(s, 3, j->origin, sizeof j->origin);
-  copy_col(s, 4, j->strategy, sizeof j->strategy);
+  sq_copy_col(s, 0, j->run_id, sizeof j->run_id);
+  sq_copy_col(s, 1, j->correlation_id, sizeof j->correlation_id);
+  sq_copy_col(s, 2, j->user_id, sizeof j->user_id);
+  sq_copy_col(s, 3, j->origin, sizeof j->origin);
+  sq_copy_col(s, 4, j->strategy, sizeof j->strategy);
   int st = bt_job_state_parse((const char *)sqlite3_column_text(s, 5));
   j->state = st < 0 ? BT_JOB_FAILED : (bt_job_state)st;
   j->cancel_requested = sqlite3_column_int(s, 6) != 0;
@@ -215,7 +177,7 @@ static int read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_er
   j->finished_ms = sqlite3_column_int64(s, 13);
   j->updated_ms = sqlite3_column_int64(s, 14);
   j->lease_until_ms = sqlite3_column_int64(s, 15);
-  copy_col(s, 16, j->worker_id, sizeof j->worker_id);
+  sq_copy_col(s, 16, j->worker_id, sizeof j->worker_id);
   j->spec_json = dup_col(s, 17);
   j->result_json = dup_col(s, 18);
   j->error_json = dup_col(s, 19);
@@ -232,512 +194,35 @@ static int read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_er
 }
 
 /* Runs a SELECT of JOB_COLS expected to give at most one row. */
-static int one_job(sq_queue *q, sqlite3_stmt *s, bt_job *out, int64_t *seq, bool *found,
-                   bt_err *err) {
+int sq_one_job(sq_queue *q, sqlite3_stmt *s, bt_job *out, int64_t *seq, bool *found,
+            bt_err *err) {
   int rc = sqlite3_step(s);
   *found = rc == SQLITE_ROW;
   int r = 0;
-  if (rc == SQLITE_ROW) r = read_job(q, s, out, seq, err);
-  else if (rc != SQLITE_DONE) r = db_error(q, err, "read job");
+  if (rc == SQLITE_ROW) r = sq_read_job(q, s, out, seq, err);
+  else if (rc != SQLITE_DONE) r = sq_db_error(q, err, "read job");
   sqlite3_reset(s);
   return r;
 }
 
-static int history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const char *to,
-                       int attempt, const char *worker, const char *reason, bt_err *err) {
-  sqlite3_stmt *s = stmt(q, S_HISTORY_ADD);
+int sq_history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const char *to,
+                int attempt, const char *worker, const char *reason, bt_err *err) {
+  sqlite3_stmt *s = sq_stmt(q, S_HISTORY_ADD);
   sqlite3_bind_int64(s, 1, seq);
   sqlite3_bind_int64(s, 2, at);
-  bind_text(s, 3, from);
-  bind_text(s, 4, to);
+  sq_bind_text(s, 3, from);
+  sq_bind_text(s, 4, to);
   sqlite3_bind_int(s, 5, attempt);
-  bind_text(s, 6, worker ? worker : "");
-  bind_text(s, 7, reason);
-  return exec(q, s, err, "write history");
+  sq_bind_text(s, 6, worker ? worker : "");
+  sq_bind_text(s, 7, reason);
+  return sq_exec(q, s, err, "write history");
 }
 
-static int get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bool *found,
-                      bt_err *err) {
-  sqlite3_stmt *s = stmt(q, S_BY_RUN_ID);
-  bind_text(s, 1, run_id);
-  return one_job(q, s, out, seq, found, err);
-}
-
-/* ---- enqueue ------------------------------------------------------------------------- */
-
-static int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
-                      bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  if (existed) *existed = false;
-  if (bt_job_new_check(nj, err)) return err->code;
-  const char *user = nj->user_id ? nj->user_id : "";
-  char run_id[BT_JOB_ID_LEN];
-  if (nj->run_id && *nj->run_id) snprintf(run_id, sizeof run_id, "%s", nj->run_id);
-  else bt_uuid(run_id);
-  int64_t now = bt_wall_ms();
-  pthread_mutex_lock(&q->mu);
-  int rc = begin(q, err);
-  if (rc) goto out;
-  bool found = false;
-  if (nj->idempotency_key) {
-    sqlite3_stmt *s = stmt(q, S_BY_IDEMPOTENCY);
-    bind_text(s, 1, user);
-    bind_text(s, 2, nj->idempotency_key);
-    rc = one_job(q, s, out, NULL, &found, err);
-  }
-  if (!rc && !found && nj->unique_key) {
-    sqlite3_stmt *s = stmt(q, S_BY_UNIQUE);
-    bind_text(s, 1, nj->unique_key);
-    rc = one_job(q, s, out, NULL, &found, err);
-  }
-  if (!rc && found) {
-    if (existed) *existed = true;
-    rc = end_tx(q, rc, err);
-    goto out;
-  }
-  if (!rc) {
-    sqlite3_stmt *s = stmt(q, S_INSERT);
-    bind_text(s, 1, run_id);
-    bind_text(s, 2, nj->correlation_id);
-    bind_text(s, 3, user);
-    bind_text(s, 4, nj->origin);
-    bind_text(s, 5, nj->strategy);
-    sqlite3_bind_int(s, 6, nj->max_attempts > 0 ? nj->max_attempts : base->default_max_attempts);
-    sqlite3_bind_int64(s, 7, now);
-    bind_text(s, 8, nj->spec_json);
-    bind_text(s, 9, nj->idempotency_key);
-    bind_text(s, 10, nj->unique_key);
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (src == SQLITE_CONSTRAINT)
-      rc = bt_errf_at(err, BT_EINVAL, "conflict", "", 0, "run_id",
-                      "job: run_id %s already exists", run_id);
-    else if (src != SQLITE_DONE) rc = db_error(q, err, "insert job");
-  }
-  if (!rc)
-    rc = history_add(q, sqlite3_last_insert_rowid(q->db), now, "", "queued", 0, "",
-                     "enqueued", err);
-  if (!rc) rc = get_locked(q, run_id, out, NULL, &found, err);
-  rc = end_tx(q, rc, err);
-  if (rc && found) bt_job_clear(out);
-out:
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-/* ---- claim, heartbeat, finish -------------------------------------------------------- */
-
-static int sq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *out,
-                    bool *got, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  *got = false;
-  int64_t now = bt_wall_ms();
-  pthread_mutex_lock(&q->mu);
-  /* Idle workers poll: a read finds "nothing queued" without taking the write lock. */
-  sqlite3_stmt *any = stmt(q, S_ANY_QUEUED);
-  int arc = sqlite3_step(any);
-  sqlite3_reset(any);
-  if (arc == SQLITE_DONE) {
-    pthread_mutex_unlock(&q->mu);
-    return 0;
-  }
-  int rc = begin(q, err);
-  if (!rc) {
-    sqlite3_stmt *s = stmt(q, S_CLAIM);
-    bind_text(s, 1, worker_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, lease_ms);
-    int64_t seq = 0;
-    rc = one_job(q, s, out, &seq, got, err);
-    if (!rc && *got)
-      rc = history_add(q, seq, now, "queued", "running", out->attempt, worker_id, "claimed",
-                       err);
-    rc = end_tx(q, rc, err);
-    if (rc && *got) {
-      bt_job_clear(out);
-      *got = false;
-    }
-  }
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt) {
-  return bt_errf(err, BT_ESTATE, "lease_lost",
-                 "job %s is no longer running as attempt %d of worker %s", run_id, attempt,
-                 worker_id);
-}
-
-static int sq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-                        int64_t lease_ms, double progress, int64_t bars_done,
-                        bool *cancel_requested, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  if (progress < 0 || progress != progress) progress = 0;
-  if (progress > 1) progress = 1;
-  pthread_mutex_lock(&q->mu);
-  sqlite3_stmt *s = stmt(q, S_HEARTBEAT);
-  bind_text(s, 1, run_id);
-  bind_text(s, 2, worker_id);
-  sqlite3_bind_int(s, 3, attempt);
-  sqlite3_bind_int64(s, 4, bt_wall_ms());
-  sqlite3_bind_int64(s, 5, lease_ms);
-  sqlite3_bind_double(s, 6, progress);
-  sqlite3_bind_int64(s, 7, bars_done);
-  /* A single statement is its own (short) transaction. */
-  int src = sqlite3_step(s);
-  int rc = 0;
-  if (src == SQLITE_ROW) {
-    if (cancel_requested) *cancel_requested = sqlite3_column_int(s, 0) != 0;
-  } else if (src == SQLITE_DONE) {
-    rc = lease_lost(err, run_id, worker_id, attempt);
-  } else {
-    rc = db_error(q, err, "heartbeat");
-  }
-  sqlite3_reset(s);
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int sq_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-                     bt_job_end end, const char *result_json, const char *error_json,
-                     bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  const char *to = bt_job_state_name((bt_job_state)end);
-  if (!bt_job_state_final((bt_job_state)end))
-    return bt_errf(err, BT_EINVAL, "queue_error", "finish: %s is not a final state", to);
-  int64_t now = bt_wall_ms();
-  pthread_mutex_lock(&q->mu);
-  int rc = begin(q, err);
-  if (!rc) {
-    sqlite3_stmt *s = stmt(q, S_FINISH);
-    bind_text(s, 1, run_id);
-    bind_text(s, 2, worker_id);
-    sqlite3_bind_int(s, 3, attempt);
-    bind_text(s, 4, to);
-    sqlite3_bind_int64(s, 5, now);
-    bind_text(s, 6, end == BT_JOB_END_SUCCEEDED ? result_json : NULL);
-    bind_text(s, 7, end == BT_JOB_END_SUCCEEDED ? NULL : error_json);
-    int src = sqlite3_step(s);
-    int64_t seq = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (src == SQLITE_DONE) rc = lease_lost(err, run_id, worker_id, attempt);
-    else if (src != SQLITE_ROW) rc = db_error(q, err, "finish job");
-    if (!rc) rc = history_add(q, seq, now, "running", to, attempt, worker_id, "finished", err);
-    rc = end_tx(q, rc, err);
-  }
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-/* ---- release, cancel, expiry --------------------------------------------------------- */
-
-/* A running job leaves its worker (inside a transaction): cancelled when a cancel was
- * requested, failed "worker_lost" when lost on its last attempt, else queued again. */
-static int release_locked(sq_queue *q, const char *run_id, const char *worker_id, int attempt,
-                          bool lost, const char *reason, bt_job_state *now_state,
-                          bt_err *err) {
-  sqlite3_stmt *s = stmt(q, S_OWNED);
-  bind_text(s, 1, run_id);
-  bind_text(s, 2, worker_id);
-  sqlite3_bind_int(s, 3, attempt);
-  int src = sqlite3_step(s);
-  int64_t seq = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  int max_attempts = src == SQLITE_ROW ? sqlite3_column_int(s, 2) : 0;
-  bool cancel = src == SQLITE_ROW && sqlite3_column_int(s, 3) != 0;
-  sqlite3_reset(s);
-  if (src == SQLITE_DONE) return lease_lost(err, run_id, worker_id, attempt);
-  if (src != SQLITE_ROW) return db_error(q, err, "release job");
-  int64_t now = bt_wall_ms();
-  bt_job_state to;
-  char error[256] = "";
-  if (cancel) {
-    to = BT_JOB_CANCELLED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"cancelled\",\"message\":\"cancelled; its worker stopped (%s)\"}",
-             reason);
-  } else if (lost && attempt >= max_attempts) {
-    to = BT_JOB_FAILED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"worker_lost\",\"message\":\"the job's worker was lost on each of "
-             "%d attempts (last: %s)\",\"attempts\":%d}",
-             attempt, reason, attempt);
-  } else {
-    to = BT_JOB_QUEUED;
-  }
-  if (to == BT_JOB_QUEUED) {
-    s = stmt(q, S_TO_QUEUED);
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_int(s, 2, lost ? attempt : attempt - 1);
-    sqlite3_bind_int64(s, 3, now);
-  } else {
-    s = stmt(q, S_TO_FINAL);
-    sqlite3_bind_int64(s, 1, seq);
-    bind_text(s, 2, bt_job_state_name(to));
-    sqlite3_bind_int64(s, 3, now);
-    bind_text(s, 4, error);
-  }
-  if (exec(q, s, err, "release job")) return err->code;
-  if (now_state) *now_state = to;
-  return history_add(q, seq, now, "running", bt_job_state_name(to), attempt, worker_id, reason,
-                     err);
-}
-
-static int sq_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-                      bool lost, const char *reason, bt_job_state *now, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  pthread_mutex_lock(&q->mu);
-  int rc = begin(q, err);
-  if (!rc) {
-    rc = release_locked(q, run_id, worker_id, attempt, lost, reason ? reason : "released", now,
-                        err);
-    rc = end_tx(q, rc, err);
-  }
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found,
-                     bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  pthread_mutex_lock(&q->mu);
-  int rc = begin(q, err);
-  if (rc) goto out;
-  int64_t seq = 0, now = bt_wall_ms();
-  bt_job j;
-  rc = get_locked(q, run_id, &j, &seq, found, err);
-  if (!rc && *found) {
-    sqlite3_stmt *s = NULL;
-    if (j.state == BT_JOB_QUEUED) {
-      s = stmt(q, S_TO_FINAL);
-      sqlite3_bind_int64(s, 1, seq);
-      bind_text(s, 2, "cancelled");
-      sqlite3_bind_int64(s, 3, now);
-      bind_text(s, 4, "{\"type\":\"cancelled\",\"message\":\"cancelled before it ran\"}");
-      rc = exec(q, s, err, "cancel job");
-      if (!rc)
-        rc = history_add(q, seq, now, "queued", "cancelled", j.attempt, "", "cancelled", err);
-    } else if (j.state == BT_JOB_RUNNING && !j.cancel_requested) {
-      s = stmt(q, S_CANCEL_FLAG);
-      sqlite3_bind_int64(s, 1, seq);
-      sqlite3_bind_int64(s, 2, now);
-      rc = exec(q, s, err, "cancel job");
-      if (!rc)
-        rc = history_add(q, seq, now, "running", "running", j.attempt, j.worker_id,
-                         "cancel_requested", err);
-    }
-    bt_job_clear(&j);
-    if (!rc) rc = get_locked(q, run_id, out, NULL, found, err);
-  }
-  rc = end_tx(q, rc, err);
-  if (rc && *found) bt_job_clear(out);
-out:
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,
-                              bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  int nq = 0, nf = 0;
-  pthread_mutex_lock(&q->mu);
-  int rc = begin(q, err);
-  if (rc) goto out;
-  /* Collected first: release_locked reuses statements while the cursor would be open. */
-  struct expired { char run_id[BT_JOB_ID_LEN], worker[BT_JOB_TEXT_LEN]; int attempt; } *ex = NULL;
-  size_t n = 0, cap = 0;
-  sqlite3_stmt *s = stmt(q, S_EXPIRED);
-  sqlite3_bind_int64(s, 1, now_ms);
-  int src;
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      struct expired *grown = realloc(ex, cap * sizeof *ex);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      ex = grown;
-    }
-    copy_col(s, 0, ex[n].run_id, sizeof ex[n].run_id);
-    copy_col(s, 1, ex[n].worker, sizeof ex[n].worker);
-    ex[n].attempt = sqlite3_column_int(s, 2);
-    n++;
-  }
-  if (!rc && src != SQLITE_DONE) rc = db_error(q, err, "find expired leases");
-  sqlite3_reset(s);
-  for (size_t i = 0; !rc && i < n; i++) {
-    bt_job_state to = BT_JOB_QUEUED;
-    rc = release_locked(q, ex[i].run_id, ex[i].worker, ex[i].attempt, true, "lease_expired",
-                        &to, err);
-    if (to == BT_JOB_QUEUED) nq++;
-    else if (to == BT_JOB_FAILED) nf++;
-  }
-  free(ex);
-  rc = end_tx(q, rc, err);
-out:
-  pthread_mutex_unlock(&q->mu);
-  if (requeued) *requeued = rc ? 0 : nq;
-  if (failed) *failed = rc ? 0 : nf;
-  return rc;
-}
-
-/* ---- reads --------------------------------------------------------------------------- */
-
-static int sq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  pthread_mutex_lock(&q->mu);
-  int rc = get_locked(q, run_id, out, NULL, found, err);
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-/* The filters vary, so this statement is prepared per call (a list is not a hot path). */
-static int sq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
-                   char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  *out = NULL;
-  *n = 0;
-  next_cursor[0] = 0;
-  int limit;
-  int64_t before;
-  if (bt_job_filter_check(f, &limit, &before, err)) return err->code;
-  char sql[512];
-  snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE seq < ?1%s%s%s"
-           " ORDER BY seq DESC LIMIT ?5",
-           f->state >= 0 ? " AND state = ?2" : "", f->user_id ? " AND user_id = ?3" : "",
-           f->origin ? " AND origin = ?4" : "");
-  pthread_mutex_lock(&q->mu);
-  sqlite3_stmt *s = NULL;
-  int rc = 0;
-  if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    rc = db_error(q, err, "list jobs");
-    goto out;
-  }
-  sqlite3_bind_int64(s, 1, before);
-  if (f->state >= 0) bind_text(s, 2, bt_job_state_name((bt_job_state)f->state));
-  if (f->user_id) bind_text(s, 3, f->user_id);
-  if (f->origin) bind_text(s, 4, f->origin);
-  sqlite3_bind_int(s, 5, limit + 1); /* one more tells whether there is a next page */
-  bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
-  if (!jobs) {
-    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    goto out;
-  }
-  size_t k = 0;
-  int64_t last_seq = 0;
-  int src;
-  while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (k == (size_t)limit) {
-      snprintf(next_cursor, BT_QUEUE_CURSOR_LEN, "s%lld", (long long)last_seq);
-      break;
-    }
-    rc = read_job(q, s, &jobs[k], &last_seq, err);
-    if (!rc) k++;
-  }
-  if (!rc && src != SQLITE_ROW && src != SQLITE_DONE) rc = db_error(q, err, "list jobs");
-  if (rc) {
-    for (size_t i = 0; i < k; i++) bt_job_clear(&jobs[i]);
-    free(jobs);
-    next_cursor[0] = 0;
-  } else {
-    *out = jobs;
-    *n = k;
-  }
-out:
-  sqlite3_finalize(s);
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int sq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  memset(out, 0, sizeof *out);
-  pthread_mutex_lock(&q->mu);
-  sqlite3_stmt *s = stmt(q, user_id ? S_COUNTS_USER : S_COUNTS);
-  if (user_id) bind_text(s, 1, user_id);
-  int src;
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    int st = bt_job_state_parse((const char *)sqlite3_column_text(s, 0));
-    if (st < 0) continue;
-    out->by_state[st] = sqlite3_column_int64(s, 1);
-    if (st == BT_JOB_RUNNING) out->cancel_requested = sqlite3_column_int64(s, 2);
-  }
-  int rc = src == SQLITE_DONE ? 0 : db_error(q, err, "count jobs");
-  sqlite3_reset(s);
-  pthread_mutex_unlock(&q->mu);
-  return rc;
-}
-
-static int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
-                      bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  *out = NULL;
-  *n = 0;
-  size_t cap = 0;
-  int rc = 0, src;
-  pthread_mutex_lock(&q->mu);
-  sqlite3_stmt *s = stmt(q, S_HISTORY);
-  bind_text(s, 1, run_id);
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 8;
-      bt_job_transition *grown = realloc(*out, cap * sizeof **out);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *out = grown;
-    }
-    bt_job_transition *t = &(*out)[(*n)++];
-    t->at_ms = sqlite3_column_int64(s, 0);
-    copy_col(s, 1, t->from, sizeof t->from);
-    copy_col(s, 2, t->to, sizeof t->to);
-    t->attempt = sqlite3_column_int(s, 3);
-    copy_col(s, 4, t->worker_id, sizeof t->worker_id);
-    copy_col(s, 5, t->reason, sizeof t->reason);
-  }
-  if (!rc && src != SQLITE_DONE) rc = db_error(q, err, "read history");
-  sqlite3_reset(s);
-  pthread_mutex_unlock(&q->mu);
-  if (rc) {
-    free(*out);
-    *out = NULL;
-    *n = 0;
-  }
-  return rc;
-}
-
-static int sq_cancel_requested(bt_queue *base, const char *worker_id,
-                               char (**run_ids)[BT_JOB_ID_LEN], size_t *n, bt_err *err) {
-  sq_queue *q = (sq_queue *)base;
-  *run_ids = NULL;
-  *n = 0;
-  size_t cap = 0;
-  int rc = 0, src;
-  pthread_mutex_lock(&q->mu);
-  sqlite3_stmt *s = stmt(q, S_CANCEL_REQUESTED);
-  bind_text(s, 1, worker_id);
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 4;
-      char(*grown)[BT_JOB_ID_LEN] = realloc(*run_ids, cap * sizeof **run_ids);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *run_ids = grown;
-    }
-    copy_col(s, 0, (*run_ids)[(*n)++], BT_JOB_ID_LEN);
-  }
-  if (!rc && src != SQLITE_DONE) rc = db_error(q, err, "read cancel requests");
-  sqlite3_reset(s);
-  pthread_mutex_unlock(&q->mu);
-  if (rc) {
-    free(*run_ids);
-    *run_ids = NULL;
-    *n = 0;
-  }
-  return rc;
+int sq_get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bool *found,
+               bt_err *err) {
+  sqlite3_stmt *s = sq_stmt(q, S_BY_RUN_ID);
+  sq_bind_text(s, 1, run_id);
+  return sq_one_job(q, s, out, seq, found, err);
 }
 
 /* ---- open/close ---------------------------------------------------------------------- */
@@ -819,7 +304,7 @@ int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
   for (int i = 0; i < S_N; i++) {
     if (sqlite3_prepare_v3(q->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) !=
         SQLITE_OK) {
-      db_error(q, err, "prepare");
+      sq_db_error(q, err, "prepare");
       sq_close(&q->base);
       return err->code;
     }

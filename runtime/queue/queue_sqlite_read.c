@@ -1,0 +1,164 @@
+/* queue_sqlite_read.c - what the SQLite queue answers without changing anything: one job,
+ * a page of jobs, counts by state, a job's history, the cancels a worker must act on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue_sqlite_internal.h"
+
+int sq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err) {
+  sq_queue *q = (sq_queue *)base;
+  pthread_mutex_lock(&q->mu);
+  int rc = sq_get_locked(q, run_id, out, NULL, found, err);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+/* The filters vary, so this statement is prepared per call (a list is not a hot path). */
+int sq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
+            char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err) {
+  sq_queue *q = (sq_queue *)base;
+  *out = NULL;
+  *n = 0;
+  next_cursor[0] = 0;
+  int limit;
+  int64_t before;
+  if (bt_job_filter_check(f, &limit, &before, err)) return err->code;
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE seq < ?1%s%s%s"
+           " ORDER BY seq DESC LIMIT ?5",
+           f->state >= 0 ? " AND state = ?2" : "", f->user_id ? " AND user_id = ?3" : "",
+           f->origin ? " AND origin = ?4" : "");
+  pthread_mutex_lock(&q->mu);
+  sqlite3_stmt *s = NULL;
+  int rc = 0;
+  if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    rc = sq_db_error(q, err, "list jobs");
+    goto out;
+  }
+  sqlite3_bind_int64(s, 1, before);
+  if (f->state >= 0) sq_bind_text(s, 2, bt_job_state_name((bt_job_state)f->state));
+  if (f->user_id) sq_bind_text(s, 3, f->user_id);
+  if (f->origin) sq_bind_text(s, 4, f->origin);
+  sqlite3_bind_int(s, 5, limit + 1); /* one more tells whether there is a next page */
+  bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
+  if (!jobs) {
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+    goto out;
+  }
+  size_t k = 0;
+  int64_t last_seq = 0;
+  int src;
+  while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
+    if (k == (size_t)limit) {
+      snprintf(next_cursor, BT_QUEUE_CURSOR_LEN, "s%lld", (long long)last_seq);
+      break;
+    }
+    rc = sq_read_job(q, s, &jobs[k], &last_seq, err);
+    if (!rc) k++;
+  }
+  if (!rc && src != SQLITE_ROW && src != SQLITE_DONE) rc = sq_db_error(q, err, "list jobs");
+  if (rc) {
+    for (size_t i = 0; i < k; i++) bt_job_clear(&jobs[i]);
+    free(jobs);
+    next_cursor[0] = 0;
+  } else {
+    *out = jobs;
+    *n = k;
+  }
+out:
+  sqlite3_finalize(s);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int sq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err) {
+  sq_queue *q = (sq_queue *)base;
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&q->mu);
+  sqlite3_stmt *s = sq_stmt(q, user_id ? S_COUNTS_USER : S_COUNTS);
+  if (user_id) sq_bind_text(s, 1, user_id);
+  int src;
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    int st = bt_job_state_parse((const char *)sqlite3_column_text(s, 0));
+    if (st < 0) continue;
+    out->by_state[st] = sqlite3_column_int64(s, 1);
+    if (st == BT_JOB_RUNNING) out->cancel_requested = sqlite3_column_int64(s, 2);
+  }
+  int rc = src == SQLITE_DONE ? 0 : sq_db_error(q, err, "count jobs");
+  sqlite3_reset(s);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
+               bt_err *err) {
+  sq_queue *q = (sq_queue *)base;
+  *out = NULL;
+  *n = 0;
+  size_t cap = 0;
+  int rc = 0, src;
+  pthread_mutex_lock(&q->mu);
+  sqlite3_stmt *s = sq_stmt(q, S_HISTORY);
+  sq_bind_text(s, 1, run_id);
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 8;
+      bt_job_transition *grown = realloc(*out, cap * sizeof **out);
+      if (!grown) {
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+        break;
+      }
+      *out = grown;
+    }
+    bt_job_transition *t = &(*out)[(*n)++];
+    t->at_ms = sqlite3_column_int64(s, 0);
+    sq_copy_col(s, 1, t->from, sizeof t->from);
+    sq_copy_col(s, 2, t->to, sizeof t->to);
+    t->attempt = sqlite3_column_int(s, 3);
+    sq_copy_col(s, 4, t->worker_id, sizeof t->worker_id);
+    sq_copy_col(s, 5, t->reason, sizeof t->reason);
+  }
+  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "read history");
+  sqlite3_reset(s);
+  pthread_mutex_unlock(&q->mu);
+  if (rc) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int sq_cancel_requested(bt_queue *base, const char *worker_id,
+                        char (**run_ids)[BT_JOB_ID_LEN], size_t *n, bt_err *err) {
+  sq_queue *q = (sq_queue *)base;
+  *run_ids = NULL;
+  *n = 0;
+  size_t cap = 0;
+  int rc = 0, src;
+  pthread_mutex_lock(&q->mu);
+  sqlite3_stmt *s = sq_stmt(q, S_CANCEL_REQUESTED);
+  sq_bind_text(s, 1, worker_id);
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 4;
+      char(*grown)[BT_JOB_ID_LEN] = realloc(*run_ids, cap * sizeof **run_ids);
+      if (!grown) {
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+        break;
+      }
+      *run_ids = grown;
+    }
+    sq_copy_col(s, 0, (*run_ids)[(*n)++], BT_JOB_ID_LEN);
+  }
+  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "read cancel requests");
+  sqlite3_reset(s);
+  pthread_mutex_unlock(&q->mu);
+  if (rc) {
+    free(*run_ids);
+    *run_ids = NULL;
+    *n = 0;
+  }
+  return rc;
+}

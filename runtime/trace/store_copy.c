@@ -5,11 +5,6 @@
 
 #include "store_internal.h"
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
-  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(st, i);
-}
-
 
 int bt_store_export(bt_store *s, int64_t run_no, const bt_store_sink *sink, bt_err *err) {
   char sql[256];
@@ -97,7 +92,7 @@ int bt_store_import_run(bt_store *s, const bt_store_run *r, int64_t *run_no, bt_
     const char *texts[] = {r->strategy_path, r->origin, r->user_id,      r->params,
                            r->data,          r->config, r->trace_config, r->out_dir,
                            r->metrics,       r->error,  r->host};
-    for (int i = 0; i < 11; i++) bind_text_or_null(st, 16 + i, texts[i]);
+    for (int i = 0; i < 11; i++) store_bind_text(st, 16 + i, texts[i]);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_db_err(s, err, "import run");
     if (!rc) *run_no = sqlite3_last_insert_rowid(s->db);
   }

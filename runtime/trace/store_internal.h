@@ -2,8 +2,10 @@
 #define BT_STORE_INTERNAL_H
 /* store_internal.h - what the event store's files share (trace/ only, not a contract for
  * other modules): the store struct, the varint codec, the chunk decoder and the segment
- * files. store.c: schema, runs, latency, retention; store_segment.c: segment files;
- * store_chunk.c: the chunk codec; store_query.c: event lookups and the query iterator. */
+ * files. store.c: schema, opening, staged rows, transactions; store_runs.c: runs and
+ * latency rows; store_prune.c: retention; store_segment.c: segment files; store_chunk.c:
+ * the chunk codec; store_query.c: event lookups and the query iterator; store_copy.c: a
+ * run copied between stores. */
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -149,6 +151,18 @@ int store_db_err(bt_store *s, bt_err *err, const char *what);
 int store_stage(bt_store *s, const staged_row *row, const uint8_t *blob, size_t len);
 int store_exec(bt_store *s, const char *sql, bt_err *err);
 void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n);
+/* Binds s as text, or NULL when s is NULL. */
+void store_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+/* The runs columns store_read_run reads, in its order. */
+#define RUN_COLS                                                                             \
+  "run_no, run_id, correlation_id, strategy, status, created_at, completed_at, duration_ms," \
+  " pid, bars, event_count, events_stored, events_sampled_out, events_dropped,"              \
+  " lineage_gaps, clock_origin, strategy_path, origin, user_id, params, data, config,"       \
+  " trace_config, out_dir, metrics, error, host"
+
+/* One runs row selected as RUN_COLS into *r (strings heap: bt_store_run_clear). */
+void store_read_run(bt_store *s, sqlite3_stmt *st, bt_store_run *r);
 
 /* <store>.chunks/<run_id>.seg, or just the directory (run_id NULL). */
 void store_seg_path(const bt_store *s, const char *run_id, char *out, size_t n);

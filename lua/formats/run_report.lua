@@ -5,7 +5,8 @@
 -- the positions open at the end. The page's numbers are also embedded as JSON
 -- (<script type="application/json" id="report-data">) so tests and tools can read them.
 --
--- Input (run_report.c): {result=, summary=, benchmark_name=, benchmark_error=,
+-- Input (run_report.c): {result=, summary= (the trades' totals, without its per-day rows),
+--   benchmark_name=, benchmark_error=,
 --   trades={total=, closed=, head={{t=trade, ["in"]={fill,order,cause,is_signal}, out=}},
 --           tail=, open=, by_symbol=, returns=, returns_stride=},
 --   series=(run_days.h: the day series' figures and the chart lines, computed in C over

@@ -259,6 +259,7 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_r
     bt_perf_summary s;
     rc = bt_perf_summarize(&ix, BT_PERF_CUSTOM, a, z, &s, err);
     if (!rc) {
+      s.nseries = 0; /* the page reads the totals, not the per-day rows ("days": []) */
       size_t n;
       char *js = bt_perf_summary_json(&s, "", 0, &n);
       bt_json_printf(&b, ",\"summary\":");

@@ -1,0 +1,143 @@
+#ifndef BT_PG_QUEUE_INTERNAL_H
+#define BT_PG_QUEUE_INTERNAL_H
+/* pg_queue_internal.h - what the PostgreSQL queue backend's files share (pg/ only, not a
+ * contract for other modules): the handle, its statements, the retry around every call.
+ * pg_queue.c: statements, row decoding, reconnects, open/close; pg_queue_claim.c:
+ * enqueue, claim, heartbeat, finish; pg_queue_release.c: release, cancel, lease expiry;
+ * pg_queue_read.c: get, list, counts, history; pg_queue_wake.c: the LISTEN wake-up hint. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg_conn.h"
+#include "queue.h"
+
+#define COLS(p)                                                                              \
+  p "run_id, " p "correlation_id, " p "user_id, " p "origin, " p "strategy, " p "state, " p \
+  "cancel_requested, " p "attempt, " p "max_attempts, " p "progress, " p "bars_done, " p    \
+  "created_ms, " p "started_ms, " p "finished_ms, " p "updated_ms, " p "lease_until_ms, " p \
+  "worker_id, " p "spec, " p "result, " p "error, " p "idempotency_key, " p "unique_key, " p \
+  "seq"
+#define JOB_COLS COLS("")
+
+enum {
+  S_KEY,
+  S_KEY_BY_IDEMPOTENCY,
+  S_KEY_BY_UNIQUE,
+  S_INSERT,
+  S_CLAIM,
+  S_HEARTBEAT,
+  S_FINISH,
+  S_FINISHED_AS,
+  S_OWNED,
+  S_TO_QUEUED,
+  S_TO_FINAL,
+  S_HISTORY_ADD,
+  S_GET,
+  S_GET_HOT_LOCKED,
+  S_CANCEL_FLAG,
+  S_EXPIRED,
+  S_COUNTS,
+  S_COUNTS_USER,
+  S_HISTORY,
+  S_CANCEL_REQUESTED,
+  S_N
+};
+
+typedef struct pg_queue {
+  bt_queue base;
+  bt_pg *pg;
+  bool prepared[S_N];   /* on the current connection; reset when it is re-established */
+  bool harmless;        /* the last failure changed nothing: a prepare, or the server's
+                         * own error answer (it has an SQLSTATE: rolled back) */
+  pthread_mutex_t mu;
+  char url[1024];       /* as given (with its password): the listener connects with it */
+  bt_pg *listener;      /* LISTEN btrun_jobs (the wake fd); NULL until first asked for */
+  int64_t listen_tried_ms;
+  pthread_mutex_t listen_mu;
+} pg_queue;
+
+/* ---- statements (pg_queue.c); callers hold q->mu ---------------------------------------- */
+
+/* Run statement `which` (prepared on first use) with n text parameters; the result (PQclear
+ * it) or NULL with err set. */
+PGresult *pq_run(pg_queue *q, int which, int n, const char *const *params, bt_err *err);
+int pq_exec_sql(pg_queue *q, const char *sql, bt_err *err);
+/* Ends a transaction: commit when rc is 0, else roll back; returns rc (or commit's). */
+int pq_end_tx(pg_queue *q, int rc, bt_err *err);
+
+/* Integers as text parameters: pq_num(&nb, i, v) fills and returns slot i. */
+typedef struct {
+  char b[8][24];
+} pq_nums;
+const char *pq_num(pq_nums *nb, int i, int64_t v);
+
+void pq_copy_col(const PGresult *r, int row, int col, char *out, size_t n);
+int64_t pq_int_col(const PGresult *r, int row, int col);
+/* A row of JOB_COLS into *j (heap strings); the last column (seq) into *seq. */
+int pq_read_job(const PGresult *r, int row, bt_job *j, int64_t *seq, bt_err *err);
+/* A statement returning at most one job row. */
+int pq_one_job(pg_queue *q, int which, int n, const char *const *params, bt_job *out,
+               int64_t *seq, bool *found, bt_err *err);
+int pq_get_job(pg_queue *q, const char *run_id, bt_job *out, bool *found, bt_err *err);
+int pq_history_add(pg_queue *q, const char *run_id, int64_t at, const char *from,
+                   const char *to, int attempt, const char *worker, const char *reason,
+                   bt_err *err);
+int pq_lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt);
+
+/* ---- connection loss (pg_queue.c) ------------------------------------------------------- */
+
+/* Before a call: a lost connection is re-established (statements prepared again). */
+int pq_ensure(pg_queue *q, bt_err *err);
+/* After a failed attempt: true (having waited) when the connection was lost and the call
+ * should be tried again. */
+bool pq_retry(pg_queue *q, int rc, int *attempt);
+
+/* The body of every public call: lock, (re)connect, run the call, and run it again while
+ * the connection is what failed: always when the call is safe to repeat, else only when
+ * it cannot have committed: it never went out (the reconnect before it failed), or the
+ * server answered it with an error (a restart's "terminating connection" is such an
+ * answer: the transaction was rolled back). Only a connection that broke without a
+ * word leaves an unsafe call's outcome unknown; it then fails with BT_EIO. */
+#define WITH_RETRY(q, safe, err, call)                                    \
+  do {                                                                    \
+    int attempt_ = 0;                                                     \
+    pthread_mutex_lock(&(q)->mu);                                         \
+    for (;;) {                                                            \
+      bool ran_ = false;                                                  \
+      (q)->harmless = false;                                              \
+      rc = pq_ensure((q), (err));                                         \
+      if (!rc) ran_ = true, rc = (call);                                  \
+      if ((ran_ && !(safe) && !(q)->harmless) || !pq_retry((q), rc, &attempt_)) \
+        break;                                                            \
+    }                                                                     \
+    pthread_mutex_unlock(&(q)->mu);                                       \
+  } while (0)
+
+/* ---- the operations (bt_queue_ops) ------------------------------------------------------ */
+
+int pq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed, bt_err *err);
+int pq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *out, bool *got,
+             bt_err *err);
+int pq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
+                 int64_t lease_ms, double progress, int64_t bars_done, bool *cancel_requested,
+                 bt_err *err);
+int pq_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
+              bt_job_end end, const char *result_json, const char *error_json, bt_err *err);
+int pq_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
+               bool lost, const char *reason, bt_job_state *now, bt_err *err);
+int pq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
+int pq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,
+                       bt_err *err);
+int pq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
+int pq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
+            char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err);
+int pq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err);
+int pq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
+               bt_err *err);
+int pq_cancel_requested(bt_queue *base, const char *worker_id, char (**run_ids)[BT_JOB_ID_LEN],
+                        size_t *n, bt_err *err);
+int pq_wake_fd(bt_queue *base);
+bool pq_wake_drain(bt_queue *base);
+
+#endif

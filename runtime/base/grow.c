@@ -6,7 +6,7 @@
 
 #include "common.h"
 
-int bt_grow(void *pp, size_t *cap, size_t need, size_t elem) {
+int bt_grow_to(void *pp, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return BT_OK;
   size_t max = elem ? SIZE_MAX / elem : SIZE_MAX;
   if (need > max) return BT_ERANGE;

@@ -10,7 +10,12 @@
  * Returns 0 (BT_OK); BT_ERANGE when the size in bytes would not fit a size_t; BT_ENOMEM
  * when realloc fails. On an error *pp and *cap are left as they were (the old buffer
  * stays valid and owned by the caller). */
-int bt_grow(void *pp, size_t *cap, size_t need, size_t elem);
+int bt_grow_to(void *pp, size_t *cap, size_t need, size_t elem);
+
+/* The check inline (appends in hot loops), the realloc out of line. */
+static inline int bt_grow(void *pp, size_t *cap, size_t need, size_t elem) {
+  return need <= *cap ? 0 : bt_grow_to(pp, cap, need, elem);
+}
 
 /* The type-checked form: p is a T * lvalue, cap a size_t lvalue. */
 #define BT_GROW(p, cap, need) bt_grow(&(p), &(cap), (need), sizeof *(p))

@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 bool bt_json_grow(bt_json_buf *b, size_t extra) {
   if (b->failed) return false;
-  if (b->len + extra + 1 <= b->cap) return true;
-  size_t cap = b->cap ? b->cap : 512;
-  while (cap < b->len + extra + 1) cap *= 2;
-  char *p = realloc(b->data, cap);
-  if (!p) return b->failed = true, false;
-  b->data = p;
-  b->cap = cap;
+  if (extra > SIZE_MAX - 1 - b->len) return b->failed = true, false;
+  size_t need = b->len + extra + 1;
+  /* most documents are short: one first allocation of 512 bytes holds them */
+  if (BT_GROW(b->data, b->cap, need < 512 ? 512 : need)) return b->failed = true, false;
   return true;
 }
 

@@ -34,6 +34,7 @@
 #include <zlib.h>
 
 #include "fs.h"
+#include "grow.h"
 #include "log.h"
 
 #define BLOCK_BARS 4096u
@@ -233,15 +234,10 @@ static int write_all(int fd, const void *p, size_t n) {
 /* Writes one block (n bars in cols, column k at cols + k * BLOCK_BARS) compacted, and
  * records its sum. */
 static int put_block(int fd, uint64_t *cols, uint32_t n, uint64_t **sums, uint64_t *nsums,
-                     uint64_t *cap) {
+                     size_t *cap) {
   if (n < BLOCK_BARS)
     for (int k = 1; k < NCOLS; k++) memmove(cols + k * n, cols + k * BLOCK_BARS, n * 8);
-  if (*nsums == *cap) {
-    uint64_t ncap = *cap ? *cap * 2 : 256;
-    uint64_t *ns = realloc(*sums, ncap * 8);
-    if (!ns) return -1;
-    *sums = ns, *cap = ncap;
-  }
+  if (BT_GROW(*sums, *cap, (size_t)*nsums + 1)) return -1;
   (*sums)[*nsums] = block_sum(cols, (size_t)n * NCOLS, *nsums);
   (*nsums)++;
   return write_all(fd, cols, (size_t)n * NCOLS * 8);
@@ -265,7 +261,8 @@ static int build(bt_barcache *c, const char *csv, const char *path, const char *
   char *tmp = NULL;
   if (asprintf(&tmp, "%s.XXXXXX", path) < 0) tmp = NULL;
   int fd = tmp ? mkostemp(tmp, O_CLOEXEC) : -1;
-  uint64_t *cols = malloc((size_t)BLOCK_BARS * NCOLS * 8), *sums = NULL, nsums = 0, cap = 0;
+  uint64_t *cols = malloc((size_t)BLOCK_BARS * NCOLS * 8), *sums = NULL, nsums = 0;
+  size_t cap = 0;
   cache_header *h = calloc(1, sizeof *h);
   int rc = fd >= 0 && cols && h ? 0 : -1;
   if (!rc && lseek(fd, HEADER_SIZE, SEEK_SET) != (off_t)HEADER_SIZE) rc = -1;

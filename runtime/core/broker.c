@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "ledger.h"
 
 /* Orders live in fixed-size chunks: lookup by id is O(1) and a bt_order never moves.
@@ -128,26 +129,16 @@ int bt_broker_submit(bt_broker *b, const bt_order *order, uint64_t *id_out, bt_e
   b->ndead = 0;
 
   symq *q = &b->syms[order->symbol];
-  if (q->len == q->cap) {
-    size_t cap = q->cap ? q->cap * 2 : 8;
-    uint64_t *ids = realloc(q->ids, cap * sizeof *ids);
-    if (!ids) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory queueing an order");
-    q->ids = ids, q->cap = cap;
-  }
+  if (BT_GROW(q->ids, q->cap, q->len + 1))
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory queueing an order");
   uint64_t idx = b->norders;
   if ((idx >> CHUNK_BITS) >= b->nchunks) {
-    if (b->nchunks == b->cap_chunks) {
-      size_t cap = b->cap_chunks ? b->cap_chunks * 2 : 16;
-      slot **chunks = realloc(b->chunks, cap * sizeof *chunks);
-      if (chunks) b->chunks = chunks;
-      uint32_t *live = realloc(b->live, cap * sizeof *live);
-      if (live) b->live = live;
-      size_t *dead = realloc(b->dead, cap * sizeof *dead);
-      if (dead) b->dead = dead;
-      if (!chunks || !live || !dead)
-        return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory storing an order");
-      b->cap_chunks = cap;
-    }
+    /* three arrays of one length: the capacity is recorded once all three have grown */
+    size_t cap = b->cap_chunks, cap_live = cap, cap_dead = cap;
+    if (BT_GROW(b->chunks, cap, b->nchunks + 1) || BT_GROW(b->live, cap_live, b->nchunks + 1) ||
+        BT_GROW(b->dead, cap_dead, b->nchunks + 1))
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory storing an order");
+    b->cap_chunks = cap;
     slot *c = malloc(CHUNK_SIZE * sizeof *c);
     if (!c) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory storing an order");
     b->live[b->nchunks] = 0;

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "common.h"
+#include "grow.h"
 #include "log_internal.h"
 
 #define MAX_LOGGERS 32
@@ -336,15 +337,9 @@ void bt_log_bind(const bt_field *fields, size_t n) {
       c->f[j] = nf;
       continue;
     }
-    if (c->n == c->cap) {
-      size_t cap = c->cap ? c->cap * 2 : 8;
-      bt_field *p = realloc(c->f, cap * sizeof *p);
-      if (!p) {
-        free_field(&nf);
-        continue;
-      }
-      c->f = p;
-      c->cap = cap;
+    if (BT_GROW(c->f, c->cap, c->n + 1)) {
+      free_field(&nf);
+      continue;
     }
     c->f[c->n++] = nf;
   }

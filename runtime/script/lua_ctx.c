@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
 #include "luabind.h"
 #include "lua_ctx.h"
@@ -29,7 +30,8 @@ struct bt_ctx {
   bt_engine *e; /* NULL once the run ended */
   int ref_order; /* the order table bt_ctx_push_order reuses */
   bound *bound;
-  int nbound, capbound;
+  int nbound;
+  size_t capbound;
 };
 
 static bt_ctx *check_ctx(lua_State *L) {
@@ -217,13 +219,7 @@ static void bind_one(lua_State *L, bt_ctx *c, const char *name, int idx, uint32_
       luaL_error(L, "ctx:indicator('%s'): '%s' is already bound for %s", name, name,
                  bt_engine_symbol(c->e, symbol));
   }
-  if (c->nbound == c->capbound) {
-    int cap = c->capbound ? 2 * c->capbound : 4;
-    bound *nb = realloc(c->bound, (size_t)cap * sizeof *nb);
-    if (!nb) luaL_error(L, "out of memory");
-    c->bound = nb;
-    c->capbound = cap;
-  }
+  if (BT_GROW(c->bound, c->capbound, (size_t)c->nbound + 1)) luaL_error(L, "out of memory");
   bound *b = &c->bound[c->nbound];
   *b = (bound){.self = self, .vt = vt, .names = names, .nout = nout, .symbol = symbol};
   lua_pushvalue(L, idx);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "grow.h"
 #include "json.h"
 #include "run_internal.h"
 
@@ -70,15 +71,11 @@ void run_equity_write(bt_run *run) {
   *p++ = '\n';
   fwrite(line, 1, (size_t)(p - line), run->equity_f);
   if (run->days_lost) return;
-  if (run->ndays == run->cap_days) {
-    size_t cap = run->cap_days ? run->cap_days * 2 : 1024;
-    bt_run_day *d = realloc(run->days, cap * sizeof *d);
-    if (!d) { /* the report goes without its series; the files are complete */
-      free(run->days);
-      run->days = NULL, run->ndays = run->cap_days = 0, run->days_lost = true;
-      return;
-    }
-    run->days = d, run->cap_days = cap;
+  if (BT_GROW(run->days, run->cap_days, run->ndays + 1)) {
+    /* the report goes without its series; the files are complete */
+    free(run->days);
+    run->days = NULL, run->ndays = run->cap_days = 0, run->days_lost = true;
+    return;
   }
   run->days[run->ndays++] = (bt_run_day){e->time, e->equity};
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 #include "perf_files.h"
 #include "perf_hash.h"
@@ -199,12 +200,8 @@ int bt_perf_alerts_list(const char *path, bt_perf_alert **out, size_t *count, bt
   for (const char *p = text; p && *p && !rc;) {
     const char *nl = strchr(p, '\n');
     size_t n = nl ? (size_t)(nl - p) : strlen(p);
-    if (*count == cap) {
-      cap = cap ? cap * 2 : 16;
-      bt_perf_alert *v = realloc(*out, cap * sizeof *v);
-      if (!v) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-      else *out = v;
-    }
+    if (BT_GROW(*out, cap, *count + 1))
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     if (!rc && parse_alert(p, n, &(*out)[*count])) (*count)++;
     p = nl ? nl + 1 : p + n;
   }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 #include "cli_opts.h"
 #include "perf.h"
@@ -256,21 +257,12 @@ static int select_windows(const bt_perf *p, const opts *o, bt_perf_window *w, in
     (*starts)[0] = from, (*ends)[0] = anchor, *n = 1;
     return 0;
   }
-  size_t cap = 16;
+  size_t cap_starts = 0, cap_ends = 0;
   *n = 0;
-  *starts = malloc(cap * sizeof **starts), *ends = malloc(cap * sizeof **ends);
-  if (!*starts || !*ends) return -2;
   for (int64_t d = from; d <= anchor;) {
     int64_t s, e;
     bt_perf_window_bounds(*w, d, &s, &e);
-    if (*n == cap) {
-      cap *= 2;
-      int64_t *a = realloc(*starts, cap * sizeof *a);
-      if (a) *starts = a;
-      int64_t *b = realloc(*ends, cap * sizeof *b);
-      if (b) *ends = b;
-      if (!a || !b) return -2;
-    }
+    if (BT_GROW(*starts, cap_starts, *n + 1) || BT_GROW(*ends, cap_ends, *n + 1)) return -2;
     (*starts)[*n] = s, (*ends)[*n] = e, (*n)++;
     d = e + 1;
   }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
 #include "perf_hash.h"
 #include "perf_time.h"
@@ -26,7 +27,7 @@ void bt_perf_index_reset(bt_perf_index *ix) {
   free(ix->files);
   free(ix->days);
   free(ix->open);
-  ix->files = NULL, ix->nfiles = 0;
+  ix->files = NULL, ix->nfiles = ix->capfiles = 0;
   ix->days = NULL, ix->ndays = ix->capdays = 0;
   ix->open = NULL, ix->nopen = ix->capopen = 0;
   ix->last_hit = 0;
@@ -90,12 +91,8 @@ static bt_perf_day *day_get(bt_perf_index *ix, int64_t day, bt_err *err) {
   if (ix->last_hit < ix->ndays && ix->days[ix->last_hit].day == day) return &ix->days[ix->last_hit];
   size_t i = bt_perf_index_lower(ix, day);
   if (i == ix->ndays || ix->days[i].day != day) {
-    if (ix->ndays == ix->capdays) {
-      size_t cap = ix->capdays ? ix->capdays * 2 : 64;
-      bt_perf_day *d = realloc(ix->days, cap * sizeof *d);
-      if (!d) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"), NULL;
-      ix->days = d, ix->capdays = cap;
-    }
+    if (BT_GROW(ix->days, ix->capdays, ix->ndays + 1))
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"), NULL;
     memmove(&ix->days[i + 1], &ix->days[i], (ix->ndays - i) * sizeof *ix->days);
     ix->ndays++;
     bt_perf_day *d = &ix->days[i];
@@ -125,12 +122,8 @@ int bt_perf_index_add(bt_perf_index *ix, const bt_perf_trade *t, bt_err *err) {
   if (!t->closed) {
     int i = t->key ? open_find(ix, t->key) : -1;
     if (i < 0) {
-      if (ix->nopen == ix->capopen) {
-        size_t cap = ix->capopen ? ix->capopen * 2 : 16;
-        bt_perf_open_trade *o = realloc(ix->open, cap * sizeof *o);
-        if (!o) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        ix->open = o, ix->capopen = cap;
-      }
+      if (BT_GROW(ix->open, ix->capopen, ix->nopen + 1))
+        return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
       i = (int)ix->nopen++;
     }
     ix->open[i] = (bt_perf_open_trade){t->key, bt_perf_local_day(t->entry_ts, ix->tz), t->pnl,

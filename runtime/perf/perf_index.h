@@ -70,7 +70,7 @@ typedef struct bt_perf_index {
   char tz_label[128];       /* bt_perf_tz_label: an index made for another zone is rebuilt */
   uint32_t tail_k;
   bt_perf_file *files;
-  size_t nfiles;
+  size_t nfiles, capfiles;
   bt_perf_day *days;        /* sorted by day */
   size_t ndays, capdays;
   bt_perf_open_trade *open;

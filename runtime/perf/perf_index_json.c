@@ -192,7 +192,7 @@ int bt_perf_index_load(bt_perf_index *ix, const char *json, size_t len) {
   ix->days = calloc(nd ? nd : 1, sizeof *ix->days);
   ix->open = calloc(no ? no : 1, sizeof *ix->open);
   if (!ix->files || !ix->days || !ix->open) goto out;
-  ix->capdays = nd ? nd : 1, ix->capopen = no ? no : 1;
+  ix->capfiles = nf ? nf : 1, ix->capdays = nd ? nd : 1, ix->capopen = no ? no : 1;
   const cJSON *it;
   cJSON_ArrayForEach(it, files) {
     const cJSON *p = member(it, "path", cJSON_IsString), *dev = member(it, "dev", cJSON_IsString),

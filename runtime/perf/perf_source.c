@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "grow.h"
+
 #define CRC_SPAN 4096
 
 static int cmp_str(const void *a, const void *b) {
@@ -37,11 +39,9 @@ static int list_sources(const char *src, char ***out, size_t *n, bt_err *err) {
   while ((de = readdir(d))) {
     size_t l = strlen(de->d_name);
     if (de->d_name[0] == '.' || l < 7 || strcmp(de->d_name + l - 6, ".jsonl") != 0) continue;
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **v = realloc(*out, cap * sizeof *v);
-      if (!v) { rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory"); break; }
-      *out = v;
+    if (BT_GROW(*out, cap, *n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     size_t pl = strlen(src) + l + 2;
     char *path = malloc(pl);
@@ -185,12 +185,10 @@ static int refresh_once(bt_perf_index *ix, bool *restart, bt_err *err) {
     if (fstat(fd, &st) != 0) {
       rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", paths[j], strerror(errno));
     } else if (!f) {
-      bt_perf_file *v = realloc(ix->files, (ix->nfiles + 1) * sizeof *v);
-      if (!v) {
+      if (BT_GROW(ix->files, ix->capfiles, ix->nfiles + 1)) {
         rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
       } else {
-        ix->files = v;
-        f = &v[ix->nfiles++];
+        f = &ix->files[ix->nfiles++];
         memset(f, 0, sizeof *f);
         f->path = paths[j];
         paths[j] = NULL;

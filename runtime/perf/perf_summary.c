@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
 #include "perf_hash.h"
 
@@ -101,14 +102,12 @@ void bt_perf_summary_free(bt_perf_summary *s) {
   free(s->series);
   free(s->checks);
   s->series = NULL, s->checks = NULL;
-  s->nseries = s->nchecks = 0;
+  s->nseries = s->nchecks = s->capchecks = 0;
 }
 
 bt_perf_check *bt_perf_summary_add_check(bt_perf_summary *s) {
-  bt_perf_check *c = realloc(s->checks, (s->nchecks + 1) * sizeof *c);
-  if (!c) return NULL;
-  s->checks = c;
-  c = &s->checks[s->nchecks++];
+  if (BT_GROW(s->checks, s->capchecks, s->nchecks + 1)) return NULL;
+  bt_perf_check *c = &s->checks[s->nchecks++];
   memset(c, 0, sizeof *c);
   return c;
 }

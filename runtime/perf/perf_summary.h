@@ -71,7 +71,7 @@ typedef struct bt_perf_summary {
   bt_perf_point *series;
   size_t nseries;
   bt_perf_check *checks;
-  size_t nchecks;
+  size_t nchecks, capchecks;
   int64_t first_data_day, last_data_day; /* of the whole index (0/0 when empty) */
   bool has_data;
 } bt_perf_summary;

@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "grow.h"
 #include "iso8601.h"
 #include "perf_hash.h"
 #include "perf_time.h"
@@ -267,14 +268,9 @@ void bt_perf_batch_parse(bt_perf_batch *b) {
   while (p < b->e) {
     const char *q = skip_ws(p, b->e);
     if (*q != '\n') {
-      if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        bt_perf_trade *t = realloc(b->t, cap * sizeof *t);
-        if (!t) {
-          b->rc = bt_errf(&b->err, BT_ENOMEM, "out_of_memory", "out of memory");
-          return;
-        }
-        b->t = t, b->cap = cap;
+      if (BT_GROW(b->t, b->cap, b->n + 1)) {
+        b->rc = bt_errf(&b->err, BT_ENOMEM, "out_of_memory", "out of memory");
+        return;
       }
       const char *start = q;
       int rc = parse_obj(q, b->e, &b->t[b->n], b->file, line, &b->err, &q);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /* Lineage is kept for a bounded number of fills, so memory stays flat however long the
  * run: the first FIRST_FILLS fills (the report's first trades) and the latest LAST_FILLS
  * (its last trades and open positions). An order's cause is resolved when it is placed
@@ -28,22 +30,15 @@ struct bt_run_collect {
   bool oom;
 };
 
-#define GROW(c, arr, n, cap)                                                    \
-  do {                                                                          \
-    if ((n) == (cap)) {                                                         \
-      size_t nc_ = (cap) ? (cap) * 2 : 256;                                     \
-      void *p_ = realloc((arr), nc_ * sizeof *(arr));                           \
-      if (!p_) { (c)->oom = true; return; }                                     \
-      (arr) = p_, (cap) = nc_;                                                  \
-    }                                                                           \
-  } while (0)
-
 /* The index at the end of c->day: the mean over symbols of close / first close (1 for a
  * symbol not yet traded: its share is still cash). */
 static void close_day(bt_run_collect *c) {
   double sum = 0;
   for (int i = 0; i < c->nsym; i++) sum += c->first[i] > 0 ? c->last[i] / c->first[i] : 1.0;
-  GROW(c, c->pts, c->npts, c->cappts);
+  if (BT_GROW(c->pts, c->cappts, c->npts + 1)) {
+    c->oom = true;
+    return;
+  }
   c->pts[c->npts++] = (bt_index_point){c->day, c->nsym ? sum / c->nsym : 1.0};
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define PERIODS 252 /* trading days a year, as in metrics.h */
 
 /* ---- series statistics ---------------------------------------------------------- */
@@ -238,14 +240,9 @@ static int put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size
       prev = vs[i - 1];
     }
     if (i == n) break;
-    if (np == cap) {
-      cap = cap ? cap * 2 : 64;
-      period_ret *q = realloc(pr, cap * sizeof *q);
-      if (!q) {
-        free(pr);
-        return -1;
-      }
-      pr = q;
+    if (BT_GROW(pr, cap, np + 1)) {
+      free(pr);
+      return -1;
     }
     int64_t y;
     unsigned m, d;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 #include "iso8601.h"
 #include "perf.h"
@@ -60,14 +61,9 @@ static int extra_series(const char *arg, int64_t run_start, bt_index_point **out
       p[np - 1].value = bt_dec_to_double(bar.close);
       continue;
     }
-    if (np == cap) {
-      cap = cap ? cap * 2 : 1024;
-      bt_index_point *q = realloc(p, cap * sizeof *p);
-      if (!q) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      p = q;
+    if (BT_GROW(p, cap, np + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     p[np++] = (bt_index_point){d, bt_dec_to_double(bar.close)};
   }
@@ -190,12 +186,7 @@ static void trades_json(const char *path, bt_json_buf *b, const bt_run_collect *
     char *nl = memchr(m + i, '\n', size - i);
     if (!nl) break; /* a partial last line is not a trade yet */
     if (nl > m + i) {
-      if (nlines == cap) {
-        cap = cap ? cap * 2 : 256;
-        size_t *q = realloc(starts, cap * sizeof *q);
-        if (!q) break;
-        starts = q;
-      }
+      if (BT_GROW(starts, cap, nlines + 1)) break;
       starts[nlines++] = i;
     }
     i = (size_t)(nl - m) + 1;

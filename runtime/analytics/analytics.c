@@ -14,6 +14,7 @@
 #include "uuid.h"
 #include "analytics_spool.h"
 #include "analytics_util.h"
+#include "grow.h"
 #include "log.h"
 
 #define LOGGER "analytics"
@@ -292,7 +293,7 @@ static void drain_to_spool(bt_analytics *a, bool sync) {
 typedef struct sender {
   bt_analytics *a;
   brec *b;           /* loaded batch */
-  size_t n;
+  size_t n, cap;
   int64_t read_off;  /* next spool offset to load */
   size_t send_n;     /* records in flight */
   size_t max_send;   /* lowered by 413 */
@@ -338,12 +339,10 @@ static void load_batch(sender *s) {
       free(p);
       break;
     }
-    brec *nb = realloc(s->b, (s->n + 1) * sizeof *nb);
-    if (!nb) {
+    if (BT_GROW(s->b, s->cap, s->n + 1)) {
       free(p);
       break;
     }
-    s->b = nb;
     s->b[s->n++] = r;
     s->read_off = off;
   }

@@ -12,6 +12,7 @@
 
 #include "analytics_util.h"
 #include "fs.h"
+#include "grow.h"
 #include "run.h"
 
 struct bt_an_consent {
@@ -30,12 +31,11 @@ static char **read_ids(const char *path, size_t *n) {
   FILE *f = fopen(path, "r");
   if (!f) return NULL;
   char **v = NULL, line[256];
+  size_t cap = 0;
   while (fgets(line, sizeof line, f)) {
     line[strcspn(line, "\r\n")] = '\0';
     if (!line[0]) continue;
-    char **nv = realloc(v, (*n + 1) * sizeof *nv);
-    if (!nv) break;
-    v = nv;
+    if (BT_GROW(v, cap, *n + 1)) break;
     v[(*n)++] = strdup(line);
   }
   fclose(f);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 enum {
   T_STRING = 1, T_INTEGER = 2, T_NUMBER = 4, T_BOOLEAN = 8, T_OBJECT = 16, T_ARRAY = 32,
   T_NULL = 64
@@ -26,11 +28,13 @@ typedef struct schema {
   int64_t version;
   prop *props;
   int nprops;
+  size_t capprops;
 } schema;
 
 struct bt_an_schemas {
   schema *v;
-  int n, cap;
+  int n;
+  size_t cap;
 };
 
 bt_an_schemas *bt_an_schemas_new(void) { return calloc(1, sizeof(bt_an_schemas)); }
@@ -112,12 +116,10 @@ static int read_props(schema *sc, lua_State *L, int idx, bool required, const ch
         lua_pop(L, 2);
         return rc;
       }
-    prop *np = realloc(sc->props, (size_t)(sc->nprops + 1) * sizeof *np);
-    if (!np) {
+    if (BT_GROW(sc->props, sc->capprops, (size_t)sc->nprops + 1)) {
       lua_pop(L, 2);
       return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
-    sc->props = np;
     sc->props[sc->nprops++] = (prop){strdup(name), types, required};
     lua_pop(L, 1);
   }
@@ -193,15 +195,9 @@ static int add_table(bt_an_schemas *s, lua_State *L, const char *src, bt_err *er
       s->v[i] = sc;
       return 0;
     }
-  if (s->n == s->cap) {
-    int cap = s->cap ? s->cap * 2 : 8;
-    schema *nv = realloc(s->v, (size_t)cap * sizeof *nv);
-    if (!nv) {
-      schema_clear(&sc);
-      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    }
-    s->v = nv;
-    s->cap = cap;
+  if (BT_GROW(s->v, s->cap, (size_t)s->n + 1)) {
+    schema_clear(&sc);
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   s->v[s->n++] = sc;
   return 0;
@@ -215,14 +211,12 @@ int bt_an_schemas_load_dir(bt_an_schemas *s, const char *dir, bt_err *err) {
   DIR *d = opendir(dir);
   if (!d) return 0;
   char **names = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
     size_t len = strlen(de->d_name);
     if (len < 5 || strcmp(de->d_name + len - 4, ".lua") != 0) continue;
-    char **nn = realloc(names, (n + 1) * sizeof *nn);
-    if (!nn) break;
-    names = nn;
+    if (BT_GROW(names, cap, n + 1)) break;
     names[n++] = strdup(de->d_name);
   }
   closedir(d);

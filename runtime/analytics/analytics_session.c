@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "analytics_util.h"
+#include "grow.h"
 
 typedef struct sess {
   char *distinct;
@@ -28,13 +29,7 @@ struct bt_an_sessions {
 };
 
 static sess *add(bt_an_sessions *s, const char *distinct) {
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 8;
-    sess *nv = realloc(s->v, cap * sizeof *nv);
-    if (!nv) return NULL;
-    s->v = nv;
-    s->cap = cap;
-  }
+  if (BT_GROW(s->v, s->cap, s->n + 1)) return NULL;
   sess *e = &s->v[s->n];
   memset(e, 0, sizeof *e);
   e->distinct = strdup(distinct);
@@ -131,14 +126,12 @@ void bt_an_sessions_touch(bt_an_sessions *s, const char *distinct, int64_t now,
 int bt_an_sessions_expire(bt_an_sessions *s, int64_t now, bt_an_session_end_fn fn, void *ud) {
   typedef struct { char *distinct; char id[40]; int64_t a, b; } ended;
   ended *list = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   pthread_mutex_lock(&s->mu);
   for (size_t i = 0; i < s->n; i++) {
     sess *e = &s->v[i];
     if (e->ended || !e->id[0] || now - e->last_ms <= s->timeout_ms) continue;
-    ended *nl = realloc(list, (n + 1) * sizeof *nl);
-    if (!nl) break;
-    list = nl;
+    if (BT_GROW(list, cap, n + 1)) break;
     list[n].distinct = strdup(e->distinct);
     memcpy(list[n].id, e->id, 37);
     list[n].a = e->start_ms;
@@ -164,13 +157,7 @@ typedef struct merge {
 
 static void append_line(merge *m, const char *d, const char *id, int64_t a, int64_t b) {
   size_t need = strlen(d) + 100;
-  if (m->len + need > m->cap) {
-    size_t cap = (m->cap + need) * 2;
-    char *nb = realloc(m->buf, cap);
-    if (!nb) return;
-    m->buf = nb;
-    m->cap = cap;
-  }
+  if (BT_GROW(m->buf, m->cap, m->len + need)) return;
   m->len += (size_t)sprintf(m->buf + m->len, "%s\t%s\t%lld\t%lld\n", d, id, (long long)a,
                             (long long)b);
 }

@@ -16,6 +16,7 @@
 
 #include "analytics_util.h"
 #include "fs.h"
+#include "grow.h"
 #include "log.h"
 
 #define LOGGER "analytics"
@@ -379,12 +380,11 @@ static char **list_segments(const char *dir, size_t *n) {
   DIR *d = opendir(dir);
   if (!d) return NULL;
   char **v = NULL;
+  size_t cap = 0;
   struct dirent *de;
   while ((de = readdir(d))) {
     if (!is_segment(de->d_name)) continue;
-    char **nv = realloc(v, (*n + 1) * sizeof *nv);
-    if (!nv) break;
-    v = nv;
+    if (BT_GROW(v, cap, *n + 1)) break;
     v[(*n)++] = strdup(de->d_name);
   }
   closedir(d);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "perf_time.h"
 
 struct bt_sched_ledger {
@@ -169,14 +170,9 @@ int bt_sched_ledger_list(bt_sched_ledger *l, const char *schedule, int limit,
   size_t cap = 0;
   int r;
   while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      bt_sched_fire *v = realloc(*out, cap * sizeof *v);
-      if (!v) {
-        sqlite3_finalize(st);
-        return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-      }
-      *out = v;
+    if (BT_GROW(*out, cap, *n + 1)) {
+      sqlite3_finalize(st);
+      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
     bt_sched_fire *f = &(*out)[(*n)++];
     memset(f, 0, sizeof *f);

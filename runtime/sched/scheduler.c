@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 #include "perf_time.h"
 
@@ -200,7 +201,8 @@ static void tick_one(bt_scheduler *s, const bt_schedule *sc, int64_t now) {
   int keep = sc->catch_up == BT_CATCHUP_ALL ? sc->catch_up_max : 1;
   int64_t *missed = calloc((size_t)keep, sizeof *missed), *ontime = NULL;
   if (!missed) return;
-  int nmissed = 0, nontime = 0, capontime = 0;
+  int nmissed = 0, nontime = 0;
+  size_t capontime = 0;
   bool walked_out = false;
   int64_t t = upto / 1000 - (upto % 1000 < 0);
   for (int i = 0;; i++) {
@@ -212,11 +214,7 @@ static void tick_one(bt_scheduler *s, const bt_schedule *sc, int64_t now) {
     if (t == INT64_MAX || t > now / 1000) break;
     int64_t ms = t * 1000;
     if (!downtime || ms >= now - s->grace_ms) {
-      if (nontime == capontime) {
-        int64_t *v = realloc(ontime, (size_t)(capontime = capontime ? capontime * 2 : 8) * sizeof *v);
-        if (!v) break;
-        ontime = v;
-      }
+      if (BT_GROW(ontime, capontime, (size_t)nontime + 1)) break;
       ontime[nontime++] = ms;
     } else {
       missed[nmissed % keep] = ms;

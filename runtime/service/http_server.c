@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 #include "run.h"
 
@@ -203,14 +204,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
       r->too_big = true;  /* chunked upload past the limit: drain, answer 413 at the end */
       return MHD_YES;
     }
-    if (r->len + n + 1 > r->cap) {
-      size_t cap = r->cap ? r->cap : 1024;
-      while (cap < r->len + n + 1) cap *= 2;
-      char *b = realloc(r->body, cap);
-      if (!b) return MHD_NO;
-      r->body = b;
-      r->cap = cap;
-    }
+    if (BT_GROW(r->body, r->cap, r->len + n + 1)) return MHD_NO;
     memcpy(r->body + r->len, upload_data, n);
     r->len += n;
     r->body[r->len] = '\0';

@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "grow.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -331,13 +332,7 @@ static void on_line(sup *s, slot *sl, const char *line) {
 
 static void read_pipe(sup *s, slot *sl) {
   while (sl->fd >= 0) {
-    if (sl->cap - sl->len < 4096) {
-      size_t cap = sl->cap ? sl->cap * 2 : 8192;
-      char *b = realloc(sl->buf, cap);
-      if (!b) return;
-      sl->buf = b;
-      sl->cap = cap;
-    }
+    if (BT_GROW(sl->buf, sl->cap, sl->len + 4096)) return;
     ssize_t n = read(sl->fd, sl->buf + sl->len, sl->cap - sl->len - 1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;

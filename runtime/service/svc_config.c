@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "pg_conn.h"
 #include "run.h"
 
@@ -229,7 +230,8 @@ static int cmp_str(const void *a, const void *b) {
 
 int bt_svc_strategy_list(const bt_svc_config *c, char ***names, int *n, bt_err *err) {
   char **v = NULL;
-  int cnt = 0, cap = 0;
+  int cnt = 0;
+  size_t cap = 0;
   for (int i = 0; i < c->nstrategy_dirs; i++) {
     DIR *d = opendir(c->strategy_dirs[i]);
     if (!d) continue;
@@ -244,13 +246,7 @@ int bt_svc_strategy_list(const bt_svc_config *c, char ***names, int *n, bt_err *
       bool dup = false;
       for (int k = 0; k < cnt && !dup; k++) dup = strcmp(v[k], name) == 0;
       if (dup) continue;
-      if (cnt == cap) {
-        cap = cap ? cap * 2 : 16;
-        char **nv = realloc(v, (size_t)cap * sizeof *v);
-        if (!nv) goto oom;
-        v = nv;
-      }
-      if (!(v[cnt] = strdup(name))) goto oom;
+      if (BT_GROW(v, cap, (size_t)cnt + 1) || !(v[cnt] = strdup(name))) goto oom;
       cnt++;
       continue;
     oom:

@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "decimal.h"
+#include "grow.h"
 #include "json.h"
 
 #define FLUSH_AT (1u << 20)
@@ -92,12 +93,7 @@ static ssize_t keyset_find(const keyset *k, const char *key, size_t len) {
 
 static int keyset_add(keyset *k, const char *key, size_t len) {
   if (keyset_find(k, key, len) >= 0) return 0;
-  if (k->n == k->cap) {
-    size_t cap = k->cap ? k->cap * 2 : 16;
-    char **v = realloc(k->v, cap * sizeof *v);
-    if (!v) return -1;
-    k->v = v, k->cap = cap;
-  }
+  if (BT_GROW(k->v, k->cap, k->n + 1)) return -1;
   if (!(k->v[k->n] = strndup(key, len))) return -1;
   k->n++;
   return 0;

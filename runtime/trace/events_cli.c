@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "cli_opts.h"
 #include "event_export.h"
+#include "grow.h"
 #include "json.h"
 #include "trace_cli_internal.h"
 
@@ -153,12 +154,7 @@ static void run_list_free(run_list *l) {
 }
 
 static int run_list_add(run_list *l, const bt_store_run *r) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    bt_store_run *a = realloc(l->v, cap * sizeof *a);
-    if (!a) return 1;
-    l->v = a, l->cap = cap;
-  }
+  if (BT_GROW(l->v, l->cap, l->n + 1)) return 1;
   l->v[l->n++] = *r;
   return 0;
 }

@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "bus.h"
 #include "decimal.h"
+#include "grow.h"
 #include "log.h"
 #include "store_internal.h"
 
@@ -88,14 +89,9 @@ int bt_store_children(bt_store *s, int64_t run_no, uint64_t seq, bt_trace_event 
       cause += (uint64_t)get_sv(&r);
       uint64_t child = cause + get_uv(&r);
       if (cause != seq || r.bad) continue;
-      if (nk == cap) {
-        cap = cap ? cap * 2 : 8;
-        uint64_t *a = realloc(kids, cap * sizeof *a);
-        if (!a) {
-          rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-          break;
-        }
-        kids = a;
+      if (BT_GROW(kids, cap, nk + 1)) {
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+        break;
       }
       kids[nk++] = child;
     }

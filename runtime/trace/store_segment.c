@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "store_internal.h"
 
 void store_seg_close(seg *g) {
@@ -121,14 +122,7 @@ int store_chunk_blob(bt_store *s, sqlite3_stmt *st, int col, int64_t run_no, rbu
                    "of events is at bytes %llu-%llu (cut short, or lost in a power failure)",
                    g->path, g->run_id, (unsigned long long)sb.st_size, (unsigned long long)off,
                    (unsigned long long)(off + n));
-  if (n > b->cap) {
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < n) cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    b->p = p;
-    b->cap = cap;
-  }
+  if (BT_GROW(b->p, b->cap, n)) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   size_t got = 0;
   while (got < n) {
     ssize_t r = pread(g->fd, b->p + got, n - got, (off_t)(off + got));

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli_opts.h"
+#include "grow.h"
 #include "trace_cli_internal.h"
 
 static void fmt_ns(double ns, char *buf, size_t n) {
@@ -60,13 +61,7 @@ typedef struct lineage {
 } lineage;
 
 static void add_line(lineage *l, char *tree, char *rest) {
-  if (l->nlines == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    tree_line *v = realloc(l->lines, cap * sizeof *v);
-    if (!v) l->oom = true;
-    else l->lines = v, l->cap = cap;
-  }
-  if (!tree || !rest || l->nlines == l->cap) {
+  if (!tree || !rest || BT_GROW(l->lines, l->cap, l->nlines + 1)) {
     free(tree), free(rest), l->oom = true;
     return;
   }

@@ -181,6 +181,23 @@ void bt_json_str(bt_json_buf *b, const char *s, size_t n) {
   bt_json_putc(b, '"');
 }
 
+void bt_utf8_copy(bt_json_buf *b, const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0, start = 0, l, bad;
+  while (i < n) {
+    if (s[i] < 0x80) {
+      i++;
+    } else if ((l = bt_utf8_len(s + i, n - i, &bad))) {
+      i += l;
+    } else {
+      bt_json_put(b, str + start, i - start);
+      BT_JSON_PUTS(b, "\xef\xbf\xbd");
+      start = i += bad;
+    }
+  }
+  bt_json_put(b, str + start, n - start);
+}
+
 bool bt_utf8_valid(const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s;
   size_t bad;

@@ -58,6 +58,9 @@ char *bt_json_indent2(const char *printed);
  * points above U+10FFFF). When invalid, returns 0 and sets *bad to the length of the
  * maximal valid prefix (at least 1), which is one U+FFFD when replaced. */
 size_t bt_utf8_len(const unsigned char *s, size_t n, size_t *bad);
+/* s[0..n) appended as is but for invalid UTF-8, replaced by U+FFFD as bt_json_escape
+ * does: the text a JSON reader gets back from bt_json_str's string. */
+void bt_utf8_copy(bt_json_buf *b, const char *s, size_t n);
 /* Whether s[0..n) is entirely valid UTF-8 (as bt_utf8_len defines it). */
 bool bt_utf8_valid(const char *s, size_t n);
 

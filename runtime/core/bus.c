@@ -1,5 +1,6 @@
 #include "bus.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,16 +165,6 @@ uint64_t bt_bus_last_id(const bt_bus *bus) { return bus->next_id - 1; }
 
 /* ---- flat payloads ------------------------------------------------------------- */
 
-typedef struct flat_field {
-  const uint8_t *key, *val;
-  uint8_t type, klen;
-} flat_field;
-
-static bool flat_key_less(const flat_field *a, const flat_field *b) {
-  int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
-  return c < 0 || (c == 0 && a->klen < b->klen);
-}
-
 bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const char *key,
                  size_t klen, const void *v, size_t n) {
   size_t vlen = type == BT_FLAT_STR ? 1 + n : type == BT_FLAT_TRUE || type == BT_FLAT_FALSE ? 0 : 8;
@@ -189,67 +180,99 @@ bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const
   return true;
 }
 
-size_t bt_flat_render_json(const void *p, size_t len, bt_json_buf *b) {
+int bt_flat_fields(const void *p, size_t len, bt_flat_field f[BT_FLAT_MAX_FIELDS]) {
   const uint8_t *s = p, *end = s + len;
-  flat_field f[BT_FLAT_MAX_FIELDS];
   int n = 0;
   while (s < end) {
-    if (n == BT_FLAT_MAX_FIELDS || end - s < 2 || end - s - 2 < s[1]) return (size_t)-1;
-    flat_field x = {.type = s[0], .klen = s[1], .key = s + 2};
-    s += 2 + x.klen;
-    x.val = s;
-    size_t vlen;
-    switch (x.type) {
+    if (n == BT_FLAT_MAX_FIELDS || end - s < 2 || end - s - 2 < s[1]) return -1;
+    bt_flat_field *x = &f[n++];
+    x->type = s[0];
+    x->klen = s[1];
+    x->key = (const char *)s + 2;
+    s += 2 + x->klen;
+    size_t left = (size_t)(end - s);
+    switch (x->type) {
     case BT_FLAT_INT:
     case BT_FLAT_DBL:
-    case BT_FLAT_DEC: vlen = 8; break;
+    case BT_FLAT_DEC:
+      if (left < 8) return -1;
+      memcpy(&x->v, s, 8); /* int64, double and bt_dec share the union's first 8 bytes */
+      s += 8;
+      break;
     case BT_FLAT_TRUE:
-    case BT_FLAT_FALSE: vlen = 0; break;
-    case BT_FLAT_STR: vlen = s < end ? 1u + s[0] : 1; break;
-    default: return (size_t)-1;
+    case BT_FLAT_FALSE: break;
+    case BT_FLAT_STR:
+      if (left < 1 || left - 1 < s[0]) return -1;
+      x->v.str.s = (const char *)s + 1;
+      x->v.str.n = s[0];
+      s += 1 + s[0];
+      break;
+    default: return -1;
     }
-    if ((size_t)(end - s) < vlen) return (size_t)-1;
-    s += vlen;
-    int j = n++; /* insertion sort: a handful of fields */
-    while (j > 0 && flat_key_less(&x, &f[j - 1])) f[j] = f[j - 1], j--;
+  }
+  return n;
+}
+
+int bt_flat_key_cmp(const bt_flat_field *a, const bt_flat_field *b) {
+  int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+  return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+size_t bt_flat_render_json(const void *p, size_t len, bt_json_buf *b) {
+  bt_flat_field f[BT_FLAT_MAX_FIELDS];
+  int n = bt_flat_fields(p, len, f);
+  if (n < 0) return (size_t)-1;
+  for (int i = 1; i < n; i++) { /* insertion sort by key (stable): a handful of fields */
+    bt_flat_field x = f[i];
+    int j = i;
+    while (j > 0 && bt_flat_key_cmp(&x, &f[j - 1]) < 0) f[j] = f[j - 1], j--;
     f[j] = x;
   }
   size_t off = b->len;
   bt_json_putc(b, '{');
   for (int i = 0; i < n; i++) {
     if (i) bt_json_putc(b, ',');
-    bt_log_json_str(b, (const char *)f[i].key, f[i].klen);
+    bt_log_json_str(b, f[i].key, f[i].klen);
     bt_json_putc(b, ':');
-    if (bt_log_secret_key((const char *)f[i].key, f[i].klen)) {
+    if (bt_log_secret_key(f[i].key, f[i].klen)) {
       bt_json_put(b, "\"[REDACTED]\"", 12);
       continue;
     }
     switch (f[i].type) {
-    case BT_FLAT_INT: {
-      int64_t v;
-      memcpy(&v, f[i].val, 8);
-      bt_json_int(b, v);
-      break;
-    }
-    case BT_FLAT_DBL: {
-      double v;
-      memcpy(&v, f[i].val, 8);
-      bt_json_dbl(b, v);
-      break;
-    }
+    case BT_FLAT_INT: bt_json_int(b, f[i].v.i); break;
+    case BT_FLAT_DBL: bt_json_dbl(b, f[i].v.d); break;
     case BT_FLAT_DEC: {
-      bt_dec v;
       char txt[BT_DEC_STRLEN];
-      memcpy(&v.v, f[i].val, 8);
-      bt_log_json_str(b, txt, (size_t)bt_dec_format(v, txt));
+      bt_log_json_str(b, txt, (size_t)bt_dec_format(f[i].v.dec, txt));
       break;
     }
     case BT_FLAT_TRUE: bt_json_put(b, "true", 4); break;
     case BT_FLAT_FALSE: bt_json_put(b, "false", 5); break;
-    default: bt_log_json_str(b, (const char *)f[i].val + 1, f[i].val[0]); break;
+    default: bt_log_json_str(b, f[i].v.str.s, f[i].v.str.n); break;
     }
   }
   bt_json_putc(b, '}');
   bt_json_put(b, "", 1);
   return off;
+}
+
+void bt_flat_text(const bt_flat_field *f, bt_json_buf *b) {
+  if (bt_log_secret_key(f->key, f->klen)) {
+    BT_JSON_PUTS(b, "[REDACTED]");
+    return;
+  }
+  switch (f->type) {
+  case BT_FLAT_INT: bt_json_int(b, f->v.i); break;
+  case BT_FLAT_DBL:
+    if (isfinite(f->v.d)) bt_json_dbl(b, f->v.d);
+    break;
+  case BT_FLAT_DEC: {
+    char txt[BT_DEC_STRLEN];
+    bt_json_put(b, txt, (size_t)bt_dec_format(f->v.dec, txt));
+    break;
+  }
+  case BT_FLAT_TRUE: BT_JSON_PUTS(b, "true"); break;
+  case BT_FLAT_FALSE: BT_JSON_PUTS(b, "false"); break;
+  default: bt_log_redact_text(b, f->v.str.s, f->v.str.n); break;
+  }
 }

@@ -103,6 +103,31 @@ bool bt_flat_add(uint8_t buf[BT_FLAT_MAX], size_t *len, bt_flat_type type, const
                  size_t klen, const void *v, size_t n);
 struct bt_json_buf;
 size_t bt_flat_render_json(const void *p, size_t len, struct bt_json_buf *b);
+/* One field of a flat payload, decoded in place (key and string point into it). */
+typedef struct bt_flat_field {
+  const char *key;
+  size_t klen;
+  bt_flat_type type;
+  union {
+    int64_t i;   /* INT */
+    double d;    /* DBL */
+    bt_dec dec;  /* DEC */
+    struct { const char *s; size_t n; } str; /* STR */
+  } v;
+} bt_flat_field;
+/* The fields of the payload of len bytes at p, in stored order, into f: their count, or
+ * -1 when the encoding is malformed (none of it is then usable, as the renderer treats
+ * it). Nothing is formatted: the renderer and the CSV export (which spreads fields over
+ * columns without a JSON round trip) both walk payloads with it. */
+int bt_flat_fields(const void *p, size_t len, bt_flat_field f[BT_FLAT_MAX_FIELDS]);
+/* A field's value as plain text, the way a JSON reader reads bt_flat_render_json's value
+ * back: "[REDACTED]" under a secret-named key, a string with its secrets redacted
+ * (log.h's bt_log_redact_text), a DEC's exact decimal text, an INT's digits, a DBL as
+ * bt_json_dbl writes it, true/false; nothing for a non-finite DBL (JSON null). Its key
+ * reads back as bt_log_redact_text(key). */
+void bt_flat_text(const bt_flat_field *f, struct bt_json_buf *b);
+/* The order of keys in bt_flat_render_json's object (bytewise): < 0, 0 or > 0. */
+int bt_flat_key_cmp(const bt_flat_field *a, const bt_flat_field *b);
 
 typedef void (*bt_bus_handler)(void *ud, const bt_event *ev);
 /* A BAR: its id, created_at and emitted_at (as in bt_event), and the bar (its time is

@@ -158,4 +158,8 @@ bool bt_log_secret_key(const char *key, size_t len);
  * written (symbols, dates, paths, user-returned values) uses bt_json_str. */
 void bt_log_json_str(bt_json_buf *b, const char *s, size_t n);
 
+/* The same redaction on plain text: what a JSON reader gets back from bt_log_json_str's
+ * string (secrets as [REDACTED], invalid UTF-8 as U+FFFD), unquoted and unescaped. */
+void bt_log_redact_text(bt_json_buf *b, const char *s, size_t n);
+
 #endif

@@ -109,14 +109,24 @@ static bool find_secret(const char *s, size_t n, size_t pos, size_t *rs, size_t 
   return false;
 }
 
-void log_escape_redacted(bt_json_buf *b, const char *s, size_t n) {
+/* s with each secret replaced by [REDACTED], the rest written through put. */
+static inline void redact_with(bt_json_buf *b, const char *s, size_t n,
+                               void (*put)(bt_json_buf *, const char *, size_t)) {
   size_t pos = 0, rs, re;
   while (pos < n && find_secret(s, n, pos, &rs, &re)) {
-    bt_json_escape(b, s + pos, rs - pos);
+    put(b, s + pos, rs - pos);
     BT_JSON_PUTS(b, "[REDACTED]");
     pos = re;
   }
-  if (pos < n) bt_json_escape(b, s + pos, n - pos);
+  if (pos < n) put(b, s + pos, n - pos);
+}
+
+void log_escape_redacted(bt_json_buf *b, const char *s, size_t n) {
+  redact_with(b, s, n, bt_json_escape);
+}
+
+void bt_log_redact_text(bt_json_buf *b, const char *s, size_t n) {
+  redact_with(b, s, n, bt_utf8_copy);
 }
 
 void bt_log_json_str(bt_json_buf *b, const char *s, size_t n) {

@@ -1,9 +1,11 @@
 /* event_export.c - JSONL and CSV export of stored events (event_export.h).
  *
  * Rows are written straight into one large buffer and handed to fwrite in blocks of
- * ~1 MB: no cJSON tree, no allocation and no stdio call per event. Only CSV rows of
- * types whose payload is free-form JSON (SIGNAL, PORTFOLIO, USER, ...) parse it with
- * cJSON to spread its keys over the columns. */
+ * ~1 MB: no cJSON tree, no allocation and no stdio call per event. CSV rows spread a
+ * free-form payload (SIGNAL, PORTFOLIO, USER, ...) over the columns from its stored
+ * form: a flat payload (bus.h) field by field (bt_flat_fields, bt_flat_text), found in
+ * a hash map of its raw keys; only a payload stored as JSON text (nested tables, arrays,
+ * more than BT_FLAT_MAX bytes) is parsed with cJSON. */
 #include "event_export.h"
 
 #include <cjson/cJSON.h>
@@ -15,6 +17,7 @@
 #include "decimal.h"
 #include "grow.h"
 #include "json.h"
+#include "log.h"
 
 #define FLUSH_AT (1u << 20)
 #define MAX_COLS 512 /* payload columns: more is an error (use JSONL), never a silent cut */
@@ -24,9 +27,24 @@ typedef struct keyset {
   size_t n, cap;
 } keyset;
 
+/* A flat payload key as stored (raw bytes) and what it stands for in the CSV. */
+typedef struct flatkey {
+  char *raw;      /* NULL: a free slot */
+  uint8_t klen;
+  uint32_t types; /* BT_EV_MASK of the types whose payloads were seen holding it (scan) */
+  int col;        /* its column, -1 none, -2 not looked up yet */
+  char *name;     /* the column's name without "data.": the key as its JSON reads back */
+} flatkey;
+
+typedef struct keymap { /* open addressing, linear probing, cap a power of 2 */
+  flatkey *v;
+  size_t n, cap;
+} keymap;
+
 typedef struct cell {
   size_t off, len;
   uint64_t row; /* set for this row when row == the export's row counter */
+  int field;    /* flat payloads: the index of the field that set it */
 } cell;
 
 struct bt_event_export {
@@ -39,9 +57,10 @@ struct bt_event_export {
   bool present[BT_EV__COUNT];
   keyset types[BT_EV__COUNT]; /* free-form payload keys seen per type (scan) */
   keyset cols;                /* the columns, in order, once the header is written */
+  keymap flat;                /* flat payload keys seen, by raw key */
   int fixed_col[BT_EV__COUNT][8];
   cell *cells;
-  bt_json_buf scratch; /* this row's cell values */
+  bt_json_buf scratch; /* this row's cell values; a flat key's name while it is made */
   bt_json_buf tmp;     /* a free-form payload's JSON text, to parse */
   uint64_t row;
   /* per run: the run's constant text, escaped once for the output's format */
@@ -97,6 +116,62 @@ static int keyset_add(keyset *k, const char *key, size_t len) {
   if (!(k->v[k->n] = strndup(key, len))) return -1;
   k->n++;
   return 0;
+}
+
+/* ---- flat payload keys: raw key -> column ---------------------------------------- */
+
+static uint32_t key_hash(const char *k, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)k[i]) * 16777619u;
+  return h;
+}
+
+/* The slot holding k, or the free one where it belongs (cap > 0, never full). */
+static flatkey *keymap_slot(const keymap *m, const char *k, size_t n) {
+  size_t i = key_hash(k, n) & (m->cap - 1);
+  while (m->v[i].raw && (m->v[i].klen != n || memcmp(m->v[i].raw, k, n) != 0))
+    i = (i + 1) & (m->cap - 1);
+  return &m->v[i];
+}
+
+static int keymap_grow(keymap *m) {
+  keymap g = {calloc(m->cap ? m->cap * 2 : 64, sizeof *g.v), m->n, m->cap ? m->cap * 2 : 64};
+  if (!g.v) return -1;
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->v[i].raw) *keymap_slot(&g, m->v[i].raw, m->v[i].klen) = m->v[i];
+  free(m->v);
+  *m = g;
+  return 0;
+}
+
+static void keymap_free(keymap *m) {
+  for (size_t i = 0; i < m->cap; i++) free(m->v[i].raw), free(m->v[i].name);
+  free(m->v);
+  memset(m, 0, sizeof *m);
+}
+
+/* The entry of a raw key, made when new: its name is the key as the payload's JSON reads
+ * back (secrets redacted, cut at a NUL: cJSON's keys ended there); a name of 256+ bytes
+ * has no column, as before. NULL on out-of-memory. */
+static flatkey *flat_key(bt_event_export *x, const char *k, size_t n) {
+  keymap *m = &x->flat;
+  flatkey *f = m->cap ? keymap_slot(m, k, n) : NULL;
+  if (f && f->raw) return f;
+  if (2 * (m->n + 1) > m->cap) {
+    if (keymap_grow(m)) return NULL;
+    f = keymap_slot(m, k, n);
+  }
+  bt_json_buf *t = &x->tmp;
+  t->len = 0;
+  bt_log_redact_text(t, k, n);
+  size_t len = t->data ? strnlen(t->data, t->len) : 0;
+  if (t->failed || !(f->raw = malloc(n ? n : 1))) return NULL;
+  memcpy(f->raw, k, n);
+  f->klen = (uint8_t)n, f->types = 0, f->col = -2, f->name = NULL;
+  m->n++;
+  if (len < 256 && !(f->name = strndup(t->data ? t->data : "", len))) return NULL;
+  if (!f->name) f->col = -1;
+  return f;
 }
 
 static void flush(bt_event_export *x) {
@@ -320,20 +395,24 @@ static const char *const CSV_FIXED =
     "event_id,seq,event_type,user_type,timestamp,symbol,causation_id,correlation_id,source,"
     "created_at,emitted_at,received_at,processed_at,latency_ns,queue_time_ns";
 
-/* A field quoted when it holds a comma, quote or line break (RFC 4180). */
-static void csv_put(bt_json_buf *b, const char *s, size_t n) {
+/* A field at p (room for 2n + 2 bytes), quoted when it holds a comma, quote or line
+ * break (RFC 4180). */
+static char *csv_put_at(char *p, const char *s, size_t n) {
+  static const bool special[256] = {[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1};
   size_t i = 0;
-  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\n' && s[i] != '\r') i++;
-  if (i == n) {
-    bt_json_put(b, s, n);
-    return;
-  }
-  bt_json_putc(b, '"');
+  while (i < n && !special[(unsigned char)s[i]]) i++;
+  if (i == n) return put_mem(p, s, n);
+  *p++ = '"';
   for (size_t j = 0; j < n; j++) {
-    if (s[j] == '"') bt_json_putc(b, '"');
-    bt_json_putc(b, s[j]);
+    if (s[j] == '"') *p++ = '"';
+    *p++ = s[j];
   }
-  bt_json_putc(b, '"');
+  *p++ = '"';
+  return p;
+}
+
+static void csv_put(bt_json_buf *b, const char *s, size_t n) {
+  if (bt_json_reserve(b, 2 * n + 2)) commit(b, csv_put_at(b->data + b->len, s, n));
 }
 
 /* Visit the leaves of a payload object: nested objects by dotted key; fn(key, value). */
@@ -364,6 +443,20 @@ static int scan_leaf(void *ud, const char *key, size_t klen, const cJSON *v) {
   return keyset_add(ud, key, klen);
 }
 
+/* The names of a flat payload's keys, into its type's key set. */
+static int scan_flat(bt_event_export *x, const bt_trace_event *e) {
+  bt_flat_field f[BT_FLAT_MAX_FIELDS];
+  int n = bt_flat_fields(e->text, e->flat_len, f);
+  for (int i = 0; i < n; i++) {
+    flatkey *k = flat_key(x, f[i].key, f[i].klen);
+    if (!k) return -1;
+    if (!k->name || (k->types & BT_EV_MASK(e->type))) continue;
+    k->types |= BT_EV_MASK(e->type);
+    if (keyset_add(&x->types[e->type], k->name, strlen(k->name))) return -1;
+  }
+  return 0;
+}
+
 int bt_event_export_scan(bt_event_export *x, bt_store *s, const bt_store_run *run,
                          const bt_store_filter *q0, bt_err *err) {
   uint32_t mask = q0->type_mask ? q0->type_mask : BT_EV_MASK_ALL;
@@ -381,6 +474,10 @@ int bt_event_export_scan(bt_event_export *x, bt_store *s, const bt_store_run *ru
   while (!rc && (r = bt_store_iter_next(it, &e, err)) == 1) {
     x->present[e.type] = true;
     if (fixed_keys(e.type)) continue;
+    if (e.text && e.flat_len) {
+      if (scan_flat(x, &e)) rc = bt_errf(err, BT_ENOMEM, NULL, "out of memory");
+      continue;
+    }
     cJSON *t = payload_tree(&e, &tmp);
     if (walk(t, key, 0, sizeof key, scan_leaf, &x->types[e.type]))
       rc = bt_errf(err, BT_ENOMEM, NULL, "out of memory");
@@ -432,7 +529,7 @@ static int csv_header(bt_event_export *x, bt_err *err) {
 /* The cell of column col (-1: none) for this row: its text follows in scratch. */
 static void cell_begin(bt_event_export *x, int col) {
   if (col < 0) return;
-  x->cells[col] = (cell){x->scratch.len, 0, x->row};
+  x->cells[col] = (cell){.off = x->scratch.len, .row = x->row};
 }
 static void cell_end(bt_event_export *x, int col) {
   if (col >= 0) x->cells[col].len = x->scratch.len - x->cells[col].off;
@@ -481,8 +578,35 @@ static int row_leaf(void *ud, const char *key, size_t klen, const cJSON *v) {
   return 0;
 }
 
-/* The payload's cells: fixed-key types from the event's fields, the others through their
- * JSON. Ints keep their digits (cJSON holds numbers as doubles: exact to 2^53). */
+/* A flat payload's cells, each field's value as its JSON reads back (bt_flat_text). */
+static void flat_cells(bt_event_export *x, const bt_trace_event *e) {
+  bt_flat_field f[BT_FLAT_MAX_FIELDS];
+  int n = bt_flat_fields(e->text, e->flat_len, f);
+  for (int i = 0; i < n; i++) {
+    flatkey *k = flat_key(x, f[i].key, f[i].klen);
+    if (!k) {
+      x->scratch.failed = true;
+      return;
+    }
+    if (k->col == -2) k->col = (int)keyset_find(&x->cols, k->name, strlen(k->name));
+    if (k->col < 0) continue;
+    /* two keys with one name ("x" and "x\0y"): the later in key order wins, as it did
+     * in the key-sorted JSON */
+    cell *c = &x->cells[k->col];
+    if (c->row == x->row && bt_flat_key_cmp(&f[i], &f[c->field]) < 0) continue;
+    cell_begin(x, k->col);
+    c->field = i;
+    size_t at = x->scratch.len;
+    bt_flat_text(&f[i], &x->scratch);
+    const char *z = f[i].type == BT_FLAT_STR && x->scratch.len > at
+                        ? memchr(x->scratch.data + at, 0, x->scratch.len - at) : NULL;
+    if (z) x->scratch.len = (size_t)(z - x->scratch.data); /* cJSON's strings ended at a NUL */
+    cell_end(x, k->col);
+  }
+}
+
+/* The payload's cells: fixed-key types from the event's fields, flat payloads field by
+ * field, the others through their JSON (cJSON holds numbers as doubles: exact to 2^53). */
 static void payload_cells(bt_event_export *x, const bt_trace_event *e) {
   const int *fc = x->fixed_col[e->type];
   static const char *const otypes[] = {"market", "limit", "stop", "stop_limit"};
@@ -517,6 +641,10 @@ static void payload_cells(bt_event_export *x, const bt_trace_event *e) {
     cell_dec(x, fc[4], e->p.fill.commission);
     return;
   default: {
+    if (e->text && e->flat_len) {
+      flat_cells(x, e);
+      return;
+    }
     cJSON *t = payload_tree(e, &x->tmp);
     char key[256];
     walk(t, key, 0, sizeof key, row_leaf, x);
@@ -568,18 +696,22 @@ static void csv_row(bt_event_export *x, const bt_trace_event *e) {
   p = put_i64(p, (int64_t)(e->processed - e->created));
   *p++ = ',';
   p = put_i64(p, (int64_t)(e->received - e->emitted));
-  commit(b, p);
   if (x->cols.n) {
+    commit(b, p);
     x->row++;
     x->scratch.len = 0;
     payload_cells(x, e);
-    for (size_t i = 0; i < x->cols.n; i++) {
-      bt_json_putc(b, ',');
-      const cell *c = &x->cells[i];
-      if (c->row == x->row && !x->scratch.failed) csv_put(b, x->scratch.data + c->off, c->len);
+    /* one reserve for the payload columns: a comma each, cells at most doubled + quotes */
+    if (x->scratch.failed || !bt_json_reserve(b, 3 * x->cols.n + 2 * x->scratch.len + 1)) return;
+    p = b->data + b->len;
+    const cell *c = x->cells;
+    for (size_t i = 0; i < x->cols.n; i++, c++) {
+      *p++ = ',';
+      if (c->row == x->row) p = csv_put_at(p, x->scratch.data + c->off, c->len);
     }
   }
-  bt_json_putc(b, '\n');
+  *p++ = '\n';
+  commit(b, p);
 }
 
 /* ---- driving -------------------------------------------------------------------- */
@@ -619,6 +751,7 @@ int bt_event_export_finish(bt_event_export *x, bt_err *err) {
   bt_json_free(&x->tmp);
   for (int t = 0; t < BT_EV__COUNT; t++) keyset_free(&x->types[t]);
   keyset_free(&x->cols);
+  keymap_free(&x->flat);
   free(x->cells);
   run_free(x);
   free(x);

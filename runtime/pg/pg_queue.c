@@ -151,10 +151,6 @@ const char *pq_num(pq_nums *nb, int i, int64_t v) {
   return nb->b[i];
 }
 
-static char *dup_col(const PGresult *r, int row, int col) {
-  return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
-}
-
 void pq_copy_col(const PGresult *r, int row, int col, char *out, size_t n) {
   snprintf(out, n, "%s", PQgetvalue(r, row, col));
 }
@@ -163,51 +159,33 @@ int64_t pq_int_col(const PGresult *r, int row, int col) {
   return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-int pq_read_job(const PGresult *r, int row, bt_job *j, int64_t *seq, bt_err *err) {
-  memset(j, 0, sizeof *j);
-  pq_copy_col(r, row, 0, j->run_id, sizeof j->run_id);
-  pq_copy_col(r, row, 1, j->correlation_id, sizeof j->correlation_id);
-  pq_copy_col(r, row, 2, j->user_id, sizeof j->user_id);
-  pq_copy_col(r, row, 3, j->origin, sizeof j->origin);
-  pq_copy_col(r, row, 4, j->strategy, sizeof j->strategy);
-  int st = bt_job_state_parse(PQgetvalue(r, row, 5));
-  j->state = st < 0 ? BT_JOB_FAILED : (bt_job_state)st;
-  j->cancel_requested = PQgetvalue(r, row, 6)[0] == 't';
-  j->attempt = (int)pq_int_col(r, row, 7);
-  j->max_attempts = (int)pq_int_col(r, row, 8);
-  j->progress = strtod(PQgetvalue(r, row, 9), NULL);
-  j->bars_done = pq_int_col(r, row, 10);
-  j->created_ms = pq_int_col(r, row, 11);
-  j->started_ms = pq_int_col(r, row, 12);
-  j->finished_ms = pq_int_col(r, row, 13);
-  j->updated_ms = pq_int_col(r, row, 14);
-  j->lease_until_ms = pq_int_col(r, row, 15);
-  pq_copy_col(r, row, 16, j->worker_id, sizeof j->worker_id);
-  j->spec_json = dup_col(r, row, 17);
-  j->result_json = dup_col(r, row, 18);
-  j->error_json = dup_col(r, row, 19);
-  j->idempotency_key = dup_col(r, row, 20);
-  j->unique_key = dup_col(r, row, 21);
-  if (seq) *seq = pq_int_col(r, row, 22);
-  if (!j->spec_json || (!PQgetisnull(r, row, 18) && !j->result_json) ||
-      (!PQgetisnull(r, row, 19) && !j->error_json) ||
-      (!PQgetisnull(r, row, 20) && !j->idempotency_key) ||
-      (!PQgetisnull(r, row, 21) && !j->unique_key)) {
-    bt_job_clear(j);
-    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  }
-  return 0;
+/* Values come as text (the statements ask for no binary results). */
+static bool col_null(const bt_queue_row *r, int c) { return PQgetisnull(r->res, r->row, c); }
+static const char *col_text(const bt_queue_row *r, int c) {
+  return PQgetvalue(r->res, r->row, c);
 }
+static int64_t col_int64(const bt_queue_row *r, int c) { return pq_int_col(r->res, r->row, c); }
+static double col_real(const bt_queue_row *r, int c) {
+  return strtod(PQgetvalue(r->res, r->row, c), NULL);
+}
+static bool col_flag(const bt_queue_row *r, int c) {
+  return PQgetvalue(r->res, r->row, c)[0] == 't';
+}
+
+static const bt_queue_row_ops row_ops = {col_null, col_text, col_int64, col_real, col_flag};
+
+bt_queue_row pq_row(PGresult *r, int row) { return (bt_queue_row){&row_ops, r, row}; }
 
 /* A statement returning at most one job row. */
 int pq_one_job(pg_queue *q, int which, int n, const char *const *params, bt_job *out,
-            int64_t *seq, bool *found, bt_err *err) {
+               int64_t *seq, bool *found, bt_err *err) {
   *found = false;
   PGresult *r = pq_run(q, which, n, params, err);
   if (!r) return err->code;
   int rc = 0;
   if (PQntuples(r) > 0) {
-    rc = pq_read_job(r, 0, out, seq, err);
+    bt_queue_row row = pq_row(r, 0);
+    rc = bt_job_read_row(&row, out, seq, err);
     *found = rc == 0;
   }
   PQclear(r);
@@ -219,20 +197,14 @@ int pq_get_job(pg_queue *q, const char *run_id, bt_job *out, bool *found, bt_err
 }
 
 int pq_history_add(pg_queue *q, const char *run_id, int64_t at, const char *from,
-                const char *to, int attempt, const char *worker, const char *reason,
-                bt_err *err) {
+                   const char *to, int attempt, const char *worker, const char *reason,
+                   bt_err *err) {
   pq_nums nb;
   const char *p[] = {run_id, pq_num(&nb, 0, at), from, to, pq_num(&nb, 1, attempt),
                      worker ? worker : "", reason};
   PGresult *r = pq_run(q, S_HISTORY_ADD, 7, p, err);
   PQclear(r);
   return r ? 0 : err->code;
-}
-
-int pq_lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt) {
-  return bt_errf(err, BT_ESTATE, "lease_lost",
-                 "job %s is no longer running as attempt %d of worker %s", run_id, attempt,
-                 worker_id);
 }
 
 /* ---- connection loss ------------------------------------------------------------------ */
@@ -298,8 +270,7 @@ int bt_queue_open_pg(bt_queue **out, const char *url, bt_err *err) {
     return bt_errf(err, BT_EINVAL, "config_error", "postgresql: connection URL too long");
   pg_queue *q = calloc(1, sizeof *q);
   if (!q) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  q->base.ops = &pg_ops;
-  q->base.default_max_attempts = 3;
+  bt_queue_base_init(&q->base, &pg_ops);
   snprintf(q->url, sizeof q->url, "%s", url ? url : "");
   pthread_mutex_init(&q->mu, NULL);
   pthread_mutex_init(&q->listen_mu, NULL);

@@ -1,16 +1,13 @@
 /* pg_queue_claim.c - a job's way through the PostgreSQL queue while all goes well:
  * enqueue (its keys first, in btrun.job_keys), claim, heartbeat, finish (into the
  * archive). */
-#include <stdio.h>
-
 #include "pg_queue_internal.h"
-#include "uuid.h"
 
-/* One attempt. A retry after a lost answer finds its own run_id taken: *mine says the
- * run_id was ours (generated for this call), so that job is returned as new. */
-static int enqueue_once(pg_queue *q, const bt_job_new *nj, const char *run_id, bool mine,
-                        int tries, bt_job *out, bool *existed, bt_err *err) {
-  const char *user = nj->user_id ? nj->user_id : "";
+/* One attempt. A retry after a lost answer finds its own run_id taken: ins->generated
+ * says the run_id was ours (made for this call), so that job is returned as new. */
+static int enqueue_once(pg_queue *q, const bt_job_new *nj, const bt_job_insert *ins, int tries,
+                        bt_job *out, bool *existed, bt_err *err) {
+  const char *run_id = ins->run_id, *user = ins->user_id;
   int64_t now = bt_wall_ms();
   const char *kp[] = {run_id, user, nj->idempotency_key, nj->unique_key};
   int rc = pq_exec_sql(q, "BEGIN", err);
@@ -37,10 +34,8 @@ static int enqueue_once(pg_queue *q, const bt_job_new *nj, const char *run_id, b
       if (PQntuples(r)) pq_copy_col(r, 0, 0, other, sizeof other);
       PQclear(r);
     }
-    bool retried_mine = !other[0] && mine && tries > 0;
-    if (!other[0] && !retried_mine)
-      return bt_errf_at(err, BT_EINVAL, "conflict", "", 0, "run_id",
-                        "job: run_id %s already exists", run_id);
+    bool retried_mine = !other[0] && ins->generated && tries > 0;
+    if (!other[0] && !retried_mine) return bt_queue_run_id_taken(err, run_id);
     bool found = false;
     rc = pq_get_job(q, other[0] ? other : run_id, out, &found, err);
     if (!rc && !found)
@@ -55,8 +50,7 @@ static int enqueue_once(pg_queue *q, const bt_job_new *nj, const char *run_id, b
                       user,
                       nj->origin,
                       nj->strategy,
-                      pq_num(&nb, 0, nj->max_attempts > 0 ? nj->max_attempts
-                                                       : q->base.default_max_attempts),
+                      pq_num(&nb, 0, ins->max_attempts),
                       pq_num(&nb, 1, now),
                       nj->spec_json,
                       nj->idempotency_key,
@@ -73,13 +67,10 @@ int pq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
                bt_err *err) {
   pg_queue *q = (pg_queue *)base;
   if (existed) *existed = false;
-  if (bt_job_new_check(nj, err)) return err->code;
-  char run_id[BT_JOB_ID_LEN];
-  bool mine = !(nj->run_id && *nj->run_id);
-  if (mine) bt_uuid(run_id);
-  else snprintf(run_id, sizeof run_id, "%s", nj->run_id);
+  bt_job_insert ins;
+  if (bt_job_insert_prepare(base, nj, &ins, err)) return err->code;
   int rc, tries = 0;
-  WITH_RETRY(q, true, err, enqueue_once(q, nj, run_id, mine, tries++, out, existed, err));
+  WITH_RETRY(q, true, err, enqueue_once(q, nj, &ins, tries++, out, existed, err));
   return rc;
 }
 
@@ -114,7 +105,7 @@ static int heartbeat_once(pg_queue *q, const char *run_id, const char *worker_id
   PGresult *r = pq_run(q, S_HEARTBEAT, 7, p, err);
   if (!r) return err->code;
   int rc = 0;
-  if (PQntuples(r) == 0) rc = pq_lease_lost(err, run_id, worker_id, attempt);
+  if (PQntuples(r) == 0) rc = bt_queue_lease_lost(err, run_id, worker_id, attempt);
   else if (cancel_requested) *cancel_requested = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
   return rc;
@@ -124,11 +115,10 @@ int pq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int 
                  int64_t lease_ms, double progress, int64_t bars_done,
                  bool *cancel_requested, bt_err *err) {
   pg_queue *q = (pg_queue *)base;
-  if (progress < 0 || progress != progress) progress = 0;
-  if (progress > 1) progress = 1;
+  double clamped = bt_job_progress_clamp(progress);
   int rc;
   WITH_RETRY(q, true, err,
-             heartbeat_once(q, run_id, worker_id, attempt, lease_ms, progress, bars_done,
+             heartbeat_once(q, run_id, worker_id, attempt, lease_ms, clamped, bars_done,
                             cancel_requested, err));
   return rc;
 }
@@ -150,16 +140,15 @@ static int finish_once(pg_queue *q, const char *run_id, const char *worker_id, i
   if (!r) return err->code;
   done = PQntuples(r) == 1;
   PQclear(r);
-  return done ? 0 : pq_lease_lost(err, run_id, worker_id, attempt);
+  return done ? 0 : bt_queue_lease_lost(err, run_id, worker_id, attempt);
 }
 
 int pq_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
               bt_job_end end, const char *result_json, const char *error_json,
               bt_err *err) {
   pg_queue *q = (pg_queue *)base;
-  const char *to = bt_job_state_name((bt_job_state)end);
-  if (!bt_job_state_final((bt_job_state)end))
-    return bt_errf(err, BT_EINVAL, "queue_error", "finish: %s is not a final state", to);
+  const char *to = bt_job_end_state(end, err);
+  if (!to) return err->code;
   bool ok = end == BT_JOB_END_SUCCEEDED;
   int rc;
   WITH_RETRY(q, true, err,

@@ -10,15 +10,10 @@
 #include <stdint.h>
 
 #include "pg_conn.h"
-#include "queue.h"
+#include "queue_backend.h"
 
-#define COLS(p)                                                                              \
-  p "run_id, " p "correlation_id, " p "user_id, " p "origin, " p "strategy, " p "state, " p \
-  "cancel_requested, " p "attempt, " p "max_attempts, " p "progress, " p "bars_done, " p    \
-  "created_ms, " p "started_ms, " p "finished_ms, " p "updated_ms, " p "lease_until_ms, " p \
-  "worker_id, " p "spec, " p "result, " p "error, " p "idempotency_key, " p "unique_key, " p \
-  "seq"
-#define JOB_COLS COLS("")
+#define COLS(p) BT_JOB_COLS(p)
+#define JOB_COLS BT_JOB_COLS("")
 
 enum {
   S_KEY,
@@ -74,8 +69,8 @@ const char *pq_num(pq_nums *nb, int i, int64_t v);
 
 void pq_copy_col(const PGresult *r, int row, int col, char *out, size_t n);
 int64_t pq_int_col(const PGresult *r, int row, int col);
-/* A row of JOB_COLS into *j (heap strings); the last column (seq) into *seq. */
-int pq_read_job(const PGresult *r, int row, bt_job *j, int64_t *seq, bt_err *err);
+/* Row `row` of r, for the readers of queue_backend.h. */
+bt_queue_row pq_row(PGresult *r, int row);
 /* A statement returning at most one job row. */
 int pq_one_job(pg_queue *q, int which, int n, const char *const *params, bt_job *out,
                int64_t *seq, bool *found, bt_err *err);
@@ -83,7 +78,6 @@ int pq_get_job(pg_queue *q, const char *run_id, bt_job *out, bool *found, bt_err
 int pq_history_add(pg_queue *q, const char *run_id, int64_t at, const char *from,
                    const char *to, int attempt, const char *worker, const char *reason,
                    bt_err *err);
-int pq_lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt);
 
 /* ---- connection loss (pg_queue.c) ------------------------------------------------------- */
 

@@ -1,7 +1,6 @@
 /* pg_queue_read.c - what the PostgreSQL queue answers without changing anything: one
  * job, a page of jobs (hot table and archive), counts by state, a job's history, the
  * cancels a worker must act on. */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,29 +38,15 @@ static int list_once(pg_queue *q, const bt_job_filter *f, int limit, int64_t bef
     PQclear(r);
     return err->code;
   }
-  int rows = PQntuples(r), rc = 0;
-  size_t k = 0;
-  bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
-  if (!jobs) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  int64_t last_seq = 0;
-  for (int i = 0; !rc && i < rows; i++) {
-    if (i == limit) {
-      snprintf(next_cursor, BT_QUEUE_CURSOR_LEN, "s%" PRId64, last_seq);
-      break;
-    }
-    rc = pq_read_job(r, i, &jobs[k], &last_seq, err);
-    if (!rc) k++;
+  bt_job_page page;
+  int rc = bt_job_page_start(&page, limit, next_cursor, err);
+  for (int i = 0; !rc && i < PQntuples(r); i++) {
+    bt_queue_row row = pq_row(r, i);
+    rc = bt_job_page_add(&page, &row, err);
   }
+  if (rc == 1) rc = 0; /* the page is full */
   PQclear(r);
-  if (rc) {
-    for (size_t i = 0; i < k; i++) bt_job_clear(&jobs[i]);
-    free(jobs);
-    next_cursor[0] = 0;
-    return rc;
-  }
-  *out = jobs;
-  *n = k;
-  return 0;
+  return bt_job_page_end(&page, rc, out, n);
 }
 
 int pq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
@@ -84,10 +69,8 @@ static int counts_once(pg_queue *q, const char *user_id, bt_queue_counts *out, b
                         : pq_run(q, S_COUNTS, 0, NULL, err);
   if (!r) return err->code;
   for (int i = 0; i < PQntuples(r); i++) {
-    int st = bt_job_state_parse(PQgetvalue(r, i, 0));
-    if (st < 0) continue;
-    out->by_state[st] += pq_int_col(r, i, 1);
-    if (st == BT_JOB_RUNNING) out->cancel_requested += pq_int_col(r, i, 2);
+    bt_queue_row row = pq_row(r, i);
+    bt_queue_counts_add_row(out, &row);
   }
   PQclear(r);
   return 0;
@@ -115,13 +98,8 @@ static int history_once(pg_queue *q, const char *run_id, bt_job_transition **out
     }
   }
   for (int i = 0; i < rows; i++) {
-    bt_job_transition *t = &(*out)[i];
-    t->at_ms = pq_int_col(r, i, 0);
-    pq_copy_col(r, i, 1, t->from, sizeof t->from);
-    pq_copy_col(r, i, 2, t->to, sizeof t->to);
-    t->attempt = (int)pq_int_col(r, i, 3);
-    pq_copy_col(r, i, 4, t->worker_id, sizeof t->worker_id);
-    pq_copy_col(r, i, 5, t->reason, sizeof t->reason);
+    bt_queue_row row = pq_row(r, i);
+    bt_job_transition_read_row(&row, &(*out)[i]);
   }
   *n = (size_t)rows;
   PQclear(r);

@@ -1,20 +1,18 @@
 /* pg_queue_release.c - a running job leaving its worker other than by finishing:
  * release (worker died or stopped), cancel, and the sweep of expired leases. */
-#include <stdio.h>
-
 #include "pg_queue_internal.h"
 
-/* Inside a transaction: a running job leaves its worker, as queue.h says. */
+/* Inside a transaction: a running job leaves its worker (bt_job_release_to says where). */
 static int release_locked(pg_queue *q, const char *run_id, const char *worker_id, int attempt,
                           bool lost, const char *reason, bt_job_state *now_state,
                           bt_err *err) {
   pq_nums nb;
-  PGresult *r = pq_run(q, S_OWNED, 3, (const char *[]){run_id, worker_id, pq_num(&nb, 0, attempt)},
-                    err);
+  PGresult *r =
+      pq_run(q, S_OWNED, 3, (const char *[]){run_id, worker_id, pq_num(&nb, 0, attempt)}, err);
   if (!r) return err->code;
   if (PQntuples(r) == 0) {
     PQclear(r);
-    return pq_lease_lost(err, run_id, worker_id, attempt);
+    return bt_queue_lease_lost(err, run_id, worker_id, attempt);
   }
   char seq[24];
   pq_copy_col(r, 0, 0, seq, sizeof seq);
@@ -22,34 +20,21 @@ static int release_locked(pg_queue *q, const char *run_id, const char *worker_id
   bool cancel = PQgetvalue(r, 0, 3)[0] == 't';
   PQclear(r);
   int64_t now = bt_wall_ms();
-  bt_job_state to;
-  char error[256] = "";
-  if (cancel) {
-    to = BT_JOB_CANCELLED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"cancelled\",\"message\":\"cancelled; its worker stopped (%s)\"}",
-             reason);
-  } else if (lost && attempt >= max_attempts) {
-    to = BT_JOB_FAILED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"worker_lost\",\"message\":\"the job's worker was lost on each of "
-             "%d attempts (last: %s)\",\"attempts\":%d}",
-             attempt, reason, attempt);
-  } else {
-    to = BT_JOB_QUEUED;
-  }
+  char error[BT_JOB_RELEASE_ERROR_LEN];
+  bt_job_state to = bt_job_release_to(cancel, lost, attempt, max_attempts, reason, error);
   if (to == BT_JOB_QUEUED)
     r = pq_run(q, S_TO_QUEUED, 3,
-            (const char *[]){seq, pq_num(&nb, 1, lost ? attempt : attempt - 1), pq_num(&nb, 2, now)},
-            err);
+               (const char *[]){seq, pq_num(&nb, 1, bt_job_requeue_attempt(lost, attempt)),
+                                pq_num(&nb, 2, now)},
+               err);
   else
     r = pq_run(q, S_TO_FINAL, 4,
-            (const char *[]){seq, bt_job_state_name(to), pq_num(&nb, 2, now), error}, err);
+               (const char *[]){seq, bt_job_state_name(to), pq_num(&nb, 2, now), error}, err);
   if (!r) return err->code;
   PQclear(r);
   if (now_state) *now_state = to;
   return pq_history_add(q, run_id, now, "running", bt_job_state_name(to), attempt, worker_id,
-                     reason, err);
+                        reason, err);
 }
 
 static int release_once(pg_queue *q, const char *run_id, const char *worker_id, int attempt,
@@ -82,16 +67,18 @@ static int cancel_once(pg_queue *q, const char *run_id, bt_job *out, bool *found
     PGresult *r;
     if (j.state == BT_JOB_QUEUED) {
       r = pq_run(q, S_TO_FINAL, 4,
-              (const char *[]){pq_num(&nb, 0, seq), "cancelled", pq_num(&nb, 1, now),
-                               "{\"type\":\"cancelled\",\"message\":\"cancelled before it ran\"}"},
-              err);
-      rc = r ? pq_history_add(q, run_id, now, "queued", "cancelled", j.attempt, "", "cancelled", err)
+                 (const char *[]){pq_num(&nb, 0, seq), "cancelled", pq_num(&nb, 1, now),
+                                  BT_JOB_CANCELLED_QUEUED_ERROR},
+                 err);
+      rc = r ? pq_history_add(q, run_id, now, "queued", "cancelled", j.attempt, "", "cancelled",
+                              err)
              : err->code;
       PQclear(r);
     } else if (!j.cancel_requested) { /* a second cancel changes nothing */
-      r = pq_run(q, S_CANCEL_FLAG, 2, (const char *[]){pq_num(&nb, 0, seq), pq_num(&nb, 1, now)}, err);
+      r = pq_run(q, S_CANCEL_FLAG, 2, (const char *[]){pq_num(&nb, 0, seq), pq_num(&nb, 1, now)},
+                 err);
       rc = r ? pq_history_add(q, run_id, now, "running", "running", j.attempt, j.worker_id,
-                           "cancel_requested", err)
+                              "cancel_requested", err)
              : err->code;
       PQclear(r);
     }

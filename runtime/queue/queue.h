@@ -109,10 +109,6 @@ typedef struct bt_job_new {
   const char *run_id;                  /* NULL = generate a UUID (the usual case) */
 } bt_job_new;
 
-/* The checks every backend's enqueue makes first: required fields, a known origin,
- * lengths. BT_EINVAL, type "invalid_request", err->field naming the field. */
-int bt_job_new_check(const bt_job_new *nj, bt_err *err);
-
 /* Filters of bt_queue_list. Newest first (by creation, then run order). */
 typedef struct bt_job_filter {
   int state;                           /* a bt_job_state, or -1 for any */
@@ -121,11 +117,6 @@ typedef struct bt_job_filter {
   int limit;                           /* 1..1000; 0 = 100 */
   const char *cursor;                  /* NULL/"" = from the newest; else a next_cursor */
 } bt_job_filter;
-
-/* What every backend's list checks first: the limit (0 = 100, at most 1000), the cursor
- * (a next_cursor of this queue: "s<seq>"; *before = INT64_MAX without one) and the state.
- * 0, or BT_EINVAL naming the field. */
-int bt_job_filter_check(const bt_job_filter *f, int *limit, int64_t *before, bt_err *err);
 
 #define BT_QUEUE_CURSOR_LEN 64
 
@@ -151,7 +142,8 @@ typedef enum { BT_JOB_END_SUCCEEDED = BT_JOB_SUCCEEDED, BT_JOB_END_FAILED = BT_J
 
 typedef struct bt_queue bt_queue;
 
-/* A backend fills this table; every function returns 0 or a negative bt_err code. */
+/* A backend fills this table; every function returns 0 or a negative bt_err code.
+ * queue_backend.h has what backends share (checks, row decoding, the release rule). */
 typedef struct bt_queue_ops {
   const char *name;                    /* "sqlite", "postgresql" */
   int (*enqueue)(bt_queue *q, const bt_job_new *nj, bt_job *out, bool *existed, bt_err *err);

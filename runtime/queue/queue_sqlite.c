@@ -147,66 +147,40 @@ int sq_end_tx(sq_queue *q, int rc, bt_err *err) {
   return rc;
 }
 
-static char *dup_col(sqlite3_stmt *s, int i) {
-  const unsigned char *t = sqlite3_column_text(s, i);
-  return t ? strdup((const char *)t) : NULL;
-}
-
 void sq_copy_col(sqlite3_stmt *s, int i, char *out, size_t n) {
   const unsigned char *t = sqlite3_column_text(s, i);
   snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
-/* A row of JOB_COLS into *j (heap strings); the last column (seq) into *seq. */
-int sq_read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_err *err) {
-  memset(j, 0, sizeof *j);
-  sq_copy_col(s, 0, j->run_id, sizeof j->run_id);
-  sq_copy_col(s, 1, j->correlation_id, sizeof j->correlation_id);
-  sq_copy_col(s, 2, j->user_id, sizeof j->user_id);
-  sq_copy_col(s, 3, j->origin, sizeof j->origin);
-  sq_copy_col(s, 4, j->strategy, sizeof j->strategy);
-  int st = bt_job_state_parse((const char *)sqlite3_column_text(s, 5));
-  j->state = st < 0 ? BT_JOB_FAILED : (bt_job_state)st;
-  j->cancel_requested = sqlite3_column_int(s, 6) != 0;
-  j->attempt = sqlite3_column_int(s, 7);
-  j->max_attempts = sqlite3_column_int(s, 8);
-  j->progress = sqlite3_column_double(s, 9);
-  j->bars_done = sqlite3_column_int64(s, 10);
-  j->created_ms = sqlite3_column_int64(s, 11);
-  j->started_ms = sqlite3_column_int64(s, 12);
-  j->finished_ms = sqlite3_column_int64(s, 13);
-  j->updated_ms = sqlite3_column_int64(s, 14);
-  j->lease_until_ms = sqlite3_column_int64(s, 15);
-  sq_copy_col(s, 16, j->worker_id, sizeof j->worker_id);
-  j->spec_json = dup_col(s, 17);
-  j->result_json = dup_col(s, 18);
-  j->error_json = dup_col(s, 19);
-  j->idempotency_key = dup_col(s, 20);
-  j->unique_key = dup_col(s, 21);
-  if (seq) *seq = sqlite3_column_int64(s, 22);
-  if (!j->spec_json || (sqlite3_column_type(s, 18) != SQLITE_NULL && !j->result_json) ||
-      (sqlite3_column_type(s, 19) != SQLITE_NULL && !j->error_json)) {
-    bt_job_clear(j);
-    (void)q;
-    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  }
-  return 0;
+static bool col_null(const bt_queue_row *r, int c) {
+  return sqlite3_column_type(r->res, c) == SQLITE_NULL;
 }
+static const char *col_text(const bt_queue_row *r, int c) {
+  return (const char *)sqlite3_column_text(r->res, c);
+}
+static int64_t col_int64(const bt_queue_row *r, int c) { return sqlite3_column_int64(r->res, c); }
+static double col_real(const bt_queue_row *r, int c) { return sqlite3_column_double(r->res, c); }
+static bool col_flag(const bt_queue_row *r, int c) { return sqlite3_column_int(r->res, c) != 0; }
+
+static const bt_queue_row_ops row_ops = {col_null, col_text, col_int64, col_real, col_flag};
+
+bt_queue_row sq_row(sqlite3_stmt *s) { return (bt_queue_row){&row_ops, s, 0}; }
 
 /* Runs a SELECT of JOB_COLS expected to give at most one row. */
 int sq_one_job(sq_queue *q, sqlite3_stmt *s, bt_job *out, int64_t *seq, bool *found,
-            bt_err *err) {
+               bt_err *err) {
   int rc = sqlite3_step(s);
   *found = rc == SQLITE_ROW;
   int r = 0;
-  if (rc == SQLITE_ROW) r = sq_read_job(q, s, out, seq, err);
+  bt_queue_row row = sq_row(s);
+  if (rc == SQLITE_ROW) r = bt_job_read_row(&row, out, seq, err);
   else if (rc != SQLITE_DONE) r = sq_db_error(q, err, "read job");
   sqlite3_reset(s);
   return r;
 }
 
 int sq_history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const char *to,
-                int attempt, const char *worker, const char *reason, bt_err *err) {
+                   int attempt, const char *worker, const char *reason, bt_err *err) {
   sqlite3_stmt *s = sq_stmt(q, S_HISTORY_ADD);
   sqlite3_bind_int64(s, 1, seq);
   sqlite3_bind_int64(s, 2, at);
@@ -219,7 +193,7 @@ int sq_history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const
 }
 
 int sq_get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bool *found,
-               bt_err *err) {
+                  bt_err *err) {
   sqlite3_stmt *s = sq_stmt(q, S_BY_RUN_ID);
   sq_bind_text(s, 1, run_id);
   return sq_one_job(q, s, out, seq, found, err);
@@ -261,8 +235,7 @@ int bt_queue_open_sqlite(bt_queue **out, const char *path, bt_err *err) {
                    strerror(errno));
   sq_queue *q = calloc(1, sizeof *q);
   if (!q) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  q->base.ops = &sqlite_ops;
-  q->base.default_max_attempts = 3;
+  bt_queue_base_init(&q->base, &sqlite_ops);
   snprintf(q->path, sizeof q->path, "%s", path);
   pthread_mutex_init(&q->mu, NULL);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;

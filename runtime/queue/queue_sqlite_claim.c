@@ -1,19 +1,13 @@
 /* queue_sqlite_claim.c - a job's way through the SQLite queue while all goes well:
  * enqueue (with its idempotency and unique keys), claim, heartbeat, finish. */
-#include <stdio.h>
-
 #include "queue_sqlite_internal.h"
-#include "uuid.h"
 
 int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
                bt_err *err) {
   sq_queue *q = (sq_queue *)base;
   if (existed) *existed = false;
-  if (bt_job_new_check(nj, err)) return err->code;
-  const char *user = nj->user_id ? nj->user_id : "";
-  char run_id[BT_JOB_ID_LEN];
-  if (nj->run_id && *nj->run_id) snprintf(run_id, sizeof run_id, "%s", nj->run_id);
-  else bt_uuid(run_id);
+  bt_job_insert ins;
+  if (bt_job_insert_prepare(base, nj, &ins, err)) return err->code;
   int64_t now = bt_wall_ms();
   pthread_mutex_lock(&q->mu);
   int rc = sq_begin(q, err);
@@ -21,7 +15,7 @@ int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
   bool found = false;
   if (nj->idempotency_key) {
     sqlite3_stmt *s = sq_stmt(q, S_BY_IDEMPOTENCY);
-    sq_bind_text(s, 1, user);
+    sq_bind_text(s, 1, ins.user_id);
     sq_bind_text(s, 2, nj->idempotency_key);
     rc = sq_one_job(q, s, out, NULL, &found, err);
   }
@@ -37,27 +31,25 @@ int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,
   }
   if (!rc) {
     sqlite3_stmt *s = sq_stmt(q, S_INSERT);
-    sq_bind_text(s, 1, run_id);
+    sq_bind_text(s, 1, ins.run_id);
     sq_bind_text(s, 2, nj->correlation_id);
-    sq_bind_text(s, 3, user);
+    sq_bind_text(s, 3, ins.user_id);
     sq_bind_text(s, 4, nj->origin);
     sq_bind_text(s, 5, nj->strategy);
-    sqlite3_bind_int(s, 6, nj->max_attempts > 0 ? nj->max_attempts : base->default_max_attempts);
+    sqlite3_bind_int(s, 6, ins.max_attempts);
     sqlite3_bind_int64(s, 7, now);
     sq_bind_text(s, 8, nj->spec_json);
     sq_bind_text(s, 9, nj->idempotency_key);
     sq_bind_text(s, 10, nj->unique_key);
     int src = sqlite3_step(s);
     sqlite3_reset(s);
-    if (src == SQLITE_CONSTRAINT)
-      rc = bt_errf_at(err, BT_EINVAL, "conflict", "", 0, "run_id",
-                      "job: run_id %s already exists", run_id);
+    if (src == SQLITE_CONSTRAINT) rc = bt_queue_run_id_taken(err, ins.run_id);
     else if (src != SQLITE_DONE) rc = sq_db_error(q, err, "insert job");
   }
   if (!rc)
     rc = sq_history_add(q, sqlite3_last_insert_rowid(q->db), now, "", "queued", 0, "",
-                     "enqueued", err);
-  if (!rc) rc = sq_get_locked(q, run_id, out, NULL, &found, err);
+                        "enqueued", err);
+  if (!rc) rc = sq_get_locked(q, ins.run_id, out, NULL, &found, err);
   rc = sq_end_tx(q, rc, err);
   if (rc && found) bt_job_clear(out);
 out:
@@ -91,7 +83,7 @@ int sq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *ou
     rc = sq_one_job(q, s, out, &seq, got, err);
     if (!rc && *got)
       rc = sq_history_add(q, seq, now, "queued", "running", out->attempt, worker_id, "claimed",
-                       err);
+                          err);
     rc = sq_end_tx(q, rc, err);
     if (rc && *got) {
       bt_job_clear(out);
@@ -102,18 +94,10 @@ int sq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *ou
   return rc;
 }
 
-int sq_lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt) {
-  return bt_errf(err, BT_ESTATE, "lease_lost",
-                 "job %s is no longer running as attempt %d of worker %s", run_id, attempt,
-                 worker_id);
-}
-
 int sq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
                  int64_t lease_ms, double progress, int64_t bars_done,
                  bool *cancel_requested, bt_err *err) {
   sq_queue *q = (sq_queue *)base;
-  if (progress < 0 || progress != progress) progress = 0;
-  if (progress > 1) progress = 1;
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = sq_stmt(q, S_HEARTBEAT);
   sq_bind_text(s, 1, run_id);
@@ -121,7 +105,7 @@ int sq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int 
   sqlite3_bind_int(s, 3, attempt);
   sqlite3_bind_int64(s, 4, bt_wall_ms());
   sqlite3_bind_int64(s, 5, lease_ms);
-  sqlite3_bind_double(s, 6, progress);
+  sqlite3_bind_double(s, 6, bt_job_progress_clamp(progress));
   sqlite3_bind_int64(s, 7, bars_done);
   /* A single statement is its own (short) transaction. */
   int src = sqlite3_step(s);
@@ -129,7 +113,7 @@ int sq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int 
   if (src == SQLITE_ROW) {
     if (cancel_requested) *cancel_requested = sqlite3_column_int(s, 0) != 0;
   } else if (src == SQLITE_DONE) {
-    rc = sq_lease_lost(err, run_id, worker_id, attempt);
+    rc = bt_queue_lease_lost(err, run_id, worker_id, attempt);
   } else {
     rc = sq_db_error(q, err, "heartbeat");
   }
@@ -142,9 +126,8 @@ int sq_finish(bt_queue *base, const char *run_id, const char *worker_id, int att
               bt_job_end end, const char *result_json, const char *error_json,
               bt_err *err) {
   sq_queue *q = (sq_queue *)base;
-  const char *to = bt_job_state_name((bt_job_state)end);
-  if (!bt_job_state_final((bt_job_state)end))
-    return bt_errf(err, BT_EINVAL, "queue_error", "finish: %s is not a final state", to);
+  const char *to = bt_job_end_state(end, err);
+  if (!to) return err->code;
   int64_t now = bt_wall_ms();
   pthread_mutex_lock(&q->mu);
   int rc = sq_begin(q, err);
@@ -160,7 +143,7 @@ int sq_finish(bt_queue *base, const char *run_id, const char *worker_id, int att
     int src = sqlite3_step(s);
     int64_t seq = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
-    if (src == SQLITE_DONE) rc = sq_lease_lost(err, run_id, worker_id, attempt);
+    if (src == SQLITE_DONE) rc = bt_queue_lease_lost(err, run_id, worker_id, attempt);
     else if (src != SQLITE_ROW) rc = sq_db_error(q, err, "finish job");
     if (!rc) rc = sq_history_add(q, seq, now, "running", to, attempt, worker_id, "finished", err);
     rc = sq_end_tx(q, rc, err);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "queue.h"
+#include "queue_backend.h"
 
 enum {
   S_BEGIN,
@@ -37,11 +37,7 @@ enum {
   S_N
 };
 
-/* The columns every job SELECT returns, in the order sq_read_job reads them. */
-#define JOB_COLS                                                                        \
-  "run_id, correlation_id, user_id, origin, strategy, state, cancel_requested, attempt, " \
-  "max_attempts, progress, bars_done, created_ms, started_ms, finished_ms, updated_ms, "  \
-  "lease_until_ms, worker_id, spec, result, error, idempotency_key, unique_key, seq"
+#define JOB_COLS BT_JOB_COLS("")
 
 typedef struct sq_queue {
   bt_queue base;
@@ -63,8 +59,8 @@ int sq_begin(sq_queue *q, bt_err *err);
 /* Ends a transaction: commit when rc is 0, else roll back; returns rc (or commit's). */
 int sq_end_tx(sq_queue *q, int rc, bt_err *err);
 void sq_copy_col(sqlite3_stmt *s, int i, char *out, size_t n);
-/* A row of JOB_COLS into *j (heap strings); the last column (seq) into *seq. */
-int sq_read_job(sq_queue *q, sqlite3_stmt *s, bt_job *j, int64_t *seq, bt_err *err);
+/* The current row of s, for the readers of queue_backend.h. */
+bt_queue_row sq_row(sqlite3_stmt *s);
 /* Runs a SELECT of JOB_COLS expected to give at most one row. */
 int sq_one_job(sq_queue *q, sqlite3_stmt *s, bt_job *out, int64_t *seq, bool *found,
                bt_err *err);
@@ -72,7 +68,6 @@ int sq_history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const
                    int attempt, const char *worker, const char *reason, bt_err *err);
 int sq_get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bool *found,
                   bt_err *err);
-int sq_lease_lost(bt_err *err, const char *run_id, const char *worker_id, int attempt);
 
 /* ---- the operations (bt_queue_ops) ---------------------------------------------------- */
 

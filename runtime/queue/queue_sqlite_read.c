@@ -31,42 +31,23 @@ int sq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
            f->origin ? " AND origin = ?4" : "");
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = NULL;
-  int rc = 0;
-  if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  bt_job_page page;
+  int rc = bt_job_page_start(&page, limit, next_cursor, err);
+  if (!rc && sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
     rc = sq_db_error(q, err, "list jobs");
-    goto out;
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, before);
+    if (f->state >= 0) sq_bind_text(s, 2, bt_job_state_name((bt_job_state)f->state));
+    if (f->user_id) sq_bind_text(s, 3, f->user_id);
+    if (f->origin) sq_bind_text(s, 4, f->origin);
+    sqlite3_bind_int(s, 5, limit + 1);
+    bt_queue_row row = sq_row(s);
+    int src = SQLITE_DONE;
+    while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) rc = bt_job_page_add(&page, &row, err);
+    if (rc == 1) rc = 0; /* the page is full */
+    else if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "list jobs");
   }
-  sqlite3_bind_int64(s, 1, before);
-  if (f->state >= 0) sq_bind_text(s, 2, bt_job_state_name((bt_job_state)f->state));
-  if (f->user_id) sq_bind_text(s, 3, f->user_id);
-  if (f->origin) sq_bind_text(s, 4, f->origin);
-  sqlite3_bind_int(s, 5, limit + 1); /* one more tells whether there is a next page */
-  bt_job *jobs = calloc((size_t)limit, sizeof *jobs);
-  if (!jobs) {
-    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    goto out;
-  }
-  size_t k = 0;
-  int64_t last_seq = 0;
-  int src;
-  while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (k == (size_t)limit) {
-      snprintf(next_cursor, BT_QUEUE_CURSOR_LEN, "s%lld", (long long)last_seq);
-      break;
-    }
-    rc = sq_read_job(q, s, &jobs[k], &last_seq, err);
-    if (!rc) k++;
-  }
-  if (!rc && src != SQLITE_ROW && src != SQLITE_DONE) rc = sq_db_error(q, err, "list jobs");
-  if (rc) {
-    for (size_t i = 0; i < k; i++) bt_job_clear(&jobs[i]);
-    free(jobs);
-    next_cursor[0] = 0;
-  } else {
-    *out = jobs;
-    *n = k;
-  }
-out:
+  bt_job_page_end(&page, rc, out, n);
   sqlite3_finalize(s);
   pthread_mutex_unlock(&q->mu);
   return rc;
@@ -78,13 +59,9 @@ int sq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err 
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = sq_stmt(q, user_id ? S_COUNTS_USER : S_COUNTS);
   if (user_id) sq_bind_text(s, 1, user_id);
+  bt_queue_row row = sq_row(s);
   int src;
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    int st = bt_job_state_parse((const char *)sqlite3_column_text(s, 0));
-    if (st < 0) continue;
-    out->by_state[st] = sqlite3_column_int64(s, 1);
-    if (st == BT_JOB_RUNNING) out->cancel_requested = sqlite3_column_int64(s, 2);
-  }
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) bt_queue_counts_add_row(out, &row);
   int rc = src == SQLITE_DONE ? 0 : sq_db_error(q, err, "count jobs");
   sqlite3_reset(s);
   pthread_mutex_unlock(&q->mu);
@@ -101,6 +78,7 @@ int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = sq_stmt(q, S_HISTORY);
   sq_bind_text(s, 1, run_id);
+  bt_queue_row row = sq_row(s);
   while ((src = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 8;
@@ -111,13 +89,7 @@ int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size
       }
       *out = grown;
     }
-    bt_job_transition *t = &(*out)[(*n)++];
-    t->at_ms = sqlite3_column_int64(s, 0);
-    sq_copy_col(s, 1, t->from, sizeof t->from);
-    sq_copy_col(s, 2, t->to, sizeof t->to);
-    t->attempt = sqlite3_column_int(s, 3);
-    sq_copy_col(s, 4, t->worker_id, sizeof t->worker_id);
-    sq_copy_col(s, 5, t->reason, sizeof t->reason);
+    bt_job_transition_read_row(&row, &(*out)[(*n)++]);
   }
   if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "read history");
   sqlite3_reset(s);

@@ -1,12 +1,10 @@
 /* queue_sqlite_release.c - a running job leaving its worker other than by finishing:
  * release (worker died or stopped), cancel, and the sweep of expired leases. */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "queue_sqlite_internal.h"
 
-/* A running job leaves its worker (inside a transaction): cancelled when a cancel was
- * requested, failed "worker_lost" when lost on its last attempt, else queued again. */
+/* Inside a transaction: a running job leaves its worker (bt_job_release_to says where). */
 static int release_locked(sq_queue *q, const char *run_id, const char *worker_id, int attempt,
                           bool lost, const char *reason, bt_job_state *now_state,
                           bt_err *err) {
@@ -19,29 +17,15 @@ static int release_locked(sq_queue *q, const char *run_id, const char *worker_id
   int max_attempts = src == SQLITE_ROW ? sqlite3_column_int(s, 2) : 0;
   bool cancel = src == SQLITE_ROW && sqlite3_column_int(s, 3) != 0;
   sqlite3_reset(s);
-  if (src == SQLITE_DONE) return sq_lease_lost(err, run_id, worker_id, attempt);
+  if (src == SQLITE_DONE) return bt_queue_lease_lost(err, run_id, worker_id, attempt);
   if (src != SQLITE_ROW) return sq_db_error(q, err, "release job");
   int64_t now = bt_wall_ms();
-  bt_job_state to;
-  char error[256] = "";
-  if (cancel) {
-    to = BT_JOB_CANCELLED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"cancelled\",\"message\":\"cancelled; its worker stopped (%s)\"}",
-             reason);
-  } else if (lost && attempt >= max_attempts) {
-    to = BT_JOB_FAILED;
-    snprintf(error, sizeof error,
-             "{\"type\":\"worker_lost\",\"message\":\"the job's worker was lost on each of "
-             "%d attempts (last: %s)\",\"attempts\":%d}",
-             attempt, reason, attempt);
-  } else {
-    to = BT_JOB_QUEUED;
-  }
+  char error[BT_JOB_RELEASE_ERROR_LEN];
+  bt_job_state to = bt_job_release_to(cancel, lost, attempt, max_attempts, reason, error);
   if (to == BT_JOB_QUEUED) {
     s = sq_stmt(q, S_TO_QUEUED);
     sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_int(s, 2, lost ? attempt : attempt - 1);
+    sqlite3_bind_int(s, 2, bt_job_requeue_attempt(lost, attempt));
     sqlite3_bind_int64(s, 3, now);
   } else {
     s = sq_stmt(q, S_TO_FINAL);
@@ -52,8 +36,8 @@ static int release_locked(sq_queue *q, const char *run_id, const char *worker_id
   }
   if (sq_exec(q, s, err, "release job")) return err->code;
   if (now_state) *now_state = to;
-  return sq_history_add(q, seq, now, "running", bt_job_state_name(to), attempt, worker_id, reason,
-                     err);
+  return sq_history_add(q, seq, now, "running", bt_job_state_name(to), attempt, worker_id,
+                        reason, err);
 }
 
 int sq_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
@@ -70,8 +54,7 @@ int sq_release(bt_queue *base, const char *run_id, const char *worker_id, int at
   return rc;
 }
 
-int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found,
-              bt_err *err) {
+int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err) {
   sq_queue *q = (sq_queue *)base;
   pthread_mutex_lock(&q->mu);
   int rc = sq_begin(q, err);
@@ -86,7 +69,7 @@ int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found,
       sqlite3_bind_int64(s, 1, seq);
       sq_bind_text(s, 2, "cancelled");
       sqlite3_bind_int64(s, 3, now);
-      sq_bind_text(s, 4, "{\"type\":\"cancelled\",\"message\":\"cancelled before it ran\"}");
+      sq_bind_text(s, 4, BT_JOB_CANCELLED_QUEUED_ERROR);
       rc = sq_exec(q, s, err, "cancel job");
       if (!rc)
         rc = sq_history_add(q, seq, now, "queued", "cancelled", j.attempt, "", "cancelled", err);
@@ -97,7 +80,7 @@ int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found,
       rc = sq_exec(q, s, err, "cancel job");
       if (!rc)
         rc = sq_history_add(q, seq, now, "running", "running", j.attempt, j.worker_id,
-                         "cancel_requested", err);
+                            "cancel_requested", err);
     }
     bt_job_clear(&j);
     if (!rc) rc = sq_get_locked(q, run_id, out, NULL, found, err);

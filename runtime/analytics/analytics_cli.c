@@ -8,7 +8,7 @@
 #include "analytics_spool.h"
 #include "cli_opts.h"
 
-static const char HELP[] =
+const char bt_analytics_help[] =
     "usage: btrun analytics COMMAND\n"
     "\n"
     "Product analytics (PostHog). Commands:\n"
@@ -27,8 +27,10 @@ static void analytics_dir(bt_app *app, char *out, size_t n) {
   snprintf(out, n, "%s/analytics", app->cfg.data_dir);
 }
 
-static const bt_cli_usage USAGE_ERR = {"btrun analytics", "Try 'btrun analytics --help'.",
-                                       "unknown option '%s'", "%s needs a value", .help = false};
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun analytics",
+                                       .hint = "Try 'btrun analytics --help'.",
+                                       .unknown = "unknown option '%s'",
+                                       .needs_value = "%s needs a value"};
 
 static int cmd_flush(bt_app *app, int argc, char **argv) {
   const char *tv = NULL;
@@ -97,7 +99,7 @@ static int cmd_status(bt_app *app) {
 
 static int cmd_consent(bt_app *app, int argc, char **argv, bool opt_out) {
   if (argc != 2) {
-    fprintf(stderr, "btrun analytics %s: expected one USER_ID\n%s", argv[0], HELP);
+    fprintf(stderr, "btrun analytics %s: expected one USER_ID\n%s", argv[0], bt_analytics_help);
     return 1;
   }
   char dir[700];
@@ -114,10 +116,7 @@ static int cmd_consent(bt_app *app, int argc, char **argv, bool opt_out) {
 }
 
 int bt_analytics_cli(bt_app *app, int argc, char **argv) {
-  if (argc < 2) return fputs(HELP, stderr), 1;
-  /* --help anywhere is a help request, never a USER_ID to opt out */
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return fputs(HELP, stdout), 0;
+  /* argc >= 2, and no --help here (bt_cli_main answers it: it is never a USER_ID) */
   const char *cmd = argv[1];
   if (strcmp(cmd, "flush") == 0) return cmd_flush(app, argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) {
@@ -127,6 +126,8 @@ int bt_analytics_cli(bt_app *app, int argc, char **argv) {
   if (strcmp(cmd, "opt-out") == 0) return cmd_consent(app, argc - 1, argv + 1, true);
   if (strcmp(cmd, "opt-in") == 0) return cmd_consent(app, argc - 1, argv + 1, false);
   static const char *const cmds[] = {"flush", "status", "opt-out", "opt-in"};
-  const bt_cli_usage u = {"btrun analytics", USAGE_ERR.hint, "unknown command '%s'", NULL, .help = false};
+  const bt_cli_usage u = {.prog = "btrun analytics",
+                          .hint = USAGE_ERR.hint,
+                          .unknown = "unknown command '%s'"};
   return bt_cli_unknown(&u, cmd, cmds, sizeof cmds / sizeof cmds[0]);
 }

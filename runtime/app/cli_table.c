@@ -34,18 +34,30 @@ static int schedules_cli(bt_app *app, int argc, char **argv) {
   return bt_sched_cli(app, argc, argv, open_service_queue);
 }
 
-/* One line per subcommand; modules add theirs here. */
+/* One row per subcommand: its summary for `btrun --help` and its own --help text
+ * (bt_cli_main prints it); modules add theirs here. */
 const bt_cli_command bt_cli_commands[] = {
-    {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in"},
-    {"cache", bt_cache_cli, "the bar cache (CSV data parsed once): clear it, print its path"},
-    {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts"},
-    {"events", events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune"},
-    {"trace", trace_cli, "lineage of an event (cause chain and effects), latency per event type"},
-    {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes"},
-    {"db", bt_db_cli, "the shared PostgreSQL database: migrate, status, sync spooled runs"},
-    {"worker", bt_worker_cli, "run queued backtest jobs (no HTTP API): one per machine, or next to serve"},
-    {"jobs", bt_jobs_cli, "the job queue from the command line: submit, list, show, cancel"},
-    {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare"},
-    {"schedules", schedules_cli, "cron schedules (config/schedules.lua): next fire times, run one now, history"},
-    {NULL, NULL, NULL},
+    {"analytics", bt_analytics_cli, "product analytics: flush the spool, status, opt-out/opt-in",
+     .help = bt_analytics_help, .needs_args = true},
+    {"cache", bt_cache_cli, "the bar cache (CSV data parsed once): clear it, print its path",
+     .help = bt_cache_help},
+    {"perf", bt_perf_cli, "performance summaries per day/week/month, targets and alerts",
+     .help = bt_perf_help},
+    {"events", events_cli, "traced events of a run: list (by type/time, table/jsonl/csv), prune",
+     .help = bt_events_help, .needs_args = true},
+    {"trace", trace_cli, "lineage of an event (cause chain and effects), latency per event type",
+     .help = bt_trace_help, .needs_args = true},
+    {"serve", bt_serve_cli, "the backtest service: HTTP API, job queue and worker processes",
+     .help = bt_serve_help},
+    {"db", bt_db_cli, "the shared PostgreSQL database: migrate, status, sync spooled runs",
+     .help = bt_db_help, .needs_args = true},
+    {"worker", bt_worker_cli, "run queued backtest jobs (no HTTP API): one per machine, or next to serve",
+     .help = bt_worker_help},
+    {"jobs", bt_jobs_cli, "the job queue from the command line: submit, list, show, cancel",
+     .help = bt_jobs_help, .needs_args = true},
+    {"runs", runs_cli, "traced runs: list, show metadata and metrics, compare",
+     .help = bt_runs_help, .needs_args = true},
+    {"schedules", schedules_cli, "cron schedules (config/schedules.lua): next fire times, run one now, history",
+     .help = bt_sched_help},
+    {.name = NULL},
 };

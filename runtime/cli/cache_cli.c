@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "cli_opts.h"
 
-static const char HELP[] =
+const char bt_cache_help[] =
     "usage: btrun cache clear [--data-dir DIR]\n"
     "       btrun cache path [--data-dir DIR]\n"
     "\n"
@@ -16,16 +16,14 @@ static const char HELP[] =
     "config bar_cache = false) makes a run read its CSV without it. docs/data.md.\n";
 
 int bt_cache_cli(bt_app *app, int argc, char **argv) {
-  static const bt_cli_usage U = {"btrun cache", "Try 'btrun cache --help'.",
-                                 "unknown argument '%s'", "%s needs a value", .help = true};
+  static const bt_cli_usage U = {.prog = "btrun cache",
+                                 .hint = "Try 'btrun cache --help'.",
+                                 .unknown = "unknown argument '%s'",
+                                 .needs_value = "%s needs a value"};
   const char *data_dir = NULL;
   bt_cli_opt opts[] = {{"--data-dir", .value = &data_dir}, {.name = NULL}};
   bt_cli_args args;
   if (bt_cli_parse(&U, opts, argc, argv, 1, &args)) return 1;
-  if (args.help) {
-    fputs(HELP, stdout);
-    return 0;
-  }
   if (args.npos != 1 || (strcmp(args.pos[0], "clear") && strcmp(args.pos[0], "path")))
     return bt_cli_usage_error(&U, "want `clear` or `path`");
   char dir[600];

@@ -86,8 +86,10 @@ typedef struct cli_opts {
   char **script_argv;
 } cli_opts;
 
-static const bt_cli_usage USAGE_ERR = {"btrun", "Try 'btrun --help'.", "unknown option '%s'",
-                                       "option %s needs a value", .help = true,
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun",
+                                       .hint = "Try 'btrun --help'.",
+                                       .unknown = "unknown option '%s'",
+                                       .needs_value = "option %s needs a value",
                                        .rest = true};
 
 static int parse_size(const char *s, int64_t *out) {
@@ -489,13 +491,12 @@ int bt_cli_main(int argc, char **argv) {
     /* A command's stdout is its output (tables, jsonl, csv): its log records go to
      * stderr so `btrun events list --format jsonl | jq` sees only events. */
     bt_log_set_fd(2);
+    /* Help is answered here for every command: it sets up nothing (no config, no
+     * modules), so it cannot change the data dir (an analytics installation id, a
+     * spool) or fail on a bad config, and no command parses -h/--help itself. */
+    if (help_requested(argc - 1, argv + 1)) return fputs(c->help, stdout), 0;
+    if (argc == 2 && c->needs_args) return fputs(c->help, stderr), 1;
     bt_app app;
-    /* A help request sets up nothing (no config, no modules): it cannot change the data
-     * dir (an analytics installation id, a spool) or fail on a bad config. */
-    if (help_requested(argc - 1, argv + 1)) {
-      memset(&app, 0, sizeof app);
-      return c->fn(&app, argc - 1, argv + 1);
-    }
     if (init_app(&app, config)) return 1;
     int rc = c->fn(&app, argc - 1, argv + 1);
     bt_app_close(&app);

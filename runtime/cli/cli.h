@@ -16,6 +16,12 @@ typedef struct bt_cli_command {
   const char *name;
   bt_cli_fn fn;
   const char *summary;   /* one line for `btrun --help` */
+  /* The text of `btrun NAME --help`. bt_cli_main answers -h/--help anywhere before "--"
+   * for every command alike (stdout, exit 0, nothing set up): fn never sees one. */
+  const char *help;
+  /* `btrun NAME` alone is a usage error: the help on stderr, exit 1 (so fn always gets
+   * its subcommand, argc >= 2). */
+  bool needs_args;
 } bt_cli_command;
 
 extern const bt_cli_command bt_cli_commands[];  /* terminated by {NULL} */
@@ -23,5 +29,6 @@ extern const bt_cli_command bt_cli_commands[];  /* terminated by {NULL} */
 int bt_cli_main(int argc, char **argv);
 /* `btrun cache`: the bar cache's directory, and clearing it (cache_cli.c). */
 int bt_cache_cli(bt_app *app, int argc, char **argv);
+extern const char bt_cache_help[];
 
 #endif

@@ -44,12 +44,13 @@ int bt_cli_unknown(const bt_cli_usage *u, const char *arg, const char *const *na
   return bt_cli_usage_error(u, "%s", msg);
 }
 
-/* The unknown-option error with the table's names (and -h/--help) as suggestions. */
+/* The unknown-option error with the table's names and --help (every command answers it,
+ * bt_cli_main) as suggestions. */
 static int unknown_option(const bt_cli_usage *u, const bt_cli_opt *opts, const char *arg) {
   const char *names[130];
   size_t n = 0;
   for (; opts->name && n < sizeof names / sizeof names[0] - 2; opts++) names[n++] = opts->name;
-  if (u->help) names[n++] = "--help";
+  names[n++] = "--help";
   return bt_cli_unknown(u, arg, names, n);
 }
 
@@ -73,7 +74,7 @@ int bt_cli_parse(const bt_cli_usage *u, const bt_cli_opt *opts, int argc, char *
       }
       return 0;
     }
-    if (u->help && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       args->help = true;
       return 0;
     }

@@ -2,13 +2,16 @@
  *
  * A command describes its options in a table and its messages in a bt_cli_usage:
  *
- *   static const bt_cli_usage U = {"btrun perf", "(see btrun perf --help)",
- *                                  "unknown argument '%s'", "%s needs a value"};
+ *   static const bt_cli_usage U = {.prog = "btrun perf", .hint = "(see btrun perf --help)",
+ *                                  .unknown = "unknown argument '%s'",
+ *                                  .needs_value = "%s needs a value"};
  *   bt_cli_opt opts[] = {{"--out", .value = &o.out}, {"--stats", .flag = &o.stats}, {.name = NULL}};
  *   if (bt_cli_parse(&U, opts, argc, argv, 1, &args)) return 1;
  *
  * Options take their value from the next argument ("--name value"). "--" ends the
  * options: every argument after it is positional (with u->rest: the script's own).
+ * "-h" or "--help" before it stops parsing and sets args->help (only btrun's own options
+ * see one: bt_cli_main answers a command's help itself, see cli.h).
  * An unknown option is an error that names the closest known option ("did you mean
  * '--param'?"). Errors go to stderr as "PROG: message" and then the hint line; the
  * functions return the exit code 1. */
@@ -33,7 +36,6 @@ typedef struct bt_cli_usage {
   const char *hint;        /* the line after a usage error, or NULL */
   const char *unknown;     /* message for an unknown option; %s: the option */
   const char *needs_value; /* message for an option given without its value; %s: the option */
-  bool help;               /* "-h" / "--help" anywhere stop parsing and set args->help */
   bool rest;               /* btrun FILE.lua: the arguments after "--" are the script's own
                               (args->rest), "-x" options must be known too */
 } bt_cli_usage;
@@ -45,7 +47,7 @@ typedef struct bt_cli_args {
   char **rest;             /* with u->rest: the arguments after "--", untouched */
   int nrest;
   int first_pos;           /* argv index of the first positional argument, -1 if none */
-  bool help;
+  bool help;               /* "-h" or "--help" was given */
 } bt_cli_args;
 
 /* Parses argv[first..argc). Every argument starting with "--" (with u->rest: with "-")

@@ -91,6 +91,7 @@ int bt_perf_evaluate(bt_perf *p, bt_perf_window w, int64_t day, int64_t now_ms,
 
 /* Subcommand `btrun perf ...` (cli_table.c). */
 int bt_perf_cli(bt_app *app, int argc, char **argv);
+extern const char bt_perf_help[]; /* its --help text (cli_table.c) */
 /* `bt.perf` Lua submodule (luabind_table.c). */
 int bt_lua_open_perf(lua_State *L);
 /* Run observer that renders report.html into each completed run directory (app.c). */

@@ -15,7 +15,7 @@
 #include "perf.h"
 #include "perf_time.h"
 
-static const char usage[] =
+const char bt_perf_help[] =
     "usage: btrun perf [--window daily|weekly|monthly] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "                  [--all] [--export json|md|html] [--backfill N]\n"
     "                  [--run RUN_DIR|latest | --trades PATH] [--out DIR]\n"
@@ -73,8 +73,10 @@ typedef struct opts {
 } opts;
 
 /* Print the error and release it (a Lua error owns its traceback). */
-static const bt_cli_usage USAGE_ERR = {"btrun perf", "(see btrun perf --help)",
-                                       "unknown argument '%s'", "%s needs a value", .help = false};
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun perf",
+                                       .hint = "(see btrun perf --help)",
+                                       .unknown = "unknown argument '%s'",
+                                       .needs_value = "%s needs a value"};
 
 static bool color(void) { return isatty(1) && !getenv("NO_COLOR"); }
 
@@ -598,11 +600,6 @@ static int cmd_ack(const bt_perf_cfg *cfg, const opts *o, const char *id) {
 int bt_perf_cli(bt_app *app, int argc, char **argv) {
   int first = 1;
   const char *sub = argc > 1 ? argv[1] : NULL;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    }
   bt_err err = {0};
   bt_perf_cfg cfg;
   if (bt_perf_cfg_load(app, &cfg, &err)) return bt_cli_fail("btrun perf", &err);

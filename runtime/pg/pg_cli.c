@@ -12,7 +12,7 @@
 #include "pg_runs.h"
 #include "pg_schema.h"
 
-static const char HELP[] =
+const char bt_db_help[] =
     "usage: btrun db migrate|status|sync [--db URL]\n"
     "       btrun db bench [--db URL] [--jobs N] [--workers K]\n"
     "\n"
@@ -159,11 +159,7 @@ static int bench(const char *url, long jobs, long workers) {
 }
 
 int bt_db_cli(bt_app *app, int argc, char **argv) {
-  const char *sub = argc > 1 ? argv[1] : NULL;
-  if (!sub || !strcmp(sub, "-h") || !strcmp(sub, "--help")) {
-    fputs(HELP, sub ? stdout : stderr);
-    return sub ? 0 : 1;
-  }
+  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun db` and --help */
   long jobs = 2000, workers = 1;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--db") && i + 1 < argc) {
@@ -177,13 +173,11 @@ int bt_db_cli(bt_app *app, int argc, char **argv) {
       }
       *(argv[i][2] == 'j' ? &jobs : &workers) = v;
       i++;
-    } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      fputs(HELP, stdout);
-      return 0;
     } else {
       static const char *const names[] = {"--db", "--jobs", "--workers", "--help"};
-      static const bt_cli_usage u = {"btrun db", "Try 'btrun db --help'.",
-                                     "unknown argument '%s'", NULL, .help = false};
+      static const bt_cli_usage u = {.prog = "btrun db",
+                                     .hint = "Try 'btrun db --help'.",
+                                     .unknown = "unknown argument '%s'"};
       return bt_cli_unknown(&u, argv[i], names, sizeof names / sizeof names[0]);
     }
   }

@@ -12,7 +12,7 @@
 #include "sched_cli.h"
 #include "scheduler.h"
 
-static const char usage[] =
+const char bt_sched_help[] =
     "usage: btrun schedules list [--schedules FILE] [--format table|json] [--from TIME] [--count N]\n"
     "       btrun schedules run NAME [--schedules FILE]\n"
     "       btrun schedules history [NAME] [--limit N] [--format table|json]\n"
@@ -79,8 +79,9 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
     } else {
       static const char *const names[] = {"--schedules", "--format", "--from", "--count",
                                           "--limit", "--help"};
-      static const bt_cli_usage u = {"btrun schedules", "(see btrun schedules --help)",
-                                     "unknown argument '%s'", NULL, .help = false};
+      static const bt_cli_usage u = {.prog = "btrun schedules",
+                                     .hint = "(see btrun schedules --help)",
+                                     .unknown = "unknown argument '%s'"};
       return bt_cli_unknown(&u, a, names, sizeof names / sizeof names[0]);
     }
     i++;
@@ -222,11 +223,6 @@ static int cmd_history(bt_app *app, const opts *o) {
 
 int bt_sched_cli(bt_app *app, int argc, char **argv, bt_sched_queue_open_fn open) {
   const char *sub = argc > 1 ? argv[1] : NULL;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
-    }
   if (!sub || (strcmp(sub, "list") && strcmp(sub, "run") && strcmp(sub, "history")))
     return usage_error("expected list, run or history, got '%s'", sub ? sub : "nothing");
   opts o = {0};

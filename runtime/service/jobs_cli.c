@@ -14,7 +14,7 @@
 #include "svc_jobs.h"
 #include "worker_cli.h"
 
-static const char USAGE[] =
+const char bt_jobs_help[] =
     "usage: btrun jobs submit SPEC_JSON [--user-id ID] [--correlation-id ID]\n"
     "                  [--origin manual|api|schedule|sweep] [--idempotency-key KEY]\n"
     "                  [--count N]\n"
@@ -39,8 +39,10 @@ static const char USAGE[] =
     "Exit status: 0 ok, 1 error (bad spec, unknown job, queue error).\n"
     "Docs: docs/service.md (Jobs from the command line)\n";
 
-static const bt_cli_usage USAGE_ERR = {"btrun jobs", "Try 'btrun jobs --help'.", "unknown option %s",
-                                       "missing value for %s", .help = true};
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun jobs",
+                                       .hint = "Try 'btrun jobs --help'.",
+                                       .unknown = "unknown option %s",
+                                       .needs_value = "missing value for %s"};
 
 static int usage_error(const char *msg, const char *arg) {
   return bt_cli_usage_error(&USAGE_ERR, "%s%s", msg, arg);
@@ -67,10 +69,6 @@ static int parse(int argc, char **argv, jobs_opts *o) {
       {.name = NULL}};
   bt_cli_args args;
   if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 2, &args)) return 1;
-  if (args.help) {
-    fputs(USAGE, stdout);
-    return 2;
-  }
   if (args.npos > 1) return usage_error("unexpected argument ", args.pos[1]);
   o->arg = args.npos ? args.pos[0] : NULL;
   return 0;
@@ -179,18 +177,14 @@ static int show_or_cancel(bt_queue *q, const jobs_opts *o, bool cancel, bt_err *
 }
 
 int bt_jobs_cli(bt_app *app, int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-    fputs(USAGE, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 1 : 0;
-  }
-  const char *cmd = argv[1];
+  const char *cmd = argv[1]; /* bt_cli_main answers a bare `btrun jobs` and --help */
   bool is_submit = strcmp(cmd, "submit") == 0, is_list = strcmp(cmd, "list") == 0,
        is_show = strcmp(cmd, "show") == 0, is_cancel = strcmp(cmd, "cancel") == 0;
   if (!is_submit && !is_list && !is_show && !is_cancel)
     return usage_error("unknown command ", cmd);
   jobs_opts o = {0};
   int rc = parse(argc, argv, &o);
-  if (rc) return rc == 2 ? 0 : rc;
+  if (rc) return rc;
   if (o.data_dir) snprintf(app->cfg.data_dir, sizeof app->cfg.data_dir, "%s", o.data_dir);
   bt_svc_config sc;
   bt_err err = {0};

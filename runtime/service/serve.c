@@ -22,7 +22,7 @@
 #include "svc_config.h"
 #include "tracer.h"
 
-static const char USAGE[] =
+const char bt_serve_help[] =
     "usage: btrun serve [--listen HOST:PORT] [--workers N] [--db URL] [--data-dir DIR]\n"
     "                   [--log-format json|console] [--log-level LEVEL]\n"
     "\n"
@@ -53,8 +53,10 @@ static const char USAGE[] =
     "report]], POST /v1/backtests/{run_id}/cancel, GET /v1/strategies, /v1/datasets,\n"
     "/healthz, /metrics. Docs: docs/service.md\n";
 
-static const bt_cli_usage USAGE_ERR = {"btrun serve", "Try 'btrun serve --help'.",
-                                       "unknown option %s", "missing value for %s", .help = true};
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun serve",
+                                       .hint = "Try 'btrun serve --help'.",
+                                       .unknown = "unknown option %s",
+                                       .needs_value = "missing value for %s"};
 
 int bt_service_queue_open(const char *url, const char *data_dir, bt_queue **out, bt_err *err) {
   char path[1024];
@@ -113,10 +115,6 @@ static int parse(int argc, char **argv, serve_opts *o) {
       {.name = NULL}};
   bt_cli_args args;
   if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 1, &args)) return 1;
-  if (args.help) {
-    fputs(USAGE, stdout);
-    return 2;
-  }
   if (args.npos) return bt_cli_usage_error(&USAGE_ERR, "unknown option %s", args.pos[0]);
   return 0;
 }
@@ -160,7 +158,7 @@ static int fail(bt_err *err) {
 int bt_serve_cli(bt_app *app, int argc, char **argv) {
   serve_opts o = {0};
   int rc = parse(argc, argv, &o);
-  if (rc) return rc == 2 ? 0 : rc;
+  if (rc) return rc;
   /* The service's log is its output (`btrun serve | jq`), unlike other commands'. */
   bt_log_set_fd(1);
   bt_svc_config sc;

@@ -19,5 +19,6 @@ int bt_serve_sched_start(bt_app *app, bt_queue *q, const char *path,
 
 /* `btrun serve [--listen HOST:PORT] [--workers N] [--data-dir DIR] [--log-format FMT]` */
 int bt_serve_cli(bt_app *app, int argc, char **argv);
+extern const char bt_serve_help[]; /* its --help text (cli_table.c) */
 
 #endif

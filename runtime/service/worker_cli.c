@@ -10,7 +10,7 @@
 #include "svc_jobs.h"
 #include "worker_cli.h"
 
-static const char USAGE[] =
+const char bt_worker_help[] =
     "usage: btrun worker [--concurrency N] [--db URL] [--data-dir DIR] [--worker-id ID]\n"
     "                    [--exit-when-idle SECONDS] [--log-format json|console]\n"
     "                    [--log-level LEVEL] [--config FILE]\n"
@@ -35,8 +35,10 @@ static const char USAGE[] =
     "Exit status: 0 stopped cleanly, 1 bad arguments, config or queue error.\n"
     "Docs: docs/service.md (Workers)\n";
 
-static const bt_cli_usage USAGE_ERR = {"btrun worker", "Try 'btrun worker --help'.", "unknown option %s",
-                                       "missing value for %s", .help = true};
+static const bt_cli_usage USAGE_ERR = {.prog = "btrun worker",
+                                       .hint = "Try 'btrun worker --help'.",
+                                       .unknown = "unknown option %s",
+                                       .needs_value = "missing value for %s"};
 
 static int usage_error(const char *msg, const char *arg) {
   return bt_cli_usage_error(&USAGE_ERR, "%s%s", msg, arg);
@@ -58,10 +60,6 @@ static int parse(int argc, char **argv, worker_opts *o) {
       {.name = NULL}};
   bt_cli_args args;
   if (bt_cli_parse(&USAGE_ERR, table, argc, argv, 1, &args)) return 1;
-  if (args.help) {
-    fputs(USAGE, stdout);
-    return 2;
-  }
   if (args.npos) return usage_error("unexpected argument ", args.pos[0]);
   return 0;
 }
@@ -70,7 +68,7 @@ static int parse(int argc, char **argv, worker_opts *o) {
 int bt_worker_cli(bt_app *app, int argc, char **argv) {
   worker_opts o = {0};
   int rc = parse(argc, argv, &o);
-  if (rc) return rc == 2 ? 0 : rc;
+  if (rc) return rc;
   /* Like serve: the log is this command's output (`btrun worker | jq`). */
   bt_log_set_fd(1);
   if (o.log_format) {

@@ -8,8 +8,10 @@
 
 /* `btrun worker [--concurrency N] [--db URL] [--data-dir DIR] ...` */
 int bt_worker_cli(bt_app *app, int argc, char **argv);
+extern const char bt_worker_help[]; /* its --help text (cli_table.c) */
 
 /* `btrun jobs submit|list|show|cancel ...` */
 int bt_jobs_cli(bt_app *app, int argc, char **argv);
+extern const char bt_jobs_help[];
 
 #endif

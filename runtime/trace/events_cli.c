@@ -31,7 +31,7 @@ int bt_events_write_jsonl(bt_store *s, const char *run_id, uint64_t limit, FILE 
 
 /* ---- btrun events -------------------------------------------------------------- */
 
-static const char EVENTS_HELP[] =
+const char bt_events_help[] =
     "usage: btrun events list (--run RUN_ID | --correlation ID) [--type TYPE[,TYPE...]]\n"
     "                         [--from TIME] [--to TIME] [--format table|jsonl|csv]\n"
     "                         [--limit N] [--store PATH]\n"
@@ -323,23 +323,17 @@ static int events_prune(bt_app *app, bt_tcli_opts *o) {
 
 int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   bt_tcli_opts o;
-  const char *sub = argc > 1 ? argv[1] : NULL;
-  if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-    fputs(EVENTS_HELP, sub ? stdout : stderr);
-    return sub ? 0 : 1;
-  }
+  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun events` and --help */
   if (strcmp(sub, "list") == 0) {
     if (bt_tcli_parse_opts(argc, argv, 2,
                    " --store --db --run --correlation --type --from --to --format --limit ", &o,
                    "events list"))
       return 1;
-    if (o.help) return fputs(EVENTS_HELP, stdout), 0;
     o.remote = remote;
     return events_list(app, &o);
   }
   if (strcmp(sub, "prune") == 0) {
     if (bt_tcli_parse_opts(argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
-    if (o.help) return fputs(EVENTS_HELP, stdout), 0;
     o.remote = remote;
     return events_prune(app, &o);
   }

@@ -9,7 +9,7 @@
 #include "cli_opts.h"
 #include "trace_cli_internal.h"
 
-static const char RUNS_HELP[] =
+const char bt_runs_help[] =
     "usage: btrun runs list [--limit N] [--correlation ID] [--format table|jsonl] [--store PATH]\n"
     "       btrun runs show RUN_ID [--format text|json] [--store PATH]\n"
     "       btrun runs compare RUN RUN [...] [--html FILE] [--store PATH]\n"
@@ -123,15 +123,10 @@ static int print_run(void *ud, const bt_store_run *r) {
 int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv,
                 bt_runs_html_fn html) {
   bt_tcli_opts o;
-  const char *sub = argc > 1 ? argv[1] : NULL;
-  if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-    fputs(RUNS_HELP, sub ? stdout : stderr);
-    return sub ? 0 : 1;
-  }
+  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun runs` and --help */
   bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
   if (strcmp(sub, "compare") == 0) {
     if (bt_tcli_parse_opts(argc, argv, 2, " --store --html ", &o, "runs compare")) return 1;
-    if (o.help) return fputs(RUNS_HELP, stdout), 0;
     return bt_tcli_runs_compare(app, &o, html);
   }
   if (!list && !show) {
@@ -142,7 +137,6 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
                  list ? " --store --db --limit --correlation --format " : " --store --db --format ",
                  &o, list ? "runs list" : "runs show"))
     return 1;
-  if (o.help) return fputs(RUNS_HELP, stdout), 0;
   o.remote = remote;
   bt_store *s;
   bt_err err = {0};

@@ -21,7 +21,7 @@ static void fmt_ns(double ns, char *buf, size_t n) {
   else snprintf(buf, n, "%.2f s", ns / 1e9);
 }
 
-static const char TRACE_HELP[] =
+const char bt_trace_help[] =
     "usage: btrun trace lineage (EVENT_ID... | --run RUN_ID SEQ...) [--format tree|json]\n"
     "                           [--store PATH]\n"
     "       btrun trace latency --run RUN_ID [--format table|json] [--store PATH]\n"
@@ -323,21 +323,15 @@ static int trace_latency(bt_app *app, bt_tcli_opts *o) {
 
 int bt_trace_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   bt_tcli_opts o;
-  const char *sub = argc > 1 ? argv[1] : NULL;
-  if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-    fputs(TRACE_HELP, sub ? stdout : stderr);
-    return sub ? 0 : 1;
-  }
+  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun trace` and --help */
   if (strcmp(sub, "lineage") == 0) {
     if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace lineage"))
       return 1;
-    if (o.help) return fputs(TRACE_HELP, stdout), 0;
     o.remote = remote;
     return trace_lineage(app, &o);
   }
   if (strcmp(sub, "latency") == 0) {
     if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace latency")) return 1;
-    if (o.help) return fputs(TRACE_HELP, stdout), 0;
     o.remote = remote;
     return trace_latency(app, &o);
   }

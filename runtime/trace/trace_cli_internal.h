@@ -17,7 +17,6 @@ typedef struct bt_tcli_opts {
       *db;
   char **pos; /* positional arguments, in argv order */
   int npos;
-  bool help;
   const bt_store_remote *remote;
   char cache[512]; /* the temporary store a remote database was copied into, "" = none */
 } bt_tcli_opts;

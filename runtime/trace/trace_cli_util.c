@@ -31,11 +31,12 @@ int bt_tcli_parse_opts(int argc, char **argv, int first, const char *allowed, bt
   table[n] = (bt_cli_opt){.name = NULL};
   char prog[64];
   snprintf(prog, sizeof prog, "btrun %s", cmd);
-  const bt_cli_usage u = {prog, NULL, "unknown option %s (see --help)", "%s needs a value",
-                          .help = true};
+  const bt_cli_usage u = {.prog = prog,
+                          .unknown = "unknown option %s (see --help)",
+                          .needs_value = "%s needs a value"};
   bt_cli_args args;
   if (bt_cli_parse(&u, table, argc, argv, first, &args)) return 1;
-  o->pos = args.pos, o->npos = args.npos, o->help = args.help;
+  o->pos = args.pos, o->npos = args.npos;
   return 0;
 }
 

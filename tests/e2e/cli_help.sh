@@ -60,3 +60,18 @@ snapshot >"$T/acted"
 "$BTRUN" analytics status 2>/dev/null | grep -qx "  alice" || fail "alice is opted out"
 ! "$BTRUN" analytics status 2>/dev/null | grep -q -- "--help\|^  -h$" || fail "nobody named --help or -h opted out"
 ok "the walked commands act without --help (the check can fail)"
+
+# Help is answered before a command parses anything (bt_cli_main, for all commands): an
+# option that would swallow "-h" as its value still gets the usage and acts on nothing,
+# and an unknown subcommand with --help gets its command's usage.
+mkdir -p "$T/cwd/-h/cache/bars"
+touch "$T/cwd/-h/cache/bars/x.bars"
+"$BTRUN" cache --data-dir -h clear >"$T/out" 2>"$T/err" || fail "cache --data-dir -h clear: exit 0"
+grep -q "^usage: btrun cache" "$T/out" || fail "cache --data-dir -h clear: the usage"
+[ -e "$T/cwd/-h/cache/bars/x.bars" ] || fail "cache --data-dir -h clear cleared a cache"
+for cmd in "events export" "trace tree" "jobs frobnicate" "db nothing"; do
+  read -ra words <<<"$cmd"
+  "$BTRUN" "${words[@]}" --help >"$T/out" 2>"$T/err" || fail "btrun $cmd --help: exit 0"
+  grep -q "^usage: btrun ${words[0]}" "$T/out" || fail "btrun $cmd --help: ${words[0]}'s usage"
+done
+ok "help comes before any parsing, for every subcommand word"

@@ -32,11 +32,7 @@ const char bt_db_help[] =
     "         (strategy \"bench\") are deleted afterwards. Not for a production queue\n"
     "         in use: its workers would take the empty jobs\n";
 
-static int fail(bt_err *err) {
-  fprintf(stderr, "btrun db: %s\n", err->msg);
-  bt_err_clear(err);
-  return 1;
-}
+static int fail(bt_err *err) { return bt_cli_fail("btrun db", err); }
 
 static void print_counts(bt_pg *pg, const char *label, const char *sql) {
   bt_err err = {0};

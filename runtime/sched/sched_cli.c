@@ -31,20 +31,11 @@ const char bt_sched_help[] =
     "    --limit N     rows (default 20)\n"
     "  --schedules FILE   the schedules file (default config/schedules.lua)\n";
 
-/* Print the error and free what it holds (a Lua traceback). */
-static int fail(bt_err *err) {
-  fprintf(stderr, "btrun schedules: %s\n", err->msg[0] ? err->msg : "error");
-  if (err->traceback && !strstr(err->msg, err->traceback)) fprintf(stderr, "%s\n", err->traceback);
-  bt_err_clear(err);
-  return 1;
-}
+static const bt_cli_usage U = {.prog = "btrun schedules",
+                               .hint = "(see btrun schedules --help)",
+                               .unknown = "unknown argument '%s'"};
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "btrun schedules: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see btrun schedules --help)\n");
-  return 1;
-}
+static int fail(bt_err *err) { return bt_cli_fail(U.prog, err); }
 
 typedef struct opts {
   const char *file, *format, *name;
@@ -61,28 +52,25 @@ static int parse(int argc, char **argv, opts *o, bool takes_name) {
       o->name = a;
       continue;
     }
-    if (a[0] != '-') return usage_error("unexpected argument '%s'", a);
-    if (!v) return usage_error("%s needs a value", a);
+    if (a[0] != '-') return bt_cli_usage_error(&U, "unexpected argument '%s'", a);
+    if (!v) return bt_cli_usage_error(&U, "%s needs a value", a);
     if (strcmp(a, "--schedules") == 0) {
       o->file = v;
     } else if (strcmp(a, "--format") == 0) {
-      if (strcmp(v, "table") && strcmp(v, "json")) return usage_error("--format: expected table or json, got '%s'", v);
+      if (strcmp(v, "table") && strcmp(v, "json")) return bt_cli_usage_error(&U, "--format: expected table or json, got '%s'", v);
       o->format = v;
     } else if (strcmp(a, "--from") == 0) {
       if (!bt_iso8601_parse(v, (long)strlen(v), BT_ISO_STRICT, &o->from))
-        return usage_error("--from: expected an ISO-8601 time such as 2027-03-13T00:00:00Z, got '%s'", v);
+        return bt_cli_usage_error(&U, "--from: expected an ISO-8601 time such as 2027-03-13T00:00:00Z, got '%s'", v);
       o->has_from = true;
     } else if (strcmp(a, "--count") == 0) {
-      if (!bt_cli_long(v, 1, 1000, &o->count)) return usage_error("--count: expected 1..1000, got '%s'", v);
+      if (!bt_cli_long(v, 1, 1000, &o->count)) return bt_cli_usage_error(&U, "--count: expected 1..1000, got '%s'", v);
     } else if (strcmp(a, "--limit") == 0) {
-      if (!bt_cli_long(v, 1, 10000, &o->limit)) return usage_error("--limit: expected 1..10000, got '%s'", v);
+      if (!bt_cli_long(v, 1, 10000, &o->limit)) return bt_cli_usage_error(&U, "--limit: expected 1..10000, got '%s'", v);
     } else {
       static const char *const names[] = {"--schedules", "--format", "--from", "--count",
                                           "--limit", "--help"};
-      static const bt_cli_usage u = {.prog = "btrun schedules",
-                                     .hint = "(see btrun schedules --help)",
-                                     .unknown = "unknown argument '%s'"};
-      return bt_cli_unknown(&u, a, names, sizeof names / sizeof names[0]);
+      return bt_cli_unknown(&U, a, names, sizeof names / sizeof names[0]);
     }
     i++;
   }
@@ -150,7 +138,7 @@ static int cmd_list(const bt_schedules *set, const opts *o) {
 }
 
 static int cmd_run(bt_app *app, const bt_schedules *set, const opts *o, bt_sched_queue_open_fn open) {
-  if (!o->name) return usage_error("%s", "run needs a schedule NAME");
+  if (!o->name) return bt_cli_usage_error(&U, "%s", "run needs a schedule NAME");
   const bt_schedule *s = bt_schedules_find(set, o->name);
   if (!s) {
     fprintf(stderr, "btrun schedules: no schedule named \"%s\" in %s\n", o->name, set->path);
@@ -224,7 +212,7 @@ static int cmd_history(bt_app *app, const opts *o) {
 int bt_sched_cli(bt_app *app, int argc, char **argv, bt_sched_queue_open_fn open) {
   const char *sub = argc > 1 ? argv[1] : NULL;
   if (!sub || (strcmp(sub, "list") && strcmp(sub, "run") && strcmp(sub, "history")))
-    return usage_error("expected list, run or history, got '%s'", sub ? sub : "nothing");
+    return bt_cli_usage_error(&U, "expected list, run or history, got '%s'", sub ? sub : "nothing");
   opts o = {0};
   if (parse(argc, argv, &o, strcmp(sub, "list") != 0)) return 1;
   if (strcmp(sub, "history") == 0) return cmd_history(app, &o);

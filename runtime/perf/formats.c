@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +61,17 @@ void bt_formats_close(bt_formats *r) {
 
 lua_State *bt_formats_lua(bt_formats *r) { return r->L; }
 
+void bt_formats_push_num(lua_State *L, double d) {
+  if (!isfinite(d)) lua_pushnil(L);
+  else if (d > -9e15 && d < 9e15 && d == (double)(lua_Integer)d) lua_pushinteger(L, (lua_Integer)d);
+  else lua_pushnumber(L, d);
+}
+
 static void push_item(lua_State *L, const cJSON *it) {
   if (cJSON_IsString(it)) {
     lua_pushstring(L, it->valuestring);
   } else if (cJSON_IsNumber(it)) {
-    double d = it->valuedouble;
-    if (d == (double)(lua_Integer)d && d > -9e15 && d < 9e15) lua_pushinteger(L, (lua_Integer)d);
-    else lua_pushnumber(L, d);
+    bt_formats_push_num(L, it->valuedouble);
   } else if (cJSON_IsBool(it)) {
     lua_pushboolean(L, cJSON_IsTrue(it));
   } else if (cJSON_IsArray(it)) {
@@ -88,6 +93,11 @@ static void push_item(lua_State *L, const cJSON *it) {
   } else {
     lua_pushnil(L);
   }
+}
+
+void bt_formats_push_cjson(lua_State *L, const struct cJSON *v) {
+  luaL_checkstack(L, 64, "json depth");
+  push_item(L, v);
 }
 
 int bt_formats_push_json(lua_State *L, const char *json, size_t len, bt_err *err) {

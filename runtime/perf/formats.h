@@ -25,6 +25,14 @@ lua_State *bt_formats_lua(bt_formats *r);
  * integral numbers -> integers. Strings (money) stay strings. */
 int bt_formats_push_json(lua_State *L, const char *json, size_t len, bt_err *err);
 
+/* A number as push_json pushes a JSON number: integral values (|v| < 9e15) as integers,
+ * others as floats; NaN and infinities (JSON null) as nil. So a table built from C equals,
+ * value for value, the one pushed from the JSON text of the same numbers ("%.17g"). */
+void bt_formats_push_num(lua_State *L, double v);
+/* A parsed document, as push_json pushes it (may raise a Lua memory error). */
+struct cJSON;
+void bt_formats_push_cjson(lua_State *L, const struct cJSON *v);
+
 /* Render format `name` with the value on top of the report's Lua stack (popped).
  * *out is malloc'd. Errors carry the Lua traceback. */
 int bt_formats_render(bt_formats *r, const char *name, char **out, size_t *len, bt_err *err);

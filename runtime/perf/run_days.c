@@ -3,12 +3,15 @@
  * same doubles. */
 #include "run_days.h"
 
+#include <lua.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats.h"
 #include "grow.h"
+#include "json.h"
 
 #define PERIODS 252 /* trading days a year, as in metrics.h */
 
@@ -120,27 +123,35 @@ static size_t drawdowns(const int64_t *ts, const double *vs, size_t n, double ba
 
 /* ---- chart lines ---------------------------------------------------------------------- */
 
-/* charts.lua M.downsample: the lowest and highest point of each of `buckets` equal time
- * ranges, in time order; everything when already small. NAN values are gaps (skipped). */
-static size_t downsample(const int64_t *xs, const double *ys, size_t n, size_t *idx) {
+/* Each day's x column: charts.lua M.downsample's floor((x - x0) / span * buckets), the
+ * same for every line over these days, so computed once. */
+static void columns(const int64_t *xs, size_t n, int *col) {
   const int buckets = BT_RUN_DAYS_BUCKETS;
-  if (n <= 2 * (size_t)buckets) {
+  if (!n) return;
+  int64_t x0 = xs[0], span = xs[n - 1] - xs[0] > 0 ? xs[n - 1] - xs[0] : 1;
+  for (size_t i = 0; i < n; i++) {
+    double f = floor((double)(xs[i] - x0) / (double)span * buckets);
+    col[i] = f < buckets - 1 ? (int)f : buckets - 1;
+  }
+}
+
+/* charts.lua M.downsample: the lowest and highest point of each column, in time order;
+ * everything when already small. NAN values are gaps (skipped). */
+static size_t downsample(const double *ys, const int *col, size_t n, size_t *idx) {
+  if (n <= 2 * (size_t)BT_RUN_DAYS_BUCKETS) {
     for (size_t i = 0; i < n; i++) idx[i] = i;
     return n;
   }
-  int64_t x0 = xs[0], span = xs[n - 1] - xs[0] > 0 ? xs[n - 1] - xs[0] : 1;
   size_t k = 0, lo = 0, hi = 0;
   int cur = -1;
   for (size_t i = 0; i < n; i++) {
     if (isnan(ys[i])) continue;
-    double f = floor((double)(xs[i] - x0) / (double)span * buckets);
-    int bk = f < buckets - 1 ? (int)f : buckets - 1;
-    if (bk != cur) {
+    if (col[i] != cur) {
       if (cur >= 0) {
         idx[k++] = lo < hi ? lo : hi;
         if (lo != hi) idx[k++] = lo < hi ? hi : lo;
       }
-      cur = bk, lo = hi = i;
+      cur = col[i], lo = hi = i;
     } else {
       if (ys[i] < ys[lo]) lo = i;
       if (ys[i] > ys[hi]) hi = i;
@@ -153,8 +164,59 @@ static size_t downsample(const int64_t *xs, const double *ys, size_t n, size_t *
   return k;
 }
 
-/* "%.17g" (reads back as the same double, cheaper than the shortest form for
- * arbitrary ratios) or null for NAN */
+/* A reduced line: at most 2 * BT_RUN_DAYS_BUCKETS points. */
+typedef struct line {
+  size_t k;
+  int64_t *xs;
+  double *ys;
+} line;
+
+static int keep_line(line *l, const int64_t *xs, const double *ys, const size_t *idx, size_t k) {
+  l->k = k;
+  l->xs = malloc((k ? k : 1) * sizeof *l->xs);
+  l->ys = malloc((k ? k : 1) * sizeof *l->ys);
+  if (!l->xs || !l->ys) return -1;
+  for (size_t j = 0; j < k; j++) l->xs[j] = xs[idx[j]], l->ys[j] = ys[idx[j]];
+  return 0;
+}
+
+static void free_line(line *l) { free(l->xs), free(l->ys); }
+
+/* ---- monthly and yearly returns ------------------------------------------------------- */
+
+typedef struct period_ret {
+  char key[24];
+  int64_t year;
+  double r;
+} period_ret;
+
+typedef struct periods {
+  period_ret *pr;
+  size_t n;
+  char *json; /* {"<key>":r,..}: keys sorted, null returns left out, as lib.json writes */
+  size_t json_len;
+} periods;
+
+static int cmp_key(const void *a, const void *b) {
+  return strcmp(((const period_ret *)a)->key, ((const period_ret *)b)->key);
+}
+
+static void digits(char *p, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; i--, v /= 10) p[i] = (char)('0' + v % 10);
+}
+
+/* "%04lld-%02u" (months) or "%lld" (years) */
+static void period_key(char key[24], int64_t y, unsigned m, bool months) {
+  if (y >= 0 && y <= 9999 && months) {
+    digits(key, (unsigned)y, 4), key[4] = '-', digits(key + 5, m, 2), key[7] = 0;
+  } else if (months) {
+    snprintf(key, 24, "%04lld-%02u", (long long)y, m);
+  } else {
+    snprintf(key, 24, "%lld", (long long)y);
+  }
+}
+
+/* "%.17g" (reads back as the same double) or null for NAN, as lib.json writes */
 static void put_num(bt_json_buf *b, double v) {
   if (!isfinite(v)) {
     BT_JSON_PUTS(b, "null");
@@ -165,69 +227,10 @@ static void put_num(bt_json_buf *b, double v) {
   bt_json_put(b, tmp, (size_t)n);
 }
 
-static void put_list(bt_json_buf *b, const char *key, const int64_t *xs, const double *ys,
-                     const size_t *idx, size_t k, bool times) {
-  bt_json_printf(b, "\"%s\":[", key);
-  for (size_t j = 0; j < k; j++) {
-    if (j) bt_json_putc(b, ',');
-    if (times) bt_json_int(b, xs[idx[j]]);
-    else put_num(b, ys[idx[j]]);
-  }
-  bt_json_putc(b, ']');
-}
-
-/* "key":{"xs":[..],"ys":[..]} of the reduced line; idx: room for n */
-static void put_line(bt_json_buf *b, const char *key, const int64_t *xs, const double *ys, size_t n,
-                     size_t *idx) {
-  size_t k = downsample(xs, ys, n, idx);
-  bt_json_printf(b, ",\"%s\":{", key);
-  put_list(b, "xs", xs, ys, idx, k, true);
-  bt_json_putc(b, ',');
-  put_list(b, "ys", xs, ys, idx, k, false);
-  bt_json_putc(b, '}');
-}
-
-static void put_stats(bt_json_buf *b, const char *key, const stats *st, const stats *strategy) {
-  double alpha = NAN, beta = NAN, corr = NAN;
-  regress(strategy, st, &alpha, &beta, &corr);
-  bt_json_printf(b, ",\"%s\":{\"total_return\":", key);
-  put_num(b, st->total_return);
-  BT_JSON_PUTS(b, ",\"cagr\":");
-  put_num(b, st->cagr);
-  BT_JSON_PUTS(b, ",\"sharpe\":");
-  put_num(b, st->sharpe);
-  BT_JSON_PUTS(b, ",\"max_drawdown\":");
-  put_num(b, st->max_drawdown);
-  BT_JSON_PUTS(b, ",\"volatility\":");
-  put_num(b, st->volatility);
-  BT_JSON_PUTS(b, ",\"alpha\":");
-  put_num(b, alpha);
-  BT_JSON_PUTS(b, ",\"beta\":");
-  put_num(b, beta);
-  BT_JSON_PUTS(b, ",\"correlation\":");
-  put_num(b, corr);
-  bt_json_putc(b, '}');
-}
-
-/* ---- monthly and yearly returns ------------------------------------------------------- */
-
-typedef struct period_ret {
-  char key[24];
-  double r;
-} period_ret;
-
-static int cmp_key(const void *a, const void *b) {
-  return strcmp(((const period_ret *)a)->key, ((const period_ret *)b)->key);
-}
-
-/* Each period's last value over the previous period's last value (the first over base):
- * "<name>_keys":["YYYY-MM",..] (or [Y,..]) and "<name>":[r,..] for the page, and
- * "<name>_json": the text of {"<key>":r,..} with keys sorted and null returns left out,
- * exactly as the page's lib.json writes its data block (so Lua need not). Days ascend,
- * so the calendar is consulted once per period, not per day. */
-static int put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size_t n, double base,
-                       bool months) {
-  const char *name = months ? "months" : "years";
+/* Each period's last value over the previous period's last value (the first over base).
+ * Days ascend, so the calendar is consulted once per period, not per day. */
+static int periods_of(periods *out, const int64_t *ts, const double *vs, size_t n, double base,
+                      bool months) {
   period_ret *pr = NULL;
   size_t np = 0, cap = 0;
   double prev = base;
@@ -247,43 +250,34 @@ static int put_periods(bt_json_buf *b, const int64_t *ts, const double *vs, size
     int64_t y;
     unsigned m, d;
     bt_civil_from_days(day, &y, &m, &d);
-    if (months) snprintf(pr[np].key, sizeof pr[np].key, "%04lld-%02u", (long long)y, m);
-    else snprintf(pr[np].key, sizeof pr[np].key, "%lld", (long long)y);
-    np++;
+    period_key(pr[np].key, y, m, months);
+    pr[np++].year = y;
     end = months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
                  : bt_days_from_civil(y + 1, 1, 1);
   }
-  bt_json_printf(b, ",\"%s\":[", name);
-  for (size_t i = 0; i < np; i++) {
-    if (i) bt_json_putc(b, ',');
-    put_num(b, pr[i].r);
-  }
-  bt_json_printf(b, "],\"%s_keys\":[", name);
-  for (size_t i = 0; i < np; i++) {
-    if (i) bt_json_putc(b, ',');
-    if (months) bt_json_str(b, pr[i].key, strlen(pr[i].key));
-    else bt_json_put(b, pr[i].key, strlen(pr[i].key));
-  }
-  bt_json_printf(b, "],\"%s_json\":", name);
+  out->pr = pr, out->n = np;
   /* time order is key order unless a year has other than 4 digits */
-  bool sorted = true;
-  for (size_t i = 1; i < np && sorted; i++) sorted = strcmp(pr[i - 1].key, pr[i].key) < 0;
-  if (!sorted) qsort(pr, np, sizeof *pr, cmp_key);
+  period_ret *sorted = pr;
+  bool in_order = true;
+  for (size_t i = 1; i < np && in_order; i++) in_order = strcmp(pr[i - 1].key, pr[i].key) < 0;
+  if (!in_order) {
+    if (!(sorted = malloc(np * sizeof *sorted))) return -1;
+    memcpy(sorted, pr, np * sizeof *sorted);
+    qsort(sorted, np, sizeof *sorted, cmp_key);
+  }
   bt_json_buf t = {0};
   bt_json_putc(&t, '{');
   for (size_t i = 0; i < np; i++) {
-    if (isnan(pr[i].r)) continue;
+    if (isnan(sorted[i].r)) continue;
     if (t.len > 1) bt_json_putc(&t, ',');
-    bt_json_str(&t, pr[i].key, strlen(pr[i].key));
+    bt_json_str(&t, sorted[i].key, strlen(sorted[i].key));
     bt_json_putc(&t, ':');
-    put_num(&t, pr[i].r);
+    put_num(&t, sorted[i].r);
   }
   bt_json_putc(&t, '}');
-  if (t.failed) b->failed = true;
-  else bt_json_str(b, t.data, t.len);
-  bt_json_free(&t);
-  free(pr);
-  return 0;
+  if (sorted != pr) free(sorted);
+  out->json = bt_json_take(&t, &out->json_len);
+  return out->json ? 0 : -1;
 }
 
 /* the growth index on `day` (1.0 before the series starts); days ascend between calls */
@@ -292,24 +286,50 @@ static double index_at(bt_index_series *s, int64_t day) {
   return s->at ? s->pts[s->at - 1].value : 1.0;
 }
 
-/* ---- the object ------------------------------------------------------------------------ */
+/* ---- compute ---------------------------------------------------------------------------- */
 
 #define ROLLING_WINDOW 126 /* six months of trading days */
 
-int bt_run_days_json(const bt_run_day *days, size_t n, double init, bt_index_series *bench,
-                     bt_index_series *extra, bt_json_buf *b, bt_err *err) {
+typedef struct bench_fig {
+  double total_return, cagr, sharpe, max_drawdown, volatility, alpha, beta, corr;
+} bench_fig;
+
+struct bt_run_days {
+  size_t n;
+  bool hb, hx;
+  int64_t first, last;
+  double last_equity, last_bench, last_extra, volatility;
+  line equity, bench, extra, underwater, rolling;
+  line tips; /* the equity line's points, with every line's value there */
+  double *tip_bench, *tip_extra;
+  size_t drawdown_periods, ntop;
+  period top[BT_RUN_DAYS_DRAWDOWNS];
+  bench_fig bench_stats, extra_stats;
+  periods months, years;
+  size_t nrets;
+  bool has_rolling;
+};
+
+static bench_fig fig_of(const stats *st, const stats *strategy) {
+  bench_fig f = {st->total_return, st->cagr, st->sharpe, st->max_drawdown, st->volatility, NAN, NAN, NAN};
+  regress(strategy, st, &f.alpha, &f.beta, &f.corr);
+  return f;
+}
+
+int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, double init,
+                        bt_index_series *bench, bt_index_series *extra, bt_err *err) {
+  bt_run_days *d = calloc(1, sizeof *d);
   bool hb = n && bench && bench->pts, hx = n && extra && extra->pts;
   size_t cap = n ? n : 1;
   int64_t *ts = malloc(cap * sizeof *ts), *rx = malloc(cap * sizeof *rx);
   double *eq = malloc(cap * sizeof *eq), *bq = malloc(cap * sizeof *bq),
          *xq = malloc(cap * sizeof *xq), *uw = malloc(cap * sizeof *uw), *ry = malloc(cap * sizeof *ry);
   size_t *idx = malloc(cap * sizeof *idx);
+  int *col = malloc(cap * sizeof *col);
   stats se = {0}, sb = {0}, sx = {0};
-  int rc = 0;
-  if (!ts || !rx || !eq || !bq || !xq || !uw || !ry || !idx) {
-    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    goto done;
-  }
+  int rc = -1;
+  if (!d || !ts || !rx || !eq || !bq || !xq || !uw || !ry || !idx || !col) goto done;
+  d->n = n, d->hb = hb, d->hx = hx;
   double peak = init;
   for (size_t i = 0; i < n; i++) {
     ts[i] = days[i].time;
@@ -321,60 +341,31 @@ int bt_run_days_json(const bt_run_day *days, size_t n, double init, bt_index_ser
     uw[i] = peak > 0 ? eq[i] / peak - 1 : 0; /* underwater: below the peak so far */
   }
   if (series_stats(ts, eq, n, init, &se) || (hb && series_stats(ts, bq, n, init, &sb)) ||
-      (hx && series_stats(ts, xq, n, init, &sx))) {
-    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      (hx && series_stats(ts, xq, n, init, &sx)))
     goto done;
-  }
-  bt_json_printf(b, "{\"rows\":%zu,\"stride\":1", n); /* every row is used */
   if (n) {
-    bt_json_printf(b, ",\"first\":%lld,\"last\":%lld,\"last_equity\":", (long long)ts[0],
-                   (long long)ts[n - 1]);
-    put_num(b, eq[n - 1]);
-    BT_JSON_PUTS(b, ",\"last_bench\":");
-    put_num(b, bq[n - 1]);
-    BT_JSON_PUTS(b, ",\"last_extra\":");
-    put_num(b, xq[n - 1]);
+    d->first = ts[0], d->last = ts[n - 1];
+    d->last_equity = eq[n - 1], d->last_bench = bq[n - 1], d->last_extra = xq[n - 1];
   }
-  put_line(b, "equity", ts, eq, n, idx);
-  if (hb) put_line(b, "bench", ts, bq, n, idx);
-  if (hx) put_line(b, "extra", ts, xq, n, idx);
-  /* hover rows: the equity line's points, with every line's value there */
-  size_t k = downsample(ts, eq, n, idx);
-  BT_JSON_PUTS(b, ",\"tips\":{");
-  put_list(b, "xs", ts, eq, idx, k, true);
-  BT_JSON_PUTS(b, ",");
-  put_list(b, "equity", ts, eq, idx, k, false);
-  BT_JSON_PUTS(b, ",");
-  put_list(b, "bench", ts, bq, idx, k, false);
-  BT_JSON_PUTS(b, ",");
-  put_list(b, "extra", ts, xq, idx, k, false);
-  bt_json_putc(b, '}');
-  put_line(b, "underwater", ts, uw, n, idx);
-  BT_JSON_PUTS(b, ",\"volatility\":");
-  put_num(b, se.volatility);
-
-  period top[BT_RUN_DAYS_DRAWDOWNS];
-  size_t ntop, count = drawdowns(ts, eq, n, init, top, &ntop);
-  bt_json_printf(b, ",\"drawdown_periods\":%zu,\"drawdowns\":[", count);
-  for (size_t i = 0; i < ntop; i++) {
-    const period *p = &top[i];
-    bool rec = p->recovery != INT64_MIN;
-    bt_json_printf(b, "%s{\"start\":%lld,\"trough\":%lld,\"depth\":", i ? "," : "",
-                   (long long)p->start, (long long)p->trough);
-    put_num(b, p->depth);
-    if (rec) bt_json_printf(b, ",\"recovery\":%lld", (long long)p->recovery);
-    bt_json_printf(b, ",\"days\":%lld}", (long long)(((rec ? p->recovery : ts[n - 1]) - p->start) / 86400));
-  }
-  bt_json_putc(b, ']');
-  if (hb) put_stats(b, "bench_stats", &sb, &se);
-  if (hx) put_stats(b, "extra_stats", &sx, &se);
-  if (put_periods(b, ts, eq, n, init, true) || put_periods(b, ts, eq, n, init, false)) {
-    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  columns(ts, n, col);
+  size_t k = downsample(eq, col, n, idx);
+  if (keep_line(&d->equity, ts, eq, idx, k) || keep_line(&d->tips, ts, eq, idx, k)) goto done;
+  d->tip_bench = malloc((k ? k : 1) * sizeof *d->tip_bench);
+  d->tip_extra = malloc((k ? k : 1) * sizeof *d->tip_extra);
+  if (!d->tip_bench || !d->tip_extra) goto done;
+  for (size_t j = 0; j < k; j++) d->tip_bench[j] = bq[idx[j]], d->tip_extra[j] = xq[idx[j]];
+  if (hb && keep_line(&d->bench, ts, bq, idx, downsample(bq, col, n, idx))) goto done;
+  if (hx && keep_line(&d->extra, ts, xq, idx, downsample(xq, col, n, idx))) goto done;
+  if (keep_line(&d->underwater, ts, uw, idx, downsample(uw, col, n, idx))) goto done;
+  d->volatility = se.volatility;
+  d->drawdown_periods = drawdowns(ts, eq, n, init, d->top, &d->ntop);
+  if (hb) d->bench_stats = fig_of(&sb, &se);
+  if (hx) d->extra_stats = fig_of(&sx, &se);
+  if (periods_of(&d->months, ts, eq, n, init, true) || periods_of(&d->years, ts, eq, n, init, false))
     goto done;
-  }
 
   /* rolling Sharpe of the last ROLLING_WINDOW daily returns, at the window's last day */
-  bt_json_printf(b, ",\"rolling\":{\"returns\":%zu", se.nrets);
+  d->nrets = se.nrets;
   if (se.nrets >= ROLLING_WINDOW + 2) {
     const double w = ROLLING_WINDOW, *r = se.rets;
     double sum = 0, sq = 0;
@@ -388,15 +379,148 @@ int bt_run_days_json(const bt_run_day *days, size_t n, double init, bt_index_ser
         ry[nr++] = var > 1e-18 ? mean / sqrt(var) * sqrt(PERIODS) : NAN;
       }
     }
-    k = downsample(rx, ry, nr, idx);
-    bt_json_putc(b, ',');
-    put_list(b, "xs", rx, ry, idx, k, true);
-    bt_json_putc(b, ',');
-    put_list(b, "ys", rx, ry, idx, k, false);
+    columns(rx, nr, col);
+    d->has_rolling = true;
+    if (keep_line(&d->rolling, rx, ry, idx, downsample(ry, col, nr, idx))) goto done;
   }
-  BT_JSON_PUTS(b, "}}");
+  rc = 0;
 done:
   free(se.rets), free(sb.rets), free(sx.rets);
-  free(ts), free(rx), free(eq), free(bq), free(xq), free(uw), free(ry), free(idx);
-  return rc;
+  free(ts), free(rx), free(eq), free(bq), free(xq), free(uw), free(ry), free(idx), free(col);
+  if (rc) {
+    bt_run_days_free(d);
+    return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  }
+  *out = d;
+  return 0;
+}
+
+void bt_run_days_free(bt_run_days *d) {
+  if (!d) return;
+  line *ls[] = {&d->equity, &d->bench, &d->extra, &d->underwater, &d->rolling, &d->tips};
+  for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) free_line(ls[i]);
+  free(d->tip_bench), free(d->tip_extra);
+  free(d->months.pr), free(d->months.json), free(d->years.pr), free(d->years.json);
+  free(d);
+}
+
+/* ---- push --------------------------------------------------------------------------------- */
+
+static void set_num(lua_State *L, const char *key, double v) {
+  if (!isfinite(v)) return; /* nil: no field */
+  bt_formats_push_num(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static void set_int(lua_State *L, const char *key, int64_t v) {
+  bt_formats_push_num(L, (double)v);
+  lua_setfield(L, -2, key);
+}
+
+static void set_nums(lua_State *L, const char *key, const double *v, size_t k) {
+  lua_createtable(L, (int)k, 0);
+  for (size_t j = 0; j < k; j++) {
+    bt_formats_push_num(L, v[j]);
+    lua_rawseti(L, -2, (lua_Integer)j + 1);
+  }
+  lua_setfield(L, -2, key);
+}
+
+static void set_times(lua_State *L, const char *key, const int64_t *v, size_t k) {
+  lua_createtable(L, (int)k, 0);
+  for (size_t j = 0; j < k; j++) {
+    bt_formats_push_num(L, (double)v[j]);
+    lua_rawseti(L, -2, (lua_Integer)j + 1);
+  }
+  lua_setfield(L, -2, key);
+}
+
+static void set_line(lua_State *L, const char *key, const line *l) {
+  lua_newtable(L);
+  set_times(L, "xs", l->xs, l->k);
+  set_nums(L, "ys", l->ys, l->k);
+  lua_setfield(L, -2, key);
+}
+
+static void set_fig(lua_State *L, const char *key, const bench_fig *f) {
+  lua_newtable(L);
+  set_num(L, "total_return", f->total_return);
+  set_num(L, "cagr", f->cagr);
+  set_num(L, "sharpe", f->sharpe);
+  set_num(L, "max_drawdown", f->max_drawdown);
+  set_num(L, "volatility", f->volatility);
+  set_num(L, "alpha", f->alpha);
+  set_num(L, "beta", f->beta);
+  set_num(L, "correlation", f->corr);
+  lua_setfield(L, -2, key);
+}
+
+static void set_periods(lua_State *L, const char *name, const periods *p, bool months) {
+  char key[32];
+  lua_createtable(L, (int)p->n, 0);
+  for (size_t i = 0; i < p->n; i++) {
+    bt_formats_push_num(L, p->pr[i].r);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, name);
+  lua_createtable(L, (int)p->n, 0);
+  for (size_t i = 0; i < p->n; i++) {
+    if (months) lua_pushstring(L, p->pr[i].key);
+    else bt_formats_push_num(L, (double)p->pr[i].year);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  snprintf(key, sizeof key, "%s_keys", name);
+  lua_setfield(L, -2, key);
+  lua_pushlstring(L, p->json, p->json_len);
+  snprintf(key, sizeof key, "%s_json", name);
+  lua_setfield(L, -2, key);
+}
+
+void bt_run_days_push(lua_State *L, const bt_run_days *d) {
+  lua_newtable(L);
+  set_int(L, "rows", (int64_t)d->n);
+  set_int(L, "stride", 1); /* every row is used */
+  if (d->n) {
+    set_int(L, "first", d->first);
+    set_int(L, "last", d->last);
+    set_num(L, "last_equity", d->last_equity);
+    set_num(L, "last_bench", d->last_bench);
+    set_num(L, "last_extra", d->last_extra);
+  }
+  set_line(L, "equity", &d->equity);
+  if (d->hb) set_line(L, "bench", &d->bench);
+  if (d->hx) set_line(L, "extra", &d->extra);
+  lua_newtable(L);
+  set_times(L, "xs", d->tips.xs, d->tips.k);
+  set_nums(L, "equity", d->tips.ys, d->tips.k);
+  set_nums(L, "bench", d->tip_bench, d->tips.k);
+  set_nums(L, "extra", d->tip_extra, d->tips.k);
+  lua_setfield(L, -2, "tips");
+  set_line(L, "underwater", &d->underwater);
+  set_num(L, "volatility", d->volatility);
+  set_int(L, "drawdown_periods", (int64_t)d->drawdown_periods);
+  lua_createtable(L, (int)d->ntop, 0);
+  for (size_t i = 0; i < d->ntop; i++) {
+    const period *p = &d->top[i];
+    bool rec = p->recovery != INT64_MIN;
+    lua_newtable(L);
+    set_int(L, "start", p->start);
+    set_int(L, "trough", p->trough);
+    set_num(L, "depth", p->depth);
+    if (rec) set_int(L, "recovery", p->recovery);
+    set_int(L, "days", ((rec ? p->recovery : d->last) - p->start) / 86400);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "drawdowns");
+  if (d->hb) set_fig(L, "bench_stats", &d->bench_stats);
+  if (d->hx) set_fig(L, "extra_stats", &d->extra_stats);
+  set_periods(L, "months", &d->months, true);
+  set_periods(L, "years", &d->years, false);
+  lua_newtable(L);
+  set_int(L, "returns", (int64_t)d->nrets);
+  if (d->has_rolling) {
+    set_times(L, "xs", d->rolling.xs, d->rolling.k);
+    set_nums(L, "ys", d->rolling.ys, d->rolling.k);
+  }
+  lua_setfield(L, -2, "rolling");
 }

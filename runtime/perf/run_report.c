@@ -1,25 +1,28 @@
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE /* memmem, memrchr */
 /* run_report.c - report.html for every completed run, rendered by lua/formats/run_report.lua
- * from the run directory's result.json and trades.jsonl, the equity rows the run kept in
- * memory (figures and chart lines computed by run_days.h), what the run's bus showed
- * while it ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and the app's
- * --benchmark series. */
+ * from the run directory's result.json and trades.jsonl (read once, a chunk at a time, so
+ * memory does not grow with the trade log), the equity rows the run kept in memory
+ * (figures and chart lines computed by run_days.h), what the run's bus showed while it
+ * ran (run_collect.h: the buy-and-hold benchmark, fill lineage) and the app's --benchmark
+ * series. The page's input is built as Lua tables directly (no JSON document parsed
+ * back): the numbers are the same values the JSON text carried (bt_formats_push_num). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <lua.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "grow.h"
 #include "log.h"
 #include "iso8601.h"
+#include "formats.h"
 #include "perf.h"
 #include "perf_files.h"
-#include "perf_source.h"
-#include "perf_time.h"
+#include "perf_index.h"
 #include "run_collect.h"
 #include "run_days.h"
 #include "run_series.h"
@@ -80,35 +83,9 @@ static int extra_series(const char *arg, int64_t run_start, bt_index_point **out
   return 0;
 }
 
-/* One trades.jsonl line as {"t":<line>,"in":[fill,order,cause,signal?],"out":[...]} with
- * the event ids behind its entry and exit fills (when the run's bus was seen). */
-static void trade_json(bt_json_buf *b, const char *line, size_t len, const bt_run_collect *c,
-                       const cJSON *symbols) {
-  bt_json_printf(b, "{\"t\":");
-  bt_json_put(b, line, len);
-  cJSON *t = c ? cJSON_ParseWithLength(line, len) : NULL;
-  const char *sym = t ? cJSON_GetStringValue(cJSON_GetObjectItem(t, "symbol")) : NULL;
-  int si = -1, i = 0;
-  const cJSON *s;
-  cJSON_ArrayForEach(s, symbols) {
-    const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(s, "symbol"));
-    if (sym && nm && strcmp(sym, nm) == 0) si = i;
-    i++;
-  }
-  const char *keys[2] = {"entry_time", "exit_time"}, *names[2] = {"in", "out"};
-  for (int k = 0; k < 2 && si >= 0; k++) {
-    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(t, keys[k]));
-    int64_t when;
-    if (!ts || !bt_iso8601_parse(ts, (long)strlen(ts), BT_ISO_STRICT, &when)) continue;
-    const bt_rc_fill *f = bt_run_collect_fill(c, (uint32_t)si, when, k == 0);
-    if (f)
-      bt_json_printf(b, ",\"%s\":[%llu,%llu,%llu,%s]", names[k], (unsigned long long)f->fill_id,
-                        (unsigned long long)f->order_id, (unsigned long long)f->cause_id,
-                        f->cause_signal ? "true" : "false");
-  }
-  cJSON_Delete(t);
-  bt_json_putc(b, '}');
-}
+/* ---- trades.jsonl, read once in chunks ------------------------------------------------ */
+
+#define CHUNK ((size_t)1 << 20)
 
 typedef struct sym_stats {
   char name[64];
@@ -116,107 +93,425 @@ typedef struct sym_stats {
   bt_dec pnl, unrealized;
 } sym_stats;
 
-/* All trades: per-symbol results (exact sums) and each closed trade's return
- * (pnl / (qty x entry price)), every `stride`-th when there are more than RETURNS_CAP. */
-static void trade_stats(bt_json_buf *b, const char *m, const size_t *starts, size_t n, size_t size,
-                        size_t nclosed) {
-  sym_stats *syms = calloc(MAX_SYMBOLS, sizeof *syms);
-  int nsyms = 0;
-  size_t stride = nclosed > RETURNS_CAP ? nclosed / RETURNS_CAP + 1 : 1, k = 0;
-  bt_json_printf(b, ",\"returns_stride\":%zu,\"returns\":[", stride);
-  bool first = true;
-  for (size_t i = 0; i < n && syms; i++) {
-    const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
-    cJSON *t = cJSON_ParseWithLength(ln, (size_t)(nl - ln));
-    const char *sym = cJSON_GetStringValue(cJSON_GetObjectItem(t, "symbol"));
-    const char *pnl_s = cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl"));
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(t, "status"));
-    bt_dec pnl;
-    if (!sym || !pnl_s || !st || bt_dec_parse(pnl_s, (long)strlen(pnl_s), &pnl) != (int)strlen(pnl_s)) {
-      cJSON_Delete(t);
-      continue;
-    }
-    int j = 0;
-    while (j < nsyms && strcmp(syms[j].name, sym)) j++;
-    if (j == nsyms && nsyms < MAX_SYMBOLS) snprintf(syms[nsyms++].name, sizeof syms[0].name, "%s", sym);
-    bool open = strcmp(st, "open") == 0;
-    if (j < nsyms) {
-      sym_stats *x = &syms[j];
-      if (open) x->open++, bt_dec_add(x->unrealized, pnl, &x->unrealized);
-      else x->trades++, x->wins += pnl.v > 0, bt_dec_add(x->pnl, pnl, &x->pnl);
-    }
-    if (!open && k++ % stride == 0) {
-      double qty = 0, px = 0;
-      const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(t, "qty"));
-      const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(t, "entry_price"));
-      if (q) qty = strtod(q, NULL);
-      if (p) px = strtod(p, NULL);
-      if (qty * px != 0) {
-        if (!first) bt_json_putc(b, ',');
-        bt_json_dbl(b, bt_dec_to_double(pnl) / (qty * px));
-        first = false;
-      }
-    }
-    cJSON_Delete(t);
-  }
-  bt_json_printf(b, "],\"by_symbol\":[");
-  for (int j = 0; j < nsyms; j++) {
-    char pnl[BT_DEC_STRLEN], unr[BT_DEC_STRLEN];
-    bt_dec_format(syms[j].pnl, pnl);
-    bt_dec_format(syms[j].unrealized, unr);
-    bt_json_printf(b, "%s{\"symbol\":", j ? "," : "");
-    bt_log_json_str(b, syms[j].name, strlen(syms[j].name));
-    bt_json_printf(b, ",\"trades\":%llu,\"wins\":%llu,\"pnl\":\"%s\",\"open\":%llu,\"unrealized\":\"%s\"}",
-                      (unsigned long long)syms[j].trades, (unsigned long long)syms[j].wins, pnl,
-                      (unsigned long long)syms[j].open, unr);
-  }
-  bt_json_putc(b, ']');
-  free(syms);
+typedef struct tline {
+  char *text;
+  size_t len;
+} tline;
+
+/* What the page shows of the trades, gathered in one pass: the first TRADE_HEAD lines,
+ * the last TRADE_TAIL lines before the open trades that end the file (outputs.md), those
+ * open trades, per-symbol results (exact sums) and each closed trade's return. Memory is
+ * bounded by the listed lines and 8 bytes per closed trade. */
+typedef struct trade_scan {
+  uint64_t total;
+  tline head[TRADE_HEAD];
+  size_t nhead;
+  tline ring[TRADE_TAIL];  /* the last lines known not to be in the trailing open run */
+  uint64_t settled;
+  tline *pend;             /* the current run of open lines */
+  size_t npend, cappend;
+  sym_stats syms[MAX_SYMBOLS];
+  int nsyms;
+  double *rets;            /* each closed trade's pnl / (qty x entry price), or no_price() */
+  size_t nrets, caprets;
+  bool oom;
+} trade_scan;
+
+/* a closed trade without a price (qty x entry price = 0): counted for the stride, not
+ * drawn. A signalling NaN, which arithmetic never yields. */
+static double no_price(void) {
+  uint64_t bits = 0x7ff4b7b7b7b7b7b7ULL;
+  double v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
 }
 
-/* trades.jsonl -> "trades":{"total":N,"closed":C,"head":[first closed],"tail":[last
- * closed],"open":[open at the end],...trade_stats}. Open trades are the file's last
- * lines (outputs.md). */
-static void trades_json(const char *path, bt_json_buf *b, const bt_run_collect *c,
-                        const cJSON *symbols) {
-  size_t size = 0;
-  char *m = bt_perf_slurp(path, &size);
-  size_t nlines = 0, cap = 0, *starts = NULL;
-  for (size_t i = 0; m && i < size;) {
-    char *nl = memchr(m + i, '\n', size - i);
-    if (!nl) break; /* a partial last line is not a trade yet */
-    if (nl > m + i) {
-      if (BT_GROW(starts, cap, nlines + 1)) break;
-      starts[nlines++] = i;
+static bool is_no_price(double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return bits == 0x7ff4b7b7b7b7b7b7ULL;
+}
+
+static bool copy_line(tline *t, const char *p, size_t n) {
+  free(t->text);
+  t->text = malloc(n + 1);
+  if (!t->text) return false;
+  memcpy(t->text, p, n);
+  t->text[n] = 0, t->len = n;
+  return true;
+}
+
+static void settle(trade_scan *ts, const char *p, size_t n) {
+  if (!copy_line(&ts->ring[ts->settled++ % TRADE_TAIL], p, n)) ts->oom = true;
+}
+
+/* The string values of a flat JSON object without escapes (btrun's own trade lines);
+ * false for anything else, which cJSON then reads. */
+#define NFIELDS 5
+static const char *const field_names[NFIELDS] = {"symbol", "pnl", "status", "qty", "entry_price"};
+typedef struct span {
+  const char *p;
+  size_t n;
+} span;
+
+static const char *skip_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  return p;
+}
+
+static bool flat_fields(const char *p, const char *e, span *f) {
+  memset(f, 0, NFIELDS * sizeof *f);
+  if (memchr(p, '\\', (size_t)(e - p))) return false;
+  p = skip_ws(p, e);
+  if (p == e || *p++ != '{') return false;
+  p = skip_ws(p, e);
+  if (p < e && *p == '}') return skip_ws(p + 1, e) == e;
+  for (;;) {
+    if (p == e || *p++ != '"') return false;
+    const char *k = p, *ke = memchr(p, '"', (size_t)(e - p));
+    if (!ke) return false;
+    p = skip_ws(ke + 1, e);
+    if (p == e || *p++ != ':') return false;
+    p = skip_ws(p, e);
+    if (p == e) return false;
+    int which = -1;
+    for (int i = 0; i < NFIELDS && which < 0; i++)
+      if ((size_t)(ke - k) == strlen(field_names[i]) && memcmp(k, field_names[i], (size_t)(ke - k)) == 0) which = i;
+    if (which >= 0 && f[which].p) return false; /* a repeated key: leave it to cJSON */
+    if (*p == '"') {
+      const char *v = p + 1, *ve = memchr(v, '"', (size_t)(e - v));
+      if (!ve) return false;
+      if (which >= 0) f[which] = (span){v, (size_t)(ve - v)};
+      p = ve + 1;
+    } else {
+      const char *v = p;
+      while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') ||
+                       (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        p++;
+      size_t n = (size_t)(p - v);
+      char num[64];
+      bool lit = (n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) || (n == 5 && !memcmp(v, "false", 5));
+      if (!lit) { /* a JSON number, or not for us */
+        if (n == 0 || n >= sizeof num || !(*v == '-' || (*v >= '0' && *v <= '9'))) return false;
+        memcpy(num, v, n), num[n] = 0;
+        char *end;
+        strtod(num, &end);
+        if (end != num + n) return false;
+      }
+      if (which >= 0) f[which] = (span){NULL, 0}; /* not a string */
     }
-    i = (size_t)(nl - m) + 1;
+    p = skip_ws(p, e);
+    if (p < e && *p == ',') {
+      p = skip_ws(p + 1, e);
+      continue;
+    }
+    if (p < e && *p == '}') return skip_ws(p + 1, e) == e;
+    return false;
   }
-  size_t nopen = 0;
-  while (nopen < nlines) {
-    size_t s = starts[nlines - 1 - nopen];
-    const char *nl = memchr(m + s, '\n', size - s);
-    if (!memmem(m + s, (size_t)(nl - (m + s)), "\"status\":\"open\"", 15)) break;
-    nopen++;
+}
+
+/* the same fields through cJSON: strings (copied into buf), NULL p when absent or not a string */
+static bool cjson_fields(const char *p, size_t n, span *f, char *buf, size_t cap) {
+  memset(f, 0, NFIELDS * sizeof *f);
+  cJSON *t = cJSON_ParseWithLength(p, n);
+  if (!t) return false;
+  size_t used = 0;
+  for (int i = 0; i < NFIELDS; i++) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(t, field_names[i]));
+    size_t l = v ? strlen(v) : 0;
+    if (v && used + l + 1 <= cap) {
+      memcpy(buf + used, v, l + 1);
+      f[i] = (span){buf + used, l};
+      used += l + 1;
+    }
   }
-  size_t nclosed = nlines - nopen;
-  size_t head = nclosed < TRADE_HEAD ? nclosed : TRADE_HEAD;
-  size_t tail_from = nclosed - head > TRADE_TAIL ? nclosed - TRADE_TAIL : head;
-  bt_json_printf(b, "{\"total\":%zu,\"closed\":%zu", nlines, nclosed);
-  const char *part[3] = {"head", "tail", "open"};
-  size_t from[3] = {0, tail_from, nclosed}, to[3] = {head, nclosed, nlines};
+  cJSON_Delete(t);
+  return true;
+}
+
+static bool span_is(span s, const char *lit) { return s.p && s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
+
+/* one trade's per-symbol sums and return */
+static void trade_stats(trade_scan *ts, const char *p, size_t n) {
+  span f[NFIELDS];
+  char *buf = NULL;
+  if (!flat_fields(p, p + n, f)) {
+    buf = malloc(n + NFIELDS);
+    if (!buf || !cjson_fields(p, n, f, buf, n + NFIELDS)) {
+      free(buf);
+      return;
+    }
+  }
+  span sym = f[0], pnl_s = f[1], st = f[2];
+  bt_dec pnl;
+  if (!sym.p || !pnl_s.p || !st.p || bt_dec_parse(pnl_s.p, (long)pnl_s.n, &pnl) != (int)pnl_s.n) {
+    free(buf);
+    return;
+  }
+  int j = 0;
+  while (j < ts->nsyms && !(strlen(ts->syms[j].name) == sym.n && !memcmp(ts->syms[j].name, sym.p, sym.n))) j++;
+  if (j == ts->nsyms && ts->nsyms < MAX_SYMBOLS)
+    snprintf(ts->syms[ts->nsyms++].name, sizeof ts->syms[0].name, "%.*s", (int)sym.n, sym.p);
+  bool open = span_is(st, "open");
+  if (j < ts->nsyms) {
+    sym_stats *x = &ts->syms[j];
+    if (open) x->open++, bt_dec_add(x->unrealized, pnl, &x->unrealized);
+    else x->trades++, x->wins += pnl.v > 0, bt_dec_add(x->pnl, pnl, &x->pnl);
+  }
+  if (!open) {
+    /* strtod stops at the closing quote (or the NUL of buf) */
+    double qty = f[3].p ? strtod(f[3].p, NULL) : 0, px = f[4].p ? strtod(f[4].p, NULL) : 0;
+    if (BT_GROW(ts->rets, ts->caprets, ts->nrets + 1)) ts->oom = true;
+    else ts->rets[ts->nrets++] = qty * px != 0 ? bt_dec_to_double(pnl) / (qty * px) : no_price();
+  }
+  free(buf);
+}
+
+static void scan_line(trade_scan *ts, const char *p, size_t n) {
+  if (ts->nhead < TRADE_HEAD && !copy_line(&ts->head[ts->nhead++], p, n)) ts->oom = true;
+  ts->total++;
+  if (memmem(p, n, "\"status\":\"open\"", 15)) {
+    if (BT_GROW(ts->pend, ts->cappend, ts->npend + 1)) {
+      ts->oom = true;
+      return;
+    }
+    ts->pend[ts->npend] = (tline){0};
+    if (!copy_line(&ts->pend[ts->npend++], p, n)) ts->oom = true;
+  } else {
+    for (size_t i = 0; i < ts->npend; i++) {
+      settle(ts, ts->pend[i].text, ts->pend[i].len);
+      free(ts->pend[i].text);
+    }
+    ts->npend = 0;
+    settle(ts, p, n);
+  }
+  trade_stats(ts, p, n);
+}
+
+static void scan_free(trade_scan *ts) {
+  for (size_t i = 0; i < TRADE_HEAD; i++) free(ts->head[i].text);
+  for (size_t i = 0; i < TRADE_TAIL; i++) free(ts->ring[i].text);
+  for (size_t i = 0; i < ts->npend; i++) free(ts->pend[i].text);
+  free(ts->pend);
+  free(ts->rets);
+}
+
+/* One read of trades.jsonl (none: no trades) feeding the performance index (the
+ * summary's figures) and the trade scan, a chunk at a time; a partial last line is not
+ * a trade yet. */
+static int read_trades(const char *path, bt_perf_index *ix, trade_scan *ts, bt_err *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+  size_t cap = CHUNK, have = 0;
+  char *buf = malloc(cap);
+  uint64_t line = 1;
+  int rc = buf ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  while (!rc) {
+    if (BT_GROW(buf, cap, have + 1)) { /* a line longer than the buffer */
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
+    }
+    ssize_t r = read(fd, buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) rc = bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));
+    if (r <= 0) break;
+    have += (size_t)r;
+    const char *last = memrchr(buf, '\n', have);
+    if (!last) continue;
+    size_t used = (size_t)(last + 1 - buf), iused;
+    uint64_t nl;
+    rc = bt_perf_index_add_buffer(ix, buf, used, path, line, &iused, &nl, err);
+    line += nl;
+    for (const char *p = buf, *e = buf + used; p < e && !rc;) {
+      const char *q = memchr(p, '\n', (size_t)(e - p));
+      if (q > p) scan_line(ts, p, (size_t)(q - p));
+      p = q + 1;
+    }
+    if (!rc && ts->oom) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+    memmove(buf, buf + used, have - used);
+    have -= used;
+  }
+  free(buf);
+  close(fd);
+  return rc;
+}
+
+/* A listed trade: its line and the event ids behind its entry and exit fills (when the
+ * run's bus was seen). */
+typedef struct listed {
+  cJSON *t;
+  bool has[2];
+  bt_rc_fill fill[2];
+} listed;
+
+static int list_trade(listed *l, const tline *ln, const bt_run_collect *c, const cJSON *symbols,
+                      bt_err *err) {
+  l->t = cJSON_ParseWithLength(ln->text, ln->len);
+  if (!l->t) return bt_errf(err, BT_EINVAL, "json_error", "invalid JSON document");
+  const char *sym = cJSON_GetStringValue(cJSON_GetObjectItem(l->t, "symbol"));
+  int si = -1, i = 0;
+  const cJSON *s;
+  cJSON_ArrayForEach(s, symbols) {
+    const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(s, "symbol"));
+    if (sym && nm && strcmp(sym, nm) == 0) si = i;
+    i++;
+  }
+  const char *keys[2] = {"entry_time", "exit_time"};
+  for (int k = 0; k < 2 && si >= 0 && c; k++) {
+    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItem(l->t, keys[k]));
+    int64_t when;
+    if (!ts || !bt_iso8601_parse(ts, (long)strlen(ts), BT_ISO_STRICT, &when)) continue;
+    const bt_rc_fill *f = bt_run_collect_fill(c, (uint32_t)si, when, k == 0);
+    if (f) l->has[k] = true, l->fill[k] = *f;
+  }
+  return 0;
+}
+
+/* ---- the page's input, handed to Lua as tables (no JSON text in between) --------------- */
+
+typedef struct doc {
+  const cJSON *result, *summary;
+  const trade_scan *ts;
+  listed *lists[3];        /* head, tail, open */
+  size_t nlists[3];
+  size_t nclosed, stride;
+  cJSON *sym_names[MAX_SYMBOLS], *benchmark_error, *benchmark_name; /* logged_str */
+  const bt_run_days *days; /* NULL: no series */
+} doc;
+
+/* A string as the page saw it when it came through JSON text written with
+ * bt_log_json_str: secrets redacted, invalid UTF-8 replaced. NULL: out of memory. */
+static cJSON *logged_str(const char *s) {
+  bt_json_buf b = {0};
+  bt_log_json_str(&b, s, strlen(s));
+  size_t n;
+  char *t = bt_json_take(&b, &n);
+  cJSON *j = t ? cJSON_ParseWithLength(t, n) : NULL;
+  free(t);
+  return j;
+}
+
+static void push_listed(lua_State *L, const listed *l, size_t n) {
+  static const char *const names[2] = {"in", "out"};
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_newtable(L);
+    bt_formats_push_cjson(L, l[i].t);
+    lua_setfield(L, -2, "t");
+    for (int k = 0; k < 2; k++) {
+      if (!l[i].has[k]) continue;
+      const bt_rc_fill *f = &l[i].fill[k];
+      lua_createtable(L, 4, 0);
+      bt_formats_push_num(L, (double)f->fill_id);
+      lua_rawseti(L, -2, 1);
+      bt_formats_push_num(L, (double)f->order_id);
+      lua_rawseti(L, -2, 2);
+      bt_formats_push_num(L, (double)f->cause_id);
+      lua_rawseti(L, -2, 3);
+      lua_pushboolean(L, f->cause_signal);
+      lua_rawseti(L, -2, 4);
+      lua_setfield(L, -2, names[k]);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+static void set_count(lua_State *L, const char *key, uint64_t v) {
+  bt_formats_push_num(L, (double)v);
+  lua_setfield(L, -2, key);
+}
+
+/* d.trades: {total=, closed=, head=, tail=, open=, returns_stride=, returns=, by_symbol=} */
+static void push_trades(lua_State *L, const doc *d) {
+  const trade_scan *ts = d->ts;
+  static const char *const part[3] = {"head", "tail", "open"};
+  lua_newtable(L);
+  set_count(L, "total", ts->total);
+  set_count(L, "closed", d->nclosed);
   for (int p = 0; p < 3; p++) {
-    bt_json_printf(b, ",\"%s\":[", part[p]);
-    for (size_t i = from[p]; i < to[p]; i++) {
-      const char *ln = m + starts[i], *nl = memchr(ln, '\n', size - starts[i]);
-      if (i > from[p]) bt_json_putc(b, ',');
-      trade_json(b, ln, (size_t)(nl - ln), c, symbols);
-    }
-    bt_json_putc(b, ']');
+    push_listed(L, d->lists[p], d->nlists[p]);
+    lua_setfield(L, -2, part[p]);
   }
-  trade_stats(b, m, starts, nlines, size, nclosed);
-  bt_json_putc(b, '}');
-  free(starts);
-  free(m);
+  set_count(L, "returns_stride", d->stride);
+  /* every stride-th closed trade (RETURNS_CAP at most), those with a price */
+  int n = 0;
+  for (size_t i = 0; i < ts->nrets; i += d->stride) n += !is_no_price(ts->rets[i]);
+  lua_createtable(L, n, 0);
+  lua_Integer k = 1;
+  for (size_t i = 0; i < ts->nrets; i += d->stride)
+    if (!is_no_price(ts->rets[i])) {
+      bt_formats_push_num(L, ts->rets[i]);
+      lua_rawseti(L, -2, k++);
+    }
+  lua_setfield(L, -2, "returns");
+  lua_createtable(L, ts->nsyms, 0);
+  for (int j = 0; j < ts->nsyms; j++) {
+    const sym_stats *x = &ts->syms[j];
+    char pnl[BT_DEC_STRLEN], unr[BT_DEC_STRLEN];
+    bt_dec_format(x->pnl, pnl);
+    bt_dec_format(x->unrealized, unr);
+    lua_newtable(L);
+    bt_formats_push_cjson(L, d->sym_names[j]);
+    lua_setfield(L, -2, "symbol");
+    set_count(L, "trades", x->trades);
+    set_count(L, "wins", x->wins);
+    lua_pushstring(L, pnl);
+    lua_setfield(L, -2, "pnl");
+    set_count(L, "open", x->open);
+    lua_pushstring(L, unr);
+    lua_setfield(L, -2, "unrealized");
+    lua_rawseti(L, -2, j + 1);
+  }
+  lua_setfield(L, -2, "by_symbol");
+}
+
+static int push_doc(lua_State *L) {
+  const doc *d = lua_touserdata(L, 1);
+  lua_newtable(L);
+  bt_formats_push_cjson(L, d->result);
+  lua_setfield(L, -2, "result");
+  if (d->summary) {
+    bt_formats_push_cjson(L, d->summary);
+    lua_setfield(L, -2, "summary");
+  }
+  push_trades(L, d);
+  lua_setfield(L, -2, "trades");
+  if (d->benchmark_error) {
+    bt_formats_push_cjson(L, d->benchmark_error);
+    lua_setfield(L, -2, "benchmark_error");
+  }
+  if (d->benchmark_name) {
+    bt_formats_push_cjson(L, d->benchmark_name);
+    lua_setfield(L, -2, "benchmark_name");
+  }
+  if (d->days) {
+    bt_run_days_push(L, d->days);
+    lua_setfield(L, -2, "series");
+  }
+  return 1;
+}
+
+/* the summary of the run's closed trades (the page reads its totals, not its per-day rows) */
+static cJSON *summary_of(const bt_perf_index *ix, bt_err *err) {
+  /* the window runs from the first exit day to the last exit or open entry day, so a
+   * position opened after the last exit is still counted as open */
+  int64_t a = ix->ndays ? ix->days[0].day : INT64_MAX, z = ix->ndays ? ix->days[ix->ndays - 1].day : INT64_MIN;
+  for (size_t i = 0; i < ix->nopen; i++) {
+    if (ix->open[i].entry_day < a) a = ix->open[i].entry_day;
+    if (ix->open[i].entry_day > z) z = ix->open[i].entry_day;
+  }
+  if (a > z) a = z = 0;
+  bt_perf_summary s;
+  if (bt_perf_summarize(ix, BT_PERF_CUSTOM, a, z, &s, err)) return NULL;
+  s.nseries = 0;
+  size_t n;
+  char *js = bt_perf_summary_json(&s, "", 0, &n);
+  bt_perf_summary_free(&s);
+  cJSON *j = js ? cJSON_ParseWithLength(js, n) : NULL;
+  free(js);
+  if (!j) bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  return j;
 }
 
 static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_run_outcome *o,
@@ -226,80 +521,91 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_r
   snprintf(path, sizeof path, "%s/result.json", dir);
   char *result = bt_perf_slurp(path, &rlen);
   if (!result) return 0; /* the run wrote no files */
-  cJSON *rj = cJSON_ParseWithLength(result, rlen);
-  const cJSON *symbols = rj ? cJSON_GetObjectItem(rj, "data") : NULL;
-  bt_json_buf b = {0};
-  bt_json_printf(&b, "{\"result\":");
-  bt_json_put(&b, result, rlen);
+  cJSON *rj = cJSON_ParseWithLength(result, rlen), *sj = NULL;
   free(result);
-
-  snprintf(path, sizeof path, "%s/trades.jsonl", dir);
+  const cJSON *symbols = rj ? cJSON_GetObjectItem(rj, "data") : NULL;
+  doc d = {.result = rj};
+  trade_scan *ts = calloc(1, sizeof *ts);
   bt_perf_index ix;
+  snprintf(path, sizeof path, "%s/trades.jsonl", dir);
   bt_perf_index_init(&ix, path, bt_tz_utc(), 1);
-  int rc = 0;
-  if (access(path, F_OK) == 0) rc = bt_perf_index_refresh(&ix, true, err);
+  bt_run_days *days = NULL;
+  bt_index_point *extra_pts = NULL;
+  char extra_name[64] = "";
+  bt_err berr = {0};
+  int rc = !rj ? bt_errf(err, BT_EINVAL, "json_error", "invalid JSON document")
+           : !ts ? bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory")
+                 : read_trades(path, &ix, ts, err);
+  if (!rc && !(sj = summary_of(&ix, err))) rc = err->code;
+  bt_perf_index_free(&ix);
   if (!rc) {
-    /* the window runs from the first exit day to the last exit or open entry day, so a
-     * position opened after the last exit is still counted as open */
-    int64_t a = ix.ndays ? ix.days[0].day : INT64_MAX, z = ix.ndays ? ix.days[ix.ndays - 1].day : INT64_MIN;
-    for (size_t i = 0; i < ix.nopen; i++) {
-      if (ix.open[i].entry_day < a) a = ix.open[i].entry_day;
-      if (ix.open[i].entry_day > z) z = ix.open[i].entry_day;
-    }
-    if (a > z) a = z = 0;
-    bt_perf_summary s;
-    rc = bt_perf_summarize(&ix, BT_PERF_CUSTOM, a, z, &s, err);
-    if (!rc) {
-      s.nseries = 0; /* the page reads the totals, not the per-day rows ("days": []) */
-      size_t n;
-      char *js = bt_perf_summary_json(&s, "", 0, &n);
-      bt_json_printf(&b, ",\"summary\":");
-      if (js) bt_json_put(&b, js, n);
-      else b.failed = true;
-      free(js);
-      bt_perf_summary_free(&s);
+    /* open trades end the file: the lines listed as closed are those before them */
+    size_t nclosed = ts->total - ts->npend, head = nclosed < TRADE_HEAD ? nclosed : TRADE_HEAD;
+    size_t ntail = nclosed - head > TRADE_TAIL ? TRADE_TAIL : nclosed - head;
+    d.summary = sj, d.ts = ts, d.nclosed = nclosed;
+    d.stride = nclosed > RETURNS_CAP ? nclosed / RETURNS_CAP + 1 : 1;
+    size_t n[3] = {head, ntail, ts->npend};
+    for (int p = 0; p < 3 && !rc; p++) {
+      if (!(d.lists[p] = calloc(n[p] ? n[p] : 1, sizeof *d.lists[p]))) {
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+        break;
+      }
+      for (size_t i = 0; i < n[p] && !rc; i++) {
+        const tline *ln = p == 0 ? &ts->head[i]
+                          : p == 1 ? &ts->ring[(ts->settled - ntail + i) % TRADE_TAIL]
+                                   : &ts->pend[i];
+        rc = list_trade(&d.lists[p][i], ln, c, symbols, err);
+        d.nlists[p] = i + 1;
+      }
     }
   }
-  bt_perf_index_free(&ix);
-  bt_json_printf(&b, ",\"trades\":");
-  trades_json(path, &b, c, symbols);
 
   /* benchmarks: the run's own buy-and-hold, and --benchmark's series */
   bt_index_series bench = {0}, extra = {0};
-  bt_index_point *extra_pts = NULL;
-  char extra_name[64] = "";
   if (c) bench.pts = bt_run_collect_bench(c, &bench.n);
   if (bench.pts && !bench.n) bench.pts = NULL;
   const char *barg = rr->app ? rr->app->benchmark : NULL;
   if (!rc && barg && *barg) {
     int64_t start = o->ndays ? o->days[0].time : 0;
-    bt_err berr = {0};
     if (extra_series(barg, start, &extra_pts, &extra.n, extra_name, sizeof extra_name, &berr)) {
       bt_log("perf", BT_LOG_WARNING, "benchmark_unreadable", BT_F_STR("benchmark", barg),
              BT_F_STR("error", berr.msg));
-      bt_json_printf(&b, ",\"benchmark_error\":");
-      bt_log_json_str(&b, berr.msg, strlen(berr.msg));
+      if (!(d.benchmark_error = logged_str(berr.msg))) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
     }
-    bt_err_clear(&berr);
     extra.pts = extra_pts;
   }
-  if (extra.pts) {
-    bt_json_printf(&b, ",\"benchmark_name\":");
-    bt_log_json_str(&b, extra_name, strlen(extra_name));
-  }
-  bt_json_printf(&b, ",\"series\":");
+  if (!rc && extra.pts && !(d.benchmark_name = logged_str(extra_name)))
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  for (int j = 0; !rc && j < ts->nsyms; j++)
+    if (!(d.sym_names[j] = logged_str(ts->syms[j].name))) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc)
-    rc = bt_run_days_json(o->days, o->ndays, bt_dec_to_double(o->initial_cash), &bench, &extra, &b, err);
-  free(extra_pts);
-  cJSON_Delete(rj);
-  bt_json_printf(&b, "}");
-  size_t len;
-  char *doc = bt_json_take(&b, &len);
-  if (!rc && !doc) rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+    rc = bt_run_days_compute(&days, o->days, o->ndays, bt_dec_to_double(o->initial_cash), &bench, &extra, err);
+  d.days = days;
   if (!rc && !rr->report) rc = bt_formats_open(&rr->report, rr->formats_dir, err);
-  if (!rc) rc = bt_formats_push_json(bt_formats_lua(rr->report), doc, len, err);
-  free(doc);
+  if (!rc) {
+    lua_State *L = bt_formats_lua(rr->report);
+    lua_pushcfunction(L, push_doc);
+    lua_pushlightuserdata(L, &d);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "report data: %s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  for (int p = 0; p < 3; p++) {
+    for (size_t i = 0; i < d.nlists[p]; i++) cJSON_Delete(d.lists[p][i].t);
+    free(d.lists[p]);
+  }
+  for (int j = 0; j < MAX_SYMBOLS; j++) cJSON_Delete(d.sym_names[j]);
+  cJSON_Delete(d.benchmark_error), cJSON_Delete(d.benchmark_name);
+  if (ts) scan_free(ts);
+  free(ts);
+  bt_run_days_free(days);
+  free(extra_pts);
+  bt_err_clear(&berr);
+  cJSON_Delete(sj);
+  cJSON_Delete(rj);
   char *html = NULL;
+  size_t len;
   if (!rc) rc = bt_formats_render(rr->report, "run_report", &html, &len, err);
   if (!rc) {
     int fd = bt_perf_dir_open(dir, err);

@@ -1,4 +1,5 @@
-/* run_internal.h - the state of one backtest, shared by run.c (the loop),
+/* run_internal.h - the state of one backtest, shared by the files of the run: run.c (start
+ * to end), run_feeds.c, run_strategy.c, run_loop.c, run_fills.c, run_risk.c,
  * run_output.c and run_watchdog.c. Bindings see only its engine (engine.h). */
 #ifndef BT_RUN_INTERNAL_H
 #define BT_RUN_INTERNAL_H
@@ -82,6 +83,50 @@ typedef struct bt_run {
   lua_State *co_active[256];
   int nco;
 } bt_run;
+
+/* run_feeds.c: opens the run's feeds and reads each one's first bar. */
+int run_open_feeds(bt_run *run, bt_err *err);
+/* Next bar in time order across feeds (ties: feed order). 1 = bar, 0 = done (inline:
+ * it runs on every bar). */
+static inline int run_next_bar(bt_run *run, bt_bar *bar, bt_err *err) {
+  int best = -1;
+  for (int i = 0; i < run->e.nfeeds; i++)
+    if (run->has_next[i] && (best < 0 || run->next[i].time < run->next[best].time)) best = i;
+  if (best < 0) return 0;
+  *bar = run->next[best];
+  int rc = bt_feed_next(run->e.feeds[best], &run->next[best], err);
+  if (rc < 0) return rc;
+  run->has_next[best] = rc == 1;
+  return 1;
+}
+
+/* run_strategy.c: the strategy */
+/* Its id: the file name without directory and ".lua". */
+void run_strategy_id(const char *path, char *out, size_t n);
+/* Loads the strategy file into the run's own state; leaves the strategy table on the
+ * stack. A file that does not return a table is not a strategy. */
+int run_load_strategy(bt_run *run, bt_err *err);
+/* Resolves the callbacks of the table at index `strategy`, builds params and the ctx. */
+int run_setup_strategy(bt_run *run, int strategy, bt_err *err);
+/* Calls ref(ctx, [arg ref]) if the callback exists. */
+int run_call_cb(bt_run *run, int ref, int arg_ref, bt_err *err);
+
+/* run_loop.c: every bar through broker, ledger, on_bar, metrics and risk. */
+int run_loop(bt_run *run, bt_err *err);
+
+/* run_fills.c: the broker's report of one order (bt_broker_on_bar's callback, ud a
+ * run_fill_ctx): a fill or a rejection. */
+typedef struct run_fill_ctx {
+  bt_run *run;
+  bt_err *err;
+  int rc;
+} run_fill_ctx;
+void run_on_broker_event(void *ud, const bt_order *order, const bt_fill *fill);
+/* One warning per kind of rejection (at the end of the run). */
+void run_rejections_log(bt_run *run);
+
+/* run_risk.c: the risk limits after a bar, drawdown as the metrics computed it. */
+int run_check_risk(bt_run *run, double drawdown, bt_err *err);
 
 /* run_output.c: the run directory */
 int run_open_outputs(bt_run *run, bt_err *err);

@@ -34,8 +34,9 @@ int bt_events_write_jsonl(bt_store *s, const char *run_id, uint64_t limit, FILE 
 const char bt_events_help[] =
     "usage: btrun events list (--run RUN_ID | --correlation ID) [--type TYPE[,TYPE...]]\n"
     "                         [--from TIME] [--to TIME] [--format table|jsonl|csv]\n"
-    "                         [--limit N] [--store PATH]\n"
-    "       btrun events prune (--before DATE | --keep-runs N) [--store PATH]\n"
+    "                         [--limit N] [--store PATH | --data-dir DIR]\n"
+    "       btrun events prune (--before DATE | --keep-runs N)\n"
+    "                          [--store PATH | --data-dir DIR]\n"
     "\n"
     "list   the stored events of one run in sequence order (or of every run sharing a\n"
     "       correlation id, oldest run first). RUN_ID is the run's UUID, a unique\n"
@@ -54,7 +55,10 @@ const char bt_events_help[] =
     "       clock, UTC), and/or all but the N newest runs. Runs still being written are\n"
     "       kept. Space is reclaimed in the file.\n"
     "\n"
-    "The store is trace.store in the config (default <data_dir>/events.db).\n"
+    "The store: --store PATH, else trace.store in the config, else\n"
+    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
+    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
+    "~/.local/share/btrun.\n"
     "Docs: docs/events.md\n";
 
 static int parse_types(const char *list, uint32_t *mask, const char **user_type) {
@@ -325,7 +329,7 @@ int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **a
   bt_tcli_opts o;
   const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun events` and --help */
   if (strcmp(sub, "list") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2,
+    if (bt_tcli_parse_opts(app, argc, argv, 2,
                    " --store --db --run --correlation --type --from --to --format --limit ", &o,
                    "events list"))
       return 1;
@@ -333,7 +337,7 @@ int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **a
     return events_list(app, &o);
   }
   if (strcmp(sub, "prune") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
+    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
     o.remote = remote;
     return events_prune(app, &o);
   }

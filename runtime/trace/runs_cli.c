@@ -10,9 +10,10 @@
 #include "trace_cli_internal.h"
 
 const char bt_runs_help[] =
-    "usage: btrun runs list [--limit N] [--correlation ID] [--format table|jsonl] [--store PATH]\n"
-    "       btrun runs show RUN_ID [--format text|json] [--store PATH]\n"
-    "       btrun runs compare RUN RUN [...] [--html FILE] [--store PATH]\n"
+    "usage: btrun runs list [--limit N] [--correlation ID] [--format table|jsonl]\n"
+    "                       [--store PATH | --data-dir DIR]\n"
+    "       btrun runs show RUN_ID [--format text|json] [--store PATH | --data-dir DIR]\n"
+    "       btrun runs compare RUN RUN [...] [--html FILE] [--store PATH | --data-dir DIR]\n"
     "\n"
     "list     traced runs, newest first: run id, status, start time, strategy, total\n"
     "         return, Sharpe, max drawdown, events published and stored, duration and\n"
@@ -27,6 +28,10 @@ const char bt_runs_help[] =
     "         RUN is a run id (unique prefix, `latest`) from the store, or a run directory.\n"
     "         --html FILE also writes one page with the figures and the equity curves\n"
     "         overlaid.\n"
+    "The store: --store PATH, else trace.store in the config, else\n"
+    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
+    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
+    "~/.local/share/btrun.\n"
     "Docs: docs/events.md, docs/outputs.md#comparing-runs\n";
 
 static const char *status_of(const bt_store_run *r) { return r->incomplete ? "incomplete" : r->status; }
@@ -126,14 +131,14 @@ int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **arg
   const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun runs` and --help */
   bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
   if (strcmp(sub, "compare") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2, " --store --html ", &o, "runs compare")) return 1;
+    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --html ", &o, "runs compare")) return 1;
     return bt_tcli_runs_compare(app, &o, html);
   }
   if (!list && !show) {
     fprintf(stderr, "btrun runs: unknown subcommand '%s' (list, show, compare)\n", sub);
     return 1;
   }
-  if (bt_tcli_parse_opts(argc, argv, 2,
+  if (bt_tcli_parse_opts(app, argc, argv, 2,
                  list ? " --store --db --limit --correlation --format " : " --store --db --format ",
                  &o, list ? "runs list" : "runs show"))
     return 1;

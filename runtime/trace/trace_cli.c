@@ -23,8 +23,9 @@ static void fmt_ns(double ns, char *buf, size_t n) {
 
 const char bt_trace_help[] =
     "usage: btrun trace lineage (EVENT_ID... | --run RUN_ID SEQ...) [--format tree|json]\n"
-    "                           [--store PATH]\n"
-    "       btrun trace latency --run RUN_ID [--format table|json] [--store PATH]\n"
+    "                           [--store PATH | --data-dir DIR]\n"
+    "       btrun trace latency --run RUN_ID [--format table|json]\n"
+    "                           [--store PATH | --data-dir DIR]\n"
     "\n"
     "lineage  the causal chain of an event: back through its causes to the BAR or\n"
     "         SIGNAL it started from, then forward to everything it caused (an ORDER's\n"
@@ -37,6 +38,10 @@ const char bt_trace_help[] =
     "latency  per event type: count, mean, median, p95 and max of latency (processed -\n"
     "         created) and queue time (received - emitted), as stored with the run.\n"
     "         RUN_ID may be a unique prefix or `latest`.\n"
+    "The store: --store PATH, else trace.store in the config, else\n"
+    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
+    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
+    "~/.local/share/btrun.\n"
     "Docs: docs/events.md\n";
 
 #define MAX_NODES 10000
@@ -325,13 +330,13 @@ int bt_trace_cli(bt_app *app, const bt_store_remote *remote, int argc, char **ar
   bt_tcli_opts o;
   const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun trace` and --help */
   if (strcmp(sub, "lineage") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace lineage"))
+    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --db --run --format ", &o, "trace lineage"))
       return 1;
     o.remote = remote;
     return trace_lineage(app, &o);
   }
   if (strcmp(sub, "latency") == 0) {
-    if (bt_tcli_parse_opts(argc, argv, 2, " --store --db --run --format ", &o, "trace latency")) return 1;
+    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --db --run --format ", &o, "trace latency")) return 1;
     o.remote = remote;
     return trace_latency(app, &o);
   }

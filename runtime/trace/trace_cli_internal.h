@@ -14,17 +14,19 @@
 
 typedef struct bt_tcli_opts {
   const char *store, *run, *types, *from, *to, *format, *before, *keep, *limit, *corr, *html,
-      *db;
+      *db, *data_dir;
   char **pos; /* positional arguments, in argv order */
   int npos;
   const bt_store_remote *remote;
   char cache[512]; /* the temporary store a remote database was copied into, "" = none */
 } bt_tcli_opts;
 
-/* Parses "--name value" pairs among `allowed` (" --store --run ... "); the rest are
- * positional. cmd names the command in messages ("events list"). */
-int bt_tcli_parse_opts(int argc, char **argv, int first, const char *allowed, bt_tcli_opts *o,
-                       const char *cmd);
+/* Parses "--name value" pairs among `allowed` (" --store --run ... ") and --data-dir,
+ * which every store command takes: it replaces app's data dir, so the default store
+ * (<data_dir>/events.db, unless the config sets trace.store) follows it as a backtest's
+ * does. The rest are positional. cmd names the command in messages ("events list"). */
+int bt_tcli_parse_opts(bt_app *app, int argc, char **argv, int first, const char *allowed,
+                       bt_tcli_opts *o, const char *cmd);
 
 /* What a command reads: a remote database copies only that into the local cache. */
 typedef struct bt_tcli_wants {

@@ -12,21 +12,23 @@
 #include "json.h"
 #include "trace_cli_internal.h"
 
-/* Parses "--name value" pairs among `allowed`; the rest are positional. */
-int bt_tcli_parse_opts(int argc, char **argv, int first, const char *allowed, bt_tcli_opts *o,
-                      const char *cmd) {
+/* Parses "--name value" pairs among `allowed`, and --data-dir; the rest are positional. */
+int bt_tcli_parse_opts(bt_app *app, int argc, char **argv, int first, const char *allowed,
+                       bt_tcli_opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   const struct { const char *name; const char **dst; } map[] = {
       {"--store", &o->store}, {"--run", &o->run},       {"--type", &o->types},
       {"--from", &o->from},   {"--to", &o->to},         {"--format", &o->format},
       {"--before", &o->before}, {"--keep-runs", &o->keep}, {"--limit", &o->limit},
-      {"--correlation", &o->corr}, {"--html", &o->html}, {"--db", &o->db}};
+      {"--correlation", &o->corr}, {"--html", &o->html}, {"--db", &o->db},
+      {"--data-dir", &o->data_dir}};
   bt_cli_opt table[sizeof map / sizeof map[0] + 1];
   size_t n = 0;
   for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
     char pat[40];
     snprintf(pat, sizeof pat, " %s ", map[k].name);
-    if (strstr(allowed, pat)) table[n++] = (bt_cli_opt){map[k].name, .value = map[k].dst};
+    if (strstr(allowed, pat) || map[k].dst == &o->data_dir)
+      table[n++] = (bt_cli_opt){map[k].name, .value = map[k].dst};
   }
   table[n] = (bt_cli_opt){.name = NULL};
   char prog[64];
@@ -37,6 +39,12 @@ int bt_tcli_parse_opts(int argc, char **argv, int first, const char *allowed, bt
   bt_cli_args args;
   if (bt_cli_parse(&u, table, argc, argv, first, &args)) return 1;
   o->pos = args.pos, o->npos = args.npos;
+  /* as for a backtest: the default store <data_dir>/events.db follows it */
+  if (o->data_dir) {
+    if (!*o->data_dir || strlen(o->data_dir) >= sizeof app->cfg.data_dir)
+      return bt_cli_usage_error(&u, "--data-dir: %s", *o->data_dir ? "path too long" : "empty");
+    snprintf(app->cfg.data_dir, sizeof app->cfg.data_dir, "%s", o->data_dir);
+  }
   return 0;
 }
 

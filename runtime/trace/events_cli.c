@@ -55,10 +55,7 @@ const char bt_events_help[] =
     "       clock, UTC), and/or all but the N newest runs. Runs still being written are\n"
     "       kept. Space is reclaimed in the file.\n"
     "\n"
-    "The store: --store PATH, else trace.store in the config, else\n"
-    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
-    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
-    "~/.local/share/btrun.\n"
+    BT_TCLI_STORE_HELP
     "Docs: docs/events.md\n";
 
 static int parse_types(const char *list, uint32_t *mask, const char **user_type) {

@@ -28,10 +28,7 @@ const char bt_runs_help[] =
     "         RUN is a run id (unique prefix, `latest`) from the store, or a run directory.\n"
     "         --html FILE also writes one page with the figures and the equity curves\n"
     "         overlaid.\n"
-    "The store: --store PATH, else trace.store in the config, else\n"
-    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
-    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
-    "~/.local/share/btrun.\n"
+    BT_TCLI_STORE_HELP
     "Docs: docs/events.md, docs/outputs.md#comparing-runs\n";
 
 static const char *status_of(const bt_store_run *r) { return r->incomplete ? "incomplete" : r->status; }

@@ -38,10 +38,7 @@ const char bt_trace_help[] =
     "latency  per event type: count, mean, median, p95 and max of latency (processed -\n"
     "         created) and queue time (received - emitted), as stored with the run.\n"
     "         RUN_ID may be a unique prefix or `latest`.\n"
-    "The store: --store PATH, else trace.store in the config, else\n"
-    "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"
-    "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"
-    "~/.local/share/btrun.\n"
+    BT_TCLI_STORE_HELP
     "Docs: docs/events.md\n";
 
 #define MAX_NODES 10000

@@ -27,6 +27,12 @@ typedef struct bt_tcli_opts {
  * does. The rest are positional. cmd names the command in messages ("events list"). */
 int bt_tcli_parse_opts(bt_app *app, int argc, char **argv, int first, const char *allowed,
                        bt_tcli_opts *o, const char *cmd);
+/* The end of each store command's --help: which store it reads. */
+#define BT_TCLI_STORE_HELP                                                                   \
+  "The store: --store PATH, else trace.store in the config, else\n"                         \
+  "<data_dir>/events.db, where data_dir is --data-dir DIR (as for a backtest), else\n"      \
+  "the config's data_dir, else $BTRUN_DATA_DIR, else $XDG_DATA_HOME/btrun, else\n"          \
+  "~/.local/share/btrun.\n"
 
 /* What a command reads: a remote database copies only that into the local cache. */
 typedef struct bt_tcli_wants {

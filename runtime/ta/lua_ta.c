@@ -347,90 +347,80 @@ static const bt_bar_indicator bar_vt = {bar_describe, bar_update, bar_set_bound}
 
 #define LABEL(h, ...) snprintf((h)->label, sizeof (h)->label, __VA_ARGS__)
 
-static int new_sma(lua_State *L) {
-  int n = period_arg(L, "sma", 1, "period", 0);
+/* How an indicator is built from its integer parameters p[] (periods, in argument
+ * order): the size of its window buffer and the init call on the struct o. */
+#define CTOR(NAME, BUFN, INIT)                                                         \
+  static int NAME##_bufn(const int *p) { return (void)p, BUFN; }                       \
+  static void NAME##_init(void *o, const int *p, double *buf) { (void)p, (void)buf; INIT; }
+
+CTOR(sma, bt_ta_sma_bufn(p[0]), bt_ta_sma_init(o, p[0], buf))
+CTOR(ema, 0, bt_ta_ema_init(o, p[0]))
+CTOR(smma, 0, bt_ta_wilder_init(o, p[0]))
+CTOR(wma, bt_ta_wma_bufn(p[0]), bt_ta_wma_init(o, p[0], buf))
+CTOR(dema, 0, bt_ta_dema_init(o, p[0], 2))
+CTOR(tema, 0, bt_ta_dema_init(o, p[0], 3))
+CTOR(rsi, 0, bt_ta_rsi_init(o, p[0]))
+CTOR(stddev, bt_ta_stddev_bufn(p[0]), bt_ta_stddev_init(o, p[0], buf))
+CTOR(highest, bt_ta_minmax_bufn(p[0]), bt_ta_minmax_init(o, p[0], true, buf))
+CTOR(lowest, bt_ta_minmax_bufn(p[0]), bt_ta_minmax_init(o, p[0], false, buf))
+CTOR(change, bt_ta_change_bufn(p[0]), bt_ta_change_init(o, p[0], buf))
+CTOR(macd, 0, bt_ta_macd_init(o, p[0], p[1], p[2]))
+CTOR(tr, 0, bt_ta_tr_reset(o))
+CTOR(atr, 0, bt_ta_atr_init(o, p[0]))
+CTOR(stochastic, bt_ta_stoch_bufn(p[0], p[1], p[2]), bt_ta_stoch_init(o, p[0], p[1], p[2], buf))
+CTOR(adx, 0, bt_ta_adx_init(o, p[0]))
+CTOR(donchian, bt_ta_donchian_bufn(p[0]), bt_ta_donchian_init(o, p[0], buf))
+CTOR(obv, 0, bt_ta_obv_reset(o))
+
+enum { MAX_PARAMS = 3 };
+
+/* One constructor bt.ta.NAME(p1, p2, p3): every parameter is a period (an integer from
+ * 1 to MAX_PERIOD; a default of 0 makes it required). */
+typedef struct lta_ctor {
+  const lta_type *t;
+  size_t objsize;
+  const char *params[MAX_PARAMS]; /* names for messages, NULL after the last */
+  int defaults[MAX_PARAMS];
+  int (*bufn)(const int *p);
+  void (*init)(void *o, const int *p, double *buf);
+} lta_ctor;
+
+#define P1(A, DA) {A}, {DA}
+#define P3(A, DA, B, DB, C, DC) {A, B, C}, {DA, DB, DC}
+static const lta_ctor ctors[] = {
+    {&sma_type, sizeof(bt_ta_sma), P1("period", 0), sma_bufn, sma_init},
+    {&ema_type, sizeof(bt_ta_ema), P1("period", 0), ema_bufn, ema_init},
+    {&smma_type, sizeof(bt_ta_ema), P1("period", 0), smma_bufn, smma_init},
+    {&wma_type, sizeof(bt_ta_wma), P1("period", 0), wma_bufn, wma_init},
+    {&dema_type, sizeof(bt_ta_dema), P1("period", 0), dema_bufn, dema_init},
+    {&tema_type, sizeof(bt_ta_dema), P1("period", 0), tema_bufn, tema_init},
+    {&rsi_type, sizeof(bt_ta_rsi), P1("period", 14), rsi_bufn, rsi_init},
+    {&stddev_type, sizeof(bt_ta_stddev), P1("period", 0), stddev_bufn, stddev_init},
+    {&highest_type, sizeof(bt_ta_minmax), P1("period", 0), highest_bufn, highest_init},
+    {&lowest_type, sizeof(bt_ta_minmax), P1("period", 0), lowest_bufn, lowest_init},
+    {&momentum_type, sizeof(bt_ta_change), P1("period", 0), change_bufn, change_init},
+    {&roc_type, sizeof(bt_ta_change), P1("period", 0), change_bufn, change_init},
+    {&macd_type, sizeof(bt_ta_macd), P3("fast", 12, "slow", 26, "signal", 9), macd_bufn, macd_init},
+    {&tr_type, sizeof(bt_ta_tr), {NULL}, {0}, tr_bufn, tr_init},
+    {&atr_type, sizeof(bt_ta_atr), P1("period", 14), atr_bufn, atr_init},
+    {&stochastic_type, sizeof(bt_ta_stoch), P3("period", 14, "k_smooth", 3, "d", 3), stochastic_bufn,
+     stochastic_init},
+    {&adx_type, sizeof(bt_ta_adx), P1("period", 14), adx_bufn, adx_init},
+    {&donchian_type, sizeof(bt_ta_donchian), P1("period", 20), donchian_bufn, donchian_init},
+    {&obv_type, sizeof(bt_ta_obv), {NULL}, {0}, obv_bufn, obv_init},
+};
+
+/* bt.ta.NAME(...) for a row of ctors (upvalue 1); the label lists the periods. */
+static int new_from_ctor(lua_State *L) {
+  const lta_ctor *c = lua_touserdata(L, lua_upvalueindex(1));
+  int p[MAX_PARAMS] = {0}, n = 0;
+  for (; n < MAX_PARAMS && c->params[n]; n++)
+    p[n] = period_arg(L, c->t->name, n + 1, c->params[n], c->defaults[n]);
   double *buf;
-  lta *h = new_lta(L, &sma_type, sizeof(bt_ta_sma), bt_ta_sma_bufn(n), &buf);
-  bt_ta_sma_init((bt_ta_sma *)h->obj, n, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_ema_like(lua_State *L, const lta_type *t, bool wilder) {
-  int n = period_arg(L, t->name, 1, "period", 0);
-  lta *h = new_lta(L, t, sizeof(bt_ta_ema), 0, NULL);
-  if (wilder) bt_ta_wilder_init((bt_ta_ema *)h->obj, n);
-  else bt_ta_ema_init((bt_ta_ema *)h->obj, n);
-  LABEL(h, "%d", n);
-  return 1;
-}
-static int new_ema(lua_State *L) { return new_ema_like(L, &ema_type, false); }
-static int new_smma(lua_State *L) { return new_ema_like(L, &smma_type, true); }
-
-static int new_wma(lua_State *L) {
-  int n = period_arg(L, "wma", 1, "period", 0);
-  double *buf;
-  lta *h = new_lta(L, &wma_type, sizeof(bt_ta_wma), bt_ta_wma_bufn(n), &buf);
-  bt_ta_wma_init((bt_ta_wma *)h->obj, n, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_dema_like(lua_State *L, const lta_type *t, int order) {
-  int n = period_arg(L, t->name, 1, "period", 0);
-  lta *h = new_lta(L, t, sizeof(bt_ta_dema), 0, NULL);
-  bt_ta_dema_init((bt_ta_dema *)h->obj, n, order);
-  LABEL(h, "%d", n);
-  return 1;
-}
-static int new_dema(lua_State *L) { return new_dema_like(L, &dema_type, 2); }
-static int new_tema(lua_State *L) { return new_dema_like(L, &tema_type, 3); }
-
-static int new_rsi(lua_State *L) {
-  int n = period_arg(L, "rsi", 1, "period", 14);
-  lta *h = new_lta(L, &rsi_type, sizeof(bt_ta_rsi), 0, NULL);
-  bt_ta_rsi_init((bt_ta_rsi *)h->obj, n);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_stddev(lua_State *L) {
-  int n = period_arg(L, "stddev", 1, "period", 0);
-  double *buf;
-  lta *h = new_lta(L, &stddev_type, sizeof(bt_ta_stddev), bt_ta_stddev_bufn(n), &buf);
-  bt_ta_stddev_init((bt_ta_stddev *)h->obj, n, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_minmax(lua_State *L, const lta_type *t, bool is_max) {
-  int n = period_arg(L, t->name, 1, "period", 0);
-  double *buf;
-  lta *h = new_lta(L, t, sizeof(bt_ta_minmax), bt_ta_minmax_bufn(n), &buf);
-  bt_ta_minmax_init((bt_ta_minmax *)h->obj, n, is_max, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-static int new_highest(lua_State *L) { return new_minmax(L, &highest_type, true); }
-static int new_lowest(lua_State *L) { return new_minmax(L, &lowest_type, false); }
-
-static int new_change(lua_State *L, const lta_type *t) {
-  int n = period_arg(L, t->name, 1, "period", 0);
-  double *buf;
-  lta *h = new_lta(L, t, sizeof(bt_ta_change), bt_ta_change_bufn(n), &buf);
-  bt_ta_change_init((bt_ta_change *)h->obj, n, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-static int new_momentum(lua_State *L) { return new_change(L, &momentum_type); }
-static int new_roc(lua_State *L) { return new_change(L, &roc_type); }
-
-static int new_macd(lua_State *L) {
-  int f = period_arg(L, "macd", 1, "fast", 12), s = period_arg(L, "macd", 2, "slow", 26);
-  int g = period_arg(L, "macd", 3, "signal", 9);
-  lta *h = new_lta(L, &macd_type, sizeof(bt_ta_macd), 0, NULL);
-  bt_ta_macd_init((bt_ta_macd *)h->obj, f, s, g);
-  LABEL(h, "%d, %d, %d", f, s, g);
+  lta *h = new_lta(L, c->t, c->objsize, c->bufn(p), &buf);
+  c->init(h->obj, p, buf);
+  for (int i = 0, at = 0; i < n; i++)
+    at += snprintf(h->label + at, sizeof h->label - (size_t)at, "%s%d", i ? ", " : "", p[i]);
   return 1;
 }
 
@@ -442,53 +432,6 @@ static int new_bollinger(lua_State *L) {
   lta *h = new_lta(L, &bollinger_type, sizeof(bt_ta_bbands), bt_ta_bbands_bufn(n), &buf);
   bt_ta_bbands_init((bt_ta_bbands *)h->obj, n, k, buf);
   LABEL(h, "%d, %g", n, k);
-  return 1;
-}
-
-static int new_tr(lua_State *L) {
-  lta *h = new_lta(L, &tr_type, sizeof(bt_ta_tr), 0, NULL);
-  bt_ta_tr_reset((bt_ta_tr *)h->obj);
-  return 1;
-}
-
-static int new_atr(lua_State *L) {
-  int n = period_arg(L, "atr", 1, "period", 14);
-  lta *h = new_lta(L, &atr_type, sizeof(bt_ta_atr), 0, NULL);
-  bt_ta_atr_init((bt_ta_atr *)h->obj, n);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_stochastic(lua_State *L) {
-  int n = period_arg(L, "stochastic", 1, "period", 14);
-  int ks = period_arg(L, "stochastic", 2, "k_smooth", 3), d = period_arg(L, "stochastic", 3, "d", 3);
-  double *buf;
-  lta *h = new_lta(L, &stochastic_type, sizeof(bt_ta_stoch), bt_ta_stoch_bufn(n, ks, d), &buf);
-  bt_ta_stoch_init((bt_ta_stoch *)h->obj, n, ks, d, buf);
-  LABEL(h, "%d, %d, %d", n, ks, d);
-  return 1;
-}
-
-static int new_adx(lua_State *L) {
-  int n = period_arg(L, "adx", 1, "period", 14);
-  lta *h = new_lta(L, &adx_type, sizeof(bt_ta_adx), 0, NULL);
-  bt_ta_adx_init((bt_ta_adx *)h->obj, n);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_donchian(lua_State *L) {
-  int n = period_arg(L, "donchian", 1, "period", 20);
-  double *buf;
-  lta *h = new_lta(L, &donchian_type, sizeof(bt_ta_donchian), bt_ta_donchian_bufn(n), &buf);
-  bt_ta_donchian_init((bt_ta_donchian *)h->obj, n, buf);
-  LABEL(h, "%d", n);
-  return 1;
-}
-
-static int new_obv(lua_State *L) {
-  lta *h = new_lta(L, &obv_type, sizeof(bt_ta_obv), 0, NULL);
-  bt_ta_obv_reset((bt_ta_obv *)h->obj);
   return 1;
 }
 
@@ -562,15 +505,14 @@ int bt_lua_open_ta(lua_State *L) {
     lua_setfield(L, -2, BT_BAR_INDICATOR_KEY);
   }
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {
-      {"sma", new_sma},         {"ema", new_ema},           {"smma", new_smma},
-      {"wma", new_wma},         {"dema", new_dema},         {"tema", new_tema},
-      {"rsi", new_rsi},         {"macd", new_macd},         {"bollinger", new_bollinger},
-      {"stddev", new_stddev},   {"highest", new_highest},   {"lowest", new_lowest},
-      {"momentum", new_momentum}, {"roc", new_roc},         {"tr", new_tr},
-      {"atr", new_atr},         {"stochastic", new_stochastic}, {"adx", new_adx},
-      {"donchian", new_donchian}, {"obv", new_obv},         {"vwap", new_vwap},
-      {"crossover", new_crossover}, {"per_symbol", new_per_symbol}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"bollinger", new_bollinger}, {"vwap", new_vwap},
+                                  {"crossover", new_crossover}, {"per_symbol", new_per_symbol},
+                                  {NULL, NULL}};
   luaL_newlib(L, fns);
+  for (size_t i = 0; i < sizeof ctors / sizeof ctors[0]; i++) {
+    lua_pushlightuserdata(L, (void *)&ctors[i]);
+    lua_pushcclosure(L, new_from_ctor, 1);
+    lua_setfield(L, -2, ctors[i].t->name);
+  }
   return 1;
 }

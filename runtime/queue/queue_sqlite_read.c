@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "queue_sqlite_internal.h"
 
 int sq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err) {
@@ -80,14 +81,9 @@ int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size
   sq_bind_text(s, 1, run_id);
   bt_queue_row row = sq_row(s);
   while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 8;
-      bt_job_transition *grown = realloc(*out, cap * sizeof **out);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *out = grown;
+    if (BT_GROW(*out, cap, *n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     bt_job_transition_read_row(&row, &(*out)[(*n)++]);
   }
@@ -113,14 +109,9 @@ int sq_cancel_requested(bt_queue *base, const char *worker_id,
   sqlite3_stmt *s = sq_stmt(q, S_CANCEL_REQUESTED);
   sq_bind_text(s, 1, worker_id);
   while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 4;
-      char(*grown)[BT_JOB_ID_LEN] = realloc(*run_ids, cap * sizeof **run_ids);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *run_ids = grown;
+    if (BT_GROW(*run_ids, cap, *n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     sq_copy_col(s, 0, (*run_ids)[(*n)++], BT_JOB_ID_LEN);
   }

@@ -2,6 +2,7 @@
  * release (worker died or stopped), cancel, and the sweep of expired leases. */
 #include <stdlib.h>
 
+#include "grow.h"
 #include "queue_sqlite_internal.h"
 
 /* Inside a transaction: a running job leaves its worker (bt_job_release_to says where). */
@@ -106,14 +107,9 @@ int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *faile
   sqlite3_bind_int64(s, 1, now_ms);
   int src;
   while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      struct expired *grown = realloc(ex, cap * sizeof *ex);
-      if (!grown) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      ex = grown;
+    if (BT_GROW(ex, cap, n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     sq_copy_col(s, 0, ex[n].run_id, sizeof ex[n].run_id);
     sq_copy_col(s, 1, ex[n].worker, sizeof ex[n].worker);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "fs.h"
 #include "store_internal.h"
 #include "store_internal.h"
@@ -230,19 +231,9 @@ void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
 /* ---- writing ------------------------------------------------------------------- */
 
 int store_stage(bt_store *s, const staged_row *row, const uint8_t *blob, size_t len) {
-  if (s->nstage == s->capstage) {
-    size_t cap = s->capstage ? s->capstage * 2 : 64;
-    staged_row *n = realloc(s->stage, cap * sizeof *n);
-    if (!n) return BT_ENOMEM;
-    s->stage = n, s->capstage = cap;
-  }
-  if (len && s->stage_blob_len + len > s->stage_blob_cap) {
-    size_t cap = s->stage_blob_cap ? s->stage_blob_cap : 4096;
-    while (cap < s->stage_blob_len + len) cap *= 2;
-    uint8_t *n = realloc(s->stage_blob, cap);
-    if (!n) return BT_ENOMEM;
-    s->stage_blob = n, s->stage_blob_cap = cap;
-  }
+  if (BT_GROW(s->stage, s->capstage, s->nstage + 1) ||
+      BT_GROW(s->stage_blob, s->stage_blob_cap, s->stage_blob_len + len))
+    return BT_ENOMEM;
   staged_row *r = &s->stage[s->nstage++];
   *r = *row;
   r->blob_off = s->stage_blob_len, r->blob_len = len;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "store_internal.h"
 
 /* Segment files whose run has no row (in the write transaction that deleted runs, so
@@ -43,14 +44,9 @@ static int orphan_segments(bt_store *s, char ***out, size_t *n, bt_err *err) {
     /* this connection may hold it open */
     if (strcmp(s->wseg.run_id, id) == 0) store_seg_close(&s->wseg);
     if (strcmp(s->rseg.run_id, id) == 0) store_seg_close(&s->rseg);
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **a = realloc(*out, cap * sizeof *a);
-      if (!a) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *out = a;
+    if (BT_GROW(*out, cap, *n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     size_t plen = strlen(dir) + len + 2;
     if (!((*out)[*n] = malloc(plen))) {
@@ -81,15 +77,10 @@ int bt_store_prune(bt_store *s, int64_t before_ms, int keep_runs, int *deleted, 
     bool live = strcmp(r.status, "running") == 0 && !r.incomplete;
     idx++;
     if (old && !live) {
-      if (nv == cap) {
-        cap = cap ? cap * 2 : 64;
-        int64_t *a = realloc(victims, cap * sizeof *a);
-        if (!a) {
-          rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-          bt_store_run_clear(&r);
-          break;
-        }
-        victims = a;
+      if (BT_GROW(victims, cap, nv + 1)) {
+        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+        bt_store_run_clear(&r);
+        break;
       }
       victims[nv++] = r.run_no;
     }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "store_internal.h"
 
 static char *col_dup(sqlite3_stmt *st, int i) {
@@ -298,14 +299,9 @@ int bt_store_get_latency(bt_store *s, int64_t run_no, bt_store_latency **out, si
   size_t cap = 0;
   int rc = 0, step;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      bt_store_latency *a = realloc(*out, cap * sizeof *a);
-      if (!a) {
-        rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-        break;
-      }
-      *out = a;
+    if (BT_GROW(*out, cap, *n + 1)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
     }
     bt_store_latency *l = &(*out)[(*n)++];
     store_col_copy(st, 0, l->type, sizeof l->type);

@@ -156,6 +156,34 @@ end
 
 local function f1(v) return string.format("%.1f", v) end
 
+-- A series' runs of drawable points (y not nil, and > 0 on a log scale) scaled into the
+-- plot, {{text = "x,y x,y ...", n =, first = "x,y", last = "x,y"}, ...}. btrun's format
+-- state has it in C (runtime/perf/chart_points.c: most of a report's Lua time was this
+-- loop); the Lua here, the same arithmetic, serves scripts that require the formats
+-- from a strategy.
+local function lua_points(xs, ys, log, xlo, xhi, ylo, yhi, L, T, pw, ph)
+  local runs, pts = {}, {}
+  local function flush()
+    if #pts > 0 then
+      runs[#runs + 1] = {text = table.concat(pts, " "), n = #pts, first = pts[1], last = pts[#pts]}
+      pts = {}
+    end
+  end
+  for i = 1, #xs do
+    local y = ys[i]
+    if y ~= nil and (not log or y > 0) then
+      if log then y = math.log(y, 10) end
+      pts[#pts + 1] = f1(L + (xs[i] - xlo) / (xhi - xlo) * pw) .. "," .. f1(T + (yhi - y) / (yhi - ylo) * ph)
+    else
+      flush()
+    end
+  end
+  flush()
+  return runs
+end
+local has_native, native = pcall(require, "formats.native")
+local points = has_native and native.points or lua_points
+
 -- A chart. opts:
 --   title, width (viewBox, default M.W), height (default 260)
 --   series  = {{xs=, ys=, color=, name=, dash=, area=(baseline y)}, ...}; nil ys are gaps
@@ -296,31 +324,22 @@ function M.chart(opts)
   local legend = {}
   for _, d in ipairs(drawn) do
     local s = d.s
-    local segs, pts = {}, {}
-    for i = 1, #d.xs do
-      local y = d.ys[i]
-      if y ~= nil and (not log or y > 0) then
-        pts[#pts + 1] = f1(X(d.xs[i])) .. "," .. f1(Y(fy(y)))
-      elseif #pts > 0 then
-        segs[#segs + 1], pts = pts, {}
-      end
-    end
-    if #pts > 0 then segs[#segs + 1] = pts end
+    local segs = points(d.xs, d.ys, log, xlo, xhi, ylo, yhi, L, T, pw, ph)
     for _, p in ipairs(segs) do
       if s.area and not log then
         local y0 = f1(Y(s.area))
-        local first, last = p[1]:match("^([^,]+)"), p[#p]:match("^([^,]+)")
+        local first, last = p.first:match("^([^,]+)"), p.last:match("^([^,]+)")
         add(string.format('<polygon fill="%s" fill-opacity="0.3" stroke="%s" points="%s,%s %s %s,%s"/>',
-          s.color or "#1f77b4", s.color or "#1f77b4", first, y0, table.concat(p, " "), last, y0))
+          s.color or "#1f77b4", s.color or "#1f77b4", first, y0, p.text, last, y0))
       end
       if s.area and not log then
         -- the filled polygon's outline is the line
-      elseif #p == 1 then
-        local x, y = p[1]:match("^([^,]+),(.+)$")
+      elseif p.n == 1 then
+        local x, y = p.first:match("^([^,]+),(.+)$")
         add(string.format('<circle cx="%s" cy="%s" r="3" fill="%s"/>', x, y, s.color or "#1f77b4"))
       else
         add(string.format('<polyline fill="none" stroke="%s" stroke-width="%s"%s points="%s"/>', s.color or "#1f77b4",
-          s.stroke or "1.4", s.dash and (' stroke-dasharray="' .. s.dash .. '"') or "", table.concat(p, " ")))
+          s.stroke or "1.4", s.dash and (' stroke-dasharray="' .. s.dash .. '"') or "", p.text))
       end
     end
     if s.name then legend[#legend + 1] = s end

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chart_points.h"
 #include "luabind.h"
 #include "perf_files.h"
 #include "perf_hash.h"
@@ -49,6 +50,7 @@ int bt_formats_open(bt_formats **out, const char *formats_dir, bt_err *err) {
     bt_formats_close(r);
     return err->code;
   }
+  bt_chart_points_preload(r->L);
   *out = r;
   return 0;
 }

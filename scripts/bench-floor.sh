@@ -3,12 +3,16 @@
 # off and with tracing on (every event), as a ratio to scripts/bench/floor_bench.c (mmap
 # + strtod + the same Lua on_bar with a minimal ctx, nothing else), on daily and on minute
 # bars, same strategy (scripts/bench/sma_o1.lua), measured in the same run.
-#   [BENCH_ROUNDS=3] [BENCH_CALLGRIND=1] [BENCH_BTRUN=path] scripts/bench-floor.sh [BARS]
+#   [BENCH_ROUNDS=3] [BENCH_CALLGRIND=1] [BENCH_BTRUN=path] [BENCH_RSS="1000000 ..."] \
+#     scripts/bench-floor.sh [BARS]
 # (default 1,000,000 bars; BENCH_BTRUN: measure that binary, e.g. an older build, instead
-# of building this tree's).
+# of building this tree's; BENCH_RSS: also the peak RSS of one run with tracing on over
+# each of these numbers of minute bars, which must stay flat: <= 64 MB at 10M).
 # Wall and CPU time: median of each round's own ratio (floor and btrun back to back), so
 # a machine that slows down between rounds moves both. Instructions (valgrind callgrind,
-# the first 100,000 bars, BENCH_CALLGRIND=0 skips): exact and independent of load.
+# the first 100,000 bars, BENCH_CALLGRIND=0 skips): exact and independent of load; btrun
+# is counted once its bar cache is built (the steady state of repeated runs) and on the
+# first run of the file, which builds the cache.
 # Budget (issue 18): btrun with tracing off <= 1.2x the floor on daily and minute bars.
 # Data is generated once into build-bench/bench-data/ (daily: --revert keeps a series of
 # a million days in a realistic price range).
@@ -83,6 +87,16 @@ for freq in day minute; do
   done
 done
 
+if [ -n "${BENCH_RSS:-}" ]; then
+  echo "peak RSS, tracing on (every event), minute bars (budget: <= 64 MB at 10M, flat in bars):"
+  for n in $BENCH_RSS; do
+    csv=$(gen minute "$n")
+    run on "$csv"
+    run on "$csv" # the first run of a file also builds its bar cache
+    printf '  %11s bars  peak RSS %4d MB  wall %6ss\n' "$n" $((rss / 1024)) "$wall"
+  done
+fi
+
 [ "${BENCH_CALLGRIND:-1}" = 0 ] && exit 0
 command -v valgrind >/dev/null || { echo "instructions: valgrind not installed, skipped"; exit 0; }
 echo "instructions (callgrind, whole process, first 100,000 bars):"
@@ -96,7 +110,9 @@ for freq in day minute; do
   }
   rm -rf "$tmp/out"
   f=$(ir "$build/floor_bench" "$strategy" "$small")
+  first=$(ir "$btrun" "$strategy" --data "BENCH=$small" --out "$tmp/out" --config "$tmp/off.lua")
   b=$(ir "$btrun" "$strategy" --data "BENCH=$small" --out "$tmp/out" --config "$tmp/off.lua")
-  printf '  %-7s floor %6dM  btrun (tracing off) %6dM = %sx\n' "$freq" $((f / 1000000)) $((b / 1000000)) \
-    "$(awk "BEGIN{printf \"%.2f\", $b / $f}")"
+  printf '  %-7s floor %6dM  btrun (tracing off) %6dM = %sx  (first run, builds the bar cache: %dM = %sx)\n' \
+    "$freq" $((f / 1000000)) $((b / 1000000)) "$(awk "BEGIN{printf \"%.2f\", $b / $f}")" \
+    $((first / 1000000)) "$(awk "BEGIN{printf \"%.2f\", $first / $f}")"
 done

@@ -152,57 +152,48 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]) {
   return len;
 }
 
-int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
-  /* bt_dec_format_fixed(a, BT_DEC_DIGITS) without its 128-bit rounding (nothing to round
-   * at full precision), trailing zeros trimmed to one decimal, two digits per step:
-   * exports format millions of prices */
-  static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-                           "34353637383940414243444546474849505152535455565758596061626364656667"
-                           "6869707172737475767778798081828384858687888990919293949596979899";
-  uint64_t u = a.v < 0 ? 0 - (uint64_t)a.v : (uint64_t)a.v;
-  uint64_t ip = u / BT_DEC_SCALE;
-  uint32_t fp = (uint32_t)(u % BT_DEC_SCALE), hi = fp / 10000, lo = fp % 10000;
-  char frac[8], tmp[24], *q = tmp + sizeof tmp;
-  memcpy(frac, d2 + hi / 100 * 2, 2);
-  memcpy(frac + 2, d2 + hi % 100 * 2, 2);
-  memcpy(frac + 4, d2 + lo / 100 * 2, 2);
-  memcpy(frac + 6, d2 + lo % 100 * 2, 2);
-  int fl = BT_DEC_DIGITS;
-  while (fl > 1 && frac[fl - 1] == '0') fl--;
-  while (ip >= 100) q -= 2, memcpy(q, d2 + ip % 100 * 2, 2), ip /= 100;
-  if (ip >= 10) q -= 2, memcpy(q, d2 + ip * 2, 2);
-  else *--q = (char)('0' + ip);
-  int len = 0;
-  if (a.v < 0) buf[len++] = '-';
-  size_t il = (size_t)(tmp + sizeof tmp - q);
-  memcpy(buf + len, q, il);
-  len += (int)il;
-  buf[len++] = '.';
-  memcpy(buf + len, frac, (size_t)fl);
-  len += fl;
-  buf[len] = '\0';
-  return len;
-}
-
 /* "00".."99": two digits per division */
 static const char DIGITS2[] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-char *bt_dec_put_uint(uint64_t u, char *p) {
-  char tmp[20];
-  int n = 20;
-  for (; u >= 100; u /= 100) n -= 2, memcpy(tmp + n, DIGITS2 + 2 * (u % 100), 2);
-  if (u >= 10) n -= 2, memcpy(tmp + n, DIGITS2 + 2 * u, 2);
-  else tmp[--n] = (char)('0' + u);
-  memcpy(p, tmp + n, (size_t)(20 - n));
-  return p + 20 - n;
+int bt_dec_format(bt_dec a, char buf[BT_DEC_STRLEN]) {
+  char *end = bt_dec_put(a, buf);
+  *end = '\0';
+  return (int)(end - buf);
 }
 
-/* the 8 decimals of f < 10^8 */
-static void put_frac8(uint64_t f, char out[8]) {
-  for (int i = 6; i >= 0; i -= 2, f /= 100) memcpy(out + i, DIGITS2 + 2 * (f % 100), 2);
+/* How many digits u has (1..20), from its bit length: no division. */
+static inline int ndigits(uint64_t u) {
+  static const uint64_t pow10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                     1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                     10000000000ull, 100000000000ull, 1000000000000ull,
+                                     10000000000000ull, 100000000000000ull,
+                                     1000000000000000ull, 10000000000000000ull,
+                                     100000000000000000ull, 1000000000000000000ull,
+                                     10000000000000000000ull};
+  u |= 1; /* same digit count; log2 needs u > 0 */
+  int t = (64 - __builtin_clzll(u)) * 1233 >> 12; /* ~log10(2^bits), one too high at most */
+  return t - (u < pow10[t]) + 1;
+}
+
+/* Written from the end, straight at p: exports and output files write millions. */
+char *bt_dec_put_uint(uint64_t u, char *p) {
+  char *end = p + ndigits(u), *q = end;
+  for (; u >= 100; u /= 100) q -= 2, memcpy(q, DIGITS2 + 2 * (u % 100), 2);
+  if (u >= 10) memcpy(q - 2, DIGITS2 + 2 * u, 2);
+  else q[-1] = (char)('0' + u);
+  return end;
+}
+
+/* the 8 decimals of f < 10^8, in 32-bit arithmetic */
+static void put_frac8(uint32_t f, char out[8]) {
+  uint32_t hi = f / 10000, lo = f % 10000;
+  memcpy(out, DIGITS2 + 2 * (hi / 100), 2);
+  memcpy(out + 2, DIGITS2 + 2 * (hi % 100), 2);
+  memcpy(out + 4, DIGITS2 + 2 * (lo / 100), 2);
+  memcpy(out + 6, DIGITS2 + 2 * (lo % 100), 2);
 }
 
 char *bt_dec_put(bt_dec a, char *p) {
@@ -210,17 +201,21 @@ char *bt_dec_put(bt_dec a, char *p) {
   if (a.v < 0) *p++ = '-';
   p = bt_dec_put_uint(u / BT_DEC_SCALE, p);
   *p++ = '.';
-  uint64_t f = u % BT_DEC_SCALE;
+  uint32_t f = (uint32_t)(u % BT_DEC_SCALE);
   if (f == 0) {
     *p++ = '0';
     return p;
   }
-  char fr[8];
-  put_frac8(f, fr);
+  put_frac8(f, p); /* all 8 (room: BT_DEC_STRLEN), then trailing zeros trimmed */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t w; /* the last digits are the high bytes: its leading zero bytes are the '0's */
+  memcpy(&w, p, 8);
+  return p + 8 - __builtin_clzll(w ^ 0x3030303030303030ull) / 8; /* f != 0: w has a digit */
+#else
   int k = BT_DEC_DIGITS;
-  while (fr[k - 1] == '0') k--; /* trailing zeros trimmed; f != 0 keeps one digit */
-  memcpy(p, fr, (size_t)k);
+  while (p[k - 1] == '0') k--;
   return p + k;
+#endif
 }
 
 char *bt_fixed8_put(double x, char *p) {
@@ -239,6 +234,6 @@ char *bt_fixed8_put(double x, char *p) {
   if (signbit(x)) *p++ = '-';
   p = bt_dec_put_uint(u / BT_DEC_SCALE, p);
   *p++ = '.';
-  put_frac8(u % BT_DEC_SCALE, p);
+  put_frac8((uint32_t)(u % BT_DEC_SCALE), p);
   return p + BT_DEC_DIGITS;
 }

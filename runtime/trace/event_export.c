@@ -537,9 +537,9 @@ static void cell_end(bt_event_export *x, int col) {
 
 static void cell_dec(bt_event_export *x, int col, int64_t raw) {
   if (col < 0) return;
-  char t[BT_DEC_STRLEN];
   cell_begin(x, col);
-  bt_json_put(&x->scratch, t, (size_t)bt_dec_format(bt_dec_raw(raw), t));
+  if (bt_json_reserve(&x->scratch, BT_DEC_STRLEN))
+    commit(&x->scratch, bt_dec_put(bt_dec_raw(raw), x->scratch.data + x->scratch.len));
   cell_end(x, col);
 }
 

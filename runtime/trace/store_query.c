@@ -255,11 +255,15 @@ void bt_store_iter_free(bt_store_iter *it) {
 /* ---- payload as JSON ----------------------------------------------------------- */
 
 static void put_dec(bt_json_buf *b, const char *key, size_t klen, int64_t raw) {
-  char t[BT_DEC_STRLEN];
-  bt_json_put(b, key, klen);
-  bt_json_putc(b, '"');
-  bt_json_put(b, t, (size_t)bt_dec_format(bt_dec_raw(raw), t));
-  bt_json_putc(b, '"');
+  if (!bt_json_reserve(b, klen + BT_DEC_STRLEN + 2)) return;
+  char *p = b->data + b->len;
+  memcpy(p, key, klen);
+  p += klen;
+  *p++ = '"';
+  p = bt_dec_put(bt_dec_raw(raw), p);
+  *p++ = '"';
+  *p = 0;
+  b->len = (size_t)(p - b->data);
 }
 #define PUT_DEC(b, key, raw) put_dec((b), key, sizeof(key) - 1, (raw))
 

@@ -240,10 +240,11 @@ static const char *sym_of(const bt_event_export *x, uint32_t i) {
 static const bt_json_buf *source_of(bt_event_export *x, const char *src) {
   if (!src) src = "";
   if (strcmp(src, x->src) != 0) {
-    snprintf(x->src, sizeof x->src, "%s", src);
+    size_t n = strlen(src);
+    if (n < sizeof x->src) memcpy(x->src, src, n + 1);
+    else x->src[0] = 0; /* too long to cache: escaped each time */
     x->src_out.len = 0;
     put_field(x, &x->src_out, src);
-    if (strlen(src) >= sizeof x->src) x->src[0] = 0; /* too long to cache: escape each time */
   }
   return &x->src_out;
 }
@@ -260,17 +261,9 @@ static inline char *put_mem(char *p, const void *s, size_t n) {
 }
 #define PUT_LIT(p, lit) put_mem((p), (lit), sizeof(lit) - 1)
 
-static inline char *put_u64(char *p, uint64_t v) {
-  char t[20], *q = t + sizeof t;
-  while (v >= 100) q -= 2, memcpy(q, D2 + v % 100 * 2, 2), v /= 100;
-  if (v >= 10) q -= 2, memcpy(q, D2 + v * 2, 2);
-  else *--q = (char)('0' + v);
-  return put_mem(p, q, (size_t)(t + sizeof t - q));
-}
-
 static inline char *put_i64(char *p, int64_t v) {
   if (v < 0) *p++ = '-';
-  return put_u64(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+  return bt_dec_put_uint(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, p);
 }
 
 /* "YYYY-MM-DDTHH:MM:SSZ" (bt_format_time's form); the date is formatted once a day. */
@@ -323,9 +316,9 @@ static void json_line(bt_event_export *x, const bt_trace_event *e) {
     return;
   char *p = b->data + b->len;
   p = put_mem(p, x->id_pre.data, x->id_pre.len);
-  p = put_u64(p, e->seq);
+  p = bt_dec_put_uint(e->seq, p);
   p = PUT_LIT(p, "\",\"seq\":");
-  p = put_u64(p, e->seq);
+  p = bt_dec_put_uint(e->seq, p);
   p = PUT_LIT(p, ",\"event_type\":\"");
   const char *tn = type_name(e);
   p = put_mem(p, tn, strlen(tn));
@@ -344,7 +337,7 @@ static void json_line(bt_event_export *x, const bt_trace_event *e) {
   p = PUT_LIT(p, ",\"causation_id\":");
   if (e->cause) {
     p = put_mem(p, x->cause_pre.data, x->cause_pre.len);
-    p = put_u64(p, e->cause);
+    p = bt_dec_put_uint(e->cause, p);
     *p++ = '"';
   } else {
     p = PUT_LIT(p, "null");
@@ -352,13 +345,13 @@ static void json_line(bt_event_export *x, const bt_trace_event *e) {
   p = put_mem(p, x->corr.data, x->corr.len);
   p = put_mem(p, src->data, src->len);
   p = PUT_LIT(p, ",\"created_at\":");
-  p = put_u64(p, e->created);
+  p = bt_dec_put_uint(e->created, p);
   p = PUT_LIT(p, ",\"emitted_at\":");
-  p = put_u64(p, e->emitted);
+  p = bt_dec_put_uint(e->emitted, p);
   p = PUT_LIT(p, ",\"received_at\":");
-  p = put_u64(p, e->received);
+  p = bt_dec_put_uint(e->received, p);
   p = PUT_LIT(p, ",\"processed_at\":");
-  p = put_u64(p, e->processed);
+  p = bt_dec_put_uint(e->processed, p);
   p = PUT_LIT(p, ",\"latency_ns\":");
   p = put_i64(p, (int64_t)(e->processed - e->created));
   p = PUT_LIT(p, ",\"queue_time_ns\":");
@@ -662,9 +655,9 @@ static void csv_row(bt_event_export *x, const bt_trace_event *e) {
     return;
   char *p = b->data + b->len;
   p = put_mem(p, x->id_pre.data, x->id_pre.len);
-  p = put_u64(p, e->seq);
+  p = bt_dec_put_uint(e->seq, p);
   *p++ = ',';
-  p = put_u64(p, e->seq);
+  p = bt_dec_put_uint(e->seq, p);
   *p++ = ',';
   const char *tn = type_name(e);
   p = put_mem(p, tn, strlen(tn));
@@ -681,7 +674,7 @@ static void csv_row(bt_event_export *x, const bt_trace_event *e) {
   *p++ = ',';
   if (e->cause) {
     p = put_mem(p, x->cause_pre.data, x->cause_pre.len);
-    p = put_u64(p, e->cause);
+    p = bt_dec_put_uint(e->cause, p);
   }
   *p++ = ',';
   p = put_mem(p, x->corr.data, x->corr.len);
@@ -690,7 +683,7 @@ static void csv_row(bt_event_export *x, const bt_trace_event *e) {
   const uint64_t t[4] = {e->created, e->emitted, e->received, e->processed};
   for (int i = 0; i < 4; i++) {
     *p++ = ',';
-    p = put_u64(p, t[i]);
+    p = bt_dec_put_uint(t[i], p);
   }
   *p++ = ',';
   p = put_i64(p, (int64_t)(e->processed - e->created));

@@ -176,6 +176,21 @@ static const bt_queue_row_ops row_ops = {col_null, col_text, col_int64, col_real
 
 bt_queue_row pq_row(PGresult *r, int row) { return (bt_queue_row){&row_ops, r, row}; }
 
+int pq_collect(PGresult *r, void *arr, size_t elem, size_t *n,
+               void (*read)(PGresult *r, int row, void *slot), bt_err *err) {
+  void *p = NULL;
+  size_t rows = (size_t)PQntuples(r);
+  int rc = 0;
+  if (rows && !(p = calloc(rows, elem))) {
+    rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+    rows = 0;
+  }
+  for (size_t i = 0; i < rows; i++) read(r, (int)i, (char *)p + i * elem);
+  memcpy(arr, &p, sizeof p); /* arr is a T **, written as bt_grow_to does */
+  *n = rows;
+  return rc;
+}
+
 /* A statement returning at most one job row. */
 int pq_one_job(pg_queue *q, int which, int n, const char *const *params, bt_job *out,
                int64_t *seq, bool *found, bt_err *err) {

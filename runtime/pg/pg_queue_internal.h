@@ -71,6 +71,10 @@ void pq_copy_col(const PGresult *r, int row, int col, char *out, size_t n);
 int64_t pq_int_col(const PGresult *r, int row, int col);
 /* Row `row` of r, for the readers of queue_backend.h. */
 bt_queue_row pq_row(PGresult *r, int row);
+/* Every row of r into a slot (elem bytes, filled by read) of a new heap array:
+ * *(T **)arr and *n (NULL and 0 when there are none, or on an error). */
+int pq_collect(PGresult *r, void *arr, size_t elem, size_t *n,
+               void (*read)(PGresult *r, int row, void *slot), bt_err *err);
 /* A statement returning at most one job row. */
 int pq_one_job(pg_queue *q, int which, int n, const char *const *params, bt_job *out,
                int64_t *seq, bool *found, bt_err *err);
@@ -110,27 +114,10 @@ bool pq_retry(pg_queue *q, int rc, int *attempt);
 
 /* ---- the operations (bt_queue_ops) ------------------------------------------------------ */
 
-int pq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed, bt_err *err);
-int pq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *out, bool *got,
-             bt_err *err);
-int pq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-                 int64_t lease_ms, double progress, int64_t bars_done, bool *cancel_requested,
-                 bt_err *err);
-int pq_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-              bt_job_end end, const char *result_json, const char *error_json, bt_err *err);
-int pq_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-               bool lost, const char *reason, bt_job_state *now, bt_err *err);
-int pq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
-int pq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,
-                       bt_err *err);
-int pq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
-int pq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
-            char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err);
-int pq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err);
-int pq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
-               bt_err *err);
-int pq_cancel_requested(bt_queue *base, const char *worker_id, char (**run_ids)[BT_JOB_ID_LEN],
-                        size_t *n, bt_err *err);
+/* pq_enqueue, _claim, _heartbeat, _finish in pg_queue_claim.c; pq_release, _cancel,
+ * _requeue_expired in pg_queue_release.c; pq_get, _list, _counts, _history,
+ * _cancel_requested in pg_queue_read.c; the wake-up in pg_queue_wake.c. */
+BT_QUEUE_OPS_DECLARE(pq);
 int pq_wake_fd(bt_queue *base);
 bool pq_wake_drain(bt_queue *base);
 

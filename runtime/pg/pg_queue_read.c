@@ -83,27 +83,18 @@ int pq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err 
   return rc;
 }
 
+static void read_transition(PGresult *r, int row, void *slot) {
+  bt_queue_row qr = pq_row(r, row);
+  bt_job_transition_read_row(&qr, slot);
+}
+
 static int history_once(pg_queue *q, const char *run_id, bt_job_transition **out, size_t *n,
                         bt_err *err) {
-  *out = NULL;
-  *n = 0;
   PGresult *r = pq_run(q, S_HISTORY, 1, (const char *[]){run_id}, err);
   if (!r) return err->code;
-  int rows = PQntuples(r);
-  if (rows) {
-    *out = calloc((size_t)rows, sizeof **out);
-    if (!*out) {
-      PQclear(r);
-      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    }
-  }
-  for (int i = 0; i < rows; i++) {
-    bt_queue_row row = pq_row(r, i);
-    bt_job_transition_read_row(&row, &(*out)[i]);
-  }
-  *n = (size_t)rows;
+  int rc = pq_collect(r, out, sizeof **out, n, read_transition, err);
   PQclear(r);
-  return 0;
+  return rc;
 }
 
 int pq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
@@ -114,24 +105,17 @@ int pq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size
   return rc;
 }
 
+static void read_run_id(PGresult *r, int row, void *slot) {
+  pq_copy_col(r, row, 0, slot, BT_JOB_ID_LEN);
+}
+
 static int cancel_requested_once(pg_queue *q, const char *worker_id,
                                  char (**run_ids)[BT_JOB_ID_LEN], size_t *n, bt_err *err) {
-  *run_ids = NULL;
-  *n = 0;
   PGresult *r = pq_run(q, S_CANCEL_REQUESTED, 1, (const char *[]){worker_id}, err);
   if (!r) return err->code;
-  int rows = PQntuples(r);
-  if (rows) {
-    *run_ids = calloc((size_t)rows, sizeof **run_ids);
-    if (!*run_ids) {
-      PQclear(r);
-      return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-    }
-  }
-  for (int i = 0; i < rows; i++) pq_copy_col(r, i, 0, (*run_ids)[i], BT_JOB_ID_LEN);
-  *n = (size_t)rows;
+  int rc = pq_collect(r, run_ids, sizeof **run_ids, n, read_run_id, err);
   PQclear(r);
-  return 0;
+  return rc;
 }
 
 int pq_cancel_requested(bt_queue *base, const char *worker_id,

@@ -19,6 +19,34 @@
 /* A new handle's base: its operations and the default max_attempts. */
 void bt_queue_base_init(bt_queue *q, const bt_queue_ops *ops);
 
+/* Declares a backend's implementations of the required operations of bt_queue_ops,
+ * P##_enqueue ... P##_cancel_requested, with the table's signatures, for the files of
+ * that backend to share (BT_QUEUE_OPS_DECLARE(sq) declares sq_enqueue, sq_claim, ...). */
+#define BT_QUEUE_OPS_DECLARE(P)                                                              \
+  int P##_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed,         \
+                  bt_err *err);                                                              \
+  int P##_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *out,       \
+                bool *got, bt_err *err);                                                     \
+  int P##_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt, \
+                    int64_t lease_ms, double progress, int64_t bars_done,                    \
+                    bool *cancel_requested, bt_err *err);                                    \
+  int P##_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,    \
+                 bt_job_end end, const char *result_json, const char *error_json,            \
+                 bt_err *err);                                                               \
+  int P##_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,   \
+                  bool lost, const char *reason, bt_job_state *now, bt_err *err);            \
+  int P##_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err); \
+  int P##_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,       \
+                          bt_err *err);                                                      \
+  int P##_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);   \
+  int P##_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,             \
+               char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err);                          \
+  int P##_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err);   \
+  int P##_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,   \
+                  bt_err *err);                                                              \
+  int P##_cancel_requested(bt_queue *base, const char *worker_id,                           \
+                           char (**run_ids)[BT_JOB_ID_LEN], size_t *n, bt_err *err)
+
 /* ---- checks every call makes first ---------------------------------------------------- */
 
 /* Enqueue: required fields, a known origin, lengths. BT_EINVAL, type "invalid_request",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "grow.h"
 #include "queue_sqlite_internal.h"
 
 static const char SCHEMA[] =
@@ -197,6 +198,30 @@ int sq_get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bo
   sqlite3_stmt *s = sq_stmt(q, S_BY_RUN_ID);
   sq_bind_text(s, 1, run_id);
   return sq_one_job(q, s, out, seq, found, err);
+}
+
+int sq_collect(sq_queue *q, sqlite3_stmt *s, void *arr, size_t elem, size_t *n,
+               void (*read)(sqlite3_stmt *s, void *slot), const char *what, bt_err *err) {
+  void *p = NULL;
+  size_t cap = 0, k = 0;
+  int rc = 0, src;
+  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+    if (bt_grow(&p, &cap, k + 1, elem)) {
+      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+      break;
+    }
+    read(s, (char *)p + k++ * elem);
+  }
+  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, what);
+  sqlite3_reset(s);
+  if (rc) {
+    free(p);
+    p = NULL;
+    k = 0;
+  }
+  memcpy(arr, &p, sizeof p); /* arr is a T **, written as bt_grow_to does */
+  *n = k;
+  return rc;
 }
 
 /* ---- open/close ---------------------------------------------------------------------- */

@@ -68,29 +68,16 @@ int sq_history_add(sq_queue *q, int64_t seq, int64_t at, const char *from, const
                    int attempt, const char *worker, const char *reason, bt_err *err);
 int sq_get_locked(sq_queue *q, const char *run_id, bt_job *out, int64_t *seq, bool *found,
                   bt_err *err);
+/* Steps s to its end, each row into a slot (elem bytes, filled by read) of a new heap
+ * array: *(T **)arr and *n. On an error the array is freed: NULL and 0. */
+int sq_collect(sq_queue *q, sqlite3_stmt *s, void *arr, size_t elem, size_t *n,
+               void (*read)(sqlite3_stmt *s, void *slot), const char *what, bt_err *err);
 
 /* ---- the operations (bt_queue_ops) ---------------------------------------------------- */
 
-int sq_enqueue(bt_queue *base, const bt_job_new *nj, bt_job *out, bool *existed, bt_err *err);
-int sq_claim(bt_queue *base, const char *worker_id, int64_t lease_ms, bt_job *out, bool *got,
-             bt_err *err);
-int sq_heartbeat(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-                 int64_t lease_ms, double progress, int64_t bars_done, bool *cancel_requested,
-                 bt_err *err);
-int sq_finish(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-              bt_job_end end, const char *result_json, const char *error_json, bt_err *err);
-int sq_release(bt_queue *base, const char *run_id, const char *worker_id, int attempt,
-               bool lost, const char *reason, bt_job_state *now, bt_err *err);
-int sq_cancel(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
-int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,
-                       bt_err *err);
-int sq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err);
-int sq_list(bt_queue *base, const bt_job_filter *f, bt_job **out, size_t *n,
-            char next_cursor[BT_QUEUE_CURSOR_LEN], bt_err *err);
-int sq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err *err);
-int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
-               bt_err *err);
-int sq_cancel_requested(bt_queue *base, const char *worker_id, char (**run_ids)[BT_JOB_ID_LEN],
-                        size_t *n, bt_err *err);
+/* sq_enqueue, _claim, _heartbeat, _finish in queue_sqlite_claim.c; sq_release, _cancel,
+ * _requeue_expired in queue_sqlite_release.c; sq_get, _list, _counts, _history,
+ * _cancel_requested in queue_sqlite_read.c. */
+BT_QUEUE_OPS_DECLARE(sq);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grow.h"
 #include "queue_sqlite_internal.h"
 
 int sq_get(bt_queue *base, const char *run_id, bt_job *out, bool *found, bt_err *err) {
@@ -69,59 +68,32 @@ int sq_counts(bt_queue *base, const char *user_id, bt_queue_counts *out, bt_err 
   return rc;
 }
 
+static void read_transition(sqlite3_stmt *s, void *slot) {
+  bt_queue_row row = sq_row(s);
+  bt_job_transition_read_row(&row, slot);
+}
+
 int sq_history(bt_queue *base, const char *run_id, bt_job_transition **out, size_t *n,
                bt_err *err) {
   sq_queue *q = (sq_queue *)base;
-  *out = NULL;
-  *n = 0;
-  size_t cap = 0;
-  int rc = 0, src;
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = sq_stmt(q, S_HISTORY);
   sq_bind_text(s, 1, run_id);
-  bt_queue_row row = sq_row(s);
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (BT_GROW(*out, cap, *n + 1)) {
-      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-      break;
-    }
-    bt_job_transition_read_row(&row, &(*out)[(*n)++]);
-  }
-  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "read history");
-  sqlite3_reset(s);
+  int rc = sq_collect(q, s, out, sizeof **out, n, read_transition, "read history", err);
   pthread_mutex_unlock(&q->mu);
-  if (rc) {
-    free(*out);
-    *out = NULL;
-    *n = 0;
-  }
   return rc;
 }
+
+static void read_run_id(sqlite3_stmt *s, void *slot) { sq_copy_col(s, 0, slot, BT_JOB_ID_LEN); }
 
 int sq_cancel_requested(bt_queue *base, const char *worker_id,
                         char (**run_ids)[BT_JOB_ID_LEN], size_t *n, bt_err *err) {
   sq_queue *q = (sq_queue *)base;
-  *run_ids = NULL;
-  *n = 0;
-  size_t cap = 0;
-  int rc = 0, src;
   pthread_mutex_lock(&q->mu);
   sqlite3_stmt *s = sq_stmt(q, S_CANCEL_REQUESTED);
   sq_bind_text(s, 1, worker_id);
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (BT_GROW(*run_ids, cap, *n + 1)) {
-      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-      break;
-    }
-    sq_copy_col(s, 0, (*run_ids)[(*n)++], BT_JOB_ID_LEN);
-  }
-  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "read cancel requests");
-  sqlite3_reset(s);
+  int rc = sq_collect(q, s, run_ids, sizeof **run_ids, n, read_run_id, "read cancel requests",
+                      err);
   pthread_mutex_unlock(&q->mu);
-  if (rc) {
-    free(*run_ids);
-    *run_ids = NULL;
-    *n = 0;
-  }
   return rc;
 }

@@ -2,7 +2,6 @@
  * release (worker died or stopped), cancel, and the sweep of expired leases. */
 #include <stdlib.h>
 
-#include "grow.h"
 #include "queue_sqlite_internal.h"
 
 /* Inside a transaction: a running job leaves its worker (bt_job_release_to says where). */
@@ -93,6 +92,19 @@ out:
   return rc;
 }
 
+/* A running job whose lease ended, as sq_requeue_expired collects them. */
+typedef struct expired {
+  char run_id[BT_JOB_ID_LEN], worker[BT_JOB_TEXT_LEN];
+  int attempt;
+} expired;
+
+static void read_expired(sqlite3_stmt *s, void *slot) {
+  expired *e = slot;
+  sq_copy_col(s, 0, e->run_id, sizeof e->run_id);
+  sq_copy_col(s, 1, e->worker, sizeof e->worker);
+  e->attempt = sqlite3_column_int(s, 2);
+}
+
 int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *failed,
                        bt_err *err) {
   sq_queue *q = (sq_queue *)base;
@@ -101,23 +113,11 @@ int sq_requeue_expired(bt_queue *base, int64_t now_ms, int *requeued, int *faile
   int rc = sq_begin(q, err);
   if (rc) goto out;
   /* Collected first: release_locked reuses statements while the cursor would be open. */
-  struct expired { char run_id[BT_JOB_ID_LEN], worker[BT_JOB_TEXT_LEN]; int attempt; } *ex = NULL;
-  size_t n = 0, cap = 0;
+  expired *ex = NULL;
+  size_t n = 0;
   sqlite3_stmt *s = sq_stmt(q, S_EXPIRED);
   sqlite3_bind_int64(s, 1, now_ms);
-  int src;
-  while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-    if (BT_GROW(ex, cap, n + 1)) {
-      rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-      break;
-    }
-    sq_copy_col(s, 0, ex[n].run_id, sizeof ex[n].run_id);
-    sq_copy_col(s, 1, ex[n].worker, sizeof ex[n].worker);
-    ex[n].attempt = sqlite3_column_int(s, 2);
-    n++;
-  }
-  if (!rc && src != SQLITE_DONE) rc = sq_db_error(q, err, "find expired leases");
-  sqlite3_reset(s);
+  rc = sq_collect(q, s, &ex, sizeof *ex, &n, read_expired, "find expired leases", err);
   for (size_t i = 0; !rc && i < n; i++) {
     bt_job_state to = BT_JOB_QUEUED;
     rc = release_locked(q, ex[i].run_id, ex[i].worker, ex[i].attempt, true, "lease_expired",

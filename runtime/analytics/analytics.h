@@ -110,6 +110,7 @@ bt_analytics *bt_analytics_of(bt_app *app);
 /* `btrun analytics flush|status|opt-out USER_ID|opt-in USER_ID` */
 int bt_analytics_cli(bt_app *app, int argc, char **argv);
 extern const char bt_analytics_help[]; /* its --help text (cli_table.c) */
+extern const char *const bt_analytics_subcommands[];
 /* bt.analytics: capture(event, props [, {user_id=, timestamp=}]) -> uuid | nil, err */
 int bt_lua_open_analytics(lua_State *L);
 

@@ -115,19 +115,16 @@ static int cmd_consent(bt_app *app, int argc, char **argv, bool opt_out) {
   return 0;
 }
 
+const char *const bt_analytics_subcommands[] = {"flush", "status", "opt-out", "opt-in", NULL};
+
+/* argv[1] is one of bt_analytics_subcommands and no --help is here (bt_cli_main checks
+ * both: a USER_ID is never taken for --help). */
 int bt_analytics_cli(bt_app *app, int argc, char **argv) {
-  /* argc >= 2, and no --help here (bt_cli_main answers it: it is never a USER_ID) */
   const char *cmd = argv[1];
   if (strcmp(cmd, "flush") == 0) return cmd_flush(app, argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) {
     if (argc > 2) return bt_cli_usage_error(&USAGE_ERR, "status: unexpected argument '%s'", argv[2]);
     return cmd_status(app);
   }
-  if (strcmp(cmd, "opt-out") == 0) return cmd_consent(app, argc - 1, argv + 1, true);
-  if (strcmp(cmd, "opt-in") == 0) return cmd_consent(app, argc - 1, argv + 1, false);
-  static const char *const cmds[] = {"flush", "status", "opt-out", "opt-in"};
-  const bt_cli_usage u = {.prog = "btrun analytics",
-                          .hint = USAGE_ERR.hint,
-                          .unknown = "unknown command '%s'"};
-  return bt_cli_unknown(&u, cmd, cmds, sizeof cmds / sizeof cmds[0]);
+  return cmd_consent(app, argc - 1, argv + 1, strcmp(cmd, "opt-out") == 0);
 }

@@ -469,6 +469,23 @@ static bool help_requested(int argc, char **argv) {
   return false;
 }
 
+/* word is one of c's subcommands; else "btrun NAME: unknown command 'x'; did you mean
+ * 'y'?" and the list of them. */
+static int check_subcommand(const bt_cli_command *c, const char *word) {
+  size_t n = 0;
+  char list[256] = "";
+  for (; c->subcommands[n]; n++) {
+    if (strcmp(c->subcommands[n], word) == 0) return 0;
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n ? ", " : "",
+             c->subcommands[n]);
+  }
+  char prog[64], hint[384];
+  snprintf(prog, sizeof prog, "btrun %s", c->name);
+  snprintf(hint, sizeof hint, "Commands: %s. Try 'btrun %s --help'.", list, c->name);
+  const bt_cli_usage u = {.prog = prog, .hint = hint, .unknown = "unknown command '%s'"};
+  return bt_cli_unknown(&u, word, c->subcommands, n);
+}
+
 int bt_cli_main(int argc, char **argv) {
   install_signals();
   if (argc < 2) {
@@ -495,7 +512,8 @@ int bt_cli_main(int argc, char **argv) {
      * modules), so it cannot change the data dir (an analytics installation id, a
      * spool) or fail on a bad config, and no command parses -h/--help itself. */
     if (help_requested(argc - 1, argv + 1)) return fputs(c->help, stdout), 0;
-    if (argc == 2 && c->needs_args) return fputs(c->help, stderr), 1;
+    if (c->subcommands && argc == 2) return fputs(c->help, stderr), 1;
+    if (c->subcommands && check_subcommand(c, argv[2])) return 1;
     bt_app app;
     if (init_app(&app, config)) return 1;
     int rc = c->fn(&app, argc - 1, argv + 1);

@@ -19,9 +19,10 @@ typedef struct bt_cli_command {
   /* The text of `btrun NAME --help`. bt_cli_main answers -h/--help anywhere before "--"
    * for every command alike (stdout, exit 0, nothing set up): fn never sees one. */
   const char *help;
-  /* `btrun NAME` alone is a usage error: the help on stderr, exit 1 (so fn always gets
-   * its subcommand, argc >= 2). */
-  bool needs_args;
+  /* NULL, or the command's subcommands (NULL-ended): bt_cli_main lets fn see only
+   * argv[1] among them. `btrun NAME` alone prints the help on stderr (exit 1); another
+   * word is a usage error naming the closest subcommand. */
+  const char *const *subcommands;
 } bt_cli_command;
 
 extern const bt_cli_command bt_cli_commands[];  /* terminated by {NULL} */

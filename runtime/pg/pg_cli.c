@@ -154,8 +154,10 @@ static int bench(const char *url, long jobs, long workers) {
   return rc;
 }
 
+const char *const bt_db_subcommands[] = {"migrate", "status", "sync", "bench", NULL};
+
 int bt_db_cli(bt_app *app, int argc, char **argv) {
-  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun db` and --help */
+  const char *sub = argv[1]; /* one of bt_db_subcommands (bt_cli_main) */
   long jobs = 2000, workers = 1;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--db") && i + 1 < argc) {
@@ -178,10 +180,6 @@ int bt_db_cli(bt_app *app, int argc, char **argv) {
     }
   }
   bool migrate = !strcmp(sub, "migrate"), status = !strcmp(sub, "status");
-  if (!migrate && !status && strcmp(sub, "sync") && strcmp(sub, "bench")) {
-    fprintf(stderr, "btrun db: unknown subcommand '%s' (migrate, status, sync, bench)\n", sub);
-    return 1;
-  }
   bt_err err = {0};
   if (!bt_pg_is_url(app->db)) {
     fprintf(stderr, "btrun db: no postgresql:// database: give --db URL or set BTRUN_DB\n");

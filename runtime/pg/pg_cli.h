@@ -7,5 +7,6 @@
 /* btrun db migrate|status|sync [--db URL] */
 int bt_db_cli(bt_app *app, int argc, char **argv);
 extern const char bt_db_help[]; /* its --help text (cli_table.c) */
+extern const char *const bt_db_subcommands[];
 
 #endif

@@ -209,10 +209,10 @@ static int cmd_history(bt_app *app, const opts *o) {
   return 0;
 }
 
+const char *const bt_sched_subcommands[] = {"list", "run", "history", NULL};
+
 int bt_sched_cli(bt_app *app, int argc, char **argv, bt_sched_queue_open_fn open) {
-  const char *sub = argc > 1 ? argv[1] : NULL;
-  if (!sub || (strcmp(sub, "list") && strcmp(sub, "run") && strcmp(sub, "history")))
-    return bt_cli_usage_error(&U, "expected list, run or history, got '%s'", sub ? sub : "nothing");
+  const char *sub = argv[1]; /* one of bt_sched_subcommands (bt_cli_main) */
   opts o = {0};
   if (parse(argc, argv, &o, strcmp(sub, "list") != 0)) return 1;
   if (strcmp(sub, "history") == 0) return cmd_history(app, &o);

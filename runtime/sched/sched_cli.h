@@ -11,5 +11,6 @@ typedef int (*bt_sched_queue_open_fn)(bt_app *app, bt_queue **out, bt_err *err);
 
 int bt_sched_cli(bt_app *app, int argc, char **argv, bt_sched_queue_open_fn open);
 extern const char bt_sched_help[]; /* its --help text (cli_table.c) */
+extern const char *const bt_sched_subcommands[];
 
 #endif

@@ -176,12 +176,12 @@ static int show_or_cancel(bt_queue *q, const jobs_opts *o, bool cancel, bt_err *
   return 0;
 }
 
+const char *const bt_jobs_subcommands[] = {"submit", "list", "show", "cancel", NULL};
+
 int bt_jobs_cli(bt_app *app, int argc, char **argv) {
-  const char *cmd = argv[1]; /* bt_cli_main answers a bare `btrun jobs` and --help */
+  const char *cmd = argv[1]; /* one of bt_jobs_subcommands (bt_cli_main) */
   bool is_submit = strcmp(cmd, "submit") == 0, is_list = strcmp(cmd, "list") == 0,
-       is_show = strcmp(cmd, "show") == 0, is_cancel = strcmp(cmd, "cancel") == 0;
-  if (!is_submit && !is_list && !is_show && !is_cancel)
-    return usage_error("unknown command ", cmd);
+       is_cancel = strcmp(cmd, "cancel") == 0;
   jobs_opts o = {0};
   int rc = parse(argc, argv, &o);
   if (rc) return rc;

@@ -13,5 +13,6 @@ extern const char bt_worker_help[]; /* its --help text (cli_table.c) */
 /* `btrun jobs submit|list|show|cancel ...` */
 int bt_jobs_cli(bt_app *app, int argc, char **argv);
 extern const char bt_jobs_help[];
+extern const char *const bt_jobs_subcommands[];
 
 #endif

@@ -322,9 +322,11 @@ static int events_prune(bt_app *app, bt_tcli_opts *o) {
   return rc;
 }
 
+const char *const bt_events_subcommands[] = {"list", "prune", NULL};
+
 int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   bt_tcli_opts o;
-  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun events` and --help */
+  const char *sub = argv[1]; /* one of bt_events_subcommands (bt_cli_main) */
   if (strcmp(sub, "list") == 0) {
     if (bt_tcli_parse_opts(app, argc, argv, 2,
                    " --store --db --run --correlation --type --from --to --format --limit ", &o,
@@ -333,11 +335,7 @@ int bt_events_cli(bt_app *app, const bt_store_remote *remote, int argc, char **a
     o.remote = remote;
     return events_list(app, &o);
   }
-  if (strcmp(sub, "prune") == 0) {
-    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
-    o.remote = remote;
-    return events_prune(app, &o);
-  }
-  fprintf(stderr, "btrun events: unknown subcommand '%s' (list, prune)\n", sub);
-  return 1;
+  if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --before --keep-runs ", &o, "events prune")) return 1;
+  o.remote = remote;
+  return events_prune(app, &o);
 }

@@ -122,18 +122,16 @@ static int print_run(void *ud, const bt_store_run *r) {
   return 0;
 }
 
+const char *const bt_runs_subcommands[] = {"list", "show", "compare", NULL};
+
 int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv,
                 bt_runs_html_fn html) {
   bt_tcli_opts o;
-  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun runs` and --help */
-  bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
+  const char *sub = argv[1]; /* one of bt_runs_subcommands (bt_cli_main) */
+  bool list = strcmp(sub, "list") == 0;
   if (strcmp(sub, "compare") == 0) {
     if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --html ", &o, "runs compare")) return 1;
     return bt_tcli_runs_compare(app, &o, html);
-  }
-  if (!list && !show) {
-    fprintf(stderr, "btrun runs: unknown subcommand '%s' (list, show, compare)\n", sub);
-    return 1;
   }
   if (bt_tcli_parse_opts(app, argc, argv, 2,
                  list ? " --store --db --limit --correlation --format " : " --store --db --format ",

@@ -323,20 +323,14 @@ static int trace_latency(bt_app *app, bt_tcli_opts *o) {
   return rc;
 }
 
+const char *const bt_trace_subcommands[] = {"lineage", "latency", NULL};
+
 int bt_trace_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv) {
   bt_tcli_opts o;
-  const char *sub = argv[1]; /* bt_cli_main answers a bare `btrun trace` and --help */
-  if (strcmp(sub, "lineage") == 0) {
-    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --db --run --format ", &o, "trace lineage"))
-      return 1;
-    o.remote = remote;
-    return trace_lineage(app, &o);
-  }
-  if (strcmp(sub, "latency") == 0) {
-    if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --db --run --format ", &o, "trace latency")) return 1;
-    o.remote = remote;
-    return trace_latency(app, &o);
-  }
-  fprintf(stderr, "btrun trace: unknown subcommand '%s' (lineage, latency)\n", sub);
-  return 1;
+  bool lineage = strcmp(argv[1], "lineage") == 0; /* else latency (bt_cli_main checked) */
+  if (bt_tcli_parse_opts(app, argc, argv, 2, " --store --db --run --format ", &o,
+                         lineage ? "trace lineage" : "trace latency"))
+    return 1;
+  o.remote = remote;
+  return lineage ? trace_lineage(app, &o) : trace_latency(app, &o);
 }

@@ -31,8 +31,10 @@ typedef int (*bt_runs_html_fn)(bt_app *app, const char *const *dirs, int n, cons
                                bt_err *err);
 int bt_runs_cli(bt_app *app, const bt_store_remote *remote, int argc, char **argv,
                 bt_runs_html_fn html); /* list|show|compare */
-/* Their --help texts (cli_table.c). */
+/* Their --help texts and subcommands (cli_table.c). */
 extern const char bt_events_help[], bt_trace_help[], bt_runs_help[];
+extern const char *const bt_events_subcommands[], *const bt_trace_subcommands[],
+    *const bt_runs_subcommands[];
 
 /* The events of one run as JSON lines, the `btrun events list --format jsonl` form, at
  * most limit (0 = all). bt_store_find_run's error when the store has no such run. */

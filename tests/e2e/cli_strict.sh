@@ -110,6 +110,14 @@ cmd_err "unknown option --typ .*did you mean '--type'\?" events list --typ BAR
 cmd_err "unknown argument '--windw'; did you mean '--window'\?" perf --windw weekly
 cmd_err "unknown option '--timout'; did you mean '--timeout'\?" analytics flush --timout 5
 cmd_err "unknown command 'flsh'; did you mean 'flush'\?" analytics flsh
+# every command with subcommands checks them alike (bt_cli_main, from cli_table.c)
+cmd_err "btrun events: unknown command 'lst'; did you mean 'list'\?" events lst
+has "$T/err.log" "^Commands: list, prune. Try 'btrun events --help'.$" "events lst: the subcommands"
+cmd_err "btrun db: unknown command 'migrat'; did you mean 'migrate'\?" db migrat
+cmd_err "btrun jobs: unknown command 'cancl'; did you mean 'cancel'\?" jobs cancl
+cmd_err "btrun runs: unknown command 'export'$" runs export
+cmd_err "btrun trace: unknown command 'lineag'; did you mean 'lineage'\?" trace lineag
+cmd_err "btrun schedules: unknown command 'histroy'; did you mean 'history'\?" schedules histroy
 cmd_err "status: unexpected argument 'x'" analytics status x
 cmd_err "unknown argument '--formt'; did you mean '--format'\?" schedules list --formt json
 cmd_err "unknown argument '--dbb'; did you mean '--db'\?" db status --dbb x

@@ -69,6 +69,12 @@ void bt_formats_push_num(lua_State *L, double d) {
   else lua_pushnumber(L, d);
 }
 
+void bt_formats_set_num(lua_State *L, const char *key, double v) {
+  if (!isfinite(v)) return; /* null: push_json leaves the field out */
+  bt_formats_push_num(L, v);
+  lua_setfield(L, -2, key);
+}
+
 static void push_item(lua_State *L, const cJSON *it) {
   if (cJSON_IsString(it)) {
     lua_pushstring(L, it->valuestring);

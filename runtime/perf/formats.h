@@ -29,6 +29,8 @@ int bt_formats_push_json(lua_State *L, const char *json, size_t len, bt_err *err
  * others as floats; NaN and infinities (JSON null) as nil. So a table built from C equals,
  * value for value, the one pushed from the JSON text of the same numbers ("%.17g"). */
 void bt_formats_push_num(lua_State *L, double v);
+/* t[key] = v for the table on top, as push_json sets an object's number (NaN: no field). */
+void bt_formats_set_num(lua_State *L, const char *key, double v);
 /* A parsed document, as push_json pushes it (may raise a Lua memory error). */
 struct cJSON;
 void bt_formats_push_cjson(lua_State *L, const struct cJSON *v);

@@ -406,17 +406,6 @@ void bt_run_days_free(bt_run_days *d) {
 
 /* ---- push --------------------------------------------------------------------------------- */
 
-static void set_num(lua_State *L, const char *key, double v) {
-  if (!isfinite(v)) return; /* nil: no field */
-  bt_formats_push_num(L, v);
-  lua_setfield(L, -2, key);
-}
-
-static void set_int(lua_State *L, const char *key, int64_t v) {
-  bt_formats_push_num(L, (double)v);
-  lua_setfield(L, -2, key);
-}
-
 static void set_nums(lua_State *L, const char *key, const double *v, size_t k) {
   lua_createtable(L, (int)k, 0);
   for (size_t j = 0; j < k; j++) {
@@ -444,14 +433,14 @@ static void set_line(lua_State *L, const char *key, const line *l) {
 
 static void set_fig(lua_State *L, const char *key, const bench_fig *f) {
   lua_newtable(L);
-  set_num(L, "total_return", f->total_return);
-  set_num(L, "cagr", f->cagr);
-  set_num(L, "sharpe", f->sharpe);
-  set_num(L, "max_drawdown", f->max_drawdown);
-  set_num(L, "volatility", f->volatility);
-  set_num(L, "alpha", f->alpha);
-  set_num(L, "beta", f->beta);
-  set_num(L, "correlation", f->corr);
+  bt_formats_set_num(L, "total_return", f->total_return);
+  bt_formats_set_num(L, "cagr", f->cagr);
+  bt_formats_set_num(L, "sharpe", f->sharpe);
+  bt_formats_set_num(L, "max_drawdown", f->max_drawdown);
+  bt_formats_set_num(L, "volatility", f->volatility);
+  bt_formats_set_num(L, "alpha", f->alpha);
+  bt_formats_set_num(L, "beta", f->beta);
+  bt_formats_set_num(L, "correlation", f->corr);
   lua_setfield(L, -2, key);
 }
 
@@ -478,14 +467,14 @@ static void set_periods(lua_State *L, const char *name, const periods *p, bool m
 
 void bt_run_days_push(lua_State *L, const bt_run_days *d) {
   lua_newtable(L);
-  set_int(L, "rows", (int64_t)d->n);
-  set_int(L, "stride", 1); /* every row is used */
+  bt_formats_set_num(L, "rows", (double)d->n);
+  bt_formats_set_num(L, "stride", 1); /* every row is used */
   if (d->n) {
-    set_int(L, "first", d->first);
-    set_int(L, "last", d->last);
-    set_num(L, "last_equity", d->last_equity);
-    set_num(L, "last_bench", d->last_bench);
-    set_num(L, "last_extra", d->last_extra);
+    bt_formats_set_num(L, "first", (double)d->first);
+    bt_formats_set_num(L, "last", (double)d->last);
+    bt_formats_set_num(L, "last_equity", d->last_equity);
+    bt_formats_set_num(L, "last_bench", d->last_bench);
+    bt_formats_set_num(L, "last_extra", d->last_extra);
   }
   set_line(L, "equity", &d->equity);
   if (d->hb) set_line(L, "bench", &d->bench);
@@ -497,18 +486,18 @@ void bt_run_days_push(lua_State *L, const bt_run_days *d) {
   set_nums(L, "extra", d->tip_extra, d->tips.k);
   lua_setfield(L, -2, "tips");
   set_line(L, "underwater", &d->underwater);
-  set_num(L, "volatility", d->volatility);
-  set_int(L, "drawdown_periods", (int64_t)d->drawdown_periods);
+  bt_formats_set_num(L, "volatility", d->volatility);
+  bt_formats_set_num(L, "drawdown_periods", (double)d->drawdown_periods);
   lua_createtable(L, (int)d->ntop, 0);
   for (size_t i = 0; i < d->ntop; i++) {
     const period *p = &d->top[i];
     bool rec = p->recovery != INT64_MIN;
     lua_newtable(L);
-    set_int(L, "start", p->start);
-    set_int(L, "trough", p->trough);
-    set_num(L, "depth", p->depth);
-    if (rec) set_int(L, "recovery", p->recovery);
-    set_int(L, "days", ((rec ? p->recovery : d->last) - p->start) / 86400);
+    bt_formats_set_num(L, "start", (double)p->start);
+    bt_formats_set_num(L, "trough", (double)p->trough);
+    bt_formats_set_num(L, "depth", p->depth);
+    if (rec) bt_formats_set_num(L, "recovery", (double)p->recovery);
+    bt_formats_set_num(L, "days", (double)(((rec ? p->recovery : d->last) - p->start) / 86400));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "drawdowns");
@@ -517,7 +506,7 @@ void bt_run_days_push(lua_State *L, const bt_run_days *d) {
   set_periods(L, "months", &d->months, true);
   set_periods(L, "years", &d->years, false);
   lua_newtable(L);
-  set_int(L, "returns", (int64_t)d->nrets);
+  bt_formats_set_num(L, "returns", (double)d->nrets);
   if (d->has_rolling) {
     set_times(L, "xs", d->rolling.xs, d->rolling.k);
     set_nums(L, "ys", d->rolling.ys, d->rolling.k);

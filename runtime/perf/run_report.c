@@ -417,23 +417,18 @@ static void push_listed(lua_State *L, const listed *l, size_t n) {
   }
 }
 
-static void set_count(lua_State *L, const char *key, uint64_t v) {
-  bt_formats_push_num(L, (double)v);
-  lua_setfield(L, -2, key);
-}
-
 /* d.trades: {total=, closed=, head=, tail=, open=, returns_stride=, returns=, by_symbol=} */
 static void push_trades(lua_State *L, const doc *d) {
   const trade_scan *ts = d->ts;
   static const char *const part[3] = {"head", "tail", "open"};
   lua_newtable(L);
-  set_count(L, "total", ts->total);
-  set_count(L, "closed", d->nclosed);
+  bt_formats_set_num(L, "total", ts->total);
+  bt_formats_set_num(L, "closed", d->nclosed);
   for (int p = 0; p < 3; p++) {
     push_listed(L, d->lists[p], d->nlists[p]);
     lua_setfield(L, -2, part[p]);
   }
-  set_count(L, "returns_stride", d->stride);
+  bt_formats_set_num(L, "returns_stride", d->stride);
   /* every stride-th closed trade (RETURNS_CAP at most), those with a price */
   int n = 0;
   for (size_t i = 0; i < ts->nrets; i += d->stride) n += !is_no_price(ts->rets[i]);
@@ -454,11 +449,11 @@ static void push_trades(lua_State *L, const doc *d) {
     lua_newtable(L);
     bt_formats_push_cjson(L, d->sym_names[j]);
     lua_setfield(L, -2, "symbol");
-    set_count(L, "trades", x->trades);
-    set_count(L, "wins", x->wins);
+    bt_formats_set_num(L, "trades", x->trades);
+    bt_formats_set_num(L, "wins", x->wins);
     lua_pushstring(L, pnl);
     lua_setfield(L, -2, "pnl");
-    set_count(L, "open", x->open);
+    bt_formats_set_num(L, "open", x->open);
     lua_pushstring(L, unr);
     lua_setfield(L, -2, "unrealized");
     lua_rawseti(L, -2, j + 1);

@@ -167,10 +167,14 @@ static flatkey *flat_key(bt_event_export *x, const char *k, size_t n) {
   size_t len = t->data ? strnlen(t->data, t->len) : 0;
   if (t->failed || !(f->raw = malloc(n ? n : 1))) return NULL;
   memcpy(f->raw, k, n);
-  f->klen = (uint8_t)n, f->types = 0, f->col = -2, f->name = NULL;
+  /* no column until the name is made: an entry left by a failed strndup is never looked
+   * up by its (NULL) name */
+  f->klen = (uint8_t)n, f->types = 0, f->col = -1, f->name = NULL;
   m->n++;
-  if (len < 256 && !(f->name = strndup(t->data ? t->data : "", len))) return NULL;
-  if (!f->name) f->col = -1;
+  if (len < 256) {
+    if (!(f->name = strndup(t->data ? t->data : "", len))) return NULL;
+    f->col = -2;
+  }
   return f;
 }
 

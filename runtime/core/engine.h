@@ -1,8 +1,8 @@
 /* engine.h - the core side of one running backtest: what a strategy layer may ask of it.
  *
- * The run loop (script/run.c) owns a bt_engine and drives it bar by bar; bindings
- * (the Lua ctx, bt.trace) hold a pointer to it and call these functions, never the
- * loop's internals. Submitting an order publishes its ORDER event and queues it with
+ * The run (script/run*.c, the loop in run_loop.c) owns a bt_engine and drives it bar by
+ * bar; bindings (the Lua ctx, bt.trace) hold a pointer to it and call these functions,
+ * never the loop's internals. Submitting an order publishes its ORDER event and queues it with
  * the broker; it fills on a later bar of its symbol (docs/strategy-api.md). */
 #ifndef BT_ENGINE_H
 #define BT_ENGINE_H

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "grow.h"
 #include "fs.h"
-#include "store_internal.h"
+#include "grow.h"
 #include "store_internal.h"
 
 /* Version 3 keeps chunk blobs in per-run segment files; version 2 stores (blobs inline

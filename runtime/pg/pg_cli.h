@@ -4,7 +4,7 @@
 
 #include "run.h"
 
-/* btrun db migrate|status|sync [--db URL] */
+/* btrun db migrate|status|sync [--db URL], btrun db bench [--db URL] [--jobs N] [--workers K] */
 int bt_db_cli(bt_app *app, int argc, char **argv);
 extern const char bt_db_help[]; /* its --help text (cli_table.c) */
 extern const char *const bt_db_subcommands[];

@@ -320,23 +320,24 @@ int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, dou
                         bt_index_series *bench, bt_index_series *extra, bt_err *err) {
   bt_run_days *d = calloc(1, sizeof *d);
   bool hb = n && bench && bench->pts, hx = n && extra && extra->pts;
+  /* memory: what a day needs at once (a 1M-day run keeps no more than it must) */
   size_t cap = n ? n : 1;
-  int64_t *ts = malloc(cap * sizeof *ts), *rx = malloc(cap * sizeof *rx);
-  double *eq = malloc(cap * sizeof *eq), *bq = malloc(cap * sizeof *bq),
-         *xq = malloc(cap * sizeof *xq), *uw = malloc(cap * sizeof *uw), *ry = malloc(cap * sizeof *ry);
-  size_t *idx = malloc(cap * sizeof *idx);
+  int64_t *ts = malloc(cap * sizeof *ts), *rx = NULL;
+  double *eq = malloc(cap * sizeof *eq), *bq = hb ? malloc(cap * sizeof *bq) : NULL,
+         *xq = hx ? malloc(cap * sizeof *xq) : NULL, *uw = malloc(cap * sizeof *uw), *ry = NULL;
+  size_t *idx = malloc(2 * BT_RUN_DAYS_BUCKETS * sizeof *idx); /* a reduced line's points */
   int *col = malloc(cap * sizeof *col);
   stats se = {0}, sb = {0}, sx = {0};
   int rc = -1;
-  if (!d || !ts || !rx || !eq || !bq || !xq || !uw || !ry || !idx || !col) goto done;
+  if (!d || !ts || !eq || (hb && !bq) || (hx && !xq) || !uw || !idx || !col) goto done;
   d->n = n, d->hb = hb, d->hx = hx;
   double peak = init;
   for (size_t i = 0; i < n; i++) {
     ts[i] = days[i].time;
     eq[i] = bt_dec_to_double(days[i].equity);
     int64_t day = bt_run_series_day(ts[i]);
-    bq[i] = hb ? index_at(bench, day) * init : NAN;
-    xq[i] = hx ? index_at(extra, day) * init : NAN;
+    if (hb) bq[i] = index_at(bench, day) * init;
+    if (hx) xq[i] = index_at(extra, day) * init;
     if (eq[i] > peak) peak = eq[i];
     uw[i] = peak > 0 ? eq[i] / peak - 1 : 0; /* underwater: below the peak so far */
   }
@@ -345,7 +346,7 @@ int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, dou
     goto done;
   if (n) {
     d->first = ts[0], d->last = ts[n - 1];
-    d->last_equity = eq[n - 1], d->last_bench = bq[n - 1], d->last_extra = xq[n - 1];
+    d->last_equity = eq[n - 1], d->last_bench = hb ? bq[n - 1] : NAN, d->last_extra = hx ? xq[n - 1] : NAN;
   }
   columns(ts, n, col);
   size_t k = downsample(eq, col, n, idx);
@@ -353,14 +354,18 @@ int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, dou
   d->tip_bench = malloc((k ? k : 1) * sizeof *d->tip_bench);
   d->tip_extra = malloc((k ? k : 1) * sizeof *d->tip_extra);
   if (!d->tip_bench || !d->tip_extra) goto done;
-  for (size_t j = 0; j < k; j++) d->tip_bench[j] = bq[idx[j]], d->tip_extra[j] = xq[idx[j]];
+  for (size_t j = 0; j < k; j++) d->tip_bench[j] = hb ? bq[idx[j]] : NAN, d->tip_extra[j] = hx ? xq[idx[j]] : NAN;
   if (hb && keep_line(&d->bench, ts, bq, idx, downsample(bq, col, n, idx))) goto done;
   if (hx && keep_line(&d->extra, ts, xq, idx, downsample(xq, col, n, idx))) goto done;
   if (keep_line(&d->underwater, ts, uw, idx, downsample(uw, col, n, idx))) goto done;
+  free(bq), free(xq), free(uw);
+  bq = xq = uw = NULL;
   d->volatility = se.volatility;
   d->drawdown_periods = drawdowns(ts, eq, n, init, d->top, &d->ntop);
   if (hb) d->bench_stats = fig_of(&sb, &se);
   if (hx) d->extra_stats = fig_of(&sx, &se);
+  free(sb.rets), free(sx.rets);
+  sb.rets = sx.rets = NULL;
   if (periods_of(&d->months, ts, eq, n, init, true) || periods_of(&d->years, ts, eq, n, init, false))
     goto done;
 
@@ -370,6 +375,8 @@ int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, dou
     const double w = ROLLING_WINDOW, *r = se.rets;
     double sum = 0, sq = 0;
     size_t nr = 0;
+    rx = malloc(se.nrets * sizeof *rx), ry = malloc(se.nrets * sizeof *ry);
+    if (!rx || !ry) goto done;
     for (size_t i = 1; i <= se.nrets; i++) {
       sum += r[i - 1], sq += r[i - 1] * r[i - 1];
       if (i > ROLLING_WINDOW) sum -= r[i - 1 - ROLLING_WINDOW], sq -= r[i - 1 - ROLLING_WINDOW] * r[i - 1 - ROLLING_WINDOW];

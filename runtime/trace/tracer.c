@@ -305,6 +305,7 @@ static void run_free(trace_run *r) {
   bt_sampler_free(r->sampler);
   bt_store_close(r->store);
   ring_free(r->ring, r->cap);
+  free(r->chunk);
   free(r);
 }
 
@@ -343,7 +344,8 @@ static int tr_on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *e
   pthread_cond_init(&r->space, NULL);
   pthread_cond_init(&r->ckpt_wake, NULL);
   r->ring = ring_alloc(r->cap);
-  int rc = r->ring ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  r->chunk = malloc(2 * sizeof *r->chunk);
+  int rc = r->ring && r->chunk ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc && bt_sampler_new(&r->sampler, &t->cfg, tracer_on_sampled, r))
     rc = bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc) resolve_store(t);

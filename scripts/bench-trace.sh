@@ -3,7 +3,10 @@
 # off and on (every event incl. every BAR; sampled bars; no bars), bytes per stored
 # event, and query times on the resulting store (all events of a run/correlation id,
 # by type, by time range, lookups by seq).
-#   [BENCH_DATA=bars.csv] [BENCH_ROUNDS=3] scripts/bench-trace.sh [BARS]  (default 10,000,000)
+#   [BENCH_DATA=bars.csv] [BENCH_ROUNDS=3] [BENCH_CALLGRIND=1] [BENCH_CALLGRIND_ROUNDS=3] \
+#   scripts/bench-trace.sh [BARS]
+#   (default 10,000,000 bars; BENCH_CALLGRIND=0 skips the instruction counts of the run
+#   thread, tracing off vs on, on 100,000 daily and minute bars)
 # Budgets: tracing everything <= 5% wall time (stretch 3%), <= 100 bytes/event
 # (stretch 50), all events of one correlation id from 10M events < 1 s (stretch 50 ms).
 set -euo pipefail
@@ -98,3 +101,50 @@ echo "queries on the store holding every event of the run:"
 "$build/trace_query_bench" "$tmp/all.db" "$all_run" | sed 's/^/  /'
 echo "latency inside the tracer (run with every event):"
 "$build/btrun" trace latency --run "$all_run" --store "$tmp/all.db" | tail -n +2 | sed 's/^/  /'
+
+# The run thread's instructions, tracing off vs on: exact and independent of the load
+# (wall time on the shared 2-core machine is not). Thread 1 is the run thread; the
+# writer and checkpointer threads are counted apart (they take the second core).
+[ "${BENCH_CALLGRIND:-1}" = 0 ] && exit 0
+command -v valgrind >/dev/null || { echo "instructions: valgrind not installed, skipped"; exit 0; }
+echo "instructions of the run thread (callgrind --separate-threads=yes), 100,000 bars" \
+  "(gen_bars --revert 0.01), bar cache and store warm:"
+conf cg '{ store = "'"$tmp"'/cg.db" }'
+for freq in day minute; do
+  csv="$build/bench-data/$freq-100k-revert.csv"
+  if [ ! -s "$csv" ]; then
+    mkdir -p "$(dirname "$csv")"
+    lua5.4 "$src/scripts/gen_bars.lua" --bars 100000 --revert 0.01 --freq "$freq" --out "$csv.tmp"
+    mv "$csv.tmp" "$csv"
+  fi
+  cg() { # config -> callgrind output files in $tmp/cg.out-NN
+    rm -f "$tmp"/cg.out*
+    BTRUN_DATA_DIR="$tmp/cgdata" valgrind --tool=callgrind --separate-threads=yes \
+      --callgrind-out-file="$tmp/cg.out" "$build/btrun" --config "$tmp/$1.lua" \
+      strategies/sma_cross.lua --data "BENCH=$csv" --param qty=1 --out "$tmp/out-cg" \
+      >/dev/null 2>"$tmp/cg.err" || { cat "$tmp/cg.err"; exit 1; }
+  }
+  ir() { # callgrind output files -> their instructions, summed (one total per file)
+    awk '/^(summary|totals):/ && !seen[FILENAME]++ {s += $2} END {print s + 0}' "$@"
+  }
+  # warm: the bar cache is built and the store created by a first run
+  BTRUN_DATA_DIR="$tmp/cgdata" "$build/btrun" --config "$tmp/cg.lua" strategies/sma_cross.lua \
+    --data "BENCH=$csv" --param qty=1 --out "$tmp/out-cg" >/dev/null 2>&1
+  # Lua seeds its string hashes from the clock: the same run's count moves by ~0.5%, so
+  # off and on run back to back and the median of the rounds' own ratios is reported
+  ratios="" offs="" ons=""
+  for round in $(seq "${BENCH_CALLGRIND_ROUNDS:-3}"); do
+    cg off
+    off=$(ir "$tmp/cg.out-01")
+    cg cg
+    on=$(ir "$tmp/cg.out-01")
+    others=$(ir $(ls "$tmp"/cg.out-* | grep -v -- '-01$'))
+    ratios="$ratios $(awk "BEGIN{printf \"%.4f\", $on / $off}")"
+    offs="$offs $((off / 1000000))" ons="$ons $((on / 1000000))"
+  done
+  med=$(printf '%s\n' $ratios | sort -g | awk '{v[NR]=$1} END{print NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
+  printf '  %-7s every event vs off: %s (each round: %s)\n' "$freq" \
+    "$(awk "BEGIN{printf \"%.3fx = %+.1f%%\", $med, ($med - 1) * 100}")" "$(echo $ratios)"
+  printf '          off %sM, on %sM; writer + checkpointer threads %dM (last round)\n' \
+    "$(echo $offs | tr ' ' /)" "$(echo $ons | tr ' ' /)" $((others / 1000000))
+done

@@ -58,6 +58,7 @@ static void test_archive(bt_queue *q) {
 #define CLAIMERS 4
 #define JOBS 400
 typedef struct claimer {
+  pthread_barrier_t *start;
   bt_queue *q;
   char worker[16];
   char (*ids)[BT_JOB_ID_LEN];
@@ -67,6 +68,7 @@ typedef struct claimer {
 static void *claim_all(void *arg) {
   claimer *c = arg;
   bt_err e = {0};
+  pthread_barrier_wait(c->start);
   for (;;) {
     bt_job j;
     bool got = false;
@@ -90,13 +92,18 @@ static void test_concurrent_claims(bt_queue *q) {
   claimer cl[CLAIMERS];
   pthread_t t[CLAIMERS];
   static char ids[CLAIMERS][JOBS][BT_JOB_ID_LEN];
-  uint64_t t0 = bt_now_ns();
+  /* Every claimer is connected and released at once: on a loaded machine a thread
+   * started (and connected) first could otherwise take all jobs before the others run. */
+  pthread_barrier_t start;
+  pthread_barrier_init(&start, NULL, CLAIMERS + 1);
   for (int i = 0; i < CLAIMERS; i++) {
-    cl[i] = (claimer){.ids = ids[i]};
+    cl[i] = (claimer){.start = &start, .ids = ids[i]};
     snprintf(cl[i].worker, sizeof cl[i].worker, "c%d", i);
     CHECK_OK(bt_queue_open_pg(&cl[i].q, pg.url, &err));
     pthread_create(&t[i], NULL, claim_all, &cl[i]);
   }
+  uint64_t t0 = bt_now_ns();
+  pthread_barrier_wait(&start);
   static char all[JOBS * CLAIMERS][BT_JOB_ID_LEN];
   int total = 0, busy = 0;
   for (int i = 0; i < CLAIMERS; i++) {
@@ -105,6 +112,7 @@ static void test_concurrent_claims(bt_queue *q) {
     busy += cl[i].n > 0;
     bt_queue_close(cl[i].q);
   }
+  pthread_barrier_destroy(&start);
   double s = (double)(bt_now_ns() - t0) / 1e9;
   printf("%d jobs claimed and finished by %d claimers in %.2f s (%.0f/s)\n", total, CLAIMERS, s,
          total / s);

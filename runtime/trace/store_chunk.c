@@ -6,19 +6,14 @@
 
 #include "broker.h"
 #include "bus.h"
+#include "grow.h"
 #include "store_internal.h"
 
 /* ---- writing ------------------------------------------------------------------- */
 
 static int reserve(bt_store *s, size_t need) {
-  if (need <= s->cap) return 0;
-  size_t cap = s->cap ? s->cap : 4096;
-  while (cap < need) cap *= 2;
-  uint8_t *b = realloc(s->buf, cap);
-  if (!b) return BT_ENOMEM;
-  s->buf = b;
-  s->cap = cap;
-  return 0;
+  /* a chunk blob is kilobytes: start there rather than at BT_GROW's 16 bytes */
+  return BT_GROW(s->buf, s->cap, need < 4096 ? 4096 : need);
 }
 
 /* Chunk blob: version byte, the chunk's source names (varint count, then strings), (v4)

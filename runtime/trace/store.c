@@ -15,7 +15,9 @@
 #include "store_internal.h"
 
 /* Version 3 keeps chunk blobs in per-run segment files; version 2 stores (blobs inline
- * in chunks.data) are still read, and upgraded when opened for writing. */
+ * in chunks.data) are still read, and upgraded when opened for writing. A writer opening
+ * a store already at this version skips schema_sql (open_common), so a new table or
+ * index in it needs a new version and its upgrade, or older stores never get it. */
 #define SCHEMA_VERSION 3
 
 static const char *const schema_sql =

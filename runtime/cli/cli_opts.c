@@ -75,6 +75,12 @@ int bt_cli_parse(const bt_cli_usage *u, const bt_cli_opt *opts, int argc, char *
       return 0;
     }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      /* A command's help is answered by bt_cli_main before any parsing, up to the first
+       * "--"; one seen here came after a "--" read as an option's value. Running the
+       * command without its remaining arguments would be wrong, so refuse. */
+      if (!u->rest)
+        return bt_cli_usage_error(u, "%s after '--' (read as the value of the option before "
+                                  "it) is not a request for help; for help: %s --help", a, u->prog);
       args->help = true;
       return 0;
     }

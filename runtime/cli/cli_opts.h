@@ -10,8 +10,9 @@
  *
  * Options take their value from the next argument ("--name value"). "--" ends the
  * options: every argument after it is positional (with u->rest: the script's own).
- * "-h" or "--help" before it stops parsing and sets args->help (only btrun's own options
- * see one: bt_cli_main answers a command's help itself, see cli.h).
+ * "-h" or "--help" before it stops parsing and sets args->help (only btrun's own options,
+ * u->rest; bt_cli_main answers a command's help itself, see cli.h, so a command's parser
+ * meets one only after a "--" that was an option's value: an error).
  * An unknown option is an error that names the closest known option ("did you mean
  * '--param'?"). Errors go to stderr as "PROG: message" and then the hint line; the
  * functions return the exit code 1. */

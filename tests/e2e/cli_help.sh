@@ -69,6 +69,10 @@ touch "$T/cwd/-h/cache/bars/x.bars"
 "$BTRUN" cache --data-dir -h clear >"$T/out" 2>"$T/err" || fail "cache --data-dir -h clear: exit 0"
 grep -q "^usage: btrun cache" "$T/out" || fail "cache --data-dir -h clear: the usage"
 [ -e "$T/cwd/-h/cache/bars/x.bars" ] || fail "cache --data-dir -h clear cleared a cache"
+# "--" as an option's value hides a later -h from the help check: refused, nothing done.
+"$BTRUN" jobs list --data-dir -- -h >"$T/out" 2>"$T/err" && fail "jobs list --data-dir -- -h: exit 1"
+grep -q "is not a request for help; for help: btrun jobs --help" "$T/err" || fail "-- -h message: $(cat "$T/err")"
+[ ! -e "$T/cwd/--" ] || fail "jobs list --data-dir -- -h created a data dir named --"
 for cmd in "events export" "trace tree" "jobs frobnicate" "db nothing"; do
   read -ra words <<<"$cmd"
   "$BTRUN" "${words[@]}" --help >"$T/out" 2>"$T/err" || fail "btrun $cmd --help: exit 0"

@@ -22,30 +22,22 @@ static int on_trade_closed(bt_run *run, const bt_trade *t, bt_err *err) {
 }
 
 /* The portfolio after a fill: what the strategy holds and is worth (cause: the FILL).
- * Flat-encoded: the decimals are formatted by the subscriber that stores them. The keys
- * never change, so the payload is a copy of this encoding (bus.h) with the four values
- * written in: a quarter of the instructions of adding the fields one by one. */
-static const uint8_t portfolio_flat[] = {
-    BT_FLAT_DEC, 4,  'c', 'a', 's', 'h', 0, 0, 0, 0, 0, 0, 0, 0,
-    BT_FLAT_DEC, 6,  'e', 'q', 'u', 'i', 't', 'y', 0, 0, 0, 0, 0, 0, 0, 0,
-    BT_FLAT_DEC, 8,  'p', 'o', 's', 'i', 't', 'i', 'o', 'n', 0, 0, 0, 0, 0, 0, 0, 0,
-    BT_FLAT_DEC, 14, 'p', 'o', 's', 'i', 't', 'i', 'o', 'n', '_', 'v', 'a', 'l', 'u', 'e',
-    0, 0, 0, 0, 0, 0, 0, 0};
-enum { PF_CASH = 6, PF_EQUITY = 22, PF_POSITION = 40, PF_POSITION_VALUE = 64 };
-
+ * Flat-encoded: the decimals are formatted by the subscriber that stores them. */
 static void publish_portfolio(bt_run *run, const bt_fill *fill, uint64_t cause) {
-  uint8_t buf[sizeof portfolio_flat];
-  memcpy(buf, portfolio_flat, sizeof buf);
-  const struct { size_t off; bt_dec v; } vals[] = {
-      {PF_CASH, bt_ledger_cash(run->e.ledger)},
-      {PF_EQUITY, bt_ledger_equity(run->e.ledger)},
-      {PF_POSITION, bt_ledger_position(run->e.ledger, fill->symbol)},
-      {PF_POSITION_VALUE, bt_ledger_position_value(run->e.ledger)}};
-  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
-    memcpy(buf + vals[i].off, &vals[i].v.v, 8);
+#define KEY(lit) lit, sizeof lit - 1
+  const struct { const char *key; size_t klen; bt_dec v; } fields[] = {
+      {KEY("cash"), bt_ledger_cash(run->e.ledger)},
+      {KEY("equity"), bt_ledger_equity(run->e.ledger)},
+      {KEY("position"), bt_ledger_position(run->e.ledger, fill->symbol)},
+      {KEY("position_value"), bt_ledger_position_value(run->e.ledger)}};
+#undef KEY
+  uint8_t buf[BT_FLAT_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    bt_flat_add(buf, &n, BT_FLAT_DEC, fields[i].key, fields[i].klen, &fields[i].v.v, 8);
   bt_event ev = {.type = BT_EV_PORTFOLIO, .timestamp = fill->time, .causation_id = cause,
                  .source = "ledger", .symbol = fill->symbol, .data_flat = buf,
-                 .data_flat_len = sizeof buf};
+                 .data_flat_len = n};
   bt_bus_publish(run->e.bus, &ev);
 }
 

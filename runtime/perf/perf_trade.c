@@ -88,14 +88,17 @@ static const char *scan_nested(const char *p, const char *e) {
 }
 
 enum { K_PNL, K_STATUS, K_EXIT_TIME, K_ENTRY_TIME, K_RISK, K_TRADE_ID, K_RUN_ID, K_SYMBOL,
-       K_COMMISSION, K_N };
+       K_COMMISSION, K_QTY, K_ENTRY_PRICE, K_N };
 static const char *const key_names[K_N] = {"pnl",     "status",   "exit_time", "entry_time",
                                            "risk",    "trade_id", "run_id",    "symbol",
-                                           "commission"};
+                                           "commission", "qty", "entry_price"};
 
 static int key_of(const char *k, size_t n) {
   switch (n) {
-  case 3: return memcmp(k, "pnl", 3) == 0 ? K_PNL : -1;
+  case 3:
+    if (memcmp(k, "pnl", 3) == 0) return K_PNL;
+    if (memcmp(k, "qty", 3) == 0) return K_QTY;
+    return -1;
   case 4: return memcmp(k, "risk", 4) == 0 ? K_RISK : -1;
   case 6:
     if (memcmp(k, "status", 6) == 0) return K_STATUS;
@@ -108,6 +111,7 @@ static int key_of(const char *k, size_t n) {
     if (memcmp(k, "entry_time", 10) == 0) return K_ENTRY_TIME;
     if (memcmp(k, "commission", 10) == 0) return K_COMMISSION;
     return -1;
+  case 11: return memcmp(k, "entry_price", 11) == 0 ? K_ENTRY_PRICE : -1;
   default: return -1;
   }
 }
@@ -152,9 +156,9 @@ static int parse_ts(const span *s, int64_t *out, const char *file, uint64_t line
 }
 
 /* Parse one object starting at p (after optional blanks), never past a newline or e;
- * *after = just past its closing brace. */
-static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char *file,
-                     uint64_t line, bt_err *err, const char **after) {
+ * *after = just past its closing brace; x (optional) gets what a report shows besides. */
+static int parse_obj(const char *p, const char *e, bt_perf_trade *t, bt_perf_trade_shown *x,
+                     const char *file, uint64_t line, bt_err *err, const char **after) {
   span f[K_N];
   memset(f, 0, sizeof f);
   p = skip_ws(p, e);
@@ -248,13 +252,24 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, const char 
     h = hash_bytes(h, f[K_SYMBOL].p, f[K_SYMBOL].n);
     t->key = h ? h : 1;
   }
+  if (x) {
+    *x = (bt_perf_trade_shown){0};
+    if (f[K_SYMBOL].kind == 's') {
+      x->symbol = f[K_SYMBOL].p, x->symbol_len = f[K_SYMBOL].n;
+      x->symbol_escaped = memchr(x->symbol, '\\', x->symbol_len) != NULL;
+    }
+    /* strtod stops at the closing quote or the delimiter after a number */
+    if (f[K_QTY].kind == 's' || f[K_QTY].kind == 'n') x->qty = strtod(f[K_QTY].p, NULL);
+    if (f[K_ENTRY_PRICE].kind == 's' || f[K_ENTRY_PRICE].kind == 'n')
+      x->entry_price = strtod(f[K_ENTRY_PRICE].p, NULL);
+  }
   return 0;
 }
 
-int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
-                        uint64_t line, bt_err *err) {
+int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, bt_perf_trade_shown *shown,
+                        const char *file, uint64_t line, bt_err *err) {
   const char *after;
-  int rc = parse_obj(p, p + len, t, file, line, err, &after);
+  int rc = parse_obj(p, p + len, t, shown, file, line, err, &after);
   if (!rc && skip_ws(after, p + len) != p + len)
     return bad(err, file, line, "", "trailing characters after the object");
   return rc;
@@ -273,7 +288,7 @@ void bt_perf_batch_parse(bt_perf_batch *b) {
         return;
       }
       const char *start = q;
-      int rc = parse_obj(q, b->e, &b->t[b->n], b->file, line, &b->err, &q);
+      int rc = parse_obj(q, b->e, &b->t[b->n], NULL, b->file, line, &b->err, &q);
       if (!rc && *(q = skip_ws(q, b->e)) != '\n')
         rc = bad(&b->err, b->file, line, "", "trailing characters after the object");
       if (rc && (b->strict || rc == BT_ENOMEM)) {

@@ -29,9 +29,20 @@ typedef struct bt_perf_trade {
   uint64_t key;
 } bt_perf_trade;
 
-/* Parse one line (without its newline). Errors name file, line and field. */
-int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, const char *file,
-                        uint64_t line, bt_err *err);
+/* What a run's report shows of a trade besides bt_perf_trade: the symbol as it stands
+ * in the line (JSON string text; symbol_escaped: it holds escapes; NULL when absent or
+ * not a string), qty and entry price (0 when absent). Points into the parsed line. */
+typedef struct bt_perf_trade_shown {
+  const char *symbol;
+  size_t symbol_len;
+  bool symbol_escaped;
+  double qty, entry_price;
+} bt_perf_trade_shown;
+
+/* Parse one line (without its newline); shown (optional) gets the fields above. Errors
+ * name file, line and field. */
+int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, bt_perf_trade_shown *shown,
+                        const char *file, uint64_t line, bt_err *err);
 
 /* Every line of [p, e) (e just after a newline) parsed into a trade array. Set p, e,
  * file, first_line and strict; t/cap may be reused between calls (free(t) at the end). */

@@ -145,126 +145,47 @@ static void settle(trade_scan *ts, const char *p, size_t n) {
   if (!copy_line(&ts->ring[ts->settled++ % TRADE_TAIL], p, n)) ts->oom = true;
 }
 
-/* The string values of a flat JSON object without escapes (btrun's own trade lines);
- * false for anything else, which cJSON then reads. */
-#define NFIELDS 5
-static const char *const field_names[NFIELDS] = {"symbol", "pnl", "status", "qty", "entry_price"};
-typedef struct span {
-  const char *p;
-  size_t n;
-} span;
-
-static const char *skip_ws(const char *p, const char *e) {
-  while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
-  return p;
-}
-
-static bool flat_fields(const char *p, const char *e, span *f) {
-  memset(f, 0, NFIELDS * sizeof *f);
-  if (memchr(p, '\\', (size_t)(e - p))) return false;
-  p = skip_ws(p, e);
-  if (p == e || *p++ != '{') return false;
-  p = skip_ws(p, e);
-  if (p < e && *p == '}') return skip_ws(p + 1, e) == e;
-  for (;;) {
-    if (p == e || *p++ != '"') return false;
-    const char *k = p, *ke = memchr(p, '"', (size_t)(e - p));
-    if (!ke) return false;
-    p = skip_ws(ke + 1, e);
-    if (p == e || *p++ != ':') return false;
-    p = skip_ws(p, e);
-    if (p == e) return false;
-    int which = -1;
-    for (int i = 0; i < NFIELDS && which < 0; i++)
-      if ((size_t)(ke - k) == strlen(field_names[i]) && memcmp(k, field_names[i], (size_t)(ke - k)) == 0) which = i;
-    if (which >= 0 && f[which].p) return false; /* a repeated key: leave it to cJSON */
-    if (*p == '"') {
-      const char *v = p + 1, *ve = memchr(v, '"', (size_t)(e - v));
-      if (!ve) return false;
-      if (which >= 0) f[which] = (span){v, (size_t)(ve - v)};
-      p = ve + 1;
-    } else {
-      const char *v = p;
-      while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') ||
-                       (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        p++;
-      size_t n = (size_t)(p - v);
-      char num[64];
-      bool lit = (n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) || (n == 5 && !memcmp(v, "false", 5));
-      if (!lit) { /* a JSON number, or not for us */
-        if (n == 0 || n >= sizeof num || !(*v == '-' || (*v >= '0' && *v <= '9'))) return false;
-        memcpy(num, v, n), num[n] = 0;
-        char *end;
-        strtod(num, &end);
-        if (end != num + n) return false;
-      }
-      if (which >= 0) f[which] = (span){NULL, 0}; /* not a string */
-    }
-    p = skip_ws(p, e);
-    if (p < e && *p == ',') {
-      p = skip_ws(p + 1, e);
-      continue;
-    }
-    if (p < e && *p == '}') return skip_ws(p + 1, e) == e;
-    return false;
-  }
-}
-
-/* the same fields through cJSON: strings (copied into buf), NULL p when absent or not a string */
-static bool cjson_fields(const char *p, size_t n, span *f, char *buf, size_t cap) {
-  memset(f, 0, NFIELDS * sizeof *f);
-  cJSON *t = cJSON_ParseWithLength(p, n);
-  if (!t) return false;
-  size_t used = 0;
-  for (int i = 0; i < NFIELDS; i++) {
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(t, field_names[i]));
-    size_t l = v ? strlen(v) : 0;
-    if (v && used + l + 1 <= cap) {
-      memcpy(buf + used, v, l + 1);
-      f[i] = (span){buf + used, l};
-      used += l + 1;
-    }
-  }
-  cJSON_Delete(t);
-  return true;
-}
-
-static bool span_is(span s, const char *lit) { return s.p && s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
-
-/* one trade's per-symbol sums and return */
-static void trade_stats(trade_scan *ts, const char *p, size_t n) {
-  span f[NFIELDS];
-  char *buf = NULL;
-  if (!flat_fields(p, p + n, f)) {
-    buf = malloc(n + NFIELDS);
-    if (!buf || !cjson_fields(p, n, f, buf, n + NFIELDS)) {
-      free(buf);
-      return;
-    }
-  }
-  span sym = f[0], pnl_s = f[1], st = f[2];
-  bt_dec pnl;
-  if (!sym.p || !pnl_s.p || !st.p || bt_dec_parse(pnl_s.p, (long)pnl_s.n, &pnl) != (int)pnl_s.n) {
-    free(buf);
+/* A symbol as the page names it: the JSON string text of the line, unescaped. */
+static void symbol_name(const bt_perf_trade_shown *sh, char *out, size_t cap) {
+  if (!sh->symbol_escaped) {
+    snprintf(out, cap, "%.*s", (int)sh->symbol_len, sh->symbol);
     return;
   }
+  char *q = malloc(sh->symbol_len + 3);
+  cJSON *v = NULL;
+  if (q) {
+    q[0] = '"', memcpy(q + 1, sh->symbol, sh->symbol_len), q[sh->symbol_len + 1] = '"';
+    v = cJSON_ParseWithLength(q, sh->symbol_len + 2);
+  }
+  snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+  cJSON_Delete(v);
+  free(q);
+}
+
+/* one trade's per-symbol sums and return; lines the summary cannot read are left out
+ * here too (bt_perf_parse_trade, the summary's parser) */
+static void trade_stats(trade_scan *ts, const char *p, size_t n) {
+  bt_perf_trade t;
+  bt_perf_trade_shown sh;
+  bt_err err = {0};
+  int rc = bt_perf_parse_trade(p, n, &t, &sh, "", 0, &err);
+  bt_err_clear(&err);
+  if (rc || !sh.symbol || (!t.closed && t.pnl.v == BT_PERF_PNL_UNKNOWN.v)) return;
+  char name[sizeof ts->syms[0].name];
+  symbol_name(&sh, name, sizeof name);
   int j = 0;
-  while (j < ts->nsyms && !(strlen(ts->syms[j].name) == sym.n && !memcmp(ts->syms[j].name, sym.p, sym.n))) j++;
-  if (j == ts->nsyms && ts->nsyms < MAX_SYMBOLS)
-    snprintf(ts->syms[ts->nsyms++].name, sizeof ts->syms[0].name, "%.*s", (int)sym.n, sym.p);
-  bool open = span_is(st, "open");
+  while (j < ts->nsyms && strcmp(ts->syms[j].name, name) != 0) j++;
+  if (j == ts->nsyms && ts->nsyms < MAX_SYMBOLS) memcpy(ts->syms[ts->nsyms++].name, name, sizeof name);
   if (j < ts->nsyms) {
     sym_stats *x = &ts->syms[j];
-    if (open) x->open++, bt_dec_add(x->unrealized, pnl, &x->unrealized);
-    else x->trades++, x->wins += pnl.v > 0, bt_dec_add(x->pnl, pnl, &x->pnl);
+    if (!t.closed) x->open++, bt_dec_add(x->unrealized, t.pnl, &x->unrealized);
+    else x->trades++, x->wins += t.pnl.v > 0, bt_dec_add(x->pnl, t.pnl, &x->pnl);
   }
-  if (!open) {
-    /* strtod stops at the closing quote (or the NUL of buf) */
-    double qty = f[3].p ? strtod(f[3].p, NULL) : 0, px = f[4].p ? strtod(f[4].p, NULL) : 0;
+  if (t.closed) {
+    double cost = sh.qty * sh.entry_price;
     if (BT_GROW(ts->rets, ts->caprets, ts->nrets + 1)) ts->oom = true;
-    else ts->rets[ts->nrets++] = qty * px != 0 ? bt_dec_to_double(pnl) / (qty * px) : no_price();
+    else ts->rets[ts->nrets++] = cost != 0 ? bt_dec_to_double(t.pnl) / cost : no_price();
   }
-  free(buf);
 }
 
 static void scan_line(trade_scan *ts, const char *p, size_t n) {

@@ -223,7 +223,7 @@ static void test_errors(void) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i += 2) {
     bt_perf_trade t;
     bt_err e = {0};
-    int rc = bt_perf_parse_trade(bad[i], strlen(bad[i]), &t, "x.jsonl", 7, &e);
+    int rc = bt_perf_parse_trade(bad[i], strlen(bad[i]), &t, NULL, "x.jsonl", 7, &e);
     CHECK(rc == BT_EINVAL && e.line == 7 && strcmp(e.field, bad[i + 1]) == 0);
     if (rc != BT_EINVAL || strcmp(e.field, bad[i + 1])) fprintf(stderr, "  case %zu: %s\n", i / 2, e.msg);
   }
@@ -232,8 +232,19 @@ static void test_errors(void) {
                    " \"pnl\" : -2.5 , \"status\":null } ";
   bt_perf_trade t;
   bt_err e = {0};
-  CHECK(bt_perf_parse_trade(ok, strlen(ok), &t, "x", 1, &e) == 0);
+  CHECK(bt_perf_parse_trade(ok, strlen(ok), &t, NULL, "x", 1, &e) == 0);
   CHECK(t.closed && t.exit_ts == 1704726000 && t.pnl.v == -250000000);
+  /* what a run's report shows besides: the symbol as it stands (escapes flagged), qty and
+   * entry price from strings or numbers, zero when absent */
+  bt_perf_trade_shown sh;
+  CHECK(bt_perf_parse_trade(ok, strlen(ok), &t, &sh, "x", 1, &e) == 0);
+  CHECK(sh.symbol && sh.symbol_len == 4 && memcmp(sh.symbol, "A\\\"B", 4) == 0 && sh.symbol_escaped);
+  CHECK(sh.qty == 0 && sh.entry_price == 0);
+  const char *full = "{\"symbol\":\"ORCL\",\"qty\":\"100.0\",\"entry_price\":11.76,"
+                     "\"exit_time\":\"2004-07-15T00:00:00Z\",\"pnl\":\"-79.0\",\"status\":\"closed\"}";
+  CHECK(bt_perf_parse_trade(full, strlen(full), &t, &sh, "x", 1, &e) == 0);
+  CHECK(sh.symbol_len == 4 && memcmp(sh.symbol, "ORCL", 4) == 0 && !sh.symbol_escaped);
+  CHECK(sh.qty == 100.0 && sh.entry_price == 11.76 && t.pnl.v == -7900000000);
 }
 
 static void test_partial_and_incremental(void) {
@@ -321,7 +332,7 @@ static void test_blocks(void) {
     bt_perf_trade t;
     bt_err err = {0};
     size_t len = strlen(line);
-    CHECK(bt_perf_parse_trade(line, len - 1, &t, path, (uint64_t)++ln, &err) == 0);
+    CHECK(bt_perf_parse_trade(line, len - 1, &t, NULL, path, (uint64_t)++ln, &err) == 0);
     CHECK(bt_perf_index_add(&b, &t, &err) == 0);
   }
   if (f) fclose(f);

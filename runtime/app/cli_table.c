@@ -8,6 +8,7 @@
 #include "sched_cli.h"
 #include "svc_config.h"
 #include "trace_cli.h"
+#include "jobs_cli.h"
 #include "worker_cli.h"
 
 /* The event store commands read a postgresql:// database too (--db, BTRUN_DB). */

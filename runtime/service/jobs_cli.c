@@ -12,7 +12,7 @@
 #include "job_spec.h"
 #include "log.h"
 #include "svc_jobs.h"
-#include "worker_cli.h"
+#include "jobs_cli.h"
 
 const char bt_jobs_help[] =
     "usage: btrun jobs submit SPEC_JSON [--user-id ID] [--correlation-id ID]\n"

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <lua.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,36 @@ typedef struct run_state {
   struct run_state *next;
 } run_state;
 
+#define IDLE_STATES 16        /* formats states kept for the next renders */
+
+/* The observer is concurrent (a sweep's runs end on several threads): `mu` guards the
+ * list of live runs and the idle formats states, never a render. Each render takes an
+ * idle state (or opens one), so the page's Lua is compiled once per state, and there are
+ * only as many states as renders ever ran at once. */
 typedef struct run_report {
   char formats_dir[1024];
   const bt_app *app;
-  bt_formats *report;
+  pthread_mutex_t mu;
+  bt_formats *idle[IDLE_STATES];
+  int nidle;
   run_state *runs;         /* runs between on_start and on_end */
 } run_report;
+
+static int formats_take(run_report *rr, bt_formats **out, bt_err *err) {
+  pthread_mutex_lock(&rr->mu);
+  *out = rr->nidle ? rr->idle[--rr->nidle] : NULL;
+  pthread_mutex_unlock(&rr->mu);
+  return *out ? 0 : bt_formats_open(out, rr->formats_dir, err);
+}
+
+static void formats_give(run_report *rr, bt_formats *f) {
+  if (!f) return;
+  pthread_mutex_lock(&rr->mu);
+  bool kept = rr->nidle < IDLE_STATES;
+  if (kept) rr->idle[rr->nidle++] = f;
+  pthread_mutex_unlock(&rr->mu);
+  if (!kept) bt_formats_close(f);
+}
 
 /* --benchmark SYM=PATH: the series' last close of each day, as a growth index from its
  * close on (or just before) the run's first day. Its own error names the file and line. */
@@ -497,9 +522,10 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_r
   if (!rc)
     rc = bt_run_days_compute(&days, o->days, o->ndays, bt_dec_to_double(o->initial_cash), &bench, &extra, err);
   d.days = days;
-  if (!rc && !rr->report) rc = bt_formats_open(&rr->report, rr->formats_dir, err);
+  bt_formats *fm = NULL;
+  if (!rc) rc = formats_take(rr, &fm, err);
   if (!rc) {
-    lua_State *L = bt_formats_lua(rr->report);
+    lua_State *L = bt_formats_lua(fm);
     lua_pushcfunction(L, push_doc);
     lua_pushlightuserdata(L, &d);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -522,7 +548,8 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_r
   cJSON_Delete(rj);
   char *html = NULL;
   size_t len;
-  if (!rc) rc = bt_formats_render(rr->report, "run_report", &html, &len, err);
+  if (!rc) rc = bt_formats_render(fm, "run_report", &html, &len, err);
+  formats_give(rr, fm);
   if (!rc) {
     int fd = bt_perf_dir_open(dir, err);
     rc = fd < 0 ? fd : bt_perf_write(fd, "report.html", html, len, true, err);
@@ -543,16 +570,20 @@ static int on_start(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err)
     return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   }
   s->info = info;
+  pthread_mutex_lock(&rr->mu);
   s->next = rr->runs;
   rr->runs = s;
+  pthread_mutex_unlock(&rr->mu);
   return bt_run_collect_subscribe(s->collect, bus, err);
 }
 
 static void on_end(void *ud, const bt_run_info *info, const bt_run_outcome *outcome) {
   run_report *rr = ud;
+  pthread_mutex_lock(&rr->mu);
   run_state **pp = &rr->runs, *s;
   while (*pp && (*pp)->info != info) pp = &(*pp)->next;
   if ((s = *pp)) *pp = s->next;
+  pthread_mutex_unlock(&rr->mu);
   bt_run_collect *c = s ? s->collect : NULL;
   free(s);
   if (outcome->status == BT_RUN_COMPLETED && info->out_dir) {
@@ -574,7 +605,8 @@ static void on_close(void *ud) {
     bt_run_collect_free(s->collect);
     free(s);
   }
-  bt_formats_close(rr->report);
+  for (int i = 0; i < rr->nidle; i++) bt_formats_close(rr->idle[i]);
+  pthread_mutex_destroy(&rr->mu);
   free(rr);
 }
 
@@ -586,9 +618,11 @@ int bt_perf_register(bt_app *app, bt_err *err) {
   if (!rr) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   snprintf(rr->formats_dir, sizeof rr->formats_dir, "%s", cfg.formats_dir);
   rr->app = app;
-  bt_run_observer obs = {.name = "perf_report", .ud = rr, .on_start = on_start, .on_end = on_end,
-                         .on_close = on_close};
+  pthread_mutex_init(&rr->mu, NULL);
+  bt_run_observer obs = {.name = "perf_report", .ud = rr, .concurrent = true, .on_start = on_start,
+                         .on_end = on_end, .on_close = on_close};
   if (bt_app_add_observer(app, &obs)) {
+    pthread_mutex_destroy(&rr->mu);
     free(rr);
     return bt_errf(err, BT_ENOMEM, "out_of_memory", "too many run observers");
   }

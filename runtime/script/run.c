@@ -110,9 +110,9 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   for (int i = 0; i < run->app->nobservers; i++) {
     const bt_run_observer *o = &run->app->observers[i];
     if (!o->on_start) continue;
-    pthread_mutex_lock(&run->app->obs_mu[i]);
+    if (!o->concurrent) pthread_mutex_lock(&run->app->obs_mu[i]);
     int orc = o->on_start(o->ud, &run->info, run->e.bus, err);
-    pthread_mutex_unlock(&run->app->obs_mu[i]);
+    if (!o->concurrent) pthread_mutex_unlock(&run->app->obs_mu[i]);
     if (orc) return err->code;
   }
 
@@ -247,10 +247,11 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
                             .days = run->days, .ndays = run->ndays,
                             .initial_cash = run->metrics.initial_cash};
   for (int i = 0; i < app->nobservers; i++) {
-    if (!app->observers[i].on_end) continue;
-    pthread_mutex_lock(&app->obs_mu[i]);
-    app->observers[i].on_end(app->observers[i].ud, &run->info, &outcome);
-    pthread_mutex_unlock(&app->obs_mu[i]);
+    const bt_run_observer *o = &app->observers[i];
+    if (!o->on_end) continue;
+    if (!o->concurrent) pthread_mutex_lock(&app->obs_mu[i]);
+    o->on_end(o->ud, &run->info, &outcome);
+    if (!o->concurrent) pthread_mutex_unlock(&app->obs_mu[i]);
   }
 
   run_rejections_log(run);

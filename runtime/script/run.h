@@ -61,6 +61,9 @@ typedef struct bt_run_outcome {
 typedef struct bt_run_observer {
   const char *name;
   void *ud;
+  /* on_start/on_end may run for several runs at once (a sweep's threads): the observer
+   * locks its own shared state, briefly. false: the app serialises them (obs_mu). */
+  bool concurrent;
   int (*on_start)(void *ud, const bt_run_info *info, bt_bus *bus, bt_err *err);
   void (*on_end)(void *ud, const bt_run_info *info, const bt_run_outcome *outcome);
   void (*on_close)(void *ud);   /* app shutdown: flush and free */
@@ -75,11 +78,11 @@ typedef struct bt_app {
   char db[1024];
   bt_run_observer observers[8];
   int nobservers;
-  /* obs_mu[i] is held around observers[i].on_start and .on_end: runs of a sweep
-   * (bt.sweep) execute on several threads, and observers keep app-wide state (lists of
-   * live runs, the report's Lua state, database connections). One lock per observer, so
-   * one run's report renders while another's trace is stored. Their bus subscribers run
-   * on the run's thread and touch only that run's state. */
+  /* obs_mu[i] is held around observers[i].on_start and .on_end unless the observer is
+   * `concurrent`: runs of a sweep (bt.sweep) execute on several threads, and observers
+   * keep app-wide state (lists of live runs, database connections). One lock per
+   * observer, so one run's trace is stored while another's report renders. Their bus
+   * subscribers run on the run's thread and touch only that run's state. */
   pthread_mutex_t obs_mu[8];
   /* The bar cache (barcache.h), made by the first run that opens a feed, under bars_mu;
    * NULL while none has or when config bar_cache is false. Freed by bt_app_close. */

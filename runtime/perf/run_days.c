@@ -1,6 +1,10 @@
 /* run_days.c - see run_days.h. The formulas are run_report.lua's former per-row Lua,
  * operation for operation (x^2 as x*x, as Lua computes it), so the figures are the
- * same doubles. */
+ * same doubles. Every figure is computed while reading the run's days in order (three
+ * passes: values, deviations from the means, returns paired with the benchmarks'),
+ * not from arrays of per-day values: on a 1M-day run those were ~70 MB of memory
+ * written once and read once, and the page faults of getting it cost more than the
+ * arithmetic. */
 #include "run_days.h"
 
 #include <lua.h>
@@ -15,66 +19,105 @@
 
 #define PERIODS 252 /* trading days a year, as in metrics.h */
 
-/* ---- series statistics ---------------------------------------------------------- */
+/* ---- the days as lines of doubles ------------------------------------------------------ */
+
+/* the growth index on `day` (1.0 before the series starts); days ascend between calls */
+static double index_at(bt_index_series *s, int64_t day) {
+  while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
+  return s->at ? s->pts[s->at - 1].value : 1.0;
+}
+
+/* A line read day by day: the equity, or a benchmark's growth index times the starting
+ * capital (idx.pts set). Benchmarks are looked up through a cursor, so a line is read
+ * in ascending day order; each pass reads its own copy. */
+typedef struct src {
+  const bt_run_day *days;
+  size_t n;
+  bt_index_series idx;
+  double init;
+} src;
+
+static double src_at(src *s, size_t i) {
+  if (!s->idx.pts) return bt_dec_to_double(s->days[i].equity);
+  return index_at(&s->idx, bt_run_series_day(s->days[i].time)) * s->init;
+}
+
+/* The returns between consecutive values of a line (a value <= 0 starts none), in order. */
+typedef struct rets {
+  src s;
+  size_t i;
+  double prev;
+} rets;
+
+static rets rets_of(const src *s) {
+  rets w = {*s, 0, 0};
+  w.s.idx.at = 0;
+  if (s->n) w.prev = src_at(&w.s, 0);
+  return w;
+}
+
+/* the next day (false: none left); *has: that day has a return, *r */
+static bool rets_step(rets *w, bool *has, double *r) {
+  if (w->i + 1 >= w->s.n) return false;
+  double v = src_at(&w->s, ++w->i), p = w->prev;
+  w->prev = v;
+  if ((*has = p > 0)) *r = v / p - 1;
+  return true;
+}
+
+static bool rets_next(rets *w, double *r) {
+  bool has = false;
+  while (rets_step(w, &has, r) && !has) {}
+  return has;
+}
+
+/* ---- series statistics ------------------------------------------------------------------ */
 
 typedef struct stats {
-  double *rets; /* returns between consecutive values (a value <= 0 starts none) */
   size_t nrets;
+  double sum, q, peak, mdd, last;
   double total_return, cagr, volatility, sharpe, max_drawdown; /* NAN: none */
 } stats;
 
-static int series_stats(const int64_t *ts, const double *vs, size_t n, double base, stats *st) {
-  st->rets = malloc((n ? n : 1) * sizeof *st->rets);
-  if (!st->rets) return -1;
-  st->nrets = 0;
-  for (size_t i = 1; i < n; i++)
-    if (vs[i - 1] > 0) st->rets[st->nrets++] = vs[i] / vs[i - 1] - 1;
-  double m = NAN, sd = NAN;
-  if (st->nrets) {
-    double s = 0;
-    for (size_t i = 0; i < st->nrets; i++) s += st->rets[i];
-    m = s / (double)st->nrets;
-    if (st->nrets >= 2) {
-      double q = 0;
-      for (size_t i = 0; i < st->nrets; i++) q += (st->rets[i] - m) * (st->rets[i] - m);
-      sd = sqrt(q / (double)(st->nrets - 1));
-    }
-  }
+static void stats_start(stats *st, double base) { *st = (stats){.peak = base}; }
+
+/* day i with value v (prev: day i-1's) */
+static void stats_day(stats *st, size_t i, double v, double prev) {
+  if (i > 0 && prev > 0) st->sum += v / prev - 1, st->nrets++;
+  if (v > st->peak) st->peak = v;
+  if (st->peak > 0 && 1 - v / st->peak > st->mdd) st->mdd = 1 - v / st->peak;
+  st->last = v;
+}
+
+static double stats_mean(const stats *st) { return st->nrets ? st->sum / (double)st->nrets : NAN; }
+
+/* st->q holds the squared deviations from the mean (when nrets >= 2) */
+static void stats_finish(stats *st, const bt_run_day *days, size_t n, double base) {
+  double m = stats_mean(st), sd = st->nrets >= 2 ? sqrt(st->q / (double)(st->nrets - 1)) : NAN;
   st->total_return = st->cagr = st->volatility = st->sharpe = NAN;
-  double last = n ? vs[n - 1] : NAN;
+  double last = n ? st->last : NAN;
   if (n && base > 0) st->total_return = last / base - 1;
-  double years = n > 1 ? (double)(ts[n - 1] - ts[0]) / (365.25 * 86400) : 0;
+  double years = n > 1 ? (double)(days[n - 1].time - days[0].time) / (365.25 * 86400) : 0;
   if (!isnan(st->total_return) && years > 0 && last > 0) st->cagr = pow(last / base, 1 / years) - 1;
   if (sd > 0) {
     st->volatility = sd * sqrt(PERIODS);
     st->sharpe = m / sd * sqrt(PERIODS);
   }
-  double peak = base, mdd = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (vs[i] > peak) peak = vs[i];
-    if (peak > 0 && 1 - vs[i] / peak > mdd) mdd = 1 - vs[i] / peak;
-  }
-  st->max_drawdown = mdd;
-  return 0;
+  st->max_drawdown = st->mdd;
 }
 
-/* alpha (annualised), beta and correlation of returns a against b; false: too few */
-static bool regress(const stats *a, const stats *b, double *alpha, double *beta, double *corr) {
-  size_t n = a->nrets < b->nrets ? a->nrets : b->nrets;
-  if (n < 3) return false;
-  double ma = 0, mb = 0;
-  for (size_t i = 0; i < n; i++) ma += a->rets[i], mb += b->rets[i];
-  ma /= (double)n, mb /= (double)n;
-  double cov = 0, va = 0, vb = 0;
-  for (size_t i = 0; i < n; i++) {
-    double x = a->rets[i] - ma, y = b->rets[i] - mb;
-    cov += x * y, va += x * x, vb += y * y;
-  }
-  if (vb == 0) return false;
-  *beta = cov / vb;
-  *alpha = (ma - *beta * mb) * PERIODS;
-  *corr = va > 0 ? cov / sqrt(va * vb) : NAN;
-  return true;
+/* alpha (annualised), beta and correlation of the strategy's returns against a
+ * benchmark's, paired in order over the first n of each (n: the shorter count) */
+typedef struct regress {
+  size_t n;
+  double ma, mb, cov, va, vb;
+} regress;
+
+static void regress_finish(const regress *g, double *alpha, double *beta, double *corr) {
+  if (g->n < 3 || g->vb == 0) return; /* too few, or a flat benchmark: NAN */
+  *beta = g->cov / g->vb;
+  *alpha = (g->ma - *beta * g->mb) * PERIODS;
+  *corr = g->va > 0 ? g->cov / sqrt(g->va * g->vb) : NAN;
 }
 
 /* ---- drawdown periods --------------------------------------------------------------- */
@@ -89,98 +132,122 @@ static bool worse(const period *a, const period *b) {
   return a->depth != b->depth ? a->depth > b->depth : a->start < b->start;
 }
 
-static void keep_worst(period *top, size_t *ntop, const period *p) {
-  size_t i = *ntop < BT_RUN_DAYS_DRAWDOWNS ? (*ntop)++ : BT_RUN_DAYS_DRAWDOWNS;
-  while (i > 0 && worse(p, &top[i - 1])) {
-    if (i < BT_RUN_DAYS_DRAWDOWNS) top[i] = top[i - 1];
+/* Each period runs from the peak it fell from to the first day back at that peak;
+ * the worst BT_RUN_DAYS_DRAWDOWNS are kept. */
+typedef struct drawdowns {
+  size_t count, ntop;
+  period top[BT_RUN_DAYS_DRAWDOWNS], cur;
+  double peak;
+  int64_t peak_t;
+  bool in;
+} drawdowns;
+
+static void keep_worst(drawdowns *dd) {
+  size_t i = dd->ntop < BT_RUN_DAYS_DRAWDOWNS ? dd->ntop++ : BT_RUN_DAYS_DRAWDOWNS;
+  while (i > 0 && worse(&dd->cur, &dd->top[i - 1])) {
+    if (i < BT_RUN_DAYS_DRAWDOWNS) dd->top[i] = dd->top[i - 1];
     i--;
   }
-  if (i < BT_RUN_DAYS_DRAWDOWNS) top[i] = *p;
+  if (i < BT_RUN_DAYS_DRAWDOWNS) dd->top[i] = dd->cur;
+  dd->count++;
 }
 
-/* Each period runs from the peak it fell from to the first day back at that peak. */
-static size_t drawdowns(const int64_t *ts, const double *vs, size_t n, double base, period *top,
-                        size_t *ntop) {
-  size_t count = 0;
-  double peak = base;
-  int64_t peak_t = n ? ts[0] : 0;
-  bool in = false;
-  period cur = {0};
-  *ntop = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (vs[i] >= peak) {
-      if (in) cur.recovery = ts[i], keep_worst(top, ntop, &cur), count++, in = false;
-      peak = vs[i], peak_t = ts[i];
-    } else {
-      double depth = 1 - vs[i] / peak;
-      if (!in) cur = (period){peak_t, ts[i], INT64_MIN, depth}, in = true;
-      if (depth > cur.depth) cur.depth = depth, cur.trough = ts[i];
-    }
+static void drawdowns_day(drawdowns *dd, int64_t t, double v) {
+  if (v >= dd->peak) {
+    if (dd->in) dd->cur.recovery = t, keep_worst(dd), dd->in = false;
+    dd->peak = v, dd->peak_t = t;
+  } else {
+    double depth = 1 - v / dd->peak;
+    if (!dd->in) dd->cur = (period){dd->peak_t, t, INT64_MIN, depth}, dd->in = true;
+    if (depth > dd->cur.depth) dd->cur.depth = depth, dd->cur.trough = t;
   }
-  if (in) keep_worst(top, ntop, &cur), count++;
-  return count;
 }
 
 /* ---- chart lines ---------------------------------------------------------------------- */
 
-/* Each day's x column: charts.lua M.downsample's floor((x - x0) / span * buckets), the
- * same for every line over these days, so computed once. */
-static void columns(const int64_t *xs, size_t n, int *col) {
+/* A day's x column: charts.lua M.downsample's floor((x - x0) / span * buckets), the same
+ * for every line over these days. */
+typedef struct columns {
+  int64_t x0, span;
+} columns;
+
+static columns columns_of(int64_t first, int64_t last) {
+  return (columns){first, last - first > 0 ? last - first : 1};
+}
+
+static int column(const columns *c, int64_t x) {
   const int buckets = BT_RUN_DAYS_BUCKETS;
-  if (!n) return;
-  int64_t x0 = xs[0], span = xs[n - 1] - xs[0] > 0 ? xs[n - 1] - xs[0] : 1;
-  for (size_t i = 0; i < n; i++) {
-    double f = floor((double)(xs[i] - x0) / (double)span * buckets);
-    col[i] = f < buckets - 1 ? (int)f : buckets - 1;
-  }
+  double f = floor((double)(x - c->x0) / (double)c->span * buckets);
+  return f < buckets - 1 ? (int)f : buckets - 1;
 }
 
-/* charts.lua M.downsample: the lowest and highest point of each column, in time order;
- * everything when already small. NAN values are gaps (skipped). */
-static size_t downsample(const double *ys, const int *col, size_t n, size_t *idx) {
-  if (n <= 2 * (size_t)BT_RUN_DAYS_BUCKETS) {
-    for (size_t i = 0; i < n; i++) idx[i] = i;
-    return n;
-  }
-  size_t k = 0, lo = 0, hi = 0;
-  int cur = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (isnan(ys[i])) continue;
-    if (col[i] != cur) {
-      if (cur >= 0) {
-        idx[k++] = lo < hi ? lo : hi;
-        if (lo != hi) idx[k++] = lo < hi ? hi : lo;
-      }
-      cur = col[i], lo = hi = i;
-    } else {
-      if (ys[i] < ys[lo]) lo = i;
-      if (ys[i] > ys[hi]) hi = i;
-    }
-  }
-  if (cur >= 0) {
-    idx[k++] = lo < hi ? lo : hi;
-    if (lo != hi) idx[k++] = lo < hi ? hi : lo;
-  }
-  return k;
-}
-
-/* A reduced line: at most 2 * BT_RUN_DAYS_BUCKETS points. */
+/* A reduced line: at most 2 * BT_RUN_DAYS_BUCKETS points (idx: their day numbers). */
 typedef struct line {
   size_t k;
   int64_t *xs;
   double *ys;
+  size_t *idx;
 } line;
 
-static int keep_line(line *l, const int64_t *xs, const double *ys, const size_t *idx, size_t k) {
-  l->k = k;
-  l->xs = malloc((k ? k : 1) * sizeof *l->xs);
-  l->ys = malloc((k ? k : 1) * sizeof *l->ys);
-  if (!l->xs || !l->ys) return -1;
-  for (size_t j = 0; j < k; j++) l->xs[j] = xs[idx[j]], l->ys[j] = ys[idx[j]];
-  return 0;
+static int line_alloc(line *l, size_t n) {
+  size_t cap = n < 2 * (size_t)BT_RUN_DAYS_BUCKETS ? n : 2 * (size_t)BT_RUN_DAYS_BUCKETS;
+  l->k = 0;
+  l->xs = malloc((cap ? cap : 1) * sizeof *l->xs);
+  l->ys = malloc((cap ? cap : 1) * sizeof *l->ys);
+  l->idx = malloc((cap ? cap : 1) * sizeof *l->idx);
+  return l->xs && l->ys && l->idx ? 0 : -1;
 }
 
-static void free_line(line *l) { free(l->xs), free(l->ys); }
+static void free_line(line *l) { free(l->xs), free(l->ys), free(l->idx); }
+
+static void line_add(line *l, size_t i, int64_t x, double y) {
+  l->idx[l->k] = i, l->xs[l->k] = x, l->ys[l->k++] = y;
+}
+
+/* charts.lua M.downsample, fed a point at a time: the lowest and highest point of each
+ * column, in time order; everything when the line is already small. NAN values are
+ * gaps (skipped). */
+typedef struct sampler {
+  line *out;
+  bool all;
+  int cur;              /* the column being reduced, -1 before the first */
+  size_t lo, hi;        /* its lowest and highest point so far */
+  int64_t xlo, xhi;
+  double ylo, yhi;
+} sampler;
+
+static sampler sampler_of(line *out, size_t n) {
+  return (sampler){.out = out, .all = n <= 2 * (size_t)BT_RUN_DAYS_BUCKETS, .cur = -1};
+}
+
+static void sampler_flush(sampler *s) {
+  bool lo_first = s->lo < s->hi;
+  if (lo_first || s->lo == s->hi) line_add(s->out, s->lo, s->xlo, s->ylo);
+  else line_add(s->out, s->hi, s->xhi, s->yhi);
+  if (s->lo != s->hi) {
+    if (lo_first) line_add(s->out, s->hi, s->xhi, s->yhi);
+    else line_add(s->out, s->lo, s->xlo, s->ylo);
+  }
+}
+
+static void sampler_add(sampler *s, size_t i, int col, int64_t x, double y) {
+  if (s->all) {
+    line_add(s->out, i, x, y);
+    return;
+  }
+  if (isnan(y)) return;
+  if (col != s->cur) {
+    if (s->cur >= 0) sampler_flush(s);
+    s->cur = col, s->lo = s->hi = i, s->xlo = s->xhi = x, s->ylo = s->yhi = y;
+  } else {
+    if (y < s->ylo) s->lo = i, s->xlo = x, s->ylo = y;
+    if (y > s->yhi) s->hi = i, s->xhi = x, s->yhi = y;
+  }
+}
+
+static void sampler_finish(sampler *s) {
+  if (!s->all && s->cur >= 0) sampler_flush(s);
+}
 
 /* ---- monthly and yearly returns ------------------------------------------------------- */
 
@@ -190,10 +257,15 @@ typedef struct period_ret {
   double r;
 } period_ret;
 
+/* Each period's last value over the previous period's last value (the first over base).
+ * Days ascend, so the calendar is consulted once per period, not per day. */
 typedef struct periods {
+  bool months;
   period_ret *pr;
-  size_t n;
-  char *json; /* {"<key>":r,..}: keys sorted, null returns left out, as lib.json writes */
+  size_t n, cap;
+  double prev;  /* the previous period's last value */
+  int64_t end;  /* the first day after the current period */
+  char *json;   /* {"<key>":r,..}: keys sorted, null returns left out, as lib.json writes */
   size_t json_len;
 } periods;
 
@@ -216,6 +288,27 @@ static void period_key(char key[24], int64_t y, unsigned m, bool months) {
   }
 }
 
+/* the current period ends with value v */
+static void periods_close(periods *p, double v) {
+  p->pr[p->n - 1].r = p->prev > 0 ? v / p->prev - 1 : NAN;
+  p->prev = v;
+}
+
+/* day number `day` of row i; before: row i-1's value */
+static int periods_day(periods *p, size_t i, int64_t day, double before) {
+  if (i > 0 && day < p->end) return 0;
+  if (i > 0) periods_close(p, before);
+  if (BT_GROW(p->pr, p->cap, p->n + 1)) return -1;
+  int64_t y;
+  unsigned m, d;
+  bt_civil_from_days(day, &y, &m, &d);
+  period_key(p->pr[p->n].key, y, m, p->months);
+  p->pr[p->n++].year = y;
+  p->end = p->months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
+                     : bt_days_from_civil(y + 1, 1, 1);
+  return 0;
+}
+
 /* "%.17g" (reads back as the same double) or null for NAN, as lib.json writes */
 static void put_num(bt_json_buf *b, double v) {
   if (!isfinite(v)) {
@@ -227,47 +320,19 @@ static void put_num(bt_json_buf *b, double v) {
   bt_json_put(b, tmp, (size_t)n);
 }
 
-/* Each period's last value over the previous period's last value (the first over base).
- * Days ascend, so the calendar is consulted once per period, not per day. */
-static int periods_of(periods *out, const int64_t *ts, const double *vs, size_t n, double base,
-                      bool months) {
-  period_ret *pr = NULL;
-  size_t np = 0, cap = 0;
-  double prev = base;
-  int64_t end = 0; /* the first day after the current period */
-  for (size_t i = 0; i <= n; i++) {
-    int64_t day = i < n ? bt_run_series_day(ts[i]) : 0;
-    if (i > 0 && i < n && day < end) continue;
-    if (i > 0) { /* row i-1 closed period np-1 */
-      pr[np - 1].r = prev > 0 ? vs[i - 1] / prev - 1 : NAN;
-      prev = vs[i - 1];
-    }
-    if (i == n) break;
-    if (BT_GROW(pr, cap, np + 1)) {
-      free(pr);
-      return -1;
-    }
-    int64_t y;
-    unsigned m, d;
-    bt_civil_from_days(day, &y, &m, &d);
-    period_key(pr[np].key, y, m, months);
-    pr[np++].year = y;
-    end = months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
-                 : bt_days_from_civil(y + 1, 1, 1);
-  }
-  out->pr = pr, out->n = np;
+static int periods_json(periods *p) {
   /* time order is key order unless a year has other than 4 digits */
-  period_ret *sorted = pr;
+  period_ret *sorted = p->pr;
   bool in_order = true;
-  for (size_t i = 1; i < np && in_order; i++) in_order = strcmp(pr[i - 1].key, pr[i].key) < 0;
+  for (size_t i = 1; i < p->n && in_order; i++) in_order = strcmp(p->pr[i - 1].key, p->pr[i].key) < 0;
   if (!in_order) {
-    if (!(sorted = malloc(np * sizeof *sorted))) return -1;
-    memcpy(sorted, pr, np * sizeof *sorted);
-    qsort(sorted, np, sizeof *sorted, cmp_key);
+    if (!(sorted = malloc(p->n * sizeof *sorted))) return -1;
+    memcpy(sorted, p->pr, p->n * sizeof *sorted);
+    qsort(sorted, p->n, sizeof *sorted, cmp_key);
   }
   bt_json_buf t = {0};
   bt_json_putc(&t, '{');
-  for (size_t i = 0; i < np; i++) {
+  for (size_t i = 0; i < p->n; i++) {
     if (isnan(sorted[i].r)) continue;
     if (t.len > 1) bt_json_putc(&t, ',');
     bt_json_str(&t, sorted[i].key, strlen(sorted[i].key));
@@ -275,15 +340,9 @@ static int periods_of(periods *out, const int64_t *ts, const double *vs, size_t 
     put_num(&t, sorted[i].r);
   }
   bt_json_putc(&t, '}');
-  if (sorted != pr) free(sorted);
-  out->json = bt_json_take(&t, &out->json_len);
-  return out->json ? 0 : -1;
-}
-
-/* the growth index on `day` (1.0 before the series starts); days ascend between calls */
-static double index_at(bt_index_series *s, int64_t day) {
-  while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
-  return s->at ? s->pts[s->at - 1].value : 1.0;
+  if (sorted != p->pr) free(sorted);
+  p->json = bt_json_take(&t, &p->json_len);
+  return p->json ? 0 : -1;
 }
 
 /* ---- compute ---------------------------------------------------------------------------- */
@@ -300,100 +359,169 @@ struct bt_run_days {
   int64_t first, last;
   double last_equity, last_bench, last_extra, volatility;
   line equity, bench, extra, underwater, rolling;
-  line tips; /* the equity line's points, with every line's value there */
-  double *tip_bench, *tip_extra;
-  size_t drawdown_periods, ntop;
-  period top[BT_RUN_DAYS_DRAWDOWNS];
+  double *tip_bench, *tip_extra; /* every line's value at the equity line's points */
+  drawdowns dd;
   bench_fig bench_stats, extra_stats;
   periods months, years;
   size_t nrets;
   bool has_rolling;
 };
 
-static bench_fig fig_of(const stats *st, const stats *strategy) {
+static bench_fig fig_of(const stats *st, const regress *g) {
   bench_fig f = {st->total_return, st->cagr, st->sharpe, st->max_drawdown, st->volatility, NAN, NAN, NAN};
-  regress(strategy, st, &f.alpha, &f.beta, &f.corr);
+  regress_finish(g, &f.alpha, &f.beta, &f.corr);
   return f;
+}
+
+/* Pass 1: every value once: the statistics' sums, the chart lines, drawdown periods,
+ * monthly and yearly returns. ls[0] is the equity; absent lines have no days. */
+static int pass_values(bt_run_days *d, const src *lines, stats *st, double init) {
+  src ls[3] = {lines[0], lines[1], lines[2]}; /* this pass's cursors */
+  const bt_run_day *days = ls[0].days;
+  size_t n = d->n;
+  line *out[3] = {&d->equity, &d->bench, &d->extra};
+  sampler sm[3], uw = sampler_of(&d->underwater, n);
+  for (int j = 0; j < 3; j++) sm[j] = sampler_of(out[j], n);
+  columns cols = columns_of(n ? days[0].time : 0, n ? days[n - 1].time : 0);
+  double prev[3] = {0}, peak = init;
+  d->dd.peak = init, d->dd.peak_t = n ? days[0].time : 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t t = days[i].time;
+    int col = column(&cols, t);
+    for (int j = 0; j < 3; j++) {
+      if (!ls[j].days) continue;
+      double v = src_at(&ls[j], i);
+      stats_day(&st[j], i, v, prev[j]);
+      sampler_add(&sm[j], i, col, t, v);
+      prev[j] = v;
+    }
+    double v = prev[0], before = i ? d->last_equity : 0;
+    if (v > peak) peak = v;
+    sampler_add(&uw, i, col, t, peak > 0 ? v / peak - 1 : 0); /* underwater: below the peak so far */
+    drawdowns_day(&d->dd, t, v);
+    int64_t day = bt_run_series_day(t);
+    if (periods_day(&d->months, i, day, before) || periods_day(&d->years, i, day, before)) return -1;
+    d->last_equity = v;
+  }
+  if (d->dd.in) keep_worst(&d->dd);
+  if (n) periods_close(&d->months, d->last_equity), periods_close(&d->years, d->last_equity);
+  for (int j = 0; j < 3; j++) sampler_finish(&sm[j]);
+  sampler_finish(&uw);
+  return 0;
+}
+
+/* Pass 2: each line's squared deviations from its mean, and the sums of the returns
+ * the regressions pair (the first g[j].n of the strategy's and of benchmark j's). */
+static void pass_deviations(const src *ls, stats *st, regress *g) {
+  rets w[3];
+  double m[3];
+  size_t k[3] = {0};
+  for (int j = 0; j < 3; j++)
+    if (ls[j].days) w[j] = rets_of(&ls[j]), m[j] = stats_mean(&st[j]);
+  for (size_t i = 1; i < ls[0].n; i++) {
+    for (int j = 0; j < 3; j++) {
+      bool has = false;
+      double r = 0;
+      if (!ls[j].days || (rets_step(&w[j], &has, &r), !has)) continue;
+      if (st[j].nrets >= 2) st[j].q += (r - m[j]) * (r - m[j]);
+      if (j > 0 && k[j] < g[j].n) g[j].mb += r;
+      for (int b = 1; b < 3 && j == 0; b++)
+        if (k[0] < g[b].n) g[b].ma += r;
+      k[j]++;
+    }
+  }
+}
+
+/* Pass 3: the strategy's returns in order, paired with each benchmark's (covariances),
+ * and the rolling Sharpe of the last ROLLING_WINDOW of them, at the window's last day. */
+static int pass_pairs(bt_run_days *d, const src *ls, const stats *st, regress *g) {
+  const double w = ROLLING_WINDOW;
+  size_t nrets = st[0].nrets, need = 0;
+  for (int j = 1; j < 3; j++) {
+    if (g[j].n < 3) continue;
+    g[j].ma /= (double)g[j].n, g[j].mb /= (double)g[j].n;
+    if (g[j].n > need) need = g[j].n;
+  }
+  double ring[ROLLING_WINDOW], sum = 0, sq = 0;
+  sampler sr;
+  columns cols = {0, 1};
+  if ((d->has_rolling = nrets >= ROLLING_WINDOW + 2)) {
+    size_t nr = nrets - ROLLING_WINDOW + 1;
+    if (line_alloc(&d->rolling, nr)) return -1;
+    sr = sampler_of(&d->rolling, nr);
+    /* point k (1-based) of the returns sits at the k-th day's time, as the page had it */
+    cols = columns_of(ls[0].days[ROLLING_WINDOW].time, ls[0].days[nrets].time);
+    need = nrets;
+  }
+  rets we = rets_of(&ls[0]), wb[3];
+  for (int j = 1; j < 3; j++)
+    if (g[j].n >= 3) wb[j] = rets_of(&ls[j]);
+  for (size_t i = 1; i <= need; i++) {
+    double a = 0, b = 0;
+    rets_next(&we, &a);
+    for (int j = 1; j < 3; j++) {
+      if (g[j].n < 3 || i > g[j].n) continue;
+      rets_next(&wb[j], &b);
+      double x = a - g[j].ma, y = b - g[j].mb;
+      g[j].cov += x * y, g[j].va += x * x, g[j].vb += y * y;
+    }
+    if (!d->has_rolling) continue;
+    double old = ring[(i - 1) % ROLLING_WINDOW];
+    ring[(i - 1) % ROLLING_WINDOW] = a;
+    sum += a, sq += a * a;
+    if (i > ROLLING_WINDOW) sum -= old, sq -= old * old;
+    if (i >= ROLLING_WINDOW) {
+      double mean = sum / w, var = (sq - w * mean * mean) / (w - 1);
+      int64_t x = ls[0].days[i].time;
+      sampler_add(&sr, i - ROLLING_WINDOW, column(&cols, x), x, var > 1e-18 ? mean / sqrt(var) * sqrt(PERIODS) : NAN);
+    }
+  }
+  if (d->has_rolling) sampler_finish(&sr);
+  return 0;
 }
 
 int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, double init,
                         bt_index_series *bench, bt_index_series *extra, bt_err *err) {
   bt_run_days *d = calloc(1, sizeof *d);
   bool hb = n && bench && bench->pts, hx = n && extra && extra->pts;
-  /* memory: what a day needs at once (a 1M-day run keeps no more than it must) */
-  size_t cap = n ? n : 1;
-  int64_t *ts = malloc(cap * sizeof *ts), *rx = NULL;
-  double *eq = malloc(cap * sizeof *eq), *bq = hb ? malloc(cap * sizeof *bq) : NULL,
-         *xq = hx ? malloc(cap * sizeof *xq) : NULL, *uw = malloc(cap * sizeof *uw), *ry = NULL;
-  size_t *idx = malloc(2 * BT_RUN_DAYS_BUCKETS * sizeof *idx); /* a reduced line's points */
-  int *col = malloc(cap * sizeof *col);
-  stats se = {0}, sb = {0}, sx = {0};
+  /* the lines: the equity, the benchmark(s) (no days: absent) */
+  src ls[3] = {{days, n, {0}, init}};
+  if (hb) ls[1] = (src){days, n, {bench->pts, bench->n, 0}, init};
+  if (hx) ls[2] = (src){days, n, {extra->pts, extra->n, 0}, init};
+  stats st[3];
+  regress g[3] = {{0}};
   int rc = -1;
-  if (!d || !ts || !eq || (hb && !bq) || (hx && !xq) || !uw || !idx || !col) goto done;
-  d->n = n, d->hb = hb, d->hx = hx;
-  double peak = init;
-  for (size_t i = 0; i < n; i++) {
-    ts[i] = days[i].time;
-    eq[i] = bt_dec_to_double(days[i].equity);
-    int64_t day = bt_run_series_day(ts[i]);
-    if (hb) bq[i] = index_at(bench, day) * init;
-    if (hx) xq[i] = index_at(extra, day) * init;
-    if (eq[i] > peak) peak = eq[i];
-    uw[i] = peak > 0 ? eq[i] / peak - 1 : 0; /* underwater: below the peak so far */
-  }
-  if (series_stats(ts, eq, n, init, &se) || (hb && series_stats(ts, bq, n, init, &sb)) ||
-      (hx && series_stats(ts, xq, n, init, &sx)))
+  if (!d || line_alloc(&d->equity, n) || line_alloc(&d->underwater, n) || (hb && line_alloc(&d->bench, n)) ||
+      (hx && line_alloc(&d->extra, n)))
     goto done;
+  d->n = n, d->hb = hb, d->hx = hx;
+  d->months.months = true, d->months.prev = d->years.prev = init;
+  for (int j = 0; j < 3; j++) stats_start(&st[j], init);
+  if (pass_values(d, ls, st, init)) goto done;
+  for (int j = 1; j < 3; j++) g[j].n = st[0].nrets < st[j].nrets ? st[0].nrets : st[j].nrets;
+  pass_deviations(ls, st, g);
+  if (pass_pairs(d, ls, st, g)) goto done;
+  for (int j = 0; j < 3; j++) stats_finish(&st[j], days, n, init);
   if (n) {
-    d->first = ts[0], d->last = ts[n - 1];
-    d->last_equity = eq[n - 1], d->last_bench = hb ? bq[n - 1] : NAN, d->last_extra = hx ? xq[n - 1] : NAN;
+    d->first = days[0].time, d->last = days[n - 1].time;
+    d->last_bench = hb ? st[1].last : NAN, d->last_extra = hx ? st[2].last : NAN;
   }
-  columns(ts, n, col);
-  size_t k = downsample(eq, col, n, idx);
-  if (keep_line(&d->equity, ts, eq, idx, k) || keep_line(&d->tips, ts, eq, idx, k)) goto done;
+  d->volatility = st[0].volatility;
+  d->nrets = st[0].nrets;
+  if (hb) d->bench_stats = fig_of(&st[1], &g[1]);
+  if (hx) d->extra_stats = fig_of(&st[2], &g[2]);
+  /* every line's value at the equity line's points (ascending days: one cursor each) */
+  size_t k = d->equity.k;
   d->tip_bench = malloc((k ? k : 1) * sizeof *d->tip_bench);
   d->tip_extra = malloc((k ? k : 1) * sizeof *d->tip_extra);
   if (!d->tip_bench || !d->tip_extra) goto done;
-  for (size_t j = 0; j < k; j++) d->tip_bench[j] = hb ? bq[idx[j]] : NAN, d->tip_extra[j] = hx ? xq[idx[j]] : NAN;
-  if (hb && keep_line(&d->bench, ts, bq, idx, downsample(bq, col, n, idx))) goto done;
-  if (hx && keep_line(&d->extra, ts, xq, idx, downsample(xq, col, n, idx))) goto done;
-  if (keep_line(&d->underwater, ts, uw, idx, downsample(uw, col, n, idx))) goto done;
-  free(bq), free(xq), free(uw);
-  bq = xq = uw = NULL;
-  d->volatility = se.volatility;
-  d->drawdown_periods = drawdowns(ts, eq, n, init, d->top, &d->ntop);
-  if (hb) d->bench_stats = fig_of(&sb, &se);
-  if (hx) d->extra_stats = fig_of(&sx, &se);
-  free(sb.rets), free(sx.rets);
-  sb.rets = sx.rets = NULL;
-  if (periods_of(&d->months, ts, eq, n, init, true) || periods_of(&d->years, ts, eq, n, init, false))
-    goto done;
-
-  /* rolling Sharpe of the last ROLLING_WINDOW daily returns, at the window's last day */
-  d->nrets = se.nrets;
-  if (se.nrets >= ROLLING_WINDOW + 2) {
-    const double w = ROLLING_WINDOW, *r = se.rets;
-    double sum = 0, sq = 0;
-    size_t nr = 0;
-    rx = malloc(se.nrets * sizeof *rx), ry = malloc(se.nrets * sizeof *ry);
-    if (!rx || !ry) goto done;
-    for (size_t i = 1; i <= se.nrets; i++) {
-      sum += r[i - 1], sq += r[i - 1] * r[i - 1];
-      if (i > ROLLING_WINDOW) sum -= r[i - 1 - ROLLING_WINDOW], sq -= r[i - 1 - ROLLING_WINDOW] * r[i - 1 - ROLLING_WINDOW];
-      if (i >= ROLLING_WINDOW) {
-        double mean = sum / w, var = (sq - w * mean * mean) / (w - 1);
-        rx[nr] = ts[i];
-        ry[nr++] = var > 1e-18 ? mean / sqrt(var) * sqrt(PERIODS) : NAN;
-      }
-    }
-    columns(rx, nr, col);
-    d->has_rolling = true;
-    if (keep_line(&d->rolling, rx, ry, idx, downsample(ry, col, nr, idx))) goto done;
+  for (size_t j = 0; j < k; j++) {
+    d->tip_bench[j] = hb ? src_at(&ls[1], d->equity.idx[j]) : NAN;
+    d->tip_extra[j] = hx ? src_at(&ls[2], d->equity.idx[j]) : NAN;
   }
+  if (periods_json(&d->months) || periods_json(&d->years)) goto done;
   rc = 0;
 done:
-  free(se.rets), free(sb.rets), free(sx.rets);
-  free(ts), free(rx), free(eq), free(bq), free(xq), free(uw), free(ry), free(idx), free(col);
   if (rc) {
     bt_run_days_free(d);
     return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
@@ -404,7 +532,7 @@ done:
 
 void bt_run_days_free(bt_run_days *d) {
   if (!d) return;
-  line *ls[] = {&d->equity, &d->bench, &d->extra, &d->underwater, &d->rolling, &d->tips};
+  line *ls[] = {&d->equity, &d->bench, &d->extra, &d->underwater, &d->rolling};
   for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) free_line(ls[i]);
   free(d->tip_bench), free(d->tip_extra);
   free(d->months.pr), free(d->months.json), free(d->years.pr), free(d->years.json);
@@ -487,17 +615,17 @@ void bt_run_days_push(lua_State *L, const bt_run_days *d) {
   if (d->hb) set_line(L, "bench", &d->bench);
   if (d->hx) set_line(L, "extra", &d->extra);
   lua_newtable(L);
-  set_times(L, "xs", d->tips.xs, d->tips.k);
-  set_nums(L, "equity", d->tips.ys, d->tips.k);
-  set_nums(L, "bench", d->tip_bench, d->tips.k);
-  set_nums(L, "extra", d->tip_extra, d->tips.k);
+  set_times(L, "xs", d->equity.xs, d->equity.k);
+  set_nums(L, "equity", d->equity.ys, d->equity.k);
+  set_nums(L, "bench", d->tip_bench, d->equity.k);
+  set_nums(L, "extra", d->tip_extra, d->equity.k);
   lua_setfield(L, -2, "tips");
   set_line(L, "underwater", &d->underwater);
   bt_formats_set_num(L, "volatility", d->volatility);
-  bt_formats_set_num(L, "drawdown_periods", (double)d->drawdown_periods);
-  lua_createtable(L, (int)d->ntop, 0);
-  for (size_t i = 0; i < d->ntop; i++) {
-    const period *p = &d->top[i];
+  bt_formats_set_num(L, "drawdown_periods", (double)d->dd.count);
+  lua_createtable(L, (int)d->dd.ntop, 0);
+  for (size_t i = 0; i < d->dd.ntop; i++) {
+    const period *p = &d->dd.top[i];
     bool rec = p->recovery != INT64_MIN;
     lua_newtable(L);
     bt_formats_set_num(L, "start", (double)p->start);

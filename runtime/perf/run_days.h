@@ -1,6 +1,7 @@
 /* run_days.h - report.html's view of a run's equity, one value per UTC day (the run's
- * equity.csv rows, kept in memory by the run: run.h bt_run_day), computed here in one
- * pass of C per figure instead of per-row Lua: the statistics over every day (volatility,
+ * equity.csv rows, kept in memory by the run: run.h bt_run_day), computed here in C
+ * instead of per-row Lua, reading the days in order (three passes; nothing per day is
+ * copied, so memory stays that of the run's rows): the statistics over every day (volatility,
  * drawdown periods, monthly and yearly returns, rolling Sharpe, the benchmarks' figures
  * with alpha/beta/correlation), and the chart lines already reduced to the lowest and
  * highest point of each of BT_RUN_DAYS_BUCKETS x columns (charts.lua's downsample, same

@@ -237,3 +237,63 @@ char *bt_fixed8_put(double x, char *p) {
   put_frac8((uint32_t)(u % BT_DEC_SCALE), p);
   return p + BT_DEC_DIGITS;
 }
+
+/* the 17 significant digits of a (> 0) times 10^(16 - x10), exactly rounded half to
+ * even, when 0 <= 16 - x10 <= 32 (a * 10^s = m * 5^s * 2^(e+s): m * 5^s < 2^128); -1:
+ * out of that range */
+static int64_t g17_digits(double a, int x10) {
+  int s = 16 - x10, ex;
+  if (s < 0 || s > 32) return -1;
+  double f = frexp(a, &ex);
+  unsigned __int128 n = (uint64_t)ldexp(f, 53), five = 1;
+  for (int i = 0; i < s; i++) five *= 5;
+  n *= five;
+  int sh = ex - 53 + s; /* a * 10^s = n * 2^sh */
+  if (sh >= 0) return sh < 64 && n < ((unsigned __int128)1 << (127 - sh)) ? (int64_t)(n << sh) : -1;
+  if (sh <= -128) return -1;
+  unsigned __int128 q = n >> -sh, r = n - (q << -sh), half = (unsigned __int128)1 << (-sh - 1);
+  if (r > half || (r == half && (q & 1))) q++;
+  return (int64_t)q;
+}
+
+char *bt_g17_put(double x, char *p) {
+  double a = fabs(x);
+  if (a == 0) {
+    if (signbit(x)) *p++ = '-';
+    *p++ = '0';
+    return p;
+  }
+  /* the decimal exponent: floor(log10(a)) is that of 2^(ex-1) or one more */
+  int ex;
+  frexp(a, &ex);
+  int x10 = (int)floor((ex - 1) * 0.30102999566398120);
+  int64_t d = isfinite(a) ? g17_digits(a, x10) : -1;
+  const int64_t lo = 10000000000000000; /* 10^16 */
+  if (d >= 10 * lo) d = g17_digits(a, ++x10);
+  if (d == 10 * lo) d = lo, x10++; /* rounded up to the next power of ten */
+  if (d < lo) { /* out of range (or the estimate was off): printf */
+    int n = snprintf(p, BT_G17_MAX, "%.17g", x);
+    return p + (n < BT_G17_MAX ? n : BT_G17_MAX - 1);
+  }
+  char dig[17];
+  for (int i = 16; i >= 0; i--, d /= 10) dig[i] = (char)('0' + d % 10);
+  int last = 16; /* %g drops trailing zeros of the fraction, and a bare point */
+  if (signbit(x)) *p++ = '-';
+  if (x10 < -4) { /* d.ddde-XX (x10 >= 17 is printf's) */
+    while (last > 0 && dig[last] == '0') last--;
+    *p++ = dig[0];
+    if (last > 0) *p++ = '.', memcpy(p, dig + 1, (size_t)last), p += last;
+    *p++ = 'e', *p++ = '-'; /* here -16 <= x10 <= -5 */
+    *p++ = (char)('0' + -x10 / 10), *p++ = (char)('0' + -x10 % 10);
+  } else if (x10 >= 0) { /* ddd.ddd */
+    while (last > x10 && dig[last] == '0') last--;
+    memcpy(p, dig, (size_t)x10 + 1), p += x10 + 1;
+    if (last > x10) *p++ = '.', memcpy(p, dig + x10 + 1, (size_t)(last - x10)), p += last - x10;
+  } else { /* 0.000ddd */
+    while (dig[last] == '0') last--;
+    *p++ = '0', *p++ = '.';
+    for (int i = -1; i > x10; i--) *p++ = '0';
+    memcpy(p, dig, (size_t)last + 1), p += last + 1;
+  }
+  return p;
+}

@@ -66,4 +66,11 @@ char *bt_dec_put_uint(uint64_t u, char *p);
 #define BT_FIXED8_MAX 330
 char *bt_fixed8_put(double x, char *p);
 
+/* A double as printf("%.17g", x) writes it (reads back as the same double; the exact
+ * binary value rounded half to even to 17 significant digits), written at p without a
+ * NUL; returns the end. Room: BT_G17_MAX. Exact integer arithmetic for 1e-16 <= |x| <
+ * 1e17 and 0, printf otherwise. */
+#define BT_G17_MAX 32
+char *bt_g17_put(double x, char *p);
+
 #endif

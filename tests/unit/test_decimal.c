@@ -288,6 +288,41 @@ static void test_fixed8(void) {
   }
 }
 
+/* bt_g17_put writes exactly printf's "%.17g" */
+static int g17_is_printf(double x) {
+  char want[400], got[BT_G17_MAX + 1];
+  snprintf(want, sizeof want, "%.17g", x);
+  char *end = bt_g17_put(x, got);
+  *end = '\0';
+  if (strcmp(got, want) != 0) {
+    fprintf(stderr, "  bt_g17_put(%a): got '%s' want '%s'\n", x, got, want);
+    return 0;
+  }
+  return 1;
+}
+
+static void test_g17(void) {
+  const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.5, 0.1, 1e-4, 9.9999999999999991e-5, 1e-5, 1e-16,
+                         9.9999999999999998e-17, 1e-17, 1e16, 1e17, 9.9999999999999984e16,
+                         99999999999999999.0, 0.99999999999999994, 9.9999999999999995e-5,
+                         1000000000000000.25, 1000000000000000.75, 4503599627370495.5, /* ties */
+                         1.0 / 3.0, -2.0 / 3.0, 123456789.123456789, 5e-324, 2.2250738585072014e-308,
+                         1.7976931348623157e308, INFINITY, -INFINITY, NAN, 0.30000000000000004};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) CHECK(g17_is_printf(edge[i]));
+  uint64_t st = 17;
+  for (int i = 0; i < 300000; i++) {
+    uint64_t r = next_u64(&st);
+    double u = (double)(r >> 11) / 9007199254740992.0, x; /* [0, 1) */
+    switch (i % 4) {
+    case 0: memcpy(&x, &r, sizeof x); break;                   /* any bits */
+    case 1: x = u * 3 - 1; break;                              /* returns */
+    case 2: x = ldexp(u + 0.5, (int)(r % 120) - 60); break;    /* every exponent in range */
+    default: x = (double)(r % 100000000000000000ull) + (double)(r >> 60) / 16; break; /* ties */
+    }
+    CHECK(g17_is_printf(i & 1 ? -x : x));
+  }
+}
+
 int main(void) {
   test_format_matches_fixed();
   test_parse();
@@ -299,6 +334,7 @@ int main(void) {
   test_from_double();
   test_put();
   test_fixed8();
+  test_g17();
   if (failures) {
     fprintf(stderr, "test_decimal: %d check(s) failed\n", failures);
     return 1;

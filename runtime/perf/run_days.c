@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "formats.h"
 #include "grow.h"
 #include "json.h"
@@ -22,7 +23,7 @@
 /* ---- the days as lines of doubles ------------------------------------------------------ */
 
 /* the growth index on `day` (1.0 before the series starts); days ascend between calls */
-static double index_at(bt_index_series *s, int64_t day) {
+static inline double index_at(bt_index_series *s, int64_t day) {
   while (s->at < s->n && s->pts[s->at].day <= day) s->at++;
   return s->at ? s->pts[s->at - 1].value : 1.0;
 }
@@ -37,7 +38,7 @@ typedef struct src {
   double init;
 } src;
 
-static double src_at(src *s, size_t i) {
+static inline double src_at(src *s, size_t i) {
   if (!s->idx.pts) return bt_dec_to_double(s->days[i].equity);
   return index_at(&s->idx, bt_run_series_day(s->days[i].time)) * s->init;
 }
@@ -82,7 +83,7 @@ typedef struct stats {
 static void stats_start(stats *st, double base) { *st = (stats){.peak = base}; }
 
 /* day i with value v (prev: day i-1's) */
-static void stats_day(stats *st, size_t i, double v, double prev) {
+static inline void stats_day(stats *st, size_t i, double v, double prev) {
   if (i > 0 && prev > 0) st->sum += v / prev - 1, st->nrets++;
   if (v > st->peak) st->peak = v;
   if (st->peak > 0 && 1 - v / st->peak > st->mdd) st->mdd = 1 - v / st->peak;
@@ -110,6 +111,7 @@ static void stats_finish(stats *st, const bt_run_day *days, size_t n, double bas
  * benchmark's, paired in order over the first n of each (n: the shorter count) */
 typedef struct regress {
   size_t n;
+  bool in_step; /* both lines have their returns on the same days */
   double ma, mb, cov, va, vb;
 } regress;
 
@@ -166,19 +168,38 @@ static void drawdowns_day(drawdowns *dd, int64_t t, double v) {
 /* ---- chart lines ---------------------------------------------------------------------- */
 
 /* A day's x column: charts.lua M.downsample's floor((x - x0) / span * buckets), the same
- * for every line over these days. */
+ * for every line over these days. It never decreases as x grows, so it is computed
+ * again only when x reaches the first x of the next column (found by bisection: a few
+ * dozen evaluations per column instead of one per day). */
 typedef struct columns {
   int64_t x0, span;
+  int col;      /* the column of the latest x, -1 before the first */
+  int64_t next; /* the first x of a later column */
 } columns;
 
 static columns columns_of(int64_t first, int64_t last) {
-  return (columns){first, last - first > 0 ? last - first : 1};
+  return (columns){first, last - first > 0 ? last - first : 1, -1, 0};
 }
 
-static int column(const columns *c, int64_t x) {
+static int column_at(const columns *c, int64_t x) {
   const int buckets = BT_RUN_DAYS_BUCKETS;
   double f = floor((double)(x - c->x0) / (double)c->span * buckets);
   return f < buckets - 1 ? (int)f : buckets - 1;
+}
+
+/* x ascends between calls */
+static inline int column(columns *c, int64_t x) {
+  if (c->col >= 0 && x < c->next) return c->col;
+  c->col = column_at(c, x);
+  int64_t lo = x + 1, hi = c->x0 + c->span; /* the last x is in the last column */
+  if (c->col == BT_RUN_DAYS_BUCKETS - 1 || lo > hi) lo = INT64_MAX;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (column_at(c, mid) > c->col) hi = mid;
+    else lo = mid + 1;
+  }
+  c->next = lo;
+  return c->col;
 }
 
 /* A reduced line: at most 2 * BT_RUN_DAYS_BUCKETS points (idx: their day numbers). */
@@ -230,7 +251,7 @@ static void sampler_flush(sampler *s) {
   }
 }
 
-static void sampler_add(sampler *s, size_t i, int col, int64_t x, double y) {
+static inline void sampler_add(sampler *s, size_t i, int col, int64_t x, double y) {
   if (s->all) {
     line_add(s->out, i, x, y);
     return;
@@ -294,9 +315,8 @@ static void periods_close(periods *p, double v) {
   p->prev = v;
 }
 
-/* day number `day` of row i; before: row i-1's value */
-static int periods_day(periods *p, size_t i, int64_t day, double before) {
-  if (i > 0 && day < p->end) return 0;
+/* day number `day` of row i starts a new period; before: row i-1's value */
+static int periods_start(periods *p, size_t i, int64_t day, double before) {
   if (i > 0) periods_close(p, before);
   if (BT_GROW(p->pr, p->cap, p->n + 1)) return -1;
   int64_t y;
@@ -315,9 +335,8 @@ static void put_num(bt_json_buf *b, double v) {
     BT_JSON_PUTS(b, "null");
     return;
   }
-  char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, "%.17g", v);
-  bt_json_put(b, tmp, (size_t)n);
+  char tmp[BT_G17_MAX];
+  bt_json_put(b, tmp, (size_t)(bt_g17_put(v, tmp) - tmp));
 }
 
 static int periods_json(periods *p) {
@@ -374,8 +393,9 @@ static bench_fig fig_of(const stats *st, const regress *g) {
 }
 
 /* Pass 1: every value once: the statistics' sums, the chart lines, drawdown periods,
- * monthly and yearly returns. ls[0] is the equity; absent lines have no days. */
-static int pass_values(bt_run_days *d, const src *lines, stats *st, double init) {
+ * monthly and yearly returns; whether each benchmark's returns fall on the strategy's
+ * days. ls[0] is the equity; absent lines have no days. */
+static int pass_values(bt_run_days *d, const src *lines, stats *st, regress *g, double init) {
   src ls[3] = {lines[0], lines[1], lines[2]}; /* this pass's cursors */
   const bt_run_day *days = ls[0].days;
   size_t n = d->n;
@@ -388,9 +408,11 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, double init)
   for (size_t i = 0; i < n; i++) {
     int64_t t = days[i].time;
     int col = column(&cols, t);
+    bool ret0 = prev[0] > 0; /* the strategy has a return on day i (i > 0) */
     for (int j = 0; j < 3; j++) {
       if (!ls[j].days) continue;
       double v = src_at(&ls[j], i);
+      if (j > 0 && i > 0 && (prev[j] > 0) != ret0) g[j].in_step = false;
       stats_day(&st[j], i, v, prev[j]);
       sampler_add(&sm[j], i, col, t, v);
       prev[j] = v;
@@ -400,7 +422,8 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, double init)
     sampler_add(&uw, i, col, t, peak > 0 ? v / peak - 1 : 0); /* underwater: below the peak so far */
     drawdowns_day(&d->dd, t, v);
     int64_t day = bt_run_series_day(t);
-    if (periods_day(&d->months, i, day, before) || periods_day(&d->years, i, day, before)) return -1;
+    if ((i == 0 || day >= d->months.end) && periods_start(&d->months, i, day, before)) return -1;
+    if ((i == 0 || day >= d->years.end) && periods_start(&d->years, i, day, before)) return -1;
     d->last_equity = v;
   }
   if (d->dd.in) keep_worst(&d->dd);
@@ -410,74 +433,80 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, double init)
   return 0;
 }
 
-/* Pass 2: each line's squared deviations from its mean, and the sums of the returns
- * the regressions pair (the first g[j].n of the strategy's and of benchmark j's). */
-static void pass_deviations(const src *ls, stats *st, regress *g) {
-  rets w[3];
-  double m[3];
-  size_t k[3] = {0};
-  for (int j = 0; j < 3; j++)
-    if (ls[j].days) w[j] = rets_of(&ls[j]), m[j] = stats_mean(&st[j]);
-  for (size_t i = 1; i < ls[0].n; i++) {
-    for (int j = 0; j < 3; j++) {
-      bool has = false;
-      double r = 0;
-      if (!ls[j].days || (rets_step(&w[j], &has, &r), !has)) continue;
-      if (st[j].nrets >= 2) st[j].q += (r - m[j]) * (r - m[j]);
-      if (j > 0 && k[j] < g[j].n) g[j].mb += r;
-      for (int b = 1; b < 3 && j == 0; b++)
-        if (k[0] < g[b].n) g[b].ma += r;
-      k[j]++;
-    }
-  }
+/* The rolling Sharpe of the last ROLLING_WINDOW of the strategy's returns, at the
+ * window's last day; fed the returns in order. */
+typedef struct rolling {
+  double ring[ROLLING_WINDOW], sum, sq;
+  columns cols;
+  sampler s;
+} rolling;
+
+static void rolling_add(rolling *ro, const bt_run_day *days, size_t k, double r) { /* k: 1-based */
+  const double w = ROLLING_WINDOW;
+  double old = ro->ring[(k - 1) % ROLLING_WINDOW];
+  ro->ring[(k - 1) % ROLLING_WINDOW] = r;
+  ro->sum += r, ro->sq += r * r;
+  if (k > ROLLING_WINDOW) ro->sum -= old, ro->sq -= old * old;
+  if (k < ROLLING_WINDOW) return;
+  double mean = ro->sum / w, var = (ro->sq - w * mean * mean) / (w - 1);
+  int64_t x = days[k].time; /* the k-th return sits at the k-th day's time, as the page had it */
+  sampler_add(&ro->s, k - ROLLING_WINDOW, column(&ro->cols, x), x,
+              var > 1e-18 ? mean / sqrt(var) * sqrt(PERIODS) : NAN);
 }
 
-/* Pass 3: the strategy's returns in order, paired with each benchmark's (covariances),
- * and the rolling Sharpe of the last ROLLING_WINDOW of them, at the window's last day. */
-static int pass_pairs(bt_run_days *d, const src *ls, const stats *st, regress *g) {
-  const double w = ROLLING_WINDOW;
-  size_t nrets = st[0].nrets, need = 0;
-  for (int j = 1; j < 3; j++) {
-    if (g[j].n < 3) continue;
-    g[j].ma /= (double)g[j].n, g[j].mb /= (double)g[j].n;
-    if (g[j].n > need) need = g[j].n;
-  }
-  double ring[ROLLING_WINDOW], sum = 0, sq = 0;
-  sampler sr;
-  columns cols = {0, 1};
-  if ((d->has_rolling = nrets >= ROLLING_WINDOW + 2)) {
-    size_t nr = nrets - ROLLING_WINDOW + 1;
-    if (line_alloc(&d->rolling, nr)) return -1;
-    sr = sampler_of(&d->rolling, nr);
-    /* point k (1-based) of the returns sits at the k-th day's time, as the page had it */
-    cols = columns_of(ls[0].days[ROLLING_WINDOW].time, ls[0].days[nrets].time);
-    need = nrets;
-  }
-  rets we = rets_of(&ls[0]), wb[3];
+/* Pass 2: each line's squared deviations from its mean; the covariances of the
+ * strategy's returns with a benchmark's whose returns fall on the same days (g.in_step:
+ * the pairs are the days', the means pass 1's sums); the rolling Sharpe. */
+static int pass_deviations(bt_run_days *d, const src *lines, stats *st, regress *g) {
+  src ls[3] = {lines[0], lines[1], lines[2]}; /* this pass's cursors */
+  size_t n = d->n, nrets = st[0].nrets;
+  double m[3], prev[3] = {0};
+  for (int j = 0; j < 3; j++) m[j] = stats_mean(&st[j]);
   for (int j = 1; j < 3; j++)
-    if (g[j].n >= 3) wb[j] = rets_of(&ls[j]);
-  for (size_t i = 1; i <= need; i++) {
-    double a = 0, b = 0;
-    rets_next(&we, &a);
+    if (g[j].in_step && g[j].n >= 3) g[j].ma = st[0].sum / (double)g[j].n, g[j].mb = st[j].sum / (double)g[j].n;
+  rolling ro = {0};
+  if ((d->has_rolling = nrets >= ROLLING_WINDOW + 2)) {
+    if (line_alloc(&d->rolling, nrets - ROLLING_WINDOW + 1)) return -1;
+    ro.s = sampler_of(&d->rolling, nrets - ROLLING_WINDOW + 1);
+    ro.cols = columns_of(ls[0].days[ROLLING_WINDOW].time, ls[0].days[nrets].time);
+  }
+  size_t k = 0; /* the strategy's returns so far */
+  for (size_t i = 0; i < n; i++) {
+    double r[3] = {0};
+    bool has[3] = {false};
+    for (int j = 0; j < 3; j++) {
+      if (!ls[j].days) continue;
+      double v = src_at(&ls[j], i);
+      if ((has[j] = i > 0 && prev[j] > 0)) {
+        r[j] = v / prev[j] - 1;
+        if (st[j].nrets >= 2) st[j].q += (r[j] - m[j]) * (r[j] - m[j]);
+      }
+      prev[j] = v;
+    }
+    if (!has[0]) continue;
     for (int j = 1; j < 3; j++) {
-      if (g[j].n < 3 || i > g[j].n) continue;
-      rets_next(&wb[j], &b);
-      double x = a - g[j].ma, y = b - g[j].mb;
+      if (!g[j].in_step || g[j].n < 3) continue;
+      double x = r[0] - g[j].ma, y = r[j] - g[j].mb;
       g[j].cov += x * y, g[j].va += x * x, g[j].vb += y * y;
     }
-    if (!d->has_rolling) continue;
-    double old = ring[(i - 1) % ROLLING_WINDOW];
-    ring[(i - 1) % ROLLING_WINDOW] = a;
-    sum += a, sq += a * a;
-    if (i > ROLLING_WINDOW) sum -= old, sq -= old * old;
-    if (i >= ROLLING_WINDOW) {
-      double mean = sum / w, var = (sq - w * mean * mean) / (w - 1);
-      int64_t x = ls[0].days[i].time;
-      sampler_add(&sr, i - ROLLING_WINDOW, column(&cols, x), x, var > 1e-18 ? mean / sqrt(var) * sqrt(PERIODS) : NAN);
-    }
+    if (d->has_rolling) rolling_add(&ro, ls[0].days, ++k, r[0]);
   }
-  if (d->has_rolling) sampler_finish(&sr);
+  if (d->has_rolling) sampler_finish(&ro.s);
   return 0;
+}
+
+/* Pass 3, only for a benchmark whose returns fall on other days than the strategy's
+ * (a value <= 0 in one of them): the k-th return of each is paired, as the page did. */
+static void pass_pairs(const src *eq, const src *bench, regress *g) {
+  rets wa = rets_of(eq), wb = rets_of(bench);
+  double a, b;
+  for (size_t i = 0; i < g->n && rets_next(&wa, &a) && rets_next(&wb, &b); i++) g->ma += a, g->mb += b;
+  g->ma /= (double)g->n, g->mb /= (double)g->n;
+  wa = rets_of(eq), wb = rets_of(bench);
+  for (size_t i = 0; i < g->n && rets_next(&wa, &a) && rets_next(&wb, &b); i++) {
+    double x = a - g->ma, y = b - g->mb;
+    g->cov += x * y, g->va += x * x, g->vb += y * y;
+  }
 }
 
 int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, double init,
@@ -497,10 +526,12 @@ int bt_run_days_compute(bt_run_days **out, const bt_run_day *days, size_t n, dou
   d->n = n, d->hb = hb, d->hx = hx;
   d->months.months = true, d->months.prev = d->years.prev = init;
   for (int j = 0; j < 3; j++) stats_start(&st[j], init);
-  if (pass_values(d, ls, st, init)) goto done;
+  for (int j = 1; j < 3; j++) g[j].in_step = true;
+  if (pass_values(d, ls, st, g, init)) goto done;
   for (int j = 1; j < 3; j++) g[j].n = st[0].nrets < st[j].nrets ? st[0].nrets : st[j].nrets;
-  pass_deviations(ls, st, g);
-  if (pass_pairs(d, ls, st, g)) goto done;
+  if (pass_deviations(d, ls, st, g)) goto done;
+  for (int j = 1; j < 3; j++)
+    if (ls[j].days && !g[j].in_step && g[j].n >= 3) pass_pairs(&ls[0], &ls[j], &g[j]);
   for (int j = 0; j < 3; j++) stats_finish(&st[j], days, n, init);
   if (n) {
     d->first = days[0].time, d->last = days[n - 1].time;

@@ -51,8 +51,6 @@ static bool split_row(const char *p, size_t len, int tcol, int ecol, int dcol, r
          bt_dec_parse(r->f[ecol], (long)r->n[ecol], &r->equity) == (int)r->n[ecol];
 }
 
-int64_t bt_run_series_day(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
-
 /* year*12+month of a day number (civil calendar, Howard Hinnant's days_from_civil inverse) */
 static int64_t month_of(int64_t day) {
   int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;

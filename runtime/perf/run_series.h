@@ -26,7 +26,8 @@ typedef struct bt_index_series {
   size_t n, at;
 } bt_index_series;
 
-int64_t bt_run_series_day(int64_t epoch_s);
+/* the UTC day number of epoch seconds (floored); inline: called per bar and per day */
+static inline int64_t bt_run_series_day(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
 /* Append the series object for the equity.csv at path (none or empty: no rows). */
 int bt_run_series_json(const char *path, bt_json_buf *b, bt_index_series *bench, bt_index_series *extra,
                        bt_err *err);

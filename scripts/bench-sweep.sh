@@ -7,6 +7,11 @@
 # parallel / sequential, then the median ratio. Goal on 2 cores: <= 0.55x. On a shared
 # machine wall time drifts with the neighbours' load: read the ratio of one round (both
 # modes ran back to back) and the CPU times (the work done; equal CPU means no overhead).
+# Load-independent: each run's thread CPU time in its two phases (the loop, and the end:
+# files, observers, report.html; the sweep's debug record sweep_run_cpu), and the ratio
+# those times allow on the cores when nobody else runs, for whole runs one per worker and
+# for bt.sweep's schedule, which ends runs apart from their loops
+# (scripts/bench/sweep_makespan.lua).
 # Uses build/btrun (built if missing; BTRUN=path overrides). NO_TRACE=1 runs with tracing
 # off: every run of a process writes its events into the one event store (SQLite, one
 # writer at a time), which limits the speed-up with tracing on.
@@ -28,11 +33,9 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export BTRUN_DATA_DIR="$tmp/data"
-conf=()
-if [ -n "${NO_TRACE:-}" ]; then
-  printf 'return { trace = { enabled = false } }\n' >"$tmp/notrace.lua"
-  conf=(--config "$tmp/notrace.lua")
-fi
+printf 'return { log = { loggers = { sweep = "debug" } }%s }\n' \
+  "${NO_TRACE:+, trace = { enabled = false }}" >"$tmp/conf.lua"
+conf=(--config "$tmp/conf.lua")
 cat >"$tmp/sweep.lua" <<LUA
 local rs = bt.sweep { strategy = "$src/strategies/sma_cross.lua", data = "$data",
                       grid = { fast = { 5, 10, 20 }, slow = { 30, 50, 100 } },
@@ -41,9 +44,12 @@ for _, r in ipairs(rs) do assert(r.status == "completed", r.error) end
 LUA
 cores=$(getconf _NPROCESSORS_ONLN)
 echo "bench-sweep: 9 runs x $bars daily bars, sequential (workers=1) vs parallel (workers=$cores)${NO_TRACE:+, tracing off}"
-one() { # workers -> "wall cpu"
+one() { # workers -> "wall cpu"; each run's "loop_ms end_ms" appended to $tmp/phases.<workers>
   rm -rf "$tmp/runs"
-  W=$1 /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$btrun" "${conf[@]}" --log-level error "$tmp/sweep.lua" >/dev/null
+  W=$1 /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$btrun" "${conf[@]}" --log-format json \
+    --log-level error "$tmp/sweep.lua" >"$tmp/log"
+  jq -r 'select(.event == "sweep_run_cpu") | "\(.loop_cpu_us / 1000) \(.end_cpu_us / 1000)"' \
+    "$tmp/log" | awk '{ print NR, $0 }' >>"$tmp/phases.$1"
   awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$tmp/time"
 }
 ratios=()
@@ -60,3 +66,9 @@ median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { prin
 bound=$(awk -v w="$cores" 'BEGIN { n = int((9 + w - 1) / w); printf "%.3f", n / 9 }')
 echo "median ratio parallel/sequential: ${median}x (goal <= 0.55x on 2 cores); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bound for 9 equal runs on $cores workers: ${bound}x; the median reaches $(awk -v b="$bound" -v m="$median" 'BEGIN { printf "%.0f", 100 * b / m }')% of it"
+# Each phase's thread CPU time per run (with workers=1 in grid order; median over the
+# rounds) and the ratio those times allow on idle cores.
+read -r sl se whole split < <(lua5.4 "$src/scripts/bench/sweep_makespan.lua" "$cores" <"$tmp/phases.1")
+read -r pl pe _ < <(lua5.4 "$src/scripts/bench/sweep_makespan.lua" "$cores" <"$tmp/phases.$cores")
+echo "thread CPU per run: sequential loop ${sl} ms + end ${se} ms ($(awk -v l="$sl" -v e="$se" 'BEGIN { printf "%.0f", 100 * e / (l + e) }')% end); parallel loop ${pl} ms + end ${pe} ms"
+echo "ratio these sequential times allow on $cores idle cores: ${whole}x running whole runs, ${split}x with bt.sweep's schedule (ends apart from loops)"

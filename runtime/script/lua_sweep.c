@@ -1,27 +1,30 @@
 /* lua_sweep.c - bt.sweep{...}: the backtests of a parameter grid on every core.
  *
- * Worker threads take runs from a shared counter; each run is bt_run_execute, so it
- * loads the strategy file into a fresh lua_State of its own on the worker's thread
- * (nothing Lua crosses threads: wrk's model). The caller's state only prepares the grid
- * and receives the results, in grid order, after every worker has joined. The strings
- * the workers read (paths, parameter values) are anchored in the caller's state, which
- * runs nothing meanwhile. */
+ * Worker threads take tasks from sweep_sched.h: start a run (bt_run_start: it loads the
+ * strategy file into a fresh lua_State of its own and runs the loop on the worker's
+ * thread; nothing Lua crosses threads: wrk's model), or end a run whose loop is done
+ * (bt_run_finish: report, observers, teardown), possibly on another worker. The caller's
+ * state only prepares the grid and receives the results, in grid order, after every
+ * worker has joined. The strings the workers read (paths, parameter values) are anchored
+ * in the caller's state, which runs nothing meanwhile. */
 #define _GNU_SOURCE
 #include "lua_sweep.h"
 
 #include <lauxlib.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lua_backtest.h"
+#include "log.h"
 #include "luabind.h"
 #include "run.h"
+#include "sweep_sched.h"
 
 #define MAX_DATA 64
 #define MAX_NAMES 16      /* grid dimensions */
@@ -51,8 +54,20 @@ typedef struct sweep {
   bt_dec cash;
   sweep_run *runs;
   int nruns;
-  atomic_int next;
+  pthread_mutex_t mu;      /* guards sched */
+  bt_sweep_sched sched;
 } sweep;
+
+/* A started run until its end: what bt_run_finish needs kept (spec, its params, its
+ * directory name). */
+typedef struct sweep_job {
+  sweep_run *r;
+  bt_param params[MAX_NAMES + MAX_FIXED];
+  char out[512];
+  bt_run_spec spec;
+  bt_run_pending *pending;
+  int64_t loop_cpu_ns;
+} sweep_job;
 
 static const char *anchor(lua_State *L, int idx) {
   const char *s = lua_tostring(L, idx);
@@ -88,45 +103,94 @@ static void run_dir(const sweep *s, const sweep_run *r, char *buf, size_t n) {
   }
 }
 
-static void run_one(sweep *s, sweep_run *r) {
+static void run_failed(sweep_run *r, int rc, const char *msg, const char *type) {
+  r->rc = rc;
+  r->res.status = BT_RUN_FAILED;
+  snprintf(r->error, sizeof r->error, "%s", msg);
+  snprintf(r->error_type, sizeof r->error_type, "%s", type);
+}
+
+static int64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Runs grid point r up to the end of its loop; returns what is left to end it, NULL
+ * when it did not start. */
+static sweep_job *start_run(sweep *s, sweep_run *r) {
   if (bt_run_interrupted()) {
-    r->rc = BT_ELIMIT;
-    r->res.status = BT_RUN_FAILED;
-    snprintf(r->error, sizeof r->error, "not started: the sweep was interrupted");
-    snprintf(r->error_type, sizeof r->error_type, "interrupted");
-    return;
+    run_failed(r, BT_ELIMIT, "not started: the sweep was interrupted", "interrupted");
+    return NULL;
   }
-  bt_param params[MAX_NAMES + MAX_FIXED];
+  sweep_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    run_failed(r, BT_ENOMEM, "out of memory", "out_of_memory");
+    return NULL;
+  }
+  j->r = r;
   int np = 0;
-  for (int k = 0; k < s->nfixed; k++) params[np++] = s->fixed[k];
-  for (int k = 0; k < s->nnames; k++) params[np++] = (bt_param){s->names[k], r->values[k]};
-  char out[512];
-  if (s->out) run_dir(s, r, out, sizeof out);
-  bt_run_spec spec = {.strategy_path = s->strategy, .data = s->data, .ndata = s->ndata,
-                      .params = params, .nparams = np, .has_cash = s->has_cash,
-                      .cash = s->cash, .out_dir = s->out ? out : NULL,
-                      .correlation_id = s->correlation_id, .origin = "script",
-                      .write_files = s->write_files};
+  for (int k = 0; k < s->nfixed; k++) j->params[np++] = s->fixed[k];
+  for (int k = 0; k < s->nnames; k++) j->params[np++] = (bt_param){s->names[k], r->values[k]};
+  if (s->out) run_dir(s, r, j->out, sizeof j->out);
+  j->spec = (bt_run_spec){.strategy_path = s->strategy, .data = s->data, .ndata = s->ndata,
+                          .params = j->params, .nparams = np, .has_cash = s->has_cash,
+                          .cash = s->cash, .out_dir = s->out ? j->out : NULL,
+                          .correlation_id = s->correlation_id, .origin = "script",
+                          .write_files = s->write_files};
   bt_err err = {0};
-  r->rc = bt_run_execute(s->app, &spec, &r->res, &err);
-  if (r->rc) {
-    r->res.status = BT_RUN_FAILED;
-    snprintf(r->error, sizeof r->error, "%s", err.msg);
-    snprintf(r->error_type, sizeof r->error_type, "%s", err.type[0] ? err.type : "error");
+  int64_t t0 = thread_cpu_ns();
+  int rc = bt_run_start(s->app, &j->spec, &r->res, &j->pending, &err);
+  j->loop_cpu_ns = thread_cpu_ns() - t0;
+  if (rc) {
+    run_failed(r, rc, err.msg, err.type[0] ? err.type : "error");
+    free(j);
+    j = NULL;
   }
   bt_err_clear(&err);
+  return j;
+}
+
+static void end_run(sweep_job *j) {
+  sweep_run *r = j->r;
+  bt_err err = {0};
+  int64_t t0 = thread_cpu_ns();
+  r->rc = bt_run_finish(j->pending, &err);
+  /* each phase's CPU time on its thread: what scripts/bench-sweep.sh schedules */
+  bt_log("sweep", BT_LOG_DEBUG, "sweep_run_cpu", BT_F_STR("run_id", r->res.run_id),
+         BT_F_STR("correlation_id", r->res.correlation_id),
+         BT_F_INT("loop_cpu_us", j->loop_cpu_ns / 1000),
+         BT_F_INT("end_cpu_us", (thread_cpu_ns() - t0) / 1000));
+  if (r->rc) run_failed(r, r->rc, err.msg, err.type[0] ? err.type : "error");
+  bt_err_clear(&err);
+  free(j);
 }
 
 static void *worker_main(void *arg) {
   pthread_setname_np(pthread_self(), "bt-sweep");
   sweep *s = arg;
-  for (int i; (i = atomic_fetch_add(&s->next, 1)) < s->nruns;) run_one(s, &s->runs[i]);
+  sweep_job *done = NULL; /* a run whose loop this worker just ran */
+  for (;;) {
+    int i = 0;
+    void *end = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (done) bt_sweep_sched_ended(&s->sched, done);
+    bt_sweep_task t = bt_sweep_sched_next(&s->sched, &i, &end);
+    pthread_mutex_unlock(&s->mu);
+    done = NULL;
+    if (t == BT_SWEEP_NONE) break;
+    if (t == BT_SWEEP_START) done = start_run(s, &s->runs[i]);
+    else end_run(end);
+  }
   return NULL;
 }
 
 /* Runs every run on `workers` threads (the calling thread waits); with one worker, or
- * when no thread can be started, on the calling thread. */
-static void run_all(sweep *s, int workers) {
+ * when no thread can be started, on the calling thread. Each run's end is queued while
+ * fewer than `workers` ends wait (sweep_sched.h). */
+static int run_all(sweep *s, int workers) {
+  if (bt_sweep_sched_init(&s->sched, s->nruns, workers, workers)) return -1;
+  pthread_mutex_init(&s->mu, NULL);
   pthread_t th[MAX_WORKERS];
   int started = 0;
   if (workers > 1) {
@@ -140,6 +204,9 @@ static void run_all(sweep *s, int workers) {
   }
   if (!started) worker_main(s);
   for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&s->mu);
+  bt_sweep_sched_free(&s->sched);
+  return 0;
 }
 
 /* strategy: a file, else a module name found along package.path. */
@@ -325,7 +392,7 @@ static int l_sweep(lua_State *L) {
   if (workers > MAX_WORKERS) workers = MAX_WORKERS;
   if (workers > s->nruns) workers = s->nruns;
 
-  run_all(s, (int)workers);
+  if (run_all(s, (int)workers)) return luaL_error(L, "bt.sweep: out of memory");
 
   lua_createtable(L, s->nruns, 0);
   for (int i = 0; i < s->nruns; i++) {

@@ -157,8 +157,10 @@ static void completed_text(const bt_run *run, const bt_run_result *res, char *ou
              (double)res->wall_ms / 1000);
 }
 
-static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,
-                   bt_err *err) {
+/* The run up to the end of its loop: identity, log context (bound here and left bound for
+ * run_end), the body, the result's figures. Returns the loop's status. */
+static int run_begin(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,
+                     bt_err *err) {
   uint64_t t0 = bt_now_ns();
   memset(res, 0, sizeof *res);
   run->app = app;
@@ -185,8 +187,7 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   memcpy(res->run_id, run->info.run_id, sizeof res->run_id);
   memcpy(res->correlation_id, run->info.correlation_id, sizeof res->correlation_id);
 
-  /* Every record of this run carries its identity; the caller's context comes back after. */
-  bt_log_ctx *saved = bt_log_save();
+  /* Every record of this run carries its identity. */
   bt_field ctx[] = {BT_F_STR("correlation_id", run->info.correlation_id),
                     BT_F_STR("run_id", run->info.run_id),
                     BT_F_STR("strategy_id", run->info.strategy_id),
@@ -210,7 +211,15 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   double secs = (double)(bt_now_ns() - t0) / 1e9;
   res->bars_per_s = secs > 0 ? (double)run->bars / secs : 0;
   res->status = rc ? BT_RUN_FAILED : BT_RUN_COMPLETED;
+  return rc;
+}
 
+/* The run's end, under its log context: the run directory published, the observers told,
+ * the outcome logged, the run freed. rc: run_begin's. Returns the run's final status (a
+ * failed publish fails a completed run). */
+static int run_end(bt_run *run, bt_run_result *res, int rc, bt_err *err) {
+  bt_app *app = run->app;
+  const bt_run_spec *spec = run->spec;
   cJSON *mj = rc ? NULL : run_metrics_json(&res->metrics);
   char *mtext = mj ? cJSON_PrintUnformatted(mj) : NULL;
   if (spec->write_files && (run->trades_f || rc)) {
@@ -284,6 +293,14 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   free(mtext);
   cJSON_Delete(mj);
   free_run(run);
+  return rc;
+}
+
+/* The whole run on this thread; the caller's log context comes back after. */
+static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_result *res,
+                   bt_err *err) {
+  bt_log_ctx *saved = bt_log_save();
+  int rc = run_end(run, res, run_begin(app, run, spec, res, err), err);
   bt_log_restore(saved);
   return rc;
 }
@@ -296,6 +313,47 @@ int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_
   if (!run.L) return err->code;
   run.owns_state = true;
   return execute(app, &run, spec, res, err);
+}
+
+struct bt_run_pending {
+  bt_run run;
+  bt_run_result *res;
+  int rc;              /* run_begin's */
+  bt_err err;
+  bt_log_ctx *log;     /* the run's log context, bound again by bt_run_finish */
+};
+
+int bt_run_start(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_run_pending **out,
+                 bt_err *err) {
+  memset(res, 0, sizeof *res);
+  *out = NULL;
+  bt_run_pending *p = calloc(1, sizeof *p);
+  if (!p) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
+  p->run.L = bt_lua_new_strategy_state(app, spec->strategy_path,
+                                       spec->sandbox || !app->cfg.trust_strategies, err);
+  if (!p->run.L) {
+    free(p);
+    return err->code;
+  }
+  p->run.owns_state = true;
+  p->res = res;
+  bt_log_ctx *saved = bt_log_save();
+  p->rc = run_begin(app, &p->run, spec, res, &p->err);
+  p->log = bt_log_save();
+  bt_log_restore(saved);
+  *out = p;
+  return 0;
+}
+
+int bt_run_finish(bt_run_pending *p, bt_err *err) {
+  bt_log_ctx *saved = bt_log_save();
+  bt_log_restore(p->log);
+  int rc = run_end(&p->run, p->res, p->rc, &p->err);
+  bt_log_restore(saved);
+  if (rc) bt_err_move(err, &p->err);
+  bt_err_clear(&p->err);
+  free(p);
+  return rc;
 }
 
 int bt_run_execute_in(bt_app *app, lua_State *L, const bt_run_spec *spec, bt_run_result *res,

@@ -161,6 +161,19 @@ typedef struct bt_run_result {
  * with err filled (the run directory then holds a result.json with status "failed"). */
 int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err);
 
+/* One run in two parts, so that a sweep's worker can start its next run while another
+ * worker ends this one (lua_sweep.c). bt_run_start does what bt_run_execute does up to
+ * the end of the bar loop and the strategy's on_finish; bt_run_finish does the rest on
+ * whichever thread calls it, under the run's log context: publishes the run directory,
+ * calls the observers' on_end, logs the outcome, frees the run, and returns what
+ * bt_run_execute would have. spec and res must stay valid until then. bt_run_start
+ * returns 0 with *out set (the run then must be finished), or an error code with err
+ * filled when no run started (its strategy file could not be loaded). */
+typedef struct bt_run_pending bt_run_pending;
+int bt_run_start(bt_app *app, const bt_run_spec *spec, bt_run_result *res,
+                 bt_run_pending **out, bt_err *err);
+int bt_run_finish(bt_run_pending *p, bt_err *err);
+
 /* Run the strategy table on top of L's stack (popped) inside an existing state: how a
  * script's bt.backtest{strategy = {...}} runs. */
 int bt_run_execute_in(bt_app *app, struct lua_State *L, const bt_run_spec *spec,

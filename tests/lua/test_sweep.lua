@@ -69,7 +69,42 @@ do
   eq(rs[5].params.fast .. "/" .. rs[5].params.slow, "30/40", "filtered order")
 end
 
--- 3. Argument errors raise.
+-- 3. Workers change nothing but the time: one worker (runs one after another) and three
+-- (runs ended by whichever worker is free, while others loop) give the same result
+-- tables in the same order and the same files, byte for byte but for the run ids and
+-- the wall times.
+do
+  local function sweep(w)
+    return bt.sweep { strategy = STRAT, data = DATA, workers = w, correlation_id = "cid-sweep",
+                      grid = { slow = { 8, 12, 20 }, fast = { 3, 5, 7 } },
+                      out = base .. "/w" .. w }
+  end
+  local one, three = sweep(1), sweep(3)
+  eq(#three, #one, "as many results")
+  local timing = { run_id = true, out_dir = true, wall_ms = true, bars_per_s = true, params = true }
+  local function masked(r, f)
+    local s = slurp(r.out_dir .. "/" .. f)
+    if not s then return nil end
+    local id = r.run_id:gsub("%p", "%%%0")
+    s = s:gsub(id, "RUN"):gsub(id:sub(1, 8), "RUN")
+    return (s:gsub('\n%s*"wall_ms": %d+,', ""):gsub('\n%s*"bars_per_s": [%d.e+-]+', ""))
+  end
+  for i, a in ipairs(one) do
+    local b = three[i]
+    eq(b.params.fast .. "/" .. b.params.slow, a.params.fast .. "/" .. a.params.slow, "run " .. i .. " grid point")
+    eq(b.status, "completed", "run " .. i .. " status")
+    for k, v in pairs(a) do
+      if not timing[k] then eq(b[k], v, "run " .. i .. " " .. k) end
+    end
+    for k in pairs(b) do check(a[k] ~= nil, "run %d: %s only with three workers", i, k) end
+    for _, f in ipairs { "report.html", "trades.jsonl", "equity.csv", "result.json" } do
+      local x, y = masked(a, f), masked(b, f)
+      check(x and #x > 0 and x == y, "run %d %s identical with one and three workers", i, f)
+    end
+  end
+end
+
+-- 4. Argument errors raise.
 do
   local function raises(args, pat, what)
     local ok, e = pcall(bt.sweep, args)

@@ -29,8 +29,8 @@ static void free_run(bt_run *run) {
   bt_broker_free(run->e.broker);
   bt_ledger_free(run->e.ledger);
   bt_bus_free(run->e.bus);
-  if (run->trades_f) fclose(run->trades_f);
-  if (run->equity_f) fclose(run->equity_f);
+  run_close_file(&run->trades_f, run->trades_tmp, false, NULL);
+  run_close_file(&run->equity_f, run->equity_tmp, false, NULL);
   if (run->L) {
     lua_State *L = run->L;
     bt_ctx_end(L, run->ctx); /* a ctx the strategy kept now raises instead */

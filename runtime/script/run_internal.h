@@ -45,7 +45,7 @@ typedef struct bt_run {
 
   bt_bar current;              /* storage of the bar being processed */
 
-  FILE *trades_f, *equity_f;
+  struct run_file *trades_f, *equity_f; /* run_output.c's buffered writers */
   char trades_tmp[600], equity_tmp[600];
   int64_t equity_day;          /* UTC day of the pending equity row */
   bool equity_pending;
@@ -129,6 +129,7 @@ void run_rejections_log(bt_run *run);
 int run_check_risk(bt_run *run, double drawdown, bt_err *err);
 
 /* run_output.c: the run directory */
+typedef struct run_file run_file;
 int run_open_outputs(bt_run *run, bt_err *err);
 void run_write_trade(bt_run *run, const bt_trade *t);
 void run_equity_write(bt_run *run);
@@ -142,8 +143,8 @@ static inline void run_equity_sample(bt_run *run, int64_t time, bt_dec equity, d
   bt_dec cash = bt_ledger_cash(run->e.ledger);
   run->equity_last = (bt_equity_sample){time, equity, cash, {equity.v - cash.v}, drawdown};
 }
-/* Closes *f (fsync'd when keep: the run completed). */
-int run_close_file(FILE **f, const char *tmp, bool keep, bt_err *err);
+/* Closes *f: written out and fsync'd when keep (the run completed), else dropped. */
+int run_close_file(run_file **f, const char *tmp, bool keep, bt_err *err);
 /* Gives a closed .part file its final name dir/name. */
 int run_publish_file(const char *tmp, const char *dir, const char *name, bt_err *err);
 /* Publishing failed after trades.jsonl / equity.csv got their final names: back to

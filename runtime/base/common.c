@@ -147,9 +147,20 @@ char *bt_time_put_cached(bt_time_cache *c, int64_t epoch, char *p) {
   int64_t day;
   int sec;
   split_time(epoch, &day, &sec);
-  if (!c->len || c->day != day) c->day = day, c->len = put_date(day, c->date);
-  memcpy(p, c->date, (size_t)c->len);
-  return put_clock(p + c->len, sec);
+  if (c->len == 10 && day > c->day && day < c->month_end) { /* later in the month */
+    put2(c->text + 8, (unsigned)(c->text[8] - '0') * 10 + (unsigned)(c->text[9] - '0') + (unsigned)(day - c->day));
+    c->day = day;
+  } else if (!c->len || day != c->day) {
+    int64_t y;
+    unsigned m, d;
+    bt_civil_from_days(day, &y, &m, &d);
+    c->month_end = bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+    c->day = day, c->len = put_date(day, c->text);
+    c->sec = -1;
+  }
+  if (sec != c->sec) c->sec = sec, put_clock(c->text + c->len, sec);
+  memcpy(p, c->text, sizeof c->text); /* the whole buffer: a fixed-size copy */
+  return p + c->len + 10;
 }
 
 void bt_format_time(int64_t epoch, char buf[32]) { *bt_time_put(epoch, buf) = '\0'; }

@@ -104,12 +104,14 @@ void bt_format_time(int64_t epoch, char buf[32]);
  * per row); returns the end. Room: 32 bytes. Years outside 0..9999 print as "%04lld"
  * does ("-001", "10000"). */
 char *bt_time_put(int64_t epoch, char *p);
-/* bt_time_put with the date part ("YYYY-MM-DD") formatted once per UTC day: rows of
- * the same day only write the clock. A zeroed cache is empty. */
+/* bt_time_put for a stream of rows: the text of the latest time is kept, a day later in
+ * the same month rewrites only the day's two digits, and the clock is written only when
+ * it changed (daily rows: always midnight). Room: 32 bytes. A zeroed cache is empty. */
 typedef struct bt_time_cache {
-  int64_t day;
-  int len; /* of date; 0 = empty */
-  char date[24];
+  int64_t day, month_end; /* the day of text, the first day of the next month */
+  int sec;                /* the clock in text */
+  int len;                /* of the date part; 0 = empty */
+  char text[32];          /* "YYYY-MM-DDTHH:MM:SSZ" */
 } bt_time_cache;
 char *bt_time_put_cached(bt_time_cache *c, int64_t epoch, char *p);
 

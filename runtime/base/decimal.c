@@ -218,7 +218,17 @@ char *bt_dec_put(bt_dec a, char *p) {
 #endif
 }
 
+char *bt_dec_put_cached(bt_dec_cache *c, bt_dec a, char *p) {
+  if (!c->len || c->v.v != a.v) c->v = a, c->len = (int)(bt_dec_put(a, c->text) - c->text);
+  memcpy(p, c->text, sizeof c->text); /* the whole buffer: a fixed-size copy */
+  return p + c->len;
+}
+
 char *bt_fixed8_put(double x, char *p) {
+  if (x == 0 && !signbit(x)) { /* a drawdown at the peak: most rows */
+    memcpy(p, "0.00000000", 10);
+    return p + 10;
+  }
   double a = fabs(x);
   if (!(a < 9e7)) { /* large, inf or NaN: rare enough for printf */
     int n = snprintf(p, BT_FIXED8_MAX, "%.8f", x);

@@ -57,6 +57,14 @@ int bt_dec_format_fixed(bt_dec a, int decimals, char buf[BT_DEC_STRLEN]);
 /* bt_dec_format's text written at p without a NUL and without printf (output files
  * write several per row); returns the end. Room: BT_DEC_STRLEN. */
 char *bt_dec_put(bt_dec a, char *p);
+/* bt_dec_put for a column whose value often repeats (cash between trades): the text of
+ * the latest value is kept and copied. Room: BT_DEC_STRLEN. A zeroed cache is empty. */
+typedef struct bt_dec_cache {
+  bt_dec v;
+  int len; /* 0 = empty */
+  char text[BT_DEC_STRLEN];
+} bt_dec_cache;
+char *bt_dec_put_cached(bt_dec_cache *c, bt_dec a, char *p);
 /* An unsigned integer's digits at p (room: 20); returns the end. */
 char *bt_dec_put_uint(uint64_t u, char *p);
 

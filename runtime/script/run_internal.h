@@ -50,7 +50,8 @@ typedef struct bt_run {
   int64_t equity_day;          /* UTC day of the pending equity row */
   bool equity_pending;
   bt_equity_sample equity_last; /* last sample of equity_day, written when the day ends */
-  bt_time_cache equity_tc;     /* equity.csv's date part, formatted once per day */
+  bt_time_cache equity_tc;     /* equity.csv's time column, changed digits only */
+  bt_dec_cache equity_dc[2];   /* its equity and cash columns: formatted when they change */
   bt_run_day *days;            /* equity.csv's rows, for the observers (run.h) */
   size_t ndays, cap_days;
   bool days_lost;              /* out of memory: no rows for the observers */

@@ -106,9 +106,9 @@ void run_equity_write(bt_run *run) {
   char *p = file_room(f, 32 + 3 * BT_DEC_STRLEN + BT_FIXED8_MAX + 8);
   p = bt_time_put_cached(&run->equity_tc, e->time, p);
   *p++ = ',';
-  p = bt_dec_put(e->equity, p);
+  p = bt_dec_put_cached(&run->equity_dc[0], e->equity, p); /* flat: the same as yesterday */
   *p++ = ',';
-  p = bt_dec_put(e->cash, p);
+  p = bt_dec_put_cached(&run->equity_dc[1], e->cash, p);    /* changes only with fills */
   *p++ = ',';
   p = bt_dec_put(e->position_value, p);
   *p++ = ',';

@@ -288,6 +288,22 @@ static void test_fixed8(void) {
   }
 }
 
+/* bt_dec_put_cached writes what bt_dec_put does, over runs of repeated values */
+static void test_put_cached(void) {
+  bt_dec_cache c = {0};
+  uint64_t st = 5;
+  int64_t v = 0;
+  for (int i = 0; i < 20000; i++) {
+    uint64_t r = next_u64(&st);
+    if (r % 3 == 0) v = (int64_t)(r >> 8) % 100000000000000 - 50000000000000; /* else repeat */
+    if (r % 17 == 0) v = 0;
+    char want[BT_DEC_STRLEN + 1], got[BT_DEC_STRLEN + 1];
+    *bt_dec_put(bt_dec_raw(v), want) = '\0';
+    *bt_dec_put_cached(&c, bt_dec_raw(v), got) = '\0';
+    CHECK(strcmp(got, want) == 0);
+  }
+}
+
 /* bt_g17_put writes exactly printf's "%.17g" */
 static int g17_is_printf(double x) {
   char want[400], got[BT_G17_MAX + 1];
@@ -335,6 +351,7 @@ int main(void) {
   test_put();
   test_fixed8();
   test_g17();
+  test_put_cached();
   if (failures) {
     fprintf(stderr, "test_decimal: %d check(s) failed\n", failures);
     return 1;

@@ -1,5 +1,6 @@
 /* test_time_put.c - the printf-free time writers (common.h bt_time_put,
- * bt_time_put_cached) write exactly the text printf gave: "%04lld-%02u-%02uT..Z". */
+ * bt_time_put_cached) write exactly the text printf gave: "%04lld-%02u-%02uT..Z", the
+ * cached one also for streams of minutes and of days. */
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,12 @@ int main(void) {
     CHECK(same(t, &c));
     CHECK(same(t + 1, &c)); /* same day (mostly), from the cache */
   }
+  /* daily rows (the cache's other case: a later day of the same month rewrites two
+   * digits): weekdays across month, year and leap-day ends for ~115 years, the clock
+   * moving now and then; then daily across 9999 -> 10000 (5 digits: not patched) */
+  int64_t t = 1420156800; /* 2015-01-02 */
+  for (int i = 0; i < 30000; i++, t += (i % 5 == 4 ? 3 : 1) * 86400 + (i % 97 == 0 ? 3600 : 0)) CHECK(same(t, &c));
+  for (t = 253402300800LL - 40 * 86400; t < 253402300800LL + 40 * 86400; t += 86400) CHECK(same(t, &c));
   if (failures) {
     fprintf(stderr, "test_time_put: %d check(s) failed\n", failures);
     return 1;

@@ -9,7 +9,9 @@
 # of building this tree's; BENCH_RSS: also the peak RSS of one run with tracing on over
 # each of these numbers of minute bars, which must stay flat: <= 64 MB at 10M).
 # Wall and CPU time: median of each round's own ratio (floor and btrun back to back), so
-# a machine that slows down between rounds moves both. Instructions (valgrind callgrind,
+# a machine that slows down between rounds moves both. Peak RSS and page faults (minor +
+# major, /usr/bin/time): of the last round; they do not depend on the load, and the
+# faults are most of the kernel time a run spends on memory. Instructions (valgrind callgrind,
 # the first 100,000 bars, BENCH_CALLGRIND=0 skips): exact and independent of load; btrun
 # is counted once its bar cache is built (the steady state of repeated runs) and on the
 # first run of the file, which builds the cache.
@@ -47,7 +49,7 @@ export BTRUN_DATA_DIR="$tmp/data" BTRUN_LOG_LEVEL=error
 printf 'return { trace = { enabled = false } }\n' >"$tmp/off.lua"
 printf 'return { trace = { store = "%s/trace.db" } }\n' "$tmp" >"$tmp/on.lua"
 
-# run NAME CSV: one process; sets wall cpu rss
+# run NAME CSV: one process; sets wall cpu rss faults (minor + major page faults)
 run() {
   local name=$1 csv=$2
   rm -rf "$tmp/out" "$tmp/trace.db"*
@@ -55,9 +57,9 @@ run() {
     floor) set -- "$build/floor_bench" "$strategy" "$csv" ;;
     off | on) set -- "$btrun" "$strategy" --data "BENCH=$csv" --out "$tmp/out" --config "$tmp/$name.lua" ;;
   esac
-  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
-  read -r wall u s rss <"$tmp/time"
-  cpu=$(awk "BEGIN{print $u + $s}")
+  /usr/bin/time -f "%e %U %S %M %R %F" -o "$tmp/time" "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
+  read -r wall u s rss minor major <"$tmp/time"
+  cpu=$(awk "BEGIN{print $u + $s}") faults=$((minor + major))
 }
 median() { sort -g | awk '{v[NR]=$1} END{printf "%.2f", NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 ratio() { awk "BEGIN{printf \"%.4f\", $1 / ($2 > 0 ? $2 : 0.001)}"; }
@@ -65,25 +67,25 @@ ratio() { awk "BEGIN{printf \"%.4f\", $1 / ($2 > 0 ? $2 : 0.001)}"; }
 echo "bench-floor: $bars bars, $rounds rounds, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for freq in day minute; do
   csv=$(gen "$freq" "$bars")
-  declare -A w c r
-  w=() c=() r=()
+  declare -A w c r pf
+  w=() c=() r=() pf=()
   for _ in $(seq "$rounds"); do
-    run floor "$csv"; fw=$wall fc=$cpu; r[floor]=$rss
+    run floor "$csv"; fw=$wall fc=$cpu; r[floor]=$rss pf[floor]=$faults
     for name in off on; do
       run "$name" "$csv"
       w[$name]="${w[$name]:-} $(ratio "$wall" "$fw")"
       c[$name]="${c[$name]:-} $(ratio "$cpu" "$fc")"
-      r[$name]=$rss
+      r[$name]=$rss pf[$name]=$faults
     done
     w[floor]="${w[floor]:-} $fw" c[floor]="${c[floor]:-} $fc"
   done
   echo "$freq bars ($(du -h "$csv" | cut -f1) CSV):"
-  printf '  %-22s wall %6ss  CPU %6ss  peak RSS %4d MB\n' "floor" "$(printf '%s\n' ${w[floor]} | median)" \
-    "$(printf '%s\n' ${c[floor]} | median)" $((r[floor] / 1024))
+  printf '  %-22s wall %6ss  CPU %6ss  peak RSS %4d MB  page faults %7d\n' "floor" \
+    "$(printf '%s\n' ${w[floor]} | median)" "$(printf '%s\n' ${c[floor]} | median)" $((r[floor] / 1024)) "${pf[floor]}"
   for name in off on; do
     label="btrun, tracing $name"
-    printf '  %-22s wall %6sx CPU %6sx peak RSS %4d MB\n' "$label" "$(printf '%s\n' ${w[$name]} | median)" \
-      "$(printf '%s\n' ${c[$name]} | median)" $((r[$name] / 1024))
+    printf '  %-22s wall %6sx CPU %6sx peak RSS %4d MB  page faults %7d\n' "$label" \
+      "$(printf '%s\n' ${w[$name]} | median)" "$(printf '%s\n' ${c[$name]} | median)" $((r[$name] / 1024)) "${pf[$name]}"
   done
 done
 

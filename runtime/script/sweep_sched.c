@@ -1,12 +1,14 @@
 #include "sweep_sched.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 int bt_sweep_sched_init(bt_sweep_sched *s, int nruns, int workers, int cap) {
-  *s = (bt_sweep_sched){.nruns = nruns, .cap = cap < 1 ? 1 : cap};
-  /* a run starts only while fewer than cap ends wait, and each of the (at most
-   * `workers`) loops then running queues one more */
-  s->size = s->cap + (workers < 1 ? 1 : workers);
+  *s = (bt_sweep_sched){.nruns = nruns, .workers = workers < 1 ? 1 : workers,
+                        .cap = cap < 1 ? 1 : cap};
+  /* a run starts while fewer than cap ends wait (the last one also with more), and each
+   * of the (at most `workers`) loops then running queues one more */
+  s->size = s->cap + s->workers;
   s->ends = calloc((size_t)s->size, sizeof *s->ends);
   return s->ends ? 0 : -1;
 }
@@ -21,7 +23,10 @@ void bt_sweep_sched_ended(bt_sweep_sched *s, void *end) {
 }
 
 bt_sweep_task bt_sweep_sched_next(bt_sweep_sched *s, int *run, void **end) {
-  if (s->next < s->nruns && s->n < s->cap) {
+  /* the last run starts as soon as a worker is free: nothing can start after it, so
+   * ending runs first would only push the sweep's end later (another worker ends them) */
+  bool last = s->next == s->nruns - 1 && s->workers > 1;
+  if (s->next < s->nruns && (s->n < s->cap || last)) {
     *run = s->next++;
     return BT_SWEEP_START;
   }

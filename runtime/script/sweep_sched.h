@@ -4,9 +4,11 @@
  * Splitting a run's end from its loop lets a worker start the next run while another
  * ends this one, so near the sweep's end the ends fill the time a worker would sit idle
  * beside the last loops. Policy: start a run while fewer than `cap` ends are queued,
- * else end the oldest queued run; with no run left, drain the ends. Queued ends hold
- * their runs' memory, so at most cap + workers - 1 wait at once. Pure bookkeeping (the
- * caller holds its own lock), so the policy is tested without threads. */
+ * else end the oldest queued run; with no run left, drain the ends. The sweep's last run
+ * starts as soon as a worker is free (with more than one worker): its loop is the last
+ * piece of work that cannot be shared. Queued ends hold their runs' memory, so at most
+ * cap + workers wait at once. Pure bookkeeping (the caller holds its own lock), so the
+ * policy is tested without threads. */
 #ifndef BT_SWEEP_SCHED_H
 #define BT_SWEEP_SCHED_H
 
@@ -14,7 +16,7 @@ typedef enum { BT_SWEEP_NONE = 0, BT_SWEEP_START, BT_SWEEP_END } bt_sweep_task;
 
 typedef struct bt_sweep_sched {
   int nruns, next;   /* runs of the sweep; the next one to start */
-  int cap;
+  int workers, cap;
   void **ends;       /* queued ends, a ring of `size` */
   int head, n, size;
 } bt_sweep_sched;

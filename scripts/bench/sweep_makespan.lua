@@ -3,8 +3,8 @@
 -- takes on W workers that never wait for each other, as a share of the runs one after
 -- another (the sum), for two schedules:
 --   whole: each worker runs a run's loop and then its end (bt.sweep before the split);
---   split: sweep_sched.h's policy (start a run while fewer than W ends wait, else end
---          the oldest waiting run; no run left: drain the ends).
+--   split: sweep_sched.h's policy (start a run while fewer than W ends wait, and the
+--          last run as soon as a worker is free; else end the oldest waiting run).
 -- Prints "mean_loop_ms mean_end_ms whole split". Fed with each phase's thread CPU time,
 -- it is the speed-up the work allows, whatever the machine's load (scripts/bench-sweep.sh).
 local W = assert(tonumber(arg[1]), "usage: sweep_makespan.lua WORKERS")
@@ -45,7 +45,7 @@ local function split()
     table.sort(events, function(a, b) return a.at < b.at or (a.at == b.at and a.w < b.w) end)
     local ev = table.remove(events, 1)
     if ev.run then queue[#queue + 1] = ev.run end
-    if nextr <= #runs and #queue < W then
+    if nextr <= #runs and (#queue < W or (nextr == #runs and W > 1)) then
       local r = runs[nextr]
       nextr = nextr + 1
       events[#events + 1] = { at = ev.at + r[1], w = ev.w, run = r }

@@ -38,9 +38,20 @@ typedef struct src {
   double init;
 } src;
 
+/* a benchmark line's value on day number `day` */
+static inline double bench_at(src *s, int64_t day) { return index_at(&s->idx, day) * s->init; }
+
 static inline double src_at(src *s, size_t i) {
   if (!s->idx.pts) return bt_dec_to_double(s->days[i].equity);
-  return index_at(&s->idx, bt_run_series_day(s->days[i].time)) * s->init;
+  return bench_at(s, bt_run_series_day(s->days[i].time));
+}
+
+/* the benchmark lines present (1, 2) into bl; returns how many */
+static int bench_lines(const src *ls, int bl[2]) {
+  int nb = 0;
+  for (int j = 1; j < 3; j++)
+    if (ls[j].days) bl[nb++] = j;
+  return nb;
 }
 
 /* The returns between consecutive values of a line (a value <= 0 starts none), in order. */
@@ -399,6 +410,7 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, regress *g, 
   src ls[3] = {lines[0], lines[1], lines[2]}; /* this pass's cursors */
   const bt_run_day *days = ls[0].days;
   size_t n = d->n;
+  int bl[2], nb = bench_lines(ls, bl);
   line *out[3] = {&d->equity, &d->bench, &d->extra};
   sampler sm[3], uw = sampler_of(&d->underwater, n);
   for (int j = 0; j < 3; j++) sm[j] = sampler_of(out[j], n);
@@ -406,28 +418,29 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, regress *g, 
   double prev[3] = {0}, peak = init;
   d->dd.peak = init, d->dd.peak_t = n ? days[0].time : 0;
   for (size_t i = 0; i < n; i++) {
-    int64_t t = days[i].time;
+    int64_t t = days[i].time, day = bt_run_series_day(t);
     int col = column(&cols, t);
-    bool ret0 = prev[0] > 0; /* the strategy has a return on day i (i > 0) */
-    for (int j = 0; j < 3; j++) {
-      if (!ls[j].days) continue;
-      double v = src_at(&ls[j], i);
-      if (j > 0 && i > 0 && (prev[j] > 0) != ret0) g[j].in_step = false;
-      stats_day(&st[j], i, v, prev[j]);
-      sampler_add(&sm[j], i, col, t, v);
-      prev[j] = v;
+    double v = bt_dec_to_double(days[i].equity), before = prev[0];
+    stats_day(&st[0], i, v, before);
+    sampler_add(&sm[0], i, col, t, v);
+    for (int b = 0; b < nb; b++) {
+      int j = bl[b];
+      double x = bench_at(&ls[j], day);
+      if (i > 0 && (prev[j] > 0) != (before > 0)) g[j].in_step = false;
+      stats_day(&st[j], i, x, prev[j]);
+      sampler_add(&sm[j], i, col, t, x);
+      prev[j] = x;
     }
-    double v = prev[0], before = i ? d->last_equity : 0;
     if (v > peak) peak = v;
     sampler_add(&uw, i, col, t, peak > 0 ? v / peak - 1 : 0); /* underwater: below the peak so far */
     drawdowns_day(&d->dd, t, v);
-    int64_t day = bt_run_series_day(t);
     if ((i == 0 || day >= d->months.end) && periods_start(&d->months, i, day, before)) return -1;
     if ((i == 0 || day >= d->years.end) && periods_start(&d->years, i, day, before)) return -1;
-    d->last_equity = v;
+    prev[0] = v;
   }
+  d->last_equity = prev[0];
   if (d->dd.in) keep_worst(&d->dd);
-  if (n) periods_close(&d->months, d->last_equity), periods_close(&d->years, d->last_equity);
+  if (n) periods_close(&d->months, prev[0]), periods_close(&d->years, prev[0]);
   for (int j = 0; j < 3; j++) sampler_finish(&sm[j]);
   sampler_finish(&uw);
   return 0;
@@ -459,7 +472,9 @@ static void rolling_add(rolling *ro, const bt_run_day *days, size_t k, double r)
  * the pairs are the days', the means pass 1's sums); the rolling Sharpe. */
 static int pass_deviations(bt_run_days *d, const src *lines, stats *st, regress *g) {
   src ls[3] = {lines[0], lines[1], lines[2]}; /* this pass's cursors */
+  const bt_run_day *days = ls[0].days;
   size_t n = d->n, nrets = st[0].nrets;
+  int bl[2], nb = bench_lines(ls, bl);
   double m[3], prev[3] = {0};
   for (int j = 0; j < 3; j++) m[j] = stats_mean(&st[j]);
   for (int j = 1; j < 3; j++)
@@ -468,28 +483,31 @@ static int pass_deviations(bt_run_days *d, const src *lines, stats *st, regress 
   if ((d->has_rolling = nrets >= ROLLING_WINDOW + 2)) {
     if (line_alloc(&d->rolling, nrets - ROLLING_WINDOW + 1)) return -1;
     ro.s = sampler_of(&d->rolling, nrets - ROLLING_WINDOW + 1);
-    ro.cols = columns_of(ls[0].days[ROLLING_WINDOW].time, ls[0].days[nrets].time);
+    ro.cols = columns_of(days[ROLLING_WINDOW].time, days[nrets].time);
   }
   size_t k = 0; /* the strategy's returns so far */
   for (size_t i = 0; i < n; i++) {
-    double r[3] = {0};
-    bool has[3] = {false};
-    for (int j = 0; j < 3; j++) {
-      if (!ls[j].days) continue;
-      double v = src_at(&ls[j], i);
-      if ((has[j] = i > 0 && prev[j] > 0)) {
-        r[j] = v / prev[j] - 1;
-        if (st[j].nrets >= 2) st[j].q += (r[j] - m[j]) * (r[j] - m[j]);
+    double v = bt_dec_to_double(days[i].equity), r0 = 0;
+    bool has0 = i > 0 && prev[0] > 0;
+    if (has0) {
+      r0 = v / prev[0] - 1;
+      if (st[0].nrets >= 2) st[0].q += (r0 - m[0]) * (r0 - m[0]);
+    }
+    prev[0] = v;
+    int64_t day = nb ? bt_run_series_day(days[i].time) : 0;
+    for (int b = 0; b < nb; b++) {
+      int j = bl[b];
+      double x = bench_at(&ls[j], day), p = prev[j];
+      prev[j] = x;
+      if (i == 0 || !(p > 0)) continue;
+      double r = x / p - 1;
+      if (st[j].nrets >= 2) st[j].q += (r - m[j]) * (r - m[j]);
+      if (g[j].in_step && g[j].n >= 3) { /* in step: has0 too */
+        double dx = r0 - g[j].ma, dy = r - g[j].mb;
+        g[j].cov += dx * dy, g[j].va += dx * dx, g[j].vb += dy * dy;
       }
-      prev[j] = v;
     }
-    if (!has[0]) continue;
-    for (int j = 1; j < 3; j++) {
-      if (!g[j].in_step || g[j].n < 3) continue;
-      double x = r[0] - g[j].ma, y = r[j] - g[j].mb;
-      g[j].cov += x * y, g[j].va += x * x, g[j].vb += y * y;
-    }
-    if (d->has_rolling) rolling_add(&ro, ls[0].days, ++k, r[0]);
+    if (has0 && d->has_rolling) rolling_add(&ro, days, ++k, r0);
   }
   if (d->has_rolling) sampler_finish(&ro.s);
   return 0;

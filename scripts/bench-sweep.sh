@@ -7,7 +7,9 @@
 # parallel / sequential, then the median ratio. Goal on 2 cores: <= 0.55x. On a shared
 # machine wall time drifts with the neighbours' load: read the ratio of one round (both
 # modes ran back to back) and the CPU times (the work done; equal CPU means no overhead).
-# Load-independent: each run's thread CPU time in its two phases (the loop, and the end:
+# Load-independent: instructions (valgrind callgrind, workers=1; BENCH_CALLGRIND=0 skips)
+# of each run's loop (bt_run_start) and end (bt_run_finish); each run's thread CPU time in
+# its two phases (the loop, and the end:
 # files, observers, report.html; the sweep's debug record sweep_run_cpu), and the ratio
 # those times allow on the cores when nobody else runs, for whole runs one per worker and
 # for bt.sweep's schedule, which ends runs apart from their loops
@@ -73,3 +75,16 @@ read -r sl se whole split < <(lua5.4 "$src/scripts/bench/sweep_makespan.lua" "$c
 read -r pl pe _ < <(lua5.4 "$src/scripts/bench/sweep_makespan.lua" "$cores" <"$tmp/phases.$cores")
 echo "thread CPU per run: sequential loop ${sl} ms + end ${se} ms ($(awk -v l="$sl" -v e="$se" 'BEGIN { printf "%.0f", 100 * e / (l + e) }')% end); parallel loop ${pl} ms + end ${pe} ms"
 echo "ratio these sequential times allow on $cores idle cores: ${whole}x running whole runs, ${split}x with bt.sweep's schedule (ends apart from loops)"
+[ "${BENCH_CALLGRIND:-1}" = 0 ] && exit 0
+command -v valgrind >/dev/null || { echo "instructions: valgrind not installed, skipped"; exit 0; }
+rm -rf "$tmp/runs"
+W=1 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$btrun" "${conf[@]}" --log-level error \
+  "$tmp/sweep.lua" >/dev/null 2>"$tmp/cg.err" || { cat "$tmp/cg.err"; exit 1; }
+read -r total loop end < <(callgrind_annotate --inclusive=yes "$tmp/cg.out" | tr -d , | awk '
+  /PROGRAM TOTALS/ { t = $1 }
+  /^ *[0-9]+ \([0-9.]+%\) +[^ ]*run\.c:bt_run_start \[/ { l = $1 }
+  /^ *[0-9]+ \([0-9.]+%\) +[^ ]*run\.c:bt_run_finish \[/ { e = $1 }
+  END { print t, l, e }')
+read -r il ie iwhole isplit < <(for i in $(seq 9); do echo "$i $((loop / 9000000)) $((end / 9000000))"; done |
+  lua5.4 "$src/scripts/bench/sweep_makespan.lua" "$cores")
+echo "instructions (callgrind, workers=1): $((total / 1000000))M in all; per run loop ${il}M + end ${ie}M ($(awk -v l="$il" -v e="$ie" 'BEGIN { printf "%.0f", 100 * e / (l + e) }')% end); 9 such runs on $cores idle cores: ${iwhole}x as whole runs, ${isplit}x with bt.sweep's schedule"

@@ -35,8 +35,9 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export BTRUN_DATA_DIR="$tmp/data"
-printf 'return { log = { loggers = { sweep = "debug" } }%s }\n' \
-  "${NO_TRACE:+, trace = { enabled = false }}" >"$tmp/conf.lua"
+trace=""
+[ -n "${NO_TRACE:-}" ] && trace=", trace = { enabled = false }"
+printf 'return { log = { loggers = { sweep = "debug" } }%s }\n' "$trace" >"$tmp/conf.lua"
 conf=(--config "$tmp/conf.lua")
 cat >"$tmp/sweep.lua" <<LUA
 local rs = bt.sweep { strategy = "$src/strategies/sma_cross.lua", data = "$data",

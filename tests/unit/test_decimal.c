@@ -255,18 +255,19 @@ static void test_put(void) {
   CHECK(strcmp(buf, "-3.14159") == 0);
 }
 
-/* bt_fixed8_put writes exactly printf's "%.8f" */
-static int fixed8_is_printf(double x) {
+/* put (bt_fixed8_put, bt_g17_put) writes exactly what printf's fmt writes */
+static int is_printf(char *(*put)(double, char *), const char *fmt, double x) {
   char want[400], got[BT_FIXED8_MAX + 1];
-  snprintf(want, sizeof want, "%.8f", x);
-  char *end = bt_fixed8_put(x, got);
-  *end = '\0';
+  snprintf(want, sizeof want, fmt, x);
+  *put(x, got) = '\0';
   if (strcmp(got, want) != 0) {
-    fprintf(stderr, "  bt_fixed8_put(%.17g): got '%s' want '%s'\n", x, got, want);
+    fprintf(stderr, "  %s of %a: got '%s' want '%s'\n", fmt, x, got, want);
     return 0;
   }
   return 1;
 }
+
+static int fixed8_is_printf(double x) { return is_printf(bt_fixed8_put, "%.8f", x); }
 
 static void test_fixed8(void) {
   const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.5, 1e-9, -1e-9, 5e-9, -5e-9, 4.9999999e-9,
@@ -304,18 +305,7 @@ static void test_put_cached(void) {
   }
 }
 
-/* bt_g17_put writes exactly printf's "%.17g" */
-static int g17_is_printf(double x) {
-  char want[400], got[BT_G17_MAX + 1];
-  snprintf(want, sizeof want, "%.17g", x);
-  char *end = bt_g17_put(x, got);
-  *end = '\0';
-  if (strcmp(got, want) != 0) {
-    fprintf(stderr, "  bt_g17_put(%a): got '%s' want '%s'\n", x, got, want);
-    return 0;
-  }
-  return 1;
-}
+static int g17_is_printf(double x) { return is_printf(bt_g17_put, "%.17g", x); }
 
 static void test_g17(void) {
   const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.5, 0.1, 1e-4, 9.9999999999999991e-5, 1e-5, 1e-16,

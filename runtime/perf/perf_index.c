@@ -178,6 +178,7 @@ int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, con
   bt_perf_batch b[2];
   memset(b, 0, sizeof b);
   b[0].strict = b[1].strict = ix->strict;
+  b[0].shown = b[1].shown = ix->on_trade != NULL;
   int rc = 0;
   /* Big inputs (a cold start) parse two blocks at a time on two threads; trades are
    * then added in file order, so results do not depend on the split. */
@@ -213,7 +214,10 @@ int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, con
         rc = b[k].rc ? b[k].rc : BT_EINVAL;
         break;
       }
-      for (size_t i = 0; i < b[k].n && !rc; i++) rc = bt_perf_index_add(ix, &b[k].t[i], err);
+      for (size_t i = 0; i < b[k].n && !rc; i++) {
+        rc = bt_perf_index_add(ix, &b[k].t[i], err);
+        if (!rc && ix->on_trade) ix->on_trade(ix->on_trade_ctx, &b[k].t[i], &b[k].x[i]);
+      }
       if (rc) break;
       line += b[k].lines;
       *consumed = (size_t)(b[k].e - buf);
@@ -222,6 +226,8 @@ int bt_perf_index_add_buffer(bt_perf_index *ix, const char *buf, size_t len, con
   }
   free(b[0].t);
   free(b[1].t);
+  free(b[0].x);
+  free(b[1].x);
   return rc;
 }
 

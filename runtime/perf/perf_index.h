@@ -81,6 +81,11 @@ typedef struct bt_perf_index {
   bool dirty;               /* differs from what was loaded */
   bool overflow;            /* a sum left the bt_dec range */
   size_t last_hit;
+  /* Optional: bt_perf_index_add_buffer hands each trade it adds, in file order, with
+   * what a report shows of it (pointing into the buffer) to on_trade, so a run's report
+   * reads each line once and leaves out exactly the lines the summary leaves out. */
+  void (*on_trade)(void *ctx, const bt_perf_trade *t, const bt_perf_trade_shown *shown);
+  void *on_trade_ctx;
   /* statistics of the last refresh */
   uint64_t bytes_read, lines_read;
   bool rebuilt;

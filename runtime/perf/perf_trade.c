@@ -283,12 +283,13 @@ void bt_perf_batch_parse(bt_perf_batch *b) {
   while (p < b->e) {
     const char *q = skip_ws(p, b->e);
     if (*q != '\n') {
-      if (BT_GROW(b->t, b->cap, b->n + 1)) {
+      if (BT_GROW(b->t, b->cap, b->n + 1) || (b->shown && BT_GROW(b->x, b->capx, b->n + 1))) {
         b->rc = bt_errf(&b->err, BT_ENOMEM, "out_of_memory", "out of memory");
         return;
       }
       const char *start = q;
-      int rc = parse_obj(q, b->e, &b->t[b->n], NULL, b->file, line, &b->err, &q);
+      int rc = parse_obj(q, b->e, &b->t[b->n], b->shown ? &b->x[b->n] : NULL, b->file, line,
+                         &b->err, &q);
       if (!rc && *(q = skip_ws(q, b->e)) != '\n')
         rc = bad(&b->err, b->file, line, "", "trailing characters after the object");
       if (rc && (b->strict || rc == BT_ENOMEM)) {

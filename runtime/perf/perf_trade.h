@@ -45,13 +45,17 @@ int bt_perf_parse_trade(const char *p, size_t len, bt_perf_trade *t, bt_perf_tra
                         const char *file, uint64_t line, bt_err *err);
 
 /* Every line of [p, e) (e just after a newline) parsed into a trade array. Set p, e,
- * file, first_line and strict; t/cap may be reused between calls (free(t) at the end). */
+ * file, first_line, strict and shown; t/cap and x/capx may be reused between calls
+ * (free(t) and free(x) at the end). */
 typedef struct bt_perf_batch {
   const char *p, *e;
   const char *file;
   uint64_t first_line, lines;
   bt_perf_trade *t;
   size_t n, cap;
+  bool shown;                   /* x[i] gets what a report shows of t[i] */
+  bt_perf_trade_shown *x;
+  size_t capx;
   int rc;
   bt_err err;
   bool strict;                  /* a bad line is an error, not skipped */

@@ -170,10 +170,13 @@ static void settle(trade_scan *ts, const char *p, size_t n) {
   if (!copy_line(&ts->ring[ts->settled++ % TRADE_TAIL], p, n)) ts->oom = true;
 }
 
-/* A symbol as the page names it: the JSON string text of the line, unescaped. */
+/* A symbol as the page names it: the JSON string text of the line, unescaped, at most
+ * cap - 1 bytes and up to a NUL (as "%.*s" would, without printf for every trade). */
 static void symbol_name(const bt_perf_trade_shown *sh, char *out, size_t cap) {
   if (!sh->symbol_escaped) {
-    snprintf(out, cap, "%.*s", (int)sh->symbol_len, sh->symbol);
+    size_t n = strnlen(sh->symbol, sh->symbol_len < cap ? sh->symbol_len : cap - 1);
+    memcpy(out, sh->symbol, n);
+    out[n] = 0;
     return;
   }
   char *q = malloc(sh->symbol_len + 3);
@@ -187,29 +190,27 @@ static void symbol_name(const bt_perf_trade_shown *sh, char *out, size_t cap) {
   free(q);
 }
 
-/* one trade's per-symbol sums and return; lines the summary cannot read are left out
- * here too (bt_perf_parse_trade, the summary's parser) */
-static void trade_stats(trade_scan *ts, const char *p, size_t n) {
-  bt_perf_trade t;
-  bt_perf_trade_shown sh;
-  bt_err err = {0};
-  int rc = bt_perf_parse_trade(p, n, &t, &sh, "", 0, &err);
-  bt_err_clear(&err);
-  if (rc || !sh.symbol || (!t.closed && t.pnl.v == BT_PERF_PNL_UNKNOWN.v)) return;
+/* one trade's per-symbol sums and return, handed over by the index as it adds the
+ * trade (perf_index.h on_trade): the lines the summary cannot read are left out here
+ * too, and each line is parsed once */
+static void trade_stats(void *ctx, const bt_perf_trade *t, const bt_perf_trade_shown *sh) {
+  trade_scan *ts = ctx;
+  if (!sh->symbol || (!t->closed && t->pnl.v == BT_PERF_PNL_UNKNOWN.v)) return;
   char name[sizeof ts->syms[0].name];
-  symbol_name(&sh, name, sizeof name);
+  symbol_name(sh, name, sizeof name);
+  size_t len = strlen(name);
   int j = 0;
-  while (j < ts->nsyms && strcmp(ts->syms[j].name, name) != 0) j++;
-  if (j == ts->nsyms && ts->nsyms < MAX_SYMBOLS) memcpy(ts->syms[ts->nsyms++].name, name, sizeof name);
+  while (j < ts->nsyms && memcmp(ts->syms[j].name, name, len + 1) != 0) j++;
+  if (j == ts->nsyms && ts->nsyms < MAX_SYMBOLS) memcpy(ts->syms[ts->nsyms++].name, name, len + 1);
   if (j < ts->nsyms) {
     sym_stats *x = &ts->syms[j];
-    if (!t.closed) x->open++, bt_dec_add(x->unrealized, t.pnl, &x->unrealized);
-    else x->trades++, x->wins += t.pnl.v > 0, bt_dec_add(x->pnl, t.pnl, &x->pnl);
+    if (!t->closed) x->open++, bt_dec_add(x->unrealized, t->pnl, &x->unrealized);
+    else x->trades++, x->wins += t->pnl.v > 0, bt_dec_add(x->pnl, t->pnl, &x->pnl);
   }
-  if (t.closed) {
-    double cost = sh.qty * sh.entry_price;
+  if (t->closed) {
+    double cost = sh->qty * sh->entry_price;
     if (BT_GROW(ts->rets, ts->caprets, ts->nrets + 1)) ts->oom = true;
-    else ts->rets[ts->nrets++] = cost != 0 ? bt_dec_to_double(t.pnl) / cost : no_price();
+    else ts->rets[ts->nrets++] = cost != 0 ? bt_dec_to_double(t->pnl) / cost : no_price();
   }
 }
 
@@ -231,7 +232,6 @@ static void scan_line(trade_scan *ts, const char *p, size_t n) {
     ts->npend = 0;
     settle(ts, p, n);
   }
-  trade_stats(ts, p, n);
 }
 
 static void scan_free(trade_scan *ts) {
@@ -243,9 +243,10 @@ static void scan_free(trade_scan *ts) {
 }
 
 /* One read of trades.jsonl (none: no trades) feeding the performance index (the
- * summary's figures) and the trade scan, a chunk at a time; a partial last line is not
- * a trade yet. */
+ * summary's figures, which hands each parsed trade to trade_stats) and the trade scan, a
+ * chunk at a time; a partial last line is not a trade yet. */
 static int read_trades(const char *path, bt_perf_index *ix, trade_scan *ts, bt_err *err) {
+  ix->on_trade = trade_stats, ix->on_trade_ctx = ts;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? 0 : bt_errf(err, BT_EIO, "io_error", "%s: %s", path, strerror(errno));

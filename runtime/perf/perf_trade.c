@@ -155,6 +155,33 @@ static int parse_ts(const span *s, int64_t *out, const char *file, uint64_t line
   return bad(err, file, line, field, "expected a time string");
 }
 
+/* A number's text as strtod reads it (it stops at the closing quote or the delimiter).
+ * Plain decimals of at most 15 digits ("100.5", "-3") are an exact integer over an exact
+ * power of ten, so one IEEE division rounds them as strtod does; exponents, hex, inf/nan,
+ * a leading '+', '.' or blank, and longer digit strings go to strtod. */
+static double num_text(const char *p) {
+  static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  const char *q = p + (*p == '-');
+  if (*q < '0' || *q > '9') return strtod(p, NULL);
+  uint64_t m = 0;
+  int digits = 0, frac = -1;
+  for (;; q++) {
+    if (*q >= '0' && *q <= '9') {
+      if (++digits > 15) return strtod(p, NULL);
+      m = m * 10 + (uint64_t)(*q - '0');
+      frac += frac >= 0;
+    } else if (*q == '.' && frac < 0) {
+      frac = 0;
+    } else {
+      break;
+    }
+  }
+  if (*q == 'e' || *q == 'E' || *q == 'x' || *q == 'X') return strtod(p, NULL);
+  double v = (double)m / p10[frac > 0 ? frac : 0];
+  return *p == '-' ? -v : v;
+}
+
 /* Parse one object starting at p (after optional blanks), never past a newline or e;
  * *after = just past its closing brace; x (optional) gets what a report shows besides. */
 static int parse_obj(const char *p, const char *e, bt_perf_trade *t, bt_perf_trade_shown *x,
@@ -258,10 +285,9 @@ static int parse_obj(const char *p, const char *e, bt_perf_trade *t, bt_perf_tra
       x->symbol = f[K_SYMBOL].p, x->symbol_len = f[K_SYMBOL].n;
       x->symbol_escaped = memchr(x->symbol, '\\', x->symbol_len) != NULL;
     }
-    /* strtod stops at the closing quote or the delimiter after a number */
-    if (f[K_QTY].kind == 's' || f[K_QTY].kind == 'n') x->qty = strtod(f[K_QTY].p, NULL);
+    if (f[K_QTY].kind == 's' || f[K_QTY].kind == 'n') x->qty = num_text(f[K_QTY].p);
     if (f[K_ENTRY_PRICE].kind == 's' || f[K_ENTRY_PRICE].kind == 'n')
-      x->entry_price = strtod(f[K_ENTRY_PRICE].p, NULL);
+      x->entry_price = num_text(f[K_ENTRY_PRICE].p);
   }
   return 0;
 }

@@ -120,7 +120,7 @@ typedef struct sym_stats {
 
 typedef struct tline {
   char *text;
-  size_t len;
+  size_t len, cap;
 } tline;
 
 /* What the page shows of the trades, gathered in one pass: the first TRADE_HEAD lines,
@@ -157,10 +157,15 @@ static bool is_no_price(double v) {
   return bits == 0x7ff4b7b7b7b7b7b7ULL;
 }
 
+/* A slot keeps its buffer (the tail ring takes every settled line): it grows only for
+ * a longer line. */
 static bool copy_line(tline *t, const char *p, size_t n) {
-  free(t->text);
-  t->text = malloc(n + 1);
-  if (!t->text) return false;
+  if (n + 1 > t->cap) {
+    free(t->text);
+    t->cap = 0;
+    if (!(t->text = malloc(n + 1))) return false;
+    t->cap = n + 1;
+  }
   memcpy(t->text, p, n);
   t->text[n] = 0, t->len = n;
   return true;

@@ -245,6 +245,39 @@ static void test_errors(void) {
   CHECK(bt_perf_parse_trade(full, strlen(full), &t, &sh, "x", 1, &e) == 0);
   CHECK(sh.symbol_len == 4 && memcmp(sh.symbol, "ORCL", 4) == 0 && !sh.symbol_escaped);
   CHECK(sh.qty == 100.0 && sh.entry_price == 11.76 && t.pnl.v == -7900000000);
+  /* qty and entry price are the doubles strtod reads from the text, bit for bit (the
+   * parser's own path for plain decimals included) */
+  const char *nums[] = {"0", "-0", "1.", "100.0", "11.76", "0.1", "-3.14159", "1.2.3", "007",
+                        "123456789012345", "1234567890123456", "999999999999999.9",
+                        "9007199254740993", "0.000000000000001", "1e3", "1E-2", "0x1A", "+5",
+                        ".5", "-.5", "inf", "nan", "-", "", "12abc", "5e", "2.5e+1"};
+  char line[300], numq[40];
+  for (int i = 0; i < 27 + 4000; i++) {
+    const char *num = nums[i < 27 ? i : 0];
+    if (i >= 27) { /* digits and a point anywhere, signs, 1..18 digits */
+      unsigned r = (unsigned)i * 2654435761u;
+      int nd = 1 + (int)(r % 18), dot = (int)((r >> 8) % (unsigned)(nd + 2));
+      char *o = numq;
+      if (r & 0x40000000u) *o++ = '-';
+      for (int d = 0; d < nd; d++) {
+        if (d == dot) *o++ = '.';
+        *o++ = (char)('0' + (r >> (d % 24)) % 10);
+      }
+      *o = 0;
+      num = numq;
+    }
+    /* as a JSON number too, when it can stand as one */
+    const char *raw = *num && strspn(num, "-0123456789.") == strlen(num) && strcmp(num, "-") &&
+                      num[0] != '.' ? num : "7";
+    snprintf(line, sizeof line, "{\"qty\":\"%s\",\"entry_price\":%s,\"exit_time\":1,\"pnl\":\"1\"}",
+             num, raw);
+    double want = strtod(num, NULL), want2 = strtod(raw, NULL);
+    CHECK(bt_perf_parse_trade(line, strlen(line), &t, &sh, "x", 1, &e) == 0);
+    bool same = (memcmp(&sh.qty, &want, sizeof want) == 0 || (isnan(sh.qty) && isnan(want))) &&
+                memcmp(&sh.entry_price, &want2, sizeof want2) == 0;
+    CHECK(same);
+    if (!same) fprintf(stderr, "  qty \"%s\": %.17g, strtod %.17g\n", num, sh.qty, want);
+  }
 }
 
 static void test_partial_and_incremental(void) {

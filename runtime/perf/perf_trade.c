@@ -34,7 +34,8 @@ typedef struct span {
 } span;
 
 static const char *skip_ws(const char *p, const char *e) {
-  while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  /* one test for the usual case: no blank at all (btrun writes none) */
+  while (p < e && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
   return p;
 }
 

@@ -12,6 +12,11 @@
 #define FIRST_FILLS 1024
 #define LAST_FILLS 4096
 #define RECENT 65536 /* orders, and SIGNAL ids */
+/* The rings grow on demand up to these sizes: a run with few orders holds little while it
+ * waits for its end (a sweep keeps up to 2W such runs). BT_GROW doubles from 16, so a
+ * power-of-two size is reached exactly and never passed. */
+_Static_assert((LAST_FILLS & (LAST_FILLS - 1)) == 0 && LAST_FILLS >= 16, "LAST_FILLS: a power of two");
+_Static_assert((RECENT & (RECENT - 1)) == 0 && RECENT >= 16, "RECENT: a power of two");
 
 typedef struct order_cause { uint64_t order_id, cause_id; bool signal; } order_cause;
 
@@ -27,7 +32,8 @@ struct bt_run_collect {
   uint64_t norders;
   uint64_t *signals;     /* ring of RECENT SIGNAL ids, ascending */
   uint64_t nsignals;
-  bool oom;
+  size_t captail, caporders, capsignals; /* allocated so far (<= the ring's size) */
+  bool oom; /* a growth failed: no benchmark, no lineage (the report goes without) */
 };
 
 /* The index at the end of c->day: the mean over symbols of close / first close (1 for a
@@ -67,20 +73,37 @@ static long ring_find(const void *base, size_t size, uint64_t n, size_t cap, uin
   return -1;
 }
 
+/* Room for the n-th entry of a ring of `size` elements at *ring: grown while the ring
+ * fills for the first time. False when that growth fails (then c->oom). */
+static bool ring_room(bt_run_collect *c, void *ring, size_t *cap, uint64_t n, size_t size,
+                      size_t elem) {
+  if (n >= size || !bt_grow(ring, cap, (size_t)n + 1, elem)) return true;
+  c->oom = true;
+  return false;
+}
+
 static void on_event(void *ud, const bt_event *ev) {
   bt_run_collect *c = ud;
+  if (c->oom) return;
   if (ev->type == BT_EV_SIGNAL) {
+    if (!ring_room(c, &c->signals, &c->capsignals, c->nsignals, RECENT, sizeof *c->signals)) return;
     c->signals[c->nsignals++ % RECENT] = ev->event_id;
   } else if (ev->type == BT_EV_ORDER) {
     bool sig = ring_find(c->signals, sizeof *c->signals, c->nsignals, RECENT, ev->causation_id) >= 0;
+    if (!ring_room(c, &c->orders, &c->caporders, c->norders, RECENT, sizeof *c->orders)) return;
     c->orders[c->norders++ % RECENT] = (order_cause){ev->event_id, ev->causation_id, sig};
   } else if (ev->type == BT_EV_FILL) {
     bt_rc_fill f = {.time = ev->timestamp, .symbol = ev->symbol, .fill_id = ev->event_id,
                     .order_id = ev->causation_id};
     long o = ring_find(c->orders, sizeof *c->orders, c->norders, RECENT, f.order_id);
     if (o >= 0) f.cause_id = c->orders[o].cause_id, f.cause_signal = c->orders[o].signal;
-    if (c->nfills < FIRST_FILLS) c->head[c->nfills] = f;
-    else c->tail[(c->nfills - FIRST_FILLS) % LAST_FILLS] = f;
+    if (c->nfills < FIRST_FILLS) {
+      c->head[c->nfills] = f;
+    } else {
+      uint64_t k = c->nfills - FIRST_FILLS;
+      if (!ring_room(c, &c->tail, &c->captail, k, LAST_FILLS, sizeof *c->tail)) return;
+      c->tail[k % LAST_FILLS] = f;
+    }
     c->nfills++;
   }
 }
@@ -92,10 +115,7 @@ bt_run_collect *bt_run_collect_new(int nsymbols) {
   c->first = calloc((size_t)c->nsym + 1, sizeof *c->first);
   c->last = calloc((size_t)c->nsym + 1, sizeof *c->last);
   c->day = INT64_MIN;
-  c->tail = malloc(LAST_FILLS * sizeof *c->tail);
-  c->orders = malloc(RECENT * sizeof *c->orders);
-  c->signals = malloc(RECENT * sizeof *c->signals);
-  if (!c->first || !c->last || !c->tail || !c->orders || !c->signals) {
+  if (!c->first || !c->last) {
     bt_run_collect_free(c);
     return NULL;
   }

@@ -237,6 +237,20 @@ uint64_t bt_feed_rows(const bt_feed *f) { return f->rows; }
 uint64_t bt_feed_skipped(const bt_feed *f) { return f->skipped; }
 long bt_feed_first_skipped_line(const bt_feed *f) { return f->first_skipped; }
 
+void bt_feed_release(bt_feed *f) {
+  if (!f) return;
+  if (f->src.close) f->src.close(f->src.ud);
+  f->src = (bt_feed_source){0}; /* f->skipped kept its counts at open */
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  free(f->data);
+  f->data = NULL;
+  f->size = f->cap = f->pos = 0;
+  f->total = 0;
+  f->last_nl = SIZE_MAX;
+  f->eof = true;
+}
+
 void bt_feed_close(bt_feed *f) {
   if (!f) return;
   if (f->src.close) f->src.close(f->src.ud);

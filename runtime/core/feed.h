@@ -70,6 +70,9 @@ uint64_t bt_feed_skipped(const bt_feed *f);       /* malformed rows skipped so f
 long bt_feed_first_skipped_line(const bt_feed *f); /* 0 when none */
 /* Fraction of the file consumed so far, 0..1 (for progress reports). */
 double bt_feed_progress(const bt_feed *f);
+/* The run is done reading: the file, its read window and the bar source go; the symbol,
+ * path and row counts stay for messages. bt_feed_next then returns 0 (end of data). */
+void bt_feed_release(bt_feed *f);
 void bt_feed_close(bt_feed *f);
 
 /* Symbol for a data argument: "SYM=path" gives SYM; otherwise the file name up to the

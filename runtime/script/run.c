@@ -26,14 +26,12 @@ static void free_run(bt_run *run) {
   free(run->next);
   free(run->has_next);
   free(run->syms);
-  bt_broker_free(run->e.broker);
-  bt_ledger_free(run->e.ledger);
+  bt_ledger_free(run->e.ledger); /* the broker and the ctx went at release_loop */
   bt_bus_free(run->e.bus);
   run_close_file(&run->trades_f, run->trades_tmp, false, NULL);
   run_close_file(&run->equity_f, run->equity_tmp, false, NULL);
   if (run->L) {
     lua_State *L = run->L;
-    bt_ctx_end(L, run->ctx); /* a ctx the strategy kept now raises instead */
     int refs[] = {run->ref_ctx, run->ref_bar, run->ref_fill,
                   run->ref_on_start, run->ref_on_bar, run->ref_on_fill, run->ref_on_finish,
                   run->ref_on_reject, run->ref_on_risk};
@@ -144,6 +142,19 @@ static int run_body(bt_run *run, bt_run_result *res, bt_err *err) {
   return 0;
 }
 
+/* The loop is over: what only it used goes now, so a run of a sweep waiting for its end
+ * (up to 2W of them) does not hold it: the broker's order chunks (up to 64 x 1,024 orders)
+ * and each feed's read window or bar-cache block. The ctx ends first, so a ctx the
+ * strategy kept raises rather than reaching them; the feeds keep their symbols and counts,
+ * which the failure text and the rejection log name. */
+static void release_loop(bt_run *run) {
+  if (run->L) bt_ctx_end(run->L, run->ctx);
+  run->ctx = NULL;
+  bt_broker_free(run->e.broker);
+  run->e.broker = NULL;
+  for (int i = 0; i < run->e.nfeeds; i++) bt_feed_release(run->e.feeds[i]);
+}
+
 /* backtest_completed in words. The CLI prints the metrics in its summary table after
  * it; a script's run (no table) gets the main ones here. */
 static void completed_text(const bt_run *run, const bt_run_result *res, char *out, size_t n) {
@@ -198,6 +209,7 @@ static int run_begin(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_r
   int rc = run->e.bus ? 0 : bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
   if (!rc) bt_lua_set_run(run->L, run, &run->e);
   if (!rc) rc = run_body(run, res, err);
+  release_loop(run);
 
   bt_log_status(NULL); /* the live progress line leaves nothing behind */
   bt_metrics_finish(&run->metrics, &res->metrics);

@@ -650,6 +650,42 @@ static void test_paths_agree(void) {
   }
 }
 
+/* A run done with its bars releases its feeds (the window, the file, the source) and
+ * still names them: symbol, path and skip counts stay; the feed reads as ended. */
+static int src_closed;
+static int src_next(void *ud, bt_bar *bar, bt_err *err) {
+  (void)ud, (void)err;
+  *bar = (bt_bar){.time = 86400};
+  return 1;
+}
+static void src_close(void *ud) { (void)ud, src_closed++; }
+
+static void test_release(void) {
+  const char *p = write_tmp("release.csv", HDR "oops\n" ROW1 ROW2);
+  bt_feed *f = NULL;
+  bt_err err = {0};
+  bt_bar b;
+  CHECK(bt_feed_open(&f, p, "REL", 2, &(bt_feed_opts){.skip_bad_rows = true}, &err) == 0);
+  if (!f) return;
+  CHECK(bt_feed_next(f, &b, &err) == 1); /* mid-file: ROW2 is unread */
+  bt_feed_release(f);
+  CHECK(strcmp(bt_feed_symbol(f), "REL") == 0 && strcmp(bt_feed_path(f), p) == 0);
+  CHECK(bt_feed_skipped(f) == 1 && bt_feed_first_skipped_line(f) == 2 && bt_feed_rows(f) == 1);
+  CHECK(bt_feed_next(f, &b, &err) == 0 && bt_feed_progress(f) == 1.0);
+  bt_feed_release(f); /* twice is harmless */
+  bt_feed_close(f);
+
+  bt_feed_source src = {.next = src_next, .close = src_close, .skipped = 3, .first_skipped = 7};
+  CHECK(bt_feed_open_source(&f, p, "SRC", 0, &src, &err) == 0);
+  if (!f) return;
+  CHECK(bt_feed_next(f, &b, &err) == 1);
+  bt_feed_release(f);
+  CHECK(src_closed == 1 && bt_feed_skipped(f) == 3 && bt_feed_first_skipped_line(f) == 7);
+  CHECK(strcmp(bt_feed_symbol(f), "SRC") == 0 && bt_feed_next(f, &b, &err) == 0);
+  bt_feed_close(f);
+  CHECK(src_closed == 1); /* closed once */
+}
+
 /* A pipe cannot be mapped: the feed reads it into memory instead. */
 static void test_pipe(void) {
   char path[1024];
@@ -696,6 +732,7 @@ int main(void) {
   test_fuzz();
   test_paths_agree();
   test_pipe();
+  test_release();
   if (failures) {
     fprintf(stderr, "test_feed: %d check(s) failed (temp files in %s)\n", failures, tmpdir);
     return 1;

@@ -4,6 +4,19 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+int bt_write_all(int fd, const void *p, size_t n) {
+  const char *s = p;
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : EIO;
+    s += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
 
 int bt_mkdirs(const char *path, mode_t mode) {
   char buf[4096];

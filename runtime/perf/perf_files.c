@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 static bool has_dotdot(const char *p) {
   for (const char *s = p; *s;) {
     const char *e = strchr(s, '/');
@@ -160,15 +162,9 @@ int bt_perf_write(int dirfd, const char *name, const char *data, size_t len, boo
   int fd = openat(dirfd, tmp, flags, 0644);
   if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0) fd = openat(dirfd, tmp, flags, 0644);
   if (fd < 0) return bt_errf(err, BT_EIO, "io_error", "%s: %s", name, strerror(errno));
-  size_t put = 0;
-  while (put < len) {
-    ssize_t w = write(fd, data + put, len - put);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    put += (size_t)w;
-  }
-  if (put != len || (durable && fsync(fd) != 0)) {
-    int e = errno;
+  int e = bt_write_all(fd, data, len);
+  if (!e && durable && fsync(fd) != 0) e = errno;
+  if (e) {
     close(fd);
     unlinkat(dirfd, tmp, 0);
     return bt_errf(err, BT_EIO, "io_error", "%s: write failed: %s", name, strerror(e));

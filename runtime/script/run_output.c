@@ -35,12 +35,7 @@ struct run_file {
 };
 
 static void file_flush(run_file *f) {
-  for (size_t done = 0; done < f->len && !f->err;) {
-    ssize_t n = write(f->fd, f->buf + done, f->len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) f->err = n < 0 ? errno : EIO;
-    else done += (size_t)n, f->off += n;
-  }
+  if (!f->err && !(f->err = bt_write_all(f->fd, f->buf, f->len))) f->off += (off_t)f->len;
   f->len = 0;
   /* Start writing back what is written (without waiting), so the fsync at the end of
    * the run waits for the last few MB, not for the whole file. Advisory: no error. */

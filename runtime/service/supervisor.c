@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fs.h"
 #include "grow.h"
 #include "log.h"
 #include "supervisor.h"
@@ -69,15 +70,6 @@ typedef struct child_ctx {
   int64_t last_sent, last_logged;
 } child_ctx;
 
-static void write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; /* the supervisor is gone; PDEATHSIG ends us */
-    s += w;
-    n -= (size_t)w;
-  }
-}
 
 static void child_progress(void *ud, uint64_t bars, double fraction) {
   child_ctx *c = ud;
@@ -86,7 +78,8 @@ static void child_progress(void *ud, uint64_t bars, double fraction) {
     char line[96];
     int n = snprintf(line, sizeof line, "{\"progress\":%.6f,\"bars\":%llu}\n", fraction,
                      (unsigned long long)bars);
-    write_all(c->fd, line, (size_t)n);
+    /* a failed write: the supervisor is gone, and PDEATHSIG ends this process */
+    (void)bt_write_all(c->fd, line, (size_t)n);
     c->last_sent = now;
   }
   if (now - c->last_logged >= PROGRESS_LOG_MS) {
@@ -111,8 +104,7 @@ static void send_outcome(int fd, const bt_job_outcome *out) {
   char *line = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (line) {
-    write_all(fd, line, strlen(line));
-    write_all(fd, "\n", 1);
+    if (!bt_write_all(fd, line, strlen(line))) (void)bt_write_all(fd, "\n", 1);
     free(line);
   }
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "fs.h"
 #include "run.h"
 
 void bt_an_iso_ms(int64_t ms, char out[32]) {
@@ -39,18 +40,12 @@ int bt_an_write_file_atomic(const char *path, const char *data, size_t len) {
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
-  size_t off = 0;
-  while (off < len) {
-    ssize_t w = write(fd, data + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      errno = e;
-      return -1;
-    }
-    off += (size_t)w;
+  int e = bt_write_all(fd, data, len);
+  if (e) {
+    close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
   }
   if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
     int e = errno;

@@ -220,17 +220,6 @@ bad:
 
 /* ---- building ---------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *b = p;
-  while (n) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    b += w, n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Writes one block (n bars in cols, column k at cols + k * BLOCK_BARS) compacted, and
  * records its sum. */
 static int put_block(int fd, uint64_t *cols, uint32_t n, uint64_t **sums, uint64_t *nsums,
@@ -240,7 +229,7 @@ static int put_block(int fd, uint64_t *cols, uint32_t n, uint64_t **sums, uint64
   if (BT_GROW(*sums, *cap, (size_t)*nsums + 1)) return -1;
   (*sums)[*nsums] = block_sum(cols, (size_t)n * NCOLS, *nsums);
   (*nsums)++;
-  return write_all(fd, cols, (size_t)n * NCOLS * 8);
+  return bt_write_all(fd, cols, (size_t)n * NCOLS * 8) ? -1 : 0;
 }
 
 /* Parses the CSV once into a new cache file at path (temporary name, then renamed).
@@ -282,7 +271,7 @@ static int build(bt_barcache *c, const char *csv, const char *path, const char *
   }
   if (!rc && r < 0) rc = 1; /* the CSV has a row the reader refuses */
   if (!rc && in) rc = put_block(fd, cols, in, &sums, &nsums, &cap);
-  if (!rc && nsums && write_all(fd, sums, (size_t)nsums * 8)) rc = -1;
+  if (!rc && nsums && bt_write_all(fd, sums, (size_t)nsums * 8)) rc = -1;
   if (!rc) {
     memcpy(h->magic, MAGIC, 8);
     h->endian = ENDIAN_MARK;

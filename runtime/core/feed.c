@@ -253,9 +253,7 @@ void bt_feed_release(bt_feed *f) {
 
 void bt_feed_close(bt_feed *f) {
   if (!f) return;
-  if (f->src.close) f->src.close(f->src.ud);
-  if (f->fd >= 0) close(f->fd);
-  free(f->data);
+  bt_feed_release(f);
   free(f->role);
   free(f->name);
   free(f->path);

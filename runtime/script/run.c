@@ -317,13 +317,19 @@ static int execute(bt_app *app, bt_run *run, const bt_run_spec *spec, bt_run_res
   return rc;
 }
 
+/* The run's own Lua state, for the strategy file. */
+static int open_state(bt_app *app, const bt_run_spec *spec, bt_run *run, bt_err *err) {
+  run->L = bt_lua_new_strategy_state(app, spec->strategy_path,
+                                     spec->sandbox || !app->cfg.trust_strategies, err);
+  if (!run->L) return err->code;
+  run->owns_state = true;
+  return 0;
+}
+
 int bt_run_execute(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_err *err) {
   bt_run run = {0};
   memset(res, 0, sizeof *res);
-  run.L = bt_lua_new_strategy_state(app, spec->strategy_path,
-                                    spec->sandbox || !app->cfg.trust_strategies, err);
-  if (!run.L) return err->code;
-  run.owns_state = true;
+  if (open_state(app, spec, &run, err)) return err->code;
   return execute(app, &run, spec, res, err);
 }
 
@@ -341,13 +347,10 @@ int bt_run_start(bt_app *app, const bt_run_spec *spec, bt_run_result *res, bt_ru
   *out = NULL;
   bt_run_pending *p = calloc(1, sizeof *p);
   if (!p) return bt_errf(err, BT_ENOMEM, "out_of_memory", "out of memory");
-  p->run.L = bt_lua_new_strategy_state(app, spec->strategy_path,
-                                       spec->sandbox || !app->cfg.trust_strategies, err);
-  if (!p->run.L) {
+  if (open_state(app, spec, &p->run, err)) {
     free(p);
     return err->code;
   }
-  p->run.owns_state = true;
   p->res = res;
   bt_log_ctx *saved = bt_log_save();
   p->rc = run_begin(app, &p->run, spec, res, &p->err);

@@ -22,14 +22,19 @@ static void human_count(double v, char *out, size_t n) {
   else snprintf(out, n, "%d", (int)v);
 }
 
+/* The share of the data read so far, 0..1: the feeds' average. */
+static double feeds_done(const bt_run *run) {
+  double done = 0;
+  for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
+  return done / run->e.nfeeds;
+}
+
 /* " 42.1% [######----------] 1.23M bars, 2.05M bars/s, ETA 0:03, at 2006-01-03" */
 static void live_progress(bt_run *run, uint64_t t0, uint64_t *next_draw) {
   uint64_t now = bt_now_ns();
   if (now < *next_draw) return;
   *next_draw = now + LIVE_EVERY_NS;
-  double done = 0;
-  for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
-  done /= run->e.nfeeds;
+  double done = feeds_done(run);
   double secs = (double)(now - t0) / 1e9, rate = (double)run->bars / secs;
   char bar[24], bars[24], per_s[24], eta[32] = "", when[32], text[160];
   int fill = (int)(done * 16 + 0.5);
@@ -134,17 +139,13 @@ int run_loop(bt_run *run, bt_err *err) {
     if (has_risk && run_check_risk(run, dd, err)) return err->code;
     if (run->equity_f) run_equity_sample(run, bar.time, equity, dd);
     if (live && (run->bars & 63) == 0) live_progress(run, t0, &next_draw);
-    if (run->spec->on_progress && run->bars % BT_RUN_PROGRESS_BARS == 0) {
-      double done = 0;
-      for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
-      run->spec->on_progress(run->spec->progress_ud, run->bars, done / run->e.nfeeds);
-    }
+    if (run->spec->on_progress && run->bars % BT_RUN_PROGRESS_BARS == 0)
+      run->spec->on_progress(run->spec->progress_ud, run->bars, feeds_done(run));
     if (progress_every && run->bars % progress_every == 0) {
-      double secs = (double)(bt_now_ns() - t0) / 1e9, done = 0;
+      double secs = (double)(bt_now_ns() - t0) / 1e9;
       char when[32];
-      for (int i = 0; i < run->e.nfeeds; i++) done += bt_feed_progress(run->e.feeds[i]);
       bt_log("run", BT_LOG_INFO, "backtest_progress", BT_F_INT("bars_done", run->bars),
-             BT_F_DBL("percent", 100.0 * done / run->e.nfeeds),
+             BT_F_DBL("percent", 100.0 * feeds_done(run)),
              BT_F_DBL("bars_per_s", secs > 0 ? (double)run->bars / secs : 0),
              BT_F_STR("bar_time", (bt_format_time(bar.time, when), when)));
     }

@@ -17,7 +17,8 @@ void bt_queue_base_init(bt_queue *q, const bt_queue_ops *ops) {
 
 /* ---- checks --------------------------------------------------------------------------- */
 
-int bt_job_new_check(const bt_job_new *nj, bt_err *err) {
+/* Enqueue's checks: required fields, a known origin, lengths. */
+static int job_new_check(const bt_job_new *nj, bt_err *err) {
   const char *missing = !nj->spec_json                                      ? "spec"
                         : !nj->strategy || !*nj->strategy                   ? "strategy"
                         : !nj->correlation_id || !*nj->correlation_id      ? "correlation_id"
@@ -45,7 +46,7 @@ int bt_job_new_check(const bt_job_new *nj, bt_err *err) {
 
 int bt_job_insert_prepare(const bt_queue *q, const bt_job_new *nj, bt_job_insert *ins,
                           bt_err *err) {
-  if (bt_job_new_check(nj, err)) return err->code;
+  if (job_new_check(nj, err)) return err->code;
   ins->generated = !(nj->run_id && *nj->run_id);
   if (ins->generated) bt_uuid(ins->run_id);
   else snprintf(ins->run_id, sizeof ins->run_id, "%s", nj->run_id);

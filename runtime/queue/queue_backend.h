@@ -49,10 +49,6 @@ void bt_queue_base_init(bt_queue *q, const bt_queue_ops *ops);
 
 /* ---- checks every call makes first ---------------------------------------------------- */
 
-/* Enqueue: required fields, a known origin, lengths. BT_EINVAL, type "invalid_request",
- * err->field naming the field. */
-int bt_job_new_check(const bt_job_new *nj, bt_err *err);
-
 /* What enqueue inserts besides nj's own fields. */
 typedef struct bt_job_insert {
   char run_id[BT_JOB_ID_LEN];  /* nj->run_id, or a new UUID */
@@ -61,7 +57,8 @@ typedef struct bt_job_insert {
   int max_attempts;            /* nj's, or the queue's default */
 } bt_job_insert;
 
-/* bt_job_new_check, then *ins. */
+/* Enqueue: checks nj (required fields, a known origin, lengths: BT_EINVAL, type
+ * "invalid_request", err->field naming the field), then fills *ins. */
 int bt_job_insert_prepare(const bt_queue *q, const bt_job_new *nj, bt_job_insert *ins,
                           bt_err *err);
 

@@ -154,7 +154,7 @@ char *bt_time_put_cached(bt_time_cache *c, int64_t epoch, char *p) {
     int64_t y;
     unsigned m, d;
     bt_civil_from_days(day, &y, &m, &d);
-    c->month_end = bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+    c->month_end = bt_next_month_day(y, m);
     c->day = day, c->len = put_date(day, c->text);
     c->sec = -1;
   }

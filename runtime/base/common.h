@@ -97,6 +97,12 @@ static inline void bt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsign
   *m = mp < 10 ? mp + 3 : mp - 9;
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
+
+/* The day number of the first day of the month after month m (1..12) of year y. */
+static inline int64_t bt_next_month_day(int64_t y, unsigned m) {
+  return m == 12 ? bt_days_from_civil(y + 1, 1, 1) : bt_days_from_civil(y, m + 1, 1);
+}
+
 /* Epoch seconds as ISO-8601 UTC, "1995-05-12T00:00:00Z" (the one time format of btrun's
  * outputs). buf >= 21 bytes. */
 void bt_format_time(int64_t epoch, char buf[32]);

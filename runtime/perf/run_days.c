@@ -335,8 +335,7 @@ static int periods_start(periods *p, size_t i, int64_t day, double before) {
   bt_civil_from_days(day, &y, &m, &d);
   period_key(p->pr[p->n].key, y, m, p->months);
   p->pr[p->n++].year = y;
-  p->end = p->months ? bt_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1)
-                     : bt_days_from_civil(y + 1, 1, 1);
+  p->end = p->months ? bt_next_month_day(y, m) : bt_days_from_civil(y + 1, 1, 1);
   return 0;
 }
 
@@ -415,7 +414,7 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, regress *g, 
   sampler sm[3], uw = sampler_of(&d->underwater, n);
   for (int j = 0; j < 3; j++) sm[j] = sampler_of(out[j], n);
   columns cols = columns_of(n ? days[0].time : 0, n ? days[n - 1].time : 0);
-  double prev[3] = {0}, peak = init;
+  double prev[3] = {0};
   d->dd.peak = init, d->dd.peak_t = n ? days[0].time : 0;
   for (size_t i = 0; i < n; i++) {
     int64_t t = days[i].time, day = bt_run_series_day(t);
@@ -431,7 +430,7 @@ static int pass_values(bt_run_days *d, const src *lines, stats *st, regress *g, 
       sampler_add(&sm[j], i, col, t, x);
       prev[j] = x;
     }
-    if (v > peak) peak = v;
+    double peak = st[0].peak; /* the equity's peak so far, this day included */
     sampler_add(&uw, i, col, t, peak > 0 ? v / peak - 1 : 0); /* underwater: below the peak so far */
     drawdowns_day(&d->dd, t, v);
     if ((i == 0 || day >= d->months.end) && periods_start(&d->months, i, day, before)) return -1;

@@ -137,25 +137,11 @@ typedef struct trade_scan {
   size_t npend, cappend;
   sym_stats syms[MAX_SYMBOLS];
   int nsyms;
-  double *rets;            /* each closed trade's pnl / (qty x entry price), or no_price() */
+  double *rets;            /* each closed trade's pnl / (qty x entry price); NaN: no price */
   size_t nrets, caprets;
   bool oom;
 } trade_scan;
 
-/* a closed trade without a price (qty x entry price = 0): counted for the stride, not
- * drawn. A signalling NaN, which arithmetic never yields. */
-static double no_price(void) {
-  uint64_t bits = 0x7ff4b7b7b7b7b7b7ULL;
-  double v;
-  memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
-static bool is_no_price(double v) {
-  uint64_t bits;
-  memcpy(&bits, &v, sizeof bits);
-  return bits == 0x7ff4b7b7b7b7b7b7ULL;
-}
 
 /* A slot keeps its buffer (the tail ring takes every settled line): it grows only for
  * a longer line. */
@@ -215,7 +201,7 @@ static void trade_stats(void *ctx, const bt_perf_trade *t, const bt_perf_trade_s
   if (t->closed) {
     double cost = sh->qty * sh->entry_price;
     if (BT_GROW(ts->rets, ts->caprets, ts->nrets + 1)) ts->oom = true;
-    else ts->rets[ts->nrets++] = cost != 0 ? bt_dec_to_double(t->pnl) / cost : no_price();
+    else ts->rets[ts->nrets++] = cost != 0 ? bt_dec_to_double(t->pnl) / cost : NAN;
   }
 }
 
@@ -328,20 +314,17 @@ typedef struct doc {
   listed *lists[3];        /* head, tail, open */
   size_t nlists[3];
   size_t nclosed, stride;
-  cJSON *sym_names[MAX_SYMBOLS], *benchmark_error, *benchmark_name; /* logged_str */
+  char *sym_names[MAX_SYMBOLS], *benchmark_error, *benchmark_name; /* logged_str */
   const bt_run_days *days; /* NULL: no series */
 } doc;
 
-/* A string as the page saw it when it came through JSON text written with
- * bt_log_json_str: secrets redacted, invalid UTF-8 replaced. NULL: out of memory. */
-static cJSON *logged_str(const char *s) {
+/* A string as logged (bt_log_redact_text: secrets redacted, invalid UTF-8 replaced), the
+ * text the page got when it came through JSON written with bt_log_json_str. NULL: out of
+ * memory. */
+static char *logged_str(const char *s) {
   bt_json_buf b = {0};
-  bt_log_json_str(&b, s, strlen(s));
-  size_t n;
-  char *t = bt_json_take(&b, &n);
-  cJSON *j = t ? cJSON_ParseWithLength(t, n) : NULL;
-  free(t);
-  return j;
+  bt_log_redact_text(&b, s, strlen(s));
+  return bt_json_take(&b, NULL);
 }
 
 static void push_listed(lua_State *L, const listed *l, size_t n) {
@@ -381,13 +364,12 @@ static void push_trades(lua_State *L, const doc *d) {
     lua_setfield(L, -2, part[p]);
   }
   bt_formats_set_num(L, "returns_stride", d->stride);
-  /* every stride-th closed trade (RETURNS_CAP at most), those with a price */
-  int n = 0;
-  for (size_t i = 0; i < ts->nrets; i += d->stride) n += !is_no_price(ts->rets[i]);
-  lua_createtable(L, n, 0);
+  /* every stride-th closed trade (RETURNS_CAP at most), those with a finite return (a
+   * trade without a price counts for the stride only): the page's list has no holes */
+  lua_createtable(L, (int)(ts->nrets / d->stride + 1), 0);
   lua_Integer k = 1;
   for (size_t i = 0; i < ts->nrets; i += d->stride)
-    if (!is_no_price(ts->rets[i])) {
+    if (isfinite(ts->rets[i])) {
       bt_formats_push_num(L, ts->rets[i]);
       lua_rawseti(L, -2, k++);
     }
@@ -399,7 +381,7 @@ static void push_trades(lua_State *L, const doc *d) {
     bt_dec_format(x->pnl, pnl);
     bt_dec_format(x->unrealized, unr);
     lua_newtable(L);
-    bt_formats_push_cjson(L, d->sym_names[j]);
+    lua_pushstring(L, d->sym_names[j]);
     lua_setfield(L, -2, "symbol");
     bt_formats_set_num(L, "trades", x->trades);
     bt_formats_set_num(L, "wins", x->wins);
@@ -425,11 +407,11 @@ static int push_doc(lua_State *L) {
   push_trades(L, d);
   lua_setfield(L, -2, "trades");
   if (d->benchmark_error) {
-    bt_formats_push_cjson(L, d->benchmark_error);
+    lua_pushstring(L, d->benchmark_error);
     lua_setfield(L, -2, "benchmark_error");
   }
   if (d->benchmark_name) {
-    bt_formats_push_cjson(L, d->benchmark_name);
+    lua_pushstring(L, d->benchmark_name);
     lua_setfield(L, -2, "benchmark_name");
   }
   if (d->days) {
@@ -543,8 +525,8 @@ static int render(run_report *rr, const char *dir, bt_run_collect *c, const bt_r
     for (size_t i = 0; i < d.nlists[p]; i++) cJSON_Delete(d.lists[p][i].t);
     free(d.lists[p]);
   }
-  for (int j = 0; j < MAX_SYMBOLS; j++) cJSON_Delete(d.sym_names[j]);
-  cJSON_Delete(d.benchmark_error), cJSON_Delete(d.benchmark_name);
+  for (int j = 0; j < MAX_SYMBOLS; j++) free(d.sym_names[j]);
+  free(d.benchmark_error), free(d.benchmark_name);
   if (ts) scan_free(ts);
   free(ts);
   bt_run_days_free(days);
